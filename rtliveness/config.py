@@ -1,0 +1,120 @@
+"""Small frozen configuration records, validated when they are created."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = [
+    "DetectorConfig",
+    "TrackerConfig",
+    "StreamConfig",
+    "PipelineConfig",
+    "parse_device",
+]
+
+_DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def parse_device(device: str) -> str:
+    """Validate a device string (``auto``, ``cpu``, ``cuda`` or ``cuda:N``) and return it."""
+    if not isinstance(device, str) or not _DEVICE_RE.match(device):
+        raise ConfigError(f"invalid device {device!r}: use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Face detection settings.
+
+    ``every_n``: run the detector on every N-th frame and let the tracker carry boxes between
+    detections (1 = every frame). ``roi_scale``: on tracked frames, detect only in a region this
+    many times the size of the known faces (0 disables region detection).
+    """
+
+    kind: str = "mtcnn"
+    min_face_size: int = 40
+    factor: float = 0.6
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    min_confidence: float = 0.9
+    every_n: int = 1
+    max_faces: int = 20
+    roi_scale: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ("mtcnn", "haar"), f"invalid detector {self.kind!r}: use mtcnn or haar")
+        _check(isinstance(self.min_face_size, int) and self.min_face_size >= 12,
+               f"min_face_size must be an integer >= 12, got {self.min_face_size!r}")
+        _check(0.1 <= self.factor < 1.0, f"factor must be in [0.1, 1), got {self.factor!r}")
+        _check(len(self.thresholds) == 3 and all(0.0 < t < 1.0 for t in self.thresholds),
+               f"thresholds must be three values in (0, 1), got {self.thresholds!r}")
+        _check(0.0 <= self.min_confidence <= 1.0, f"min_confidence must be in [0, 1], got {self.min_confidence!r}")
+        _check(isinstance(self.every_n, int) and self.every_n >= 1, f"every_n must be an integer >= 1, got {self.every_n!r}")
+        _check(isinstance(self.max_faces, int) and self.max_faces >= 1, f"max_faces must be an integer >= 1, got {self.max_faces!r}")
+        _check(self.roi_scale == 0.0 or self.roi_scale >= 1.5, f"roi_scale must be 0 or >= 1.5, got {self.roi_scale!r}")
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """IoU tracker settings: a detection joins a track when IoU >= ``iou_threshold``; a track
+    missing for more than ``max_missed`` detector runs is evicted with its buffer."""
+
+    iou_threshold: float = 0.3
+    max_missed: int = 2
+
+    def __post_init__(self) -> None:
+        _check(0.0 < self.iou_threshold < 1.0, f"iou_threshold must be in (0, 1), got {self.iou_threshold!r}")
+        _check(isinstance(self.max_missed, int) and self.max_missed >= 0,
+               f"max_missed must be an integer >= 0, got {self.max_missed!r}")
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Live-source behaviour: open timeout, reconnect backoff and when to give up."""
+
+    open_timeout_s: float = 10.0
+    read_timeout_s: float = 5.0
+    reconnect: bool = True
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 5.0
+    give_up_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        _check(self.open_timeout_s > 0, f"open_timeout_s must be > 0, got {self.open_timeout_s!r}")
+        _check(self.read_timeout_s > 0, f"read_timeout_s must be > 0, got {self.read_timeout_s!r}")
+        _check(0 < self.backoff_initial_s <= self.backoff_max_s,
+               f"need 0 < backoff_initial_s <= backoff_max_s, got {self.backoff_initial_s!r}, {self.backoff_max_s!r}")
+        _check(self.give_up_s >= 0, f"give_up_s must be >= 0, got {self.give_up_s!r}")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything :class:`rtliveness.pipeline.LivenessPipeline` needs.
+
+    ``weights=None`` means the bundled default weights. ``threshold=None`` means the calibrated
+    threshold stored in the checkpoint.
+    """
+
+    weights: Path | None = None
+    device: str = "auto"
+    threshold: float | None = None
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    backend: str = "torch"
+    verify_checksum: bool = True
+
+    def __post_init__(self) -> None:
+        parse_device(self.device)
+        if self.threshold is not None:
+            _check(0.0 < self.threshold < 1.0, f"threshold must be in (0, 1), got {self.threshold!r}")
+        _check(self.backend in ("torch", "onnx"), f"invalid backend {self.backend!r}: use torch or onnx")
+        if self.weights is not None:
+            object.__setattr__(self, "weights", Path(self.weights))

@@ -1,0 +1,64 @@
+"""The exception family of rtliveness.
+
+Every error the library raises on purpose is an :class:`RtlivenessError`; the CLI turns it into
+one line on stderr and a non-zero exit code. Messages say what went wrong, where, and what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RtlivenessError",
+    "ConfigError",
+    "SourceError",
+    "SourceOpenError",
+    "StreamLostError",
+    "WeightsError",
+    "FrameError",
+    "DataError",
+]
+
+
+class RtlivenessError(Exception):
+    """Base class of every error rtliveness raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(RtlivenessError, ValueError):
+    """An option or configuration value is invalid."""
+
+    exit_code = 2
+
+
+class SourceError(RtlivenessError):
+    """A frame source failed (file, camera or stream)."""
+
+    exit_code = 3
+
+
+class SourceOpenError(SourceError):
+    """A source could not be opened: missing/corrupt file, camera absent, URL unreachable."""
+
+
+class StreamLostError(SourceError):
+    """A live stream was lost and did not come back within the give-up time."""
+
+    exit_code = 4
+
+
+class WeightsError(RtlivenessError):
+    """Weights are missing, corrupt, of the wrong architecture, or fail their checksum."""
+
+    exit_code = 5
+
+
+class FrameError(RtlivenessError, ValueError):
+    """A frame handed to the API has an unsupported shape or dtype."""
+
+    exit_code = 2
+
+
+class DataError(RtlivenessError):
+    """A dataset in the origin layout is malformed."""
+
+    exit_code = 6

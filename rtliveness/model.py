@@ -1,0 +1,298 @@
+"""The SpoofModel (origin architecture) and its checkpoint format.
+
+Architecture, unchanged from the origin so its checkpoints load: torchvision ``resnet18`` with
+``fc`` replaced by identity encodes each of the 5 crops to 512 numbers; the vectors are stacked
+as channels ``(B, 5, 512)``; ``Conv1d(5, 1, kernel_size=3, stride=2, padding=1)`` gives
+``(B, 1, 256)``; ``Linear(256, 1)`` gives one spoof logit. Parameter names: ``encoder.*``,
+``conv1d.*``, ``fc.*``.
+
+``embed`` / ``head`` split the forward pass so a stream encodes each crop once and keeps the
+512-vector in its ring buffer.
+
+Checkpoint (a plain dict, loadable with ``torch.load(..., weights_only=True)``)::
+
+    {"format": "rtliveness-spoofmodel", "version": 1,
+     "state_dict": {...}, "meta": {input_size, mean, std, window, threshold, crop_scale,
+                                   class_names, storage, ...}}
+
+Origin checkpoints also load: a bare state dict, or a dict with ``model_state_dict`` /
+``state_dict`` / ``model`` next to ``epoch`` etc. They get the origin preprocessing (224 px,
+ImageNet mean/std, threshold 0.5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+from torchvision.models import resnet18
+
+from .errors import WeightsError
+
+__all__ = [
+    "SpoofModel",
+    "ModelMeta",
+    "LoadedModel",
+    "load_checkpoint",
+    "save_checkpoint",
+    "atomic_torch_save",
+    "sha256_file",
+    "default_weights_path",
+    "CHECKPOINT_FORMAT",
+]
+
+CHECKPOINT_FORMAT = "rtliveness-spoofmodel"
+CHECKPOINT_VERSION = 1
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+EMBED_DIM = 512
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """Preprocessing and decision settings that travel with the weights."""
+
+    input_size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    window: int = 5
+    threshold: float = 0.5
+    crop_scale: float = 1.0
+    class_names: tuple[str, ...] = ("real", "replay", "printed", "2dmask")
+    color_order: str = "RGB"
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not (16 <= int(self.input_size) <= 1024):
+            raise WeightsError(f"checkpoint input_size {self.input_size!r} is out of range 16..1024")
+        if int(self.window) != 5:
+            raise WeightsError(f"checkpoint window {self.window!r} is not 5: the SpoofModel head takes 5 crops")
+        if not (0.0 < float(self.threshold) < 1.0):
+            raise WeightsError(f"checkpoint threshold {self.threshold!r} is not in (0, 1)")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise WeightsError("checkpoint mean/std must be three numbers each, std > 0")
+        if self.color_order not in ("RGB", "BGR"):
+            raise WeightsError(f"checkpoint color_order {self.color_order!r} must be RGB or BGR")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mean"], d["std"], d["class_names"] = list(self.mean), list(self.std), list(self.class_names)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ModelMeta":
+        known = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in d.items() if k in known}
+        for k in ("mean", "std", "class_names"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        for k, typ in (("input_size", int), ("window", int), ("threshold", float), ("crop_scale", float)):
+            if k in kw:
+                kw[k] = typ(kw[k])
+        try:
+            return cls(**kw)
+        except (TypeError, ValueError) as exc:
+            raise WeightsError(f"checkpoint meta is invalid: {exc}") from exc
+
+
+class SpoofModel(nn.Module):
+    """resnet18 trunk per crop → Conv1d over the 5 crop vectors → Linear → spoof logit."""
+
+    def __init__(self, window: int = 5) -> None:
+        super().__init__()
+        if window != 5:
+            raise ValueError("the origin SpoofModel head is built for windows of 5 crops")
+        self.window = window
+        self.encoder = resnet18(weights=None)
+        self.encoder.fc = nn.Identity()
+        self.conv1d = nn.Conv1d(window, 1, kernel_size=3, stride=2, padding=1)
+        self.fc = nn.Linear(EMBED_DIM // 2, 1)
+
+    def embed(self, crops: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, H, W)`` normalised crops → ``(N, 512)`` embeddings."""
+        return self.encoder(crops)
+
+    def head(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """``(B, 5, 512)`` embeddings → ``(B,)`` spoof logits."""
+        if embeddings.ndim != 3 or embeddings.shape[1] != self.window or embeddings.shape[2] != EMBED_DIM:
+            raise ValueError(f"head expects (B, {self.window}, {EMBED_DIM}), got {tuple(embeddings.shape)}")
+        x = self.conv1d(embeddings)  # (B, 1, 256)
+        return self.fc(x.flatten(1)).squeeze(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 5, 3, H, W)`` → ``(B,)`` spoof logits."""
+        if x.ndim != 5 or x.shape[1] != self.window:
+            raise ValueError(f"forward expects (B, {self.window}, 3, H, W), got {tuple(x.shape)}")
+        b, t = x.shape[:2]
+        emb = self.embed(x.flatten(0, 1)).view(b, t, -1)
+        return self.head(emb)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: SpoofModel
+    meta: ModelMeta
+    path: Path | None
+    sha256: str | None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def default_weights_path() -> Path:
+    """The bundled weights: ``weights/`` at the repo root (editable install) or inside the
+    installed package (wheel)."""
+    here = Path(__file__).resolve().parent
+    for cand in (here / "weights" / "spoofmodel.pt", here.parent / "weights" / "spoofmodel.pt"):
+        if cand.is_file():
+            return cand
+    return here.parent / "weights" / "spoofmodel.pt"
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _quantise(sd: Mapping[str, torch.Tensor], storage: str) -> dict:
+    out = {}
+    for k, v in sd.items():
+        v = v.detach().cpu()
+        if storage == "fp16" and v.is_floating_point():
+            v = v.to(torch.float16)
+        out[k] = v.contiguous()
+    return out
+
+
+def save_checkpoint(path: Path, model: SpoofModel, meta: ModelMeta, storage: str = "fp32",
+                    extra: Mapping[str, Any] | None = None, write_sha256: bool = False) -> Path:
+    """Write a checkpoint atomically. ``storage='fp16'`` halves the file (for shipping)."""
+    if storage not in ("fp32", "fp16"):
+        raise ValueError(f"storage must be fp32 or fp16, got {storage!r}")
+    obj = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "state_dict": _quantise(model.state_dict(), storage),
+        "meta": {**meta.to_dict(), "storage": storage},
+    }
+    if extra:
+        obj.update(extra)
+    path = Path(path)
+    atomic_torch_save(obj, path)
+    if write_sha256:
+        sidecar = path.with_name(path.name + ".sha256")
+        sidecar.write_text(f"{sha256_file(path)}  {path.name}\n")
+    return path
+
+
+_STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
+
+
+def _extract_state_dict(obj: Any, path: Path) -> tuple[dict, dict]:
+    """Return (state_dict, meta_dict) from any supported checkpoint shape."""
+    if not isinstance(obj, Mapping):
+        raise WeightsError(f"{path}: not a checkpoint (a {type(obj).__name__}); expected a state dict")
+    if obj.get("format") == CHECKPOINT_FORMAT:
+        return dict(obj["state_dict"]), dict(obj.get("meta", {}))
+    for key in _STATE_KEYS:
+        if key in obj and isinstance(obj[key], Mapping):
+            return dict(obj[key]), {}
+    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return dict(obj), {}
+    raise WeightsError(f"{path}: no state dict found (looked for {', '.join(_STATE_KEYS)} or a bare state dict)")
+
+
+def _strip_prefix(sd: dict) -> dict:
+    """Accept state dicts saved from DataParallel/compiled models (``module.`` / ``_orig_mod.``)."""
+    for prefix in ("module.", "_orig_mod."):
+        if sd and all(k.startswith(prefix) for k in sd):
+            sd = {k[len(prefix):]: v for k, v in sd.items()}
+    return sd
+
+
+def _expected_sha256(path: Path) -> str | None:
+    sidecar = path.with_name(path.name + ".sha256")
+    if sidecar.is_file():
+        text = sidecar.read_text().strip().split()
+        return text[0].lower() if text else None
+    return None
+
+
+def load_checkpoint(path: Path | None = None, map_location: str | torch.device = "cpu",
+                    verify_checksum: bool = True) -> LoadedModel:
+    """Load a SpoofModel checkpoint (ours or the origin's) safely, with ``weights_only=True``.
+
+    When a ``<file>.sha256`` sidecar exists (the bundled weights have one) the file's sha256 must
+    match it. Raises :class:`WeightsError` with one clear line on any problem.
+    """
+    path = Path(path) if path is not None else default_weights_path()
+    if not path.exists():
+        raise WeightsError(f"weights file not found: {path}; pass --weights PATH or reinstall rtliveness")
+    if path.is_dir():
+        raise WeightsError(f"weights path is a folder, not a file: {path}; pass the .pt file inside it")
+    digest = None
+    if verify_checksum:
+        expected = _expected_sha256(path)
+        if expected is not None:
+            digest = sha256_file(path)
+            if digest != expected:
+                raise WeightsError(f"weights file {path} fails its sha256 check (expected {expected[:12]}…, "
+                                   f"got {digest[:12]}…); the file is corrupt or was replaced — re-download or retrain it")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types: pickle errors, zip errors, EOF, unsafe globals
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "Weights only load failed" in str(exc) or "Unsupported global" in str(exc):
+            raise WeightsError(f"weights file {path} contains code or objects that are not plain tensors; "
+                               "refused (weights-only loading) — use a checkpoint saved as a state dict") from exc
+        raise WeightsError(f"cannot read weights file {path}: {msg[:200]}; the file is truncated, corrupt or not a PyTorch checkpoint") from exc
+    sd, meta_d = _extract_state_dict(obj, path)
+    sd = _strip_prefix(sd)
+    meta = ModelMeta.from_dict(meta_d) if meta_d else ModelMeta()
+    model = SpoofModel(window=meta.window)
+    sd = {k: (v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v) for k, v in sd.items()}
+    try:
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+    except RuntimeError as exc:
+        first = str(exc).split("\n")[1].strip() if "\n" in str(exc) else str(exc)
+        raise WeightsError(f"weights file {path} does not fit the SpoofModel architecture ({first[:160]}); "
+                           "it was trained for a different model") from exc
+    if missing or unexpected:
+        names = ", ".join((list(missing) + list(unexpected))[:3])
+        raise WeightsError(f"weights file {path} does not fit the SpoofModel architecture "
+                           f"({len(missing)} missing, {len(unexpected)} unexpected keys, e.g. {names}); "
+                           "it was trained for a different model")
+    for name, t in model.state_dict().items():
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise WeightsError(f"weights file {path} holds NaN/Inf values in {name}; the training diverged — use another checkpoint")
+    model.eval()
+    return LoadedModel(model=model, meta=meta, path=path, sha256=digest)
+
+
+def with_threshold(meta: ModelMeta, threshold: float) -> ModelMeta:
+    return replace(meta, threshold=float(threshold))
