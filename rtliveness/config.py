@@ -36,7 +36,8 @@ class DetectorConfig:
     """Face detection settings.
 
     ``every_n``: run the detector on every N-th frame and let the tracker carry boxes between
-    detections (1 = every frame). ``roi_scale``: on tracked frames, detect only in a region this
+    detections (1 = every frame). ``max_side``: frames larger than this are downscaled for
+    detection only (crops come from the full frame). ``roi_scale``: on tracked frames, detect only in a region this
     many times the size of the known faces (0 disables region detection).
     """
 
@@ -48,6 +49,7 @@ class DetectorConfig:
     every_n: int = 1
     max_faces: int = 20
     roi_scale: float = 0.0
+    max_side: int = 960
 
     def __post_init__(self) -> None:
         _check(self.kind in ("mtcnn", "haar"), f"invalid detector {self.kind!r}: use mtcnn or haar")
@@ -59,6 +61,7 @@ class DetectorConfig:
         _check(0.0 <= self.min_confidence <= 1.0, f"min_confidence must be in [0, 1], got {self.min_confidence!r}")
         _check(isinstance(self.every_n, int) and self.every_n >= 1, f"every_n must be an integer >= 1, got {self.every_n!r}")
         _check(isinstance(self.max_faces, int) and self.max_faces >= 1, f"max_faces must be an integer >= 1, got {self.max_faces!r}")
+        _check(isinstance(self.max_side, int) and self.max_side >= 64, f"max_side must be an integer >= 64, got {self.max_side!r}")
         _check(self.roi_scale == 0.0 or self.roi_scale >= 1.5, f"roi_scale must be 0 or >= 1.5, got {self.roi_scale!r}")
 
 
