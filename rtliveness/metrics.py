@@ -283,12 +283,11 @@ def roc_auc(scores: ArrayLike, is_attack: ArrayLike, *, bona_fide: str = BONA_FI
 
     ``None`` when there are no attacks or no bona fide samples.
     """
-    try:
-        fpr, tpr, _ = roc_curve(scores, is_attack, bona_fide=bona_fide)
-    except ValueError:
-        _scores(scores)  # re-raise NaN / shape errors; only the missing-class case is None
-        _is_attack(is_attack, np.asarray(scores).size, bona_fide)
+    s = _scores(scores)
+    a = _is_attack(is_attack, s.size, bona_fide)
+    if a.all() or not a.any():
         return None
+    fpr, tpr, _ = roc_curve(s, a)
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
 
@@ -306,7 +305,7 @@ def eer(
         EER = BPCER_k + alpha * (BPCER_{k+1} - BPCER_k)   (= the interpolated APCER there)
 
     The returned threshold is the endpoint of that segment whose realised APCER and BPCER are
-    closest (``alpha <= 0.5`` -> upper endpoint, else lower; an exact tie goes to the lower
+    closest (``alpha < 0.5`` -> upper endpoint, else lower; an exact tie goes to the lower
     threshold, the one with the smaller APCER). It is an actual score value, or just above the
     largest score when flagging nothing is closest, so the error rates at the threshold are
     achievable; they straddle the EER rather than equal it unless the curve crosses exactly at
@@ -315,14 +314,13 @@ def eer(
     ``(None, None)`` when there are no attacks or no bona fide samples.
     """
     s = _scores(scores)
-    try:
-        fpr, tpr, thr = roc_curve(s, is_attack, bona_fide=bona_fide)
-    except ValueError:
-        _is_attack(is_attack, s.size, bona_fide)
+    a = _is_attack(is_attack, s.size, bona_fide)
+    if a.all() or not a.any():
         return None, None
+    fpr, tpr, thr = roc_curve(s, a)
     fnr = 1.0 - tpr
     d = fnr - fpr
-    # first k with d[k] >= 0 > ... i.e. d[k] >= 0 and d[k+1] <= 0 and not both zero
+    # first segment where d changes sign (d is non-increasing; d[0] = 1, d[-1] = -1)
     k = int(np.flatnonzero((d[:-1] >= 0) & (d[1:] <= 0) & (d[:-1] != d[1:]))[0])
     alpha = d[k] / (d[k] - d[k + 1])
     value = fpr[k] + alpha * (fpr[k + 1] - fpr[k])

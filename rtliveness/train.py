@@ -1,0 +1,315 @@
+"""Training with the origin recipe: SGD (lr 1e-3, weight decay 1e-7), BCEWithLogitsLoss, batch 64,
+5 epochs, Resize + RandomHorizontalFlip, ImageNet mean/std — every value overridable.
+
+A run folder holds ``split.json`` (person-disjoint splits), ``last.pt`` (full training state,
+written atomically after every epoch and on Ctrl+C), ``model.pt`` (the best dev-epoch model with
+its preprocessing and the threshold calibrated on the dev split), and ``history.json``.
+``resume=True`` continues from ``last.pt`` — mid-epoch included — and gives the same result as
+an uninterrupted run on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, TextIO
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import CLASSES, Dataset, Sample, load_windows, scan_dataset, split_samples
+from .errors import ConfigError, DataError, WeightsError
+from .model import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, SpoofModel, atomic_torch_save, save_checkpoint
+from .scorer import preprocess_crops, resolve_device
+
+__all__ = ["TrainConfig", "TrainResult", "train", "predict_windows", "load_pretrained_encoder"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-7
+    input_size: int = 224
+    crop_scale: float | None = None  # None: the dataset's stored scale
+    hflip: float = 0.5
+    seed: int = 0
+    device: str = "auto"
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    person_pattern: str | None = r"^[^_]+_([^_]+)_"
+    calibration: str = "eer"  # eer | apcer | bpcer
+    calibration_target: float | None = None
+    skip_bad: bool = False
+    exclude_classes: tuple[str, ...] = ()
+    pretrained: Path | None = None
+    amp: bool = True
+    max_steps_per_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("epochs and batch size must be >= 1")
+        if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.momentum < 1):
+            raise ConfigError(f"invalid optimiser settings lr={self.lr} momentum={self.momentum} wd={self.weight_decay}")
+        if not 16 <= self.input_size <= 1024:
+            raise ConfigError(f"input size must be in 16..1024, got {self.input_size}")
+        if self.crop_scale is not None and not 0.5 <= self.crop_scale <= 4.0:
+            raise ConfigError(f"crop scale must be in 0.5..4, got {self.crop_scale}")
+        if not 0 <= self.hflip <= 1:
+            raise ConfigError(f"hflip probability must be in [0, 1], got {self.hflip}")
+        unknown = set(self.exclude_classes) - set(CLASSES)
+        if unknown or "real" in self.exclude_classes:
+            raise ConfigError(f"can only exclude attack classes ({', '.join(CLASSES[1:])}), got {sorted(self.exclude_classes)}")
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["pretrained"] = None if self.pretrained is None else str(self.pretrained)
+        return d
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    model_path: Path
+    history: list[dict]
+    threshold: float
+    interrupted: bool = False
+
+
+def load_pretrained_encoder(model: SpoofModel, path: Path) -> None:
+    """Load torchvision-format resnet18 ImageNet weights (``fc.*`` ignored) into the encoder."""
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise WeightsError(f"pretrained weights not found: {path}") from exc
+    except Exception as exc:
+        raise WeightsError(f"cannot read pretrained weights {path}: {str(exc).splitlines()[0][:160]}") from exc
+    if isinstance(sd, dict) and "state_dict" in sd:
+        sd = sd["state_dict"]
+    sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
+    missing, unexpected = model.encoder.load_state_dict(sd, strict=False)
+    if missing or unexpected:
+        raise WeightsError(f"{path} is not a torchvision resnet18 state dict ({len(missing)} missing, {len(unexpected)} unexpected keys)")
+
+
+def _to_tensor(windows_bgr: np.ndarray, meta: ModelMeta, flips: np.ndarray | None = None) -> torch.Tensor:
+    """(B, 5, S, S, 3) uint8 BGR → (B, 5, 3, S, S) normalised float32 (optionally flipped)."""
+    b, t, s = windows_bgr.shape[:3]
+    arr = windows_bgr
+    if flips is not None and flips.any():
+        arr = arr.copy()
+        arr[flips] = arr[flips][:, :, :, ::-1]  # the same flip for all 5 crops of a window
+    x = preprocess_crops(list(arr.reshape(b * t, s, s, 3)), meta)
+    return torch.from_numpy(x).view(b, t, 3, s, s)
+
+
+@torch.inference_mode()
+def predict_windows(model: SpoofModel, windows_bgr: np.ndarray, meta: ModelMeta, device: str,
+                    batch_size: int = 32) -> np.ndarray:
+    """p_spoof for each (5, S, S, 3) window."""
+    model.eval()
+    out = []
+    for i in range(0, len(windows_bgr), batch_size):
+        x = _to_tensor(windows_bgr[i:i + batch_size], meta).to(device)
+        out.append(torch.sigmoid(model(x).float()).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _metrics(scores: np.ndarray, classes: list[str], threshold: float) -> dict:
+    from .metrics import evaluate_scores
+
+    return evaluate_scores(scores, np.asarray(classes), threshold)
+
+
+def _calibrate(scores: np.ndarray, classes: list[str], method: str, target: float | None) -> float:
+    from .metrics import calibrate_threshold
+
+    thr = float(calibrate_threshold(scores, np.asarray(classes), method=method, target=target))
+    return float(min(max(thr, 1e-4), 1 - 1e-4))
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].tolist(), "python": repr(random.getstate())}
+
+
+class _Bar:
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+        self.last = 0.0
+
+    def __call__(self, text: str, force: bool = False) -> None:
+        if self.stream is None:
+            return
+        now = time.monotonic()
+        if force or now - self.last > 0.2:
+            self.last = now
+            self.stream.write("\r" + text[:150].ljust(80))
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.stream is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None = None, resume: bool = False,
+          progress: TextIO | None = None, log: Callable[[str], None] | None = None,
+          stop_after_steps: int | None = None) -> TrainResult:
+    """Train a SpoofModel on ``data_root`` into ``run_dir``. See the module docstring.
+
+    ``stop_after_steps`` simulates an interruption after that many optimiser steps (for tests).
+    """
+    config = config or TrainConfig()
+    log = log or (lambda s: None)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    last_path = run_dir / "last.pt"
+    state = None
+    if resume:
+        if not last_path.is_file():
+            raise ConfigError(f"nothing to resume: {last_path} does not exist; start without --resume")
+        state = torch.load(last_path, map_location="cpu", weights_only=True)
+        config = replace(TrainConfig(**{**state["config"], "pretrained": None}), device=config.device)
+        log(f"resuming from {last_path} at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}")
+    device = resolve_device(config.device)
+
+    ds: Dataset = scan_dataset(data_root, skip_bad=config.skip_bad, person_pattern=config.person_pattern)
+    if ds.skipped:
+        log(f"skipped {len(ds.skipped)} malformed samples (--skip-bad)")
+    crop_scale = config.crop_scale if config.crop_scale is not None else (ds.crop_scale or 1.0)
+    if ds.crop_scale is not None and crop_scale > ds.crop_scale + 1e-6:
+        raise ConfigError(f"crop scale {crop_scale} is wider than the dataset's stored crops ({ds.crop_scale})")
+    split_path = run_dir / "split.json"
+    if resume and split_path.is_file():
+        names = json.loads(split_path.read_text())
+        by_name = {s.name: s for s in ds.samples}
+        try:
+            splits = {k: [by_name[n] for n in v] for k, v in names.items() if k in ("train", "dev", "test")}
+        except KeyError as exc:
+            raise DataError(f"sample {exc} of {split_path} is missing from {data_root}; the dataset changed since the run started") from exc
+    else:
+        splits = split_samples(ds.samples, config.fractions, seed=config.seed)
+        split_path.write_text(json.dumps({k: [s.name for s in v] for k, v in splits.items()}, indent=1))
+    train_s = [s for s in splits["train"] if s.class_name not in config.exclude_classes]
+    dev_s = [s for s in splits["dev"] if s.class_name not in config.exclude_classes]
+    if not train_s or len({s.label for s in train_s}) < 2:
+        raise DataError(f"the training split of {data_root} needs both real and attack samples (has {len(train_s)} samples)")
+    if not dev_s or len({s.label for s in dev_s}) < 2:
+        raise DataError(f"the dev split of {data_root} needs both real and attack samples; add more identities")
+
+    meta = ModelMeta(input_size=config.input_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, window=5, threshold=0.5,
+                     crop_scale=float(crop_scale), class_names=CLASSES)
+    log(f"{len(train_s)} train / {len(dev_s)} dev / {len(splits['test'])} test samples "
+        f"({len({s.person for s in ds.samples})} identities), crop scale {crop_scale}, input {config.input_size} px, device {device}")
+    bar = _Bar(progress)
+    Xtr = load_windows(train_s, config.input_size, crop_scale, ds.crop_scale,
+                       progress=lambda i, n: bar(f"loading train {i}/{n}"))
+    Xdev = load_windows(dev_s, config.input_size, crop_scale, ds.crop_scale,
+                        progress=lambda i, n: bar(f"loading dev {i}/{n}"))
+    ytr = np.array([s.label for s in train_s], np.float32)
+
+    torch.manual_seed(config.seed)
+    model = SpoofModel().to(device)
+    if state is None:
+        if config.pretrained is not None:
+            load_pretrained_encoder(model, Path(config.pretrained))
+            log(f"encoder initialised from {config.pretrained}")
+        else:
+            log("no --pretrained weights: the encoder starts from scratch (nothing is downloaded)")
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    loss_fn = nn.BCEWithLogitsLoss()
+    use_amp = config.amp and device.startswith("cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    history: list[dict] = []
+    start_epoch, start_step, best = 0, 0, {"acer": math.inf, "epoch": -1}
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if "scaler" in state and use_amp:
+            scaler.load_state_dict(state["scaler"])
+        start_epoch, start_step = int(state["epoch"]), int(state["step_in_epoch"])
+        history = json.loads(state["history"])
+        best = json.loads(state["best"])
+
+    def save_state(epoch: int, step: int) -> None:
+        atomic_torch_save({
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
+            "epoch": epoch, "step_in_epoch": step, "config": config.to_json() | {"fractions": list(config.fractions),
+                                                                              "exclude_classes": list(config.exclude_classes)},
+            "history": json.dumps(history), "best": json.dumps(best), "meta": meta.to_dict(),
+        }, last_path)
+
+    n = len(train_s)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    interrupted = False
+    steps_done = 0
+    pos = [start_epoch, start_step]  # (epoch, next step) after the last completed optimiser step
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            # the epoch's order and flips depend only on (seed, epoch): resume is exact
+            g = np.random.default_rng([config.seed, epoch])
+            order = g.permutation(n)
+            flips = g.random(n) < config.hflip
+            model.train()
+            t0 = time.perf_counter()
+            running = None
+            for step in range(start_step if epoch == start_epoch else 0, steps_per_epoch):
+                idx = order[step * config.batch_size:(step + 1) * config.batch_size]
+                x = _to_tensor(Xtr[idx], meta, flips[idx]).to(device)
+                y = torch.from_numpy(ytr[idx]).to(device)
+                opt.zero_grad(set_to_none=True)
+                with torch.autocast("cuda", enabled=use_amp):
+                    loss = loss_fn(model(x).float(), y)
+                if not torch.isfinite(loss):
+                    raise DataError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1} step {step}; lower --lr")
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                lv = float(loss.item())
+                running = lv if running is None else 0.9 * running + 0.1 * lv
+                bar(f"epoch {epoch + 1}/{config.epochs} step {step + 1}/{steps_per_epoch} loss {running:.4f} "
+                    f"({(step + 1 - (start_step if epoch == start_epoch else 0)) / max(1e-9, time.perf_counter() - t0):.2f} it/s)")
+                steps_done += 1
+                pos[:] = [epoch, step + 1]
+                if stop_after_steps is not None and steps_done >= stop_after_steps:
+                    raise KeyboardInterrupt
+            bar.done()
+            dev_scores = predict_windows(model, Xdev, meta, device)
+            dev_classes = [s.class_name for s in dev_s]
+            thr = _calibrate(dev_scores, dev_classes, config.calibration, config.calibration_target)
+            m = _metrics(dev_scores, dev_classes, thr)
+            rec = {"epoch": epoch + 1, "train_loss": running, "seconds": round(time.perf_counter() - t0, 2),
+                   "dev": {k: m[k] for k in ("acer", "apcer", "apcer_max", "bpcer", "eer", "auc", "f1_macro", "accuracy")},
+                   "threshold": thr}
+            history.append(rec)
+            log(f"epoch {epoch + 1}: loss {'n/a' if running is None else f'{running:.4f}'}  dev ACER {_pct(m['acer'])}  EER {_pct(m['eer'])}  "
+                f"AUC {m['auc'] if m['auc'] is None else round(m['auc'], 4)}  (threshold {thr:.3f})")
+            acer = m["acer"] if m["acer"] is not None else math.inf
+            if acer <= best["acer"]:
+                best = {"acer": acer, "epoch": epoch + 1}
+                save_checkpoint(run_dir / "model.pt", model, replace(meta, threshold=thr),
+                                extra={"train": {"epoch": epoch + 1, "dev": rec["dev"], "config": config.to_json()}})
+            save_state(epoch + 1, 0)
+            pos[:] = [epoch + 1, 0]
+            (run_dir / "history.json").write_text(json.dumps(history, indent=1))
+    except KeyboardInterrupt:
+        interrupted = True
+        bar.done()
+        save_state(*pos)
+        log(f"interrupted: training state saved to {last_path}; continue with --resume")
+    model_path = run_dir / "model.pt"
+    thr = history[-1]["threshold"] if history else 0.5
+    return TrainResult(run_dir, model_path, history, thr, interrupted)
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f}%"
