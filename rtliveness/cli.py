@@ -135,6 +135,146 @@ def run(
         raise typer.Exit(130)
 
 
+LabelOpt = Annotated[str, typer.Option("--label", help="real | printed | replay | 2dmask")]
+
+
+@app.command()
+@guarded
+def prepare(
+    videos: Annotated[list[Path], typer.Argument(help="Face videos of one class.")],
+    label: LabelOpt,
+    out: Annotated[Path, typer.Option("--out", help="Dataset root in the origin layout.")],
+    stride: Annotated[int, typer.Option("--stride", help="Frames between the 5 crops of a sample (1 = consecutive, as run sees them).")] = 1,
+    step: Annotated[int, typer.Option("--step", help="Frames between the starts of consecutive samples.")] = 5,
+    crop_scale: Annotated[float, typer.Option("--crop-scale", help="Context stored around the face box (training can narrow it).")] = 2.7,
+    crop_size: Annotated[int, typer.Option("--crop-size", help="Stored crop side in pixels.")] = 224,
+    person: Annotated[Optional[str], typer.Option("--person", help="Identity id for the sample names (default: the video's name).")] = None,
+    detector: Annotated[str, typer.Option("--detector", help="mtcnn | haar")] = "mtcnn",
+    min_face: Annotated[int, typer.Option("--min-face")] = 40,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Cut face videos into 5-crop samples with the detector and crops that `run` uses."""
+    from .config import DetectorConfig
+    from .data import prepare_videos
+    from .detect import build_detector
+    from .scorer import resolve_device
+
+    if not 0.5 <= crop_scale <= 4.0 or not 16 <= crop_size <= 1024:
+        raise ConfigError(f"--crop-scale must be in 0.5..4 and --crop-size in 16..1024, got {crop_scale}, {crop_size}")
+    det = build_detector(DetectorConfig(kind=detector, min_face_size=min_face), device=resolve_device(device))
+    rep = prepare_videos(videos, label, out, det, crop_scale, crop_size, stride=stride, window_step=step, person=person)
+    typer.echo(f"wrote {rep['written']} samples to {out / label} ({rep['dropped']} windows dropped: face lost)", err=True)
+
+
+@app.command()
+@guarded
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Dataset root to write (origin layout).")],
+    samples_per_class: Annotated[int, typer.Option("--samples-per-class", help="Samples per class.")] = 100,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    assets: Annotated[Optional[Path], typer.Option("--assets", help="Folder of real face images/videos (default: the repo's assets/).")] = None,
+    width: Annotated[int, typer.Option("--width", help="Rendered frame width.")] = 640,
+    height: Annotated[int, typer.Option("--height", help="Rendered frame height.")] = 480,
+) -> None:
+    """Build a labelled synthetic dataset (real + printed/replay/2dmask attacks) from real live faces."""
+    from .synth import SynthConfig, default_assets_dir, synthesize
+
+    cfg = SynthConfig(samples_per_class=samples_per_class, seed=seed, frame_size=(width, height))
+    rep = synthesize(assets or default_assets_dir(), out, cfg, progress=stderr_progress())
+    typer.echo(json.dumps({k: rep[k] for k in rep if k in ("counts", "seconds", "skipped", "identities")}, default=str), err=True)
+
+
+def stderr_progress():
+    def cb(done: int, total: int, *rest) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{done}/{total}")
+            sys.stderr.flush()
+
+    return cb
+
+
+@app.command()
+@guarded
+def train(
+    data: Annotated[Path, typer.Argument(help="Dataset root in the origin layout.")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder (checkpoints, split, history).")],
+    epochs: Annotated[int, typer.Option("--epochs")] = 5,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+    lr: Annotated[float, typer.Option("--lr")] = 1e-3,
+    momentum: Annotated[float, typer.Option("--momentum")] = 0.9,
+    weight_decay: Annotated[float, typer.Option("--weight-decay")] = 1e-7,
+    input_size: Annotated[int, typer.Option("--input-size", help="Model input side in pixels (origin: 224).")] = 224,
+    crop_scale: Annotated[Optional[float], typer.Option("--crop-scale", help="Face context scale (default: the dataset's).")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    device: DeviceOpt = "auto",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt.")] = False,
+    pretrained: Annotated[Optional[Path], typer.Option("--pretrained", help="torchvision resnet18 ImageNet state dict.")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Leave an attack class out of training (cross-attack tests).")] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed samples instead of stopping.")] = False,
+    person_pattern: Annotated[str, typer.Option("--person-pattern", help="Regex whose group 1 is the person id in a sample name.")] = r"^[^_]+_([^_]+)_",
+    calibration: Annotated[str, typer.Option("--calibration", help="eer | apcer | bpcer (threshold calibrated on the dev split).")] = "eer",
+    target: Annotated[Optional[float], typer.Option("--target", help="Target APCER/BPCER for --calibration apcer|bpcer.")] = None,
+) -> None:
+    """Train a SpoofModel (origin recipe defaults) with person-disjoint train/dev/test splits."""
+    from .train import TrainConfig, train as run_train
+
+    if calibration not in ("eer", "apcer", "bpcer"):
+        raise ConfigError(f"--calibration must be eer, apcer or bpcer, got {calibration!r}")
+    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                      input_size=input_size, crop_scale=crop_scale, seed=seed, device=device, pretrained=pretrained,
+                      exclude_classes=tuple(exclude or ()), skip_bad=skip_bad, person_pattern=person_pattern,
+                      calibration=calibration, calibration_target=target)
+    res = run_train(data, out, cfg, resume=resume, progress=sys.stderr if sys.stderr.isatty() else None,
+                    log=lambda m: typer.echo(m, err=True))
+    if res.interrupted:
+        raise typer.Exit(130)
+    typer.echo(f"model: {res.model_path} (threshold {res.threshold:.4f}); test split in {out / 'split.json'}", err=True)
+
+
+@app.command("eval")
+@guarded
+def eval_cmd(
+    data: Annotated[Path, typer.Argument(help="Dataset root in the origin layout.")],
+    weights: WeightsOpt = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the full report here.")] = None,
+    plots: Annotated[Optional[Path], typer.Option("--plots", help="Write ROC/DET/histogram/confusion PNGs here.")] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Override the checkpoint's threshold.")] = None,
+    split_file: Annotated[Optional[Path], typer.Option("--split-file", help="split.json of a training run.")] = None,
+    split: Annotated[str, typer.Option("--split", help="Which split of --split-file to evaluate.")] = "test",
+    device: DeviceOpt = "auto",
+    skip_bad: Annotated[bool, typer.Option("--skip-bad")] = False,
+) -> None:
+    """Evaluate: APCER per attack type, BPCER, ACER, EER, AUC, BPCER@APCER, F1/F2/accuracy."""
+    from .evaluate import evaluate_dataset, format_report
+
+    if threshold is not None and not 0 < threshold < 1:
+        raise ConfigError(f"--threshold must be in (0, 1), got {threshold}")
+    rep = evaluate_dataset(data, weights, device, threshold, split_file, split if split_file else None, json_out, plots,
+                           skip_bad, progress=sys.stderr if sys.stderr.isatty() else None)
+    typer.echo(format_report(rep))
+
+
+@app.command()
+@guarded
+def calibrate(
+    data: Annotated[Path, typer.Argument(help="Dev dataset root in the origin layout.")],
+    weights: Annotated[Path, typer.Option("--weights")],
+    out: Annotated[Path, typer.Option("--out", help="Checkpoint to write with the calibrated threshold.")],
+    method: Annotated[str, typer.Option("--method", help="eer | apcer | bpcer")] = "eer",
+    target: Annotated[Optional[float], typer.Option("--target", help="Target APCER or BPCER (e.g. 0.05).")] = None,
+    split_file: Annotated[Optional[Path], typer.Option("--split-file")] = None,
+    split: Annotated[str, typer.Option("--split")] = "dev",
+    device: DeviceOpt = "auto",
+) -> None:
+    """Calibrate the decision threshold on a dev set and store it in a checkpoint."""
+    from .evaluate import calibrate_checkpoint
+
+    if method not in ("eer", "apcer", "bpcer"):
+        raise ConfigError(f"--method must be eer, apcer or bpcer, got {method!r}")
+    thr = calibrate_checkpoint(data, weights, out, method, target, device, split_file, split if split_file else None)
+    typer.echo(f"threshold {thr:.4f} written to {out}")
+
+
 def entrypoint() -> None:  # pragma: no cover
     app()
 

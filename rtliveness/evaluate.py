@@ -112,7 +112,7 @@ def format_report(r: dict) -> str:
         f"  BPCER          {pct(r['bpcer'])}",
         f"  ACER           {pct(r['acer'])}",
         f"  EER            {pct(r['eer'])}",
-        f"  AUC            {'n/a' if r['auc'] is None else f'{r['auc']:.4f}'}",
+        f"  AUC            {_f(r['auc'])}",
         f"  BPCER@APCER=1% {pct(r['bpcer_at_apcer_1pct'])}",
         f"  BPCER@APCER=5% {pct(r['bpcer_at_apcer_5pct'])}",
         f"  accuracy {pct(r['accuracy'])}  F1 macro {_f(r['f1_macro'])}  F1 weighted {_f(r['f1_weighted'])}  F2 weighted {_f(r['f2_weighted'])}",

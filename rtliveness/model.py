@@ -267,7 +267,8 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types: pickle errors, zip errors, EOF, unsafe globals
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "Weights only load failed" in str(exc) or "Unsupported global" in str(exc):
+        text = str(exc)
+        if ("Unsupported global" in text or "GLOBAL" in text or "REDUCE" in text) and "Unsupported operand" not in text:
             raise WeightsError(f"weights file {path} contains code or objects that are not plain tensors; "
                                "refused (weights-only loading) — use a checkpoint saved as a state dict") from exc
         raise WeightsError(f"cannot read weights file {path}: {msg[:200]}; the file is truncated, corrupt or not a PyTorch checkpoint") from exc

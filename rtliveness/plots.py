@@ -230,7 +230,7 @@ def _plot_hist(s: np.ndarray, c: np.ndarray, t: float, bona_fide: str, path: Pat
 def _plot_confusion(s: np.ndarray, c: np.ndarray, t: float, bona_fide: str, path: Path) -> Path:
     table = M.per_class_table(s, c, t, bona_fide=bona_fide)
     names = list(table)
-    fig, ax = _new_figure((6.2, 1.6 + 0.75 * len(names)))
+    fig, ax = _new_figure((6.2, max(3.2, 1.6 + 0.75 * len(names))))
     counts = np.array([[table[k]["pred_live"], table[k]["pred_spoof"]] for k in names], dtype=float)
     frac = counts / counts.sum(axis=1, keepdims=True)
     # cell colour = share of the row that is CORRECT (green) or WRONG (red)

@@ -104,7 +104,7 @@ class IouTracker:
                 new = boxes[di]
                 delta = np.array([new.x1 - st.box.x1, new.y1 - st.box.y1, new.x2 - st.box.x2, new.y2 - st.box.y2])
                 steps = max(1, st.missed + 1) if not st.detected else 1
-                st.velocity = 0.5 * st.velocity + 0.5 * (delta / steps) if st.age > 1 else np.zeros(4)
+                st.velocity = 0.5 * st.velocity + 0.5 * (delta / steps)
                 st.box, st.age, st.missed, st.detected = new, st.age + 1, 0, True
         survivors: list[_State] = []
         for i, st in enumerate(self._tracks):

@@ -1,0 +1,106 @@
+"""Shared fixtures: real face images shipped in tests/data, real videos written to tmp_path,
+small random-weight checkpoints, and fakes for the detector and scorer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+TESTS = Path(__file__).resolve().parent
+DATA = TESTS / "data"
+sys.path.insert(0, str(TESTS))
+
+from rtliveness.model import ModelMeta, SpoofModel, save_checkpoint  # noqa: E402
+from rtliveness.types import FaceBox  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def grace() -> np.ndarray:
+    img = cv2.imread(str(DATA / "grace_hopper.jpg"))
+    assert img is not None
+    return img
+
+
+@pytest.fixture(scope="session")
+def two_faces() -> np.ndarray:
+    img = cv2.imread(str(DATA / "two_faces.jpg"))
+    assert img is not None
+    return img
+
+
+@pytest.fixture(scope="session")
+def talking_head_path() -> Path:
+    return DATA / "talking_head.mov"
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0, fourcc: str = "mp4v") -> Path:
+    h, w = frames[0].shape[:2]
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    assert vw.isOpened()
+    for f in frames:
+        vw.write(f)
+    vw.release()
+    return path
+
+
+def moving_face_frames(face: np.ndarray, n: int, size=(320, 240), face_side: int = 120) -> list[np.ndarray]:
+    """A real face image pasted on a grey canvas, drifting right by 1 px per frame."""
+    w, h = size
+    small = cv2.resize(face, (face_side, face_side), interpolation=cv2.INTER_AREA)
+    out = []
+    for i in range(n):
+        canvas = np.full((h, w, 3), 90, np.uint8)
+        x = 40 + i
+        y = (h - face_side) // 2
+        canvas[y:y + face_side, x:x + face_side] = small
+        out.append(canvas)
+    return out
+
+
+@pytest.fixture()
+def face_video(tmp_path, grace) -> Path:
+    return write_video(tmp_path / "face.mp4", moving_face_frames(grace, 24))
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A random-weight SpoofModel checkpoint at 32 px (fast), with a sha256 sidecar."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    save_checkpoint(path, SpoofModel(), ModelMeta(input_size=32, crop_scale=1.5, threshold=0.5), write_sha256=True)
+    return path
+
+
+class FakeDetector:
+    """Returns the boxes scripted per call (cycling the last one)."""
+
+    def __init__(self, script: list[tuple[FaceBox, ...]]) -> None:
+        self.script = script
+        self.calls = 0
+
+    def detect(self, image_bgr, region=None):
+        i = min(self.calls, len(self.script) - 1)
+        self.calls += 1
+        return self.script[i]
+
+
+class FakeScorer:
+    """Embedding = mean pixel value broadcast to 512; p_spoof = mean of the window / 255."""
+
+    def __init__(self, threshold: float = 0.5, input_size: int = 16) -> None:
+        self.meta = ModelMeta(input_size=input_size, crop_scale=1.0, threshold=threshold)
+        self.embedded = 0
+        self.windows = 0
+
+    def embed(self, crops):
+        self.embedded += len(crops)
+        return np.stack([np.full(512, float(c.mean()), np.float32) for c in crops]) if crops else np.zeros((0, 512), np.float32)
+
+    def head(self, windows):
+        self.windows += len(windows)
+        return np.asarray(windows, np.float64).mean(axis=(1, 2)) / 255.0

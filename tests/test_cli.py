@@ -1,0 +1,117 @@
+"""The CLI contract, through the real console script and typer's runner."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+from typer.testing import CliRunner
+
+from conftest import moving_face_frames, write_video
+from rtliveness.cli import app
+
+RUNNER = CliRunner()
+
+
+def rtl(*args, timeout=300, **kw):
+    exe = Path(sys.executable).with_name("rtliveness")
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def test_version():
+    r = rtl("--version")
+    assert r.returncode == 0 and r.stdout.startswith("rtliveness ")
+
+
+def test_run_real_video_end_to_end(tmp_path, grace, tiny_weights):
+    frames = moving_face_frames(grace, 20, size=(320, 240), face_side=120)
+    video = write_video(tmp_path / "in.mp4", frames, fps=20)
+    out, jl = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    r = rtl("run", video, "--out", out, "--jsonl", jl, "--weights", tiny_weights, "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "track 1:" in r.stderr
+    cap = cv2.VideoCapture(str(out))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 20
+    assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (320, 240)
+    lines = [json.loads(x) for x in jl.read_text().splitlines()]
+    assert len(lines) == 21
+    assert [x["frame"] for x in lines[:-1]] == list(range(20))
+    assert lines[3]["time"] == pytest.approx(3 / 20)
+    for i, line in enumerate(lines[:-1]):
+        assert len(line["faces"]) == 1
+        face = line["faces"][0]
+        assert set(face) == {"track", "box", "p_spoof", "label"}
+        assert face["track"] == 1
+        x1, y1, x2, y2 = face["box"]
+        # the face was pasted at x=40+i, y=60, 120 px wide: its box lies inside that square
+        assert 40 + i - 5 <= x1 < x2 <= 40 + i + 125 and 55 <= y1 < y2 <= 185
+        if i < 4:
+            assert face["label"] == "pending" and face["p_spoof"] is None
+        else:
+            assert face["label"] in ("live", "spoof") and 0 <= face["p_spoof"] <= 1
+    s = lines[-1]["summary"]
+    assert s["frames"] == 20 and s["stopped"] == "end" and s["fps"] > 0 and s["seconds"] > 0
+    assert len(s["tracks"]) == 1 and s["tracks"][0]["windows"] == 16 and s["tracks"][0]["label"] in ("live", "spoof")
+
+
+def test_max_frames_and_haar(tmp_path, grace, tiny_weights):
+    video = write_video(tmp_path / "in.mp4", moving_face_frames(grace, 12))
+    jl = tmp_path / "o.jsonl"
+    r = RUNNER.invoke(app, ["run", str(video), "--jsonl", str(jl), "--weights", str(tiny_weights),
+                            "--device", "cpu", "--detector", "haar", "--max-frames", "7", "--no-show"])
+    assert r.exit_code == 0, r.output
+    lines = jl.read_text().splitlines()
+    assert len(lines) == 8 and json.loads(lines[-1])["summary"]["stopped"] == "max_frames"
+    assert all(len(json.loads(x)["faces"]) == 1 for x in lines[:-1])
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("case,args,needle,code", [
+    ("missing", ["run", "{tmp}/nope.mp4"], "video file not found", 3),
+    ("text", ["run", "{tmp}/text.mp4"], "cannot decode video file", 3),
+    ("weights", ["run", "{video}", "--weights", "{tmp}/none.pt"], "weights file not found", 5),
+    ("corrupt_w", ["run", "{video}", "--weights", "{tmp}/text.mp4"], "cannot read weights file", 5),
+    ("threshold", ["run", "{video}", "--threshold", "1.5"], "threshold must be in (0, 1)", 2),
+    ("device", ["run", "{video}", "--device", "gpu"], "invalid device 'gpu'", 2),
+    ("detector", ["run", "{video}", "--detector", "yolo"], "invalid detector 'yolo'", 2),
+    ("max_frames", ["run", "{video}", "--max-frames", "0"], "--max-frames must be >= 1", 2),
+    ("out_ext", ["run", "{video}", "--out", "{tmp}/o.gif"], "unsupported output video extension", 2),
+    ("out_dir", ["run", "{video}", "--jsonl", "{tmp}/no/dir/o.jsonl"], "folder does not exist", 2),
+    ("camera", ["run", "42", "--no-show"], "camera 42 did not open", 3),
+])
+def test_bad_input_one_line(tmp_path, face_video, case, args, needle, code):
+    (tmp_path / "text.mp4").write_text("not a video\n" * 20)
+    argv = [a.format(tmp=tmp_path, video=face_video) for a in args]
+    r = RUNNER.invoke(app, argv)
+    assert r.exit_code == code, (r.exit_code, r.output)
+    lines = [x for x in r.output.splitlines() if x.startswith("rtliveness: error:")]
+    assert len(lines) == 1 and needle in lines[0], r.output
+    assert "Traceback" not in r.output
+
+
+def test_unreachable_url_fails_fast_without_traceback(tiny_weights):
+    port = _free_port()
+    t0 = time.monotonic()
+    r = rtl("run", f"rtsp://127.0.0.1:{port}/live", "--weights", tiny_weights, "--no-show", timeout=60)
+    took = time.monotonic() - t0
+    assert r.returncode == 3
+    assert "cannot open stream rtsp://127.0.0.1" in r.stderr and "Traceback" not in r.stderr
+    assert took < 20  # includes interpreter + torch start-up; the open itself is bounded at 10 s
+
+
+def test_debug_shows_traceback(tmp_path):
+    r = rtl("--debug", "run", tmp_path / "nope.mp4")
+    assert r.returncode != 0 and "Traceback" in r.stderr and "SourceOpenError" in r.stderr

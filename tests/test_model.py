@@ -1,0 +1,140 @@
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from rtliveness.errors import WeightsError
+from rtliveness.model import ModelMeta, SpoofModel, load_checkpoint, save_checkpoint
+
+
+def test_architecture_and_parameter_names():
+    m = SpoofModel()
+    names = list(dict(m.named_parameters()))
+    assert names[0] == "encoder.conv1.weight"
+    assert [n for n in names if not n.startswith("encoder.")] == ["conv1d.weight", "conv1d.bias", "fc.weight", "fc.bias"]
+    assert tuple(m.conv1d.weight.shape) == (1, 5, 3)
+    assert (m.conv1d.stride, m.conv1d.padding) == ((2,), (1,))
+    assert tuple(m.fc.weight.shape) == (1, 256)
+    assert isinstance(m.encoder.fc, nn.Identity)
+    assert not any(n.startswith("encoder.fc") for n in names)
+
+
+def test_embed_head_equals_forward():
+    torch.manual_seed(1)
+    m = SpoofModel().eval()
+    x = torch.randn(3, 5, 3, 64, 64)
+    with torch.no_grad():
+        full = m(x)
+        emb = torch.stack([m.embed(x[:, i]) for i in range(5)], dim=1)  # crop by crop, as a stream does
+        split = m.head(emb)
+    assert full.shape == (3,)
+    assert emb.shape == (3, 5, 512)
+    assert torch.allclose(full, split, atol=1e-5)
+
+
+def test_forward_rejects_wrong_window():
+    with pytest.raises(ValueError, match=r"\(B, 5, 3, H, W\)"):
+        SpoofModel()(torch.zeros(1, 4, 3, 32, 32))
+
+
+def test_checkpoint_roundtrip_with_meta(tmp_path):
+    torch.manual_seed(2)
+    m = SpoofModel().eval()
+    meta = ModelMeta(input_size=112, crop_scale=1.6, threshold=0.37)
+    path = save_checkpoint(tmp_path / "m.pt", m, meta, write_sha256=True)
+    loaded = load_checkpoint(path)
+    assert loaded.meta.input_size == 112 and loaded.meta.crop_scale == 1.6 and loaded.meta.threshold == 0.37
+    assert loaded.sha256 is not None and len(loaded.sha256) == 64
+    x = torch.randn(1, 5, 3, 48, 48)
+    with torch.no_grad():
+        assert torch.allclose(m(x), loaded.model(x), atol=1e-6)
+
+
+def test_fp16_storage_is_close(tmp_path):
+    torch.manual_seed(3)
+    m = SpoofModel().eval()
+    path = save_checkpoint(tmp_path / "h.pt", m, ModelMeta(), storage="fp16")
+    loaded = load_checkpoint(path)
+    assert next(loaded.model.parameters()).dtype == torch.float32
+    x = torch.randn(2, 5, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(m(x), loaded.model(x), atol=2e-2)
+
+
+@pytest.mark.parametrize("shape", ["bare", "model_state_dict", "state_dict", "module_prefix"])
+def test_origin_checkpoints_load(tmp_path, shape):
+    torch.manual_seed(4)
+    m = SpoofModel().eval()
+    sd = m.state_dict()
+    if shape == "bare":
+        obj = sd
+    elif shape == "module_prefix":
+        obj = {"module." + k: v for k, v in sd.items()}
+    else:
+        obj = {"epoch": 7, shape: sd, "optimizer_state_dict": {"state": {}, "param_groups": []}, "loss": 0.1}
+    torch.save(obj, tmp_path / "origin.pt")
+    loaded = load_checkpoint(tmp_path / "origin.pt")
+    assert loaded.meta.input_size == 224 and loaded.meta.threshold == 0.5  # origin preprocessing
+    x = torch.randn(1, 5, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(m(x), loaded.model(x), atol=1e-6)
+
+
+def test_missing_weights(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_truncated_weights(tmp_path, tiny_weights):
+    data = tiny_weights.read_bytes()
+    bad = tmp_path / "trunc.pt"
+    bad.write_bytes(data[: len(data) // 3])
+    with pytest.raises(WeightsError, match="truncated, corrupt"):
+        load_checkpoint(bad)
+
+
+def test_checksum_mismatch(tmp_path, tiny_weights):
+    copy = tmp_path / "w.pt"
+    data = bytearray(tiny_weights.read_bytes())
+    copy.write_bytes(bytes(data))
+    (tmp_path / "w.pt.sha256").write_text("0" * 64 + "  w.pt\n")
+    with pytest.raises(WeightsError, match="sha256"):
+        load_checkpoint(copy)
+    load_checkpoint(copy, verify_checksum=False)
+
+
+def test_wrong_architecture(tmp_path):
+    torch.save(nn.Linear(3, 4).state_dict(), tmp_path / "lin.pt")
+    with pytest.raises(WeightsError, match="does not fit the SpoofModel"):
+        load_checkpoint(tmp_path / "lin.pt")
+    sd = SpoofModel().state_dict()
+    sd["fc.weight"] = torch.zeros(1, 128)
+    torch.save(sd, tmp_path / "shape.pt")
+    with pytest.raises(WeightsError, match="does not fit the SpoofModel"):
+        load_checkpoint(tmp_path / "shape.pt")
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_pickle_with_code_is_refused(tmp_path, capsys):
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": _Evil()}, path)
+    with pytest.raises(WeightsError, match="refused"):
+        load_checkpoint(path)
+    assert "pwned" not in capsys.readouterr().out
+    path2 = tmp_path / "evil2.pt"
+    path2.write_bytes(pickle.dumps(_Evil()))
+    with pytest.raises(WeightsError):
+        load_checkpoint(path2)
+
+
+def test_nan_weights_refused(tmp_path):
+    sd = SpoofModel().state_dict()
+    sd["fc.bias"] = torch.tensor([float("nan")])
+    torch.save(sd, tmp_path / "nan.pt")
+    with pytest.raises(WeightsError, match="NaN"):
+        load_checkpoint(tmp_path / "nan.pt")

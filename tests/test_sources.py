@@ -1,0 +1,147 @@
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import moving_face_frames, write_video
+from rtliveness.config import StreamConfig
+from rtliveness.errors import ConfigError, SourceOpenError, StreamLostError
+from rtliveness.sources import ArraySource, FileSource, LiveSource, open_source, parse_source
+
+
+def test_parse_source():
+    assert parse_source("0") == ("camera", 0)
+    assert parse_source(2) == ("camera", 2)
+    assert parse_source("rtsp://127.0.0.1:8554/x") == ("stream", "rtsp://127.0.0.1:8554/x")
+    assert parse_source("HTTP://h/x.mjpg")[0] == "stream"
+    assert parse_source("https://h/x")[0] == "stream"
+    assert parse_source("clip.mp4") == ("file", "clip.mp4")
+    with pytest.raises(ConfigError):
+        parse_source("-1")
+
+
+def test_file_source_delivers_every_frame_in_order(tmp_path, grace):
+    frames = moving_face_frames(grace, 40)
+    path = write_video(tmp_path / "v.avi", frames, fps=30, fourcc="MJPG")
+    with FileSource(path) as src:
+        assert src.frame_count == 40 and src.fps == pytest.approx(30)
+        got = list(src)
+    assert [f.index for f in got] == list(range(40))
+    assert got[10].timestamp == pytest.approx(10 / 30)
+    # MJPG is lossy but close: frame i is the face shifted by i pixels, not another frame
+    for i in (0, 17, 39):
+        assert np.abs(got[i].image_bgr.astype(int) - frames[i].astype(int)).mean() < 4
+
+
+def test_file_source_close_mid_iteration_ends_thread(tmp_path, grace):
+    path = write_video(tmp_path / "v.mp4", moving_face_frames(grace, 60))
+    before = threading.active_count()
+    src = FileSource(path, prefetch=2)
+    it = iter(src)
+    next(it)
+    time.sleep(0.2)  # the reader is now blocked on a full queue
+    src.close()
+    assert not src._thread.is_alive()
+    assert threading.active_count() == before
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "text", "truncated", "folder"])
+def test_bad_files(tmp_path, kind, grace):
+    p = tmp_path / "bad.mp4"
+    if kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "text":
+        p.write_text("this is not a video\n" * 50)
+    elif kind == "truncated":
+        good = write_video(tmp_path / "good.mp4", moving_face_frames(grace, 30))
+        p.write_bytes(good.read_bytes()[:2000])
+    elif kind == "folder":
+        p.mkdir()
+    with pytest.raises(SourceOpenError) as ei:
+        FileSource(p)
+    assert str(p) in str(ei.value)
+
+
+def test_array_source_converts_gray_and_bgra():
+    src = ArraySource([np.zeros((8, 9), np.uint8), np.zeros((8, 9, 4), np.uint8)], fps=10)
+    out = list(src)
+    assert [f.image_bgr.shape for f in out] == [(8, 9, 3), (8, 9, 3)]
+    assert out[1].timestamp == pytest.approx(0.1)
+
+
+class _FakeCap:
+    """A scripted cv2.VideoCapture stand-in: yields n frames, then fails (a lost stream)."""
+
+    def __init__(self, n, value=0, delay=0.01):
+        self.n, self.value, self.delay, self.released = n, value, delay, False
+
+    def isOpened(self):
+        return True
+
+    def get(self, prop):
+        return 25.0
+
+    def read(self):
+        time.sleep(self.delay)
+        if self.n <= 0:
+            return False, None
+        self.n -= 1
+        return True, np.full((4, 4, 3), self.value, np.uint8)
+
+    def release(self):
+        self.released = True
+
+
+def test_live_source_reconnects_with_new_epoch_and_gives_up():
+    opened = []
+    events = []
+
+    def opener(spec, cfg):
+        k = len(opened)
+        if k >= 2:
+            return None  # the server never comes back a second time
+        cap = _FakeCap(5, value=10 * (k + 1))
+        opened.append(cap)
+        return cap
+
+    cfg = StreamConfig(backoff_initial_s=0.05, backoff_max_s=0.1, give_up_s=0.5)
+    src = LiveSource("rtsp://fake", cfg, on_event=lambda e, d: events.append(e), opener=opener)
+    got = []
+    with pytest.raises(StreamLostError, match="did not come back"):
+        for f in src:
+            got.append((f.epoch, int(f.image_bgr[0, 0, 0])))
+            time.sleep(0.001)
+    src.close()
+    assert not src.alive
+    assert events[:3] == ["lost", "reconnected", "lost"] and events[-1] == "gave_up"
+    assert {e for e, _ in got} == {0, 1}
+    # frames of the second connection all carry epoch 1 and the second connection's pixels
+    assert all(v == 20 for e, v in got if e == 1) and all(v == 10 for e, v in got if e == 0)
+    assert all(c.released for c in opened)
+
+
+def test_live_source_keeps_freshest_and_counts_drops():
+    src = LiveSource("rtsp://fake", StreamConfig(reconnect=False), opener=lambda s, c: _FakeCap(30, delay=0.002))
+    time.sleep(0.3)  # the consumer is slow: the reader overwrote frames
+    got = []
+    with pytest.raises(StreamLostError):
+        for f in src:
+            got.append(f)
+    src.close()
+    assert len(got) < 30 and src.dropped == 30 - len(got)
+
+
+def test_live_source_close_ends_thread_while_reading():
+    src = LiveSource("rtsp://fake", StreamConfig(), opener=lambda s, c: _FakeCap(10**9, delay=0.005))
+    it = iter(src)
+    next(it)
+    t0 = time.monotonic()
+    src.close()
+    assert not src.alive and time.monotonic() - t0 < 2
+
+
+def test_camera_that_does_not_open():
+    with pytest.raises(SourceOpenError, match="camera 57 did not open"):
+        open_source("57")
