@@ -238,10 +238,12 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         history = json.loads(state["history"])
         best = json.loads(state["best"])
 
+    running_loss = [None if state is None else state.get("running_loss")]
+
     def save_state(epoch: int, step: int) -> None:
         atomic_torch_save({
             "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
-            "epoch": epoch, "step_in_epoch": step, "config": config.to_json() | {"fractions": list(config.fractions),
+            "epoch": epoch, "step_in_epoch": step, "running_loss": running_loss[0], "config": config.to_json() | {"fractions": list(config.fractions),
                                                                               "exclude_classes": list(config.exclude_classes)},
             "history": json.dumps(history), "best": json.dumps(best), "meta": meta.to_dict(),
         }, last_path)
@@ -261,7 +263,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             flips = g.random(n) < config.hflip
             model.train()
             t0 = time.perf_counter()
-            running = None
+            running = running_loss[0] if (state is not None and epoch == start_epoch) else None
             for step in range(start_step if epoch == start_epoch else 0, steps_per_epoch):
                 idx = order[step * config.batch_size:(step + 1) * config.batch_size]
                 x = _to_tensor(Xtr[idx], meta, flips[idx]).to(device)
@@ -276,6 +278,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                 scaler.update()
                 lv = float(loss.item())
                 running = lv if running is None else 0.9 * running + 0.1 * lv
+                running_loss[0] = running
                 bar(f"epoch {epoch + 1}/{config.epochs} step {step + 1}/{steps_per_epoch} loss {running:.4f} "
                     f"({(step + 1 - (start_step if epoch == start_epoch else 0)) / max(1e-9, time.perf_counter() - t0):.2f} it/s)")
                 steps_done += 1
@@ -298,6 +301,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                 best = {"acer": acer, "epoch": epoch + 1}
                 save_checkpoint(run_dir / "model.pt", model, replace(meta, threshold=thr),
                                 extra={"train": {"epoch": epoch + 1, "dev": rec["dev"], "config": config.to_json()}})
+            running_loss[0] = None
             save_state(epoch + 1, 0)
             pos[:] = [epoch + 1, 0]
             (run_dir / "history.json").write_text(json.dumps(history, indent=1))
