@@ -429,14 +429,18 @@ def _print_image(img01: np.ndarray, rng, cfg: SynthConfig, cell_px: float) -> tu
                "dot_gain": round(dot_gain, 3), "cell_px": round(float(cell_px), 3)}
     if mode == "am":
         base = rng.uniform(0, 90)
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        xs = np.arange(w, dtype=np.float32)[None, :]
+        ys = np.arange(h, dtype=np.float32)[:, None]
         dots = np.empty_like(cov)
         sharp = 3.0 * max(1.0, cell_px / 2.0)
+        k2 = np.float32(2 * math.pi / cell_px)
         for i, ang in enumerate((15.0, 75.0, 0.0, 45.0)):
             a = math.radians(base + ang)
-            u = (xs * math.cos(a) + ys * math.sin(a)) * (2 * math.pi / cell_px)
-            v = (-xs * math.sin(a) + ys * math.cos(a)) * (2 * math.pi / cell_px)
-            spot = 0.5 - 0.25 * (np.cos(u) + np.cos(v))
+            ca, sa = np.float32(math.cos(a)) * k2, np.float32(math.sin(a)) * k2
+            # cos(u) + cos(v) with u = x ca + y sa, v = -x sa + y ca, from separable 1-D factors
+            cu = np.cos(xs * ca) * np.cos(ys * sa) - np.sin(xs * ca) * np.sin(ys * sa)
+            cv_ = np.cos(xs * sa) * np.cos(ys * ca) + np.sin(xs * sa) * np.sin(ys * ca)
+            spot = 0.5 - 0.25 * (cu + cv_)
             dots[:, :, i] = np.clip((cov[:, :, i] - spot) * sharp + 0.5, 0, 1)
         p["screen_angle"] = round(float(base), 2)
     elif mode == "fm":
@@ -691,8 +695,8 @@ def _render_printed(src, ident, rng, cfg, n, w, h):
     r = min(max(2.0, 2.5 / cell_cam), 4.0)
     scale = target * r / box.width
     margin = _u(rng, (0.03, 0.15)) if rng.random() < cfg.paper_margin_p else 0.0
-    if max(pw, ph) * scale * (1 + 2 * margin) > 1100:
-        scale = 1100 / (max(pw, ph) * (1 + 2 * margin))
+    if max(pw, ph) * scale * (1 + 2 * margin) > 900:
+        scale = 900 / (max(pw, ph) * (1 + 2 * margin))
         r = scale * box.width / target
     sw_, sh_ = max(8, int(pw * scale)), max(8, int(ph * scale))
     photo = cv2.resize(_f32(img), (sw_, sh_), interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
@@ -922,7 +926,7 @@ def _render_2dmask(src, ident, rng, cfg, n, w, h):
     mask_scale = _u(rng, (1.0, 1.35))
     cell_cam = _logu(rng, cfg.halftone_cell_px)
     r = min(max(2.0, 2.5 / cell_cam), 3.5)
-    fw_sheet = min(host_face * mask_scale * r, 600.0)
+    fw_sheet = min(host_face * mask_scale * r, 360.0)
     r = fw_sheet / (host_face * mask_scale)
     s = fw_sheet / box.width
     cx, cy = box.center
@@ -997,8 +1001,11 @@ _RENDERERS = {"real": _render_real, "printed": _render_printed, "replay": _rende
 def _track(detector, frames: list, first_expected: FaceBox, min_iou: float) -> list | None:
     """Boxes of the rendered face in each frame: full-frame detection matched to the expected
     box on frame 0, then detection around the previous box matched by IoU; None if lost."""
-    h, w = frames[0].shape[:2]
-    found = detector.detect(frames[0])
+    cx, cy = first_expected.center
+    half = 1.5 * max(first_expected.width, first_expected.height)
+    found = detector.detect(frames[0], region=(cx - half, cy - half, cx + half, cy + half))
+    if not found:
+        found = detector.detect(frames[0])
     if not found:
         return None
     best = max(found, key=lambda b: _iou(b, first_expected))
@@ -1033,6 +1040,15 @@ def _render_sample(src, ident, kind, rng, cfg, n, frame_size):
         return None
     scenes, expected, params = res
     cp = _camera_params(rng, cfg)
+    e = expected[0]
+    if e is not None:                # auto exposure on the face (as webcams do), same for all classes
+        x1, y1 = max(0, int(e.x1)), max(0, int(e.y1))
+        x2, y2 = min(w, int(e.x2)), min(h, int(e.y2))
+        if x2 > x1 and y2 > y1:
+            level = float(scenes[0][y1:y2, x1:x2].mean())
+            aim = _u(rng, (0.3, 0.55))
+            cp["ae_gain"] = round(float(np.clip(aim / max(level, 1e-3), 0.5, 3.0)), 4)
+            cp["exposure"] = round(cp["exposure"] * cp["ae_gain"] ** _u(rng, (0.6, 1.0)), 4)
     crng = np.random.default_rng(rng.integers(1 << 62))
     frames = [_camera(np.ascontiguousarray(s, dtype=np.float32), cp, crng) for s in scenes]
     params["camera"] = cp
