@@ -84,7 +84,7 @@ class StreamConfig:
     """Live-source behaviour: open timeout, reconnect backoff and when to give up."""
 
     open_timeout_s: float = 10.0
-    read_timeout_s: float = 5.0
+    read_timeout_s: float = 3.0
     reconnect: bool = True
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 5.0

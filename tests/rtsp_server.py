@@ -24,6 +24,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 
 import gi
 
@@ -55,16 +56,20 @@ def decode_file(path: str) -> tuple[list[bytes], Gst.Caps, int, int, tuple[int, 
     total = 0
     bus = pipeline.get_bus()
     try:
+        idle_since = time.monotonic()
         while True:
-            sample = sink.emit("try-pull-sample", 10 * Gst.SECOND)
+            msg = bus.pop_filtered(Gst.MessageType.ERROR)
+            if msg is not None:
+                err, dbg = msg.parse_error()
+                raise RuntimeError(f"decoding {path!r} failed: {err.message} ({dbg})")
+            sample = sink.emit("try-pull-sample", Gst.SECOND // 10)
             if sample is None:
-                msg = bus.pop_filtered(Gst.MessageType.ERROR)
-                if msg is not None:
-                    err, dbg = msg.parse_error()
-                    raise RuntimeError(f"decoding {path!r} failed: {err.message} ({dbg})")
                 if sink.get_property("eos"):
                     break
-                raise RuntimeError(f"decoding {path!r} timed out")
+                if time.monotonic() - idle_since > 30:
+                    raise RuntimeError(f"decoding {path!r} timed out")
+                continue
+            idle_since = time.monotonic()
             if caps is None:
                 caps = sample.get_caps()
             buf = sample.get_buffer()

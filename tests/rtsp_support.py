@@ -194,16 +194,21 @@ class RtspServer:
         timeout = self.ready_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         self.start_attempts = 0
+        last_busy = False
         while True:
             self.start_attempts += 1
             err = self._spawn_and_wait(deadline)
             if err is None:
                 return self
-            port_busy = self.proc is not None and self.proc.returncode == _EXIT_PORT_IN_USE
+            busy = self.proc is not None and self.proc.returncode == _EXIT_PORT_IN_USE
             self._reap()
-            if port_busy and self.port and time.monotonic() + 0.2 < deadline:
+            if busy and self.port and time.monotonic() + 0.3 < deadline:
+                last_busy = True
                 time.sleep(0.2)
                 continue
+            if busy or last_busy:
+                err = (f"cannot listen on {HOST}:{self.port}: port still in use after "
+                       f"{timeout:g} s ({self.start_attempts} attempts)\n{err}")
             raise RtspServerError(err)
 
     def _spawn_and_wait(self, deadline: float) -> str | None:
@@ -213,6 +218,8 @@ class RtspServer:
             cmd.append("--loop")
         if not self.shared:
             cmd.append("--no-shared")
+        if self._stderr is not None:
+            self._stderr.close()  # the previous process's stderr
         self._stderr = tempfile.TemporaryFile(mode="w+b")
         self._lines = queue.Queue()
         t0 = time.monotonic()

@@ -43,11 +43,13 @@ def _report_timings(request):
     yield
     if not TIMINGS:
         return
-    tr = request.config.pluginmanager.getplugin("terminalreporter")
     lines = [f"  {k}: {v:.3f} s" for k, v in TIMINGS.items()]
     text = "\nRTSP harness timings (OpenCV %s):\n%s" % (cv2.__version__, "\n".join(lines))
-    if tr is not None:
-        tr.write_line(text)
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    tr = request.config.pluginmanager.getplugin("terminalreporter")
+    if capman is not None and tr is not None:
+        with capman.global_and_fixture_disabled():
+            tr.write_line(text)
     else:
         print(text)
 
@@ -181,7 +183,7 @@ def test_read_fails_soon_after_server_dies(rtsp_server, monkeypatch, how, transp
         assert not srv.running
         n_after, t_fail = read_until_failure(cap, limit_s=3 * READ_TIMEOUT_MS / 1000 + 5)
         TIMINGS[f"read fails after server {how} ({transport})"] = t_fail
-        assert n_after <= 5  # only what was already decoded / buffered
+        assert n_after <= 25  # only what was already decoded / in socket buffers (UDP)
         assert t_fail < 3 * READ_TIMEOUT_MS / 1000 + 2
         t = time.monotonic()
         assert not cap.read()[0]  # and it stays failed, without blocking
@@ -236,16 +238,16 @@ def test_stalled_server_read_timeout_is_honoured(rtsp_server):
         assert len(read_frames(cap, 25)) == 25
         srv.freeze()
         t = time.monotonic()
-        t_first = None
+        longest = 0.0
         ok = True
         while ok and time.monotonic() - t < 20:
             t_read = time.monotonic()
             ok = cap.read()[0]
-            if t_first is None:
-                t_first = time.monotonic() - t_read
+            longest = max(longest, time.monotonic() - t_read)
         t_fail = time.monotonic() - t
         assert not ok, "read never failed on a stalled stream"
-        TIMINGS[f"first read blocks on stalled server (READ_TIMEOUT={read_ms} ms)"] = t_first
+        TIMINGS[f"longest single read on stalled server (READ_TIMEOUT={read_ms} ms)"] = longest
+        assert read_ms / 1000 * 0.8 < longest < read_ms / 1000 + 1
         TIMINGS[f"read fails on stalled server (READ_TIMEOUT={read_ms} ms)"] = t_fail
         assert read_ms / 1000 * 0.8 < t_fail < 5 * read_ms / 1000 + 1
         srv.thaw()
@@ -302,7 +304,7 @@ def test_start_failures_raise_clear_errors(tmp_path, rtsp_server):
         RtspServer(file=bad).start()
     busy = rtsp_server()
     t = time.monotonic()
-    with pytest.raises(RtspServerError, match="cannot listen|exited with status 4"):
+    with pytest.raises(RtspServerError, match="cannot listen on 127.0.0.1"):
         RtspServer(port=busy.port).start(timeout=1)
     assert time.monotonic() - t < 5
     assert busy.running
