@@ -91,11 +91,12 @@ def run(
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="Spoof threshold on p_spoof (default: calibrated, from the weights).")] = None,
     detector: Annotated[str, typer.Option("--detector", help="mtcnn | haar")] = "mtcnn",
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", help="Stop after N frames.")] = None,
-    detect_every: Annotated[int, typer.Option("--detect-every", help="Run the detector every N frames; the tracker carries boxes between.")] = 1,
-    min_face: Annotated[int, typer.Option("--min-face", help="Smallest face side in pixels the detector looks for.")] = 40,
+    detect_every: Annotated[int, typer.Option("--detect-every", help="Run the detector every N frames; the tracker carries boxes between.")] = 3,
+    min_face: Annotated[Optional[int], typer.Option("--min-face", help="Smallest face side in pixels (default: 1/8 of the frame's short side).")] = None,
     max_faces: Annotated[int, typer.Option("--max-faces", help="At most this many faces per frame (largest first).")] = 20,
     give_up: Annotated[float, typer.Option("--give-up", help="Live streams: seconds without frames before giving up.")] = 30.0,
-    backend: Annotated[str, typer.Option("--backend", help="torch | onnx (onnx needs the [onnx] extra).")] = "torch",
+    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx (onnx needs the [onnx] extra; auto uses it on the CPU when installed).")] = "auto",
+    threads: Annotated[int, typer.Option("--threads", help="PyTorch CPU threads (0 = PyTorch's default).")] = 1,
 ) -> None:
     """Score every face in SOURCE: annotated video, JSON lines and a summary."""
     from .app import format_summary, process_source, stderr_if_tty
@@ -112,7 +113,8 @@ def run(
         det_cfg = DetectorConfig(kind=detector, every_n=detect_every, min_face_size=min_face, max_faces=max_faces)
     except TypeError as exc:
         raise ConfigError(str(exc)) from exc
-    config = PipelineConfig(weights=weights, device=device, threshold=threshold, detector=det_cfg, backend=backend)
+    config = PipelineConfig(weights=weights, device=device, threshold=threshold, detector=det_cfg, backend=backend,
+                            cpu_threads=threads)
     for p, what in ((out, "--out"), (jsonl, "--jsonl")):
         if p is not None and not Path(p).parent.exists():
             raise ConfigError(f"{what} folder does not exist: {Path(p).parent}; create it first")
@@ -150,7 +152,7 @@ def prepare(
     crop_size: Annotated[int, typer.Option("--crop-size", help="Stored crop side in pixels.")] = 224,
     person: Annotated[Optional[str], typer.Option("--person", help="Identity id for the sample names (default: the video's name).")] = None,
     detector: Annotated[str, typer.Option("--detector", help="mtcnn | haar")] = "mtcnn",
-    min_face: Annotated[int, typer.Option("--min-face")] = 40,
+    min_face: Annotated[Optional[int], typer.Option("--min-face", help="Smallest face side in pixels (default: relative, as run).")] = None,
     device: DeviceOpt = "cpu",
 ) -> None:
     """Cut face videos into 5-crop samples with the detector and crops that `run` uses."""

@@ -42,19 +42,27 @@ class DetectorConfig:
     """
 
     kind: str = "mtcnn"
-    min_face_size: int = 40
+    min_face_size: int | None = None
+    min_face_frac: float = 0.125
     factor: float = 0.6
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     min_confidence: float = 0.9
-    every_n: int = 1
+    every_n: int = 3
     max_faces: int = 20
     roi_scale: float = 0.0
     max_side: int = 960
 
+    def min_face_for(self, height: int, width: int) -> int:
+        """The minimum face side (px) to search for in an image of this size."""
+        if self.min_face_size is not None:
+            return self.min_face_size
+        return max(20, int(round(self.min_face_frac * min(height, width))))
+
     def __post_init__(self) -> None:
         _check(self.kind in ("mtcnn", "haar"), f"invalid detector {self.kind!r}: use mtcnn or haar")
-        _check(isinstance(self.min_face_size, int) and self.min_face_size >= 12,
-               f"min_face_size must be an integer >= 12, got {self.min_face_size!r}")
+        _check(self.min_face_size is None or (isinstance(self.min_face_size, int) and self.min_face_size >= 12),
+               f"min_face_size must be an integer >= 12 (or None: relative to the frame), got {self.min_face_size!r}")
+        _check(0.01 <= self.min_face_frac <= 0.9, f"min_face_frac must be in [0.01, 0.9], got {self.min_face_frac!r}")
         _check(0.1 <= self.factor < 1.0, f"factor must be in [0.1, 1), got {self.factor!r}")
         _check(len(self.thresholds) == 3 and all(0.0 < t < 1.0 for t in self.thresholds),
                f"thresholds must be three values in (0, 1), got {self.thresholds!r}")
@@ -103,7 +111,13 @@ class PipelineConfig:
     """Everything :class:`rtliveness.pipeline.LivenessPipeline` needs.
 
     ``weights=None`` means the bundled default weights. ``threshold=None`` means the calibrated
-    threshold stored in the checkpoint.
+    threshold stored in the checkpoint. ``backend="auto"`` uses ONNX Runtime on the CPU when the
+    ``[onnx]`` extra is installed, else PyTorch.
+
+    ``cpu_threads``: on the CPU, ``from_config`` calls ``torch.set_num_threads(cpu_threads)``
+    (process-wide: PyTorch has no per-model setting). One intra-op thread leaves the other core to
+    the decode thread; with two, OpenMP spin-waiting next to the decoder made MTCNN ~40x slower on
+    a 2-core machine. ``0`` leaves PyTorch's setting alone (for hosts that manage it).
     """
 
     weights: Path | None = None
@@ -111,13 +125,16 @@ class PipelineConfig:
     threshold: float | None = None
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    backend: str = "torch"
+    backend: str = "auto"
     verify_checksum: bool = True
+    cpu_threads: int = 1
 
     def __post_init__(self) -> None:
         parse_device(self.device)
         if self.threshold is not None:
             _check(0.0 < self.threshold < 1.0, f"threshold must be in (0, 1), got {self.threshold!r}")
-        _check(self.backend in ("torch", "onnx"), f"invalid backend {self.backend!r}: use torch or onnx")
+        _check(self.backend in ("auto", "torch", "onnx"), f"invalid backend {self.backend!r}: use auto, torch or onnx")
+        _check(isinstance(self.cpu_threads, int) and self.cpu_threads >= 0,
+               f"cpu_threads must be an integer >= 0 (0 = leave torch's setting alone), got {self.cpu_threads!r}")
         if self.weights is not None:
             object.__setattr__(self, "weights", Path(self.weights))

@@ -70,7 +70,7 @@ class MtcnnDetector:
         self._mtcnn = MTCNN(
             keep_all=True,
             device=device,
-            min_face_size=self.config.min_face_size,
+            min_face_size=self.config.min_face_size or 20,
             factor=self.config.factor,
             thresholds=list(self.config.thresholds),
             post_process=False,
@@ -80,8 +80,12 @@ class MtcnnDetector:
     def detect(self, image_bgr: np.ndarray, region=None) -> tuple[FaceBox, ...]:
         h, w = image_bgr.shape[:2]
         sub, offset = _region_slice(image_bgr, region)
-        if sub is None or min(sub.shape[:2]) < self.config.min_face_size:
+        if sub is None:
             return ()
+        min_face = self.config.min_face_for(h, w)
+        if min(sub.shape[:2]) < min_face:
+            return ()
+        self._mtcnn.min_face_size = min_face  # per image: relative sizes follow the frame
         image_rgb = cv2.cvtColor(sub, cv2.COLOR_BGR2RGB)
         boxes, probs = self._mtcnn.detect(image_rgb)
         return boxes_from_array(boxes, probs, w, h, self.config.min_confidence, self.config.max_faces, offset)
@@ -108,7 +112,7 @@ class HaarDetector:
         gray = cv2.equalizeHist(gray)
         found = self._cascade.detectMultiScale(
             gray, scaleFactor=1.0 + max(0.05, (1.0 - self.config.factor) / 2.0),
-            minNeighbors=5, minSize=(self.config.min_face_size, self.config.min_face_size))
+            minNeighbors=5, minSize=(self.config.min_face_for(h, w),) * 2)
         if len(found) == 0:
             return ()
         boxes = [[x, y, x + bw, y + bh] for (x, y, bw, bh) in np.asarray(found).reshape(-1, 4)]

@@ -92,7 +92,16 @@ class LivenessPipeline:
         """Load the weights (bundled by default), resolve the device, build the detector."""
         config = config or PipelineConfig()
         device = resolve_device(config.device)
-        if config.backend == "onnx":
+        if device == "cpu" and config.cpu_threads:
+            import torch
+
+            torch.set_num_threads(config.cpu_threads)
+        backend = config.backend
+        if backend == "auto":
+            import importlib.util
+
+            backend = "onnx" if device == "cpu" and importlib.util.find_spec("onnxruntime") else "torch"
+        if backend == "onnx":
             from .onnx_backend import OnnxScorer  # optional extra
 
             scorer: Scorer = OnnxScorer.from_checkpoint(config.weights, verify_checksum=config.verify_checksum)

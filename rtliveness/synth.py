@@ -22,9 +22,15 @@ live faces (two live webcam videos and ~40 faces in still photographs, see ``ass
 
 Every frame, live or attack, then goes through the same camera model (exposure, white balance,
 optics blur, optional motion blur, signal-dependent sensor noise, tone curve, sharpening, JPEG
-quality 35-95), the detector runs on the full camera frame and crops are made with
-:func:`rtliveness.crop.crop_face` exactly as at serving time. All randomness comes from
-``numpy.random.default_rng([seed, class, sample, attempt])``, so a run is reproducible.
+quality 35-95); the camera's auto exposure meters the face, in every class alike. The detector
+then runs on the camera frame (first in a region around where the face was rendered, then around
+the previous box, like the serving tracker's ROI; whole frame as a fallback), the face is followed
+by IoU over the 5 frames (a sample whose face is missed or lost is re-rendered with new random
+parameters), and crops are made with :func:`rtliveness.crop.crop_face` exactly as at serving
+time. All randomness comes from ``numpy.random.default_rng([seed, class, sample, attempt])`` and
+the detector runs with one torch thread, so a run is reproducible byte for byte (PNGs and
+``synth_samples.jsonl``; ``rtliveness_data.json`` differs only in its ``seconds*`` timings),
+whatever the number of worker processes.
 
 Layout written by :func:`synthesize`::
 
@@ -37,6 +43,7 @@ This is synthetic data: a model trained on it has never seen a real attack.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -106,7 +113,7 @@ class SynthConfig:
     det_min_face_size: int = 40
     det_factor: float = 0.6
     min_iou: float = 0.3
-    max_attempts: int = 4
+    max_attempts: int = 6
 
     def __post_init__(self) -> None:
         if not isinstance(self.samples_per_class, int) or self.samples_per_class < 1:
@@ -765,13 +772,12 @@ def _screen_layer(screen: np.ndarray, H: np.ndarray, w: int, h: int, sub: dict) 
     if x2 - x1 < 2 or y2 - y1 < 2:
         return layer, alpha
     ss = 2
-    Hi = np.linalg.inv(H)
-    xs = (np.arange(x1 * ss, x2 * ss, dtype=np.float64) + 0.5) / ss
-    ys = (np.arange(y1 * ss, y2 * ss, dtype=np.float64) + 0.5) / ss
-    X, Y = np.meshgrid(xs, ys)
-    den = Hi[2, 0] * X + Hi[2, 1] * Y + Hi[2, 2]
-    u = ((Hi[0, 0] * X + Hi[0, 1] * Y + Hi[0, 2]) / den).astype(np.float32)
-    v = ((Hi[1, 0] * X + Hi[1, 1] * Y + Hi[1, 2]) / den).astype(np.float32)
+    Hi = np.linalg.inv(H).astype(np.float32)
+    xs = ((np.arange(x1 * ss, x2 * ss, dtype=np.float32) + 0.5) / ss)[None, :]
+    ys = ((np.arange(y1 * ss, y2 * ss, dtype=np.float32) + 0.5) / ss)[:, None]
+    den = Hi[2, 0] * xs + Hi[2, 1] * ys + Hi[2, 2]
+    u = (Hi[0, 0] * xs + Hi[0, 1] * ys + Hi[0, 2]) / den
+    v = (Hi[1, 0] * xs + Hi[1, 1] * ys + Hi[1, 2]) / den
     inside = ((u >= 0) & (u < Ws) & (v >= 0) & (v < Hs)).astype(np.float32)
     col = cv2.remap(screen, np.floor(u), np.floor(v), cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
     a, b = (u, v) if not sub["horizontal"] else (v, u)
@@ -1028,6 +1034,23 @@ def _track(detector, frames: list, first_expected: FaceBox, min_iou: float) -> l
     return boxes
 
 
+@contextlib.contextmanager
+def _torch_single_thread():
+    """Run the detector with one torch thread: several times faster than 2 threads on a busy
+    2-core machine (no OpenMP oversubscription), and results do not depend on the core count."""
+    try:
+        import torch
+    except ImportError:                      # a non-torch detector
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def _default_detector(cfg: SynthConfig):
     from .detect import build_detector
     return build_detector(DetectorConfig(min_face_size=cfg.det_min_face_size, factor=cfg.det_factor), device="cpu")
@@ -1069,64 +1092,116 @@ def _allot(idents: list, n: int, rng, video_weight: float) -> list:
 
 
 def synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector=None,
-               progress: Callable[[int, int, str], None] | None = None) -> dict:
+               progress: Callable[[int, int, str], None] | None = None, workers: int = 1) -> dict:
     """Render ``config.samples_per_class`` samples of each class into ``out_dir`` (see the
     module docstring for the layout) and return the report that is also stored in
     ``out_dir/rtliveness_data.json``. A sample whose face the detector misses or loses is
-    re-rendered with new random parameters (at most ``max_attempts`` times)."""
+    re-rendered with new random parameters (at most ``max_attempts`` times). The detector runs
+    with one torch thread during the call. ``workers`` > 1 (only when ``detector`` is None)
+    renders in that many spawned processes, each with its own default detector; the output is
+    the same as with one worker (every sample has its own seed). Workers are spawned, so a
+    calling script needs the usual ``if __name__ == "__main__":`` guard.
+    ``progress(done, total, class_name)`` is called after each sample."""
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    with _torch_single_thread():
+        return _synthesize(Path(assets_dir), Path(out_dir), config, detector, progress, workers)
+
+
+def _make_sample(src: _Sources, det, cfg: SynthConfig, out_dir: Path, ci: int, k: int, ident: _Identity) -> dict:
+    """Render, detect, crop and write sample ``k`` of class ``ci``; retries with new random
+    parameters. Returns {"record": ... or None, "skipped": {...}, "t_render", "t_detect"}."""
+    kind = cfg.classes[ci]
+    skipped = {"render": 0, "detect": 0, "given_up": 0}
+    t_render = t_detect = 0.0
+    for attempt in range(cfg.max_attempts):
+        rng = np.random.default_rng([cfg.seed, CLASSES.index(kind), k, attempt])
+        ta = time.time()
+        res = _render_sample(src, ident, kind, rng, cfg, _WINDOW, cfg.frame_size)
+        tb = time.time()
+        t_render += tb - ta
+        if res is None or res[1][0] is None:
+            skipped["render"] += 1
+            continue
+        frames, expected, params = res
+        boxes = _track(det, frames, expected[0], cfg.min_iou)
+        t_detect += time.time() - tb
+        if boxes is None:
+            skipped["detect"] += 1
+            continue
+        name = f"{kind}_{ident.pid}_{k:04d}"
+        sdir = out_dir / kind / name
+        sdir.mkdir(parents=True, exist_ok=True)
+        for j, (fr, b) in enumerate(zip(frames, boxes)):
+            cv2.imwrite(str(sdir / f"{j}.png"), crop_face(fr, b, cfg.store_scale, cfg.store_size))
+        rec = {"sample": f"{kind}/{name}", "class": kind, "person": ident.pid, "source": ident.file,
+               "attempt": attempt, "boxes": [bb.as_list() for bb in boxes], "params": params}
+        return {"record": rec, "skipped": skipped, "t_render": t_render, "t_detect": t_detect}
+    skipped["given_up"] = 1
+    return {"record": None, "skipped": skipped, "t_render": t_render, "t_detect": t_detect}
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(assets_dir: str, cfg: SynthConfig, out_dir: str) -> None:
+    import torch
+    torch.set_num_threads(1)
+    det = _default_detector(cfg)
+    _WORKER.update(src=load_sources(Path(assets_dir), cfg, det), det=det, cfg=cfg, out=Path(out_dir))
+
+
+def _worker_job(job: tuple) -> tuple:
+    ci, k, pid = job
+    w = _WORKER
+    ident = next(i for i in w["src"].identities if i.pid == pid)
+    return ci, k, _make_sample(w["src"], w["det"], w["cfg"], w["out"], ci, k, ident)
+
+
+def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, progress, workers: int = 1) -> dict:
     t0 = time.time()
     cfg = config
     out_dir = Path(out_dir)
     det = detector if detector is not None else _default_detector(cfg)
     src = load_sources(Path(assets_dir), cfg, det)
     out_dir.mkdir(parents=True, exist_ok=True)
-    total = cfg.samples_per_class * len(cfg.classes)
-    done = 0
-    counts: dict = {}
-    per_ident: dict = {}
-    skipped: dict = {}
+    jobs = []
+    for ci, kind in enumerate(cfg.classes):
+        (out_dir / kind).mkdir(exist_ok=True)
+        plan = _allot(src.identities, cfg.samples_per_class,
+                      np.random.default_rng([cfg.seed, CLASSES.index(kind), 7919]), cfg.video_weight)
+        jobs += [(ci, k, ident) for k, ident in enumerate(plan)]
+    total = len(jobs)
+    results: dict = {}
+    if workers > 1 and detector is None:
+        import multiprocessing as mp
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(workers, initializer=_worker_init, initargs=(str(assets_dir), cfg, str(out_dir))) as pool:
+            for ci, k, res in pool.imap_unordered(_worker_job, [(ci, k, i.pid) for ci, k, i in jobs], chunksize=4):
+                results[(ci, k)] = res
+                if progress is not None:
+                    progress(len(results), total, cfg.classes[ci])
+    else:
+        for ci, k, ident in jobs:
+            results[(ci, k)] = _make_sample(src, det, cfg, out_dir, ci, k, ident)
+            if progress is not None:
+                progress(len(results), total, cfg.classes[ci])
+    counts = {kind: 0 for kind in cfg.classes}
+    per_ident: dict = {kind: {} for kind in cfg.classes}
+    skipped = {kind: {"render": 0, "detect": 0, "given_up": 0} for kind in cfg.classes}
     records = []
     t_render = t_detect = 0.0
-    for ci, kind in enumerate(cfg.classes):
-        cls_dir = out_dir / kind
-        cls_dir.mkdir(exist_ok=True)
-        plan = _allot(src.identities, cfg.samples_per_class, np.random.default_rng([cfg.seed, ci, 7919]), cfg.video_weight)
-        counts[kind] = 0
-        skipped[kind] = {"render": 0, "detect": 0, "given_up": 0}
-        per_ident[kind] = {}
-        for k, ident in enumerate(plan):
-            ok = False
-            for attempt in range(cfg.max_attempts):
-                rng = np.random.default_rng([cfg.seed, ci, k, attempt])
-                ta = time.time()
-                res = _render_sample(src, ident, kind, rng, cfg, _WINDOW, cfg.frame_size)
-                tb = time.time()
-                t_render += tb - ta
-                if res is None or res[1][0] is None:
-                    skipped[kind]["render"] += 1
-                    continue
-                frames, expected, params = res
-                boxes = _track(det, frames, expected[0], cfg.min_iou)
-                t_detect += time.time() - tb
-                if boxes is None:
-                    skipped[kind]["detect"] += 1
-                    continue
-                name = f"{kind}_{ident.pid}_{k:04d}"
-                sdir = cls_dir / name
-                sdir.mkdir(exist_ok=True)
-                for j, (fr, b) in enumerate(zip(frames, boxes)):
-                    cv2.imwrite(str(sdir / f"{j}.png"), crop_face(fr, b, cfg.store_scale, cfg.store_size))
-                records.append({"sample": f"{kind}/{name}", "class": kind, "person": ident.pid, "source": ident.file,
-                                "attempt": attempt, "boxes": [bb.as_list() for bb in boxes], "params": params})
-                counts[kind] += 1
-                per_ident[kind][ident.pid] = per_ident[kind].get(ident.pid, 0) + 1
-                ok = True
-                break
-            if not ok:
-                skipped[kind]["given_up"] += 1
-            done += 1
-            if progress is not None:
-                progress(done, total, kind)
+    for (ci, k) in sorted(results):
+        res, kind = results[(ci, k)], cfg.classes[ci]
+        for key, v in res["skipped"].items():
+            skipped[kind][key] += v
+        t_render += res["t_render"]
+        t_detect += res["t_detect"]
+        rec = res["record"]
+        if rec is not None:
+            records.append(rec)
+            counts[kind] += 1
+            per_ident[kind][rec["person"]] = per_ident[kind].get(rec["person"], 0) + 1
     seconds = time.time() - t0
     report = {
         "counts": counts,
@@ -1138,6 +1213,7 @@ def synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector=No
         "seconds": round(seconds, 2),
         "seconds_render": round(t_render, 2),
         "seconds_detect": round(t_detect, 2),
+        "workers": workers if (workers > 1 and detector is None) else 1,
         "synthetic": True,
     }
     meta = {"crop_scale": cfg.store_scale, "crop_size": cfg.store_size, "generator": "rtliveness synth",
@@ -1175,7 +1251,8 @@ def render_clip(kind: str, assets_dir: Path, out_path: Path, n_frames: int = 100
         raise ConfigError(f"n_frames must be >= 1, got {n_frames}")
     cfg = SynthConfig(seed=seed, frame_size=tuple(frame_size), face_size=(110.0, 220.0), frame_stride=(1, 1))
     det = detector if detector is not None else _default_detector(cfg)
-    src = load_sources(Path(assets_dir), cfg, det)
+    with _torch_single_thread():
+        src = load_sources(Path(assets_dir), cfg, det)
     vids = src.video_ids() or src.identities
     ident = next((i for i in vids if "talkinghead" in i.pid), vids[0])
     for attempt in range(10):

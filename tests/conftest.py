@@ -104,3 +104,11 @@ class FakeScorer:
     def head(self, windows):
         self.windows += len(windows)
         return np.asarray(windows, np.float64).mean(axis=(1, 2)) / 255.0
+
+
+def fake_pipeline(detector, scorer, every_n: int = 1, **kw):
+    """A LivenessPipeline over fakes, detecting on every frame unless told otherwise."""
+    from rtliveness.config import DetectorConfig
+    from rtliveness.pipeline import LivenessPipeline
+
+    return LivenessPipeline(detector, scorer, detector_config=kw.pop("detector_config", DetectorConfig(every_n=every_n)), **kw)

@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import FakeDetector, FakeScorer
+from conftest import FakeDetector, FakeScorer, fake_pipeline
 from rtliveness.decision import DecisionRule, decide
 from rtliveness.errors import ConfigError
 from rtliveness.pipeline import LivenessPipeline
@@ -42,9 +42,9 @@ def test_rule_validates():
 
 def test_decide_returns_spoof_and_times_out():
     frames = [np.full((60, 80, 3), 230, np.uint8)] * 20
-    p = LivenessPipeline(FakeDetector([(FaceBox(5, 5, 40, 40),)]), FakeScorer())
+    p = fake_pipeline(FakeDetector([(FaceBox(5, 5, 40, 40),)]), FakeScorer())
     d = decide(p, ArraySource(frames), timeout_s=5, windows=3)
     assert d.label == "spoof" and d.track_id == 1 and d.frames == 7  # 4 pending + 3 windows
-    p2 = LivenessPipeline(FakeDetector([()]), FakeScorer())
+    p2 = fake_pipeline(FakeDetector([()]), FakeScorer())
     d2 = decide(p2, ArraySource(frames), timeout_s=5)
     assert d2.label == "undecided" and d2.frames == 20

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import FakeDetector, FakeScorer
+from conftest import FakeDetector, FakeScorer, fake_pipeline
 from rtliveness.config import DetectorConfig, PipelineConfig
 from rtliveness.errors import FrameError
 from rtliveness.pipeline import LivenessPipeline
@@ -22,7 +22,7 @@ def frames(n, value=100, size=(160, 120)):
 def test_pending_until_window_full_then_scored():
     det = FakeDetector([(B(10, 10),)])
     sc = FakeScorer(threshold=0.5)
-    p = LivenessPipeline(det, sc)
+    p = fake_pipeline(det, sc)
     results = list(p.run(ArraySource(frames(7, value=204))))
     labels = [r.faces[0].label for r in results]
     assert labels == ["pending"] * 4 + ["spoof"] * 3  # 204/255 = 0.8 >= 0.5
@@ -36,14 +36,14 @@ def test_pending_until_window_full_then_scored():
 
 def test_live_below_threshold_and_threshold_override():
     det = FakeDetector([(B(10, 10),)])
-    r = list(LivenessPipeline(det, FakeScorer(threshold=0.5)).run(ArraySource(frames(5, value=51))))
+    r = list(fake_pipeline(det, FakeScorer(threshold=0.5)).run(ArraySource(frames(5, value=51))))
     assert r[-1].faces[0].label == "live" and r[-1].faces[0].p_spoof == pytest.approx(0.2)
-    r = list(LivenessPipeline(FakeDetector([(B(10, 10),)]), FakeScorer(), threshold=0.1).run(ArraySource(frames(5, value=51))))
+    r = list(fake_pipeline(FakeDetector([(B(10, 10),)]), FakeScorer(), threshold=0.1).run(ArraySource(frames(5, value=51))))
     assert r[-1].faces[0].label == "spoof"
 
 
 def test_no_faces_gives_empty_tuple():
-    p = LivenessPipeline(FakeDetector([()]), FakeScorer())
+    p = fake_pipeline(FakeDetector([()]), FakeScorer())
     r = p.step(frames(1)[0])
     assert r.faces == () and isinstance(r.faces, tuple)
 
@@ -56,7 +56,7 @@ def test_two_faces_batched_in_one_embed_call():
             calls.append(len(crops))
             return super().embed(crops)
 
-    p = LivenessPipeline(FakeDetector([(B(0, 0), B(90, 50))]), CountingScorer())
+    p = fake_pipeline(FakeDetector([(B(0, 0), B(90, 50))]), CountingScorer())
     list(p.run(ArraySource(frames(5))))
     assert calls == [2] * 5
     assert sorted(v.track_id for v in p.step(frames(1)[0]).faces) == [1, 2]
@@ -64,7 +64,7 @@ def test_two_faces_batched_in_one_embed_call():
 
 def test_detect_every_n_carries_boxes():
     det = FakeDetector([(B(10, 10),)])
-    p = LivenessPipeline(det, FakeScorer(), detector_config=DetectorConfig(every_n=3))
+    p = fake_pipeline(det, FakeScorer(), every_n=3)
     res = list(p.run(ArraySource(frames(9))))
     assert det.calls == 3  # frames 0, 3, 6
     assert [r.detected for r in res] == [True, False, False] * 3
@@ -72,7 +72,7 @@ def test_detect_every_n_carries_boxes():
 
 
 def test_epoch_change_clears_windows():
-    p = LivenessPipeline(FakeDetector([(B(10, 10),)]), FakeScorer())
+    p = fake_pipeline(FakeDetector([(B(10, 10),)]), FakeScorer())
     img = frames(1)[0]
     for i in range(5):
         r = p.step(Frame(i, img, i / 25, epoch=0))
@@ -83,7 +83,7 @@ def test_epoch_change_clears_windows():
 
 def test_face_leaving_is_evicted_with_its_buffer():
     script = [(B(10, 10),)] * 3 + [()] * 5
-    p = LivenessPipeline(FakeDetector(script), FakeScorer())
+    p = fake_pipeline(FakeDetector(script), FakeScorer())
     for f in frames(8):
         p.step(f)
     assert p.open_tracks == 0 and len(p.buffer) == 0
@@ -94,21 +94,21 @@ def test_nan_score_never_reaches_a_verdict():
         def head(self, windows):
             return np.full(len(windows), np.nan)
 
-    p = LivenessPipeline(FakeDetector([(B(10, 10),)]), NanScorer())
+    p = fake_pipeline(FakeDetector([(B(10, 10),)]), NanScorer())
     res = list(p.run(ArraySource(frames(8))))
     assert all(v.label == "pending" and v.p_spoof is None for r in res for v in r.faces)
 
 
 @pytest.mark.parametrize("img", [np.zeros((40, 50), np.uint8), np.zeros((40, 50, 1), np.uint8), np.zeros((40, 50, 4), np.uint8)])
 def test_gray_and_bgra_frames_accepted(img):
-    p = LivenessPipeline(FakeDetector([(B(1, 1, 20),)]), FakeScorer())
+    p = fake_pipeline(FakeDetector([(B(1, 1, 20),)]), FakeScorer())
     r = p.step(img)
     assert len(r.faces) == 1
 
 
 @pytest.mark.parametrize("bad", [np.zeros((40, 50, 3), np.float32), np.zeros((4, 40, 50, 3), np.uint8), np.zeros((40, 50, 2), np.uint8), "frame"])
 def test_bad_frames_raise_typed_error(bad):
-    p = LivenessPipeline(FakeDetector([()]), FakeScorer())
+    p = fake_pipeline(FakeDetector([()]), FakeScorer())
     with pytest.raises(FrameError):
         p.step(bad)
 
@@ -121,7 +121,7 @@ def test_huge_frames_are_downscaled_for_detection_only():
             seen.append(image.shape)
             return (FaceBox(100, 100, 200, 200, 0.99),)
 
-    p = LivenessPipeline(SizeDetector(), FakeScorer(), detector_config=DetectorConfig(max_side=960))
+    p = fake_pipeline(SizeDetector(), FakeScorer(), detector_config=DetectorConfig(max_side=960))
     r = p.step(np.zeros((2160, 3840, 3), np.uint8))
     assert seen == [(540, 960, 3)]
     assert r.faces[0].box.as_list() == [400, 400, 800, 800]

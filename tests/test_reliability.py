@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FakeDetector, FakeScorer, moving_face_frames, write_video
+from conftest import FakeDetector, FakeScorer, fake_pipeline, moving_face_frames, write_video
 from rtliveness.app import process_source
 from rtliveness.config import DetectorConfig, PipelineConfig
 from rtliveness.errors import SourceOpenError
@@ -51,7 +51,7 @@ def test_ten_thousand_frames_stay_bounded(tmp_path):
         vw.write(frame)
     vw.release()
     threads_before = threading.active_count()
-    pipe = LivenessPipeline(ScheduleDetector(), FakeScorer(), max_summaries=100)
+    pipe = fake_pipeline(ScheduleDetector(), FakeScorer(), max_summaries=100)
     samples = []
     tracemalloc.start()
     with FileSource(path) as src:
@@ -73,7 +73,7 @@ def test_ten_thousand_frames_stay_bounded(tmp_path):
 
 def test_host_callback_exception_finalises_outputs_and_closes(tmp_path, grace):
     video = write_video(tmp_path / "v.mp4", moving_face_frames(grace, 30))
-    pipe = LivenessPipeline(FakeDetector([(FaceBox(40, 60, 160, 180),)]), FakeScorer())
+    pipe = fake_pipeline(FakeDetector([(FaceBox(40, 60, 160, 180),)]), FakeScorer())
     out, jl = tmp_path / "o.mp4", tmp_path / "o.jsonl"
     calls = []
 
@@ -105,7 +105,7 @@ def test_source_exception_is_reported_not_hung(tmp_path):
         def __iter__(self):
             return frames()
 
-    pipe = LivenessPipeline(FakeDetector([()]), FakeScorer())
+    pipe = fake_pipeline(FakeDetector([()]), FakeScorer())
     jl = tmp_path / "o.jsonl"
     with pytest.raises(SourceOpenError, match="unplugged"):
         process_source(pipe, Src(), jsonl=jl)
