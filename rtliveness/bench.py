@@ -3,7 +3,7 @@
 ``run_benchmark(...)`` runs, for each *case* (a video) × device × model input size:
 
 * one row per configuration *variant* (``default`` = ``PipelineConfig()`` as shipped; others
-  from :data:`VARIANTS`, e.g. ``tuned``), through the real :class:`LivenessPipeline`, and
+  from :data:`VARIANTS`, e.g. ``default-torch``), through the real :class:`LivenessPipeline`, and
 * one ``naive`` row: the origin loop — MTCNN with facenet-pytorch defaults
   (``min_face_size=20, factor=0.709``) on every frame, and every full window's 5 crops
   re-encoded through the full ``SpoofModel.forward`` (one forward per window), same model.
@@ -22,7 +22,7 @@ Cases: ``file`` (``--video`` or ``examples/live_webcam.mov``; falls back to
 Timings on small shared CPUs are noisy: compare rows of the same run, and prefer ratios.
 
 Command line: ``python -m rtliveness.bench [--cases file,one,four] [--frames 150]
-[--sizes 112,224] [--variants default,tuned] [--devices cpu,cuda] [--json out.json]``.
+[--sizes 112,224] [--variants default,default-torch] [--devices cpu,cuda] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class Variant:
     """
 
     name: str
-    backend: str = "torch"
+    backend: str = "auto"
     detector: dict = field(default_factory=dict)
     roi: bool = False
     roi_face_px: int = 64
@@ -101,22 +101,14 @@ class Variant:
 
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant("default", doc="PipelineConfig() as shipped (torch scorer, MTCNN min_face 40 / factor 0.6 every frame), "
-                           "torch threads left at the process default"),
-    Variant("default-t1", torch_threads=1, doc="default with torch.set_num_threads(1)"),
-    Variant("every3-t1", detector={"every_n": 3}, torch_threads=1),
-    Variant("onnx-t1", backend="onnx", torch_threads=1),
-    Variant("onnx-every3-t1", backend="onnx", detector={"every_n": 3}, torch_threads=1),
-    Variant("onnx-every3-async-t1", backend="onnx", detector={"every_n": 3}, async_io=True, torch_threads=1),
-    Variant("onnx-roi-t1", backend="onnx", detector={"every_n": 10, "roi_scale": 2.0}, roi=True, torch_threads=1,
-            doc="ONNX + full-frame detection every 10th frame, region detection around each track between"),
-    Variant("onnx-every3-mf60-t1", backend="onnx", detector={"every_n": 3, "min_face_size": 60}, torch_threads=1),
-    Variant("onnx-every5-mf60-t1", backend="onnx", detector={"every_n": 5, "min_face_size": 60}, torch_threads=1),
-    Variant("onnx-roi-mf60-t1", backend="onnx", detector={"every_n": 10, "roi_scale": 2.0, "min_face_size": 60},
-            roi=True, torch_threads=1),
-    Variant("tuned", backend="onnx", detector={"every_n": 3, "min_face_size": 60}, torch_threads=1,
-            doc="recommended: ONNX scorer, MTCNN min_face 60 every 3rd frame (tracker carries boxes), "
-                "torch.set_num_threads(1)"),
+    Variant("default", doc="PipelineConfig() as shipped: backend auto (ONNX Runtime when the [onnx] extra is "
+                           "installed), MTCNN every 3rd frame with min face 1/8 of the short side, 1 torch thread"),
+    Variant("default-torch", backend="torch", doc="the shipped defaults with the PyTorch scorer (no [onnx] extra)"),
+    Variant("every-frame", detector={"every_n": 1}, doc="the shipped defaults but MTCNN on every frame"),
+    Variant("torch-2threads", backend="torch", torch_threads=max(2, os.cpu_count() or 2),
+            doc="PyTorch scorer with torch's default thread count (shows the 2-core OpenMP contention)"),
+    Variant("roi", detector={"every_n": 10, "roi_scale": 2.0}, roi=True,
+            doc="prototype: full-frame detection every 10th frame, region detection around each track between"),
 )}
 
 
@@ -338,7 +330,7 @@ def _build_ours(variant: Variant, weights: Path, device: str) -> tuple[LivenessP
     else:
         det_cfg_pipe = det_cfg
     cfg = PipelineConfig(weights=weights, device=device, detector=det_cfg_pipe, backend=variant.backend,
-                         verify_checksum=False)
+                         verify_checksum=False, cpu_threads=0 if variant.torch_threads is not None else 1)
     if variant.backend == "onnx" and device.startswith("cuda"):
         from .onnx_backend import OnnxScorer
 
@@ -568,7 +560,7 @@ def _row(case: str, device: str, size: int, variant: str, backend: str, m: dict)
 def run_benchmark(video: Path | str | None = None, cases: Sequence[str] = ("file", "one", "four"),
                   frames: int = 150, naive_frames: int = 45, warmup: int = 8,
                   devices: Sequence[str] | None = None, sizes: Sequence[int] = (112,),
-                  variants: Sequence[str] = ("default-t1", "tuned"), naive: bool = True, naive_torch_threads: int | None = 1,
+                  variants: Sequence[str] = ("default", "default-torch"), naive: bool = True, naive_torch_threads: int | None = 1,
                   weights: Path | str | None = None, work_dir: Path | str | None = None,
                   synthetic_size: tuple[int, int] = (640, 480), face_image: Any = None,
                   json_path: Path | str | None = None, progress=None) -> dict:
@@ -712,7 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=8)
     ap.add_argument("--devices", default=None, help="comma list: cpu,cuda (default cpu + cuda if available)")
     ap.add_argument("--sizes", default="112", help="comma list of model input sizes, e.g. 112,224")
-    ap.add_argument("--variants", default="default-t1,tuned", help=f"comma list of {','.join(VARIANTS)}")
+    ap.add_argument("--variants", default="default,default-torch", help=f"comma list of {','.join(VARIANTS)}")
     ap.add_argument("--weights", default=None, help="time this checkpoint instead of random-init ones")
     ap.add_argument("--no-naive", action="store_true")
     ap.add_argument("--json", default=None, help="write the result dict here")

@@ -277,6 +277,35 @@ def calibrate(
     typer.echo(f"threshold {thr:.4f} written to {out}")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@guarded
+def bench(ctx: typer.Context) -> None:
+    """Benchmark every stage against the naive origin loop (options: rtliveness bench --help-bench)."""
+    from .bench import main as bench_main
+
+    args = list(ctx.args)
+    if "--help-bench" in args:
+        args = ["--help"]
+    raise typer.Exit(bench_main(args))
+
+
+@app.command()
+@guarded
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (encoder.onnx, head.onnx, meta.json).")],
+    weights: WeightsOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="onnx")] = "onnx",
+    opset: Annotated[int, typer.Option("--opset")] = 17,
+) -> None:
+    """Export the SpoofModel to ONNX (encoder + head graphs and the preprocessing metadata)."""
+    if fmt != "onnx":
+        raise ConfigError(f"unsupported --format {fmt!r}: use onnx")
+    from .onnx_backend import export_onnx
+
+    path = export_onnx(weights, out, opset=opset)
+    typer.echo(f"exported to {path}")
+
+
 def entrypoint() -> None:  # pragma: no cover
     app()
 

@@ -14,14 +14,14 @@ def test_tiny_bench_run(tmp_path, monkeypatch):
     monkeypatch.setenv("RTLIVENESS_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "bench.json"
     res = run_benchmark(video=DATA / "talking_head.mov", cases=("file", "one"), frames=6, naive_frames=6, warmup=1,
-                        devices=("cpu",), sizes=(32,), variants=("default-t1", "tuned"), synthetic_size=(320, 240),
+                        devices=("cpu",), sizes=(32,), variants=("default", "default-torch"), synthetic_size=(320, 240),
                         work_dir=tmp_path / "work", json_path=out)
     assert set(RESULT_KEYS) <= set(res)
     assert [c["case"] for c in res["cases"]] == ["file", "one"]
     assert res["cases"][1]["size"] == [320, 240]
     rows = res["rows"]
     assert len(rows) == 2 * 3
-    assert {r["variant"] for r in rows} == {"default-t1", "tuned", "naive"}
+    assert {r["variant"] for r in rows} == {"default", "default-torch", "naive"}
     for r in rows:
         assert set(ROW_KEYS) <= set(r)
         assert r["frames"] == 6 and r["input_size"] == 32 and r["device"] == "cpu"
@@ -33,7 +33,7 @@ def test_tiny_bench_run(tmp_path, monkeypatch):
         assert r["speedup_vs_naive"] > 0
     assert json.loads(out.read_text())["rows"] == rows
     table = format_table(res)
-    assert "naive" in table and "tuned" in table and "FPS" in table
+    assert "naive" in table and "default-torch" in table and "FPS" in table
 
 
 def test_synthetic_video_has_the_faces(tmp_path, grace):
