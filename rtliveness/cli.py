@@ -216,6 +216,8 @@ def train(
     person_pattern: Annotated[str, typer.Option("--person-pattern", help="Regex whose group 1 is the person id in a sample name.")] = r"^[^_]+_([^_]+)_",
     calibration: Annotated[str, typer.Option("--calibration", help="eer | apcer | bpcer (threshold calibrated on the dev split).")] = "eer",
     target: Annotated[Optional[float], typer.Option("--target", help="Target APCER/BPCER for --calibration apcer|bpcer.")] = None,
+    augment: Annotated[str, typer.Option("--augment", help="origin (Resize + flip) | strong (+ framing jitter, brightness/contrast).")] = "origin",
+    schedule: Annotated[str, typer.Option("--schedule", help="constant (origin) | cosine learning-rate decay.")] = "constant",
 ) -> None:
     """Train a SpoofModel (origin recipe defaults) with person-disjoint train/dev/test splits."""
     from .train import TrainConfig, train as run_train
@@ -225,7 +227,7 @@ def train(
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
                       input_size=input_size, crop_scale=crop_scale, seed=seed, device=device, pretrained=pretrained,
                       exclude_classes=tuple(exclude or ()), skip_bad=skip_bad, person_pattern=person_pattern,
-                      calibration=calibration, calibration_target=target)
+                      calibration=calibration, calibration_target=target, augment=augment, schedule=schedule)
     res = run_train(data, out, cfg, resume=resume, progress=sys.stderr if sys.stderr.isatty() else None,
                     log=lambda m: typer.echo(m, err=True))
     if res.interrupted:

@@ -52,6 +52,8 @@ class TrainConfig:
     pretrained: Path | None = None
     amp: bool = True
     max_steps_per_epoch: int | None = None
+    augment: str = "origin"  # origin: Resize + flip | strong: + framing jitter, brightness/contrast
+    schedule: str = "constant"  # constant (origin) | cosine
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -64,6 +66,10 @@ class TrainConfig:
             raise ConfigError(f"crop scale must be in 0.5..4, got {self.crop_scale}")
         if not 0 <= self.hflip <= 1:
             raise ConfigError(f"hflip probability must be in [0, 1], got {self.hflip}")
+        if self.augment not in ("origin", "strong"):
+            raise ConfigError(f"augment must be origin or strong, got {self.augment!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ConfigError(f"schedule must be constant or cosine, got {self.schedule!r}")
         unknown = set(self.exclude_classes) - set(CLASSES)
         if unknown or "real" in self.exclude_classes:
             raise ConfigError(f"can only exclude attack classes ({', '.join(CLASSES[1:])}), got {sorted(self.exclude_classes)}")
@@ -97,6 +103,26 @@ def load_pretrained_encoder(model: SpoofModel, path: Path) -> None:
     missing, unexpected = model.encoder.load_state_dict(sd, strict=False)
     if missing or unexpected:
         raise WeightsError(f"{path} is not a torchvision resnet18 state dict ({len(missing)} missing, {len(unexpected)} unexpected keys)")
+
+
+def _jitter(windows_bgr: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Framing and photometric jitter, the same for all 5 crops of a window.
+
+    ``params`` rows: (zoom in [0.85, 1], shift x, shift y in [-1, 1], brightness, contrast)."""
+    import cv2
+
+    out = np.empty_like(windows_bgr)
+    s = windows_bgr.shape[2]
+    for i, (zoom, sx, sy, bright, contrast) in enumerate(params):
+        side = zoom * s
+        free = s - side
+        x0, y0 = free * (sx + 1) / 2, free * (sy + 1) / 2
+        a = np.array([[s / side, 0, -x0 * s / side], [0, s / side, -y0 * s / side]], np.float32)
+        for j in range(windows_bgr.shape[1]):
+            img = cv2.warpAffine(windows_bgr[i, j], a, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            img = img.astype(np.float32) * contrast + (bright + (1 - contrast) * 128.0)
+            out[i, j] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
 
 
 def _to_tensor(windows_bgr: np.ndarray, meta: ModelMeta, flips: np.ndarray | None = None) -> torch.Tensor:
@@ -261,12 +287,19 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             g = np.random.default_rng([config.seed, epoch])
             order = g.permutation(n)
             flips = g.random(n) < config.hflip
+            jitter = np.stack([g.uniform(0.85, 1.0, n), g.uniform(-1, 1, n), g.uniform(-1, 1, n),
+                               g.uniform(-20, 20, n), g.uniform(0.85, 1.15, n)], axis=1)
             model.train()
             t0 = time.perf_counter()
             running = running_loss[0] if (state is not None and epoch == start_epoch) else None
             for step in range(start_step if epoch == start_epoch else 0, steps_per_epoch):
                 idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-                x = _to_tensor(Xtr[idx], meta, flips[idx]).to(device)
+                if config.schedule == "cosine":
+                    t = (epoch * steps_per_epoch + step) / max(1, config.epochs * steps_per_epoch)
+                    for group in opt.param_groups:
+                        group["lr"] = config.lr * 0.5 * (1.0 + math.cos(math.pi * t))
+                xb = Xtr[idx] if config.augment == "origin" else _jitter(Xtr[idx], jitter[idx])
+                x = _to_tensor(xb, meta, flips[idx]).to(device)
                 y = torch.from_numpy(ytr[idx]).to(device)
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast("cuda", enabled=use_amp):

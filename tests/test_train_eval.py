@@ -77,19 +77,20 @@ CFG = dict(epochs=2, batch_size=8, lr=0.01, input_size=32, device="cpu", fractio
 
 
 @pytest.mark.slow
-def test_train_loss_falls_and_resume_is_exact(tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"augment": "strong", "schedule": "cosine"}], ids=["origin", "strong-cosine"])
+def test_train_loss_falls_and_resume_is_exact(tmp_path, extra):
     prev = torch.get_num_threads()
     torch.set_num_threads(1)  # bitwise-repeatable CPU kernels for the comparison
     try:
         root = make_dataset(tmp_path / "d", per_class=12, persons=12)
-        full = train(root, tmp_path / "full", TrainConfig(**CFG))
+        full = train(root, tmp_path / "full", TrainConfig(**CFG, **extra))
         assert [h["epoch"] for h in full.history] == [1, 2]
         hist = json.loads((tmp_path / "full" / "history.json").read_text())
         assert hist[1]["train_loss"] < hist[0]["train_loss"]
         split = json.loads((tmp_path / "full" / "split.json").read_text())
         assert set(split) == {"train", "dev", "test"}
         # interrupted after 3 steps (mid-epoch), then resumed
-        part = train(root, tmp_path / "part", TrainConfig(**CFG), stop_after_steps=3)
+        part = train(root, tmp_path / "part", TrainConfig(**CFG, **extra), stop_after_steps=3)
         assert part.interrupted and (tmp_path / "part" / "last.pt").is_file()
         resumed = train(root, tmp_path / "part", TrainConfig(device="cpu"), resume=True)
         assert not resumed.interrupted
