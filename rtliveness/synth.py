@@ -642,6 +642,11 @@ def _render_real(src, ident, rng, cfg, n, w, h):
     sh, sw = img.shape[:2]
     target = _target_face(rng, cfg, box.width)
     A = _cover_affine(sw, sh, box, target, w, h, rng)
+    if A[0, 0] * box.width > cfg.face_size[1] * 1.05:
+        # a small still must be blown up to cover the frame: its face would be far larger than
+        # any attack's and its context crop would run off the frame (edge streaks only reals
+        # have) — a label shortcut. Such stills give no real sample.
+        return None
     base = _warp_affine(_f32(img), A, w, h) * L[:, :, None]
     fb = _affine_box(A, box)
     cx, cy = fb.center
