@@ -136,7 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-shared", action="store_true",
                     help="one pipeline per client instead of one shared pipeline")
     ap.add_argument("--bitrate", type=int, default=1000, help="x264enc bitrate, kbit/s")
+    ap.add_argument("--gop", type=int, default=0,
+                    help="frames between IDR frames (0 = one second). 1 = intra-only: a late or lost "
+                         "packet spoils one frame instead of smearing until the next IDR")
+    ap.add_argument("--passthrough", action="store_true",
+                    help="serve the file's own H.264 (mp4/mov) without decoding or re-encoding, from its "
+                         "start for each client (no --loop). Immune to encoder starvation on a busy machine.")
     args = ap.parse_args(argv)
+    if args.passthrough and args.loop:
+        log("--passthrough cannot --loop")
+        return 2
 
     path = args.path if args.path.startswith("/") else "/" + args.path
     if not os.path.isfile(args.file):
@@ -144,31 +153,38 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     Gst.init(None)
-    try:
-        frames, caps, width, height, fps = decode_file(args.file)
-    except Exception as exc:  # noqa: BLE001 - report and exit non-zero
-        log(f"ERROR {exc}")
-        return 3
-    log(f"decoded {len(frames)} frames {width}x{height} @ {fps[0]}/{fps[1]} fps")
+    if not args.passthrough:
+        try:
+            frames, caps, width, height, fps = decode_file(args.file)
+        except Exception as exc:  # noqa: BLE001 - report and exit non-zero
+            log(f"ERROR {exc}")
+            return 3
+        log(f"decoded {len(frames)} frames {width}x{height} @ {fps[0]}/{fps[1]} fps")
+
 
     server = GstRtspServer.RTSPServer()
     server.set_address(HOST)
     server.set_service(str(args.port))
 
     factory = GstRtspServer.RTSPMediaFactory()
-    # key-int-max: an IDR every second so a client joining a shared stream decodes quickly;
-    # config-interval=-1: SPS/PPS with every IDR.
-    gop = max(1, round(fps[0] / fps[1]))
-    factory.set_launch(
-        "( appsrc name=src is-live=true format=time do-timestamp=false block=false "
-        "max-bytes=0 min-latency=0 "
-        "! queue ! videoconvert "
-        f"! x264enc tune=zerolatency speed-preset=ultrafast bitrate={args.bitrate} "
-        f"key-int-max={gop} "
-        "! video/x-h264,profile=baseline "
-        "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
-    )
-    factory.set_shared(not args.no_shared)
+    if args.passthrough:
+        loc = os.path.abspath(args.file).replace('"', '\\"')
+        factory.set_launch(f'( filesrc location="{loc}" ! qtdemux ! h264parse config-interval=-1 '
+                           '! rtph264pay name=pay0 pt=96 config-interval=-1 )')
+    else:
+        # key-int-max: an IDR every second so a client joining a shared stream decodes quickly;
+        # config-interval=-1: SPS/PPS with every IDR.
+        gop = args.gop if args.gop > 0 else max(1, round(fps[0] / fps[1]))
+        factory.set_launch(
+            "( appsrc name=src is-live=true format=time do-timestamp=false block=false "
+            "max-bytes=0 min-latency=0 "
+            "! queue ! videoconvert "
+            f"! x264enc tune=zerolatency speed-preset=ultrafast bitrate={args.bitrate} "
+            f"key-int-max={gop} "
+            "! video/x-h264,profile=baseline "
+            "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        )
+    factory.set_shared(not args.no_shared and not args.passthrough)
     if args.transport == "tcp":
         factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
     elif args.transport == "udp":
@@ -186,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         pusher = FramePusher(appsrc, frames, fps, args.loop)
         media._pusher = pusher  # keep alive with the media  # noqa: SLF001
 
-    factory.connect("media-configure", on_media_configure)
+    if not args.passthrough:
+        factory.connect("media-configure", on_media_configure)
     server.get_mount_points().add_factory(path, factory)
 
     source_id = server.attach(None)

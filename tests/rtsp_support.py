@@ -146,7 +146,7 @@ class RtspServer:
 
     def __init__(self, file: str | os.PathLike = DEFAULT_VIDEO, port: int | None = None,
                  path: str = "/live", *, loop: bool = True, transport: str = "any",
-                 shared: bool = True, ready_timeout: float = 20.0,
+                 shared: bool = True, ready_timeout: float = 20.0, gop: int = 0, passthrough: bool = False,
                  python: str = SYSTEM_PYTHON):
         self.file = Path(file)
         self.port = int(port or 0)
@@ -154,6 +154,12 @@ class RtspServer:
         self.loop = loop
         self.transport = transport
         self.shared = shared
+        self.gop = gop  # frames between IDRs (0: one second; 1: intra-only)
+        # serve the file's own H.264 from its start for each client (no decode/re-encode, no loop):
+        # on a loaded machine the re-encoding path can be starved and emit broken frames
+        self.passthrough = passthrough
+        if passthrough:
+            self.loop = False
         self.ready_timeout = ready_timeout
         self.python = python
         self.proc: subprocess.Popen | None = None
@@ -213,7 +219,10 @@ class RtspServer:
 
     def _spawn_and_wait(self, deadline: float) -> str | None:
         cmd = [self.python, "-u", str(SERVER_SCRIPT), "--port", str(self.port),
-               "--path", self.path, "--file", str(self.file), "--transport", self.transport]
+               "--path", self.path, "--file", str(self.file), "--transport", self.transport,
+               "--gop", str(self.gop)]
+        if self.passthrough:
+            cmd.append("--passthrough")
         if self.loop:
             cmd.append("--loop")
         if not self.shared:

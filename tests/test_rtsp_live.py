@@ -30,7 +30,7 @@ EXE = Path(sys.executable).with_name("rtliveness")
 
 
 def test_rtsp_stream_is_processed_and_scored(rtsp_server, tmp_path, tiny_weights):
-    srv = rtsp_server()
+    srv = rtsp_server(passthrough=True)
     jl = tmp_path / "o.jsonl"
     r = subprocess.run([str(EXE), "run", srv.url, "--jsonl", str(jl), "--weights", str(tiny_weights),
                         "--max-frames", "30", "--no-show", "--device", "cpu"], capture_output=True, text=True, timeout=120)
@@ -45,7 +45,7 @@ def test_rtsp_stream_is_processed_and_scored(rtsp_server, tmp_path, tiny_weights
 
 
 def test_server_killed_and_restarted_reconnects_and_clears_windows(rtsp_server, tiny_weights):
-    srv = rtsp_server()
+    srv = rtsp_server(passthrough=True)
     events = []
     cfg = StreamConfig(backoff_initial_s=0.3, backoff_max_s=1.0, give_up_s=30)
     pipe = LivenessPipeline.from_config(PipelineConfig(weights=tiny_weights, device="cpu"))
@@ -72,15 +72,17 @@ def test_server_killed_and_restarted_reconnects_and_clears_windows(rtsp_server, 
     after = [r for e, r in results if e == 1]
     assert len(before) >= 15 and len(after) >= 12
     ids_before = {v.track_id for r in before for v in r.faces}
-    first_after = next(r for r in after if r.faces)
-    # the windows were cleared: a new track, pending until 5 fresh crops are in
-    assert first_after.faces[0].label == "pending" and first_after.faces[0].track_id not in ids_before
-    scored_after = [r for r in after if r.faces and r.faces[0].p_spoof is not None]
-    assert scored_after, "frames after the reconnect were scored"
+    ids_after = {v.track_id for r in after for v in r.faces}
+    assert ids_before, "the face was tracked before the server died"
+    # the windows were cleared: only new tracks after the gap, pending until 5 fresh crops are in
+    assert not ids_before & ids_after
+    for tid in ids_after:
+        seen = [v for r in after for v in r.faces if v.track_id == tid]
+        assert all(v.label == "pending" for v in seen[:4])
 
 
 def test_gives_up_with_clear_message_and_complete_outputs(rtsp_server, tmp_path, tiny_weights):
-    srv = rtsp_server()
+    srv = rtsp_server(passthrough=True)
     out, jl = tmp_path / "o.mp4", tmp_path / "o.jsonl"
     proc = subprocess.Popen([str(EXE), "run", srv.url, "--out", str(out), "--jsonl", str(jl), "--weights", str(tiny_weights),
                              "--give-up", "3", "--no-show", "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,0 +1,34 @@
+"""The bundled weights are found without flags, in the source tree and inside a built wheel."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from rtliveness.model import default_weights_path, load_checkpoint, sha256_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bundled_weights_load_with_checksum():
+    path = default_weights_path()
+    assert path == ROOT / "weights" / "spoofmodel.pt" or path.parent.name == "weights"
+    loaded = load_checkpoint()  # no flags: the bundled file, sha256 checked
+    sidecar = (path.parent / (path.name + ".sha256")).read_text().split()[0]
+    assert loaded.sha256 == sidecar == sha256_file(path)
+    assert loaded.meta.window == 5 and 0 < loaded.meta.threshold < 1
+    assert loaded.meta.input_size in (112, 224) and loaded.meta.crop_scale > 1.0
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_weights(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    wheel = next(tmp_path.glob("rtliveness-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "rtliveness/weights/spoofmodel.pt" in names
+    assert "rtliveness/weights/spoofmodel.pt.sha256" in names
+    assert "rtliveness/py.typed" in names
