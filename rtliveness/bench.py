@@ -57,6 +57,7 @@ from .scorer import preprocess_crops, resolve_device, sigmoid
 from .sinks import VideoSink
 from .sources import FileSource
 from .track import IouTracker
+from .track import box_iou as _iou
 from .types import FaceBox, FrameResult, Verdict
 
 __all__ = [
@@ -274,14 +275,6 @@ class _RoiPipeline(LivenessPipeline):
                 if big is not None and not any(_iou(big, o) > 0.5 for o in found):
                     found.append(big)
         return tuple(found)
-
-
-def _iou(a: FaceBox, b: FaceBox) -> float:
-    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
-    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
-    inter = ix * iy
-    u = a.width * a.height + b.width * b.height - inter
-    return inter / u if u > 0 else 0.0
 
 
 class _AsyncWriter:

@@ -58,6 +58,7 @@ import numpy as np
 from .config import DetectorConfig
 from .crop import crop_face
 from .errors import ConfigError, DataError
+from .track import box_iou as _iou
 from .types import FaceBox
 
 __all__ = ["SynthConfig", "synthesize", "render_clip", "CLASSES", "load_sources"]
@@ -239,14 +240,6 @@ def _logu(rng, lo_hi) -> float:
 
 def _f32(img_u8: np.ndarray) -> np.ndarray:
     return img_u8.astype(np.float32) * (1.0 / 255.0)
-
-
-def _iou(a: FaceBox, b: FaceBox) -> float:
-    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
-    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
-    inter = ix * iy
-    union = a.width * a.height + b.width * b.height - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _box_from_points(pts: np.ndarray) -> FaceBox | None:

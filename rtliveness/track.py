@@ -12,7 +12,7 @@ import numpy as np
 from .config import TrackerConfig
 from .types import FaceBox
 
-__all__ = ["Track", "IouTracker", "iou_matrix"]
+__all__ = ["Track", "IouTracker", "iou_matrix", "box_iou"]
 
 
 def iou_matrix(a: list[FaceBox] | tuple[FaceBox, ...], b: list[FaceBox] | tuple[FaceBox, ...]) -> np.ndarray:
@@ -30,6 +30,15 @@ def iou_matrix(a: list[FaceBox] | tuple[FaceBox, ...], b: list[FaceBox] | tuple[
     area_b = (B[:, 2] - B[:, 0]) * (B[:, 3] - B[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def box_iou(a: FaceBox, b: FaceBox) -> float:
+    """Intersection over union of two boxes."""
+    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
+    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+    inter = ix * iy
+    union = a.width * a.height + b.width * b.height - inter
+    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
