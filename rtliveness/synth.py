@@ -96,13 +96,17 @@ class SynthConfig:
     frame_stride: tuple[int, int] = (1, 3)
     tilt_deg: tuple[float, float] = (0.0, 35.0)      # out-of-plane angle of sheets / screens
     # print
-    halftone_cell_px: tuple[float, float] = (0.35, 2.2)  # camera px per halftone cell
+    # camera px per halftone cell: a 150-lpi print of a 6-10 cm face seen 150 px wide is ~0.3;
+    # values past 1 are close-ups of coarse prints (visible dots), kept but rarer
+    halftone_cell_px: tuple[float, float] = (0.2, 1.2)
     print_modes: tuple[str, ...] = ("am", "fm", "ordered", "contone")
     print_saturation: tuple[float, float] = (0.6, 0.95)
     paper_margin_p: float = 0.5
     finger_p: float = 0.5
     # screen
-    screen_pixel_px: tuple[float, float] = (0.35, 1.6)   # camera px per screen pixel
+    # camera px per screen pixel: a phone (~400 ppi) or laptop (~100 ppi) showing a face that the
+    # camera sees 150-200 px wide gives ~0.3; strong pixel-grid moire needs ~1 (very close, low ppi)
+    screen_pixel_px: tuple[float, float] = (0.15, 1.3)
     glare_p: float = 0.6
     # 2D mask
     mask_lag_frames: tuple[float, float] = (0.3, 1.5)
@@ -769,7 +773,12 @@ def _screen_layer(screen: np.ndarray, H: np.ndarray, w: int, h: int, sub: dict) 
     alpha = np.zeros((h, w), np.float32)
     if x2 - x1 < 2 or y2 - y1 < 2:
         return layer, alpha
-    ss = 2
+    q = float(sub.get("q", 1.0))             # camera px per screen pixel
+    grid = q >= 0.5
+    # Below ~0.5 camera px per screen pixel the lens and the pixel area average the sub-pixel
+    # stripes away (their MTF at >= 2 cycles/px is ~0): point-sampling them would alias into
+    # moire far stronger than any camera records. Only near-magnified screens show the grid.
+    ss = 4 if grid else 2
     Hi = np.linalg.inv(H).astype(np.float32)
     xs = ((np.arange(x1 * ss, x2 * ss, dtype=np.float32) + 0.5) / ss)[None, :]
     ys = ((np.arange(y1 * ss, y2 * ss, dtype=np.float32) + 0.5) / ss)[:, None]
@@ -784,10 +793,11 @@ def _screen_layer(screen: np.ndarray, H: np.ndarray, w: int, h: int, sub: dict) 
     gain = 1.0 / (sub["fill"] * (1.0 - sub["gap"]))
     rowon = (fb < 1.0 - sub["gap"]).astype(np.float32) * gain
     order = sub["order"]                     # position of the B, G, R stripes
-    for ch in range(3):
-        start = order[ch] * third
-        on = ((fa >= start) & (fa < start + sub["fill"] * third)).astype(np.float32)
-        col[:, :, ch] *= on * rowon
+    if grid:
+        for ch in range(3):
+            start = order[ch] * third
+            on = ((fa >= start) & (fa < start + sub["fill"] * third)).astype(np.float32)
+            col[:, :, ch] *= on * rowon
     col *= inside[:, :, None]
     tw, th = x2 - x1, y2 - y1
     layer[y1:y2, x1:x2] = cv2.resize(col, (tw, th), interpolation=cv2.INTER_AREA)
@@ -836,7 +846,7 @@ def _render_replay(src, ident, rng, cfg, n, w, h):
     bright = _u(rng, (0.75, 1.3))
     black = _u(rng, (0.01, 0.08))
     sub = {"fill": _u(rng, (0.6, 0.95)), "gap": _u(rng, (0.0, 0.25)), "horizontal": bool(rng.random() < 0.2),
-           "order": [2, 1, 0] if rng.random() < 0.85 else [0, 1, 2]}
+           "order": [2, 1, 0] if rng.random() < 0.85 else [0, 1, 2], "q": q}
     screens = []
     cache: dict = {}
     for c in contents:
