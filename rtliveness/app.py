@@ -106,6 +106,7 @@ def process_source(
     any other exception is re-raised after the outputs are finalised (the JSONL summary records
     it).
     """
+    window = WindowSink() if show else None  # refuses before any file is created
     video = VideoSink(out, source.fps or 25.0) if out is not None else None
     lines = None
     try:
@@ -114,7 +115,6 @@ def process_source(
         if video is not None:
             video.close()
         raise
-    window = WindowSink() if show else None
     bar = _Progress(progress, getattr(source, "frame_count", None))
     frames = 0
     stopped = "end"

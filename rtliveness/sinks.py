@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -105,6 +106,9 @@ class WindowSink:
     """An on-screen window. ``show`` returns False when the user pressed q or Esc."""
 
     def __init__(self, title: str = "rtliveness") -> None:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            # OpenCV's Qt/GTK back end aborts the process without a display: refuse up front
+            raise ConfigError("cannot open a window: no display (DISPLAY is not set); run with --no-show")
         self.title = title
         self._open = False
 

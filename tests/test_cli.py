@@ -115,3 +115,10 @@ def test_unreachable_url_fails_fast_without_traceback(tiny_weights):
 def test_debug_shows_traceback(tmp_path):
     r = rtl("--debug", "run", tmp_path / "nope.mp4")
     assert r.returncode != 0 and "Traceback" in r.stderr and "SourceOpenError" in r.stderr
+
+
+def test_show_without_display_is_one_line(tmp_path, face_video, tiny_weights, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    r = RUNNER.invoke(app, ["run", str(face_video), "--show", "--weights", str(tiny_weights), "--device", "cpu"])
+    assert r.exit_code == 2 and "no display" in r.output and "--no-show" in r.output
