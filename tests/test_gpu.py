@@ -1,0 +1,34 @@
+"""CUDA path: skipped cleanly on machines without a GPU."""
+
+import numpy as np
+import pytest
+import torch
+
+from rtliveness.model import load_checkpoint
+from rtliveness.scorer import TorchScorer, resolve_device
+from rtliveness.errors import ConfigError
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def test_cuda_request_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        resolve_device("cuda")
+    assert resolve_device("auto") == "cpu"
+
+
+@pytest.mark.gpu
+@cuda
+def test_cuda_scores_match_cpu(tiny_weights):
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(10)]
+    cpu = TorchScorer(load_checkpoint(tiny_weights), device="cpu")
+    gpu = TorchScorer(load_checkpoint(tiny_weights), device="cuda")
+    e_cpu, e_gpu = cpu.embed(crops), gpu.embed(crops)
+    np.testing.assert_allclose(e_cpu, e_gpu, atol=1e-3, rtol=1e-3)
+    w = np.stack([e_cpu[:5], e_cpu[5:]])
+    np.testing.assert_allclose(cpu.head(w), gpu.head(w), atol=1e-4)
+    half = TorchScorer(load_checkpoint(tiny_weights), device="cuda", amp_dtype="fp16")
+    np.testing.assert_allclose(half.head(np.stack([half.embed(crops[:5])])), cpu.head(w[:1]), atol=2e-2)
