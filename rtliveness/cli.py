@@ -71,6 +71,11 @@ def guarded(fn: Callable) -> Callable:
             if _STATE["debug"]:
                 raise
             _fail(f"{exc.strerror or exc} ({exc.filename or 'I/O'})", 1)
+        except Exception as exc:  # OpenCV/torch/runtime failures: still one line (--debug shows all)
+            if _STATE["debug"]:
+                raise
+            first = (str(exc).strip().splitlines() or [""])[-1][:300]
+            _fail(f"unexpected {type(exc).__name__}: {first}; rerun with --debug for the traceback", 1)
 
     return wrapper
 
@@ -200,7 +205,7 @@ def stderr_progress():
 def train(
     data: Annotated[Path, typer.Argument(help="Dataset root in the origin layout.")],
     out: Annotated[Path, typer.Option("--out", help="Run folder (checkpoints, split, history).")],
-    epochs: Annotated[int, typer.Option("--epochs")] = 5,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs (default 5; with --resume: extend the run to this many).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
     lr: Annotated[float, typer.Option("--lr")] = 1e-3,
     momentum: Annotated[float, typer.Option("--momentum")] = 0.9,
@@ -224,12 +229,12 @@ def train(
 
     if calibration not in ("eer", "apcer", "bpcer"):
         raise ConfigError(f"--calibration must be eer, apcer or bpcer, got {calibration!r}")
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
+    cfg = TrainConfig(epochs=epochs or 5, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
                       input_size=input_size, crop_scale=crop_scale, seed=seed, device=device, pretrained=pretrained,
                       exclude_classes=tuple(exclude or ()), skip_bad=skip_bad, person_pattern=person_pattern,
                       calibration=calibration, calibration_target=target, augment=augment, schedule=schedule)
     res = run_train(data, out, cfg, resume=resume, progress=sys.stderr if sys.stderr.isatty() else None,
-                    log=lambda m: typer.echo(m, err=True))
+                    log=lambda m: typer.echo(m, err=True), resume_epochs=epochs if resume else None)
     if res.interrupted:
         raise typer.Exit(130)
     typer.echo(f"model: {res.model_path} (threshold {res.threshold:.4f}); test split in {out / 'split.json'}", err=True)
@@ -268,13 +273,22 @@ def calibrate(
     target: Annotated[Optional[float], typer.Option("--target", help="Target APCER or BPCER (e.g. 0.05).")] = None,
     split_file: Annotated[Optional[Path], typer.Option("--split-file")] = None,
     split: Annotated[str, typer.Option("--split")] = "dev",
+    all_samples: Annotated[bool, typer.Option("--all-samples", help="Calibrate on all of DATA (a separate dev set).")] = False,
     device: DeviceOpt = "auto",
 ) -> None:
-    """Calibrate the decision threshold on a dev set and store it in a checkpoint."""
+    """Calibrate the decision threshold on a dev set and store it in a checkpoint.
+
+    Default: the dev split of the split.json next to --weights (a training run's folder)."""
     from .evaluate import calibrate_checkpoint
 
     if method not in ("eer", "apcer", "bpcer"):
         raise ConfigError(f"--method must be eer, apcer or bpcer, got {method!r}")
+    if split_file is None and not all_samples:
+        cand = Path(weights).parent / "split.json"
+        if not cand.is_file():
+            raise ConfigError("pass --split-file RUN/split.json (the dev split), or --all-samples to calibrate on every "
+                              "sample of DATA (only right when DATA is a separate dev set)")
+        split_file = cand
     thr = calibrate_checkpoint(data, weights, out, method, target, device, split_file, split if split_file else None)
     typer.echo(f"threshold {thr:.4f} written to {out}")
 

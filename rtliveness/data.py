@@ -221,7 +221,9 @@ def prepare_videos(videos: Iterable[str | Path], label: str, out_root: str | Pat
         video = Path(video)
         pid = re.sub(r"[^A-Za-z0-9]", "", person or video.stem) or "person"
         recent: deque = deque(maxlen=span + 1)  # (image, boxes) of the last span+1 frames
-        k = 0
+        prefix = f"{label}_{pid}_"
+        taken = [int(d.name[len(prefix):]) for d in (out_root / label).glob(prefix + "*") if d.name[len(prefix):].isdigit()]
+        k = max(taken) + 1 if taken else 0  # never overwrite earlier samples of this person
         with FileSource(video) as src:
             for frame in src:
                 recent.append((frame.image_bgr, detector.detect(frame.image_bgr)))

@@ -75,8 +75,13 @@ class ModelMeta:
             raise WeightsError(f"checkpoint window {self.window!r} is not 5: the SpoofModel head takes 5 crops")
         if not (0.0 < float(self.threshold) < 1.0):
             raise WeightsError(f"checkpoint threshold {self.threshold!r} is not in (0, 1)")
-        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
-            raise WeightsError("checkpoint mean/std must be three numbers each, std > 0")
+        import math
+
+        if len(self.mean) != 3 or len(self.std) != 3 or not all(math.isfinite(v) for v in (*self.mean, *self.std)) \
+                or min(self.std) <= 0:
+            raise WeightsError("checkpoint mean/std must be three finite numbers each, std > 0")
+        if not (math.isfinite(self.crop_scale) and 0.5 <= self.crop_scale <= 4.0):
+            raise WeightsError(f"checkpoint crop_scale {self.crop_scale!r} is out of range 0.5..4")
         if self.color_order not in ("RGB", "BGR"):
             raise WeightsError(f"checkpoint color_order {self.color_order!r} must be RGB or BGR")
 
@@ -92,10 +97,10 @@ class ModelMeta:
         for k in ("mean", "std", "class_names"):
             if k in kw:
                 kw[k] = tuple(kw[k])
-        for k, typ in (("input_size", int), ("window", int), ("threshold", float), ("crop_scale", float)):
-            if k in kw:
-                kw[k] = typ(kw[k])
         try:
+            for k, typ in (("input_size", int), ("window", int), ("threshold", float), ("crop_scale", float)):
+                if k in kw:
+                    kw[k] = typ(kw[k])
             return cls(**kw)
         except (TypeError, ValueError) as exc:
             raise WeightsError(f"checkpoint meta is invalid: {exc}") from exc
@@ -218,6 +223,8 @@ def _extract_state_dict(obj: Any, path: Path) -> tuple[dict, dict]:
     if not isinstance(obj, Mapping):
         raise WeightsError(f"{path}: not a checkpoint (a {type(obj).__name__}); expected a state dict")
     if obj.get("format") == CHECKPOINT_FORMAT:
+        if not isinstance(obj.get("state_dict"), Mapping) or not isinstance(obj.get("meta", {}), Mapping):
+            raise WeightsError(f"{path}: rtliveness checkpoint without a valid state_dict/meta; the file is damaged")
         return dict(obj["state_dict"]), dict(obj.get("meta", {}))
     for key in _STATE_KEYS:
         if key in obj and isinstance(obj[key], Mapping):

@@ -141,11 +141,15 @@ class LivenessPipeline:
         boxes = self._detect(image) if detect_now else None
         t1 = time.perf_counter()
         tracks = self.tracker.update(boxes, w, h)
-        evicted = self.tracker.pop_evicted()
-        if evicted:
-            self.buffer.drop(evicted)
-            for tid in evicted:
-                self._last_p.pop(tid, None)
+        gone = set(self.tracker.pop_evicted())
+        if boxes is not None:
+            # a track the detector missed this time keeps its id but not its window: a window
+            # never spans a gap, every verdict comes from 5 consecutive frames
+            seen = {t.track_id for t in tracks}
+            gone.update(tid for tid in self.tracker.active_ids if tid not in seen)
+        for tid in gone:
+            self.buffer.drop((tid,))
+            self._last_p.pop(tid, None)
         t2 = time.perf_counter()
         size, scale = self.meta.input_size, self.meta.crop_scale
         crops = [crop_face(image, t.box, scale, size) for t in tracks]
@@ -159,18 +163,21 @@ class LivenessPipeline:
             if win is not None:
                 full_ids.append(t.track_id)
                 windows.append(win)
+        scored_now: set[int] = set()
         if windows:
             probs = self.scorer.head(np.stack(windows))
             for tid, p in zip(full_ids, probs):
                 p = float(p)
                 if math.isfinite(p):
                     self._last_p[tid] = min(1.0, max(0.0, p))
+                    scored_now.add(tid)
+                else:  # a non-finite score never reaches a verdict: back to pending
+                    self._last_p.pop(tid, None)
         t5 = time.perf_counter()
         for name, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
             self.timings.add(name, dt)
 
         verdicts = []
-        scored_now = set(full_ids)
         for t in tracks:
             p = self._last_p.get(t.track_id)
             if p is None:
@@ -199,7 +206,9 @@ class LivenessPipeline:
         if st is None:
             st = self._stats[tid] = _TrackStats(frame_index)
             while len(self._stats) > self._max_summaries:
-                self._stats.popitem(last=False)
+                self._stats.popitem(last=False)  # the least recently seen track
+        else:
+            self._stats.move_to_end(tid)
         st.last = frame_index
         st.frames += 1
         if p_new is not None:

@@ -106,18 +106,20 @@ _END = object()
 
 
 class FileSource(_SourceBase):
-    """A video file: every frame, in order, decoded ``prefetch`` frames ahead on a thread."""
+    """A video file (or a finite video behind an http(s) URL, opened by :func:`open_source`):
+    every frame, in order, decoded ``prefetch`` frames ahead on a thread."""
 
-    def __init__(self, path: str | os.PathLike, prefetch: int = 4) -> None:
-        p = Path(path)
+    def __init__(self, path: str | os.PathLike, prefetch: int = 4, capture: "cv2.VideoCapture | None" = None) -> None:
+        p = Path(path) if capture is None else path
         self.name = str(p)
-        if not p.exists():
-            raise SourceOpenError(f"video file not found: {p}; check the path")
-        if p.is_dir():
-            raise SourceOpenError(f"source is a folder, not a video file: {p}")
-        if p.stat().st_size == 0:
-            raise SourceOpenError(f"video file is empty (0 bytes): {p}")
-        cap = cv2.VideoCapture(str(p))
+        if capture is None:
+            if not p.exists():
+                raise SourceOpenError(f"video file not found: {p}; check the path")
+            if p.is_dir():
+                raise SourceOpenError(f"source is a folder, not a video file: {p}")
+            if p.stat().st_size == 0:
+                raise SourceOpenError(f"video file is empty (0 bytes): {p}")
+        cap = capture if capture is not None else cv2.VideoCapture(str(p))
         if not cap.isOpened():
             cap.release()
             raise SourceOpenError(f"cannot decode video file {p}: not a video OpenCV can read, or corrupt; convert it to mp4 (H.264) and retry")
@@ -258,13 +260,21 @@ class LiveSource(_SourceBase):
             self._seq += 1
             self._cond.notify_all()
 
+    def _gave_up(self) -> StreamLostError:
+        self._emit("gave_up", self.name)
+        return StreamLostError(
+            f"stream {self.name} was lost and did not come back within {self.config.give_up_s:g} s; "
+            "check the camera/server, or raise the give-up time")
+
     def _reader(self) -> None:
         epoch = 0
         cap = self._cap
+        last_frame_at = time.monotonic()  # the give-up clock runs from the last real frame
         try:
             while not self._stop.is_set():
                 ok, image = cap.read() if cap is not None else (False, None)
                 if ok and image is not None:
+                    last_frame_at = time.monotonic()
                     self._publish(image, epoch)
                     continue
                 if self._stop.is_set():
@@ -275,18 +285,19 @@ class LiveSource(_SourceBase):
                     cap = None
                 if not self.config.reconnect:
                     raise StreamLostError(f"stream {self.name} ended or was lost (reconnect disabled)")
+                if time.monotonic() - last_frame_at > self.config.give_up_s:
+                    raise self._gave_up()  # reopened, but no frame came: do not loop forever
                 self._emit("lost", self.name)
-                lost_at = time.monotonic()
                 delay = self.config.backoff_initial_s
                 while not self._stop.is_set():
-                    if time.monotonic() - lost_at > self.config.give_up_s:
-                        self._emit("gave_up", self.name)
-                        raise StreamLostError(
-                            f"stream {self.name} was lost and did not come back within {self.config.give_up_s:g} s; "
-                            "check the camera/server, or raise the give-up time")
-                    if self._stop.wait(delay):
+                    left = self.config.give_up_s - (time.monotonic() - last_frame_at)
+                    if left <= 0:
+                        raise self._gave_up()
+                    if self._stop.wait(min(delay, left)):
                         break
                     delay = min(self.config.backoff_max_s, delay * 2)
+                    if time.monotonic() - last_frame_at > self.config.give_up_s:
+                        raise self._gave_up()
                     try:
                         cand = self._opener(self.spec, self.config)
                     except Exception:
@@ -329,10 +340,12 @@ class LiveSource(_SourceBase):
             raise StreamLostError(f"stream {self.name} failed: {err}") from err
 
     def close(self) -> None:
+        """Stop and join the reader. A read or an open in progress is bounded by the stream's
+        timeouts (OpenCV cannot interrupt them), so the join waits for the longer of the two."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        self._thread.join(timeout=self.config.read_timeout_s + 5.0)
+        self._thread.join(timeout=max(self.config.open_timeout_s, 3 * self.config.read_timeout_s) + 5.0)
 
     @property
     def alive(self) -> bool:
@@ -356,4 +369,12 @@ def open_source(spec: str | int, stream: StreamConfig | None = None,
     kind, value = parse_source(spec)
     if kind == "file":
         return FileSource(value)
+    if kind == "stream" and str(value).lower().startswith(("http://", "https://")):
+        # a finite video file served over HTTP has a frame count: read it like a file (every
+        # frame, end at its end) instead of "reconnecting" to replay it forever
+        cfg = stream or StreamConfig()
+        cap = _open_capture(value, cfg)
+        if cap.isOpened() and (cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) > 0:
+            return FileSource(value, capture=cap)
+        cap.release()
     return LiveSource(value, stream, on_event=on_event)

@@ -53,12 +53,14 @@ class Track:
 
 
 class _State:
-    __slots__ = ("track_id", "box", "velocity", "age", "missed", "detected")
+    __slots__ = ("track_id", "box", "velocity", "age", "missed", "detected", "det_box", "since")
 
     def __init__(self, track_id: int, box: FaceBox) -> None:
         self.track_id = track_id
-        self.box = box
-        self.velocity = np.zeros(4)
+        self.box = box  # current (detected or carried) box
+        self.det_box = box  # last detected box
+        self.since = 0  # frames since det_box
+        self.velocity = np.zeros(4)  # per frame, from detected boxes only
         self.age = 1
         self.missed = 0
         self.detected = True
@@ -111,15 +113,17 @@ class IouTracker:
                 matched_d.add(int(di))
                 st = self._tracks[ti]
                 new = boxes[di]
-                delta = np.array([new.x1 - st.box.x1, new.y1 - st.box.y1, new.x2 - st.box.x2, new.y2 - st.box.y2])
-                steps = max(1, st.missed + 1) if not st.detected else 1
-                st.velocity = 0.5 * st.velocity + 0.5 * (delta / steps)
-                st.box, st.age, st.missed, st.detected = new, st.age + 1, 0, True
+                old_box = st.det_box
+                delta = np.array([new.x1 - old_box.x1, new.y1 - old_box.y1, new.x2 - old_box.x2, new.y2 - old_box.y2])
+                st.velocity = 0.5 * st.velocity + 0.5 * (delta / (st.since + 1))
+                st.box, st.det_box, st.since = new, new, 0
+                st.age, st.missed, st.detected = st.age + 1, 0, True
         survivors: list[_State] = []
         for i, st in enumerate(self._tracks):
             if i in matched_t:
                 survivors.append(st)
                 continue
+            st.since += 1
             st.missed += 1
             st.detected = False
             if st.missed > self.config.max_missed:
@@ -142,14 +146,15 @@ class IouTracker:
         for st in self._tracks:
             if not st.detected:  # unmatched at the last detection: not shown until seen again
                 continue
-            v = st.velocity
-            b = st.box
+            st.since += 1
+            v = st.velocity * st.since
+            b = st.det_box  # predicted from the last detection, not compounded frame by frame
             try:
                 moved = FaceBox(b.x1 + v[0], b.y1 + v[1], b.x2 + v[2], b.y2 + v[3], b.score)
             except ValueError:
-                moved = b
+                moved = st.box
             if width is not None and height is not None:
-                moved = moved.clipped(width, height) or b
+                moved = moved.clipped(width, height) or st.box
             st.box = moved
             out.append(Track(st.track_id, moved, False, st.age, st.missed))
         return tuple(out)

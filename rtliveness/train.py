@@ -187,10 +187,12 @@ class _Bar:
 
 def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None = None, resume: bool = False,
           progress: TextIO | None = None, log: Callable[[str], None] | None = None,
-          stop_after_steps: int | None = None) -> TrainResult:
+          stop_after_steps: int | None = None, resume_epochs: int | None = None) -> TrainResult:
     """Train a SpoofModel on ``data_root`` into ``run_dir``. See the module docstring.
 
     ``stop_after_steps`` simulates an interruption after that many optimiser steps (for tests).
+    A resumed run keeps the settings saved in ``last.pt`` (``config`` only gives the device);
+    ``resume_epochs`` extends it to that many epochs.
     """
     config = config or TrainConfig()
     log = log or (lambda s: None)
@@ -202,7 +204,12 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         if not last_path.is_file():
             raise ConfigError(f"nothing to resume: {last_path} does not exist; start without --resume")
         state = torch.load(last_path, map_location="cpu", weights_only=True)
-        config = replace(TrainConfig(**{**state["config"], "pretrained": None}), device=config.device)
+        saved = state["config"]
+        saved["fractions"] = tuple(saved["fractions"])
+        saved["exclude_classes"] = tuple(saved["exclude_classes"])
+        # a resumed run keeps its own settings; only the device and a larger --epochs apply
+        config = replace(TrainConfig(**{**saved, "pretrained": None}), device=config.device,
+                         epochs=max(int(saved["epochs"]), resume_epochs or 0))
         log(f"resuming from {last_path} at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}")
     device = resolve_device(config.device)
 
@@ -341,6 +348,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     except KeyboardInterrupt:
         interrupted = True
         bar.done()
+        if pos[1] == steps_per_epoch and history and history[-1]["epoch"] == pos[0] + 1:
+            history.pop()  # stopped between validation and the epoch's checkpoint: redo the validation
         save_state(*pos)
         log(f"interrupted: training state saved to {last_path}; continue with --resume")
     model_path = run_dir / "model.pt"

@@ -148,3 +148,27 @@ def test_closed_pipeline_refuses_work(tiny_weights, grace):
     p.close()
     with pytest.raises(RuntimeError):
         p.step(grace)
+
+
+def test_nan_after_a_score_returns_to_pending_and_is_not_counted():
+    class FlakyScorer(FakeScorer):
+        def head(self, windows):
+            self.windows += len(windows)
+            return np.full(len(windows), 0.1 if self.windows == 1 else np.nan)
+
+    p = fake_pipeline(FakeDetector([(B(10, 10),)]), FlakyScorer())
+    res = [p.step(f) for f in frames(8)]
+    assert res[4].faces[0].label == "live" and res[4].faces[0].p_spoof == pytest.approx(0.1)
+    assert all(r.faces[0].label == "pending" for r in res[5:])
+    assert p.track_summaries()[0].windows == 1
+
+
+def test_a_missed_detection_restarts_the_window():
+    script = [(B(10, 10),)] * 5 + [()] + [(B(11, 10),)] * 6
+    p = fake_pipeline(FakeDetector(script), FakeScorer())
+    res = [p.step(f) for f in frames(12)]
+    assert res[4].faces[0].label != "pending"
+    assert res[5].faces == ()
+    # same id (the face came back within max_missed) but a fresh window: 5 new crops first
+    assert [r.faces[0].track_id for r in res[6:]] == [1] * 6
+    assert [r.faces[0].label for r in res[6:10]] == ["pending"] * 4 and res[10].faces[0].label != "pending"

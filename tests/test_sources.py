@@ -145,3 +145,41 @@ def test_live_source_close_ends_thread_while_reading():
 def test_camera_that_does_not_open():
     with pytest.raises(SourceOpenError, match="camera 57 did not open"):
         open_source("57")
+
+
+def test_reopens_without_frames_still_give_up():
+    """A stream that reopens but never delivers a frame must not reconnect forever."""
+    class _Dead(_FakeCap):
+        def read(self):
+            time.sleep(0.01)
+            return False, None
+
+    src = LiveSource("rtsp://fake", StreamConfig(backoff_initial_s=0.05, backoff_max_s=0.05, give_up_s=0.5),
+                     opener=lambda s, c: _Dead(0))
+    t0 = time.monotonic()
+    with pytest.raises(StreamLostError, match="did not come back within 0.5 s"):
+        for _ in src:
+            pass
+    assert time.monotonic() - t0 < 3
+    src.close()
+    assert not src.alive
+
+
+def test_finite_http_video_is_read_like_a_file(tmp_path, grace):
+    import functools
+    import http.server
+    import threading as th
+
+    path = write_video(tmp_path / "clip.mp4", moving_face_frames(grace, 12))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = th.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        with open_source(f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4") as src:
+            assert isinstance(src, FileSource)
+            frames = list(src)
+        assert [f.index for f in frames] == list(range(12))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -90,3 +90,18 @@ def test_window_buffer_emits_full_windows_oldest_first():
     assert buf.count(7) == 0 and len(buf) == 0
     with pytest.raises(ValueError):
         WindowBuffer(0)
+
+
+def test_velocity_from_detections_only_with_every_third_frame():
+    """A face moving 3 px per frame, detected every 3rd frame: carried boxes follow it."""
+    t = IouTracker()
+    xs = []
+    for f in range(30):
+        if f % 3 == 0:
+            out = t.update([B(3 * f, 0)])
+        else:
+            out = t.update(None, 1000, 1000)
+        xs.append(out[0].box.x1)
+    # after warm-up the carried boxes are within 1.5 px of the truth (velocity converges to 3)
+    err = [abs(x - 3 * f) for f, x in enumerate(xs) if f >= 15]
+    assert max(err) < 1.5, err
