@@ -104,7 +104,14 @@ BCEWithLogitsLoss, `--augment strong` (window-consistent framing jitter, brightn
 ## Held-out results (test identities, synthetic)
 {metrics_table(final)}
 
-Target set by the project: ACER ≤ 5 %, AUC ≥ 0.99 on held-out synthetic identities.
+Target set by the project: ACER ≤ 5 %, AUC ≥ 0.99 on held-out synthetic identities — **not met**.
+The full report (every score) is `weights/heldout_report.json`; the plots:
+
+| DET (APCER vs BPCER per attack type) | score histograms per class |
+| --- | --- |
+| ![DET](plots/det.png) | ![scores](plots/score_hist.png) |
+| **ROC** | **confusion (per class × predicted)** |
+| ![ROC](plots/roc.png) | ![confusion](plots/confusion.png) |
 
 ## Cross-attack (2dmask never seen)
 Trained and calibrated without any `2dmask` sample (same split, {len(json.loads((runs / 'cross_no2dmask' / 'history.json').read_text()))} epochs), tested on the same test identities:
