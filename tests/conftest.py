@@ -112,3 +112,16 @@ def fake_pipeline(detector, scorer, every_n: int = 1, **kw):
     from rtliveness.pipeline import LivenessPipeline
 
     return LivenessPipeline(detector, scorer, detector_config=kw.pop("detector_config", DetectorConfig(every_n=every_n)), **kw)
+
+
+def read_frames(path) -> list[np.ndarray]:
+    """Every frame OpenCV decodes from a video file, in order."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import read_frames
 from rtliveness import synth
 from rtliveness.config import DetectorConfig
 from rtliveness.detect import build_detector
@@ -96,13 +97,7 @@ def test_config_validation():
 
 def test_render_clip(tmp_path, detector):
     out = synth.render_clip("replay", ASSETS, tmp_path / "replay.mp4", n_frames=12, seed=3, frame_size=(320, 240), detector=detector)
-    cap = cv2.VideoCapture(str(out))
-    frames = []
-    while True:
-        ok, fr = cap.read()
-        if not ok:
-            break
-        frames.append(fr)
+    frames = read_frames(out)
     assert len(frames) == 12 and frames[0].shape == (240, 320, 3)
     assert any(detector.detect(f) for f in frames[:3])
 
