@@ -21,7 +21,10 @@ __all__ = ["Detector", "MtcnnDetector", "HaarDetector", "build_detector", "boxes
 @runtime_checkable
 class Detector(Protocol):
     def detect(self, image_bgr: np.ndarray, region: tuple[int, int, int, int] | None = None) -> tuple[FaceBox, ...]:
-        """Faces in ``image_bgr`` (or only inside ``region`` = x1, y1, x2, y2), largest first."""
+        """Faces in ``image_bgr`` (or only inside ``region`` = x1, y1, x2, y2), largest first.
+
+        Built-in detectors also take ``min_face=PX`` to override the configured minimum (the
+        pipeline uses it when it detects on a downscaled copy of a large frame)."""
         ...
 
 
@@ -77,12 +80,12 @@ class MtcnnDetector:
             select_largest=True,
         )
 
-    def detect(self, image_bgr: np.ndarray, region=None) -> tuple[FaceBox, ...]:
+    def detect(self, image_bgr: np.ndarray, region=None, min_face: int | None = None) -> tuple[FaceBox, ...]:
         h, w = image_bgr.shape[:2]
         sub, offset = _region_slice(image_bgr, region)
         if sub is None:
             return ()
-        min_face = self.config.min_face_for(h, w)
+        min_face = min_face or self.config.min_face_for(h, w)
         if min(sub.shape[:2]) < min_face:
             return ()
         self._mtcnn.min_face_size = min_face  # per image: relative sizes follow the frame
@@ -103,16 +106,17 @@ class HaarDetector:
         if self._cascade.empty():
             raise ConfigError(f"Haar cascade file not found at {path!r}; install opencv-python 4.x or use --detector mtcnn")
 
-    def detect(self, image_bgr: np.ndarray, region=None) -> tuple[FaceBox, ...]:
+    def detect(self, image_bgr: np.ndarray, region=None, min_face: int | None = None) -> tuple[FaceBox, ...]:
         h, w = image_bgr.shape[:2]
         sub, offset = _region_slice(image_bgr, region)
         if sub is None:
             return ()
+        min_face = min_face or self.config.min_face_for(h, w)
         gray = cv2.cvtColor(sub, cv2.COLOR_BGR2GRAY)
         gray = cv2.equalizeHist(gray)
         found = self._cascade.detectMultiScale(
             gray, scaleFactor=1.0 + max(0.05, (1.0 - self.config.factor) / 2.0),
-            minNeighbors=5, minSize=(self.config.min_face_for(h, w),) * 2)
+            minNeighbors=5, minSize=(min_face, min_face))
         if len(found) == 0:
             return ()
         boxes = [[x, y, x + bw, y + bh] for (x, y, bw, bh) in np.asarray(found).reshape(-1, 4)]

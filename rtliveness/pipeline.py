@@ -195,7 +195,10 @@ class LivenessPipeline:
         f = side / float(max(h, w))
         small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
         out = []
-        for b in self.detector.detect(small):
+        px = self.detector_config.min_face_size
+        # an explicit minimum face is in full-frame pixels: scale it to the copy detected on
+        found = self.detector.detect(small) if px is None else self.detector.detect(small, min_face=max(12, round(px * f)))
+        for b in found:
             big = FaceBox(b.x1 / f, b.y1 / f, b.x2 / f, b.y2 / f, b.score).clipped(w, h)
             if big is not None:
                 out.append(big)

@@ -172,3 +172,16 @@ def test_a_missed_detection_restarts_the_window():
     # same id (the face came back within max_missed) but a fresh window: 5 new crops first
     assert [r.faces[0].track_id for r in res[6:]] == [1] * 6
     assert [r.faces[0].label for r in res[6:10]] == ["pending"] * 4 and res[10].faces[0].label != "pending"
+
+
+def test_explicit_min_face_is_in_full_frame_pixels_on_huge_frames():
+    asked = []
+
+    class MinFaceDetector:
+        def detect(self, image, region=None, min_face=None):
+            asked.append((image.shape[1], min_face))
+            return ()
+
+    p = fake_pipeline(MinFaceDetector(), FakeScorer(), detector_config=DetectorConfig(max_side=960, min_face_size=80))
+    p.step(np.zeros((2160, 3840, 3), np.uint8))
+    assert asked == [(960, 20)]  # 80 px at 3840 wide = 20 px on the 960-wide copy
