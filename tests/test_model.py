@@ -138,3 +138,19 @@ def test_nan_weights_refused(tmp_path):
     torch.save(sd, tmp_path / "nan.pt")
     with pytest.raises(WeightsError, match="NaN"):
         load_checkpoint(tmp_path / "nan.pt")
+
+
+def test_int8_storage_is_close_and_small(tmp_path):
+    torch.manual_seed(5)
+    m = SpoofModel().eval()
+    full = save_checkpoint(tmp_path / "f.pt", m, ModelMeta())
+    small = save_checkpoint(tmp_path / "q.pt", m, ModelMeta(), storage="int8")
+    assert small.stat().st_size < 0.3 * full.stat().st_size
+    loaded = load_checkpoint(small)
+    assert loaded.model.encoder.conv1.weight.dtype == torch.float32
+    w, wq = m.encoder.layer1[0].conv1.weight, loaded.model.encoder.layer1[0].conv1.weight
+    step = w.abs().reshape(w.shape[0], -1).amax(1) / 127
+    assert ((w - wq).abs().reshape(w.shape[0], -1).amax(1) <= step / 2 + 1e-7).all()  # half a step per channel
+    x = torch.randn(2, 5, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(torch.sigmoid(m(x)), torch.sigmoid(loaded.model(x)), atol=3e-2)

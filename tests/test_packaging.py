@@ -32,3 +32,16 @@ def test_wheel_ships_the_weights(tmp_path):
     assert "rtliveness/weights/spoofmodel.pt" in names
     assert "rtliveness/weights/spoofmodel.pt.sha256" in names
     assert "rtliveness/py.typed" in names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip,label", [("live_webcam.mov", "live"), ("attack_printed.mp4", "spoof"),
+                                        ("attack_replay.mp4", "spoof")])
+def test_bundled_examples_with_bundled_weights(clip, label):
+    """The quick start's promise: a new user sees both verdicts on the bundled clips."""
+    from rtliveness import FileSource, LivenessPipeline, PipelineConfig, process_source
+
+    with FileSource(ROOT / "examples" / clip) as src, LivenessPipeline.from_config(PipelineConfig(device="cpu")) as p:
+        report = process_source(p, src)
+    assert len(report.tracks) == 1 and report.tracks[0].windows >= 60
+    assert report.tracks[0].label == label, report.tracks[0]
