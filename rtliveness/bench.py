@@ -108,6 +108,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("every-frame", detector={"every_n": 1}, doc="the shipped defaults but MTCNN on every frame"),
     Variant("torch-2threads", backend="torch", torch_threads=max(2, os.cpu_count() or 2),
             doc="PyTorch scorer with torch's default thread count (shows the 2-core OpenMP contention)"),
+    Variant("async-io", async_io=True, doc="the shipped defaults with overlay + encode on a writer thread"),
     Variant("roi", detector={"every_n": 10, "roi_scale": 2.0}, roi=True,
             doc="prototype: full-frame detection every 10th frame, region detection around each track between"),
 )}

@@ -322,9 +322,5 @@ def export(
     typer.echo(f"exported to {path}")
 
 
-def entrypoint() -> None:  # pragma: no cover
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
     app()

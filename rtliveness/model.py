@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -332,6 +332,3 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
     model.eval()
     return LoadedModel(model=model, meta=meta, path=path, sha256=digest)
 
-
-def with_threshold(meta: ModelMeta, threshold: float) -> ModelMeta:
-    return replace(meta, threshold=float(threshold))

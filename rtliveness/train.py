@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-import random
-import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -23,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import CLASSES, Dataset, Sample, load_windows, scan_dataset, split_samples
+from .data import CLASSES, Dataset, load_windows, scan_dataset, split_samples
 from .errors import ConfigError, DataError, WeightsError
 from .model import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, SpoofModel, atomic_torch_save, save_checkpoint
 from .scorer import preprocess_crops, resolve_device
@@ -159,10 +157,6 @@ def _calibrate(scores: np.ndarray, classes: list[str], method: str, target: floa
 
     thr = float(calibrate_threshold(scores, np.asarray(classes), method=method, target=target))
     return float(min(max(thr, 1e-4), 1 - 1e-4))
-
-
-def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].tolist(), "python": repr(random.getstate())}
 
 
 class _Bar:

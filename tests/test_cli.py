@@ -1,7 +1,6 @@
 """The CLI contract, through the real console script and typer's runner."""
 
 import json
-import os
 import socket
 import subprocess
 import sys

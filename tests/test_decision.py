@@ -3,7 +3,6 @@ import pytest
 from conftest import FakeDetector, FakeScorer, fake_pipeline
 from rtliveness.decision import DecisionRule, decide
 from rtliveness.errors import ConfigError
-from rtliveness.pipeline import LivenessPipeline
 from rtliveness.sources import ArraySource
 from rtliveness.types import FaceBox, FrameResult, Verdict
 

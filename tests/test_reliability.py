@@ -1,7 +1,6 @@
 """Long runs, shutdown, SIGINT, exceptions from host callbacks and sources, odd frames."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -11,16 +11,13 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import pytest
 
 from conftest import read_frames
 from rtsp_support import rtsp_available, rtsp_server  # noqa: F401  (fixture)
-from rtliveness.app import process_source
 from rtliveness.config import PipelineConfig, StreamConfig
-from rtliveness.errors import StreamLostError
 from rtliveness.pipeline import LivenessPipeline
-from rtliveness.sources import LiveSource, open_source
+from rtliveness.sources import LiveSource
 
 pytestmark = pytest.mark.rtsp
 

@@ -1,7 +1,6 @@
 import threading
 import time
 
-import cv2
 import numpy as np
 import pytest
 
@@ -170,7 +169,7 @@ def test_finite_http_video_is_read_like_a_file(tmp_path, grace):
     import http.server
     import threading as th
 
-    path = write_video(tmp_path / "clip.mp4", moving_face_frames(grace, 12))
+    write_video(tmp_path / "clip.mp4", moving_face_frames(grace, 12))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = th.Thread(target=httpd.serve_forever, daemon=True)

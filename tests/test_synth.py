@@ -145,11 +145,10 @@ def test_print_loses_gamut_and_adds_halftone(sources):
 def test_printed_scene_has_print_texture_real_does_not(sources):
     cfg = _cfg(0, print_modes=("am",), halftone_cell_px=(3.0, 3.5), face_size=(90.0, 100.0))
     ident = _ident(sources, "talkinghead")
-    hf_real, hf_print, sat_real, sat_print = [], [], [], []
+    hf_real, hf_print = [], []
     for k in range(3):
         sc, ex, _ = synth._render_real(sources, ident, np.random.default_rng([1, k]), cfg, 2, 320, 240)
         hf_real.append(_hf(sc[0], ex[0]))
-        sat_real.append(_sat(sc[0]))
         sc, ex, p = synth._render_printed(sources, ident, np.random.default_rng([2, k]), cfg, 2, 320, 240)
         hf_print.append(_hf(sc[0], ex[0]))
         assert ex[0] is not None and p["print"]["mode"] == "am"
