@@ -8,64 +8,91 @@ Typical embedding::
         for result in pipeline.run(source):
             for face in result.faces:
                 print(face.track_id, face.label, face.p_spoof)
+
+The names below are imported lazily, on first use: ``import rtliveness`` (and the CLI's
+``--help``) does not load torch or OpenCV.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from __future__ import annotations
 
-from .app import RunReport, process_source
-from .config import DetectorConfig, PipelineConfig, StreamConfig, TrackerConfig
-from .decision import Decision, DecisionRule, decide
-from .errors import (
-    ConfigError,
-    DataError,
-    FrameError,
-    RtlivenessError,
-    SourceError,
-    SourceOpenError,
-    StreamLostError,
-    WeightsError,
-)
-from .model import ModelMeta, SpoofModel, load_checkpoint, save_checkpoint
-from .pipeline import LivenessPipeline
-from .sources import ArraySource, FileSource, LiveSource, open_source
-from .types import FaceBox, Frame, FrameResult, TrackSummary, Verdict
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version as _version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = _version("rtliveness")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = [
-    "__version__",
-    "LivenessPipeline",
-    "PipelineConfig",
-    "DetectorConfig",
-    "TrackerConfig",
-    "StreamConfig",
-    "open_source",
-    "FileSource",
-    "LiveSource",
-    "ArraySource",
-    "process_source",
-    "RunReport",
-    "decide",
-    "Decision",
-    "DecisionRule",
-    "Frame",
-    "FaceBox",
-    "Verdict",
-    "FrameResult",
-    "TrackSummary",
-    "SpoofModel",
-    "ModelMeta",
-    "load_checkpoint",
-    "save_checkpoint",
-    "RtlivenessError",
-    "ConfigError",
-    "SourceError",
-    "SourceOpenError",
-    "StreamLostError",
-    "WeightsError",
-    "FrameError",
-    "DataError",
-]
+#: public name → module that defines it
+_EXPORTS: dict[str, str] = {
+    "LivenessPipeline": "rtliveness.runtime.pipeline",
+    "PipelineConfig": "rtliveness.config",
+    "DetectorConfig": "rtliveness.config",
+    "TrackerConfig": "rtliveness.config",
+    "StreamConfig": "rtliveness.config",
+    "open_source": "rtliveness.runtime.sources",
+    "FileSource": "rtliveness.runtime.sources",
+    "LiveSource": "rtliveness.runtime.sources",
+    "ArraySource": "rtliveness.runtime.sources",
+    "process_source": "rtliveness.runtime.app",
+    "RunReport": "rtliveness.runtime.app",
+    "Sink": "rtliveness.runtime.sinks",
+    "JsonlSink": "rtliveness.runtime.sinks",
+    "VideoSink": "rtliveness.runtime.sinks",
+    "WindowSink": "rtliveness.runtime.sinks",
+    "MemorySink": "rtliveness.runtime.sinks",
+    "decide": "rtliveness.runtime.decision",
+    "Decision": "rtliveness.runtime.decision",
+    "DecisionRule": "rtliveness.runtime.decision",
+    "Frame": "rtliveness.types",
+    "FaceBox": "rtliveness.types",
+    "Verdict": "rtliveness.types",
+    "FrameResult": "rtliveness.types",
+    "TrackSummary": "rtliveness.types",
+    "SpoofModel": "rtliveness.model.spoofmodel",
+    "ModelMeta": "rtliveness.model.checkpoint",
+    "load_checkpoint": "rtliveness.model.checkpoint",
+    "save_checkpoint": "rtliveness.model.checkpoint",
+    "register_backend": "rtliveness.model.backends",
+    "register_detector": "rtliveness.runtime.detect",
+    "RtlivenessError": "rtliveness.errors",
+    "ConfigError": "rtliveness.errors",
+    "SourceError": "rtliveness.errors",
+    "SourceOpenError": "rtliveness.errors",
+    "StreamLostError": "rtliveness.errors",
+    "WeightsError": "rtliveness.errors",
+    "FrameError": "rtliveness.errors",
+    "DataError": "rtliveness.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rtliveness' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # next lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # static analysers see the real names
+    from .config import DetectorConfig, PipelineConfig, StreamConfig, TrackerConfig
+    from .errors import (ConfigError, DataError, FrameError, RtlivenessError, SourceError, SourceOpenError,
+                         StreamLostError, WeightsError)
+    from .model.backends import register_backend
+    from .model.checkpoint import ModelMeta, load_checkpoint, save_checkpoint
+    from .model.spoofmodel import SpoofModel
+    from .runtime.app import RunReport, process_source
+    from .runtime.decision import Decision, DecisionRule, decide
+    from .runtime.detect import register_detector
+    from .runtime.pipeline import LivenessPipeline
+    from .runtime.sinks import JsonlSink, MemorySink, Sink, VideoSink, WindowSink
+    from .runtime.sources import ArraySource, FileSource, LiveSource, open_source
+    from .types import FaceBox, Frame, FrameResult, TrackSummary, Verdict

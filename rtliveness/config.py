@@ -37,8 +37,9 @@ class DetectorConfig:
 
     ``every_n``: run the detector on every N-th frame and let the tracker carry boxes between
     detections (1 = every frame). ``max_side``: frames larger than this are downscaled for
-    detection only (crops come from the full frame). ``roi_scale``: on tracked frames, detect only in a region this
-    many times the size of the known faces (0 disables region detection).
+    detection only (crops come from the full frame). ``kind`` names an entry of the detector
+    registry (:func:`rtliveness.runtime.detect.register_detector`); it is checked when the
+    detector is built.
     """
 
     kind: str = "mtcnn"
@@ -49,7 +50,6 @@ class DetectorConfig:
     min_confidence: float = 0.9
     every_n: int = 3
     max_faces: int = 20
-    roi_scale: float = 0.0
     max_side: int = 960
 
     def min_face_for(self, height: int, width: int) -> int:
@@ -59,7 +59,7 @@ class DetectorConfig:
         return max(20, int(round(self.min_face_frac * min(height, width))))
 
     def __post_init__(self) -> None:
-        _check(self.kind in ("mtcnn", "haar"), f"invalid detector {self.kind!r}: use mtcnn or haar")
+        _check(isinstance(self.kind, str) and bool(self.kind), f"invalid detector {self.kind!r}: use mtcnn or haar")
         _check(self.min_face_size is None or (isinstance(self.min_face_size, int) and self.min_face_size >= 12),
                f"min_face_size must be an integer >= 12 (or None: relative to the frame), got {self.min_face_size!r}")
         _check(0.01 <= self.min_face_frac <= 0.9, f"min_face_frac must be in [0.01, 0.9], got {self.min_face_frac!r}")
@@ -70,7 +70,6 @@ class DetectorConfig:
         _check(isinstance(self.every_n, int) and self.every_n >= 1, f"every_n must be an integer >= 1, got {self.every_n!r}")
         _check(isinstance(self.max_faces, int) and self.max_faces >= 1, f"max_faces must be an integer >= 1, got {self.max_faces!r}")
         _check(isinstance(self.max_side, int) and self.max_side >= 64, f"max_side must be an integer >= 64, got {self.max_side!r}")
-        _check(self.roi_scale == 0.0 or self.roi_scale >= 1.5, f"roi_scale must be 0 or >= 1.5, got {self.roi_scale!r}")
 
 
 @dataclass(frozen=True)
@@ -111,8 +110,10 @@ class PipelineConfig:
     """Everything :class:`rtliveness.pipeline.LivenessPipeline` needs.
 
     ``weights=None`` means the bundled default weights. ``threshold=None`` means the calibrated
-    threshold stored in the checkpoint. ``backend="auto"`` uses ONNX Runtime on the CPU when the
-    ``[onnx]`` extra is installed, else PyTorch.
+    threshold stored in the checkpoint, or the one of the named ``security`` level stored there
+    (``convenience``, ``balanced``, ``strict``); an explicit ``threshold`` wins over ``security``.
+    ``backend="auto"`` uses ONNX Runtime on the CPU when the ``[onnx]`` extra is installed, else
+    PyTorch; other names come from the backend registry (:mod:`rtliveness.model.backends`).
 
     ``cpu_threads``: on the CPU, ``from_config`` calls ``torch.set_num_threads(cpu_threads)``
     (process-wide: PyTorch has no per-model setting). One intra-op thread leaves the other core to
@@ -128,12 +129,15 @@ class PipelineConfig:
     backend: str = "auto"
     verify_checksum: bool = True
     cpu_threads: int = 1
+    security: str | None = None
 
     def __post_init__(self) -> None:
         parse_device(self.device)
         if self.threshold is not None:
             _check(0.0 < self.threshold < 1.0, f"threshold must be in (0, 1), got {self.threshold!r}")
-        _check(self.backend in ("auto", "torch", "onnx"), f"invalid backend {self.backend!r}: use auto, torch or onnx")
+        _check(isinstance(self.backend, str) and bool(self.backend), f"invalid backend {self.backend!r}: use auto, torch or onnx")
+        _check(self.security is None or (isinstance(self.security, str) and bool(self.security)),
+               f"invalid security level {self.security!r}: use convenience, balanced or strict")
         _check(isinstance(self.cpu_threads, int) and self.cpu_threads >= 0,
                f"cpu_threads must be an integer >= 0 (0 = leave torch's setting alone), got {self.cpu_threads!r}")
         if self.weights is not None:

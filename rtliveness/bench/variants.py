@@ -1,0 +1,134 @@
+"""Our loop under test: named configuration variants of :class:`LivenessPipeline`, and timing one.
+
+A :class:`Variant` is a configuration to time (``default`` = ``PipelineConfig()`` as shipped).
+:func:`build_pipeline` builds it with ``LivenessPipeline.from_config`` and injects the scorer
+wrapped in :class:`TimedScorer` (so preprocessing is timed apart from the encoder);
+:func:`time_pipeline` warms a pipeline up and measures it over a video.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..config import DetectorConfig, PipelineConfig
+from ..model.backends import choose_backend, preprocess_crops
+from ..runtime.pipeline import LivenessPipeline
+from ..types import Frame, FrameResult
+from .measure import InlineOutput, Measurement, measure, warm
+
+__all__ = ["Variant", "VARIANTS", "TimedScorer", "build_pipeline", "time_pipeline", "run_variant"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A configuration of our loop to time: the scorer ``backend``, overrides of
+    :class:`DetectorConfig` (``detector``), and PyTorch's thread count (``torch_threads``;
+    None = the shipped ``PipelineConfig.cpu_threads``)."""
+
+    name: str
+    backend: str = "auto"
+    detector: dict = field(default_factory=dict)
+    torch_threads: int | None = None
+    doc: str = ""
+
+    def config(self, weights: Path | None, device: str) -> PipelineConfig:
+        det = replace(DetectorConfig(), **self.detector)
+        threads = PipelineConfig.cpu_threads if self.torch_threads is None else 0  # 0: set by the runner
+        return PipelineConfig(weights=weights, device=device, detector=det, backend=self.backend,
+                              verify_checksum=False, cpu_threads=threads)
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("default", doc="PipelineConfig() as shipped: backend auto (ONNX Runtime when the [onnx] extra is "
+                           "installed), MTCNN every 3rd frame with min face 1/8 of the short side, 1 torch thread"),
+    Variant("default-torch", backend="torch", doc="the shipped defaults with the PyTorch scorer (no [onnx] extra)"),
+    Variant("every-frame", detector={"every_n": 1}, doc="the shipped defaults but MTCNN on every frame"),
+    Variant("torch-2threads", backend="torch", torch_threads=max(2, os.cpu_count() or 2),
+            doc="PyTorch scorer with torch's default thread count (shows the 2-core OpenMP contention)"),
+)}
+
+
+class TimedScorer:
+    """A scorer wrapper that times preprocessing apart from the encoder (``preprocess_s``).
+
+    ONNX Runtime (``embed_array``) and PyTorch (``model``/``device``) scorers get the encoder
+    call on the already-preprocessed batch; any other backend is called as is (its
+    preprocessing then counts as ``embed``)."""
+
+    def __init__(self, scorer) -> None:
+        self.inner = scorer
+        self.meta = scorer.meta
+        self.preprocess_s = 0.0
+
+    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        inner = self.inner
+        if len(crops) == 0:
+            return np.zeros((0, 512), np.float32)
+        embed_array = getattr(inner, "embed_array", None)
+        model = getattr(inner, "model", None)
+        if embed_array is None and model is None:
+            return inner.embed(crops)
+        t0 = time.perf_counter()
+        x = preprocess_crops(crops, self.meta)
+        self.preprocess_s += time.perf_counter() - t0
+        if embed_array is not None:  # OnnxScorer
+            return embed_array(x)
+        import torch
+
+        with torch.inference_mode():  # the computation of TorchScorer.embed
+            return model.embed(torch.from_numpy(x).to(inner.device)).float().cpu().numpy()
+
+    def head(self, windows: np.ndarray) -> np.ndarray:
+        return self.inner.head(windows)
+
+    def close(self) -> None:
+        closer = getattr(self.inner, "close", None)
+        if callable(closer):
+            closer()
+
+
+def build_pipeline(variant: Variant, weights: Path | None, device: str) -> tuple[LivenessPipeline, TimedScorer]:
+    """``variant``'s pipeline on ``device`` (resolved), its scorer wrapped in a :class:`TimedScorer`."""
+    cfg = variant.config(weights, device)
+    base = LivenessPipeline.from_config(cfg)
+    timed = TimedScorer(base.scorer)
+    pipe = LivenessPipeline(base.detector, timed, threshold=base.threshold, detector_config=cfg.detector,
+                            tracker_config=cfg.tracker)
+    return pipe, timed
+
+
+def time_pipeline(pipe: LivenessPipeline, timed: TimedScorer, video: Path, frames: int, warmup: int,
+                  out_dir: Path, step: Callable[[Frame], FrameResult] | None = None,
+                  output=InlineOutput) -> Measurement:
+    """Warm ``pipe`` up on ``warmup`` frames, reset it, then :func:`measure` ``step`` (default
+    ``pipe.step``) over ``frames`` frames; adds the pipeline's stage seconds and windows scored."""
+    step = step or pipe.step
+    warm(step, video, warmup)
+    pipe.reset()  # the measured pass starts at frame index 0 of a fresh FileSource: detection phase as in a run
+    before = dict(pipe.timings.seconds)
+    pre_before = timed.preprocess_s
+    windows_before = sum(s.windows for s in pipe.track_summaries())
+    m = measure(video, frames, step, out_dir, output)
+    stages = {k: v - before.get(k, 0.0) for k, v in pipe.timings.seconds.items()}
+    pre = timed.preprocess_s - pre_before
+    stages["embed"] = max(0.0, stages.get("embed", 0.0) - pre)
+    stages["preprocess"] = pre
+    m.stages_s.update(stages)
+    m.windows = sum(s.windows for s in pipe.track_summaries()) - windows_before
+    return m
+
+
+def run_variant(variant: Variant, video: Path, weights: Path | None, device: str, frames: int, warmup: int,
+                out_dir: Path) -> tuple[Measurement, str]:
+    """Build, warm up and measure ``variant``; returns the measurement and the backend it used."""
+    pipe, timed = build_pipeline(variant, weights, device)
+    try:
+        return time_pipeline(pipe, timed, video, frames, warmup, out_dir), choose_backend(variant.backend, device)
+    finally:
+        pipe.close()

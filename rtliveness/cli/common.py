@@ -1,0 +1,98 @@
+"""What every command shares: one-line errors with exit codes, and the common options.
+
+``--debug`` is held in a context variable set by the root callback for the invocation that is
+running (no mutable module state: two invocations in one process do not share it).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from ..errors import RtlivenessError
+
+__all__ = ["guarded", "fail", "debug_enabled", "DeviceOpt", "WeightsOpt", "quiet_native_logs"]
+
+
+DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar("rtliveness_debug", default=False)
+
+
+def debug_enabled() -> bool:
+    """True when ``rtliveness --debug`` was given for the running invocation."""
+    return DEBUG.get()
+
+
+def fail(message: str, code: int) -> None:
+    """One line on stderr, then exit with ``code``."""
+    typer.echo(f"rtliveness: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def quiet_native_logs(debug: bool) -> None:
+    """Silence OpenCV's and FFmpeg's own logging (they print before our one-line errors);
+    ``--debug`` keeps it. Called by commands before they open sources or models."""
+    import os
+
+    if debug:
+        return
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_VIDEOIO_DEBUG", "0")
+    if "cv2" in sys.modules:
+        _cv2_quiet()
+
+
+def _cv2_quiet() -> None:
+    import cv2
+
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:  # very old OpenCV
+        pass
+
+
+def guarded(fn: Callable) -> Callable:
+    """Turn library errors into one clear line and their exit code (``--debug``: the traceback,
+    with the same exit code)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        debug = debug_enabled()
+        quiet_native_logs(debug)
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except RtlivenessError as exc:
+            if debug:
+                import traceback
+
+                traceback.print_exc()
+                raise typer.Exit(exc.exit_code)
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            typer.echo("rtliveness: interrupted", err=True)
+            raise typer.Exit(130)
+        except MemoryError:
+            fail("out of memory; use smaller frames/batches or a bigger machine", 1)
+        except Exception as exc:  # OpenCV/torch/runtime failures: still one line (--debug shows all)
+            if debug:
+                import traceback
+
+                traceback.print_exc()
+                raise typer.Exit(1)
+            if isinstance(exc, OSError):
+                fail(f"{exc.strerror or exc} ({exc.filename or 'I/O'})", 1)
+            first = (str(exc).strip().splitlines() or [""])[-1][:300]
+            fail(f"unexpected {type(exc).__name__}: {first}; rerun with --debug for the traceback", 1)
+
+    return wrapper
+
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (auto: CUDA when available).")]
+WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", help="SpoofModel checkpoint (default: the bundled weights).")]

@@ -1,0 +1,81 @@
+"""``rtliveness prepare`` and ``rtliveness synth``: build datasets in the origin layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ConfigError
+from .common import DeviceOpt, guarded
+
+__all__ = ["prepare", "synth"]
+
+
+@guarded
+def prepare(
+    videos: Annotated[list[Path], typer.Argument(help="Videos, or one folder with a sub-folder per class (real/, printed/, replay/, 2dmask/).")],
+    out: Annotated[Path, typer.Option("--out", help="Dataset root in the origin layout (created if missing).")],
+    label: Annotated[Optional[str], typer.Option("--label", help="Class of every video given: real | printed | replay | 2dmask (not with a class-folder tree).")] = None,
+    stride: Annotated[int, typer.Option("--stride", help="Frames between the 5 crops of a sample (1 = consecutive, as run sees them).")] = 1,
+    step: Annotated[int, typer.Option("--step", help="Frames between the starts of consecutive samples.")] = 5,
+    crop_scale: Annotated[float, typer.Option("--crop-scale", help="Context stored around the face box (training can narrow it).")] = 2.7,
+    crop_size: Annotated[int, typer.Option("--crop-size", help="Stored crop side in pixels.")] = 224,
+    person: Annotated[Optional[str], typer.Option("--person", help="Identity id for the sample names (default: each video's name).")] = None,
+    detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar (use the one you run with).")] = "mtcnn",
+    min_face: Annotated[Optional[int], typer.Option("--min-face", help="Smallest face side in pixels (default: relative, as run).")] = None,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Cut labelled videos into 5-crop samples with the detector, tracker and crop that `run` uses."""
+    from ..config import DetectorConfig
+    from ..model.device import resolve_device
+    from ..runtime.detect import build_detector
+    from ..training.prepare import labelled_videos, prepare_videos
+
+    if not 0.5 <= crop_scale <= 4.0 or not 16 <= crop_size <= 1024:
+        raise ConfigError(f"--crop-scale must be in 0.5..4 and --crop-size in 16..1024, got {crop_scale}, {crop_size}")
+    if len(videos) == 1 and Path(videos[0]).is_dir():
+        if label is not None:
+            raise ConfigError("--label is for video files; a folder gives each video the class of its sub-folder")
+        pairs = labelled_videos(videos[0])
+    else:
+        if label is None:
+            raise ConfigError("give --label CLASS for video files, or one folder with a sub-folder per class")
+        for v in videos:
+            if not Path(v).is_file():
+                raise ConfigError(f"video not found: {v}")
+        pairs = [(Path(v), label) for v in videos]
+    det = build_detector(DetectorConfig(kind=detector, min_face_size=min_face), device=resolve_device(device))
+    rep = prepare_videos(pairs, out, det, crop_scale, crop_size, stride=stride, window_step=step, person=person)
+    per = ", ".join(f"{k} {v}" for k, v in rep["per_class"].items() if v)
+    typer.echo(f"wrote {rep['written']} samples to {out} ({per or 'none'}; {rep['dropped']} windows dropped: face lost)",
+               err=True)
+
+
+@guarded
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Dataset root to write (origin layout).")],
+    samples_per_class: Annotated[int, typer.Option("--samples-per-class", help="Samples per class.")] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives byte-identical samples.")] = 0,
+    assets: Annotated[Optional[Path], typer.Option("--assets", help="Folder of real face images/videos (default: the repository's assets/).")] = None,
+    width: Annotated[int, typer.Option("--width", help="Rendered frame width.")] = 640,
+    height: Annotated[int, typer.Option("--height", help="Rendered frame height.")] = 480,
+    workers: Annotated[int, typer.Option("--workers", help="Rendering processes.")] = 1,
+) -> None:
+    """Build a labelled synthetic dataset (real + printed/replay/2dmask attacks) from real live faces."""
+    from ..runtime.progress import Progress, stderr_if_tty
+    from ..training.synth import SynthConfig, default_assets_dir, synthesize
+
+    if samples_per_class < 1:
+        raise ConfigError(f"--samples-per-class must be >= 1, got {samples_per_class}")
+    cfg = SynthConfig(samples_per_class=samples_per_class, seed=seed, frame_size=(width, height))
+    assets_dir = assets if assets is not None else default_assets_dir()
+    if not Path(assets_dir).is_dir():
+        raise ConfigError(f"--assets folder not found: {assets_dir}")
+    bar = Progress(stderr_if_tty(), total=samples_per_class * len(cfg.classes), unit="samples")
+    rep = synthesize(assets_dir, out, cfg, progress=lambda done, total, *rest: bar.update(done), workers=workers)
+    bar.finish()
+    typer.echo(json.dumps({k: rep[k] for k in rep if k in ("counts", "seconds", "skipped", "identities")}, default=str),
+               err=True)

@@ -1,0 +1,132 @@
+"""Model commands: ``train``, ``eval``, ``calibrate``, ``export``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ConfigError
+from .common import DeviceOpt, WeightsOpt, guarded
+
+__all__ = ["train", "eval_cmd", "calibrate", "export"]
+
+
+@guarded
+def train(
+    data: Annotated[Path, typer.Argument(help="Dataset root in the origin layout.")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder (checkpoints, split, history).")],
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs (default 5; with --resume: extend the run to this many).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Windows per optimiser step.")] = 64,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate (origin: 1e-3).")] = 1e-3,
+    momentum: Annotated[float, typer.Option("--momentum", help="SGD momentum (origin: 0.9).")] = 0.9,
+    weight_decay: Annotated[float, typer.Option("--weight-decay", help="L2 weight decay (origin: 1e-7).")] = 1e-7,
+    input_size: Annotated[Optional[int], typer.Option("--input-size", help="Model input side in pixels (default: 224, the origin's; with --init-weights: the checkpoint's).")] = None,
+    crop_scale: Annotated[Optional[float], typer.Option("--crop-scale", help="Face context scale (default: the dataset's; with --init-weights: the checkpoint's).")] = None,
+    init_weights: Annotated[Optional[Path], typer.Option("--init-weights", help="Fine-tune: start from this SpoofModel checkpoint (ours, e.g. weights/spoofmodel.pt, or an origin one).")] = None,
+    encoder_lr: Annotated[float, typer.Option("--encoder-lr-mult", help="Encoder learning rate = --lr x this (0 freezes the encoder; try 0.1 when fine-tuning).")] = 1.0,
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", help="Teacher folder (MiniFASNet .pth files): distil its soft targets into the model.")] = None,
+    distill_weight: Annotated[float, typer.Option("--distill-weight", help="Soft target = (1 - w) x label + w x teacher p_spoof (real/printed/replay samples).")] = 0.5,
+    split_file: Annotated[Optional[Path], typer.Option("--split-file", help="Use this split.json (train/dev/test sample names) instead of a new split.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split, the shuffling and the initialisation.")] = 0,
+    device: DeviceOpt = "auto",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt.")] = False,
+    pretrained: Annotated[Optional[Path], typer.Option("--pretrained", help="torchvision resnet18 ImageNet state dict.")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Leave an attack class out of training (cross-attack tests).")] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed samples instead of stopping.")] = False,
+    person_pattern: Annotated[str, typer.Option("--person-pattern", help="Regex whose group 1 is the person id in a sample name.")] = r"^[^_]+_([^_]+)_",
+    calibration: Annotated[str, typer.Option("--calibration", help="eer | apcer | bpcer (threshold calibrated on the dev split).")] = "eer",
+    target: Annotated[Optional[float], typer.Option("--target", help="Target APCER/BPCER for --calibration apcer|bpcer.")] = None,
+    augment: Annotated[str, typer.Option("--augment", help="origin (Resize + flip) | strong (+ framing jitter, brightness/contrast).")] = "origin",
+    schedule: Annotated[str, typer.Option("--schedule", help="constant (origin) | cosine learning-rate decay.")] = "constant",
+) -> None:
+    """Train a SpoofModel (origin recipe defaults) with person-disjoint train/dev/test splits."""
+    from ..training.train import TrainConfig, train as run_train
+
+    if calibration not in ("eer", "apcer", "bpcer"):
+        raise ConfigError(f"--calibration must be eer, apcer or bpcer, got {calibration!r}")
+    if init_weights is not None and (input_size is None or crop_scale is None):
+        from ..model.checkpoint import load_checkpoint
+
+        init_meta = load_checkpoint(init_weights).meta
+        input_size = input_size or init_meta.input_size
+        crop_scale = crop_scale or init_meta.crop_scale
+    cfg = TrainConfig(epochs=epochs or 5, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                      input_size=input_size or 224, crop_scale=crop_scale, init_weights=init_weights,
+                      encoder_lr_mult=encoder_lr, teacher=teacher, distill_weight=distill_weight, split_file=split_file, seed=seed, device=device, pretrained=pretrained,
+                      exclude_classes=tuple(exclude or ()), skip_bad=skip_bad, person_pattern=person_pattern,
+                      calibration=calibration, calibration_target=target, augment=augment, schedule=schedule)
+    res = run_train(data, out, cfg, resume=resume, progress=sys.stderr if sys.stderr.isatty() else None,
+                    log=lambda m: typer.echo(m, err=True), resume_epochs=epochs if resume else None)
+    if res.interrupted:
+        raise typer.Exit(130)
+    typer.echo(f"model: {res.model_path} (threshold {res.threshold:.4f}); test split in {out / 'split.json'}", err=True)
+
+
+@guarded
+def eval_cmd(
+    data: Annotated[Path, typer.Argument(help="Dataset root in the origin layout.")],
+    weights: WeightsOpt = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the full report here.")] = None,
+    plots: Annotated[Optional[Path], typer.Option("--plots", help="Write ROC/DET/histogram/confusion PNGs here.")] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Override the checkpoint's threshold.")] = None,
+    split_file: Annotated[Optional[Path], typer.Option("--split-file", help="split.json of a training run.")] = None,
+    split: Annotated[str, typer.Option("--split", help="Which split of --split-file to evaluate.")] = "test",
+    device: DeviceOpt = "auto",
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed samples (counted) instead of stopping.")] = False,
+) -> None:
+    """Evaluate: APCER per attack type, BPCER, ACER, EER, AUC, BPCER@APCER, F1/F2/accuracy."""
+    from ..training.evaluate import evaluate_dataset, format_report
+
+    if threshold is not None and not 0 < threshold < 1:
+        raise ConfigError(f"--threshold must be in (0, 1), got {threshold}")
+    rep = evaluate_dataset(data, weights, device, threshold, split_file, split if split_file else None, json_out, plots,
+                           skip_bad, progress=sys.stderr if sys.stderr.isatty() else None)
+    typer.echo(format_report(rep))
+
+
+@guarded
+def calibrate(
+    data: Annotated[Path, typer.Argument(help="Dev dataset root in the origin layout.")],
+    weights: Annotated[Path, typer.Option("--weights", help="Checkpoint to calibrate (a training run's model.pt).")],
+    out: Annotated[Path, typer.Option("--out", help="Checkpoint to write with the calibrated threshold.")],
+    method: Annotated[str, typer.Option("--method", help="eer | apcer | bpcer")] = "eer",
+    target: Annotated[Optional[float], typer.Option("--target", help="Target APCER or BPCER (e.g. 0.05).")] = None,
+    split_file: Annotated[Optional[Path], typer.Option("--split-file", help="split.json of the training run (default: next to --weights).")] = None,
+    split: Annotated[str, typer.Option("--split", help="Which split of --split-file to calibrate on.")] = "dev",
+    all_samples: Annotated[bool, typer.Option("--all-samples", help="Calibrate on all of DATA (a separate dev set).")] = False,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Calibrate the decision threshold on a dev set and store it in a checkpoint.
+
+    Default: the dev split of the split.json next to --weights (a training run's folder)."""
+    from ..training.evaluate import calibrate_checkpoint
+
+    if method not in ("eer", "apcer", "bpcer"):
+        raise ConfigError(f"--method must be eer, apcer or bpcer, got {method!r}")
+    if split_file is None and not all_samples:
+        cand = Path(weights).parent / "split.json"
+        if not cand.is_file():
+            raise ConfigError("pass --split-file RUN/split.json (the dev split), or --all-samples to calibrate on every "
+                              "sample of DATA (only right when DATA is a separate dev set)")
+        split_file = cand
+    thr = calibrate_checkpoint(data, weights, out, method, target, device, split_file, split if split_file else None)
+    typer.echo(f"threshold {thr:.4f} written to {out}")
+
+
+@guarded
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (encoder.onnx, head.onnx, meta.json).")],
+    weights: WeightsOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
+    opset: Annotated[int, typer.Option("--opset", help="ONNX opset version.")] = 17,
+) -> None:
+    """Export the SpoofModel to ONNX (encoder + head graphs and the preprocessing metadata)."""
+    if fmt != "onnx":
+        raise ConfigError(f"unsupported --format {fmt!r}: use onnx")
+    from ..model.export import export_onnx
+
+    path = export_onnx(weights, out, opset=opset)
+    typer.echo(f"exported to {path}")

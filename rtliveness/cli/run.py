@@ -1,0 +1,70 @@
+"""``rtliveness run``: score every face of a source (the CLI contract; options → config → library)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ConfigError
+from .common import DeviceOpt, WeightsOpt, guarded
+
+__all__ = ["run"]
+
+
+@guarded
+def run(
+    source: Annotated[str, typer.Argument(help="Camera index (0), rtsp:// or http(s):// URL, or a video file.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the annotated video here (.mp4, .m4v, .mov, .avi or .mkv).")] = None,
+    jsonl: Annotated[Optional[Path], typer.Option("--jsonl", help="Write one JSON object per frame here, then a summary line.")] = None,
+    show: Annotated[Optional[bool], typer.Option("--show/--no-show", help="Open a window (q/Esc quits). Default: only for cameras.")] = None,
+    device: DeviceOpt = "auto",
+    weights: WeightsOpt = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Spoof threshold on p_spoof in (0, 1); overrides --security.")] = None,
+    security: Annotated[Optional[str], typer.Option("--security", help="Operating point stored with the weights: convenience | balanced | strict (default: the checkpoint's threshold).")] = None,
+    detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
+    max_frames: Annotated[Optional[int], typer.Option("--max-frames", help="Stop after N frames.")] = None,
+    detect_every: Annotated[int, typer.Option("--detect-every", help="Run the detector every N frames; the tracker carries boxes between.")] = 3,
+    min_face: Annotated[Optional[int], typer.Option("--min-face", help="Smallest face side in pixels (default: 1/8 of the frame's short side).")] = None,
+    max_faces: Annotated[int, typer.Option("--max-faces", help="At most this many faces per frame (largest first).")] = 20,
+    give_up: Annotated[float, typer.Option("--give-up", help="Live streams: seconds without frames before giving up.")] = 30.0,
+    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx (onnx needs the 'rtliveness\\[onnx]' extra; auto uses it on the CPU when installed).")] = "auto",
+    threads: Annotated[int, typer.Option("--threads", help="PyTorch CPU threads (0 = PyTorch's default).")] = 1,
+) -> None:
+    """Score every face in SOURCE: annotated video, JSON lines and a summary."""
+    from ..config import DetectorConfig, PipelineConfig, StreamConfig
+    from ..runtime.sinks import fourcc_for
+    from ..runtime.sources import parse_source
+
+    if max_frames is not None and max_frames < 1:
+        raise ConfigError(f"--max-frames must be >= 1, got {max_frames}")
+    if give_up < 0:
+        raise ConfigError(f"--give-up must be >= 0 seconds, got {give_up}")
+    kind, _ = parse_source(source)
+    det_cfg = DetectorConfig(kind=detector, every_n=detect_every, min_face_size=min_face, max_faces=max_faces)
+    config = PipelineConfig(weights=weights, device=device, threshold=threshold, detector=det_cfg, backend=backend,
+                            cpu_threads=threads, security=security)
+    for p, what in ((out, "--out"), (jsonl, "--jsonl")):
+        if p is not None and not Path(p).parent.exists():
+            raise ConfigError(f"{what} folder does not exist: {Path(p).parent}; create it first")
+    if out is not None:
+        fourcc_for(Path(out))
+    if show is None:
+        show = kind == "camera"
+
+    from ..runtime.app import format_summary, process_source
+    from ..runtime.pipeline import LivenessPipeline
+    from ..runtime.progress import stderr_if_tty
+    from ..runtime.sources import open_source
+
+    def on_event(event: str, detail: str) -> None:
+        typer.echo(f"rtliveness: stream {event}: {detail}", err=True)
+
+    with open_source(source, StreamConfig(give_up_s=give_up), on_event=on_event) as src:
+        with LivenessPipeline.from_config(config) as pipeline:
+            report = process_source(pipeline, src, out=out, jsonl=jsonl, show=show, max_frames=max_frames,
+                                    progress=stderr_if_tty())
+    typer.echo(format_summary(report), err=True)
+    if report.stopped == "interrupted":
+        raise typer.Exit(130)

@@ -1,0 +1,159 @@
+"""Scorer backends: the ``Scorer`` protocol, the shared preprocessing, and the one registry of
+backends (``torch``, ``onnx``; a new backend such as TensorRT or OpenVINO is one class plus one
+:func:`register_backend` call).
+
+A scorer embeds the crops of all faces in a frame in one batch and runs full windows of
+embeddings through the head. Every backend receives a :class:`BackendSpec` — weights, the
+resolved device, execution providers, thread count — and honours the device or fails with one
+clear line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from .checkpoint import LoadedModel, ModelMeta
+
+__all__ = [
+    "Scorer",
+    "BackendSpec",
+    "TorchScorer",
+    "preprocess_crops",
+    "sigmoid",
+    "register_backend",
+    "backend_names",
+    "build_scorer",
+    "choose_backend",
+]
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+
+
+def preprocess_crops(crops_bgr: Sequence[np.ndarray], meta: ModelMeta) -> np.ndarray:
+    """BGR uint8 crops (already ``input_size``) → normalised float32 NCHW in the checkpoint's
+    colour order. The same arithmetic as the training transforms (ToTensor + Normalize)."""
+    batch = np.stack(crops_bgr).astype(np.float32) * (1.0 / 255.0)
+    if meta.color_order == "RGB":
+        batch = batch[..., ::-1]
+    mean = np.asarray(meta.mean, np.float32)
+    std = np.asarray(meta.std, np.float32)
+    batch = (batch - mean) / std
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+
+class Scorer(Protocol):
+    meta: ModelMeta
+
+    def embed(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
+        """(N crops) → (N, 512) float32 embeddings."""
+        ...
+
+    def head(self, windows: np.ndarray) -> np.ndarray:
+        """(B, 5, 512) → (B,) p_spoof in [0, 1]."""
+        ...
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """What every backend receives."""
+
+    weights: Path | None = None  # None = the bundled weights
+    device: str = "cpu"  # resolved: cpu | cuda | cuda:N
+    providers: tuple | None = None  # ONNX Runtime execution providers (None = from the device)
+    verify_checksum: bool = True
+    threads: int | None = None  # intra-op threads (None = the backend's default)
+
+
+class TorchScorer:
+    """PyTorch backend on CPU or CUDA (fp32; optional fp16/bf16 autocast on CUDA)."""
+
+    def __init__(self, loaded: LoadedModel, device: str = "cpu", amp_dtype: str | None = None) -> None:
+        import torch
+
+        from .device import resolve_device
+
+        self._torch = torch
+        self.meta = loaded.meta
+        self.device = resolve_device(device)
+        self.model = loaded.model.to(self.device).eval()
+        self._amp = None
+        if amp_dtype is not None and self.device.startswith("cuda"):
+            self._amp = {"fp16": torch.float16, "bf16": torch.bfloat16}[amp_dtype]
+
+    def embed(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
+        torch = self._torch
+        if len(crops_bgr) == 0:
+            return np.zeros((0, 512), np.float32)
+        with torch.inference_mode():
+            x = torch.from_numpy(preprocess_crops(crops_bgr, self.meta)).to(self.device, non_blocking=True)
+            if self._amp is not None:
+                with torch.autocast("cuda", dtype=self._amp):
+                    e = self.model.embed(x)
+            else:
+                e = self.model.embed(x)
+            return e.float().cpu().numpy()
+
+    def head(self, windows: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        if len(windows) == 0:
+            return np.zeros((0,), np.float64)
+        with torch.inference_mode():
+            x = torch.from_numpy(np.asarray(windows, np.float32)).to(self.device)
+            logits = self.model.head(x).float().cpu().numpy().astype(np.float64)
+        return sigmoid(logits)
+
+    def close(self) -> None:
+        """Release the model (and its device memory)."""
+        self.model = None  # type: ignore[assignment]
+
+
+def _torch_backend(spec: BackendSpec) -> Scorer:
+    from .checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(spec.weights, verify_checksum=spec.verify_checksum)
+    return TorchScorer(loaded, device=spec.device)
+
+
+def _onnx_backend(spec: BackendSpec) -> Scorer:
+    from .onnx import OnnxScorer, providers_for_device  # optional extra, imported lazily
+
+    providers = list(spec.providers) if spec.providers is not None else providers_for_device(spec.device)
+    return OnnxScorer.from_checkpoint(spec.weights, verify_checksum=spec.verify_checksum, threads=spec.threads,
+                                      providers=providers)
+
+
+BackendFactory = Callable[[BackendSpec], Scorer]
+_BACKENDS: dict[str, BackendFactory] = {"torch": _torch_backend, "onnx": _onnx_backend}
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Add a scorer backend under ``name`` (``--backend name``); it receives a :class:`BackendSpec`."""
+    if not name or name == "auto":
+        raise ValueError(f"invalid backend name {name!r}")
+    _BACKENDS[name] = factory
+
+
+def backend_names() -> tuple[str, ...]:
+    return tuple(_BACKENDS)
+
+
+def choose_backend(name: str, device: str) -> str:
+    """``auto`` → ONNX Runtime on the CPU when its extra is installed, else PyTorch."""
+    if name == "auto":
+        return "onnx" if device == "cpu" and importlib.util.find_spec("onnxruntime") else "torch"
+    if name not in _BACKENDS:
+        raise ConfigError(f"unknown backend {name!r}: use auto, {', '.join(_BACKENDS)}")
+    return name
+
+
+def build_scorer(name: str, spec: BackendSpec) -> Scorer:
+    """Build the scorer registered as ``name`` (``auto`` resolved by :func:`choose_backend`)."""
+    return _BACKENDS[choose_backend(name, spec.device)](spec)

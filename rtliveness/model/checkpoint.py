@@ -1,0 +1,321 @@
+"""The checkpoint format: weights plus the preprocessing and decision settings that travel with them.
+
+A checkpoint is a plain dict, loadable with ``torch.load(..., weights_only=True)``::
+
+    {"format": "rtliveness-spoofmodel", "version": 1,
+     "state_dict": {...}, "meta": {input_size, mean, std, window, threshold, crop_scale,
+                                   class_names, storage, security_levels, ...}}
+
+Origin checkpoints also load: a bare state dict, or a dict with ``model_state_dict`` /
+``state_dict`` / ``model`` next to ``epoch`` etc. They get the origin preprocessing (224 px,
+ImageNet mean/std, threshold 0.5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from ..errors import WeightsError
+from .spoofmodel import SpoofModel
+
+__all__ = [
+    "ModelMeta",
+    "LoadedModel",
+    "load_checkpoint",
+    "save_checkpoint",
+    "atomic_torch_save",
+    "sha256_file",
+    "default_weights_path",
+    "verify_sidecar",
+    "CHECKPOINT_FORMAT",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+]
+
+CHECKPOINT_FORMAT = "rtliveness-spoofmodel"
+CHECKPOINT_VERSION = 1
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """Preprocessing and decision settings that travel with the weights."""
+
+    input_size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    window: int = 5
+    threshold: float = 0.5
+    crop_scale: float = 1.0
+    class_names: tuple[str, ...] = ("real", "replay", "printed", "2dmask")
+    color_order: str = "RGB"
+    #: named operating points calibrated on dev data, e.g. (("convenience", 0.31), ("balanced", 0.55))
+    security_levels: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (16 <= int(self.input_size) <= 1024):
+            raise WeightsError(f"checkpoint input_size {self.input_size!r} is out of range 16..1024")
+        if int(self.window) != 5:
+            raise WeightsError(f"checkpoint window {self.window!r} is not 5: the SpoofModel head takes 5 crops")
+        if not (0.0 < float(self.threshold) < 1.0):
+            raise WeightsError(f"checkpoint threshold {self.threshold!r} is not in (0, 1)")
+        for name, thr in self.security_levels:
+            if not isinstance(name, str) or not (0.0 < float(thr) < 1.0):
+                raise WeightsError(f"checkpoint security level {name!r} has threshold {thr!r} outside (0, 1)")
+        if len(self.mean) != 3 or len(self.std) != 3 or not all(math.isfinite(v) for v in (*self.mean, *self.std)) \
+                or min(self.std) <= 0:
+            raise WeightsError("checkpoint mean/std must be three finite numbers each, std > 0")
+        if not (math.isfinite(self.crop_scale) and 0.5 <= self.crop_scale <= 4.0):
+            raise WeightsError(f"checkpoint crop_scale {self.crop_scale!r} is out of range 0.5..4")
+        if self.color_order not in ("RGB", "BGR"):
+            raise WeightsError(f"checkpoint color_order {self.color_order!r} must be RGB or BGR")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mean"], d["std"], d["class_names"] = list(self.mean), list(self.std), list(self.class_names)
+        d["security_levels"] = {name: float(thr) for name, thr in self.security_levels}
+        return d
+
+    def threshold_for(self, level: str) -> float:
+        """The threshold of a named security level stored with the weights."""
+        levels = dict(self.security_levels)
+        if level not in levels:
+            from ..errors import ConfigError
+
+            have = ", ".join(levels) or "none (this checkpoint has no calibrated levels)"
+            raise ConfigError(f"unknown security level {level!r}; this model has: {have}")
+        return float(levels[level])
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ModelMeta":
+        known = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in d.items() if k in known}
+        for k in ("mean", "std", "class_names"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        if "security_levels" in kw:
+            levels = kw["security_levels"]
+            items = levels.items() if isinstance(levels, Mapping) else levels
+            try:
+                kw["security_levels"] = tuple((str(n), float(t)) for n, t in items)
+            except (TypeError, ValueError) as exc:
+                raise WeightsError(f"checkpoint security_levels are invalid: {exc}") from exc
+        try:
+            for k, typ in (("input_size", int), ("window", int), ("threshold", float), ("crop_scale", float)):
+                if k in kw:
+                    kw[k] = typ(kw[k])
+            return cls(**kw)
+        except (TypeError, ValueError) as exc:
+            raise WeightsError(f"checkpoint meta is invalid: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: SpoofModel
+    meta: ModelMeta
+    path: Path | None
+    sha256: str | None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def default_weights_path() -> Path:
+    """The bundled weights: ``weights/`` at the repo root (editable install) or inside the
+    installed package (wheel)."""
+    package = Path(__file__).resolve().parent.parent
+    for cand in (package / "weights" / "spoofmodel.pt", package.parent / "weights" / "spoofmodel.pt"):
+        if cand.is_file():
+            return cand
+    return package.parent / "weights" / "spoofmodel.pt"
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+_INT8_SCALES = "int8_scales"
+
+
+def _quantise(sd: Mapping[str, torch.Tensor], storage: str) -> tuple[dict, dict]:
+    """(state dict as stored, per-channel scales of int8 tensors).
+
+    ``fp16`` halves every float tensor; ``int8`` stores conv/linear weights (ndim >= 2) as int8
+    with one fp32 scale per output channel (symmetric, max-abs) and the rest in fp16 — a quarter
+    of the fp32 size, which keeps the shipped file small."""
+    out, scales = {}, {}
+    for k, v in sd.items():
+        v = v.detach().cpu()
+        if storage == "int8" and v.is_floating_point() and v.ndim >= 2:
+            flat = v.reshape(v.shape[0], -1).float()
+            scale = flat.abs().amax(dim=1).clamp_min(1e-12) / 127.0
+            q = torch.round(flat / scale[:, None]).clamp(-127, 127).to(torch.int8).reshape(v.shape)
+            out[k] = q.contiguous()
+            scales[k] = scale.contiguous()
+            continue
+        if storage in ("fp16", "int8") and v.is_floating_point():
+            v = v.to(torch.float16)
+        out[k] = v.contiguous()
+    return out, scales
+
+
+def _dequantise(sd: dict, scales: Mapping[str, torch.Tensor]) -> dict:
+    for k, scale in scales.items():
+        if k in sd:
+            q = sd[k]
+            sd[k] = (q.reshape(q.shape[0], -1).float() * scale.float()[:, None]).reshape(q.shape)
+    return sd
+
+
+def save_checkpoint(path: Path, model: SpoofModel, meta: ModelMeta, storage: str = "fp32",
+                    extra: Mapping[str, Any] | None = None, write_sha256: bool = False) -> Path:
+    """Write a checkpoint atomically. ``storage='fp16'`` halves the file, ``'int8'`` quarters it
+    (per-channel weights; for shipping)."""
+    if storage not in ("fp32", "fp16", "int8"):
+        raise ValueError(f"storage must be fp32, fp16 or int8, got {storage!r}")
+    state, scales = _quantise(model.state_dict(), storage)
+    obj = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "state_dict": state,
+        "meta": {**meta.to_dict(), "storage": storage},
+    }
+    if scales:
+        obj[_INT8_SCALES] = scales
+    if extra:
+        obj.update(extra)
+    path = Path(path)
+    atomic_torch_save(obj, path)
+    if write_sha256:
+        sidecar = path.with_name(path.name + ".sha256")
+        sidecar.write_text(f"{sha256_file(path)}  {path.name}\n")
+    return path
+
+
+_STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
+
+
+def _extract_state_dict(obj: Any, path: Path) -> tuple[dict, dict]:
+    """Return (state_dict, meta_dict) from any supported checkpoint shape."""
+    if not isinstance(obj, Mapping):
+        raise WeightsError(f"{path}: not a checkpoint (a {type(obj).__name__}); expected a state dict")
+    if obj.get("format") == CHECKPOINT_FORMAT:
+        if not isinstance(obj.get("state_dict"), Mapping) or not isinstance(obj.get("meta", {}), Mapping) \
+                or not isinstance(obj.get(_INT8_SCALES, {}), Mapping):
+            raise WeightsError(f"{path}: rtliveness checkpoint without a valid state_dict/meta; the file is damaged")
+        return _dequantise(dict(obj["state_dict"]), obj.get(_INT8_SCALES, {})), dict(obj.get("meta", {}))
+    for key in _STATE_KEYS:
+        if key in obj and isinstance(obj[key], Mapping):
+            return dict(obj[key]), {}
+    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return dict(obj), {}
+    raise WeightsError(f"{path}: no state dict found (looked for {', '.join(_STATE_KEYS)} or a bare state dict)")
+
+
+def _strip_prefix(sd: dict) -> dict:
+    """Accept state dicts saved from DataParallel/compiled models (``module.`` / ``_orig_mod.``)."""
+    for prefix in ("module.", "_orig_mod."):
+        if sd and all(k.startswith(prefix) for k in sd):
+            sd = {k[len(prefix):]: v for k, v in sd.items()}
+    return sd
+
+
+def _expected_sha256(path: Path) -> str | None:
+    sidecar = path.with_name(path.name + ".sha256")
+    if sidecar.is_file():
+        text = sidecar.read_text().strip().split()
+        return text[0].lower() if text else None
+    return None
+
+
+def verify_sidecar(path: Path) -> str | None:
+    """Check ``path`` against its ``<file>.sha256`` sidecar, when one exists; the one place for it.
+
+    Returns the digest when a sidecar was checked (None without one); raises
+    :class:`WeightsError` when the file does not match."""
+    expected = _expected_sha256(Path(path))
+    if expected is None:
+        return None
+    digest = sha256_file(path)
+    if digest != expected:
+        raise WeightsError(f"weights file {path} fails its sha256 check (expected {expected[:12]}…, "
+                           f"got {digest[:12]}…); the file is corrupt or was replaced — re-download or retrain it")
+    return digest
+
+
+def load_checkpoint(path: Path | None = None, map_location: str | torch.device = "cpu",
+                    verify_checksum: bool = True) -> LoadedModel:
+    """Load a SpoofModel checkpoint (ours or the origin's) safely, with ``weights_only=True``.
+
+    When a ``<file>.sha256`` sidecar exists (the bundled weights have one) the file's sha256 must
+    match it. Raises :class:`WeightsError` with one clear line on any problem.
+    """
+    path = Path(path) if path is not None else default_weights_path()
+    if not path.exists():
+        raise WeightsError(f"weights file not found: {path}; pass --weights PATH or reinstall rtliveness")
+    if path.is_dir():
+        raise WeightsError(f"weights path is a folder, not a file: {path}; pass the .pt file inside it")
+    digest = verify_sidecar(path) if verify_checksum else None
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types: pickle errors, zip errors, EOF, unsafe globals
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = str(exc)
+        if ("Unsupported global" in text or "GLOBAL" in text or "REDUCE" in text) and "Unsupported operand" not in text:
+            raise WeightsError(f"weights file {path} contains code or objects that are not plain tensors; "
+                               "refused (weights-only loading) — use a checkpoint saved as a state dict") from exc
+        raise WeightsError(f"cannot read weights file {path}: {msg[:200]}; the file is truncated, corrupt or not a PyTorch checkpoint") from exc
+    sd, meta_d = _extract_state_dict(obj, path)
+    sd = _strip_prefix(sd)
+    meta = ModelMeta.from_dict(meta_d) if meta_d else ModelMeta()
+    model = SpoofModel(window=meta.window)
+    sd = {k: (v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v) for k, v in sd.items()}
+    try:
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+    except RuntimeError as exc:
+        first = str(exc).split("\n")[1].strip() if "\n" in str(exc) else str(exc)
+        raise WeightsError(f"weights file {path} does not fit the SpoofModel architecture ({first[:160]}); "
+                           "it was trained for a different model") from exc
+    if missing or unexpected:
+        names = ", ".join((list(missing) + list(unexpected))[:3])
+        raise WeightsError(f"weights file {path} does not fit the SpoofModel architecture "
+                           f"({len(missing)} missing, {len(unexpected)} unexpected keys, e.g. {names}); "
+                           "it was trained for a different model")
+    for name, t in model.state_dict().items():
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise WeightsError(f"weights file {path} holds NaN/Inf values in {name}; the training diverged — use another checkpoint")
+    model.eval()
+    return LoadedModel(model=model, meta=meta, path=path, sha256=digest)
+

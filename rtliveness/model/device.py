@@ -1,0 +1,28 @@
+"""Device resolution, in one place: ``auto | cpu | cuda | cuda:N`` → a concrete device string.
+
+Devices are chosen only at the edges (``from_config``, the CLI, training); components receive the
+resolved string and never call ``.cuda()`` on their own.
+"""
+
+from __future__ import annotations
+
+from ..config import parse_device
+from ..errors import ConfigError
+
+__all__ = ["resolve_device"]
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when available else ``cpu``; ``cuda[:N]`` is checked to exist."""
+    import torch
+
+    device = parse_device(device)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
+        idx = int(device.split(":")[1]) if ":" in device else 0
+        if idx >= torch.cuda.device_count():
+            raise ConfigError(f"device {device!r} does not exist (this machine has {torch.cuda.device_count()} CUDA devices)")
+    return device

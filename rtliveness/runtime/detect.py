@@ -1,0 +1,159 @@
+"""Face detectors behind one protocol, and the one registry of detectors. BGR→RGB conversion
+happens here, once.
+
+* :class:`MtcnnDetector` — MTCNN from ``facenet-pytorch``; its weights ship inside the wheel.
+* :class:`HaarDetector` — OpenCV's frontal-face Haar cascade, for weak machines.
+
+A new detector is one class with ``detect(image_bgr, region=None, min_face=None)`` plus one
+:func:`register_detector` call; ``DetectorConfig(kind=name)`` then selects it everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from ..config import DetectorConfig
+from ..errors import ConfigError
+from ..types import FaceBox
+
+__all__ = ["Detector", "MtcnnDetector", "HaarDetector", "build_detector", "boxes_from_array", "register_detector",
+           "detector_names"]
+
+
+@runtime_checkable
+class Detector(Protocol):
+    def detect(self, image_bgr: np.ndarray, region: tuple[int, int, int, int] | None = None,
+               min_face: int | None = None) -> tuple[FaceBox, ...]:
+        """Faces in ``image_bgr`` (or only inside ``region`` = x1, y1, x2, y2), largest first.
+
+        ``min_face=PX`` overrides the configured minimum face side (the pipeline passes it when
+        it detects on a downscaled copy of a large frame)."""
+        ...
+
+
+def boxes_from_array(boxes, scores, width: int, height: int, min_confidence: float,
+                     max_faces: int, offset: tuple[int, int] = (0, 0)) -> tuple[FaceBox, ...]:
+    """Clean a detector's raw output into FaceBoxes: cast (numpy 2 may give object arrays),
+    drop non-finite and low-confidence rows, clip to the frame, sort by area, cap the count."""
+    if boxes is None or len(boxes) == 0:
+        return ()
+    arr = np.asarray(np.asarray(boxes, dtype=object).tolist(), dtype=np.float64).reshape(-1, 4)
+    sc = np.ones(len(arr)) if scores is None else np.asarray(
+        [np.nan if s is None else s for s in np.asarray(scores, dtype=object).reshape(-1)], dtype=np.float64)
+    out: list[FaceBox] = []
+    ox, oy = offset
+    for (x1, y1, x2, y2), s in zip(arr, sc):
+        if not (np.isfinite([x1, y1, x2, y2, s]).all()) or s < min_confidence:
+            continue
+        x1, x2 = max(0.0, x1 + ox), min(float(width), x2 + ox)
+        y1, y2 = max(0.0, y1 + oy), min(float(height), y2 + oy)
+        if x2 - x1 < 4 or y2 - y1 < 4:
+            continue
+        out.append(FaceBox(float(x1), float(y1), float(x2), float(y2), float(min(1.0, s))))
+    out.sort(key=lambda b: b.width * b.height, reverse=True)
+    return tuple(out[:max_faces])
+
+
+def _region_slice(image: np.ndarray, region):
+    h, w = image.shape[:2]
+    if region is None:
+        return image, (0, 0)
+    x1, y1, x2, y2 = (int(v) for v in region)
+    x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+    if x2 - x1 < 12 or y2 - y1 < 12:
+        return None, (0, 0)
+    return image[y1:y2, x1:x2], (x1, y1)
+
+
+class MtcnnDetector:
+    """MTCNN (facenet-pytorch) on CPU or CUDA with video-friendly defaults."""
+
+    def __init__(self, config: DetectorConfig | None = None, device: str = "cpu") -> None:
+        from facenet_pytorch import MTCNN  # heavy import kept local
+
+        self.config = config or DetectorConfig()
+        self.device = device
+        self._mtcnn = MTCNN(
+            keep_all=True,
+            device=device,
+            min_face_size=self.config.min_face_size or 20,
+            factor=self.config.factor,
+            thresholds=list(self.config.thresholds),
+            post_process=False,
+            select_largest=True,
+        )
+
+    def detect(self, image_bgr: np.ndarray, region=None, min_face: int | None = None) -> tuple[FaceBox, ...]:
+        h, w = image_bgr.shape[:2]
+        sub, offset = _region_slice(image_bgr, region)
+        if sub is None:
+            return ()
+        min_face = min_face or self.config.min_face_for(h, w)
+        if min(sub.shape[:2]) < min_face:
+            return ()
+        self._mtcnn.min_face_size = min_face  # per image: relative sizes follow the frame
+        image_rgb = cv2.cvtColor(sub, cv2.COLOR_BGR2RGB)
+        boxes, probs = self._mtcnn.detect(image_rgb)
+        return boxes_from_array(boxes, probs, w, h, self.config.min_confidence, self.config.max_faces, offset)
+
+    def close(self) -> None:
+        """Release the three networks."""
+        self._mtcnn = None
+
+
+class HaarDetector:
+    """OpenCV's Haar cascade (frontal faces); fast on weak machines, less accurate than MTCNN."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig(kind="haar")
+        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml" if hasattr(cv2, "data") else ""
+        if not hasattr(cv2, "CascadeClassifier"):
+            raise ConfigError("the haar detector needs opencv-python 4.x (this OpenCV has no CascadeClassifier); use --detector mtcnn")
+        self._cascade = cv2.CascadeClassifier(path)
+        if self._cascade.empty():
+            raise ConfigError(f"Haar cascade file not found at {path!r}; install opencv-python 4.x or use --detector mtcnn")
+
+    def detect(self, image_bgr: np.ndarray, region=None, min_face: int | None = None) -> tuple[FaceBox, ...]:
+        h, w = image_bgr.shape[:2]
+        sub, offset = _region_slice(image_bgr, region)
+        if sub is None:
+            return ()
+        min_face = min_face or self.config.min_face_for(h, w)
+        gray = cv2.cvtColor(sub, cv2.COLOR_BGR2GRAY)
+        gray = cv2.equalizeHist(gray)
+        found = self._cascade.detectMultiScale(
+            gray, scaleFactor=1.0 + max(0.05, (1.0 - self.config.factor) / 2.0),
+            minNeighbors=5, minSize=(min_face, min_face))
+        if len(found) == 0:
+            return ()
+        boxes = [[x, y, x + bw, y + bh] for (x, y, bw, bh) in np.asarray(found).reshape(-1, 4)]
+        return boxes_from_array(boxes, None, w, h, 0.0, self.config.max_faces, offset)
+
+
+DetectorFactory = Callable[[DetectorConfig, str], Detector]
+_DETECTORS: dict[str, DetectorFactory] = {
+    "mtcnn": lambda config, device: MtcnnDetector(config, device=device),
+    "haar": lambda config, device: HaarDetector(config),  # always on the CPU
+}
+
+
+def register_detector(name: str, factory: DetectorFactory) -> None:
+    """Add a detector: ``factory(config, device)`` returns an object with the :class:`Detector` method."""
+    if not name:
+        raise ValueError("a detector needs a name")
+    _DETECTORS[name] = factory
+
+
+def detector_names() -> tuple[str, ...]:
+    return tuple(_DETECTORS)
+
+
+def build_detector(config: DetectorConfig, device: str = "cpu") -> Detector:
+    """The detector registered as ``config.kind``, on ``device``."""
+    factory = _DETECTORS.get(config.kind)
+    if factory is None:
+        raise ConfigError(f"invalid detector {config.kind!r}: use {' or '.join(_DETECTORS)}")
+    return factory(config, device)

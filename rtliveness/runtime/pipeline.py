@@ -1,0 +1,257 @@
+"""The liveness loop: frame → detect → track → crop → embed (once per crop) → 5-window head.
+
+:class:`LivenessPipeline` is the only place the parts are wired together. It does no I/O of its
+own: ``step`` takes a frame the host owns; ``run`` iterates a source the caller opened.
+Every part is injected, so tests can use fakes for the detector and the scorer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from ..config import DetectorConfig, PipelineConfig, TrackerConfig
+from ..errors import ConfigError
+from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
+from .buffer import WindowBuffer
+from .crop import crop_face
+from .decision import label_for
+from .detect import Detector, build_detector
+from .track import IouTracker
+
+__all__ = ["LivenessPipeline", "StageTimes"]
+
+STAGES = ("detect", "track", "crop", "embed", "head")
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage, summed over the frames processed (for benchmarks)."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in STAGES})
+    frames: int = 0
+
+    def add(self, stage: str, dt: float) -> None:
+        self.seconds[stage] += dt
+
+
+class _TrackStats:
+    __slots__ = ("first", "last", "frames", "windows", "p_sum", "last_p")
+
+    def __init__(self, first: int) -> None:
+        self.first = first
+        self.last = first
+        self.frames = 0
+        self.windows = 0
+        self.p_sum = 0.0
+        self.last_p: float | None = None
+
+
+class LivenessPipeline:
+    """Per-face live/spoof verdicts for a stream of frames.
+
+    Build it with :meth:`from_config` (loads weights, picks the device, builds MTCNN), or inject
+    a detector and a scorer directly. Two pipelines share nothing.
+    """
+
+    def __init__(self, detector: Detector, scorer, threshold: float | None = None,
+                 detector_config: DetectorConfig | None = None, tracker_config: TrackerConfig | None = None,
+                 max_summaries: int = 10_000, security: str | None = None) -> None:
+        self.detector = detector
+        self.scorer = scorer
+        self.meta = scorer.meta
+        if threshold is None:
+            threshold = self.meta.threshold_for(security) if security is not None else self.meta.threshold
+        self.threshold = float(threshold)
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"threshold must be in (0, 1), got {self.threshold}")
+        self.detector_config = detector_config or DetectorConfig()
+        self.tracker = IouTracker(tracker_config)
+        self.buffer = WindowBuffer(self.meta.window)
+        self.timings = StageTimes()
+        self._stats: OrderedDict[int, _TrackStats] = OrderedDict()
+        self._max_summaries = max_summaries
+        self._last_p: dict[int, float] = {}
+        self._epoch = 0
+        self._frames_seen = 0
+        self._closed = False
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_config(cls, config: PipelineConfig | None = None) -> "LivenessPipeline":
+        """Load the weights (bundled by default), resolve the device, build the detector.
+
+        The backend and the detector come from their registries
+        (:func:`rtliveness.model.backends.register_backend`,
+        :func:`rtliveness.runtime.detect.register_detector`)."""
+        from ..model.backends import BackendSpec, build_scorer
+        from ..model.device import resolve_device
+
+        config = config or PipelineConfig()
+        device = resolve_device(config.device)
+        if device == "cpu" and config.cpu_threads:
+            import torch
+
+            torch.set_num_threads(config.cpu_threads)
+        spec = BackendSpec(weights=config.weights, device=device, verify_checksum=config.verify_checksum)
+        scorer = build_scorer(config.backend, spec)
+        detector = build_detector(config.detector, device=device)
+        return cls(detector, scorer, threshold=config.threshold, detector_config=config.detector,
+                   tracker_config=config.tracker, security=config.security)
+
+    # ------------------------------------------------------------------ the loop
+    def reset(self) -> None:
+        """Forget every track and window (e.g. after a stream gap or a scene change)."""
+        self.tracker.reset()
+        self.tracker.pop_evicted()
+        self.buffer.clear()
+        self._last_p.clear()
+
+    def step(self, frame: Frame | np.ndarray, timestamp: float | None = None) -> FrameResult:
+        """Process one frame (a :class:`Frame` or a gray/BGR/BGRA uint8 array)."""
+        if self._closed:
+            raise RuntimeError("pipeline is closed")
+        if not isinstance(frame, Frame):
+            image = as_bgr(frame)
+            ts = float(timestamp) if timestamp is not None else float(self._frames_seen)
+            frame = Frame(self._frames_seen, image, ts, self._epoch)
+        if frame.epoch != self._epoch:
+            self._epoch = frame.epoch
+            self.reset()
+        self._frames_seen += 1
+        self.timings.frames += 1
+        image = frame.image_bgr
+        h, w = image.shape[:2]
+
+        t0 = time.perf_counter()
+        detect_now = frame.index % self.detector_config.every_n == 0 or not self.tracker.active_ids
+        boxes = self._detect(image) if detect_now else None
+        t1 = time.perf_counter()
+        tracks = self.tracker.update(boxes, w, h)
+        gone = set(self.tracker.pop_evicted())
+        if boxes is not None:
+            # a track the detector missed this time keeps its id but not its window: a window
+            # never spans a gap, every verdict comes from 5 consecutive frames
+            seen = {t.track_id for t in tracks}
+            gone.update(tid for tid in self.tracker.active_ids if tid not in seen)
+        for tid in gone:
+            self.buffer.drop((tid,))
+            self._last_p.pop(tid, None)
+        t2 = time.perf_counter()
+        size, scale = self.meta.input_size, self.meta.crop_scale
+        crops = [crop_face(image, t.box, scale, size) for t in tracks]
+        t3 = time.perf_counter()
+        emb = self.scorer.embed(crops) if crops else None
+        t4 = time.perf_counter()
+        full_ids: list[int] = []
+        windows: list[np.ndarray] = []
+        for i, t in enumerate(tracks):
+            win = self.buffer.push(t.track_id, emb[i])
+            if win is not None:
+                full_ids.append(t.track_id)
+                windows.append(win)
+        scored_now: set[int] = set()
+        if windows:
+            probs = self.scorer.head(np.stack(windows))
+            for tid, p in zip(full_ids, probs):
+                p = float(p)
+                if math.isfinite(p):
+                    self._last_p[tid] = min(1.0, max(0.0, p))
+                    scored_now.add(tid)
+                else:  # a non-finite score never reaches a verdict: back to pending
+                    self._last_p.pop(tid, None)
+        t5 = time.perf_counter()
+        for name, dt in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+            self.timings.add(name, dt)
+
+        verdicts = []
+        for t in tracks:
+            p = self._last_p.get(t.track_id)
+            if p is None:
+                verdicts.append(Verdict(t.track_id, t.box, None, "pending"))
+            else:
+                verdicts.append(Verdict(t.track_id, t.box, p, label_for(p, self.threshold)))
+            self._record(t.track_id, frame.index, p if t.track_id in scored_now else None)
+        return FrameResult(frame.index, frame.timestamp, tuple(verdicts), detected=detect_now)
+
+    def _detect(self, image: np.ndarray) -> tuple[FaceBox, ...]:
+        h, w = image.shape[:2]
+        side = self.detector_config.max_side
+        if max(h, w) <= side:
+            return self.detector.detect(image)
+        f = side / float(max(h, w))
+        small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        out = []
+        px = self.detector_config.min_face_size
+        # an explicit minimum face is in full-frame pixels: scale it to the copy detected on
+        found = self.detector.detect(small) if px is None else self.detector.detect(small, min_face=max(12, round(px * f)))
+        for b in found:
+            big = FaceBox(b.x1 / f, b.y1 / f, b.x2 / f, b.y2 / f, b.score).clipped(w, h)
+            if big is not None:
+                out.append(big)
+        return tuple(out)
+
+    def _record(self, tid: int, frame_index: int, p_new: float | None) -> None:
+        st = self._stats.get(tid)
+        if st is None:
+            st = self._stats[tid] = _TrackStats(frame_index)
+            while len(self._stats) > self._max_summaries:
+                self._stats.popitem(last=False)  # the least recently seen track
+        else:
+            self._stats.move_to_end(tid)
+        st.last = frame_index
+        st.frames += 1
+        if p_new is not None:
+            st.windows += 1
+            st.p_sum += p_new
+            st.last_p = p_new
+
+    def run_frames(self, source) -> Iterator[tuple[Frame, FrameResult]]:
+        """Iterate ``source`` (any iterable of :class:`Frame`), yielding (frame, result)."""
+        for frame in source:
+            yield frame, self.step(frame)
+
+    def run(self, source) -> Iterator[FrameResult]:
+        """Iterate ``source``, yielding one :class:`FrameResult` per frame."""
+        for _, result in self.run_frames(source):
+            yield result
+
+    # ------------------------------------------------------------------ results
+    def track_summaries(self) -> tuple[TrackSummary, ...]:
+        """Per-track verdict over everything seen: the mean p_spoof of its scored windows."""
+        out = []
+        for tid, st in self._stats.items():
+            mean = st.p_sum / st.windows if st.windows else None
+            label = "pending" if mean is None else label_for(mean, self.threshold)
+            out.append(TrackSummary(tid, st.first, st.last, st.frames, st.windows, mean, label))
+        return tuple(out)
+
+    @property
+    def open_tracks(self) -> int:
+        return len(self.tracker.active_ids)
+
+    def close(self) -> None:
+        """Release everything the pipeline holds: windows, tracks, the scorer (model, ONNX
+        sessions) and the detector (MTCNN). Idempotent; ``step`` fails afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        self.reset()
+        for part in (self.scorer, self.detector):
+            closer = getattr(part, "close", None)
+            if callable(closer):
+                closer()
+        self.scorer = None
+        self.detector = None
+
+    def __enter__(self) -> "LivenessPipeline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

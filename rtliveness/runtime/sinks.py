@@ -1,0 +1,221 @@
+"""Where results go: the :class:`Sink` protocol and the built-in sinks.
+
+A sink receives every processed frame with its result — ``write(frame, result)`` — and is
+closed once at the end — ``close()``, which finalises what it writes (video trailer, flushed
+JSON lines). A sink that records a whole run may also define ``end(summary)``, called once
+before ``close`` with the run's summary dict. Sinks that show pixels draw the overlay
+themselves. A new sink (WebSocket, Redis, Kafka …) is one class with these methods.
+
+Built in: :class:`JsonlSink` (JSON lines), :class:`VideoSink` (annotated video file),
+:class:`WindowSink` (on-screen window; the only place ``imshow`` lives), :class:`MemorySink`
+(keeps results in a list), :class:`CallbackSink` (calls a function per result).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any, Callable, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..types import Frame, FrameResult
+
+__all__ = [
+    "Sink",
+    "StopRequested",
+    "JsonlSink",
+    "VideoSink",
+    "WindowSink",
+    "MemorySink",
+    "CallbackSink",
+    "fourcc_for",
+    "VIDEO_EXTENSIONS",
+]
+
+#: output video containers and the codec OpenCV's wheels write into each
+VIDEO_EXTENSIONS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
+
+
+@runtime_checkable
+class Sink(Protocol):
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        """Take one processed frame and its result."""
+        ...
+
+    def close(self) -> None:
+        """Finalise the output; called once, also after errors."""
+        ...
+
+
+class StopRequested(Exception):
+    """Raised by a sink's ``write`` when the user asked to stop (q/Esc in the window)."""
+
+
+def fourcc_for(path: Path) -> str:
+    ext = Path(path).suffix.lower()
+    if ext not in VIDEO_EXTENSIONS:
+        raise ConfigError(f"unsupported output video extension {ext!r} for {path}: use "
+                          f"{', '.join(VIDEO_EXTENSIONS)}")
+    return VIDEO_EXTENSIONS[ext]
+
+
+def _check_folder(path: Path) -> None:
+    if not path.parent.exists():
+        raise ConfigError(f"output folder does not exist: {path.parent}; create it first")
+
+
+class JsonlSink:
+    """One JSON object per frame (the frame record), then the summary line; each line flushed as
+    written, so a crash never leaves half a line."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        _check_folder(self.path)
+        self._fh: IO[str] | None = open(self.path, "w", encoding="utf-8")
+        self.lines = 0
+
+    def write_obj(self, obj: dict[str, Any]) -> None:
+        if self._fh is None:
+            raise ValueError("JsonlSink is closed")
+        self._fh.write(json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n")
+        self._fh.flush()
+        self.lines += 1
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        self.write_obj(result.to_json())
+
+    def end(self, summary: dict[str, Any]) -> None:
+        self.write_obj({"summary": summary})
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+            try:
+                os.fsync(self._fh.fileno())
+            except OSError:
+                pass
+            self._fh.close()
+            self._fh = None
+
+
+class VideoSink:
+    """The annotated video: every frame with the overlay drawn, written to a video file.
+
+    The writer opens on the first frame (its size). ``fps`` is the output file's frame rate;
+    ``meter`` (a :class:`~rtliveness.runtime.progress.FpsMeter`) supplies the processing FPS drawn
+    in the corner, when given."""
+
+    def __init__(self, path: str | os.PathLike, fps: float, meter=None) -> None:
+        self.path = Path(path)
+        self.fourcc = fourcc_for(self.path)
+        _check_folder(self.path)
+        self.fps = float(fps) if fps and fps > 0 else 25.0
+        self.meter = meter
+        self._writer = None
+        self._size: tuple[int, int] | None = None
+        self.frames = 0
+
+    def write_image(self, image_bgr: np.ndarray) -> None:
+        import cv2
+
+        h, w = image_bgr.shape[:2]
+        if self._writer is None:
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise ConfigError(f"cannot write video {self.path} ({self.fourcc}, {w}x{h}); check the path and extension")
+            self._size = (w, h)
+        elif (w, h) != self._size:
+            image_bgr = cv2.resize(image_bgr, self._size)
+        self._writer.write(image_bgr)
+        self.frames += 1
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        from .overlay import draw_result
+
+        self.write_image(draw_result(frame.image_bgr, result, None if self.meter is None else self.meter.fps))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+
+class WindowSink:
+    """An on-screen window with the overlay. ``write`` raises :class:`StopRequested` when the
+    user pressed q or Esc."""
+
+    def __init__(self, title: str = "rtliveness", meter=None) -> None:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            # OpenCV's Qt/GTK back end aborts the process without a display: refuse up front
+            raise ConfigError("cannot open a window: no display (DISPLAY is not set); run with --no-show")
+        self.title = title
+        self.meter = meter
+        self._open = False
+
+    def show(self, image_bgr: np.ndarray) -> bool:
+        """Show an image; False when the user pressed q or Esc."""
+        import cv2
+
+        try:
+            cv2.imshow(self.title, image_bgr)
+            self._open = True
+            key = cv2.waitKey(1) & 0xFF
+        except cv2.error as exc:
+            raise ConfigError(f"cannot open a window ({str(exc).strip().splitlines()[-1][:120]}); run with --no-show on a machine without a display") from exc
+        return key not in (ord("q"), 27)
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        from .overlay import draw_result
+
+        if not self.show(draw_result(frame.image_bgr, result, None if self.meter is None else self.meter.fps)):
+            raise StopRequested("window closed by the user")
+
+    def close(self) -> None:
+        if self._open:
+            import cv2
+
+            try:
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)
+            except cv2.error:
+                pass
+            self._open = False
+
+
+class MemorySink:
+    """Keeps every result (and, with ``keep_images=True``, every frame) in memory."""
+
+    def __init__(self, keep_images: bool = False) -> None:
+        self.keep_images = keep_images
+        self.results: list[FrameResult] = []
+        self.frames: list[Frame] = []
+        self.summary: dict[str, Any] | None = None
+        self.closed = False
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        self.results.append(result)
+        if self.keep_images:
+            self.frames.append(frame)
+
+    def end(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class CallbackSink:
+    """Calls ``fn(result)`` for every frame (the ``on_result`` hook of :func:`process_source`)."""
+
+    def __init__(self, fn: Callable[[FrameResult], None]) -> None:
+        self.fn = fn
+
+    def write(self, frame: Frame, result: FrameResult) -> None:
+        self.fn(result)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,380 @@
+"""Frame sources behind one protocol: video files, cameras, RTSP/HTTP streams, in-memory arrays.
+
+* Files deliver every frame in order and never drop one; decoding runs on a background thread
+  a few frames ahead (bounded queue) so it overlaps with inference.
+* Live sources (camera index, ``rtsp://``/``http(s)://``) read on a background thread and hand
+  out the freshest frame, counting the ones they drop. A lost stream is retried with backoff;
+  each reconnect increases ``Frame.epoch`` so the pipeline clears its windows. No substitute
+  frame (black, repeated) is ever produced. After ``give_up_s`` without frames the iterator
+  raises :class:`StreamLostError`.
+
+Every source is a context manager; ``close()`` ends its thread (joined with a timeout).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Protocol, Sequence
+
+import cv2
+import numpy as np
+
+from ..config import StreamConfig
+from ..errors import ConfigError, SourceOpenError, StreamLostError
+from ..types import Frame, as_bgr
+
+__all__ = [
+    "FrameSource",
+    "FileSource",
+    "LiveSource",
+    "ArraySource",
+    "open_source",
+    "parse_source",
+    "SourceEvent",
+]
+
+_STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
+
+SourceEvent = Callable[[str, str], None]
+"""Callback ``(event, detail)`` for live-source events: ``lost``, ``reconnected``, ``gave_up``."""
+
+
+class FrameSource(Protocol):
+    name: str
+    is_live: bool
+    fps: float | None
+    frame_count: int | None
+    dropped: int
+
+    def __iter__(self) -> Iterator[Frame]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> "FrameSource": ...
+    def __exit__(self, *exc) -> None: ...
+
+
+def parse_source(spec: str | int) -> tuple[str, str | int]:
+    """Classify a SOURCE argument: ('camera', index) | ('stream', url) | ('file', path)."""
+    if isinstance(spec, int):
+        return "camera", spec
+    s = str(spec).strip()
+    if s.lstrip("-").isdigit():
+        idx = int(s)
+        if idx < 0:
+            raise ConfigError(f"camera index must be >= 0, got {idx}")
+        return "camera", idx
+    if s.lower().startswith(_STREAM_PREFIXES):
+        return "stream", s
+    return "file", s
+
+
+class _SourceBase:
+    name = "source"
+    is_live = False
+    fps: float | None = None
+    frame_count: int | None = None
+    dropped = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        pass
+
+
+class ArraySource(_SourceBase):
+    """In-memory frames (numpy arrays: gray, BGR or BGRA uint8), delivered in order."""
+
+    def __init__(self, images: Sequence[np.ndarray], fps: float = 30.0, name: str = "arrays") -> None:
+        self._images = images
+        self.fps = float(fps)
+        self.frame_count = len(images)
+        self.name = name
+
+    def __iter__(self) -> Iterator[Frame]:
+        for i, img in enumerate(self._images):
+            yield Frame(i, as_bgr(img), i / self.fps)
+
+
+_END = object()
+
+
+class FileSource(_SourceBase):
+    """A video file (or a finite video behind an http(s) URL, opened by :func:`open_source`):
+    every frame, in order, decoded ``prefetch`` frames ahead on a thread."""
+
+    def __init__(self, path: str | os.PathLike, prefetch: int = 4, capture: "cv2.VideoCapture | None" = None) -> None:
+        p = Path(path) if capture is None else path
+        self.name = str(p)
+        if capture is None:
+            if not p.exists():
+                raise SourceOpenError(f"video file not found: {p}; check the path")
+            if p.is_dir():
+                raise SourceOpenError(f"source is a folder, not a video file: {p}")
+            if p.stat().st_size == 0:
+                raise SourceOpenError(f"video file is empty (0 bytes): {p}")
+        cap = capture if capture is not None else cv2.VideoCapture(str(p))
+        if not cap.isOpened():
+            cap.release()
+            raise SourceOpenError(f"cannot decode video file {p}: not a video OpenCV can read, or corrupt; convert it to mp4 (H.264) and retry")
+        ok, first = cap.read()
+        if not ok or first is None:
+            cap.release()
+            raise SourceOpenError(f"cannot decode any frame of video file {p}: the file is truncated or corrupt")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else 25.0
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count = n if n > 0 else None
+        self.size = (int(first.shape[1]), int(first.shape[0]))
+        self._cap = cap
+        self._first = first
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.decode_seconds = 0.0
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _reader(self) -> None:
+        try:
+            frame = self._first
+            self._first = None
+            while frame is not None and not self._stop.is_set():
+                if not self._put(frame):
+                    return
+                t0 = time.perf_counter()
+                ok, frame = self._cap.read()
+                self.decode_seconds += time.perf_counter() - t0
+                if not ok:
+                    frame = None
+        except BaseException as exc:  # reported to the consumer, never swallowed
+            self._error = exc
+        finally:
+            self._put_end()
+
+    def _put_end(self) -> None:
+        # the end marker must arrive even if the consumer is slow; bounded by the stop flag
+        while True:
+            try:
+                self._queue.put(_END, timeout=0.1)
+                return
+            except queue.Full:
+                if self._stop.is_set():
+                    return
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._thread is not None:
+            raise RuntimeError("a FileSource can be iterated once; open the file again")
+        self._thread = threading.Thread(target=self._reader, name=f"rtliveness-file-{id(self):x}", daemon=True)
+        self._thread.start()
+        i = 0
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                break
+            yield Frame(i, item, i / self.fps)
+            i += 1
+        if self._error is not None:
+            raise SourceOpenError(f"error while decoding {self.name} at frame {i}: {self._error}")
+
+    def close(self) -> None:
+        self._stop.set()
+        t = self._thread
+        if t is not None:
+            # drain so a blocked put can finish
+            while t.is_alive():
+                try:
+                    while True:
+                        self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+                t.join(timeout=0.1)
+        self._cap.release()
+
+
+class LiveSource(_SourceBase):
+    """A camera index or a network stream, read on a background thread; freshest frame wins."""
+
+    is_live = True
+
+    def __init__(self, spec: str | int, config: StreamConfig | None = None,
+                 on_event: SourceEvent | None = None,
+                 opener: Callable[[str | int, StreamConfig], "cv2.VideoCapture"] | None = None) -> None:
+        self.spec = spec
+        self.config = config or StreamConfig()
+        self.name = f"camera {spec}" if isinstance(spec, int) else str(spec)
+        self._on_event = on_event
+        self._opener = opener or _open_capture
+        self._cond = threading.Condition()
+        self._latest: tuple[np.ndarray, float, int] | None = None
+        self._seq = 0
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._ended = False
+        self.dropped = 0
+        self.reconnects = 0
+        self._t0 = time.monotonic()
+        cap = self._opener(spec, self.config)
+        if cap is None or not cap.isOpened():
+            if cap is not None:
+                cap.release()
+            raise SourceOpenError(self._open_failure_message())
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else None
+        self._cap = cap
+        self._thread = threading.Thread(target=self._reader, name=f"rtliveness-live-{id(self):x}", daemon=True)
+        self._thread.start()
+
+    def _open_failure_message(self) -> str:
+        if isinstance(self.spec, int):
+            return f"camera {self.spec} did not open: no such camera or it is busy; check the index (0 is the first camera) and that no other program uses it"
+        return (f"cannot open stream {self.spec} within {self.config.open_timeout_s:g} s: unreachable, wrong path "
+                "or unsupported protocol; check the URL and that the camera/server is up")
+
+    def _emit(self, event: str, detail: str) -> None:
+        if self._on_event is not None:
+            try:
+                self._on_event(event, detail)
+            except Exception:  # a host callback must not kill the reader thread
+                pass
+
+    def _publish(self, image: np.ndarray, epoch: int) -> None:
+        with self._cond:
+            if self._latest is not None:
+                self.dropped += 1  # the consumer never saw the previous frame
+            self._latest = (image, time.monotonic() - self._t0, epoch)
+            self._seq += 1
+            self._cond.notify_all()
+
+    def _gave_up(self) -> StreamLostError:
+        self._emit("gave_up", self.name)
+        return StreamLostError(
+            f"stream {self.name} was lost and did not come back within {self.config.give_up_s:g} s; "
+            "check the camera/server, or raise the give-up time")
+
+    def _reader(self) -> None:
+        epoch = 0
+        cap = self._cap
+        last_frame_at = time.monotonic()  # the give-up clock runs from the last real frame
+        try:
+            while not self._stop.is_set():
+                ok, image = cap.read() if cap is not None else (False, None)
+                if ok and image is not None:
+                    last_frame_at = time.monotonic()
+                    self._publish(image, epoch)
+                    continue
+                if self._stop.is_set():
+                    break
+                # the stream is lost: never hand out a substitute frame; reconnect with backoff
+                if cap is not None:
+                    cap.release()
+                    cap = None
+                if not self.config.reconnect:
+                    raise StreamLostError(f"stream {self.name} ended or was lost (reconnect disabled)")
+                if time.monotonic() - last_frame_at > self.config.give_up_s:
+                    raise self._gave_up()  # reopened, but no frame came: do not loop forever
+                self._emit("lost", self.name)
+                delay = self.config.backoff_initial_s
+                while not self._stop.is_set():
+                    left = self.config.give_up_s - (time.monotonic() - last_frame_at)
+                    if left <= 0:
+                        raise self._gave_up()
+                    if self._stop.wait(min(delay, left)):
+                        break
+                    delay = min(self.config.backoff_max_s, delay * 2)
+                    if time.monotonic() - last_frame_at > self.config.give_up_s:
+                        raise self._gave_up()
+                    try:
+                        cand = self._opener(self.spec, self.config)
+                    except Exception:
+                        cand = None
+                    if cand is not None and cand.isOpened():
+                        cap = cand
+                        epoch += 1
+                        self.reconnects += 1
+                        with self._cond:
+                            self._latest = None  # nothing from before the gap survives
+                        self._emit("reconnected", self.name)
+                        break
+                    if cand is not None:
+                        cand.release()
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            if cap is not None:
+                cap.release()
+            with self._cond:
+                self._ended = True
+                self._cond.notify_all()
+
+    def __iter__(self) -> Iterator[Frame]:
+        i = 0
+        while True:
+            with self._cond:
+                while self._latest is None and not self._ended and not self._stop.is_set():
+                    self._cond.wait(timeout=0.1)
+                if self._latest is None:
+                    break
+                image, ts, epoch = self._latest
+                self._latest = None
+            yield Frame(i, image, ts, epoch)
+            i += 1
+        if self._error is not None and not self._stop.is_set():
+            err = self._error
+            if isinstance(err, StreamLostError):
+                raise err
+            raise StreamLostError(f"stream {self.name} failed: {err}") from err
+
+    def close(self) -> None:
+        """Stop and join the reader. A read or an open in progress is bounded by the stream's
+        timeouts (OpenCV cannot interrupt them), so the join waits for the longer of the two."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(timeout=max(self.config.open_timeout_s, 3 * self.config.read_timeout_s) + 5.0)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+
+def _open_capture(spec: str | int, config: StreamConfig) -> cv2.VideoCapture:
+    if isinstance(spec, int):
+        return cv2.VideoCapture(spec)
+    params = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(config.open_timeout_s * 1000),
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(config.read_timeout_s * 1000),
+    ]
+    return cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
+
+
+def open_source(spec: str | int, stream: StreamConfig | None = None,
+                on_event: SourceEvent | None = None) -> FileSource | LiveSource:
+    """Open SOURCE: an integer is a camera index; ``rtsp://``/``http(s)://`` are streams;
+    anything else is a file path."""
+    kind, value = parse_source(spec)
+    if kind == "file":
+        return FileSource(value)
+    if kind == "stream" and str(value).lower().startswith(("http://", "https://")):
+        # a finite video file served over HTTP has a frame count: read it like a file (every
+        # frame, end at its end) instead of "reconnecting" to replay it forever
+        cfg = stream or StreamConfig()
+        cap = _open_capture(value, cfg)
+        if cap.isOpened() and (cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) > 0:
+            return FileSource(value, capture=cap)
+        cap.release()
+    return LiveSource(value, stream, on_event=on_event)

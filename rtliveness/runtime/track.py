@@ -1,0 +1,210 @@
+"""Stable ids for faces across frames (greedy IoU matching with a constant-velocity carry).
+
+Pure numpy, no I/O. Each tracker owns its id counter, so two pipelines never share ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..config import TrackerConfig
+from ..types import FaceBox
+
+__all__ = ["Track", "IouTracker", "FaceFollower", "follow_face", "iou_matrix", "box_iou"]
+
+
+def iou_matrix(a: list[FaceBox] | tuple[FaceBox, ...], b: list[FaceBox] | tuple[FaceBox, ...]) -> np.ndarray:
+    """IoU of every box in ``a`` against every box in ``b`` as an (len(a), len(b)) array."""
+    if not a or not b:
+        return np.zeros((len(a), len(b)))
+    A = np.array([[x.x1, x.y1, x.x2, x.y2] for x in a], dtype=np.float64)
+    B = np.array([[x.x1, x.y1, x.x2, x.y2] for x in b], dtype=np.float64)
+    ix1 = np.maximum(A[:, None, 0], B[None, :, 0])
+    iy1 = np.maximum(A[:, None, 1], B[None, :, 1])
+    ix2 = np.minimum(A[:, None, 2], B[None, :, 2])
+    iy2 = np.minimum(A[:, None, 3], B[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a = (A[:, 2] - A[:, 0]) * (A[:, 3] - A[:, 1])
+    area_b = (B[:, 2] - B[:, 0]) * (B[:, 3] - B[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+def box_iou(a: FaceBox, b: FaceBox) -> float:
+    """Intersection over union of two boxes."""
+    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
+    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+    inter = ix * iy
+    union = a.width * a.height + b.width * b.height - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Track:
+    """A tracked face as of the latest update. ``detected`` is False when the box was carried."""
+
+    track_id: int
+    box: FaceBox
+    detected: bool
+    age: int
+    missed: int
+
+
+class _State:
+    __slots__ = ("track_id", "box", "velocity", "age", "missed", "detected", "det_box", "since")
+
+    def __init__(self, track_id: int, box: FaceBox) -> None:
+        self.track_id = track_id
+        self.box = box  # current (detected or carried) box
+        self.det_box = box  # last detected box
+        self.since = 0  # frames since det_box
+        self.velocity = np.zeros(4)  # per frame, from detected boxes only
+        self.age = 1
+        self.missed = 0
+        self.detected = True
+
+
+class IouTracker:
+    """Greedy IoU tracker.
+
+    ``update(boxes)`` with the detector's boxes on detection frames; ``update(None)`` on frames
+    where the detector did not run: every live track's box is carried forward by its velocity.
+    A track not matched on ``max_missed + 1`` consecutive detection frames is evicted; the ids
+    of evicted tracks are reported once by :meth:`pop_evicted` so their buffers can be dropped.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self._tracks: list[_State] = []
+        self._next_id = 1
+        self._evicted: list[int] = []
+
+    def reset(self) -> None:
+        """Drop every track (after a stream gap). Ids keep increasing: a new face gets a new id."""
+        self._evicted.extend(t.track_id for t in self._tracks)
+        self._tracks = []
+
+    @property
+    def active_ids(self) -> tuple[int, ...]:
+        return tuple(t.track_id for t in self._tracks)
+
+    def pop_evicted(self) -> tuple[int, ...]:
+        out, self._evicted = tuple(self._evicted), []
+        return out
+
+    def update(self, boxes: tuple[FaceBox, ...] | list[FaceBox] | None, width: int | None = None,
+               height: int | None = None) -> tuple[Track, ...]:
+        if boxes is None:
+            return self._carry(width, height)
+        boxes = list(boxes)
+        ious = iou_matrix([t.box for t in self._tracks], boxes)
+        matched_t: set[int] = set()
+        matched_d: set[int] = set()
+        if ious.size:
+            order = np.dstack(np.unravel_index(np.argsort(-ious, axis=None), ious.shape))[0]
+            for ti, di in order:
+                if ious[ti, di] < self.config.iou_threshold:
+                    break
+                if ti in matched_t or di in matched_d:
+                    continue
+                matched_t.add(int(ti))
+                matched_d.add(int(di))
+                st = self._tracks[ti]
+                new = boxes[di]
+                old_box = st.det_box
+                delta = np.array([new.x1 - old_box.x1, new.y1 - old_box.y1, new.x2 - old_box.x2, new.y2 - old_box.y2])
+                st.velocity = 0.5 * st.velocity + 0.5 * (delta / (st.since + 1))
+                st.box, st.det_box, st.since = new, new, 0
+                st.age, st.missed, st.detected = st.age + 1, 0, True
+        survivors: list[_State] = []
+        for i, st in enumerate(self._tracks):
+            if i in matched_t:
+                survivors.append(st)
+                continue
+            st.since += 1
+            st.missed += 1
+            st.detected = False
+            if st.missed > self.config.max_missed:
+                self._evicted.append(st.track_id)
+            else:
+                survivors.append(st)
+        self._tracks = survivors
+        new_states = []
+        for di, box in enumerate(boxes):
+            if di not in matched_d:
+                st = _State(self._next_id, box)
+                self._next_id += 1
+                new_states.append(st)
+        self._tracks.extend(new_states)
+        # a track that missed this detection is not reported: only faces seen on this frame
+        return tuple(Track(t.track_id, t.box, True, t.age, 0) for t in self._tracks if t.detected)
+
+    def _carry(self, width: int | None, height: int | None) -> tuple[Track, ...]:
+        out = []
+        for st in self._tracks:
+            if not st.detected:  # unmatched at the last detection: not shown until seen again
+                continue
+            st.since += 1
+            v = st.velocity * st.since
+            b = st.det_box  # predicted from the last detection, not compounded frame by frame
+            try:
+                moved = FaceBox(b.x1 + v[0], b.y1 + v[1], b.x2 + v[2], b.y2 + v[3], b.score)
+            except ValueError:
+                moved = st.box
+            if width is not None and height is not None:
+                moved = moved.clipped(width, height) or st.box
+            st.box = moved
+            out.append(Track(st.track_id, moved, False, st.age, st.missed))
+        return tuple(out)
+
+
+class FaceFollower:
+    """Follow one face through consecutive detection frames with the serving tracker — the one
+    face follower of the project (``prepare`` and ``synth`` use it).
+
+    ``step(boxes)`` takes one frame's detections and returns the followed face's box, or None
+    once it was not detected in some frame (a window never spans a gap, as at serving time).
+    The face is ``first`` (matched by IoU on the first frame) or the first frame's largest box.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None, first: FaceBox | None = None) -> None:
+        self._tracker = IouTracker(config or TrackerConfig(max_missed=0))
+        self._first = first
+        self._target: int | None = None
+        self.lost = False
+        self.last: FaceBox | None = None
+
+    def step(self, boxes: Sequence[FaceBox]) -> FaceBox | None:
+        if self.lost:
+            return None
+        tracks = self._tracker.update(tuple(boxes))
+        if self._target is None:
+            if tracks and self._first is None:
+                self._target = max(tracks, key=lambda t: t.box.width * t.box.height).track_id
+            elif tracks:
+                ious = [box_iou(self._first, t.box) for t in tracks]
+                j = int(np.argmax(ious))
+                if ious[j] >= self._tracker.config.iou_threshold:
+                    self._target = tracks[j].track_id
+        found = [t.box for t in tracks if t.track_id == self._target]
+        if not found:
+            self.lost = True
+            return None
+        self.last = found[0]
+        return self.last
+
+
+def follow_face(boxes_per_frame: Sequence[Sequence[FaceBox]], config: TrackerConfig | None = None,
+                first: FaceBox | None = None) -> list[FaceBox] | None:
+    """The followed face's box in every frame (see :class:`FaceFollower`), or None if it is lost."""
+    follower = FaceFollower(config, first)
+    out = []
+    for boxes in boxes_per_frame:
+        box = follower.step(boxes)
+        if box is None:
+            return None
+        out.append(box)
+    return out

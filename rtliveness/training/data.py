@@ -1,0 +1,204 @@
+"""Datasets in the origin layout: ``DATA/{real,replay,printed,2dmask}/<sample>/`` with exactly
+5 images per sample; label spoof = class != real.
+
+Also: person-disjoint, class-stratified, seeded splits. ``prepare`` (videos → samples) lives in
+:mod:`rtliveness.training.prepare`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from ..errors import DataError
+from ..runtime.crop import center_rescale
+from .attacks import CLASSES
+
+__all__ = [
+    "CLASSES",
+    "Sample",
+    "Dataset",
+    "scan_dataset",
+    "split_samples",
+    "load_windows",
+    "DATA_META",
+    "DEFAULT_PERSON_PATTERN",
+    "person_id",
+    "sample_name",
+]
+
+IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
+DATA_META = "rtliveness_data.json"
+DEFAULT_PERSON_PATTERN = r"^[^_]+_([^_]+)_"
+WINDOW = 5
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    class_name: str
+    images: tuple[Path, ...]
+    person: str
+
+    @property
+    def label(self) -> int:
+        """1 = spoof (any attack class), 0 = bona fide."""
+        return int(self.class_name != "real")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    root: Path
+    samples: tuple[Sample, ...]
+    crop_scale: float | None  # context scale of the stored crops (None: unknown, used as is)
+    skipped: tuple[str, ...] = field(default_factory=tuple)
+
+    def counts(self) -> dict[str, int]:
+        out = {c: 0 for c in CLASSES}
+        for s in self.samples:
+            out[s.class_name] += 1
+        return out
+
+
+def person_id(text: str) -> str:
+    """A person id usable inside sample names (``<class>_<person>_<k>``): lower-case letters and
+    digits only. The one place that rule lives (``prepare`` and ``synth`` use it)."""
+    s = re.sub(r"[^0-9a-z]+", "x", str(text).lower()).strip("x")
+    return s or "person"
+
+
+def sample_name(class_name: str, person: str, k: int) -> str:
+    """The folder name of a sample, parsed back by :data:`DEFAULT_PERSON_PATTERN`."""
+    return f"{class_name}_{person_id(person)}_{k:05d}"
+
+
+def _person_of(name: str, pattern: re.Pattern | None) -> str:
+    if pattern is not None:
+        m = pattern.search(name)
+        if m:
+            return m.group(1) if m.groups() else m.group(0)
+    return name  # no person id: the sample is its own group
+
+
+def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str | None = DEFAULT_PERSON_PATTERN,
+                 check_images: bool = True) -> Dataset:
+    """Read the origin layout under ``root``. Malformed samples raise :class:`DataError` naming
+    them, or are skipped and counted with ``skip_bad=True``. Unknown class folders are an error."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"dataset folder not found: {root}; expected {root}/{{{','.join(CLASSES)}}}/<sample>/ with 5 images each")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    unknown = [p.name for p in folders if p.name not in CLASSES]
+    if unknown:
+        raise DataError(f"unknown class folders in {root}: {', '.join(unknown)}; allowed: {', '.join(CLASSES)} (move or rename them)")
+    if not folders:
+        raise DataError(f"no class folders in {root}; expected {', '.join(CLASSES)}")
+    pat = re.compile(person_pattern) if person_pattern else None
+    samples: list[Sample] = []
+    skipped: list[str] = []
+    for cls_dir in folders:
+        for sdir in sorted(p for p in cls_dir.iterdir() if p.is_dir()):
+            images = tuple(sorted((p for p in sdir.iterdir() if p.suffix.lower() in IMAGE_EXT), key=_natural_key))
+            problem = None
+            if len(images) != WINDOW:
+                problem = f"sample {sdir} has {len(images)} images, expected {WINDOW}"
+            elif check_images:
+                for img in images:
+                    if cv2.imread(str(img), cv2.IMREAD_REDUCED_COLOR_8) is None:
+                        problem = f"sample {sdir}: image {img.name} cannot be read (corrupt or not an image)"
+                        break
+            if problem:
+                if skip_bad:
+                    skipped.append(problem)
+                    continue
+                raise DataError(problem + "; fix or remove it, or pass --skip-bad")
+            samples.append(Sample(f"{cls_dir.name}/{sdir.name}", cls_dir.name, images, _person_of(sdir.name, pat)))
+    if not samples:
+        raise DataError(f"no usable samples under {root}" + (f" ({len(skipped)} skipped as malformed)" if skipped else ""))
+    meta_path = root / DATA_META
+    crop_scale = None
+    if meta_path.is_file():
+        try:
+            crop_scale = float(json.loads(meta_path.read_text())["crop_scale"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{meta_path} is not valid ({exc}); fix or delete it") from exc
+    return Dataset(root, tuple(samples), crop_scale, tuple(skipped))
+
+
+def _natural_key(p: Path):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.stem)]
+
+
+def split_samples(samples: Sequence[Sample], fractions: tuple[float, ...] = (0.7, 0.15, 0.15),
+                  names: tuple[str, ...] = ("train", "dev", "test"), seed: int = 0) -> dict[str, list[Sample]]:
+    """Person-disjoint splits, stratified by class as well as identities allow.
+
+    Persons are shuffled with ``seed`` and each goes, whole, to the split whose per-class sample
+    counts lag furthest behind their target. (The origin script split a class-ordered list
+    70/30 without shuffling, which leaves whole classes out of training.)
+    """
+    if len(fractions) != len(names) or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
+        raise ValueError(f"fractions {fractions} must be non-negative, sum to 1 and match names {names}")
+    by_person: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_person.setdefault(s.person, []).append(s)
+    persons = sorted(by_person)
+    rng = random.Random(seed)
+    rng.shuffle(persons)
+    # largest groups first so they land where they fit; ties keep the shuffled order
+    persons.sort(key=lambda p: -len(by_person[p]))
+    totals = {c: sum(1 for s in samples if s.class_name == c) for c in CLASSES}
+    have = {n: {c: 0 for c in CLASSES} for n in names}
+    out: dict[str, list[Sample]] = {n: [] for n in names}
+    for p in persons:
+        group = by_person[p]
+        gc = {c: sum(1 for s in group if s.class_name == c) for c in CLASSES}
+
+        def deficit(n: str, f: float) -> float:
+            return sum(f * totals[c] - have[n][c] for c in CLASSES if gc[c]) / max(1, sum(gc.values())) + (f if f else -1e9)
+
+        best = max(((n, f) for n, f in zip(names, fractions) if f > 0), key=lambda nf: deficit(*nf))[0]
+        out[best].extend(group)
+        for c in CLASSES:
+            have[best][c] += gc[c]
+    for n in names:
+        out[n].sort(key=lambda s: s.name)
+    return out
+
+
+def load_window(sample: Sample, input_size: int, crop_scale: float | None, data_scale: float | None) -> np.ndarray:
+    """The 5 images of a sample as a (5, S, S, 3) BGR uint8 array at the model's crop scale."""
+    out = []
+    for p in sample.images:
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is None:
+            raise DataError(f"sample {sample.name}: image {p.name} cannot be read")
+        if img.shape[0] != img.shape[1]:
+            side = min(img.shape[:2])
+            y0, x0 = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
+            img = img[y0:y0 + side, x0:x0 + side]
+        if data_scale is not None and crop_scale is not None and crop_scale < data_scale - 1e-6:
+            img = center_rescale(img, data_scale, crop_scale, input_size)
+        else:
+            interp = cv2.INTER_AREA if img.shape[0] > input_size else cv2.INTER_LINEAR
+            img = cv2.resize(img, (input_size, input_size), interpolation=interp)
+        out.append(img)
+    return np.stack(out)
+
+
+def load_windows(samples: Sequence[Sample], input_size: int, crop_scale: float | None,
+                 data_scale: float | None, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """All windows as one (N, 5, S, S, 3) uint8 array (kept in memory for fast epochs)."""
+    arr = np.empty((len(samples), WINDOW, input_size, input_size, 3), np.uint8)
+    for i, s in enumerate(samples):
+        arr[i] = load_window(s, input_size, crop_scale, data_scale)
+        if progress is not None:
+            progress(i + 1, len(samples))
+    return arr

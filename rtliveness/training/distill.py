@@ -1,0 +1,54 @@
+"""Soft targets from a real-data teacher (MiniFASNet) for knowledge distillation.
+
+The teacher scores every stored crop of a sample (the teacher's own crop rule, applied inside
+our stored crop; see :mod:`rtliveness.training.teachers.minifasnet`) and the sample's target is
+the mean teacher ``p_spoof`` over its 5 crops. Scores are cached in a JSON file keyed by sample
+name, so a resumed or repeated run does not score again. The teacher is never shipped: it is
+read from the folder the user gives (``--teacher DIR``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from ..errors import DataError
+from .data import Sample
+
+__all__ = ["soft_targets"]
+
+
+def soft_targets(teacher_dir: str | Path, samples: Sequence[Sample], crop_scale: float, cache: Path | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Teacher ``p_spoof`` per sample (mean over its crops), shape ``(len(samples),)``.
+
+    ``crop_scale``: the context scale the samples' crops were stored at (2.7 for ``prepare`` and
+    ``synth``)."""
+    from .teachers.minifasnet import MiniFasTeacher
+
+    known: dict[str, float] = {}
+    if cache is not None and Path(cache).is_file():
+        known = {k: float(v) for k, v in json.loads(Path(cache).read_text()).items()}
+    todo = [s for s in samples if s.name not in known]
+    if todo:
+        teacher = MiniFasTeacher.from_dir(teacher_dir, detector=False)
+        for i, s in enumerate(todo):
+            crops = []
+            for p in s.images:
+                img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+                if img is None:
+                    raise DataError(f"sample {s.name}: image {p.name} cannot be read")
+                crops.append(img)
+            known[s.name] = float(np.mean(teacher.score_crops_batch(crops, crop_scale)))
+            if progress is not None:
+                progress(i + 1, len(todo))
+        if cache is not None:
+            tmp = Path(cache).with_suffix(".tmp")
+            tmp.write_text(json.dumps(known, indent=0, sort_keys=True))
+            os.replace(tmp, cache)
+    return np.array([known[s.name] for s in samples], np.float64)

@@ -1,0 +1,125 @@
+"""Evaluation of a SpoofModel on a dataset in the origin layout: the origin's F-scores and
+accuracy next to ISO/IEC 30107-3 APCER per attack type, BPCER, ACER, EER, AUC and BPCER at
+fixed APCER; a JSON report and PNG plots."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from ..model.checkpoint import load_checkpoint, save_checkpoint
+from ..model.device import resolve_device
+from ..runtime.progress import Progress
+from .data import load_windows, scan_dataset
+from .train import predict_windows
+
+__all__ = ["evaluate_dataset", "calibrate_checkpoint"]
+
+
+def _select(ds, split_file: Path | None, split: str | None):
+    samples = list(ds.samples)
+    if split_file is None:
+        return samples
+    names = json.loads(Path(split_file).read_text())
+    if split not in names:
+        raise ConfigError(f"split {split!r} is not in {split_file} (has {', '.join(names)})")
+    wanted = set(names[split])
+    chosen = [s for s in samples if s.name in wanted]
+    if len(chosen) != len(wanted):
+        raise DataError(f"{len(wanted) - len(chosen)} samples of split {split!r} in {split_file} are missing from {ds.root}")
+    return chosen
+
+
+def score_dataset(data_root: str | Path, weights: str | Path | None, device: str = "auto",
+                  split_file: Path | None = None, split: str | None = "test", skip_bad: bool = False,
+                  exclude_classes: tuple[str, ...] = (), progress: TextIO | None = None):
+    """(scores, classes, names, loaded model) for every selected sample."""
+    loaded = load_checkpoint(weights)
+    device = resolve_device(device)
+    model = loaded.model.to(device)
+    ds = scan_dataset(data_root, skip_bad=skip_bad)
+    samples = [s for s in _select(ds, split_file, split) if s.class_name not in exclude_classes]
+    if not samples:
+        raise DataError(f"no samples to evaluate in {data_root}")
+    meta = loaded.meta
+    if ds.crop_scale is not None and meta.crop_scale > ds.crop_scale + 1e-6:
+        raise ConfigError(f"the model wants crops at scale {meta.crop_scale} but {data_root} stores {ds.crop_scale}")
+    bar = Progress(progress)
+    scores = []
+    for i in range(0, len(samples), 64):
+        chunk = samples[i:i + 64]
+        X = load_windows(chunk, meta.input_size, meta.crop_scale, ds.crop_scale)
+        scores.append(predict_windows(model, X, meta, device))
+        bar.status(f"scoring {min(i + 64, len(samples))}/{len(samples)}")
+    bar.finish()
+    return np.concatenate(scores), [s.class_name for s in samples], [s.name for s in samples], loaded
+
+
+def evaluate_dataset(data_root: str | Path, weights: str | Path | None = None, device: str = "auto",
+                     threshold: float | None = None, split_file: Path | None = None, split: str | None = "test",
+                     json_path: Path | None = None, plots_dir: Path | None = None, skip_bad: bool = False,
+                     progress: TextIO | None = None) -> dict:
+    """Score every sample and report the metrics at the checkpoint's (or the given) threshold."""
+    from .metrics import evaluate_scores
+
+    t0 = time.perf_counter()
+    scores, classes, names, loaded = score_dataset(data_root, weights, device, split_file, split, skip_bad,
+                                                   progress=progress)
+    thr = loaded.meta.threshold if threshold is None else float(threshold)
+    report = evaluate_scores(scores, np.asarray(classes), thr)
+    report["weights"] = str(loaded.path)
+    report["data"] = str(data_root)
+    report["split"] = split if split_file is not None else "all"
+    report["seconds"] = round(time.perf_counter() - t0, 2)
+    report["scores"] = [{"sample": n, "class": c, "p_spoof": round(float(p), 6)} for n, c, p in zip(names, classes, scores)]
+    if plots_dir is not None:
+        from .plots import save_plots
+
+        Path(plots_dir).mkdir(parents=True, exist_ok=True)
+        report["plots"] = [str(p) for p in save_plots(scores, np.asarray(classes), thr, Path(plots_dir))]
+    if json_path is not None:
+        Path(json_path).write_text(json.dumps(report, indent=1))
+    return report
+
+
+def calibrate_checkpoint(data_root: str | Path, weights: str | Path, out: str | Path, method: str = "eer",
+                         target: float | None = None, device: str = "auto", split_file: Path | None = None,
+                         split: str | None = "dev") -> float:
+    """Calibrate the threshold on a dev set and write a checkpoint that carries it."""
+    from .metrics import calibrate_threshold
+
+    scores, classes, _, loaded = score_dataset(data_root, weights, device, split_file, split)
+    thr = float(calibrate_threshold(scores, np.asarray(classes), method=method, target=target))
+    thr = min(max(thr, 1e-4), 1 - 1e-4)
+    save_checkpoint(Path(out), loaded.model.cpu(), replace(loaded.meta, threshold=thr))
+    return thr
+
+
+def format_report(r: dict) -> str:
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:6.2f}%"
+
+    lines = [f"{r['n']} samples ({r['n_bona_fide']} bona fide, {r['n_attack']} attacks), threshold {r['threshold']:.4f}"]
+    for k, v in r["apcer"].items():
+        lines.append(f"  APCER {k:<8} {pct(v)}")
+    lines += [
+        f"  APCER max      {pct(r['apcer_max'])}",
+        f"  BPCER          {pct(r['bpcer'])}",
+        f"  ACER           {pct(r['acer'])}",
+        f"  EER            {pct(r['eer'])}",
+        f"  AUC            {_f(r['auc'])}",
+        f"  BPCER@APCER=1% {pct(r['bpcer_at_apcer_1pct'])}",
+        f"  BPCER@APCER=5% {pct(r['bpcer_at_apcer_5pct'])}",
+        f"  accuracy {pct(r['accuracy'])}  F1 macro {_f(r['f1_macro'])}  F1 weighted {_f(r['f1_weighted'])}  F2 weighted {_f(r['f2_weighted'])}",
+    ]
+    return "\n".join(lines)
+
+
+def _f(v):
+    return "n/a" if v is None else f"{v:.4f}"

@@ -1,0 +1,110 @@
+"""``rtliveness prepare``: labelled videos → 5-crop samples in the origin layout, with the
+runtime's own detector, tracker (:class:`~rtliveness.runtime.track.FaceFollower`) and crop.
+
+Labels come from a folder per class (``VIDEOS/real/*.mp4``, ``VIDEOS/printed/*.mov`` …) or from
+an explicit label for every file given. Existing samples are never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from pathlib import Path
+from typing import Callable, Iterable
+
+import cv2
+
+from ..errors import DataError
+from ..runtime.crop import crop_face
+from ..runtime.track import follow_face
+from .attacks import CLASSES
+from .data import DATA_META, WINDOW, person_id, sample_name
+
+__all__ = ["prepare_videos", "labelled_videos", "VIDEO_EXT"]
+
+VIDEO_EXT = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
+
+
+def labelled_videos(root: str | Path) -> list[tuple[Path, str]]:
+    """(video, class) pairs from a folder with one sub-folder per class (names of ``CLASSES``)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder; give a folder with one sub-folder per class ({', '.join(CLASSES)})")
+    pairs = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        if sub.name not in CLASSES:
+            raise DataError(f"{sub}: unknown class folder; use {', '.join(CLASSES)}")
+        pairs += [(v, sub.name) for v in sorted(sub.iterdir()) if v.suffix.lower() in VIDEO_EXT]
+    if not pairs:
+        raise DataError(f"no videos ({', '.join(VIDEO_EXT)}) in class folders under {root}")
+    return pairs
+
+
+def _check_meta(out_root: Path, crop_scale: float, crop_size: int) -> None:
+    meta_path = out_root / DATA_META
+    if meta_path.is_file():
+        existing = json.loads(meta_path.read_text())
+        if abs(float(existing.get("crop_scale", crop_scale)) - crop_scale) > 1e-6:
+            raise DataError(f"{out_root} holds crops at scale {existing['crop_scale']}, not {crop_scale}; use another --out")
+    else:
+        out_root.mkdir(parents=True, exist_ok=True)
+        meta_path.write_text(json.dumps({"crop_scale": crop_scale, "crop_size": crop_size,
+                                         "generator": "rtliveness prepare"}, indent=2))
+
+
+def _next_index(folder: Path, prefix: str) -> int:
+    taken = [int(d.name[len(prefix):]) for d in folder.glob(prefix + "*") if d.name[len(prefix):].isdigit()]
+    return max(taken) + 1 if taken else 0
+
+
+def prepare_videos(videos: Iterable[tuple[str | Path, str]], out_root: str | Path, detector, crop_scale: float,
+                   crop_size: int = 224, stride: int = 1, window_step: int = 5, person: str | None = None,
+                   max_samples: int | None = None, progress: Callable[[int, str], None] | None = None) -> dict:
+    """Cut (video, class) pairs into 5-crop samples under ``out_root/<class>/``.
+
+    ``stride``: frames between the 5 crops of a sample (1 = consecutive, as ``run`` sees them);
+    ``window_step``: frames between the starts of consecutive samples. The largest face is
+    followed by the serving tracker; a window in which it is lost is dropped. Returns
+    ``{"written", "dropped", "per_class"}``.
+    """
+    from ..runtime.sources import FileSource
+
+    if stride < 1 or window_step < 1:
+        raise DataError("stride and window step must be >= 1")
+    pairs = [(Path(v), label) for v, label in videos]
+    for v, label in pairs:
+        if label not in CLASSES:
+            raise DataError(f"unknown label {label!r} for {v}; use one of {', '.join(CLASSES)}")
+    out_root = Path(out_root)
+    _check_meta(out_root, crop_scale, crop_size)
+    written, dropped = 0, 0
+    per_class = {c: 0 for c in CLASSES}
+    span = (WINDOW - 1) * stride
+    for video, label in pairs:
+        (out_root / label).mkdir(parents=True, exist_ok=True)
+        pid = person_id(person or video.stem)
+        k = _next_index(out_root / label, f"{label}_{pid}_")
+        recent: deque = deque(maxlen=span + 1)  # (image, boxes) of the last span+1 frames
+        with FileSource(video) as src:
+            for frame in src:
+                recent.append((frame.image_bgr, detector.detect(frame.image_bgr)))
+                start = frame.index - span
+                if start < 0 or start % window_step:
+                    continue
+                picked = [recent[j * stride] for j in range(WINDOW)]
+                boxes = follow_face([b for _, b in picked])
+                if boxes is None:
+                    dropped += 1
+                    continue
+                sdir = out_root / label / sample_name(label, pid, k)
+                sdir.mkdir(parents=True, exist_ok=True)
+                for j, ((image, _), box) in enumerate(zip(picked, boxes)):
+                    cv2.imwrite(str(sdir / f"{j}.png"), crop_face(image, box, crop_scale, crop_size))
+                k += 1
+                written += 1
+                per_class[label] += 1
+                if progress is not None:
+                    progress(written, label)
+                if max_samples is not None and written >= max_samples:
+                    return {"written": written, "dropped": dropped, "per_class": per_class}
+    return {"written": written, "dropped": dropped, "per_class": per_class}

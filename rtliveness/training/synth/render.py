@@ -1,0 +1,334 @@
+"""Synthetic presentation-attack data made from real live faces (``rtliveness synth``).
+
+No real attack recordings are available to this project, so attacks are *rendered* from real
+live faces (two live webcam videos and ~40 faces in still photographs, see ``assets/README.md``):
+
+* ``real``    - 5 consecutive frames (stride 1-3) of a live video, randomly framed; or a still
+  photograph animated like a live sitter: a small smooth non-rigid (elastic) warp plus a tiny
+  head rotation of the face region only, in front of a static background, with a subtle
+  illumination change.
+* ``printed`` - the face image (a still, or one frozen video frame) printed with an ink model
+  (AM clustered-dot, FM/stochastic, ordered-dither or continuous-tone print; impure CMYK inks,
+  gamut loss, lifted blacks, paper tint and texture, ink spread), held as a sheet in a scene:
+  rigid perspective motion with hand shake, paper edge / white margin, fingers, shadow, a
+  different (blurred image or wall) background and a lighting gradient.
+* ``replay``  - the video (moving face) or still shown on a screen: the screen is rendered as an
+  RGB sub-pixel grid seen through a homography and point-sampled by the camera at 2x then
+  pixel-integrated (which produces moire), with display gamma / cool white point / black level,
+  glare and environment reflection, a bezel and device body, rigid hand-held motion.
+* ``2dmask``  - a printed face cut-out (irregular oval, sometimes eye holes, white cut edge,
+  drop shadow) held over the head of a person in a live video, following the head with a lag
+  and an offset.
+
+Every frame, live or attack, then goes through the same camera model (exposure, white balance,
+optics blur, optional motion blur, signal-dependent sensor noise, tone curve, sharpening, JPEG
+quality 35-95); the camera's auto exposure meters the face, in every class alike. The detector
+then runs on the camera frame (first in a region around where the face was rendered, then around
+the previous box, like the serving tracker's ROI; whole frame as a fallback), the face is followed
+by IoU over the 5 frames (a sample whose face is missed or lost is re-rendered with new random
+parameters), and crops are made with :func:`rtliveness.crop.crop_face` exactly as at serving
+time. All randomness comes from ``numpy.random.default_rng([seed, class, sample, attempt])`` and
+the detector runs with one torch thread, so a run is reproducible byte for byte (PNGs and
+``synth_samples.jsonl``; ``rtliveness_data.json`` differs only in its ``seconds*`` timings),
+whatever the number of worker processes.
+
+Layout written by :func:`synthesize`::
+
+    out_dir/rtliveness_data.json
+    out_dir/synth_samples.jsonl              one line of parameters per sample
+    out_dir/<class>/<class>_<person>_<k>/{0,1,2,3,4}.png
+
+This is synthetic data: a model trained on it has never seen a real attack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ...config import DetectorConfig, TrackerConfig
+from ...errors import ConfigError, DataError
+from ...runtime.crop import crop_face
+from ...runtime.track import FaceFollower
+from ...types import FaceBox
+from ..attacks import CLASSES, class_seed
+from .assets import _Identity, _Sources, load_sources
+from .camera import _camera, _camera_params
+from .config import SynthConfig, _WINDOW
+from .mask2d import _render_2dmask
+from .printed import _render_printed
+from .real import _render_real
+from .replay import _render_replay
+from .scene import _u
+
+
+#: one renderer per class of :data:`rtliveness.training.attacks.CLASSES`
+RENDERERS = {"real": _render_real, "printed": _render_printed, "replay": _render_replay, "2dmask": _render_2dmask}
+
+
+def _track(detector, frames: list, first_expected: FaceBox, min_iou: float) -> list | None:
+    """Boxes of the rendered face in each frame, followed by the serving tracker
+    (:class:`~rtliveness.runtime.track.FaceFollower`): detection in a region around the expected
+    box on frame 0 and around the previous box afterwards (whole frame as a fallback); None if
+    the face is lost."""
+    follower = FaceFollower(TrackerConfig(iou_threshold=min_iou, max_missed=0), first=first_expected)
+    boxes = []
+    for k, fr in enumerate(frames):
+        around = first_expected if k == 0 else boxes[-1]
+        cx, cy = around.center
+        half = (1.5 if k == 0 else 1.25) * max(around.width, around.height)
+        found = detector.detect(fr, region=(cx - half, cy - half, cx + half, cy + half)) or detector.detect(fr)
+        box = follower.step(found)
+        if box is None:
+            return None
+        boxes.append(box)
+    return boxes
+
+
+@contextlib.contextmanager
+def _torch_single_thread():
+    """Run the detector with one torch thread: several times faster than 2 threads on a busy
+    2-core machine (no OpenMP oversubscription), and results do not depend on the core count."""
+    try:
+        import torch
+    except ImportError:                      # a non-torch detector
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _default_detector(cfg: SynthConfig):
+    from ...runtime.detect import build_detector
+
+    return build_detector(DetectorConfig(min_face_size=cfg.det_min_face_size, factor=cfg.det_factor), device="cpu")
+
+
+def _render_sample(src, ident, kind, rng, cfg, n, frame_size):
+    w, h = frame_size
+    res = RENDERERS[kind](src, ident, rng, cfg, n, w, h)
+    if res is None:
+        return None
+    scenes, expected, params = res
+    cp = _camera_params(rng, cfg)
+    e = expected[0]
+    if e is not None:                # auto exposure on the face (as webcams do), same for all classes
+        x1, y1 = max(0, int(e.x1)), max(0, int(e.y1))
+        x2, y2 = min(w, int(e.x2)), min(h, int(e.y2))
+        if x2 > x1 and y2 > y1:
+            level = float(scenes[0][y1:y2, x1:x2].mean())
+            aim = _u(rng, (0.3, 0.55))
+            cp["ae_gain"] = round(float(np.clip(aim / max(level, 1e-3), 0.5, 3.0)), 4)
+            cp["exposure"] = round(cp["exposure"] * cp["ae_gain"] ** _u(rng, (0.6, 1.0)), 4)
+    crng = np.random.default_rng(rng.integers(1 << 62))
+    frames = [_camera(np.ascontiguousarray(s, dtype=np.float32), cp, crng) for s in scenes]
+    params["camera"] = cp
+    return frames, expected, params
+
+
+def _allot(idents: list, n: int, rng, video_weight: float) -> list:
+    """``n`` identities by weight, largest-remainder rounding, shuffled."""
+    wts = np.array([video_weight if i.kind == "video" else 1.0 for i in idents], np.float64)
+    quota = n * wts / wts.sum()
+    cnt = np.floor(quota).astype(int)
+    rest = n - cnt.sum()
+    order = np.lexsort((np.arange(len(idents)), -(quota - cnt)))
+    cnt[order[:rest]] += 1
+    out = [idents[i] for i in range(len(idents)) for _ in range(cnt[i])]
+    perm = rng.permutation(len(out))
+    return [out[i] for i in perm]
+
+
+def synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector=None,
+               progress: Callable[[int, int, str], None] | None = None, workers: int = 1) -> dict:
+    """Render ``config.samples_per_class`` samples of each class into ``out_dir`` (see the
+    module docstring for the layout) and return the report that is also stored in
+    ``out_dir/rtliveness_data.json``. A sample whose face the detector misses or loses is
+    re-rendered with new random parameters (at most ``max_attempts`` times). The detector runs
+    with one torch thread during the call. ``workers`` > 1 (only when ``detector`` is None)
+    renders in that many spawned processes, each with its own default detector; the output is
+    the same as with one worker (every sample has its own seed). Workers are spawned, so a
+    calling script needs the usual ``if __name__ == "__main__":`` guard.
+    ``progress(done, total, class_name)`` is called after each sample."""
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    with _torch_single_thread():
+        return _synthesize(Path(assets_dir), Path(out_dir), config, detector, progress, workers)
+
+
+def _make_sample(src: _Sources, det, cfg: SynthConfig, out_dir: Path, ci: int, k: int, ident: _Identity) -> dict:
+    """Render, detect, crop and write sample ``k`` of class ``ci``; retries with new random
+    parameters. Returns {"record": ... or None, "skipped": {...}, "t_render", "t_detect"}."""
+    kind = cfg.classes[ci]
+    skipped = {"render": 0, "detect": 0, "given_up": 0}
+    t_render = t_detect = 0.0
+    for attempt in range(cfg.max_attempts):
+        rng = np.random.default_rng([cfg.seed, class_seed(kind), k, attempt])
+        ta = time.time()
+        res = _render_sample(src, ident, kind, rng, cfg, _WINDOW, cfg.frame_size)
+        tb = time.time()
+        t_render += tb - ta
+        if res is None or res[1][0] is None:
+            skipped["render"] += 1
+            continue
+        frames, expected, params = res
+        boxes = _track(det, frames, expected[0], cfg.min_iou)
+        t_detect += time.time() - tb
+        if boxes is None:
+            skipped["detect"] += 1
+            continue
+        name = f"{kind}_{ident.pid}_{k:04d}"
+        sdir = out_dir / kind / name
+        sdir.mkdir(parents=True, exist_ok=True)
+        for j, (fr, b) in enumerate(zip(frames, boxes)):
+            cv2.imwrite(str(sdir / f"{j}.png"), crop_face(fr, b, cfg.store_scale, cfg.store_size))
+        rec = {"sample": f"{kind}/{name}", "class": kind, "person": ident.pid, "source": ident.file,
+               "attempt": attempt, "boxes": [bb.as_list() for bb in boxes], "params": params}
+        return {"record": rec, "skipped": skipped, "t_render": t_render, "t_detect": t_detect}
+    skipped["given_up"] = 1
+    return {"record": None, "skipped": skipped, "t_render": t_render, "t_detect": t_detect}
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(assets_dir: str, cfg: SynthConfig, out_dir: str) -> None:
+    import torch
+    torch.set_num_threads(1)
+    det = _default_detector(cfg)
+    _WORKER.update(src=load_sources(Path(assets_dir), cfg, det), det=det, cfg=cfg, out=Path(out_dir))
+
+
+def _worker_job(job: tuple) -> tuple:
+    ci, k, pid = job
+    w = _WORKER
+    ident = next(i for i in w["src"].identities if i.pid == pid)
+    return ci, k, _make_sample(w["src"], w["det"], w["cfg"], w["out"], ci, k, ident)
+
+
+def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, progress, workers: int = 1) -> dict:
+    t0 = time.time()
+    cfg = config
+    out_dir = Path(out_dir)
+    det = detector if detector is not None else _default_detector(cfg)
+    src = load_sources(Path(assets_dir), cfg, det)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for ci, kind in enumerate(cfg.classes):
+        (out_dir / kind).mkdir(exist_ok=True)
+        plan = _allot(src.identities, cfg.samples_per_class,
+                      np.random.default_rng([cfg.seed, class_seed(kind), 7919]), cfg.video_weight)
+        jobs += [(ci, k, ident) for k, ident in enumerate(plan)]
+    total = len(jobs)
+    results: dict = {}
+    if workers > 1 and detector is None:
+        import multiprocessing as mp
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(workers, initializer=_worker_init, initargs=(str(assets_dir), cfg, str(out_dir))) as pool:
+            for ci, k, res in pool.imap_unordered(_worker_job, [(ci, k, i.pid) for ci, k, i in jobs], chunksize=4):
+                results[(ci, k)] = res
+                if progress is not None:
+                    progress(len(results), total, cfg.classes[ci])
+    else:
+        for ci, k, ident in jobs:
+            results[(ci, k)] = _make_sample(src, det, cfg, out_dir, ci, k, ident)
+            if progress is not None:
+                progress(len(results), total, cfg.classes[ci])
+    counts = {kind: 0 for kind in cfg.classes}
+    per_ident: dict = {kind: {} for kind in cfg.classes}
+    skipped = {kind: {"render": 0, "detect": 0, "given_up": 0} for kind in cfg.classes}
+    records = []
+    t_render = t_detect = 0.0
+    for (ci, k) in sorted(results):
+        res, kind = results[(ci, k)], cfg.classes[ci]
+        for key, v in res["skipped"].items():
+            skipped[kind][key] += v
+        t_render += res["t_render"]
+        t_detect += res["t_detect"]
+        rec = res["record"]
+        if rec is not None:
+            records.append(rec)
+            counts[kind] += 1
+            per_ident[kind][rec["person"]] = per_ident[kind].get(rec["person"], 0) + 1
+    seconds = time.time() - t0
+    report = {
+        "counts": counts,
+        "total": int(sum(counts.values())),
+        "identities": {i.pid: {"kind": i.kind, "file": i.file} for i in src.identities},
+        "per_identity": per_ident,
+        "skipped": skipped,
+        "params": _config_dict(cfg),
+        "seconds": round(seconds, 2),
+        "seconds_render": round(t_render, 2),
+        "seconds_detect": round(t_detect, 2),
+        "workers": workers if (workers > 1 and detector is None) else 1,
+        "synthetic": True,
+    }
+    meta = {"crop_scale": cfg.store_scale, "crop_size": cfg.store_size, "generator": "rtliveness synth",
+            "config": _config_dict(cfg), "report": report}
+    (out_dir / "rtliveness_data.json").write_text(json.dumps(meta, indent=2, default=_jsonable) + "\n")
+    with open(out_dir / "synth_samples.jsonl", "w") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, default=_jsonable, sort_keys=True) + "\n")
+    return report
+
+
+def _jsonable(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _config_dict(cfg: SynthConfig) -> dict:
+    d = asdict(cfg)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def render_clip(kind: str, assets_dir: Path, out_path: Path, n_frames: int = 100, seed: int = 0,
+                fps: float = 25.0, frame_size=(640, 480), detector=None) -> Path:
+    """Write a full-frame ``mp4v`` video of one rendered scene (``kind`` in :data:`CLASSES`),
+    through the same camera model as :func:`synthesize`, for examples and demos. The face is a
+    live-video person (the webcam talking head when present)."""
+    if kind not in CLASSES:
+        raise ConfigError(f"unknown kind {kind!r}: use one of {CLASSES}")
+    if n_frames < 1:
+        raise ConfigError(f"n_frames must be >= 1, got {n_frames}")
+    cfg = SynthConfig(seed=seed, frame_size=tuple(frame_size), face_size=(110.0, 220.0), frame_stride=(1, 1))
+    det = detector if detector is not None else _default_detector(cfg)
+    with _torch_single_thread():
+        src = load_sources(Path(assets_dir), cfg, det)
+    vids = src.video_ids() or src.identities
+    ident = next((i for i in vids if "talkinghead" in i.pid), vids[0])
+    for attempt in range(10):
+        rng = np.random.default_rng([seed, class_seed(kind), 99991, attempt])
+        res = _render_sample(src, ident, kind, rng, cfg, n_frames, cfg.frame_size)
+        if res is not None:
+            break
+    else:
+        raise DataError(f"could not render a {kind} clip from {assets_dir}")
+    frames = res[0]
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    w, h = cfg.frame_size
+    vw = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
+    if not vw.isOpened():
+        raise DataError(f"cannot write video {out_path}")
+    for fr in frames:
+        vw.write(fr)
+    vw.release()
+    return out_path

@@ -1,0 +1,409 @@
+"""Training with the origin recipe: SGD (lr 1e-3, weight decay 1e-7), BCEWithLogitsLoss, batch 64,
+5 epochs, Resize + RandomHorizontalFlip, ImageNet mean/std — every value overridable.
+
+A run folder holds ``split.json`` (person-disjoint splits), ``last.pt`` (full training state,
+written atomically after every epoch and on Ctrl+C), ``model.pt`` (the best dev-epoch model with
+its preprocessing and the threshold calibrated on the dev split), and ``history.json``.
+``resume=True`` continues from ``last.pt`` — mid-epoch included — and gives the same result as
+an uninterrupted run on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Callable, TextIO
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError, DataError, WeightsError
+from ..model.backends import preprocess_crops
+from ..model.checkpoint import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, atomic_torch_save, save_checkpoint
+from ..model.device import resolve_device
+from ..model.spoofmodel import SpoofModel
+from ..runtime.progress import Progress
+from .attacks import CLASSES
+from .data import Dataset, load_windows, scan_dataset, split_samples
+
+__all__ = ["TrainConfig", "TrainResult", "train", "predict_windows", "load_pretrained_encoder"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-7
+    input_size: int = 224
+    crop_scale: float | None = None  # None: the dataset's stored scale
+    hflip: float = 0.5
+    seed: int = 0
+    device: str = "auto"
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    person_pattern: str | None = r"^[^_]+_([^_]+)_"
+    calibration: str = "eer"  # eer | apcer | bpcer
+    calibration_target: float | None = None
+    skip_bad: bool = False
+    exclude_classes: tuple[str, ...] = ()
+    pretrained: Path | None = None
+    amp: bool = True
+    max_steps_per_epoch: int | None = None
+    augment: str = "origin"  # origin: Resize + flip | strong: + framing jitter, brightness/contrast
+    schedule: str = "constant"  # constant (origin) | cosine
+    init_weights: Path | None = None  # fine-tune: start from this SpoofModel checkpoint (ours or the origin's)
+    encoder_lr_mult: float = 1.0  # encoder learning rate = lr * this (0 freezes the encoder)
+    teacher: Path | None = None  # a teacher folder (MiniFASNet): distil its soft targets
+    distill_weight: float = 0.5  # soft target = (1 - w) * label + w * teacher p_spoof
+    distill_classes: tuple[str, ...] = ("real", "printed", "replay")  # classes the teacher is trusted on
+    split_file: Path | None = None  # use this split.json (train/dev/test sample names) instead of a new split
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.encoder_lr_mult <= 10.0:
+            raise ConfigError(f"encoder learning-rate multiplier must be in [0, 10], got {self.encoder_lr_mult}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ConfigError(f"distill weight must be in [0, 1], got {self.distill_weight}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("epochs and batch size must be >= 1")
+        if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.momentum < 1):
+            raise ConfigError(f"invalid optimiser settings lr={self.lr} momentum={self.momentum} wd={self.weight_decay}")
+        if not 16 <= self.input_size <= 1024:
+            raise ConfigError(f"input size must be in 16..1024, got {self.input_size}")
+        if self.crop_scale is not None and not 0.5 <= self.crop_scale <= 4.0:
+            raise ConfigError(f"crop scale must be in 0.5..4, got {self.crop_scale}")
+        if not 0 <= self.hflip <= 1:
+            raise ConfigError(f"hflip probability must be in [0, 1], got {self.hflip}")
+        if self.augment not in ("origin", "strong"):
+            raise ConfigError(f"augment must be origin or strong, got {self.augment!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ConfigError(f"schedule must be constant or cosine, got {self.schedule!r}")
+        unknown = set(self.exclude_classes) - set(CLASSES)
+        if unknown or "real" in self.exclude_classes:
+            raise ConfigError(f"can only exclude attack classes ({', '.join(CLASSES[1:])}), got {sorted(self.exclude_classes)}")
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        for k in ("pretrained", "init_weights", "teacher", "split_file"):
+            d[k] = None if d[k] is None else str(d[k])
+        return d
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    model_path: Path
+    history: list[dict]
+    threshold: float
+    interrupted: bool = False
+
+
+def load_pretrained_encoder(model: SpoofModel, path: Path) -> None:
+    """Load torchvision-format resnet18 ImageNet weights (``fc.*`` ignored) into the encoder."""
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise WeightsError(f"pretrained weights not found: {path}") from exc
+    except Exception as exc:
+        raise WeightsError(f"cannot read pretrained weights {path}: {str(exc).splitlines()[0][:160]}") from exc
+    if isinstance(sd, dict) and "state_dict" in sd:
+        sd = sd["state_dict"]
+    sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
+    missing, unexpected = model.encoder.load_state_dict(sd, strict=False)
+    if missing or unexpected:
+        raise WeightsError(f"{path} is not a torchvision resnet18 state dict ({len(missing)} missing, {len(unexpected)} unexpected keys)")
+
+
+#: named operating points calibrated on the dev split and stored with the weights
+SECURITY_LEVELS: tuple[tuple[str, str, float | None], ...] = (
+    ("convenience", "eer", None),  # APCER = BPCER on dev
+    ("balanced", "apcer", 0.05),  # lowest BPCER with worst-case APCER <= 5 %
+    ("strict", "apcer", 0.01),  # lowest BPCER with worst-case APCER <= 1 %
+)
+
+
+def security_levels(scores: np.ndarray, classes: list[str]) -> tuple[tuple[str, float], ...]:
+    """Thresholds of :data:`SECURITY_LEVELS` calibrated on labelled dev scores."""
+    return tuple((name, _calibrate(scores, classes, method, target)) for name, method, target in SECURITY_LEVELS)
+
+
+def load_init_weights(model: SpoofModel, path: Path) -> ModelMeta:
+    """Start from a SpoofModel checkpoint (ours or an origin one); returns its preprocessing."""
+    from ..model.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(Path(path))
+    model.load_state_dict(loaded.model.state_dict())
+    return loaded.meta
+
+
+def _jitter(windows_bgr: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Framing and photometric jitter, the same for all 5 crops of a window.
+
+    ``params`` rows: (zoom in [0.85, 1], shift x, shift y in [-1, 1], brightness, contrast)."""
+    import cv2
+
+    out = np.empty_like(windows_bgr)
+    s = windows_bgr.shape[2]
+    for i, (zoom, sx, sy, bright, contrast) in enumerate(params):
+        side = zoom * s
+        free = s - side
+        x0, y0 = free * (sx + 1) / 2, free * (sy + 1) / 2
+        a = np.array([[s / side, 0, -x0 * s / side], [0, s / side, -y0 * s / side]], np.float32)
+        for j in range(windows_bgr.shape[1]):
+            img = cv2.warpAffine(windows_bgr[i, j], a, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            img = img.astype(np.float32) * contrast + (bright + (1 - contrast) * 128.0)
+            out[i, j] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
+
+
+def _to_tensor(windows_bgr: np.ndarray, meta: ModelMeta, flips: np.ndarray | None = None) -> torch.Tensor:
+    """(B, 5, S, S, 3) uint8 BGR → (B, 5, 3, S, S) normalised float32 (optionally flipped)."""
+    b, t, s = windows_bgr.shape[:3]
+    arr = windows_bgr
+    if flips is not None and flips.any():
+        arr = arr.copy()
+        arr[flips] = arr[flips][:, :, :, ::-1]  # the same flip for all 5 crops of a window
+    x = preprocess_crops(list(arr.reshape(b * t, s, s, 3)), meta)
+    return torch.from_numpy(x).view(b, t, 3, s, s)
+
+
+@torch.inference_mode()
+def predict_windows(model: SpoofModel, windows_bgr: np.ndarray, meta: ModelMeta, device: str,
+                    batch_size: int = 32) -> np.ndarray:
+    """p_spoof for each (5, S, S, 3) window."""
+    model.eval()
+    out = []
+    for i in range(0, len(windows_bgr), batch_size):
+        x = _to_tensor(windows_bgr[i:i + batch_size], meta).to(device)
+        out.append(torch.sigmoid(model(x).float()).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _metrics(scores: np.ndarray, classes: list[str], threshold: float) -> dict:
+    from .metrics import evaluate_scores
+
+    return evaluate_scores(scores, np.asarray(classes), threshold)
+
+
+def _calibrate(scores: np.ndarray, classes: list[str], method: str, target: float | None) -> float:
+    from .metrics import calibrate_threshold
+
+    thr = float(calibrate_threshold(scores, np.asarray(classes), method=method, target=target))
+    return float(min(max(thr, 1e-4), 1 - 1e-4))
+
+
+def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None = None, resume: bool = False,
+          progress: TextIO | None = None, log: Callable[[str], None] | None = None,
+          stop_after_steps: int | None = None, resume_epochs: int | None = None) -> TrainResult:
+    """Train a SpoofModel on ``data_root`` into ``run_dir``. See the module docstring.
+
+    ``stop_after_steps`` simulates an interruption after that many optimiser steps (for tests).
+    A resumed run keeps the settings saved in ``last.pt`` (``config`` only gives the device);
+    ``resume_epochs`` extends it to that many epochs.
+    """
+    config = config or TrainConfig()
+    log = log or (lambda s: None)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    last_path = run_dir / "last.pt"
+    state = None
+    if resume:
+        if not last_path.is_file():
+            raise ConfigError(f"nothing to resume: {last_path} does not exist; start without --resume")
+        state = torch.load(last_path, map_location="cpu", weights_only=True)
+        saved = state["config"]
+        saved["fractions"] = tuple(saved["fractions"])
+        saved["exclude_classes"] = tuple(saved["exclude_classes"])
+        saved["distill_classes"] = tuple(saved.get("distill_classes", TrainConfig.distill_classes))
+        for k in ("init_weights", "teacher", "split_file"):
+            saved[k] = None if saved.get(k) is None else Path(saved[k])
+        # a resumed run keeps its own settings; only the device and a larger --epochs apply
+        config = replace(TrainConfig(**{**saved, "pretrained": None}), device=config.device,
+                         epochs=max(int(saved["epochs"]), resume_epochs or 0))
+        log(f"resuming from {last_path} at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}")
+    device = resolve_device(config.device)
+
+    ds: Dataset = scan_dataset(data_root, skip_bad=config.skip_bad, person_pattern=config.person_pattern)
+    if ds.skipped:
+        log(f"skipped {len(ds.skipped)} malformed samples (--skip-bad)")
+    crop_scale = config.crop_scale if config.crop_scale is not None else (ds.crop_scale or 1.0)
+    if ds.crop_scale is not None and crop_scale > ds.crop_scale + 1e-6:
+        raise ConfigError(f"crop scale {crop_scale} is wider than the dataset's stored crops ({ds.crop_scale})")
+    split_path = run_dir / "split.json"
+    if config.split_file is not None and not (resume and split_path.is_file()):
+        if not Path(config.split_file).is_file():
+            raise ConfigError(f"split file not found: {config.split_file}")
+        split_path.write_text(Path(config.split_file).read_text())
+    if split_path.is_file() and (resume or config.split_file is not None):
+        names = json.loads(split_path.read_text())
+        by_name = {s.name: s for s in ds.samples}
+        try:
+            splits = {k: [by_name[n] for n in v] for k, v in names.items() if k in ("train", "dev", "test")}
+        except KeyError as exc:
+            raise DataError(f"sample {exc} of {split_path} is missing from {data_root}; the dataset changed since the run started") from exc
+    else:
+        splits = split_samples(ds.samples, config.fractions, seed=config.seed)
+        split_path.write_text(json.dumps({k: [s.name for s in v] for k, v in splits.items()}, indent=1))
+    train_s = [s for s in splits["train"] if s.class_name not in config.exclude_classes]
+    dev_s = [s for s in splits["dev"] if s.class_name not in config.exclude_classes]
+    if not train_s or len({s.label for s in train_s}) < 2:
+        raise DataError(f"the training split of {data_root} needs both real and attack samples (has {len(train_s)} samples)")
+    if not dev_s or len({s.label for s in dev_s}) < 2:
+        raise DataError(f"the dev split of {data_root} needs both real and attack samples; add more identities")
+
+    meta = ModelMeta(input_size=config.input_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, window=5, threshold=0.5,
+                     crop_scale=float(crop_scale), class_names=CLASSES)
+    if config.init_weights is not None:
+        init_meta = load_init_weights(SpoofModel(), Path(config.init_weights))  # fail early on a bad file
+        if (init_meta.mean, init_meta.std, init_meta.color_order) != (meta.mean, meta.std, "RGB"):
+            meta = replace(meta, mean=init_meta.mean, std=init_meta.std, color_order=init_meta.color_order)
+    log(f"{len(train_s)} train / {len(dev_s)} dev / {len(splits['test'])} test samples "
+        f"({len({s.person for s in ds.samples})} identities), crop scale {crop_scale}, input {config.input_size} px, device {device}")
+    bar = Progress(progress)
+    Xtr = load_windows(train_s, config.input_size, crop_scale, ds.crop_scale,
+                       progress=lambda i, n: bar.status(f"loading train {i}/{n}"))
+    Xdev = load_windows(dev_s, config.input_size, crop_scale, ds.crop_scale,
+                        progress=lambda i, n: bar.status(f"loading dev {i}/{n}"))
+    ytr = np.array([s.label for s in train_s], np.float32)
+    if config.teacher is not None and state is None:
+        from .distill import soft_targets
+
+        t_scores = soft_targets(config.teacher, train_s, ds.crop_scale or crop_scale, run_dir / "teacher_scores.json",
+                                progress=lambda i, n: bar.status(f"teacher {i}/{n}"))
+        use = np.array([s.class_name in config.distill_classes for s in train_s]) & np.isfinite(t_scores)
+        ytr = np.where(use, (1.0 - config.distill_weight) * ytr + config.distill_weight * np.nan_to_num(t_scores),
+                       ytr).astype(np.float32)
+        np.save(run_dir / "targets.npy", ytr)
+        log(f"teacher {config.teacher}: soft targets on {int(use.sum())} of {len(train_s)} train samples "
+            f"(weight {config.distill_weight}, classes {', '.join(config.distill_classes)})")
+    elif config.teacher is not None:
+        ytr = np.load(run_dir / "targets.npy")
+
+    torch.manual_seed(config.seed)
+    model = SpoofModel().to(device)
+    if state is None:
+        if config.init_weights is not None:
+            load_init_weights(model, Path(config.init_weights))
+            log(f"fine-tuning from {config.init_weights}")
+        elif config.pretrained is not None:
+            load_pretrained_encoder(model, Path(config.pretrained))
+            log(f"encoder initialised from {config.pretrained}")
+        else:
+            log("no --pretrained weights: the encoder starts from scratch (nothing is downloaded)")
+    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith("encoder.")], "lr_mult": 1.0}]
+    if config.encoder_lr_mult > 0:
+        groups.append({"params": list(model.encoder.parameters()), "lr_mult": config.encoder_lr_mult})
+    else:
+        model.encoder.requires_grad_(False)
+    for g in groups:
+        g["lr"] = config.lr * g["lr_mult"]
+    opt = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    loss_fn = nn.BCEWithLogitsLoss()
+    use_amp = config.amp and device.startswith("cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    history: list[dict] = []
+    start_epoch, start_step, best = 0, 0, {"acer": math.inf, "epoch": -1}
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if "scaler" in state and use_amp:
+            scaler.load_state_dict(state["scaler"])
+        start_epoch, start_step = int(state["epoch"]), int(state["step_in_epoch"])
+        history = json.loads(state["history"])
+        best = json.loads(state["best"])
+
+    running_loss = [None if state is None else state.get("running_loss")]
+
+    def save_state(epoch: int, step: int) -> None:
+        atomic_torch_save({
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict(),
+            "epoch": epoch, "step_in_epoch": step, "running_loss": running_loss[0], "config": config.to_json() | {"fractions": list(config.fractions),
+                                                                              "exclude_classes": list(config.exclude_classes)},
+            "history": json.dumps(history), "best": json.dumps(best), "meta": meta.to_dict(),
+        }, last_path)
+
+    n = len(train_s)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    interrupted = False
+    steps_done = 0
+    pos = [start_epoch, start_step]  # (epoch, next step) after the last completed optimiser step
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            # the epoch's order and flips depend only on (seed, epoch): resume is exact
+            g = np.random.default_rng([config.seed, epoch])
+            order = g.permutation(n)
+            flips = g.random(n) < config.hflip
+            jitter = np.stack([g.uniform(0.85, 1.0, n), g.uniform(-1, 1, n), g.uniform(-1, 1, n),
+                               g.uniform(-20, 20, n), g.uniform(0.85, 1.15, n)], axis=1)
+            model.train()
+            if config.encoder_lr_mult == 0:
+                model.encoder.eval()  # a frozen encoder keeps its batch-norm statistics too
+            t0 = time.perf_counter()
+            running = running_loss[0] if (state is not None and epoch == start_epoch) else None
+            for step in range(start_step if epoch == start_epoch else 0, steps_per_epoch):
+                idx = order[step * config.batch_size:(step + 1) * config.batch_size]
+                if config.schedule == "cosine":
+                    t = (epoch * steps_per_epoch + step) / max(1, config.epochs * steps_per_epoch)
+                    for group in opt.param_groups:
+                        group["lr"] = config.lr * group["lr_mult"] * 0.5 * (1.0 + math.cos(math.pi * t))
+                xb = Xtr[idx] if config.augment == "origin" else _jitter(Xtr[idx], jitter[idx])
+                x = _to_tensor(xb, meta, flips[idx]).to(device)
+                y = torch.from_numpy(ytr[idx]).to(device)
+                opt.zero_grad(set_to_none=True)
+                with torch.autocast("cuda", enabled=use_amp):
+                    loss = loss_fn(model(x).float(), y)
+                if not torch.isfinite(loss):
+                    raise DataError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1} step {step}; lower --lr")
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                lv = float(loss.item())
+                running = lv if running is None else 0.9 * running + 0.1 * lv
+                running_loss[0] = running
+                bar.status(f"epoch {epoch + 1}/{config.epochs} step {step + 1}/{steps_per_epoch} loss {running:.4f} "
+                    f"({(step + 1 - (start_step if epoch == start_epoch else 0)) / max(1e-9, time.perf_counter() - t0):.2f} it/s)")
+                steps_done += 1
+                pos[:] = [epoch, step + 1]
+                if stop_after_steps is not None and steps_done >= stop_after_steps:
+                    raise KeyboardInterrupt
+            bar.finish()
+            dev_scores = predict_windows(model, Xdev, meta, device)
+            dev_classes = [s.class_name for s in dev_s]
+            thr = _calibrate(dev_scores, dev_classes, config.calibration, config.calibration_target)
+            m = _metrics(dev_scores, dev_classes, thr)
+            rec = {"epoch": epoch + 1, "train_loss": running, "seconds": round(time.perf_counter() - t0, 2),
+                   "dev": {k: m[k] for k in ("acer", "apcer", "apcer_max", "bpcer", "eer", "auc", "f1_macro", "accuracy")},
+                   "threshold": thr}
+            history.append(rec)
+            log(f"epoch {epoch + 1}: loss {'n/a' if running is None else f'{running:.4f}'}  dev ACER {_pct(m['acer'])}  EER {_pct(m['eer'])}  "
+                f"AUC {m['auc'] if m['auc'] is None else round(m['auc'], 4)}  (threshold {thr:.3f})")
+            acer = m["acer"] if m["acer"] is not None else math.inf
+            if acer <= best["acer"]:
+                best = {"acer": acer, "epoch": epoch + 1, "threshold": thr}
+                levels = security_levels(dev_scores, dev_classes)
+                save_checkpoint(run_dir / "model.pt", model, replace(meta, threshold=thr, security_levels=levels),
+                                extra={"train": {"epoch": epoch + 1, "dev": rec["dev"], "config": config.to_json()}})
+            running_loss[0] = None
+            save_state(epoch + 1, 0)
+            pos[:] = [epoch + 1, 0]
+            (run_dir / "history.json").write_text(json.dumps(history, indent=1))
+    except KeyboardInterrupt:
+        interrupted = True
+        bar.finish()
+        if pos[1] == steps_per_epoch and history and history[-1]["epoch"] == pos[0] + 1:
+            history.pop()  # stopped between validation and the epoch's checkpoint: redo the validation
+        save_state(*pos)
+        log(f"interrupted: training state saved to {last_path}; continue with --resume")
+    model_path = run_dir / "model.pt"
+    thr = float(best.get("threshold", 0.5))  # the threshold stored with the best epoch's model.pt
+    return TrainResult(run_dir, model_path, history, thr, interrupted)
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f}%"

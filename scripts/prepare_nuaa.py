@@ -1,0 +1,82 @@
+"""NUAA Photograph Imposter Database (raw webcam frames) → 5-crop samples in the origin layout.
+
+Each session (``ID_glasses_position_session``) holds consecutive pictures; windows of 5
+consecutive pictures of a session become one sample, cropped with the serving detector (MTCNN),
+tracker and crop (``rtliveness.runtime``), exactly as ``rtliveness prepare`` does for videos.
+ClientRaw → ``real``, ImposterRaw → ``printed``. Person ids are ``nuaa<ID>`` so splits stay
+person-disjoint. NUAA is for research use only (see its README): never commit the output.
+
+    python scripts/prepare_nuaa.py PATH/TO/nuaa OUT_DIR [--step 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import torch
+
+from rtliveness.config import DetectorConfig
+from rtliveness.runtime.crop import crop_face
+from rtliveness.runtime.detect import build_detector
+from rtliveness.runtime.track import follow_face
+from rtliveness.training.data import DATA_META, sample_name
+
+NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)$")
+
+
+def sessions(folder: Path) -> dict[tuple, list[Path]]:
+    out: dict[tuple, list[Path]] = defaultdict(list)
+    for p in folder.glob("*/*.jpg"):
+        m = NAME.match(p.stem)
+        if m:
+            out[m.groups()[:4]].append(p)
+    for k in out:
+        out[k].sort(key=lambda p: int(NAME.match(p.stem).group(5)))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("nuaa", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--step", type=int, default=3, help="pictures between the starts of consecutive samples")
+    ap.add_argument("--crop-scale", type=float, default=2.7)
+    ap.add_argument("--crop-size", type=int, default=224)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    det = build_detector(DetectorConfig(kind="mtcnn"), device="cpu")
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / DATA_META).write_text(json.dumps({"crop_scale": a.crop_scale, "crop_size": a.crop_size,
+                                               "generator": "scripts/prepare_nuaa.py"}, indent=2))
+    counts = {"real": 0, "printed": 0, "dropped": 0}
+    for sub, label in (("ClientRaw", "real"), ("ImposterRaw", "printed")):
+        k_by_person: dict[str, int] = defaultdict(int)
+        for key, paths in sorted(sessions(a.nuaa / sub).items()):
+            person = f"nuaa{key[0]}"
+            images = [cv2.imread(str(p)) for p in paths]
+            boxes = [det.detect(im) for im in images]
+            for s in range(0, len(paths) - 4, a.step):
+                track = follow_face(boxes[s:s + 5])
+                if track is None:
+                    counts["dropped"] += 1
+                    continue
+                d = a.out / label / sample_name(label, person, k_by_person[person])
+                k_by_person[person] += 1
+                d.mkdir(parents=True, exist_ok=True)
+                for j, (im, b) in enumerate(zip(images[s:s + 5], track)):
+                    cv2.imwrite(str(d / f"{j}.png"), crop_face(im, b, a.crop_scale, a.crop_size))
+                counts[label] += 1
+            print(f"\r{sub} {key} {counts}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    print(json.dumps(counts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
