@@ -13,7 +13,8 @@
 #   DLIB_DEBIAN_SUITE  Debian suite to take the source from (default: bookworm)
 #   DLIB_DEBIAN_MIRROR Debian mirror URI; by default the URI this machine's own
 #                      apt configuration uses for its Debian main archive.
-#   DLIB_KEEP_TARBALLS set to 1 to keep the downloaded source tarballs.
+#   DLIB_KEEP_DOWNLOADS set to 1 to keep the source tarballs and the private apt
+#                      index (otherwise removed once the .dnn is extracted).
 #
 # Idempotent: when the .dnn file is already cached nothing is downloaded.
 set -euo pipefail
@@ -129,7 +130,7 @@ else
 fi
 mv -f "$TMP" "$DNN_PATH"
 
-if [[ "${DLIB_KEEP_TARBALLS:-0}" != "1" ]]; then
-    rm -rf "$SRC_DIR"
+if [[ "${DLIB_KEEP_DOWNLOADS:-0}" != "1" ]]; then
+    rm -rf "$SRC_DIR" "$APT_DIR"
 fi
 echo "$DNN_PATH"

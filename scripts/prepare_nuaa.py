@@ -26,6 +26,7 @@ from rtliveness.runtime.crop import crop_face
 from rtliveness.runtime.detect import build_detector
 from rtliveness.runtime.track import follow_face
 from rtliveness.training.data import DATA_META, sample_name
+from rtliveness.types import FaceBox
 
 NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)$")
 
@@ -41,6 +42,19 @@ def sessions(folder: Path) -> dict[tuple, list[Path]]:
     return out
 
 
+def detect(det, image, scale: float):
+    if scale >= 1.0:
+        return det.detect(image)
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    h, w = image.shape[:2]
+    out = []
+    for b in det.detect(small):
+        big = FaceBox(b.x1 / scale, b.y1 / scale, b.x2 / scale, b.y2 / scale, b.score).clipped(w, h)
+        if big is not None:
+            out.append(big)
+    return tuple(out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("nuaa", type=Path)
@@ -48,6 +62,8 @@ def main() -> int:
     ap.add_argument("--step", type=int, default=3, help="pictures between the starts of consecutive samples")
     ap.add_argument("--crop-scale", type=float, default=2.7)
     ap.add_argument("--crop-size", type=int, default=224)
+    ap.add_argument("--detect-scale", type=float, default=0.5,
+                    help="detect on a copy scaled by this (NUAA faces are large); crops come from the full frame")
     a = ap.parse_args()
     torch.set_num_threads(1)
     det = build_detector(DetectorConfig(kind="mtcnn"), device="cpu")
@@ -60,7 +76,7 @@ def main() -> int:
         for key, paths in sorted(sessions(a.nuaa / sub).items()):
             person = f"nuaa{key[0]}"
             images = [cv2.imread(str(p)) for p in paths]
-            boxes = [det.detect(im) for im in images]
+            boxes = [detect(det, im, a.detect_scale) for im in images]
             for s in range(0, len(paths) - 4, a.step):
                 track = follow_face(boxes[s:s + 5])
                 if track is None:

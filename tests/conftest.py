@@ -15,7 +15,8 @@ TESTS = Path(__file__).resolve().parent
 DATA = TESTS / "data"
 sys.path.insert(0, str(TESTS))
 
-from rtliveness.model import ModelMeta, SpoofModel, save_checkpoint  # noqa: E402
+from rtliveness.model.checkpoint import ModelMeta, save_checkpoint  # noqa: E402
+from rtliveness.model.spoofmodel import SpoofModel  # noqa: E402
 from rtliveness.types import FaceBox  # noqa: E402
 
 
@@ -109,7 +110,7 @@ class FakeScorer:
 def fake_pipeline(detector, scorer, every_n: int = 1, **kw):
     """A LivenessPipeline over fakes, detecting on every frame unless told otherwise."""
     from rtliveness.config import DetectorConfig
-    from rtliveness.pipeline import LivenessPipeline
+    from rtliveness.runtime.pipeline import LivenessPipeline
 
     return LivenessPipeline(detector, scorer, detector_config=kw.pop("detector_config", DetectorConfig(every_n=every_n)), **kw)
 
@@ -125,3 +126,25 @@ def read_frames(path) -> list[np.ndarray]:
         frames.append(frame)
     cap.release()
     return frames
+
+
+def make_dataset(root, per_class=6, persons=6, size=40, seed=0):
+    """Real = smooth random blobs; attacks = the same with a class-specific high-frequency
+    pattern (a stand-in for halftone / pixel grid / cut edge) — learnable in a few steps."""
+    from rtliveness.training.attacks import CLASSES
+
+    rng = np.random.default_rng(seed)
+    for c in CLASSES:
+        for k in range(per_class):
+            person = f"p{k % persons}"
+            d = root / c / f"{c}_{person}_{k:03d}"
+            d.mkdir(parents=True)
+            base = cv2.resize(rng.integers(0, 255, (4, 4, 3), dtype=np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
+            for j in range(5):
+                img = base.astype(np.int16)
+                if c != "real":
+                    period = {"printed": 2, "replay": 3, "2dmask": 4}[c]
+                    yy, xx = np.mgrid[0:size, 0:size]
+                    img += (60 * (((xx + yy + j) // period) % 2))[..., None].astype(np.int16) - 30
+                cv2.imwrite(str(d / f"{j}.png"), np.clip(img, 0, 255).astype(np.uint8))
+    return root

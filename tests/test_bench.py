@@ -1,12 +1,31 @@
-"""A tiny benchmark run: the documented keys, positive numbers, the table and the JSON file."""
+"""The benchmark: a tiny library run (documented keys, positive numbers, table, JSON), the
+``rtliveness bench`` command through the real console script, and the generated videos."""
 
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import DATA
-from rtliveness.bench import RESULT_KEYS, ROW_KEYS, STAGE_KEYS, format_table, make_synthetic_video, run_benchmark
+from rtliveness.bench import (RESULT_KEYS, ROW_KEYS, STAGE_KEYS, VARIANTS, format_table, make_synthetic_video,
+                              run_benchmark)
+
+DATA = Path(__file__).resolve().parent / "data"
+RTLIVENESS = Path(sys.executable).with_name("rtliveness")  # the console script of this environment
+
+
+def _check_row(r: dict, frames: int, size: int) -> None:
+    assert set(ROW_KEYS) <= set(r)
+    assert r["frames"] == frames and r["input_size"] == size and r["device"] == "cpu"
+    assert r["fps"] > 0 and r["seconds"] > 0 and r["peak_rss_mb"] > 0
+    assert r["latency_ms_p95"] >= r["latency_ms_p50"] > 0
+    assert set(r["stages_ms"]) == set(STAGE_KEYS)
+    assert all(math.isfinite(v) and v >= 0 for v in r["stages_ms"].values())
+    assert r["stages_ms"]["detect"] > 0 and r["stages_ms"]["encode"] > 0
+    assert r["speedup_vs_naive"] > 0
 
 
 def test_tiny_bench_run(tmp_path, monkeypatch):
@@ -22,25 +41,60 @@ def test_tiny_bench_run(tmp_path, monkeypatch):
     rows = res["rows"]
     assert len(rows) == 2 * 3
     assert {r["variant"] for r in rows} == {"default", "default-torch", "naive"}
+    assert {r["backend"] for r in rows if r["variant"] == "default"} == {"onnx"}
     for r in rows:
-        assert set(ROW_KEYS) <= set(r)
-        assert r["frames"] == 6 and r["input_size"] == 32 and r["device"] == "cpu"
-        assert r["fps"] > 0 and r["seconds"] > 0 and r["peak_rss_mb"] > 0
-        assert r["latency_ms_p95"] >= r["latency_ms_p50"] > 0
-        assert set(r["stages_ms"]) == set(STAGE_KEYS)
-        assert all(math.isfinite(v) and v >= 0 for v in r["stages_ms"].values())
-        assert r["stages_ms"]["detect"] > 0 and r["stages_ms"]["encode"] > 0
-        assert r["speedup_vs_naive"] > 0
+        _check_row(r, frames=6, size=32)
+        assert r["faces_per_frame"] > 0
+    assert [r["speedup_vs_naive"] for r in rows if r["variant"] == "naive"] == [1.0, 1.0]
     assert json.loads(out.read_text())["rows"] == rows
     table = format_table(res)
     assert "naive" in table and "default-torch" in table and "FPS" in table
 
 
-def test_synthetic_video_has_the_faces(tmp_path, grace):
+def test_bench_command_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "RTLIVENESS_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run(
+        [str(RTLIVENESS), "bench", "--video", str(DATA / "talking_head.mov"), "--cases", "file", "--frames", "4",
+         "--naive-frames", "3", "--warmup", "1", "--sizes", "32", "--variants", "default", "--device", "cpu",
+         "--json", str(out), "--work-dir", str(tmp_path / "work")],
+        capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "FPS" in proc.stdout and "naive" in proc.stdout and "default" in proc.stdout
+    res = json.loads(out.read_text())
+    assert set(RESULT_KEYS) <= set(res)
+    assert res["settings"]["frames"] == 4 and res["settings"]["naive_frames"] == 3
+    assert res["settings"]["devices"] == ["cpu"] and res["settings"]["sizes"] == [32]
+    assert [c["case"] for c in res["cases"]] == ["file"]
+    rows = res["rows"]
+    assert [r["variant"] for r in rows] == ["default", "naive"]
+    _check_row(rows[0], frames=4, size=32)
+    _check_row(rows[1], frames=3, size=32)
+    assert (tmp_path / "work" / "random_32.pt").is_file()
+
+
+def test_bench_command_help_and_errors():
+    proc = subprocess.run([str(RTLIVENESS), "bench", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for opt in ("--video", "--cases", "--frames", "--naive-frames", "--warmup", "--device", "--sizes", "--variants",
+                "--weights", "--no-naive", "--json", "--synthetic-size", "--work-dir"):
+        assert opt in proc.stdout
+    flat = " ".join(proc.stdout.split())
+    for name in VARIANTS:  # the help's list of variants matches the library's
+        assert name in flat
+    bad = subprocess.run([str(RTLIVENESS), "bench", "--variants", "nope", "--device", "cpu"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and "nope" in bad.stderr
+
+
+def test_synthetic_video_has_the_faces(tmp_path):
     import cv2
 
+    grace = cv2.imread(str(DATA / "grace_hopper.jpg"))
     path = make_synthetic_video(tmp_path / "v.mp4", faces=4, frames=3, size=(320, 240), face_image=grace)
     cap = cv2.VideoCapture(str(path))
     ok, img = cap.read()
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     cap.release()
-    assert ok and img.shape == (240, 320, 3)
+    assert ok and img.shape == (240, 320, 3) and n == 3

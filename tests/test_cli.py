@@ -1,6 +1,7 @@
 """The CLI contract, through the real console script and typer's runner."""
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -118,3 +119,115 @@ def test_show_without_display_is_one_line(tmp_path, face_video, tiny_weights, mo
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     r = RUNNER.invoke(app, ["run", str(face_video), "--show", "--weights", str(tiny_weights), "--device", "cpu"])
     assert r.exit_code == 2 and "no display" in r.output and "--no-show" in r.output
+
+
+# ------------------------------------------------------------------ one-line errors, lazy imports
+def error_line(r, code, needle):
+    """The command failed with ``code`` and exactly one non-empty stderr line naming the problem."""
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.returncode == code, (r.returncode, r.stderr)
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("rtliveness: error: ") and needle in lines[0], lines[0]
+    assert "Traceback" not in r.stderr + r.stdout
+    return lines[0]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run"], "Missing argument"),
+    (["run", "x.mp4", "--threshold", "abc"], "Invalid value for '--threshold'"),
+    (["run", "x.mp4", "--max-frames", "1.5"], "Invalid value for '--max-frames'"),
+    (["run", "x.mp4", "--bogus"], "No such option"),
+    (["export"], "Missing option '--out'"),
+    (["train", "data"], "Missing option '--out'"),
+    (["frobnicate"], "No such command"),
+], ids=["missing-arg", "non-numeric", "non-integer", "unknown-option", "missing-option", "missing-out", "unknown-command"])
+def test_usage_errors_are_one_line_exit_2(args, needle):
+    line = error_line(rtl(*args, timeout=60), 2, needle)
+    assert "--help" in line  # and it says where to look
+
+
+@pytest.mark.parametrize("args,code,needle", [
+    (["run", "{tmp}/nope.mp4"], 3, "video file not found"),
+    (["eval", "{tmp}/nope"], 6, "dataset folder not found"),
+    (["train", "{tmp}/nope", "--out", "{tmp}/run"], 6, "dataset folder not found"),
+    (["calibrate", "{tmp}/nope", "--weights", "{tmp}/w.pt", "--out", "{tmp}/c.pt"], 6, "dataset folder not found"),
+    (["prepare", "{tmp}/nope.mp4", "--label", "real", "--out", "{tmp}/d"], 2, "video not found"),
+    (["prepare", "{tmp}", "--label", "real", "--out", "{tmp}/d"], 2, "--label is for video files"),
+    (["synth", "--out", "{tmp}/s", "--samples-per-class", "0"], 2, "--samples-per-class must be >= 1"),
+    (["export", "--out", "{tmp}/e", "--format", "tflite"], 2, "unsupported --format 'tflite'"),
+], ids=["run", "eval", "train", "calibrate", "prepare-file", "prepare-label-dir", "synth", "export"])
+def test_missing_inputs_are_one_line_and_fast(tmp_path, args, code, needle):
+    """Errors found before any model loads answer at once (no torch import) in one line."""
+    argv = [a.format(tmp=tmp_path) for a in args]
+    t0 = time.monotonic()
+    r = rtl(*argv, timeout=60)
+    took = time.monotonic() - t0
+    error_line(r, code, needle)
+    assert took < 5, took  # ~0.5-1.5 s; importing torch alone takes several seconds here
+
+
+@pytest.mark.slow
+def test_weights_that_are_not_a_checkpoint_are_one_line(face_video):
+    r = rtl("run", face_video, "--weights", "/etc/hostname", "--backend", "torch", "--device", "cpu", timeout=120)
+    line = error_line(r, 5, "cannot read weights file /etc/hostname")
+    if "weights_only" in line or "PyTorch 2.6" in line:  # tracked by test_model.py's strict xfail
+        pytest.xfail("checkpoint.py: torch's weights_only advice leaks into the message (reported)")
+
+
+@pytest.mark.slow
+def test_onnx_backend_on_cuda_without_cuda_is_one_line(face_video, tiny_weights):
+    import torch
+
+    providers = []
+    try:
+        import onnxruntime
+
+        providers = onnxruntime.get_available_providers()
+    except ImportError:
+        pass
+    if torch.cuda.is_available() and "CUDAExecutionProvider" in providers:
+        pytest.skip("this machine can run ONNX Runtime on CUDA")
+    r = rtl("run", face_video, "--backend", "onnx", "--device", "cuda", "--weights", tiny_weights, timeout=120)
+    line = error_line(r, 2, "")
+    assert "CUDA" in line and ("--device cpu" in line or "--backend torch" in line)  # says what to do instead
+
+
+def test_lazy_imports_leave_torch_and_cv2_out():
+    code = ("import sys, rtliveness, rtliveness.cli, rtliveness.training.metrics, rtliveness.config, "
+            "rtliveness.runtime.decision; "
+            "print(sorted(m for m in ('torch', 'cv2', 'torchvision', 'facenet_pytorch', 'onnxruntime', "
+            "'matplotlib') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+    # the public names still resolve (lazily), as the issue's "done when" asks
+    code = ("import sys; from rtliveness import LivenessPipeline, PipelineConfig, DetectorConfig, open_source, decide; "
+            "import rtliveness; assert 'decide' in dir(rtliveness); print(LivenessPipeline.__module__, open_source.__module__)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.split() == ["rtliveness.runtime.pipeline", "rtliveness.runtime.sources"], r.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"]], ids=["help", "run-help"])
+def test_help_answers_in_well_under_a_second(args):
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        r = rtl(*args, timeout=60)
+        times.append(time.perf_counter() - t0)
+        assert r.returncode == 0 and r.stdout.startswith("Usage: rtliveness")
+    assert sorted(times)[1] < 1.5, times
+    if args == ["--help"]:
+        for cmd in ("run", "prepare", "synth", "train", "eval", "calibrate", "export", "bench"):
+            assert re.search(rf"^\s+{cmd}\s", r.stdout, re.M), cmd
+
+
+def test_debug_is_per_invocation_not_module_state(tmp_path):
+    import rtliveness.cli as cli
+
+    assert not hasattr(cli, "_STATE")
+    r1 = RUNNER.invoke(app, ["--debug", "run", str(tmp_path / "nope.mp4")])
+    r2 = RUNNER.invoke(app, ["run", str(tmp_path / "nope.mp4")])
+    assert r1.exit_code == r2.exit_code == 3
+    assert isinstance(r1.exc_info[1], SystemExit)
+    assert "rtliveness: error:" not in r1.output  # --debug: the traceback instead of the one line
+    assert r2.output.count("rtliveness: error: video file not found") == 1  # the next call is not in debug mode

@@ -1,10 +1,12 @@
+import time
+
 import pytest
 
 from conftest import FakeDetector, FakeScorer, fake_pipeline
-from rtliveness.decision import DecisionRule, decide
+from rtliveness.runtime.decision import DecisionRule, decide
 from rtliveness.errors import ConfigError
-from rtliveness.sources import ArraySource
-from rtliveness.types import FaceBox, FrameResult, Verdict
+from rtliveness.runtime.sources import ArraySource
+from rtliveness.types import FaceBox, Frame, FrameResult, Verdict
 
 import numpy as np
 
@@ -39,11 +41,57 @@ def test_rule_validates():
         DecisionRule(0.5, margin=0.6)
 
 
-def test_decide_returns_spoof_and_times_out():
+def test_decide_returns_spoof():
     frames = [np.full((60, 80, 3), 230, np.uint8)] * 20
     p = fake_pipeline(FakeDetector([(FaceBox(5, 5, 40, 40),)]), FakeScorer())
     d = decide(p, ArraySource(frames), timeout_s=5, windows=3)
     assert d.label == "spoof" and d.track_id == 1 and d.frames == 7  # 4 pending + 3 windows
-    p2 = fake_pipeline(FakeDetector([()]), FakeScorer())
-    d2 = decide(p2, ArraySource(frames), timeout_s=5)
-    assert d2.label == "undecided" and d2.frames == 20
+    assert d.windows == 3 and d.p_spoof == pytest.approx(230 / 255)
+
+
+def test_decide_undecided_when_the_source_ends():
+    frames = [np.full((60, 80, 3), 230, np.uint8)] * 20
+    d = decide(fake_pipeline(FakeDetector([()]), FakeScorer()), ArraySource(frames), timeout_s=5)
+    assert d.label == "undecided" and d.frames == 20 and d.track_id is None and d.p_spoof is None
+
+
+class SlowEndlessSource:
+    """A camera that never ends: one frame every 20 ms, for as long as it is read."""
+
+    def __init__(self):
+        self.delivered = 0
+
+    def __iter__(self):
+        i = 0
+        while True:
+            time.sleep(0.02)
+            self.delivered += 1
+            yield Frame(i, np.full((60, 80, 3), 128, np.uint8), i * 0.02)
+            i += 1
+            if i >= 2000:  # a safety net only: the timeout must stop the loop long before
+                return
+
+
+def test_decide_times_out_on_an_endless_source():
+    # a face whose score sits on the threshold (128/255 = 0.502 vs 0.5): never confident
+    src = SlowEndlessSource()
+    p = fake_pipeline(FakeDetector([(FaceBox(5, 5, 40, 40),)]), FakeScorer())
+    t0 = time.monotonic()
+    d = decide(p, src, timeout_s=0.5, windows=3, margin=0.1)
+    took = time.monotonic() - t0
+    assert d.label == "undecided" and d.track_id is None
+    assert 0.5 <= d.seconds < 1.5 and took < 2  # stopped by the timeout, soon after it
+    assert 5 < d.frames == src.delivered < 2000  # scored frames were seen; the source did not end
+
+
+def test_one_rule_at_the_threshold_everywhere():
+    """``p_spoof >= threshold`` is spoof in the verdicts, the track summaries and the metrics."""
+    from rtliveness.runtime.decision import label_for
+    from rtliveness.training.metrics import bpcer
+
+    assert label_for(0.8, 0.8) == "spoof" and label_for(0.7999, 0.8) == "live"
+    p = fake_pipeline(FakeDetector([(FaceBox(5, 5, 40, 40),)]), FakeScorer(threshold=0.8))
+    res = list(p.run(ArraySource([np.full((60, 80, 3), 204, np.uint8)] * 6)))  # p_spoof = 204 / 255 = 0.8
+    assert res[-1].faces[0].p_spoof == 0.8 and res[-1].faces[0].label == "spoof"
+    assert p.track_summaries()[0].label == "spoof"
+    assert bpcer([0.8], ["real"], 0.8) == 1.0  # a bona fide at the threshold counts as an attack

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from rtliveness.model import load_checkpoint
-from rtliveness.scorer import TorchScorer, resolve_device
+from rtliveness.model.checkpoint import load_checkpoint
+from rtliveness.model.backends import TorchScorer
+from rtliveness.model.device import resolve_device
 from rtliveness.errors import ConfigError
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

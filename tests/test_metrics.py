@@ -1,4 +1,4 @@
-"""Tests of rtliveness.metrics and rtliveness.plots against values computed by hand."""
+"""Tests of rtliveness.training.metrics and rtliveness.training.plots against values computed by hand."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fractions import Fraction as F
 import numpy as np
 import pytest
 
-from rtliveness import metrics as M
+from rtliveness.training import metrics as M
 
 EXACT = dict(rel=0, abs=1e-12)
 
@@ -385,7 +385,7 @@ def _check_png(path):
 
 
 def test_save_plots_writes_valid_pngs(tmp_path):
-    from rtliveness.plots import PLOT_FILES, save_plots
+    from rtliveness.training.plots import PLOT_FILES, save_plots
 
     rng = np.random.default_rng(0)
     s = np.r_[rng.beta(2, 8, 200), rng.beta(8, 2, 80), rng.beta(4, 3, 60)]
@@ -399,7 +399,7 @@ def test_save_plots_writes_valid_pngs(tmp_path):
 
 
 def test_save_plots_degenerate_still_writes(tmp_path):
-    from rtliveness.plots import save_plots
+    from rtliveness.training.plots import save_plots
 
     paths = save_plots([0.1, 0.3, 0.2], ["real"] * 3, 0.5, tmp_path)
     assert len(paths) == 4
@@ -411,7 +411,7 @@ def test_save_plots_degenerate_still_writes(tmp_path):
 
 def test_plots_import_leaves_pyplot_alone():
     code = (
-        "import sys, rtliveness.plots, matplotlib;"
+        "import sys, rtliveness.training.plots, matplotlib;"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

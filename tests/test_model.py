@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from rtliveness.errors import WeightsError
-from rtliveness.model import ModelMeta, SpoofModel, load_checkpoint, save_checkpoint
+from rtliveness.model.checkpoint import ModelMeta, load_checkpoint, save_checkpoint
+from rtliveness.model.spoofmodel import SpoofModel
 
 
 def test_architecture_and_parameter_names():
@@ -154,3 +155,17 @@ def test_int8_storage_is_close_and_small(tmp_path):
     x = torch.randn(2, 5, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(torch.sigmoid(m(x)), torch.sigmoid(loaded.model(x)), atol=3e-2)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="checkpoint.py bug (reported): torch's 'Weights only load failed ... PyTorch 2.6 ... "
+                          "weights_only' advice leaks into the one-line error for some files that are not checkpoints")
+@pytest.mark.parametrize("content", [b"vm\n", b"not a checkpoint\n"])
+def test_a_text_file_is_refused_in_plain_words(tmp_path, content):
+    path = tmp_path / "hostname"
+    path.write_bytes(content)
+    with pytest.raises(WeightsError, match="cannot read weights file") as ei:
+        load_checkpoint(path)
+    msg = str(ei.value)
+    assert "\n" not in msg
+    assert "weights_only" not in msg and "PyTorch 2.6" not in msg, msg

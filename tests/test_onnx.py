@@ -12,11 +12,13 @@ pytest.importorskip("onnx")
 from conftest import FakeDetector, moving_face_frames  # noqa: E402
 from rtliveness.config import PipelineConfig  # noqa: E402
 from rtliveness.errors import ConfigError, WeightsError  # noqa: E402
-from rtliveness.model import ModelMeta, SpoofModel, load_checkpoint, save_checkpoint, sha256_file  # noqa: E402
-from rtliveness.onnx_backend import OnnxScorer, export_onnx  # noqa: E402
-from rtliveness.pipeline import LivenessPipeline  # noqa: E402
-from rtliveness.scorer import TorchScorer  # noqa: E402
-from rtliveness.sources import ArraySource  # noqa: E402
+from rtliveness.model.checkpoint import ModelMeta, load_checkpoint, save_checkpoint, sha256_file  # noqa: E402
+from rtliveness.model.spoofmodel import SpoofModel  # noqa: E402
+from rtliveness.model.export import export_onnx  # noqa: E402
+from rtliveness.model.onnx import OnnxScorer  # noqa: E402
+from rtliveness.runtime.pipeline import LivenessPipeline  # noqa: E402
+from rtliveness.model.backends import TorchScorer  # noqa: E402
+from rtliveness.runtime.sources import ArraySource  # noqa: E402
 from rtliveness.types import FaceBox  # noqa: E402
 
 

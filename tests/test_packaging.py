@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rtliveness.model import default_weights_path, load_checkpoint, sha256_file
+from rtliveness.model.checkpoint import default_weights_path, load_checkpoint, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +32,13 @@ def test_wheel_ships_the_weights(tmp_path):
     assert "rtliveness/weights/spoofmodel.pt" in names
     assert "rtliveness/weights/spoofmodel.pt.sha256" in names
     assert "rtliveness/py.typed" in names
+    # every sub-package of the new layout is in the wheel, not only what the editable install finds
+    for module in ("rtliveness/cli/__init__.py", "rtliveness/runtime/pipeline.py", "rtliveness/runtime/sinks.py",
+                   "rtliveness/model/backends.py", "rtliveness/model/onnx.py", "rtliveness/training/metrics.py",
+                   "rtliveness/training/synth/__init__.py", "rtliveness/training/synth/render.py"):
+        assert module in names, module
+    source = {p.relative_to(ROOT).as_posix() for p in (ROOT / "rtliveness").rglob("*.py")}
+    assert source <= set(names), sorted(source - set(names))
 
 
 @pytest.mark.slow

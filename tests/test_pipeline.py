@@ -6,8 +6,8 @@ import pytest
 from conftest import FakeDetector, FakeScorer, fake_pipeline
 from rtliveness.config import DetectorConfig, PipelineConfig
 from rtliveness.errors import FrameError
-from rtliveness.pipeline import LivenessPipeline
-from rtliveness.sources import ArraySource
+from rtliveness.runtime.pipeline import LivenessPipeline
+from rtliveness.runtime.sources import ArraySource
 from rtliveness.types import FaceBox, Frame
 
 

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from conftest import FakeDetector, FakeScorer, fake_pipeline, moving_face_frames, read_frames, write_video
-from rtliveness.app import process_source
+from rtliveness.runtime.app import process_source
 from rtliveness.config import DetectorConfig, PipelineConfig
 from rtliveness.errors import SourceOpenError
-from rtliveness.pipeline import LivenessPipeline
-from rtliveness.sources import ArraySource, FileSource
+from rtliveness.runtime.pipeline import LivenessPipeline
+from rtliveness.runtime.crop import crop_face, square_region
+from rtliveness.runtime.sources import ArraySource, FileSource
 from rtliveness.types import FaceBox
 
 
@@ -131,16 +132,32 @@ def test_tiny_huge_and_portrait_frames_real_mtcnn(tiny_weights, grace, shape):
 
 def test_face_at_frame_edge_is_cropped_with_padding(tiny_weights, grace):
     img = np.full((240, 320, 3), 80, np.uint8)
-    face = cv2.resize(grace, (200, 200))
-    img[20:220, 220:] = face[:, :100]  # the left half of a face, cut by the right edge
-    with LivenessPipeline.from_config(PipelineConfig(weights=tiny_weights, device="cpu")) as p:
+    face = cv2.resize(grace, (200, 200))  # the face itself spans about x 66..140 of this image
+    img[20:220, 200:] = face[:, :120]  # the frame's right edge cuts off about a quarter of the face
+    with LivenessPipeline.from_config(PipelineConfig(weights=tiny_weights, device="cpu", backend="torch")) as p:
+        crops = []
+        embed = p.scorer.embed
+        p.scorer.embed = lambda cs: crops.append([c.copy() for c in cs]) or embed(cs)
         results = [p.step(img) for _ in range(5)]
-    # whatever is found at the edge lies inside the frame and gets scored without errors
-    for r in results:
-        for v in r.faces:
-            assert 0 <= v.box.x1 < v.box.x2 <= 320 and 0 <= v.box.y1 < v.box.y2 <= 240
-    if results[-1].faces:
-        assert results[-1].faces[0].p_spoof is not None
+        scale, size = p.meta.crop_scale, p.meta.input_size
+    # MTCNN finds the cut face on every frame; its box ends at the frame edge
+    assert [len(r.faces) for r in results] == [1] * 5
+    box = results[-1].faces[0].box
+    assert 250 < box.x1 < box.x2 == 320 and 30 < box.y1 < box.y2 < 200
+    assert results[-1].faces[0].p_spoof is not None  # a full window of edge crops was scored
+    # the crop region leaves the frame on the right: the pipeline's crop is the padded serving crop
+    x1, y1, x2, y2 = square_region(box, scale)
+    assert x2 > 320 + 10 and x1 > 0 and y1 > 0 and y2 < 240
+    assert crops[-1][0].shape == (size, size, 3)
+    np.testing.assert_array_equal(crops[-1][0], crop_face(img, box, scale, size))
+    # at the region's own size (no resampling): the inside is the frame, the outside replicates the
+    # last column of the frame (edge-replicated padding, not black, not mirrored)
+    side = x2 - x1
+    full = crop_face(img, box, scale, side)
+    inside = 320 - x1
+    np.testing.assert_array_equal(full[:, :inside], img[y1:y2, x1:])
+    np.testing.assert_array_equal(full[:, inside:], np.repeat(img[y1:y2, 319:320], side - inside, axis=1))
+    assert full[:, inside:].std() > 5  # the replicated column is the face's texture, not a flat fill
 
 
 def test_many_faces_are_capped(tiny_weights, grace):

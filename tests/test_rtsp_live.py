@@ -16,8 +16,8 @@ import pytest
 from conftest import read_frames
 from rtsp_support import rtsp_available, rtsp_server  # noqa: F401  (fixture)
 from rtliveness.config import PipelineConfig, StreamConfig
-from rtliveness.pipeline import LivenessPipeline
-from rtliveness.sources import LiveSource
+from rtliveness.runtime.pipeline import LivenessPipeline
+from rtliveness.runtime.sources import LiveSource
 
 pytestmark = pytest.mark.rtsp
 

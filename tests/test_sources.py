@@ -7,7 +7,7 @@ import pytest
 from conftest import moving_face_frames, write_video
 from rtliveness.config import StreamConfig
 from rtliveness.errors import ConfigError, SourceOpenError, StreamLostError
-from rtliveness.sources import ArraySource, FileSource, LiveSource, open_source, parse_source
+from rtliveness.runtime.sources import ArraySource, FileSource, LiveSource, open_source, parse_source
 
 
 def test_parse_source():
@@ -182,3 +182,26 @@ def test_finite_http_video_is_read_like_a_file(tmp_path, grace):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_an_opener_that_raises_is_reported_with_its_reason_then_retried():
+    calls = []
+
+    def opener(spec, cfg):
+        calls.append(spec)
+        if len(calls) == 1:
+            return _FakeCap(3)
+        if len(calls) == 2:
+            raise OSError("no route to host\nsecond line")
+        return _FakeCap(10**6, value=50)
+
+    events = []
+    cfg = StreamConfig(backoff_initial_s=0.05, backoff_max_s=0.05, give_up_s=5)
+    src = LiveSource("rtsp://fake", cfg, on_event=lambda e, d: events.append((e, d)), opener=opener)
+    for f in src:
+        if f.epoch == 1:
+            break
+    src.close()
+    assert [e for e, _ in events] == ["lost", "open_failed", "reconnected"]
+    assert events[1][1] == "rtsp://fake: OSError: no route to host"  # the reason, on one line
+    assert int(f.image_bgr[0, 0, 0]) == 50 and len(calls) == 3

@@ -1,4 +1,4 @@
-"""Tests of the attack synthesiser (rtliveness.synth): layout, reproducibility, clips, and that
+"""Tests of the attack synthesiser (rtliveness.training.synth): layout, reproducibility, clips, and that
 each attack medium leaves the physical trace it is meant to leave."""
 
 from __future__ import annotations
@@ -12,9 +12,15 @@ import numpy as np
 import pytest
 
 from conftest import read_frames
-from rtliveness import synth
 from rtliveness.config import DetectorConfig
-from rtliveness.detect import build_detector
+from rtliveness.training import synth
+from rtliveness.training.attacks import CLASSES
+from rtliveness.training.synth.mask2d import _render_2dmask
+from rtliveness.training.synth.printed import _print_image, _render_printed
+from rtliveness.training.synth.real import _render_real
+from rtliveness.training.synth.replay import _render_replay, _screen_layer
+from rtliveness.types import FaceBox
+from rtliveness.runtime.detect import build_detector
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SMALL = ("webcam_talking_head.mov", "grace_hopper_512x512.jpg", "astronaut.png")
@@ -47,10 +53,10 @@ def runs(tmp_path_factory, detector):
 
 def test_layout_and_meta(runs):
     root, rep = runs["a"]
-    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == sorted(synth.CLASSES)
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == sorted(CLASSES)
     pat = re.compile(r"^[^_]+_([^_]+)_")
     persons = set()
-    for cls in synth.CLASSES:
+    for cls in CLASSES:
         samples = sorted((root / cls).iterdir())
         assert len(samples) == rep["counts"][cls] == 2
         for s in samples:
@@ -130,15 +136,15 @@ def test_print_loses_gamut_and_adds_halftone(sources):
     face = ident.frames[0][int(ident.box.y1):int(ident.box.y2), int(ident.box.x1):int(ident.box.x2)]
     face = cv2.resize(face, (240, 240), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
     cfg = _cfg(0, print_modes=("am",))
-    refl, p = synth._print_image(face, np.random.default_rng(0), cfg, cell_px=4.0)
+    refl, p = _print_image(face, np.random.default_rng(0), cfg, cell_px=4.0)
     assert p["mode"] == "am"
     assert _sat(refl) < 0.9 * _sat(face)                     # gamut loss
     lum_o, lum_p = face.mean(axis=2), refl.mean(axis=2)
     assert np.percentile(lum_p, 1) > np.percentile(lum_o, 1) + 0.03   # lifted blacks
     # halftone dots: fine texture energy far above the (upsampled, smooth) original's
-    whole = synth.FaceBox(0, 0, 240, 240)
+    whole = FaceBox(0, 0, 240, 240)
     assert _hf(refl, whole) > 4 * _hf(face, whole)
-    contone, pc = synth._print_image(face, np.random.default_rng(0), _cfg(0, print_modes=("contone",)), cell_px=4.0)
+    contone, pc = _print_image(face, np.random.default_rng(0), _cfg(0, print_modes=("contone",)), cell_px=4.0)
     assert _hf(refl, whole) > 2 * _hf(contone, whole)          # dots, not just grain
 
 
@@ -147,9 +153,9 @@ def test_printed_scene_has_print_texture_real_does_not(sources):
     ident = _ident(sources, "talkinghead")
     hf_real, hf_print = [], []
     for k in range(3):
-        sc, ex, _ = synth._render_real(sources, ident, np.random.default_rng([1, k]), cfg, 2, 320, 240)
+        sc, ex, _ = _render_real(sources, ident, np.random.default_rng([1, k]), cfg, 2, 320, 240)
         hf_real.append(_hf(sc[0], ex[0]))
-        sc, ex, p = synth._render_printed(sources, ident, np.random.default_rng([2, k]), cfg, 2, 320, 240)
+        sc, ex, p = _render_printed(sources, ident, np.random.default_rng([2, k]), cfg, 2, 320, 240)
         hf_print.append(_hf(sc[0], ex[0]))
         assert ex[0] is not None and p["print"]["mode"] == "am"
     assert min(hf_print) > 3 * max(hf_real)
@@ -161,7 +167,7 @@ def test_replay_screen_has_subpixel_grid(sources):
     sub = {"fill": 0.9, "gap": 0.1, "horizontal": False, "order": [2, 1, 0]}
     scr = cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA)
     H = np.array([[3.0, 0, 10], [0, 3.0, 10], [0, 0, 1]])          # 3 camera px per screen pixel
-    layer, alpha = synth._screen_layer(scr, H, 220, 220, sub)
+    layer, alpha = _screen_layer(scr, H, 220, 220, sub)
     assert alpha[50, 50] == pytest.approx(1.0) and alpha[5, 5] == 0.0
     region = layer[20:200, 20:200]
     # vertical RGB stripes: each channel lit in a different third of every screen pixel
@@ -184,8 +190,8 @@ def test_replay_scene_is_cooler_and_gridded_than_real(sources):
     cfg = _cfg(0, screen_pixel_px=(1.4, 1.6), face_size=(90.0, 100.0), glare_p=0.0)
     ident = _ident(sources, "talkinghead")
     for k in range(2):
-        sc_r, ex_r, _ = synth._render_real(sources, ident, np.random.default_rng([3, k]), cfg, 2, 320, 240)
-        sc_s, ex_s, p = synth._render_replay(sources, ident, np.random.default_rng([4, k]), cfg, 2, 320, 240)
+        sc_r, ex_r, _ = _render_real(sources, ident, np.random.default_rng([3, k]), cfg, 2, 320, 240)
+        sc_s, ex_s, p = _render_replay(sources, ident, np.random.default_rng([4, k]), cfg, 2, 320, 240)
         assert ex_s[0] is not None and p["cam_px_per_screen_px"] == pytest.approx(1.5, abs=0.11)
         assert _hf(sc_s[0], ex_s[0]) > 3 * _hf(sc_r[0], ex_r[0])
 
@@ -195,9 +201,9 @@ def test_2dmask_covers_host_with_print(sources):
     ident = _ident(sources, "gracexhopperx512x512")
     host = _ident(sources, "talkinghead")
     for k in range(2):
-        sc, ex, p = synth._render_2dmask(sources, ident, np.random.default_rng([5, k]), cfg, 5, 320, 240)
+        sc, ex, p = _render_2dmask(sources, ident, np.random.default_rng([5, k]), cfg, 5, 320, 240)
         assert p["host"] == "talkinghead" and ex[0] is not None
-        sc_r, ex_r, _ = synth._render_real(sources, host, np.random.default_rng([6, k]), cfg, 2, 320, 240)
+        sc_r, ex_r, _ = _render_real(sources, host, np.random.default_rng([6, k]), cfg, 2, 320, 240)
         assert _hf(sc[0], ex[0]) > 3 * _hf(sc_r[0], ex_r[0])
         # the mask follows the head rigidly: its box moves, but keeps its size within 15 %
         widths = [b.width for b in ex]

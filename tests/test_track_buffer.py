@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from rtliveness.buffer import WindowBuffer
+from rtliveness.runtime.buffer import WindowBuffer
 from rtliveness.config import TrackerConfig
-from rtliveness.track import IouTracker, iou_matrix
+from rtliveness.runtime.track import IouTracker, iou_matrix
 from rtliveness.types import FaceBox
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DetectorConfig
-from ..model.backends import preprocess_crops, sigmoid
 from ..runtime.crop import crop_face
 from ..runtime.decision import label_for
 from ..runtime.detect import build_detector
@@ -37,9 +36,11 @@ class NaiveLoop:
     def __init__(self, weights: Path, device: str) -> None:
         import torch
 
+        from ..model.backends import preprocess_crops, sigmoid
         from ..model.checkpoint import load_checkpoint
 
         self._torch = torch
+        self._preprocess, self._sigmoid = preprocess_crops, sigmoid
         loaded = load_checkpoint(weights, verify_checksum=False)
         self.meta = loaded.meta
         self.device = device
@@ -64,11 +65,11 @@ class NaiveLoop:
         """p_spoof of one window, and the seconds of preprocessing and of the forward."""
         torch = self._torch
         a = time.perf_counter()
-        x = torch.from_numpy(preprocess_crops(crops, self.meta)).unsqueeze(0).to(self.device)
+        x = torch.from_numpy(self._preprocess(crops, self.meta)).unsqueeze(0).to(self.device)
         b = time.perf_counter()
         with torch.inference_mode():
             logit = self.model(x).float().cpu().numpy().astype(np.float64)
-        p = float(sigmoid(logit).reshape(-1)[0])
+        p = float(self._sigmoid(logit).reshape(-1)[0])
         return p, b - a, time.perf_counter() - b
 
     def step(self, frame: Frame) -> FrameResult:

@@ -96,11 +96,11 @@ def run_benchmark(video: Path | str | None = None, cases: Sequence[str] = ("file
     ``devices`` defaults to cpu, plus cuda when available. ``progress``: a stream for one line
     per row started (e.g. ``sys.stderr``).
     """
+    _check_args(cases, frames, naive_frames, warmup, sizes, weights, variants)
     import torch
 
     from ..model.device import resolve_device
 
-    _check_args(cases, frames, naive_frames, warmup, sizes, weights, variants)
     if json_path is not None and not Path(json_path).parent.exists():
         raise ConfigError(f"JSON output folder does not exist: {Path(json_path).parent}; create it first")
     if devices is None:

@@ -17,7 +17,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..config import DetectorConfig, PipelineConfig
-from ..model.backends import choose_backend, preprocess_crops
 from ..runtime.pipeline import LivenessPipeline
 from ..types import Frame, FrameResult
 from .measure import InlineOutput, Measurement, measure, warm
@@ -62,6 +61,9 @@ class TimedScorer:
     preprocessing then counts as ``embed``)."""
 
     def __init__(self, scorer) -> None:
+        from ..model.backends import preprocess_crops
+
+        self._preprocess = preprocess_crops
         self.inner = scorer
         self.meta = scorer.meta
         self.preprocess_s = 0.0
@@ -75,7 +77,7 @@ class TimedScorer:
         if embed_array is None and model is None:
             return inner.embed(crops)
         t0 = time.perf_counter()
-        x = preprocess_crops(crops, self.meta)
+        x = self._preprocess(crops, self.meta)
         self.preprocess_s += time.perf_counter() - t0
         if embed_array is not None:  # OnnxScorer
             return embed_array(x)
@@ -127,6 +129,8 @@ def time_pipeline(pipe: LivenessPipeline, timed: TimedScorer, video: Path, frame
 def run_variant(variant: Variant, video: Path, weights: Path | None, device: str, frames: int, warmup: int,
                 out_dir: Path) -> tuple[Measurement, str]:
     """Build, warm up and measure ``variant``; returns the measurement and the backend it used."""
+    from ..model.backends import choose_backend
+
     pipe, timed = build_pipeline(variant, weights, device)
     try:
         return time_pipeline(pipe, timed, video, frames, warmup, out_dir), choose_backend(variant.backend, device)

@@ -65,11 +65,11 @@ def synth(
     workers: Annotated[int, typer.Option("--workers", help="Rendering processes.")] = 1,
 ) -> None:
     """Build a labelled synthetic dataset (real + printed/replay/2dmask attacks) from real live faces."""
+    if samples_per_class < 1:
+        raise ConfigError(f"--samples-per-class must be >= 1, got {samples_per_class}")
     from ..runtime.progress import Progress, stderr_if_tty
     from ..training.synth import SynthConfig, default_assets_dir, synthesize
 
-    if samples_per_class < 1:
-        raise ConfigError(f"--samples-per-class must be >= 1, got {samples_per_class}")
     cfg = SynthConfig(samples_per_class=samples_per_class, seed=seed, frame_size=(width, height))
     assets_dir = assets if assets is not None else default_assets_dir()
     if not Path(assets_dir).is_dir():

@@ -14,6 +14,16 @@ from .common import DeviceOpt, WeightsOpt, guarded
 __all__ = ["train", "eval_cmd", "calibrate", "export"]
 
 
+def _need_dataset(data: Path) -> None:
+    """A missing dataset folder is reported at once, before torch is imported."""
+    if not Path(data).is_dir():
+        from ..errors import DataError
+        from ..training.attacks import CLASSES
+
+        raise DataError(f"dataset folder not found: {data}; expected {data}/{{{','.join(CLASSES)}}}/<sample>/ "
+                        "with 5 images each")
+
+
 @guarded
 def train(
     data: Annotated[Path, typer.Argument(help="Dataset root in the origin layout.")],
@@ -43,10 +53,11 @@ def train(
     schedule: Annotated[str, typer.Option("--schedule", help="constant (origin) | cosine learning-rate decay.")] = "constant",
 ) -> None:
     """Train a SpoofModel (origin recipe defaults) with person-disjoint train/dev/test splits."""
-    from ..training.train import TrainConfig, train as run_train
-
     if calibration not in ("eer", "apcer", "bpcer"):
         raise ConfigError(f"--calibration must be eer, apcer or bpcer, got {calibration!r}")
+    _need_dataset(data)
+    from ..training.train import TrainConfig, train as run_train
+
     if init_weights is not None and (input_size is None or crop_scale is None):
         from ..model.checkpoint import load_checkpoint
 
@@ -78,10 +89,11 @@ def eval_cmd(
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed samples (counted) instead of stopping.")] = False,
 ) -> None:
     """Evaluate: APCER per attack type, BPCER, ACER, EER, AUC, BPCER@APCER, F1/F2/accuracy."""
-    from ..training.evaluate import evaluate_dataset, format_report
-
     if threshold is not None and not 0 < threshold < 1:
         raise ConfigError(f"--threshold must be in (0, 1), got {threshold}")
+    _need_dataset(data)
+    from ..training.evaluate import evaluate_dataset, format_report
+
     rep = evaluate_dataset(data, weights, device, threshold, split_file, split if split_file else None, json_out, plots,
                            skip_bad, progress=sys.stderr if sys.stderr.isatty() else None)
     typer.echo(format_report(rep))
@@ -102,16 +114,17 @@ def calibrate(
     """Calibrate the decision threshold on a dev set and store it in a checkpoint.
 
     Default: the dev split of the split.json next to --weights (a training run's folder)."""
-    from ..training.evaluate import calibrate_checkpoint
-
     if method not in ("eer", "apcer", "bpcer"):
         raise ConfigError(f"--method must be eer, apcer or bpcer, got {method!r}")
+    _need_dataset(data)
     if split_file is None and not all_samples:
         cand = Path(weights).parent / "split.json"
         if not cand.is_file():
             raise ConfigError("pass --split-file RUN/split.json (the dev split), or --all-samples to calibrate on every "
                               "sample of DATA (only right when DATA is a separate dev set)")
         split_file = cand
+    from ..training.evaluate import calibrate_checkpoint
+
     thr = calibrate_checkpoint(data, weights, out, method, target, device, split_file, split if split_file else None)
     typer.echo(f"threshold {thr:.4f} written to {out}")
 

@@ -40,7 +40,8 @@ __all__ = [
 _STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 
 SourceEvent = Callable[[str, str], None]
-"""Callback ``(event, detail)`` for live-source events: ``lost``, ``reconnected``, ``gave_up``."""
+"""Callback ``(event, detail)`` for live-source events: ``lost``, ``open_failed`` (a reconnect
+attempt raised; detail names the error), ``reconnected``, ``gave_up``."""
 
 
 class FrameSource(Protocol):
@@ -300,7 +301,9 @@ class LiveSource(_SourceBase):
                         raise self._gave_up()
                     try:
                         cand = self._opener(self.spec, self.config)
-                    except Exception:
+                    except Exception as exc:  # reported with its reason, then retried like a failed open
+                        reason = (str(exc).strip().splitlines() or [""])[0][:200]
+                        self._emit("open_failed", f"{self.name}: {type(exc).__name__}: {reason}")
                         cand = None
                     if cand is not None and cand.isOpened():
                         cap = cand

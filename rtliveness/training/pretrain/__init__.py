@@ -9,6 +9,7 @@ dict loads straight into ``SpoofModel.encoder``.
 
 from __future__ import annotations
 
+from .distill import DistillConfig, DistillResult, distill, distill_resnet18, make_student
 from .dlib_format import DlibFormatError, DlibNet, DnnFile, read_dnn_file, write_dnn_file
 from .dlib_resnet import (
     DLIB_IMAGENET_MEAN,
@@ -18,7 +19,6 @@ from .dlib_resnet import (
     preprocess,
     resnet34_imagenet_spec,
 )
-from .distill import DistillConfig, DistillResult, distill, distill_resnet18, make_student
 
 __all__ = [
     "DlibFormatError",

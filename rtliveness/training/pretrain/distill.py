@@ -286,7 +286,7 @@ def distill(teacher: DlibResNet, images: Iterable[np.ndarray], steps: int,
             result.steps_done = step + 1
             if (step + 1) % cfg.log_every == 0 or step + 1 == steps:
                 elapsed = time.perf_counter() - t0
-                row = {"step": float(step + 1), "loss": float(loss), "cos": float(cos),
+                row = {"step": float(step + 1), "loss": float(loss.detach()), "cos": float(cos),
                        "lr": lr_at(step), "images_per_s": seen / max(elapsed, 1e-9)}
                 result.history.append(row)
                 if callback is not None:

@@ -363,6 +363,10 @@ class InputRGBImageSized:
 
     NAME = "input_rgb_image_sized"
 
+    def __post_init__(self) -> None:
+        # dlib keeps the averages as C++ floats
+        self.avg_red, self.avg_green, self.avg_blue = (float(np.float32(v)) for v in self.mean)
+
     @property
     def mean(self) -> tuple[float, float, float]:
         return (self.avg_red, self.avg_green, self.avg_blue)

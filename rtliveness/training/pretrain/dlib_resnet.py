@@ -357,7 +357,7 @@ class DlibResNet(DlibNetModule):
         """Penultimate features ``(N, C)`` (the output of ``avg_pool_everything``)."""
         return super().forward(x, stop=len(self.ops) - 1).flatten(1)
 
-    def forward(self, x: torch.Tensor, stop: int | None = None,  # type: ignore[override]
+    def forward(self, x: torch.Tensor, stop: int | None = None,
                 trace: list[tuple[str, tuple[int, ...]]] | None = None) -> torch.Tensor:
         """Logits ``(N, num_classes)`` (or, with ``stop``, the raw 4-D tensor at that op)."""
         out = super().forward(x, stop=stop, trace=trace)

@@ -1,0 +1,1 @@
+"""Training and evaluation: datasets in the origin layout, synthesis, teachers, training, metrics."""

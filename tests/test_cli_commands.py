@@ -1,0 +1,211 @@
+"""Every data and model command through the real console script, on small real inputs:
+prepare (class-folder tree and --label files), synth, train (--exclude, --pretrained), eval,
+calibrate, export. (``run`` is covered in test_cli.py.)"""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_dataset, moving_face_frames, read_frames, write_video
+from rtliveness.model.checkpoint import load_checkpoint, sha256_file
+from rtliveness.training.data import scan_dataset
+
+EXE = Path(sys.executable).with_name("rtliveness")
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+pytestmark = pytest.mark.slow
+
+
+def rtl(*args, timeout=600):
+    return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def ok(r):
+    assert r.returncode == 0, (r.returncode, r.stderr[-3000:])
+    assert "Traceback" not in r.stderr
+    return r
+
+
+def one_error_line(r, code, needle):
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.returncode == code, (r.returncode, r.stderr)
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("rtliveness: error: ") and needle in lines[0], lines[0]
+    return lines[0]
+
+
+def mad(a, b) -> float:
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
+
+
+# ------------------------------------------------------------------ prepare
+def test_prepare_a_class_folder_tree(tmp_path, grace):
+    """One folder with a sub-folder per class; crops are the serving crop of MTCNN's boxes."""
+    videos = tmp_path / "videos"
+    (videos / "real").mkdir(parents=True)
+    (videos / "printed").mkdir()
+    frames = moving_face_frames(grace, 12, size=(320, 240), face_side=120)
+    write_video(videos / "real" / "Alice Smith.mp4", frames)
+    write_video(videos / "printed" / "bob.mp4", frames[::-1])
+    out = tmp_path / "data"
+    r = ok(rtl("prepare", videos, "--out", out, "--crop-scale", "2.0", "--crop-size", "64", "--device", "cpu"))
+    assert "wrote 4 samples" in r.stderr and "real 2, printed 2" in r.stderr
+    names = sorted(str(p.relative_to(out)) for p in out.glob("*/*") if p.is_dir())
+    # 12 frames, windows of 5 consecutive frames starting every 5th frame: starts 0 and 5
+    assert names == ["printed/printed_bob_00000", "printed/printed_bob_00001",
+                     "real/real_alicexsmith_00000", "real/real_alicexsmith_00001"]
+    meta = json.loads((out / "rtliveness_data.json").read_text())
+    assert meta["crop_scale"] == 2.0 and meta["crop_size"] == 64
+    ds = scan_dataset(out)
+    assert ds.crop_scale == 2.0 and ds.counts()["real"] == 2 and {s.person for s in ds.samples} == {"alicexsmith", "bob"}
+    # the second real sample = frames 5..9 cropped around the face MTCNN finds, as `run` crops it
+    from rtliveness.config import DetectorConfig
+    from rtliveness.runtime.crop import crop_face
+    from rtliveness.runtime.detect import build_detector
+    from rtliveness.runtime.track import follow_face
+
+    decoded = read_frames(videos / "real" / "Alice Smith.mp4")[5:10]
+    det = build_detector(DetectorConfig(), device="cpu")
+    boxes = follow_face([det.detect(f) for f in decoded])
+    assert boxes is not None
+    for j in range(5):
+        stored = cv2.imread(str(out / "real" / "real_alicexsmith_00001" / f"{j}.png"))
+        assert stored.shape == (64, 64, 3)
+        assert mad(stored, crop_face(decoded[j], boxes[j], 2.0, 64)) < 2.0
+
+
+def test_prepare_labelled_files_with_haar_and_one_person(tmp_path, grace):
+    a = write_video(tmp_path / "a.mp4", moving_face_frames(grace, 10, size=(320, 240), face_side=120))
+    b = write_video(tmp_path / "b.mp4", moving_face_frames(grace, 10, size=(320, 240), face_side=120)[::-1])
+    out = tmp_path / "data"
+    r = ok(rtl("prepare", a, b, "--label", "replay", "--person", "Carol", "--out", out, "--detector", "haar",
+               "--crop-size", "48", "--step", "3", "--device", "cpu"))
+    # 10 frames, step 3: windows start at 0 and 3 (frame 6 + 4 > 9); one person across both files
+    assert "wrote 4 samples" in r.stderr
+    assert sorted(p.name for p in (out / "replay").iterdir()) == [f"replay_carol_{k:05d}" for k in range(4)]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["replay"]
+    img = cv2.imread(str(out / "replay" / "replay_carol_00003" / "4.png"))
+    assert img.shape == (48, 48, 3) and img.std() > 10  # a face crop, not a flat fill
+
+
+# ------------------------------------------------------------------ synth
+def test_synth_two_samples_per_class_from_the_repo_assets(tmp_path):
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    for name in ("webcam_talking_head.mov", "grace_hopper_512x512.jpg", "astronaut.png", "dogs.jpg"):
+        (assets / name).symlink_to(ASSETS / name)
+    out = tmp_path / "synth"
+    r = ok(rtl("synth", "--out", out, "--samples-per-class", "2", "--assets", assets, "--width", "320", "--height", "240"))
+    rep = json.loads(r.stderr.strip().splitlines()[-1])
+    assert rep["counts"] == {"real": 2, "replay": 2, "printed": 2, "2dmask": 2}
+    ds = scan_dataset(out)  # a valid dataset in the origin layout, usable by train as it is
+    assert ds.counts() == {"real": 2, "replay": 2, "printed": 2, "2dmask": 2} and ds.crop_scale == 2.7
+    for s in ds.samples:
+        assert [p.name for p in s.images] == [f"{i}.png" for i in range(5)]
+        assert cv2.imread(str(s.images[0])).shape == (224, 224, 3)
+    meta = json.loads((out / "rtliveness_data.json").read_text())
+    assert meta["generator"] == "rtliveness synth" and meta["config"]["frame_size"] == [320, 240]
+
+
+# ------------------------------------------------------------------ train → eval → calibrate → export
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny dataset and one CLI training run on it: 1 epoch, 32 px, printed attacks left out,
+    the encoder initialised from a torchvision resnet18 state dict."""
+    import torchvision
+
+    base = tmp_path_factory.mktemp("cli_train")
+    data = make_dataset(base / "data", per_class=6, persons=6, size=40)
+    torch.manual_seed(3)
+    pre = base / "resnet18.pt"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), pre)
+    run = base / "run"
+    r = rtl("train", data, "--out", run, "--epochs", "1", "--batch-size", "8", "--input-size", "32", "--lr", "0.01",
+            "--device", "cpu", "--exclude", "printed", "--pretrained", pre)
+    return data, run, r, pre
+
+
+def test_train_one_epoch_with_exclude_and_pretrained(trained):
+    data, run, r, pre = trained
+    ok(r)
+    split = json.loads((run / "split.json").read_text())
+    n_train = sum(1 for n in split["train"] if not n.startswith("printed/"))
+    n_dev = sum(1 for n in split["dev"] if not n.startswith("printed/"))
+    assert any(n.startswith("printed/") for n in split["train"])  # printed is in the data ...
+    # ... but left out of training and of the dev calibration
+    assert f"{n_train} train / {n_dev} dev / {len(split['test'])} test samples" in r.stderr
+    assert f"encoder initialised from {pre}" in r.stderr
+    m = re.search(r"model: (\S+) \(threshold ([0-9.]+)\)", r.stderr)
+    assert m and Path(m.group(1)) == run / "model.pt"
+    loaded = load_checkpoint(run / "model.pt")
+    assert loaded.meta.input_size == 32 and loaded.meta.threshold == pytest.approx(float(m.group(2)), abs=5e-5)
+    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1]
+
+
+def test_eval_on_the_test_split(trained, tmp_path):
+    data, run, r, _ = trained
+    ok(r)
+    rep_path = tmp_path / "report.json"
+    e = ok(rtl("eval", data, "--weights", run / "model.pt", "--split-file", run / "split.json", "--json", rep_path,
+               "--device", "cpu"))
+    for key in ("APCER printed", "APCER replay", "BPCER", "ACER", "EER", "AUC"):
+        assert key in e.stdout, e.stdout
+    rep = json.loads(rep_path.read_text())
+    test_names = json.loads((run / "split.json").read_text())["test"]
+    assert rep["n"] == len(test_names) and sorted(s["sample"] for s in rep["scores"]) == sorted(test_names)
+    assert rep["threshold"] == pytest.approx(load_checkpoint(run / "model.pt").meta.threshold)
+
+
+def test_calibrate_on_the_dev_split_next_to_the_weights(trained, tmp_path):
+    from rtliveness.training.evaluate import score_dataset
+    from rtliveness.training.metrics import calibrate_threshold
+
+    data, run, r, _ = trained
+    ok(r)
+    out = tmp_path / "calibrated.pt"
+    c = ok(rtl("calibrate", data, "--weights", run / "model.pt", "--out", out, "--device", "cpu"))
+    m = re.fullmatch(r"threshold ([0-9.]+) written to (\S+)\s*", c.stdout)
+    assert m and Path(m.group(2)) == out
+    cal = load_checkpoint(out)
+    assert cal.meta.threshold == pytest.approx(float(m.group(1)), abs=5e-5)
+    # the EER threshold of the run's dev split, recomputed here
+    scores, classes, names, _ = score_dataset(data, run / "model.pt", "cpu", run / "split.json", "dev")
+    assert sorted(names) == sorted(json.loads((run / "split.json").read_text())["dev"])
+    expect = min(max(float(calibrate_threshold(scores, np.asarray(classes))), 1e-4), 1 - 1e-4)
+    assert cal.meta.threshold == pytest.approx(expect, abs=1e-4)
+    orig = load_checkpoint(run / "model.pt").model.state_dict()
+    assert all(torch.equal(v, cal.model.state_dict()[k]) for k, v in orig.items())  # weights untouched
+    # without a split next to the weights it refuses in one line, before loading anything
+    lone = tmp_path / "lone.pt"
+    lone.write_bytes((run / "model.pt").read_bytes())
+    one_error_line(rtl("calibrate", data, "--weights", lone, "--out", tmp_path / "x.pt"), 2, "--split-file")
+
+
+def test_export_onnx_folder(trained, tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    _, run, r, _ = trained
+    ok(r)
+    out = tmp_path / "export"
+    x = ok(rtl("export", "--out", out, "--weights", run / "model.pt"))
+    assert f"exported to {out}" in x.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["encoder.onnx", "head.onnx", "meta.json"]
+    info = json.loads((out / "meta.json").read_text())
+    assert info["checkpoint_sha256"] == sha256_file(run / "model.pt") and info["meta"]["input_size"] == 32
+    # the exported graphs compute what the checkpoint computes
+    from rtliveness.model.backends import TorchScorer
+    from rtliveness.model.onnx import OnnxScorer
+
+    crops = [np.random.default_rng(i).integers(0, 256, (32, 32, 3), dtype=np.uint8) for i in range(5)]
+    ref = TorchScorer(load_checkpoint(run / "model.pt"), device="cpu")
+    got = OnnxScorer.from_onnx(out, threads=1)
+    np.testing.assert_allclose(got.embed(crops), ref.embed(crops), atol=1e-4, rtol=1e-4)
+    w = ref.embed(crops)[None]
+    np.testing.assert_allclose(got.head(w), ref.head(w), atol=1e-5)

@@ -1,0 +1,101 @@
+"""``prepare_videos`` (labelled videos → 5-crop samples) with a scripted detector on real video
+files: window placement, the face follower dropping windows with a gap, numbering, errors."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import read_frames, write_video
+from rtliveness.errors import DataError
+from rtliveness.runtime.crop import crop_face
+from rtliveness.training.prepare import labelled_videos, prepare_videos
+from rtliveness.types import FaceBox
+
+BOX = FaceBox(100, 60, 180, 160, 0.99)
+
+
+class ScriptedDetector:
+    """The same face on every frame except the frames listed in ``missing``."""
+
+    def __init__(self, missing=()):
+        self.missing = set(missing)
+        self.calls = 0
+
+    def detect(self, image_bgr, region=None, min_face=None):
+        i = self.calls
+        self.calls += 1
+        return () if i in self.missing else (BOX,)
+
+
+def numbered_video(path, n):
+    """Frame i has grey level 10 * i + 5 (so a crop tells which frame it came from)."""
+    return write_video(path, [np.full((240, 320, 3), 10 * i + 5, np.uint8) for i in range(n)], fourcc="MJPG")
+
+
+def frame_of(png) -> int:
+    return int(round((cv2.imread(str(png)).mean() - 5) / 10))
+
+
+def test_windows_stride_step_and_crops(tmp_path):
+    video = numbered_video(tmp_path / "clip.avi", 20)
+    out = tmp_path / "d"
+    rep = prepare_videos([(video, "real")], out, ScriptedDetector(), 1.5, 32, stride=2, window_step=4)
+    # span (5-1)*2 = 8 frames: windows start at 0, 4, 8, 12 (12 + 8 = 20 > 19 ends it)
+    assert rep == {"written": 3, "dropped": 0, "per_class": {"real": 3, "replay": 0, "printed": 0, "2dmask": 0}}
+    samples = sorted((out / "real").iterdir())
+    assert [s.name for s in samples] == ["real_clip_00000", "real_clip_00001", "real_clip_00002"]
+    assert [[frame_of(s / f"{j}.png") for j in range(5)] for s in samples] == [
+        [0, 2, 4, 6, 8], [4, 6, 8, 10, 12], [8, 10, 12, 14, 16]]
+    frames = read_frames(video)
+    np.testing.assert_array_equal(cv2.imread(str(samples[1] / "0.png")), crop_face(frames[4], BOX, 1.5, 32))
+    assert json.loads((out / "rtliveness_data.json").read_text())["crop_scale"] == 1.5
+
+
+def test_a_window_with_a_missed_detection_is_dropped(tmp_path):
+    video = numbered_video(tmp_path / "v.avi", 15)
+    rep = prepare_videos([(video, "printed")], tmp_path / "d", ScriptedDetector(missing={7}), 1.5, 32)
+    # windows 0-4, 5-9 (frame 7 missing: dropped), 10-14
+    assert rep["written"] == 2 and rep["dropped"] == 1
+    firsts = sorted(frame_of(s / "0.png") for s in (tmp_path / "d" / "printed").iterdir())
+    assert firsts == [0, 10]
+
+
+def test_numbering_continues_and_max_samples(tmp_path):
+    video = numbered_video(tmp_path / "v.avi", 15)
+    out = tmp_path / "d"
+    prepare_videos([(video, "replay")], out, ScriptedDetector(), 1.5, 32, person="Ann", max_samples=2)
+    rep = prepare_videos([(video, "replay")], out, ScriptedDetector(), 1.5, 32, person="Ann")
+    assert rep["written"] == 3
+    assert sorted(p.name for p in (out / "replay").iterdir()) == [f"replay_ann_{k:05d}" for k in range(5)]
+    with pytest.raises(DataError, match="holds crops at scale 1.5, not 2.0"):
+        prepare_videos([(video, "replay")], out, ScriptedDetector(), 2.0, 32)
+
+
+def test_errors(tmp_path):
+    video = numbered_video(tmp_path / "v.avi", 6)
+    with pytest.raises(DataError, match="unknown label 'deepfake'"):
+        prepare_videos([(video, "deepfake")], tmp_path / "d", ScriptedDetector(), 1.5, 32)
+    with pytest.raises(DataError, match="stride and window step must be >= 1"):
+        prepare_videos([(video, "real")], tmp_path / "d", ScriptedDetector(), 1.5, 32, stride=0)
+
+
+def test_labelled_videos_from_class_folders(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "2dmask").mkdir()
+    numbered_video(tmp_path / "real" / "b.avi", 3)
+    numbered_video(tmp_path / "2dmask" / "a.avi", 3)
+    (tmp_path / "real" / "notes.txt").write_text("ignored")
+    assert labelled_videos(tmp_path) == [(tmp_path / "2dmask" / "a.avi", "2dmask"), (tmp_path / "real" / "b.avi", "real")]
+    (tmp_path / "cartoon").mkdir()
+    with pytest.raises(DataError, match="unknown class folder"):
+        labelled_videos(tmp_path)
+    (tmp_path / "cartoon").rmdir()
+    empty = tmp_path / "empty"
+    (empty / "real").mkdir(parents=True)
+    with pytest.raises(DataError, match="no videos"):
+        labelled_videos(empty)
+    with pytest.raises(DataError, match="is not a folder"):
+        labelled_videos(tmp_path / "real" / "b.avi")
+

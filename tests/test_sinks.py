@@ -1,0 +1,167 @@
+"""The Sink protocol: ``write(frame, result)`` + ``close()`` (+ optional ``end(summary)``), the
+built-in sinks, and a fourth sink written by a test in a few lines."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import FakeDetector, FakeScorer, fake_pipeline, moving_face_frames, read_frames, write_video
+from rtliveness.runtime.app import process_source
+from rtliveness.runtime.progress import FpsMeter
+from rtliveness.runtime.sinks import JsonlSink, MemorySink, Sink, StopRequested, VideoSink
+from rtliveness.runtime.sources import ArraySource, FileSource
+from rtliveness.types import FaceBox, Frame, FrameResult, Verdict
+
+BOX = FaceBox(40, 60, 160, 180, 0.99)
+
+
+class ListSink:
+    """A fourth sink: everything a new sink (WebSocket, Redis …) needs is these two methods."""
+
+    def __init__(self):
+        self.got: list[tuple[int, tuple, int, int]] = []
+        self.closed = 0
+
+    def write(self, frame, result):
+        self.got.append((frame.index, frame.image_bgr.shape, result.frame_index, len(result.faces)))
+
+    def close(self):
+        self.closed += 1
+
+
+def test_a_new_sink_gets_every_frame_of_a_real_video_and_is_closed(tmp_path, grace):
+    video = write_video(tmp_path / "v.mp4", moving_face_frames(grace, 24))
+    mine, mem = ListSink(), MemorySink(keep_images=True)
+    assert isinstance(mine, Sink) and isinstance(mem, Sink)
+    pipe = fake_pipeline(FakeDetector([(BOX,)]), FakeScorer())
+    with FileSource(video) as src:
+        report = process_source(pipe, src, sinks=[mine, mem])
+    assert report.frames == 24 and report.stopped == "end"
+    assert [g[0] for g in mine.got] == list(range(24))  # every frame, in order, once
+    assert all(g[0] == g[2] for g in mine.got)  # each frame arrives with its own result
+    assert all(g[1] == (240, 320, 3) and g[3] == 1 for g in mine.got)
+    assert mine.closed == 1
+    # MemorySink: every result, the frames (decoded pixels: the moving face), end(summary) then close
+    assert [r.frame_index for r in mem.results] == list(range(24)) and len(mem.frames) == 24
+    assert np.abs(mem.frames[10].image_bgr.astype(int) - read_frames(video)[10].astype(int)).max() == 0
+    assert mem.closed
+    s = mem.summary
+    assert s == report.to_json()
+    assert s["frames"] == 24 and s["stopped"] == "end" and s["error"] is None
+    assert len(s["tracks"]) == 1 and s["tracks"][0]["windows"] == 20 and s["tracks"][0]["frames"] == 24
+
+
+def test_end_comes_once_before_close_and_sinks_are_finalised_on_errors(tmp_path):
+    calls = []
+
+    class Recorder:
+        def __init__(self, name, fail_write_at=None, fail_close=False):
+            self.name, self.fail_write_at, self.fail_close = name, fail_write_at, fail_close
+
+        def write(self, frame, result):
+            calls.append((self.name, "write", frame.index))
+            if frame.index == self.fail_write_at:
+                raise RuntimeError(f"{self.name} broke")
+
+        def end(self, summary):
+            calls.append((self.name, "end", summary["stopped"]))
+
+        def close(self):
+            calls.append((self.name, "close"))
+            if self.fail_close:
+                raise OSError("disk gone")
+
+    pipe = fake_pipeline(FakeDetector([()]), FakeScorer())
+    frames = [np.zeros((30, 40, 3), np.uint8)] * 6
+    with pytest.raises(RuntimeError, match="a broke"):
+        process_source(pipe, ArraySource(frames), sinks=[Recorder("a", fail_write_at=2), Recorder("b")])
+    # b never saw frame 2 (a raised first); both were told the run ended in an error, then closed
+    assert calls[-4:] == [("a", "end", "error"), ("a", "close"), ("b", "end", "error"), ("b", "close")]
+    assert ("b", "write", 2) not in calls and ("b", "write", 1) in calls
+
+    calls.clear()
+    pipe = fake_pipeline(FakeDetector([()]), FakeScorer())
+    with pytest.raises(OSError, match="disk gone"):  # a failing close does not keep others open
+        process_source(pipe, ArraySource(frames), sinks=[Recorder("a", fail_close=True), Recorder("b")])
+    assert calls[-3:] == [("a", "close"), ("b", "end", "end"), ("b", "close")]
+
+
+def test_stop_requested_by_a_sink_ends_the_run_as_user():
+    class StopAt3:
+        closed = False
+
+        def write(self, frame, result):
+            if frame.index == 3:
+                raise StopRequested("q pressed")
+
+        def close(self):
+            self.closed = True
+
+    stop, mem = StopAt3(), MemorySink()
+    pipe = fake_pipeline(FakeDetector([()]), FakeScorer())
+    report = process_source(pipe, ArraySource([np.zeros((30, 40, 3), np.uint8)] * 10), sinks=[stop, mem])
+    assert report.stopped == "user" and report.frames == 4
+    assert stop.closed and mem.closed and mem.summary["stopped"] == "user"
+
+
+def test_on_result_and_shortcuts_are_sinks_too(tmp_path):
+    seen = []
+    pipe = fake_pipeline(FakeDetector([(FaceBox(5, 5, 25, 25),)]), FakeScorer())
+    jl = tmp_path / "o.jsonl"
+    report = process_source(pipe, ArraySource([np.full((40, 40, 3), 200, np.uint8)] * 7), jsonl=jl,
+                            on_result=seen.append, max_frames=6)
+    assert [r.frame_index for r in seen] == list(range(6)) and report.stopped == "max_frames"
+    lines = [json.loads(x) for x in jl.read_text().splitlines()]
+    assert [x["frame"] for x in lines[:-1]] == list(range(6)) and lines[-1]["summary"]["frames"] == 6
+
+
+def _result(i, label, p):
+    return FrameResult(i, i / 10, (Verdict(1, FaceBox(20, 20, 80, 80), p, label),))
+
+
+def test_jsonl_and_video_sinks_take_frame_and_result(tmp_path):
+    img = np.full((120, 160, 3), 100, np.uint8)
+    frames = [Frame(i, img, i / 10) for i in range(4)]
+    results = [_result(0, "pending", None), _result(1, "live", 0.2), _result(2, "spoof", 0.9), _result(3, "spoof", 0.8)]
+    js = JsonlSink(tmp_path / "o.jsonl")
+    meter = FpsMeter()
+    vs = VideoSink(tmp_path / "o.avi", 10, meter=meter)
+    for f, r in zip(frames, results):
+        meter.tick()
+        js.write(f, r)
+        vs.write(f, r)
+    js.end({"frames": 4})
+    js.close()
+    vs.close()
+    lines = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert [x["faces"][0]["label"] for x in lines[:-1]] == ["pending", "live", "spoof", "spoof"]
+    assert lines[-1] == {"summary": {"frames": 4}}
+    out = read_frames(tmp_path / "o.avi")
+    assert len(out) == 4 and out[0].shape == (120, 160, 3)
+    # the overlay is drawn by the video sink: a green box for live, a red one for spoof
+    def edge(fr):  # mean BGR of the box's left edge
+        return fr[50, 19:22].astype(int).mean(axis=0)
+
+    g, r = edge(out[1]), edge(out[2])
+    assert g[1] > g[2] + 60 and r[2] > r[1] + 60
+    assert np.abs(out[1][100:, 100:].astype(int) - 100).max() < 8  # away from the box: the frame itself
+    # the source frame was not drawn on
+    assert (img == 100).all()
+
+
+def test_video_sink_refuses_unknown_extension_and_missing_folder(tmp_path):
+    from rtliveness.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unsupported output video extension"):
+        VideoSink(tmp_path / "o.gif", 25)
+    with pytest.raises(ConfigError, match="folder does not exist"):
+        JsonlSink(tmp_path / "no" / "o.jsonl")
+
+
+def test_closed_jsonl_sink_refuses_writes(tmp_path):
+    js = JsonlSink(tmp_path / "o.jsonl")
+    js.close()
+    js.close()  # idempotent
+    with pytest.raises(ValueError, match="closed"):
+        js.write(Frame(0, np.zeros((4, 4, 3), np.uint8), 0.0), FrameResult(0, 0.0))
