@@ -100,9 +100,10 @@ def main() -> int:
             video = Path(tmp) / f"s{i}.avi"
             write_video(paths, video)
             pipe.reset()
+            earlier = {t.track_id for t in pipe.track_summaries()}  # summaries outlive reset(): skip them
             with FileSource(video) as src:
                 rep = process_source(pipe, src)
-            tracks = [t for t in rep.tracks if t.windows > 0]
+            tracks = [t for t in rep.tracks if t.windows > 0 and t.track_id not in earlier]
             main_track = max(tracks, key=lambda t: t.windows) if tracks else None
             row = {"person": person, "label": label, "frames": rep.frames,
                    "ours": None if main_track is None else main_track.label,

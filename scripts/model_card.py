@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from rtliveness.data import scan_dataset
-from rtliveness.model import load_checkpoint
+from rtliveness.training.data import scan_dataset
+from rtliveness.model.checkpoint import load_checkpoint
 
 
 def pct(v):
@@ -44,6 +44,7 @@ def main(runs: str, data: str) -> None:
     persons = {s.name: s.person for s in ds.samples}
     ids = {k: sorted({persons[n] for n in v}) for k, v in split.items()}
     loaded = load_checkpoint(Path("weights/spoofmodel.pt"))
+    n_params = sum(p.numel() for p in loaded.model.parameters())
     m = loaded.meta
     best_epoch = min(hist, key=lambda h: h["dev"]["acer"])["epoch"]
     counts = ds.counts()
@@ -66,7 +67,7 @@ def main(runs: str, data: str) -> None:
 ## Model
 - Architecture: the origin SpoofModel — torchvision `resnet18` (fc = identity) per crop → 5 × 512
   stacked as channels → `Conv1d(5, 1, 3, stride 2, padding 1)` → `Linear(256, 1)` → spoof logit.
-  Parameter names `encoder.*`, `conv1d.*`, `fc.*`. 11.3 M parameters, stored with int8
+  Parameter names `encoder.*`, `conv1d.*`, `fc.*`. {n_params:,} parameters, stored with int8
   per-output-channel conv/linear weights and fp16 for the rest (11 MB; dequantised to fp32 at load).
 - Preprocessing stored in the checkpoint: input {m.input_size} px, crop scale {m.crop_scale} × the
   MTCNN face box, ImageNet mean/std, RGB, window 5, threshold {m.threshold:.4f} (EER point on the dev split).
@@ -129,7 +130,7 @@ Trained and calibrated without any `2dmask` sample (same split, {len(json.loads(
 ```bash
 rtliveness synth --out data --samples-per-class 600 --seed 2
 python scripts/train_shipped.py data runs/shipped          # scale study, final model, cross-attack, eval
-python -c "from rtliveness.model import *; l=load_checkpoint('runs/shipped/final/model.pt'); \\
+python -c "from rtliveness.model.checkpoint import *; l=load_checkpoint('runs/shipped/final/model.pt'); \\
 save_checkpoint('weights/spoofmodel.pt', l.model, l.meta, storage='int8', write_sha256=True)"
 rtliveness eval data --weights weights/spoofmodel.pt --split-file runs/shipped/final/split.json --split test \\
     --json runs/shipped/shipped_test.json --plots runs/shipped/plots_shipped

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from rtliveness.evaluate import evaluate_dataset
-from rtliveness.train import TrainConfig, train
+from rtliveness.training.evaluate import evaluate_dataset
+from rtliveness.training.train import TrainConfig, train
 
 COMMON = dict(input_size=112, batch_size=32, lr=0.01, momentum=0.9, weight_decay=1e-7, augment="strong",
               schedule="cosine", seed=0, device="cpu")

@@ -28,8 +28,6 @@ def test_removed_dead_code_stays_removed():
     assert not [k for k in (*vars(pipe), *vars(LivenessPipeline)) if "closer" in k]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="train.py (reported): TrainConfig.max_steps_per_epoch is dead code the issue asks to remove")
 def test_train_config_has_no_max_steps_per_epoch():
     from rtliveness.training.train import TrainConfig
 

@@ -170,8 +170,7 @@ def test_missing_inputs_are_one_line_and_fast(tmp_path, args, code, needle):
 def test_weights_that_are_not_a_checkpoint_are_one_line(face_video):
     r = rtl("run", face_video, "--weights", "/etc/hostname", "--backend", "torch", "--device", "cpu", timeout=120)
     line = error_line(r, 5, "cannot read weights file /etc/hostname")
-    if "weights_only" in line or "PyTorch 2.6" in line:  # tracked by test_model.py's strict xfail
-        pytest.xfail("checkpoint.py: torch's weights_only advice leaks into the message (reported)")
+    assert "weights_only" not in line and "PyTorch 2.6" not in line, line
 
 
 @pytest.mark.slow

@@ -157,9 +157,6 @@ def test_int8_storage_is_close_and_small(tmp_path):
         assert torch.allclose(torch.sigmoid(m(x)), torch.sigmoid(loaded.model(x)), atol=3e-2)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="checkpoint.py bug (reported): torch's 'Weights only load failed ... PyTorch 2.6 ... "
-                          "weights_only' advice leaks into the one-line error for some files that are not checkpoints")
 @pytest.mark.parametrize("content", [b"vm\n", b"not a checkpoint\n"])
 def test_a_text_file_is_refused_in_plain_words(tmp_path, content):
     path = tmp_path / "hostname"

@@ -158,9 +158,6 @@ def test_load_pretrained_encoder_errors(tmp_path):
     assert "\n" not in str(ei.value)
 
 
-@pytest.mark.xfail(strict=True, raises=(RuntimeError, AttributeError),
-                   reason="train.py bug (reported): a resnet18 state dict with a wrong tensor shape, or a file holding "
-                          "a bare tensor, escapes as RuntimeError/AttributeError instead of WeightsError")
 @pytest.mark.parametrize("kind", ["shape", "tensor"])
 def test_load_pretrained_encoder_odd_files_are_weights_errors(tmp_path, kind):
     import torchvision

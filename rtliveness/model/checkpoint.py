@@ -296,6 +296,8 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
         if ("Unsupported global" in text or "GLOBAL" in text or "REDUCE" in text) and "Unsupported operand" not in text:
             raise WeightsError(f"weights file {path} contains code or objects that are not plain tensors; "
                                "refused (weights-only loading) — use a checkpoint saved as a state dict") from exc
+        if "weights_only" in text or "Weights only load failed" in text:
+            msg = "not a PyTorch checkpoint"  # torch's own advice (weights_only=False) is not for our users
         raise WeightsError(f"cannot read weights file {path}: {msg[:200]}; the file is truncated, corrupt or not a PyTorch checkpoint") from exc
     sd, meta_d = _extract_state_dict(obj, path)
     sd = _strip_prefix(sd)

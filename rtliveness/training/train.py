@@ -53,7 +53,6 @@ class TrainConfig:
     exclude_classes: tuple[str, ...] = ()
     pretrained: Path | None = None
     amp: bool = True
-    max_steps_per_epoch: int | None = None
     augment: str = "origin"  # origin: Resize + flip | strong: + framing jitter, brightness/contrast
     schedule: str = "constant"  # constant (origin) | cosine
     init_weights: Path | None = None  # fine-tune: start from this SpoofModel checkpoint (ours or the origin's)
@@ -109,11 +108,17 @@ def load_pretrained_encoder(model: SpoofModel, path: Path) -> None:
     except FileNotFoundError as exc:
         raise WeightsError(f"pretrained weights not found: {path}") from exc
     except Exception as exc:
-        raise WeightsError(f"cannot read pretrained weights {path}: {str(exc).splitlines()[0][:160]}") from exc
+        raise WeightsError(f"cannot read pretrained weights {path}: not a PyTorch state dict, or the file is "
+                           "truncated") from exc
     if isinstance(sd, dict) and "state_dict" in sd:
         sd = sd["state_dict"]
+    if not isinstance(sd, dict):
+        raise WeightsError(f"{path} is not a torchvision resnet18 state dict (it holds a {type(sd).__name__})")
     sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
-    missing, unexpected = model.encoder.load_state_dict(sd, strict=False)
+    try:
+        missing, unexpected = model.encoder.load_state_dict(sd, strict=False)
+    except RuntimeError as exc:
+        raise WeightsError(f"{path} is not a torchvision resnet18 state dict (tensor shapes differ)") from exc
     if missing or unexpected:
         raise WeightsError(f"{path} is not a torchvision resnet18 state dict ({len(missing)} missing, {len(unexpected)} unexpected keys)")
 
@@ -328,8 +333,6 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
 
     n = len(train_s)
     steps_per_epoch = math.ceil(n / config.batch_size)
-    if config.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     interrupted = False
     steps_done = 0
     pos = [start_epoch, start_step]  # (epoch, next step) after the last completed optimiser step

@@ -59,6 +59,7 @@ from ...runtime.crop import crop_face
 from ...runtime.track import FaceFollower
 from ...types import FaceBox
 from ..attacks import CLASSES, class_seed
+from ..data import sample_name
 from .assets import _Identity, _Sources, load_sources
 from .camera import _camera, _camera_params
 from .config import SynthConfig, _WINDOW
@@ -188,7 +189,7 @@ def _make_sample(src: _Sources, det, cfg: SynthConfig, out_dir: Path, ci: int, k
         if boxes is None:
             skipped["detect"] += 1
             continue
-        name = f"{kind}_{ident.pid}_{k:04d}"
+        name = sample_name(kind, ident.pid, k)
         sdir = out_dir / kind / name
         sdir.mkdir(parents=True, exist_ok=True)
         for j, (fr, b) in enumerate(zip(frames, boxes)):

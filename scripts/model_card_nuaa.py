@@ -1,0 +1,59 @@
+"""Writes the NUAA section of ``weights/MODEL_CARD.md`` from measured report files only.
+
+    python scripts/model_card_nuaa.py REPORTS_DIR > section.md
+
+REPORTS_DIR holds ``eval_base.json`` / ``eval_ft.json`` (``rtliveness eval --json`` on the NUAA
+test split, base = the synthetic-only model, ft = the shipped one), ``deployed_base.json`` /
+``deployed_ft.json`` (``scripts/eval_nuaa_deployed.py``) and ``history.json`` (the training run).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f} %"
+
+
+def main() -> int:
+    d = Path(sys.argv[1])
+    ev = {k: json.loads((d / f"eval_{k}.json").read_text()) for k in ("base", "ft")}
+    dep = {k: json.loads((d / f"deployed_{k}.json").read_text()) for k in ("base", "ft")}
+    hist = json.loads((d / "history.json").read_text())
+    out = ["| model | samples (bona fide / printed) | APCER printed | BPCER | ACER | EER | AUC | BPCER@APCER 5 % |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    names = {"base": "synthetic only (previous release)", "ft": "NUAA + teacher fine-tune (shipped)"}
+    for k in ("base", "ft"):
+        r = ev[k]
+        out.append(f"| {names[k]} | {r['n']} ({r['n_bona_fide']} / {r['n_attack']}) | {pct(r['apcer_max'])} | "
+                   f"{pct(r['bpcer'])} | {pct(r['acer'])} | {pct(r['eer'])} | {r['auc']:.3f} | {pct(r['bpcer_at_apcer_5pct'])} |")
+    out += ["", "Through the deployed loop (each held-out session written as a video and run through "
+            "`LivenessPipeline.from_config` + `process_source`, verdict = the main track's summary; one session = one sample; "
+            "95 % bootstrap interval over identities):", "",
+            "| model | sessions | APCER printed | BPCER | ACER (95 % CI) | no verdict |", "| --- | --- | --- | --- | --- | --- |"]
+    for k in ("base", "ft"):
+        r = dep[k]["ours"]
+        ci = r.get("acer_ci95")
+        ci_s = "" if not ci else f" ({pct(ci[0])} – {pct(ci[1])})"
+        out.append(f"| {names[k]} | {dep[k]['sessions']} | {pct(r['apcer_printed'])} | {pct(r['bpcer'])} | "
+                   f"{pct(r['acer'])}{ci_s} | {dep[k]['undecided']} |")
+    if "minifasnet" in dep["ft"]:
+        r = dep["ft"]["minifasnet"]
+        ci = r.get("acer_ci95")
+        ci_s = "" if not ci else f" ({pct(ci[0])} – {pct(ci[1])})"
+        out.append(f"| MiniFASNet teacher (peer; its own detector, mean frame p_spoof ≥ 0.5) | {dep['ft']['sessions']} | "
+                   f"{pct(r['apcer_printed'])} | {pct(r['bpcer'])} | {pct(r['acer'])}{ci_s} | — |")
+    out += ["", "Training run (dev = NUAA people 0005 and 0009):", "",
+            "| epoch | train loss | dev ACER | dev AUC | threshold | seconds |", "| --- | --- | --- | --- | --- | --- |"]
+    for h in hist:
+        out.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {pct(h['dev']['acer'])} | {h['dev']['auc']:.4f} | "
+                   f"{h['threshold']:.4f} | {h['seconds']} |")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
