@@ -46,13 +46,19 @@ class Progress:
         self._last = 0.0
         self._drawn = False
 
-    def update(self, done: int, detail: str = "", force: bool = False) -> None:
+    def _due(self, force: bool) -> bool:
+        """Whether to redraw now (a stream is set and 0.1 s passed, or ``force``)."""
         if self.stream is None:
-            return
+            return False
         now = time.monotonic()
         if not force and now - self._last < 0.1:
-            return
+            return False
         self._last = now
+        return True
+
+    def update(self, done: int, detail: str = "", force: bool = False) -> None:
+        if not self._due(force):
+            return
         if self.total:
             frac = min(1.0, done / self.total)
             text = f"\r[{'#' * int(frac * 24):<24}] {done}/{self.total} {self.unit}"
@@ -66,12 +72,8 @@ class Progress:
 
     def status(self, text: str, force: bool = False) -> None:
         """Show free text on the progress line (training steps, loading)."""
-        if self.stream is None:
+        if not self._due(force):
             return
-        now = time.monotonic()
-        if not force and now - self._last < 0.1:
-            return
-        self._last = now
         self.stream.write("\r" + text[:150] + "\x1b[K")
         self.stream.flush()
         self._drawn = True
