@@ -10,16 +10,16 @@ peak RSS). :func:`torch_threads` is the bench's one way to change PyTorch's thre
 
 from __future__ import annotations
 
-import contextlib
 import resource
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from ..model.device import torch_threads  # noqa: F401 - re-exported for the bench
 from ..runtime.overlay import draw_result
 from ..runtime.progress import FpsMeter
 from ..runtime.sinks import VideoSink
@@ -45,21 +45,6 @@ ROW_KEYS = ("case", "device", "input_size", "variant", "backend", "frames", "sec
             "latency_ms_p50", "latency_ms_p95", "stages_ms", "faces_per_frame", "windows_scored", "peak_rss_mb")
 
 Step = Callable[[Frame], FrameResult]
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(n)`` (None: leave it as is); PyTorch's thread
-    count before the block is restored afterwards either way (``from_config`` sets it too)."""
-    import torch
-
-    prev = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(prev)
 
 
 def peak_rss_mb() -> float:
@@ -153,12 +138,15 @@ def measure(video: Path, frames: int, step: Step, out_dir: Path,
         out = None
         sink.close()
         seconds = time.perf_counter() - t_start
-    finally:
-        if out is not None:
-            with contextlib.suppress(BaseException):
+    finally:  # every close runs; an error in one is chained to the error that got us here
+        try:
+            if out is not None:
                 out.close()
-        sink.close()
-        src.close()
+        finally:
+            try:
+                sink.close()
+            finally:
+                src.close()
     stages["decode"] = src.decode_seconds
     return Measurement(frames=n, seconds=seconds, latency_s=lat, stages_s=stages, faces=faces)
 

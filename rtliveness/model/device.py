@@ -6,10 +6,13 @@ resolved string and never call ``.cuda()`` on their own.
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 from ..config import parse_device
 from ..errors import ConfigError
 
-__all__ = ["resolve_device"]
+__all__ = ["resolve_device", "torch_threads"]
 
 
 def resolve_device(device: str) -> str:
@@ -26,3 +29,19 @@ def resolve_device(device: str) -> str:
         if idx >= torch.cuda.device_count():
             raise ConfigError(f"device {device!r} does not exist (this machine has {torch.cuda.device_count()} CUDA devices)")
     return device
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(n)`` (None: leave it as is); PyTorch's thread
+    count before the block is restored afterwards either way. The one thread-count context
+    manager of the project (the benchmark and ``synth`` use it)."""
+    import torch
+
+    prev = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)

@@ -43,7 +43,7 @@ This is synthetic data: a model trained on it has never seen a real attack.
 
 from __future__ import annotations
 
-import contextlib
+
 import json
 import time
 from dataclasses import asdict
@@ -55,6 +55,7 @@ import numpy as np
 
 from ...config import DetectorConfig, TrackerConfig
 from ...errors import ConfigError, DataError
+from ...model.device import torch_threads
 from ...runtime.crop import crop_face
 from ...runtime.track import FaceFollower
 from ...types import FaceBox
@@ -91,23 +92,6 @@ def _track(detector, frames: list, first_expected: FaceBox, min_iou: float) -> l
             return None
         boxes.append(box)
     return boxes
-
-
-@contextlib.contextmanager
-def _torch_single_thread():
-    """Run the detector with one torch thread: several times faster than 2 threads on a busy
-    2-core machine (no OpenMP oversubscription), and results do not depend on the core count."""
-    try:
-        import torch
-    except ImportError:                      # a non-torch detector
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _default_detector(cfg: SynthConfig):
@@ -164,7 +148,9 @@ def synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector=No
     ``progress(done, total, class_name)`` is called after each sample."""
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
-    with _torch_single_thread():
+    # one torch thread for the detector: several times faster than 2 on a busy 2-core machine
+    # (no OpenMP oversubscription), and results do not depend on the core count
+    with torch_threads(1):
         return _synthesize(Path(assets_dir), Path(out_dir), config, detector, progress, workers)
 
 
@@ -311,7 +297,9 @@ def render_clip(kind: str, assets_dir: Path, out_path: Path, n_frames: int = 100
         raise ConfigError(f"n_frames must be >= 1, got {n_frames}")
     cfg = SynthConfig(seed=seed, frame_size=tuple(frame_size), face_size=(110.0, 220.0), frame_stride=(1, 1))
     det = detector if detector is not None else _default_detector(cfg)
-    with _torch_single_thread():
+    # one torch thread for the detector: several times faster than 2 on a busy 2-core machine
+    # (no OpenMP oversubscription), and results do not depend on the core count
+    with torch_threads(1):
         src = load_sources(Path(assets_dir), cfg, det)
     vids = src.video_ids() or src.identities
     ident = next((i for i in vids if "talkinghead" in i.pid), vids[0])
