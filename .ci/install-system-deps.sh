@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install the system packages the RTSP test server (tests/rtsp_server.py) needs:
-# Debian's GStreamer RTSP server, driven by Debian's own /usr/bin/python3 (python3-gi).
+# Install the system packages the tests need:
+# - the RTSP test server (tests/rtsp_server.py): Debian's GStreamer RTSP server, driven by
+#   Debian's own /usr/bin/python3 (python3-gi);
+# - the kiosk page test (tests/test_kiosk_browser.py): Debian's chromium and chromium-driver.
 # Idempotent: does nothing if everything is already importable. Needs root (or sudo) on Debian.
 set -euo pipefail
 
@@ -12,6 +14,8 @@ PACKAGES=(
     gstreamer1.0-plugins-good
     gstreamer1.0-plugins-ugly
     gstreamer1.0-libav
+    chromium
+    chromium-driver
 )
 
 log() { echo "[install-system-deps] $*"; }
@@ -19,6 +23,8 @@ die() { echo "[install-system-deps] ERROR: $*" >&2; exit 1; }
 
 check() {
     [ -x "$SYS_PY" ] || return 1
+    command -v chromium >/dev/null 2>&1 || return 1
+    command -v chromedriver >/dev/null 2>&1 || return 1
     "$SYS_PY" - <<'PY' >/dev/null 2>&1
 import gi
 gi.require_version("Gst", "1.0")
@@ -33,7 +39,7 @@ PY
 }
 
 if check; then
-    log "RTSP server dependencies already present; nothing to do."
+    log "RTSP server and Chromium already present; nothing to do."
     exit 0
 fi
 
@@ -52,5 +58,5 @@ log "apt-get install ${PACKAGES[*]} ..."
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null \
     || die "apt-get install failed for: ${PACKAGES[*]}"
 
-check || die "packages installed but $SYS_PY still cannot load GstRtspServer + x264enc/rtph264pay."
-log "done: RTSP server dependencies installed."
+check || die "packages installed but GstRtspServer + x264enc/rtph264pay (via $SYS_PY) or chromium/chromedriver are still missing."
+log "done: RTSP server and Chromium installed."

@@ -133,6 +133,16 @@ def test_pickle_with_code_is_refused(tmp_path, capsys):
         load_checkpoint(path2)
 
 
+def test_plain_pickle_is_refused_in_one_line_without_torch_warnings(tmp_path, recwarn):
+    """A plain pickle (protocol 4, what ``pickle.dump`` writes) made torch warn about its pickle
+    protocol before the refusal: a second, confusing message on stderr (and pytest noise)."""
+    path = tmp_path / "plain.pkl"
+    path.write_bytes(pickle.dumps({"state_dict": {"w": [1.0]}}, protocol=4))
+    with pytest.raises(WeightsError, match="not a PyTorch checkpoint"):
+        load_checkpoint(path)
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
+
+
 def test_nan_weights_refused(tmp_path):
     sd = SpoofModel().state_dict()
     sd["fc.bias"] = torch.tensor([float("nan")])

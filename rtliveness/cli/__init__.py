@@ -55,8 +55,12 @@ app.command("export")(export)
 
 def _register_optional() -> None:
     from .bench import bench
+    from .fleet import fleet
+    from .serve import serve
 
     app.command("bench")(bench)
+    app.command("serve")(serve)
+    app.command("fleet")(fleet)
 
 
 _register_optional()

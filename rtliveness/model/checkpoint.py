@@ -17,6 +17,7 @@ import hashlib
 import math
 import os
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -289,7 +290,12 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
         raise WeightsError(f"weights path is a folder, not a file: {path}; pass the .pt file inside it")
     digest = verify_sidecar(path) if verify_checksum else None
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            # a plain pickle (not torch's zip format) makes torch warn about its protocol before
+            # it refuses the file; the WeightsError below is the one line the user gets
+            warnings.filterwarnings("ignore", message=r"Detected pickle protocol \d+ in the checkpoint",
+                                    category=UserWarning)
+            obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types: pickle errors, zip errors, EOF, unsafe globals
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         text = str(exc)

@@ -66,16 +66,25 @@ class DecisionRule:
 
 def decide(pipeline, source: Iterable, timeout_s: float = 10.0, windows: int = 5, margin: float = 0.1) -> Decision:
     """Run ``pipeline`` over ``source`` until a face gets a confident decision or ``timeout_s``
-    passes; returns ``Decision(label='undecided')`` on timeout or when the source ends."""
+    passes; returns ``Decision(label='undecided')`` on timeout or when the source ends.
+
+    The timeout holds even when no frame arrives (a frozen camera, a stalled stream): sources
+    with a ``frames_until(deadline)`` method (:class:`~rtliveness.runtime.sources.LiveSource`,
+    :class:`~rtliveness.runtime.sources.FileSource`) are read with a wait that ends at the
+    deadline. Any other iterable is checked between frames only. Errors of the source (e.g.
+    :class:`~rtliveness.errors.StreamLostError`) propagate."""
     rule = DecisionRule(pipeline.threshold, windows, margin)
     t0 = time.monotonic()
-    frames = 0
-    for result in pipeline.run(source):
-        frames += 1
+    deadline = t0 + timeout_s
+    bounded = getattr(source, "frames_until", None)
+    frames = bounded(deadline) if callable(bounded) else source
+    n = 0
+    for result in pipeline.run(frames):
+        n += 1
         got = rule.update(result)
         if got is not None:
             label, tid, p = got
-            return Decision(label, tid, p, windows, frames, time.monotonic() - t0)
-        if time.monotonic() - t0 > timeout_s:
+            return Decision(label, tid, p, windows, n, time.monotonic() - t0)
+        if time.monotonic() >= deadline:
             break
-    return Decision("undecided", None, None, 0, frames, time.monotonic() - t0)
+    return Decision("undecided", None, None, 0, n, time.monotonic() - t0)

@@ -6,7 +6,12 @@
   out the freshest frame, counting the ones they drop. A lost stream is retried with backoff;
   each reconnect increases ``Frame.epoch`` so the pipeline clears its windows. No substitute
   frame (black, repeated) is ever produced. After ``give_up_s`` without frames the iterator
-  raises :class:`StreamLostError`.
+  raises :class:`StreamLostError`. Before the first open of a network URL a TCP connect to its
+  host and port tells a refused connection, an unknown host or a host that does not answer
+  apart at once (one line), instead of leaving it to FFmpeg's open timeout.
+* File and live sources also have ``frames_until(deadline)``: the same frames, but the wait for
+  the next one never passes ``deadline`` (``time.monotonic()``), so a caller's timeout holds
+  even when no frame comes (a frozen camera); :func:`~rtliveness.runtime.decision.decide` uses it.
 
 Every source is a context manager; ``close()`` ends its thread (joined with a timeout).
 """
@@ -15,10 +20,12 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Protocol, Sequence
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -178,13 +185,28 @@ class FileSource(_SourceBase):
                     return
 
     def __iter__(self) -> Iterator[Frame]:
+        return self.frames_until(None)
+
+    def frames_until(self, deadline: float | None) -> Iterator[Frame]:
+        """The frames in order, as iteration gives them, but the iteration ends (no error) once
+        ``time.monotonic()`` reaches ``deadline``, even while waiting for the decoder.
+        ``None``: no deadline. A file source can be iterated once either way."""
         if self._thread is not None:
             raise RuntimeError("a FileSource can be iterated once; open the file again")
         self._thread = threading.Thread(target=self._reader, name=f"rtliveness-file-{id(self):x}", daemon=True)
         self._thread.start()
         i = 0
         while True:
-            item = self._queue.get()
+            if deadline is None:
+                item = self._queue.get()
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                try:
+                    item = self._queue.get(timeout=left)
+                except queue.Empty:
+                    return
             if item is _END:
                 break
             yield Frame(i, item, i / self.fps)
@@ -229,6 +251,8 @@ class LiveSource(_SourceBase):
         self.dropped = 0
         self.reconnects = 0
         self._t0 = time.monotonic()
+        if opener is None and isinstance(spec, str):
+            _probe_stream(spec, self.config.open_timeout_s)  # a refused port fails now, in one line
         cap = self._opener(spec, self.config)
         if cap is None or not cap.isOpened():
             if cap is not None:
@@ -325,11 +349,24 @@ class LiveSource(_SourceBase):
                 self._cond.notify_all()
 
     def __iter__(self) -> Iterator[Frame]:
+        return self.frames_until(None)
+
+    def frames_until(self, deadline: float | None) -> Iterator[Frame]:
+        """The freshest frames, as iteration gives them, but the iteration ends (no error) once
+        ``time.monotonic()`` reaches ``deadline``, even when no frame arrives (a frozen camera
+        or a stalled stream, which alone would end only at ``give_up_s``). ``None``: no deadline."""
         i = 0
         while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                return
             with self._cond:
                 while self._latest is None and not self._ended and not self._stop.is_set():
-                    self._cond.wait(timeout=0.1)
+                    wait = 0.1
+                    if deadline is not None:
+                        wait = min(wait, deadline - time.monotonic())
+                        if wait <= 0:
+                            return
+                    self._cond.wait(timeout=wait)
                 if self._latest is None:
                     break
                 image, ts, epoch = self._latest
@@ -355,6 +392,60 @@ class LiveSource(_SourceBase):
         return self._thread.is_alive()
 
 
+#: default TCP ports of the URL schemes probed before the first open
+_PROBE_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443, "rtmp": 1935}
+
+
+def _probe_stream(url: str, timeout_s: float) -> None:
+    """Fail at once, in one line, when a stream URL's server cannot be reached.
+
+    A TCP connect to the URL's host and port (for ``rtsp``, ``rtsps``, ``http``, ``https`` and
+    ``rtmp``) before FFmpeg gets the URL: a refused connection or an unknown host raises
+    :class:`SourceOpenError` immediately; a host that does not answer, after ``timeout_s`` (the
+    open timeout). Anything else (other schemes, a URL without a host or with a malformed port,
+    http(s) behind an ``http_proxy``) is left to FFmpeg.
+    """
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        host = parts.hostname
+        port = parts.port or _PROBE_PORTS.get(scheme)
+    except ValueError:  # a malformed port: FFmpeg's own failure says it
+        return
+    if scheme not in _PROBE_PORTS or not host or not port:
+        return
+    if scheme in ("http", "https") and (os.environ.get("http_proxy") or os.environ.get("HTTP_PROXY")):
+        return  # FFmpeg connects to the proxy, not to the host
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise SourceOpenError(f"cannot open stream {url}: unknown host {host!r}; check the host name in the URL") from None
+    deadline = time.monotonic() + timeout_s
+    last: OSError | None = None
+    for family, kind, proto, _, addr in infos:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left)
+            sock.connect(addr)
+            return  # something listens: the stream itself is FFmpeg's business
+        except OSError as exc:
+            last = exc
+        finally:
+            sock.close()
+    if isinstance(last, ConnectionRefusedError):
+        raise SourceOpenError(f"cannot open stream {url}: connection refused by {where} (nothing listens on that port); "
+                              "check the port in the URL and that the camera/server is running")
+    if last is None or isinstance(last, TimeoutError):
+        raise SourceOpenError(f"cannot open stream {url}: no answer from {where} within {timeout_s:g} s; "
+                              "check the host address, the network and any firewall")
+    reason = last.strerror or type(last).__name__
+    raise SourceOpenError(f"cannot open stream {url}: cannot connect to {where} ({reason}); check the URL and the network")
+
+
 def _open_capture(spec: str | int, config: StreamConfig) -> cv2.VideoCapture:
     if isinstance(spec, int):
         return cv2.VideoCapture(spec)
@@ -376,8 +467,16 @@ def open_source(spec: str | int, stream: StreamConfig | None = None,
         # a finite video file served over HTTP has a frame count: read it like a file (every
         # frame, end at its end) instead of "reconnecting" to replay it forever
         cfg = stream or StreamConfig()
+        _probe_stream(str(value), cfg.open_timeout_s)
         cap = _open_capture(value, cfg)
         if cap.isOpened() and (cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) > 0:
             return FileSource(value, capture=cap)
-        cap.release()
+        # a live stream: hand this capture over (a second open would double the wait when it
+        # failed, and a second connection for nothing when it worked); reconnects open anew
+        first = [cap]
+
+        def opener(spec: str | int, config: StreamConfig) -> cv2.VideoCapture:
+            return first.pop() if first else _open_capture(spec, config)
+
+        return LiveSource(value, cfg, on_event=on_event, opener=opener)
     return LiveSource(value, stream, on_event=on_event)

@@ -1,0 +1,81 @@
+"""``rtliveness serve``: the HTTP/WebSocket service and the kiosk page (extra ``[serve]``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ConfigError
+from .common import DeviceOpt, WeightsOpt, guarded
+
+__all__ = ["serve"]
+
+
+@guarded
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind (default loopback only; 0.0.0.0 exposes it).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = "auto",
+    security: Annotated[Optional[str], typer.Option("--security", help="Operating point stored with the weights: convenience | balanced | strict.")] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Spoof threshold on p_spoof in (0, 1); overrides --security.")] = None,
+    token: Annotated[Optional[str], typer.Option("--token", envvar="RTLIVENESS_TOKEN", help="Require 'Authorization: Bearer TOKEN' (HTTP) or ?token=TOKEN (WebSocket). Also read from RTLIVENESS_TOKEN.")] = None,
+    max_streams: Annotated[int, typer.Option("--max-streams", help="At most N WebSocket streams and uploads at once (more get 503 / close code 1013).")] = 8,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload or WebSocket frame in MiB (more gets 413).")] = 200.0,
+    detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
+    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx.")] = "auto",
+) -> None:
+    """Serve the model over HTTP and WebSocket, with a kiosk page at /."""
+    import importlib.util
+
+    from ..config import DetectorConfig
+    from ..serve.config import ServeConfig
+
+    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"serve needs {' and '.join(missing)}: pip install 'rtliveness[serve]'")
+    config = ServeConfig(host=host, port=port, weights=weights, device=device, security=security,
+                         threshold=threshold, token=token, max_streams=max_streams, max_upload_mb=max_upload_mb,
+                         detector=DetectorConfig(kind=detector), backend=backend)
+    sock = _bind(host, port)
+    try:
+        from ..serve.app import create_app
+
+        app = create_app(config)
+        _run(app, sock, config)
+    finally:
+        sock.close()
+
+
+def _bind(host: str, port: int):
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot resolve --host {host!r}: {exc.strerror}") from None
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port or --host") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run(app, sock, config) -> None:
+    import uvicorn
+
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    auth = " (token required)" if config.token else ""
+    typer.echo(f"rtliveness: serving on http://{shown}:{port}{auth}: kiosk page at /, API at /v1, Ctrl+C stops",
+               err=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=config.max_upload_bytes + 4096,
+                                           access_log=False, timeout_graceful_shutdown=5))
+    server.run(sockets=[sock])

@@ -1,0 +1,24 @@
+"""A camera fleet on Ray (``rtliveness fleet``, extra ``[cluster]``): many sources, many machines.
+
+* :mod:`.naming` — source specs → output names; the sources file; pure.
+* :mod:`.runner` — one stream inside a worker: source → pipeline → records and video. Ray-free.
+* :mod:`.merge` — joining a stream's epochs (after restarts) into one ``run --jsonl`` summary. Pure.
+* :mod:`.actors` — the Ray actors: stream workers (detector, tracker, windows) and the shared,
+  stateless, batched scorer pool.
+* :mod:`.controller` — the driver: places streams on workers, writes every output, restarts
+  streams whose worker died, watches the sources file.
+
+The core (``rtliveness.runtime``) never imports Ray: the same pipeline runs in-process.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FleetConfig", "run_fleet"]
+
+
+def __getattr__(name: str):
+    if name in ("FleetConfig", "run_fleet"):
+        from . import controller
+
+        return getattr(controller, name)
+    raise AttributeError(f"module 'rtliveness.fleet' has no attribute {name!r}")

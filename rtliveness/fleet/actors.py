@@ -1,0 +1,157 @@
+"""The fleet's Ray actors. Imported only by the controller, after Ray is.
+
+* :class:`ScorerActor` — holds the model; stateless; a threaded actor whose concurrent
+  ``embed``/``head`` calls (from every stream of every worker) are merged into shared batches by
+  :class:`~rtliveness.model.batching.BatchingScorer`. A pool of them (one per GPU, say) serves
+  all workers; a stream always uses the same one.
+* :class:`StreamWorker` — owns streams: the detector, the trackers and the windows live here.
+  Restarted by Ray when its process dies (``max_restarts=-1``); the controller then gives it
+  back its streams as a new epoch.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import zlib
+
+import ray
+
+from ..config import DetectorConfig, TrackerConfig
+from .runner import StreamRunner, StreamSpec
+
+__all__ = ["ScorerActor", "StreamWorker", "RemoteScorer"]
+
+
+@ray.remote(max_concurrency=64, max_restarts=-1)
+class ScorerActor:
+    def __init__(self, weights: str | None, device: str, backend: str, max_batch: int) -> None:
+        from pathlib import Path
+
+        from ..model.backends import BackendSpec, build_scorer
+        from ..model.batching import BatchingScorer
+        from ..model.device import resolve_device
+
+        spec = BackendSpec(weights=None if weights is None else Path(weights), device=resolve_device(device))
+        self.scorer = BatchingScorer(build_scorer(backend, spec), max_batch=max_batch, max_wait_s=0.01)
+
+    def meta(self):
+        return self.scorer.meta
+
+    def embed(self, crops):
+        return self.scorer.embed(crops)
+
+    def head(self, windows):
+        return self.scorer.head(windows)
+
+    def stats(self) -> dict:
+        return self.scorer.stats()
+
+    def where(self) -> dict:
+        return {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+
+
+class RemoteScorer:
+    """The :class:`~rtliveness.model.backends.Scorer` a worker's pipelines use: calls a scorer
+    actor. A scorer whose process or node died is restarted by Ray; calls wait for it (up to
+    ``patience_s``) instead of failing the stream."""
+
+    def __init__(self, actor, meta, patience_s: float = 120.0) -> None:
+        self._actor = actor
+        self.meta = meta
+        self.patience_s = patience_s
+
+    def _call(self, method: str, arg):
+        import time
+
+        deadline = time.monotonic() + self.patience_s
+        delay = 0.2
+        while True:
+            try:
+                return ray.get(getattr(self._actor, method).remote(arg))
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(2.0, delay * 2)
+
+    def embed(self, crops_bgr):
+        return self._call("embed", list(crops_bgr))
+
+    def head(self, windows):
+        return self._call("head", windows)
+
+    def close(self) -> None:
+        pass
+
+
+class _SharedDetector:
+    def __init__(self, detector) -> None:
+        self._d = detector
+
+    def detect(self, image_bgr, region=None, min_face=None):
+        return self._d.detect(image_bgr, region=region, min_face=min_face)
+
+    def close(self) -> None:
+        pass
+
+
+@ray.remote(max_restarts=-1, max_concurrency=16)
+class StreamWorker:
+    def __init__(self, scorer_names: list[str], detector: DetectorConfig, threshold: float | None,
+                 security: str | None, device: str) -> None:
+        from ..model.device import resolve_device
+        from ..runtime.detect import build_detector
+
+        self.incarnation = uuid.uuid4().hex
+        # looked up by name (not passed as handles) so a restart needs nothing from the object store
+        scorers = [ray.get_actor(n) for n in scorer_names]
+        self.scorers = scorers
+        self.detector_config = detector
+        self.meta = ray.get(scorers[0].meta.remote())
+        if threshold is None:
+            threshold = self.meta.threshold_for(security) if security is not None else self.meta.threshold
+        self.threshold = float(threshold)
+        self.detector = _SharedDetector(build_detector(detector, device=resolve_device(device)))
+        self.runners: dict[str, StreamRunner] = {}
+
+    def info(self) -> dict:
+        return {"incarnation": self.incarnation, "pid": os.getpid(),
+                "node": ray.get_runtime_context().get_node_id(), "streams": sorted(self.runners)}
+
+    def add(self, spec: StreamSpec) -> str:
+        old = self.runners.get(spec.name)
+        if old is not None and old.running:
+            raise ValueError(f"stream {spec.name} is already running on this worker")
+        scorer = self.scorers[zlib.crc32(spec.name.encode()) % len(self.scorers)]
+
+        def pipeline():
+            from ..runtime.pipeline import LivenessPipeline
+
+            return LivenessPipeline(self.detector, RemoteScorer(scorer, self.meta), threshold=self.threshold,
+                                    detector_config=self.detector_config, tracker_config=TrackerConfig())
+
+        self.runners[spec.name] = StreamRunner(spec, pipeline).start()
+        return self.incarnation
+
+    def drain_all(self) -> dict:
+        """``{"incarnation", "streams": {name: drain report}}``; ended streams are forgotten once drained."""
+        out = {}
+        for name, runner in list(self.runners.items()):
+            report = runner.drain()
+            out[name] = report
+            if report["stopped"] is not None:
+                del self.runners[name]
+        return {"incarnation": self.incarnation, "streams": out}
+
+    def stop(self, name: str) -> None:
+        runner = self.runners.get(name)
+        if runner is not None:
+            runner.stop()
+
+    def stop_all(self) -> None:
+        for runner in list(self.runners.values()):
+            runner.stop()
+
+    def pid(self) -> int:
+        return os.getpid()

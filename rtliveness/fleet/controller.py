@@ -1,0 +1,526 @@
+"""The fleet's driver: starts or joins Ray, places streams on workers, writes every output.
+
+The controller is the only writer of ``DIR/<name>.jsonl`` (frame records as workers report
+them, then the summary line) and of ``DIR/fleet.json``. It polls each worker every
+``poll_s``: a worker that comes back with a new incarnation (Ray restarted its process) gets
+its unfinished streams again as a new epoch, resuming after the last frame written; a worker
+that stays unreachable for ``move_after_s`` (its node is gone and Ray cannot place it) has
+its streams moved to the other workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .. import __version__
+from ..config import DetectorConfig
+from ..errors import ConfigError
+from .merge import StreamLedger
+from .naming import read_sources_file, unique_names
+from .runner import StreamSpec
+
+__all__ = ["FleetConfig", "Fleet", "run_fleet"]
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    sources: tuple[str, ...] = ()
+    out_dir: Path = Path("fleet-out")
+    sources_file: Path | None = None
+    address: str | None = None  # None: start a local Ray instance (and stop it at the end)
+    workers: int = 2
+    scorers: int = 1
+    save_video: bool = False
+    max_frames: int | None = None
+    weights: Path | None = None
+    device: str = "auto"
+    threshold: float | None = None
+    security: str | None = None
+    backend: str = "auto"
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    give_up_s: float = 30.0
+    poll_s: float = 0.5
+    move_after_s: float = 15.0
+    worker_cpus: float = 1.0
+    scorer_cpus: float = 1.0
+    scorer_gpus: float | None = None  # None: 1 when the device is CUDA, else 0
+    max_batch: int = 32
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {self.workers}")
+        if self.scorers < 1:
+            raise ConfigError(f"--scorers must be >= 1, got {self.scorers}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ConfigError(f"--max-frames must be >= 1, got {self.max_frames}")
+        if not self.sources and self.sources_file is None:
+            raise ConfigError("no sources: give SOURCE arguments or --sources-file FILE")
+        if self.sources_file is not None and not Path(self.sources_file).is_file():
+            raise ConfigError(f"--sources-file not found: {self.sources_file}; create it (one source per line)")
+        if not Path(self.out_dir).parent.exists():
+            raise ConfigError(f"--out-dir parent folder does not exist: {Path(self.out_dir).parent}; create it first")
+
+
+def _absolute(spec: str) -> str:
+    """File sources as absolute paths (workers may run elsewhere); cameras and URLs unchanged."""
+    s = spec.strip()
+    if s.isdigit() or "://" in s:
+        return s
+    return str(Path(s).expanduser().resolve())
+
+
+class _Stream:
+    def __init__(self, spec: str, name: str, out_dir: Path) -> None:
+        self.spec = spec
+        self.ledger = StreamLedger(name, spec)
+        self.jsonl_path = out_dir / f"{name}.jsonl"
+        self._fh = open(self.jsonl_path, "w", encoding="utf-8")
+        self.worker: int | None = None
+        self.status = "starting"  # starting | running | ended | failed | stopped | interrupted
+        self.videos: list[str] = []
+        self.stop_as: str | None = None  # set when the controller stopped it (removed / Ctrl+C)
+
+    def write(self, obj: dict) -> None:
+        self._fh.write(json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n")
+
+    def flush(self) -> None:
+        if not self._fh.closed:
+            self._fh.flush()
+
+    def finish(self) -> None:
+        if self._fh.closed:
+            return
+        self.write({"summary": self.ledger.summary(self.stop_as)})
+        self._fh.flush()
+        try:
+            os.fsync(self._fh.fileno())
+        except OSError:
+            pass
+        self._fh.close()
+
+    @property
+    def done(self) -> bool:
+        return self._fh.closed
+
+
+class Fleet:
+    """One fleet run. ``start()`` → ``step()`` until ``done`` → ``finish()``; or :func:`run_fleet`."""
+
+    def __init__(self, config: FleetConfig, log: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.out_dir = Path(config.out_dir)
+        self.log = log or (lambda line: print(f"rtliveness: {line}", file=sys.stderr, flush=True))
+        self.streams: dict[str, _Stream] = {}  # by name
+        self.by_spec: dict[str, str] = {}  # spec -> name
+        self.workers: list = []
+        self.worker_state: list[dict] = []
+        self.scorers: list = []
+        self._started_ray = False
+        self._sources_mtime: float | None = None
+        self._file_specs: list[str] = []  # the sources file's lines as last read
+        self._t0 = time.time()
+        self._last_json = 0.0
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        import ray
+
+        from .actors import ScorerActor, StreamWorker
+
+        self.out_dir.mkdir(exist_ok=True)
+        self._init_ray(ray)
+        gpus = self.config.scorer_gpus
+        if gpus is None:
+            gpus = 1.0 if str(self.config.device).startswith("cuda") else 0.0
+        weights = None if self.config.weights is None else str(Path(self.config.weights).resolve())
+        run_id = f"{os.getpid()}-{int(time.time() * 1000)}"
+        names = [f"rtliveness-scorer-{run_id}-{k}" for k in range(self.config.scorers)]
+        self.scorers = [
+            ScorerActor.options(name=n, num_cpus=self.config.scorer_cpus, num_gpus=gpus).remote(
+                weights, self.config.device, self.config.backend, self.config.max_batch)
+            for n in names
+        ]
+        try:
+            ray.get([s.meta.remote() for s in self.scorers])
+        except Exception as exc:  # noqa: BLE001 - the model failed to load: one line
+            raise ConfigError(f"the scorer could not load the model: {_cause(exc)}") from None
+        worker_device = "cpu" if str(self.config.device).startswith("cuda") else self.config.device
+        self.workers = [
+            StreamWorker.options(num_cpus=self.config.worker_cpus, scheduling_strategy="SPREAD").remote(
+                names, self.config.detector, self.config.threshold, self.config.security, worker_device)
+            for _ in range(self.config.workers)
+        ]
+        infos = []
+        for w in self.workers:
+            try:
+                infos.append(ray.get(w.info.remote()))
+            except Exception as exc:  # noqa: BLE001
+                raise ConfigError(f"a stream worker failed to start: {_cause(exc)}") from None
+        self.worker_state = [{"incarnation": i["incarnation"], "node": i["node"], "pid": i["pid"], "restarts": 0,
+                              "down_since": None} for i in infos]
+        specs = list(self.config.sources)
+        if self.config.sources_file is not None:
+            specs += self._read_sources_file() or []
+        for spec in dict.fromkeys(_absolute(s) for s in specs):
+            self.add(spec)
+        self._write_json()
+
+    def _init_ray(self, ray) -> None:
+        quiet = {"logging_level": "ERROR", "log_to_driver": False, "include_dashboard": False}
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if self.config.address:
+            _probe_address(self.config.address)
+            try:
+                ray.init(address=self.config.address, logging_level="ERROR", log_to_driver=False)
+            except Exception as exc:  # noqa: BLE001
+                raise ConfigError(f"cannot join the Ray cluster at {self.config.address}: {_cause(exc)}; "
+                                  "start it with 'ray start --head' or omit --address") from None
+            return
+        need = self.config.workers * self.config.worker_cpus + self.config.scorers * self.config.scorer_cpus
+        ray.init(num_cpus=max(os.cpu_count() or 1, int(need + 0.999)), **quiet)
+        self._started_ray = True
+
+    # ------------------------------------------------------------------ streams
+    def add(self, spec: str) -> None:
+        if spec in self.by_spec and not self.streams[self.by_spec[spec]].done:
+            return
+        name = unique_names([spec], taken=self.streams)[spec]  # a finished stream's outputs are kept
+        stream = _Stream(spec, name, self.out_dir)
+        self.streams[name] = stream
+        self.by_spec[spec] = name
+        problem = _check_source(spec)
+        if problem is not None:
+            stream.ledger.new_epoch()
+            stream.ledger.epochs[-1].stopped, stream.ledger.epochs[-1].error = "error", problem
+            stream.status = "failed"
+            stream.finish()
+            self.log(f"error: {name}: {problem}")
+            return
+        self._submit(stream, self._least_loaded())
+
+    def remove(self, spec: str) -> None:
+        name = self.by_spec.get(spec)
+        if name is None or self.streams[name].done:
+            return
+        stream = self.streams[name]
+        stream.stop_as = "stopped"
+        if stream.worker is not None:
+            self.workers[stream.worker].stop.remote(name)
+
+    def _least_loaded(self, exclude: int | None = None) -> int:
+        load = {i: 0 for i, st in enumerate(self.worker_state) if i != exclude and st["down_since"] is None}
+        if not load:
+            load = {i: 0 for i in range(len(self.workers)) if i != exclude} or {0: 0}
+        for s in self.streams.values():
+            if not s.done and s.worker in load:
+                load[s.worker] += 1
+        return min(load, key=lambda i: (load[i], i))
+
+    def _submit(self, stream: _Stream, worker: int) -> None:
+        led = stream.ledger
+        epoch = led.new_epoch()
+        if epoch > 0:
+            led.restarts += 1
+        remaining = None if self.config.max_frames is None else max(0, self.config.max_frames - led.written)
+        if remaining == 0:
+            led.epochs[-1].stopped = "max_frames"
+            return
+        video = None
+        if self.config.save_video:
+            suffix = "" if epoch == 0 else f".epoch{epoch}"
+            video = str((self.out_dir / f"{led.name}{suffix}.mp4").resolve())
+            stream.videos.append(video)
+        spec = StreamSpec(name=led.name, source=stream.spec, epoch=epoch, start_frame=led.last_frame + 1,
+                          track_offset=led.max_track, max_frames=remaining, video_path=video,
+                          give_up_s=self.config.give_up_s)
+        stream.worker = worker
+        stream.status = "running"
+        self.workers[worker].add.remote(spec)
+
+    # ------------------------------------------------------------------ the loop
+    def step(self) -> None:
+        """One poll: collect every worker's records, handle restarts and moves, watch the file."""
+        import ray
+
+        refs = {i: w.drain_all.remote() for i, w in enumerate(self.workers)}
+        deadline = time.monotonic() + max(2.0, 4 * self.config.poll_s)
+        for i, ref in refs.items():
+            state = self.worker_state[i]
+            try:
+                report = ray.get(ref, timeout=max(0.1, deadline - time.monotonic()))
+            except ray.exceptions.GetTimeoutError:
+                ray.cancel(ref)
+                self._maybe_move(i)
+                continue
+            except ray.exceptions.RayError:
+                if state["down_since"] is None:
+                    state["down_since"] = time.monotonic()
+                    self.log(f"worker {i} is down (node {state['node'][:12]}); waiting for Ray to restart it")
+                self._maybe_move(i)
+                continue
+            self._apply(i, report)
+        if self.config.sources_file is not None:
+            self._watch_sources_file()
+        for s in self.streams.values():
+            s.flush()
+        if time.monotonic() - self._last_json > 1.0:
+            self._write_json()
+
+    def _apply(self, i: int, report: dict) -> None:
+        state = self.worker_state[i]
+        if report["incarnation"] != state["incarnation"]:  # Ray restarted this worker's process
+            state["incarnation"] = report["incarnation"]
+            state["restarts"] += 1
+            try:
+                import ray
+
+                info = ray.get(self.workers[i].info.remote(), timeout=10)
+                state["node"], state["pid"] = info["node"], info["pid"]
+            except Exception:  # noqa: BLE001
+                pass
+            state["down_since"] = None
+            lost = [s for s in self.streams.values() if s.worker == i and not s.done and s.status == "running"
+                    and s.ledger.name not in report["streams"]]
+            for s in lost:
+                self.log(f"{s.ledger.name}: worker {i} restarted; resuming after frame {s.ledger.last_frame}")
+                self._submit(s, i)
+        state["down_since"] = None
+        for name, rep in report["streams"].items():
+            s = self.streams.get(name)
+            if s is not None and not s.done and s.worker != i and rep["stopped"] is None:
+                self.workers[i].stop.remote(name)  # moved away while this worker was unreachable
+            if s is None or s.done or s.worker != i:
+                continue
+            for r in rep["records"]:
+                s.write(r)
+            s.ledger.add_records(rep["records"])
+            s.ledger.update(rep)
+            for e in rep["events"]:
+                self.log(f"{name}: stream {e}")
+            if rep["stopped"] is not None:
+                self._ended(s, rep)
+
+    def _ended(self, s: _Stream, rep: dict) -> None:
+        if rep["stopped"] == "error" and s.stop_as is None:
+            s.status = "failed"
+            self.log(f"error: {s.ledger.name}: {rep['error']}")
+        elif s.stop_as is not None:
+            s.status = s.stop_as
+        else:
+            s.status = "ended"
+        s.finish()
+
+    def _maybe_move(self, i: int) -> None:
+        state = self.worker_state[i]
+        if state["down_since"] is None:
+            state["down_since"] = time.monotonic()
+        if time.monotonic() - state["down_since"] < self.config.move_after_s:
+            return
+        for s in self.streams.values():
+            if s.worker == i and not s.done and s.status == "running":
+                target = self._least_loaded(exclude=i)
+                if target == i:
+                    return
+                self.log(f"{s.ledger.name}: worker {i} unreachable for {self.config.move_after_s:g} s; moving to worker {target}")
+                self._submit(s, target)
+
+    def _read_sources_file(self) -> list[str] | None:
+        path = Path(self.config.sources_file)
+        try:
+            self._sources_mtime = path.stat().st_mtime
+            specs = read_sources_file(path)
+            self._file_specs = [_absolute(s) for s in specs]
+            return specs
+        except OSError as exc:
+            self.log(f"cannot read --sources-file {path}: {exc.strerror}; keeping the current sources")
+            return None
+
+    def _watch_sources_file(self) -> None:
+        try:
+            mtime = Path(self.config.sources_file).stat().st_mtime
+        except OSError:
+            return
+        if mtime == self._sources_mtime:
+            return
+        before = self._file_specs
+        specs = self._read_sources_file()
+        if specs is None:
+            return
+        now = [_absolute(s) for s in specs]
+        always = {_absolute(s) for s in self.config.sources}
+        for spec in sorted(set(before) - set(now) - always):
+            name = self.by_spec.get(spec)
+            if name is not None and not self.streams[name].done:
+                self.log(f"{name}: removed from the sources file; stopping")
+                self.remove(spec)
+        for spec in [s for s in now if s not in before]:
+            self.log(f"{spec}: added to the sources file; starting")
+            self.add(spec)
+
+    @property
+    def done(self) -> bool:
+        return all(s.done for s in self.streams.values())
+
+    # ------------------------------------------------------------------ the end
+    def finish(self, reason: str = "interrupted", timeout_s: float = 20.0) -> dict:
+        """Stop what still runs, collect its last records, write every summary and fleet.json."""
+        import ray
+
+        live = [s for s in self.streams.values() if not s.done]
+        for s in live:
+            s.stop_as = s.stop_as or reason
+        for w in self.workers:
+            try:
+                w.stop_all.remote()
+            except Exception:  # noqa: BLE001
+                pass
+        deadline = time.monotonic() + timeout_s
+        while not self.done and time.monotonic() < deadline:
+            self.step()
+            if not self.done:
+                time.sleep(0.1)
+        for s in self.streams.values():
+            if not s.done:
+                s.status = s.stop_as or reason
+                s.finish()
+        result = self._write_json(finished=True)
+        if self._started_ray:
+            ray.shutdown()
+        return result
+
+    # ------------------------------------------------------------------ fleet.json
+    def _write_json(self, finished: bool = False) -> dict:
+        import ray
+
+        self._last_json = time.monotonic()
+        scorer = []
+        for s in self.scorers:
+            try:
+                scorer.append(ray.get(s.stats.remote(), timeout=5))
+            except Exception:  # noqa: BLE001
+                scorer.append(None)
+        sources = {}
+        for name, s in self.streams.items():
+            led = s.ledger
+            seconds = led.seconds()
+            sources[name] = {
+                "source": s.spec,
+                "status": s.status,
+                "frames": led.written,
+                "fps": round(led.written / seconds, 3) if seconds > 0 else 0.0,
+                "restarts": led.restarts,
+                "epoch": max(0, len(led.epochs) - 1),
+                "worker": s.worker,
+                "error": led.epochs[-1].error if led.epochs else None,
+                "jsonl": str(s.jsonl_path),
+                "videos": list(s.videos),
+            }
+        doc = {
+            "version": __version__,
+            "finished": finished,
+            "seconds": round(time.time() - self._t0, 3),
+            "address": self.config.address or "local",
+            "workers": [{"index": i, **{k: v for k, v in st.items() if k != "down_since"},
+                         "down": st["down_since"] is not None} for i, st in enumerate(self.worker_state)],
+            "sources": sources,
+            "scorer": {"actors": len(self.scorers), "batching": scorer,
+                       "batch_sizes": _merge_histograms(scorer)},
+        }
+        tmp = self.out_dir / ".fleet.json.tmp"
+        tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.out_dir / "fleet.json")
+        return doc
+
+
+def _merge_histograms(stats: list) -> dict:
+    """Embed calls per number of streams merged into one batch, over every scorer actor."""
+    out: dict[str, int] = {}
+    for st in stats:
+        if not st:
+            continue
+        for k, v in st["embed"]["callers_histogram"].items():
+            out[k] = out.get(k, 0) + v
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost message of a Ray error, on one line."""
+    cause = getattr(exc, "cause", None) or exc.__cause__ or exc
+    text = " ".join(str(cause).split())
+    return text[-300:] if text else type(cause).__name__
+
+
+def _probe_address(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in one line within ``timeout_s`` when a ``HOST:PORT`` / ``ray://HOST:PORT`` cluster
+    address does not accept connections (Ray itself retries for minutes)."""
+    import socket
+
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"invalid --address {address!r}: use auto, ray://HOST:PORT or HOST:PORT")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else (
+            "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__))
+        raise ConfigError(f"cannot join the Ray cluster at {address}: {reason}; start it with "
+                          "'ray start --head' or omit --address") from None
+
+
+def _check_source(spec: str) -> str | None:
+    """A missing file is reported at once; cameras and URLs are checked by the worker that opens them."""
+    if spec.isdigit() or "://" in spec:
+        return None
+    if not Path(spec).is_file():
+        return f"file not found: {spec}; check the path"
+    return None
+
+
+def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> dict:
+    """Run the fleet until every file source has ended (live sources: until Ctrl+C or SIGTERM);
+    returns what ``fleet.json`` holds."""
+    fleet = Fleet(config, log)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def _term(_signo, _frame):
+        raise KeyboardInterrupt
+
+    if hasattr(signal, "SIGTERM"):
+        try:
+            signal.signal(signal.SIGTERM, _term)
+        except ValueError:  # not the main thread
+            previous = None
+    reason = "interrupted"
+    try:
+        fleet.start()
+        while not fleet.done:
+            t = time.monotonic()
+            fleet.step()
+            time.sleep(max(0.0, config.poll_s - (time.monotonic() - t)))
+        reason = "end"
+    except KeyboardInterrupt:
+        reason = "interrupted"
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        result = fleet.finish(reason) if fleet.workers or fleet.streams else fleet_shutdown(fleet)
+    return result
+
+
+def fleet_shutdown(fleet: Fleet) -> dict:
+    if fleet._started_ray:
+        import ray
+
+        ray.shutdown()
+    return {}

@@ -1,0 +1,76 @@
+"""A stream's epochs (one per start or restart) joined into its ``run --jsonl`` summary. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["EpochState", "StreamLedger"]
+
+
+@dataclass
+class EpochState:
+    """The last state a worker reported for one epoch of a stream."""
+
+    frames: int = 0
+    seconds: float = 0.0
+    dropped: int = 0
+    tracks: list[dict] = field(default_factory=list)
+    stopped: str | None = None
+    error: str | None = None
+
+
+class StreamLedger:
+    """What the controller knows of one stream: frames written, epochs, restarts, its summary."""
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name = name
+        self.source = source
+        self.epochs: list[EpochState] = []
+        self.written = 0  # frame records written to the JSON lines
+        self.last_frame = -1  # index of the last frame record written
+        self.max_track = 0
+        self.restarts = 0
+        self.events: list[str] = []
+
+    def new_epoch(self) -> int:
+        self.epochs.append(EpochState())
+        return len(self.epochs) - 1
+
+    def add_records(self, records: list[dict]) -> None:
+        for r in records:
+            self.written += 1
+            self.last_frame = max(self.last_frame, int(r["frame"]))
+            for f in r.get("faces", ()):
+                self.max_track = max(self.max_track, int(f["track"]))
+
+    def update(self, report: dict) -> None:
+        """Apply a worker's drain report to the current epoch."""
+        e = self.epochs[-1]
+        e.frames, e.seconds, e.dropped = report["frames"], report["seconds"], report["dropped"]
+        e.tracks = report["tracks"]
+        e.stopped, e.error = report["stopped"], report["error"]
+        for t in e.tracks:
+            self.max_track = max(self.max_track, int(t["track"]))
+
+    @property
+    def ended(self) -> bool:
+        return bool(self.epochs) and self.epochs[-1].stopped is not None
+
+    def seconds(self) -> float:
+        return sum(e.seconds for e in self.epochs)
+
+    def summary(self, stopped: str | None = None) -> dict:
+        """The same object as ``rtliveness run --jsonl``'s last line (``RunReport.to_json``)."""
+        last = self.epochs[-1] if self.epochs else EpochState()
+        seconds = self.seconds()
+        tracks = sorted((t for e in self.epochs for t in e.tracks), key=lambda t: t["track"])
+        return {
+            "source": self.source,
+            "frames": self.written,
+            "seconds": round(seconds, 4),
+            "fps": round(self.written / seconds, 3) if seconds > 0 else 0.0,
+            "dropped": sum(e.dropped for e in self.epochs),
+            "stopped": stopped or last.stopped or "interrupted",
+            "error": last.error,
+            "tracks": tracks,
+        }

@@ -1,0 +1,54 @@
+"""Source specs → unique, file-system-safe output names; reading the sources file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable
+
+__all__ = ["source_name", "unique_names", "read_sources_file"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def source_name(spec: str) -> str:
+    """``0`` → ``camera0``; ``/videos/door.mp4`` → ``door``; ``rtsp://cam-3:8554/live`` →
+    ``cam-3_8554_live`` (credentials never appear in a name)."""
+    s = str(spec).strip()
+    if s.isdigit():
+        return f"camera{s}"
+    if "://" in s:
+        rest = s.split("://", 1)[1]
+        rest = rest.rsplit("@", 1)[-1]  # drop user:password@
+        rest = rest.split("?", 1)[0]
+        name = _UNSAFE.sub("_", rest.replace(":", "_")).strip("._-")
+        return name or "stream"
+    stem = Path(s).stem
+    return _UNSAFE.sub("_", stem).strip("._-") or "source"
+
+
+def unique_names(specs: Iterable[str], taken: Iterable[str] = ()) -> dict[str, str]:
+    """spec → name, suffixing ``-2``, ``-3`` … when two sources would share a name."""
+    used = set(taken)
+    out: dict[str, str] = {}
+    for spec in specs:
+        if spec in out:
+            continue
+        base = source_name(spec)
+        name, k = base, 2
+        while name in used:
+            name, k = f"{base}-{k}", k + 1
+        used.add(name)
+        out[spec] = name
+    return out
+
+
+def read_sources_file(path: Path) -> list[str]:
+    """One source per line; blank lines and lines starting with ``#`` are ignored; order kept,
+    duplicates removed."""
+    seen: dict[str, None] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            seen.setdefault(line, None)
+    return list(seen)

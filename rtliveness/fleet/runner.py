@@ -1,0 +1,162 @@
+"""One stream inside a fleet worker: source → pipeline → records (and the annotated video).
+
+Ray-free: a :class:`StreamRunner` runs on a thread of whatever process holds it. The
+controller collects its records with :meth:`StreamRunner.drain` and writes them; a runner
+that resumes after a restart (``epoch`` > 0) skips the frames already written (files) or
+continues the frame numbers (live sources), and shifts its track ids past those already used,
+so the stream's JSON lines never repeat a frame or a track.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from ..types import Frame, FrameResult
+
+__all__ = ["StreamSpec", "StreamRunner"]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """What a worker needs to run one stream (sent by the controller; picklable)."""
+
+    name: str
+    source: str
+    epoch: int = 0
+    start_frame: int = 0  # first frame index to process (files: skip before it)
+    track_offset: int = 0  # added to every track id of this epoch
+    max_frames: int | None = None  # frames still to process (None: to the end)
+    video_path: str | None = None  # this epoch's annotated video (None: no video)
+    give_up_s: float = 30.0
+
+
+class StreamRunner:
+    """Runs one stream on a thread; thread-safe ``drain``/``stop``."""
+
+    def __init__(self, spec: StreamSpec, pipeline_factory: Callable[[], object],
+                 on_event: Callable[[str, str], None] | None = None) -> None:
+        self.spec = spec
+        self._factory = pipeline_factory
+        self._on_event = on_event
+        self._lock = threading.Lock()
+        self._records: list[dict] = []
+        self._stop = threading.Event()
+        self.frames = 0
+        self.dropped = 0
+        self.stopped: str | None = None  # end | max_frames | stopped | error (None while running)
+        self.error: str | None = None
+        self.events: list[str] = []
+        self._summaries: list[dict] = []
+        self._t0 = time.monotonic()
+        self._t_end: float | None = None
+        self._src = None
+        self._thread = threading.Thread(target=self._run, name=f"rtliveness-fleet-{spec.name}", daemon=True)
+
+    def start(self) -> "StreamRunner":
+        self._thread.start()
+        return self
+
+    # ------------------------------------------------------------------ the thread
+    def _run(self) -> None:
+        from ..config import StreamConfig
+        from ..runtime.sources import open_source
+
+        stopped, error = "end", None
+        pipeline = None
+        video = None
+        try:
+            pipeline = self._factory()
+            src = open_source(self.spec.source, StreamConfig(give_up_s=self.spec.give_up_s), on_event=self._event)
+            self._src = src
+            with src:
+                if self.spec.video_path:
+                    from ..runtime.sinks import VideoSink
+
+                    video = VideoSink(self.spec.video_path, getattr(src, "fps", None) or 25.0)
+                live = bool(getattr(src, "is_live", False))
+                for frame in src:
+                    if self._stop.is_set():
+                        stopped = "stopped"
+                        break
+                    if live:  # numbers continue across restarts
+                        frame = Frame(frame.index + self.spec.start_frame, frame.image_bgr, frame.timestamp, frame.epoch)
+                    elif frame.index < self.spec.start_frame:
+                        continue  # written before a restart
+                    result = self._shift(pipeline.step(frame))
+                    if video is not None:
+                        from ..runtime.overlay import draw_result
+
+                        video.write_image(draw_result(frame.image_bgr, result, None))
+                    with self._lock:
+                        self._records.append(result.to_json())
+                        self.frames += 1
+                        self.dropped = int(getattr(src, "dropped", 0))
+                        self._summaries = [self._shift_summary(t.to_json()) for t in pipeline.track_summaries()]
+                    if self.spec.max_frames is not None and self.frames >= self.spec.max_frames:
+                        stopped = "max_frames"
+                        break
+        except BaseException as exc:  # noqa: BLE001 - the stream ends with its one-line reason
+            if self._stop.is_set():
+                stopped, error = "stopped", None  # closed by stop(): not a failure
+            else:
+                stopped, error = "error", " ".join(str(exc).split())[:300] or type(exc).__name__
+        finally:
+            try:
+                if video is not None:
+                    video.close()
+            finally:
+                if pipeline is not None:
+                    pipeline.close()
+                with self._lock:
+                    self._t_end = time.monotonic()
+                    self.stopped, self.error = stopped, error
+
+    def _event(self, event: str, detail: str) -> None:
+        with self._lock:
+            self.events.append(f"{event}: {detail}")
+        if self._on_event is not None:
+            self._on_event(event, detail)
+
+    def _shift(self, result: FrameResult) -> FrameResult:
+        off = self.spec.track_offset
+        if not off:
+            return result
+        faces = tuple(dataclasses.replace(v, track_id=v.track_id + off) for v in result.faces)
+        return dataclasses.replace(result, faces=faces)
+
+    def _shift_summary(self, summary: dict) -> dict:
+        return {**summary, "track": summary["track"] + self.spec.track_offset}
+
+    # ------------------------------------------------------------------ the controller's side
+    def drain(self) -> dict:
+        """Records produced since the last drain, and the stream's state (one consistent view)."""
+        with self._lock:
+            records, self._records = self._records, []
+            end = self._t_end if self._t_end is not None else time.monotonic()
+            events, self.events = self.events, []
+            return {
+                "records": records,
+                "frames": self.frames,
+                "seconds": end - self._t0,
+                "dropped": self.dropped,
+                "tracks": list(self._summaries),
+                "stopped": self.stopped,
+                "error": self.error,
+                "events": events,
+            }
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current frame; a live source is closed so a stalled read ends too."""
+        self._stop.set()
+        src = self._src
+        if src is not None and getattr(src, "is_live", False):
+            src.close()
+        self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()

@@ -1,0 +1,309 @@
+"""The FastAPI application: health, upload analysis, the WebSocket stream, the kiosk page.
+
+Every error a client can cause is a 4xx with ``{"error": "<one line>"}``: 400 malformed,
+401 token, 413 too large, 422 not a video / bad parameter, 503 all stream slots busy.
+WebSocket: close code 4401 for a missing/wrong token, 1013 when all slots are busy; a frame that
+cannot be decoded gets ``{"frame", "error"}`` and the connection stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.websockets import WebSocketDisconnect
+
+from ..errors import RtlivenessError, SourceError
+from .config import ServeConfig
+from .engine import Busy, Engine
+from .stream import Item, PendingFrames, decode_frame, dropped_record, error_record
+
+__all__ = ["create_app"]
+
+WS_UNAUTHORIZED = 4401
+WS_TRY_AGAIN_LATER = 1013
+
+
+class ClientError(Exception):
+    """A request the client must change: ``status`` and a one-line ``reason``."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _error(status: int, reason: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
+
+
+def _static(name: str) -> str:
+    return resources.files("rtliveness.serve").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def create_app(config: ServeConfig | None = None, engine: Engine | None = None) -> FastAPI:
+    """The service: loads the model now (``/health`` answers once it is loaded) unless an
+    ``engine`` is given. The engine is closed when the app shuts down."""
+    from contextlib import asynccontextmanager
+
+    config = config or ServeConfig()
+    engine = engine or Engine(config)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        try:
+            yield
+        finally:
+            await run_in_threadpool(engine.close)
+
+    app = FastAPI(title="rtliveness", version=_version(), lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.engine = engine
+    app.state.config = config
+
+    # ------------------------------------------------------------------ errors: one line, 4xx
+    @app.exception_handler(ClientError)
+    async def _client_error(_req: Request, exc: ClientError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _error(exc.status, exc.reason, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_req: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error(422, f"invalid {where or 'request'}: {first.get('msg', 'bad value')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_req: Request, exc: Exception):  # a bug of ours: no traceback to the client
+        return _error(500, f"internal error ({type(exc).__name__}); see the server log")
+
+    def check_token(request: Request) -> None:
+        if config.token is None:
+            return
+        auth = request.headers.get("authorization", "")
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(value.strip(), config.token):
+            raise ClientError(401, "missing or wrong token: send 'Authorization: Bearer <token>'")
+
+    # ------------------------------------------------------------------ routes
+    @app.get("/health")
+    async def health():
+        return engine.health()
+
+    @app.get("/", response_class=HTMLResponse)
+    async def kiosk():
+        return HTMLResponse(_static("kiosk.html"))
+
+    @app.get("/kiosk.js")
+    async def kiosk_js():
+        return Response(_static("kiosk.js"), media_type="text/javascript")
+
+    @app.post("/v1/analyze")
+    async def analyze(request: Request, frames: bool = False):
+        check_token(request)
+        path, name = await _receive_upload(request, config.max_upload_bytes)
+        try:
+            try:
+                engine.acquire()
+            except Busy as exc:
+                raise ClientError(503, str(exc)) from None
+            try:
+                return await run_in_threadpool(engine.analyze, path, name, frames)
+            except SourceError as exc:
+                raise ClientError(422, _one_line(exc)) from None
+            except RtlivenessError as exc:
+                raise ClientError(422, _one_line(exc)) from None
+            finally:
+                engine.release()
+        finally:
+            path.unlink(missing_ok=True)
+
+    @app.websocket("/v1/stream")
+    async def stream(ws: WebSocket):
+        await ws.accept()
+        if config.token is not None:
+            given = ws.query_params.get("token", "")
+            if not secrets.compare_digest(given, config.token):
+                await ws.close(code=WS_UNAUTHORIZED, reason="missing or wrong token: add ?token=<token>")
+                return
+        try:
+            engine.acquire()
+        except Busy as exc:
+            await ws.close(code=WS_TRY_AGAIN_LATER, reason=str(exc)[:120])
+            return
+        try:
+            await _serve_stream(ws, engine, config)
+        finally:
+            engine.release()
+
+    return app
+
+
+def _dumps(obj: dict) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+_SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _receive_upload(request: Request, limit: int) -> tuple[Path, str]:
+    """The upload (multipart field ``file``, or the raw body) streamed to a temporary file,
+    refused with 413 as soon as it passes ``limit`` bytes."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise ClientError(400, f"invalid Content-Length {length!r}")
+        if int(length) > limit:
+            raise ClientError(413, f"upload of {int(length)} bytes exceeds the limit of {limit} bytes (--max-upload-mb)")
+
+    async def capped():
+        seen = 0
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > limit:
+                raise _TooLarge()
+            yield chunk
+
+    ctype = request.headers.get("content-type", "")
+    name = "upload"
+    fd, tmp = tempfile.mkstemp(prefix="rtliveness-upload-")
+    path = Path(tmp)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if ctype.startswith("multipart/form-data"):
+                from starlette.formparsers import MultiPartException, MultiPartParser
+
+                try:
+                    form = await MultiPartParser(request.headers, capped(), max_files=1, max_fields=16).parse()
+                except MultiPartException as exc:
+                    raise ClientError(400, f"malformed multipart body: {_one_line(exc)}") from None
+                upload = form.get("file")
+                if upload is None or isinstance(upload, str):
+                    raise ClientError(422, "multipart upload needs the video in a file field named 'file'")
+                name = upload.filename or "upload"
+                try:
+                    while chunk := await upload.read(1 << 20):
+                        fh.write(chunk)
+                finally:
+                    await upload.close()
+            else:
+                name = request.headers.get("x-filename") or "upload"
+                async for chunk in capped():
+                    fh.write(chunk)
+            size = fh.tell()
+    except _TooLarge:
+        path.unlink(missing_ok=True)
+        raise ClientError(413, f"upload exceeds the limit of {limit} bytes (--max-upload-mb)") from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if size == 0:
+        path.unlink(missing_ok=True)
+        raise ClientError(400, "empty upload: send a video as multipart field 'file' or as the request body")
+    suffix = Path(name).suffix
+    if _SAFE_SUFFIX.match(suffix):  # FFmpeg probes the content; a known suffix only helps it
+        named = path.with_name(path.name + suffix)
+        path.rename(named)
+        path = named
+    return path, Path(name).name
+
+
+async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig) -> None:
+    """Receive frames and answer each with one record, in order, until the client leaves."""
+    pending = PendingFrames(config.max_pending)
+    pipeline = await run_in_threadpool(engine.pipeline)
+    limit = config.max_upload_bytes
+    t0: float | None = None
+
+    def process(item: Item) -> str:
+        decoded = decode_frame(item.data)  # type: ignore[arg-type]
+        if isinstance(decoded, str):
+            return _dumps(error_record(Item("error", item.index, item.time, decoded)))
+        from ..types import Frame
+
+        result = pipeline.step(Frame(item.index, decoded, item.time))
+        return _dumps(result.to_json())
+
+    async def receive() -> None:
+        nonlocal t0
+        index = 0
+        try:
+            while True:
+                await pending.wait_room()
+                msg = await ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    return
+                now = time.monotonic()
+                t0 = now if t0 is None else t0
+                t = now - t0
+                data, text = msg.get("bytes"), msg.get("text")
+                if data is not None:
+                    if len(data) > limit:
+                        pending.put(Item("error", index, t, f"frame of {len(data)} bytes exceeds the limit of {limit} bytes"))
+                    else:
+                        pending.put(Item("frame", index, t, data))
+                else:
+                    pending.put(Item("error", index, t, "text message ignored: send each frame as a binary message "
+                                                        f"(JPEG or PNG bytes), got {len(text or '')} characters of text"))
+                index += 1
+        except WebSocketDisconnect:
+            return
+        finally:
+            pending.close()
+
+    async def answer() -> None:
+        while (item := await pending.get()) is not None:
+            if item.kind == "frame":
+                text = await run_in_threadpool(process, item)
+            elif item.kind == "dropped":
+                text = _dumps(dropped_record(item))
+            else:
+                text = _dumps(error_record(item))
+            await ws.send_text(text)
+
+    receiver = asyncio.create_task(receive())
+    answerer = asyncio.create_task(answer())
+    try:
+        await asyncio.wait({receiver, answerer}, return_when=asyncio.FIRST_EXCEPTION)
+        failed = answerer.done() and not answerer.cancelled() and answerer.exception() is not None
+        if failed and not receiver.done():  # our processing failed while the client is connected
+            exc = answerer.exception()
+            try:
+                await ws.close(code=1011, reason=f"internal error ({type(exc).__name__})")
+            except Exception:  # noqa: BLE001 - the connection may already be gone
+                pass
+    finally:
+        for task in (receiver, answerer):
+            task.cancel()
+        await asyncio.gather(receiver, answerer, return_exceptions=True)
+        pending.close()
+        await run_in_threadpool(pipeline.close)

@@ -1,0 +1,149 @@
+"""The service's shared state, without HTTP: one model and one detector for every stream.
+
+Each stream (a WebSocket connection or an upload) gets its own :class:`LivenessPipeline` —
+its own tracks and windows — built on a client of one :class:`BatchingScorer`, so crops of all
+streams are embedded in shared batches. Stream slots bound how many run at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from .. import __version__
+from ..config import TrackerConfig
+from ..errors import ConfigError
+from .config import ServeConfig
+
+__all__ = ["Engine", "Busy"]
+
+
+class Busy(Exception):
+    """Every stream slot is taken (HTTP 503 / WebSocket close code 1013)."""
+
+
+class _SharedDetector:
+    """One detector lent to many pipelines: ``close`` of a pipeline leaves it open."""
+
+    def __init__(self, detector) -> None:
+        self._detector = detector
+
+    def detect(self, image_bgr, region=None, min_face=None):
+        return self._detector.detect(image_bgr, region=region, min_face=min_face)
+
+    def close(self) -> None:
+        pass
+
+
+class Engine:
+    """Loads the model once; hands out pipelines and stream slots; analyses uploaded videos."""
+
+    def __init__(self, config: ServeConfig, scorer=None, detector=None) -> None:
+        from ..model.batching import BatchingScorer
+
+        self.config = config
+        self.device = "cpu"
+        if scorer is None or detector is None:
+            from ..model.backends import BackendSpec, build_scorer
+            from ..model.device import resolve_device
+            from ..runtime.detect import build_detector
+
+            self.device = resolve_device(config.device)
+            if scorer is None:
+                scorer = build_scorer(config.backend, BackendSpec(weights=config.weights, device=self.device))
+            if detector is None:
+                detector = build_detector(config.detector, device=self.device)
+        self.meta = scorer.meta
+        self.threshold = self._threshold(config)
+        self.scorer = BatchingScorer(scorer, max_batch=config.max_batch)
+        self._detector = detector
+        self._shared_detector = _SharedDetector(detector)
+        self._lock = threading.Lock()
+        self._active = 0
+        self.streams_served = 0
+
+    def _threshold(self, config: ServeConfig) -> float:
+        if config.threshold is not None:
+            t = float(config.threshold)
+        elif config.security is not None:
+            t = self.meta.threshold_for(config.security)
+        else:
+            t = self.meta.threshold
+        if not 0.0 < t < 1.0:
+            raise ConfigError(f"--threshold must be in (0, 1), got {t}")
+        return t
+
+    # ------------------------------------------------------------------ slots
+    def acquire(self) -> None:
+        """Take a stream slot or raise :class:`Busy`."""
+        with self._lock:
+            if self._active >= self.config.max_streams:
+                raise Busy(f"all {self.config.max_streams} stream slots are in use; retry later")
+            self._active += 1
+            self.streams_served += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._active = max(0, self._active - 1)
+
+    @property
+    def active_streams(self) -> int:
+        return self._active
+
+    # ------------------------------------------------------------------ pipelines
+    def pipeline(self):
+        """A new pipeline with its own tracks and windows on the shared model and detector."""
+        from ..runtime.pipeline import LivenessPipeline
+
+        return LivenessPipeline(self._shared_detector, self.scorer.client(), threshold=self.threshold,
+                                detector_config=self.config.detector, tracker_config=TrackerConfig())
+
+    def analyze(self, path: Path, name: str, frames: bool = False) -> dict:
+        """Run an uploaded video through a fresh pipeline: ``{"summary": ...}`` exactly as the last
+        line of ``rtliveness run --jsonl`` (plus ``"frames"`` when asked). Raises
+        :class:`~rtliveness.errors.SourceOpenError` for a file that is not a readable video."""
+        from ..errors import SourceError
+        from ..runtime.app import process_source
+        from ..runtime.sources import FileSource
+
+        records: list[dict] = []
+        on_result = (lambda r: records.append(r.to_json())) if frames else None
+        try:
+            src = FileSource(path)
+        except SourceError as exc:  # name the upload, not the temporary file
+            raise type(exc)(str(exc).replace(str(path), name)) from None
+        with src:
+            src.name = name
+            with self.pipeline() as pipe:
+                report = process_source(pipe, src, on_result=on_result)
+        out: dict = {"summary": report.to_json()}
+        if frames:
+            out["frames"] = records
+        return out
+
+    # ------------------------------------------------------------------ info
+    def health(self) -> dict:
+        m = self.meta
+        return {
+            "status": "ok",
+            "version": __version__,
+            "model": {
+                "threshold": round(self.threshold, 6),
+                "security": self.config.security,
+                "security_levels": {k: round(v, 6) for k, v in m.security_levels},
+                "window": m.window,
+                "input_size": m.input_size,
+                "backend": type(self.scorer.inner).__name__,
+                "device": self.device,
+                "detector": self.config.detector.kind,
+            },
+            "decision": {"windows": 5, "margin": 0.1, "timeout_s": self.config.decision_timeout_s},
+            "streams": {"active": self._active, "max": self.config.max_streams, "served": self.streams_served},
+            "batching": self.scorer.stats(),
+        }
+
+    def close(self) -> None:
+        self.scorer.close()
+        closer = getattr(self._detector, "close", None)
+        if callable(closer):
+            closer()

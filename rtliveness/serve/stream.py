@@ -1,0 +1,120 @@
+"""One WebSocket stream's logic, without the network: decode a message, queue it, make records.
+
+Messages are numbered in arrival order; that number is the record's ``frame``. Frames wait in
+:class:`PendingFrames`, which holds at most ``limit`` undecoded frames: when a new frame arrives
+and it is full, the oldest waiting frame is replaced by a marker and answered with
+``{"frame", "time", "faces": [], "dropped": true}``. Errors and drops keep their place, so the
+client gets exactly one record per message, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Item", "PendingFrames", "decode_frame", "dropped_record", "error_record"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A numbered message: ``kind`` is ``frame`` (``data`` holds its bytes), ``dropped`` or
+    ``error`` (``data`` holds the reason)."""
+
+    kind: str
+    index: int
+    time: float
+    data: bytes | str = b""
+
+
+def decode_frame(data: bytes) -> np.ndarray | str:
+    """JPEG/PNG (any format OpenCV decodes) bytes → a BGR image, or a one-line reason."""
+    import cv2
+
+    if not data:
+        return "empty message: send each frame as JPEG or PNG bytes"
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        return f"cannot decode {len(data)} bytes as an image: send each frame as JPEG or PNG bytes"
+    return image
+
+
+def dropped_record(item: Item) -> dict:
+    return {"frame": item.index, "time": round(item.time, 6), "faces": [], "dropped": True}
+
+
+def error_record(item: Item) -> dict:
+    return {"frame": item.index, "error": str(item.data)}
+
+
+class PendingFrames:
+    """The bounded FIFO between the receiving and the processing task of one stream.
+
+    ``put`` never blocks: beyond ``limit`` waiting frames the oldest one becomes a ``dropped``
+    marker (markers and errors hold no image bytes). ``get`` waits for the next item and
+    returns None once the stream is closed and drained. Markers are small but not free: a client
+    that sends without reading its answers is paused (``wait_room``) once ``max_items`` records
+    are owed, so TCP pushes back instead of the server's memory growing."""
+
+    def __init__(self, limit: int, max_items: int = 1024) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        self.limit = limit
+        self.max_items = max(max_items, limit + 1)
+        self._room = asyncio.Event()
+        self._room.set()
+        self._items: deque[Item] = deque()
+        self._frames = 0  # items of kind "frame" in the queue
+        self._event = asyncio.Event()
+        self._closed = False
+        self.dropped = 0
+
+    def put(self, item: Item) -> None:
+        if self._closed:
+            return
+        if item.kind == "frame":
+            if self._frames >= self.limit:
+                self._drop_oldest()
+            self._frames += 1
+        self._items.append(item)
+        if len(self._items) >= self.max_items:
+            self._room.clear()
+        self._event.set()
+
+    async def wait_room(self) -> None:
+        """Return once fewer than ``max_items`` records are owed (or the stream closed)."""
+        while len(self._items) >= self.max_items and not self._closed:
+            self._room.clear()
+            await self._room.wait()
+
+    def _drop_oldest(self) -> None:
+        for i, old in enumerate(self._items):
+            if old.kind == "frame":
+                self._items[i] = Item("dropped", old.index, old.time)
+                self._frames -= 1
+                self.dropped += 1
+                return
+
+    def close(self) -> None:
+        self._closed = True
+        self._event.set()
+        self._room.set()
+
+    async def get(self) -> Item | None:
+        while not self._items:
+            if self._closed:
+                return None
+            self._event.clear()
+            await self._event.wait()
+        item = self._items.popleft()
+        if item.kind == "frame":
+            self._frames -= 1
+        if len(self._items) < self.max_items:
+            self._room.set()
+        return item
+
+    @property
+    def waiting_frames(self) -> int:
+        return self._frames

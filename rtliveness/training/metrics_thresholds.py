@@ -1,0 +1,108 @@
+"""Operating points: BPCER at a fixed worst-case APCER and the calibration of a decision threshold."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from .metrics_inputs import BONA_FIDE, ArrayLike, _classes, _scores, class_order
+from .metrics_roc import eer
+
+__all__ = ["bpcer_at_apcer", "calibrate_threshold"]
+
+
+def _operating_points(
+    s: np.ndarray, c: np.ndarray, bona_fide: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate thresholds (descending: just above the max score, then each distinct score) with
+    APCER_max and BPCER at each. Requires at least one attack and one bona fide sample."""
+    uniq = np.unique(s)[::-1]
+    cand = np.r_[np.nextafter(uniq[0], np.inf), uniq]
+    bf = np.sort(s[c == bona_fide])
+    bp = (bf.size - np.searchsorted(bf, cand, side="left")) / bf.size
+    worst = np.zeros(cand.size)
+    for name in class_order(c, bona_fide):
+        if name == bona_fide:
+            continue
+        st = np.sort(s[c == name])
+        worst = np.maximum(worst, np.searchsorted(st, cand, side="left") / st.size)
+    return cand, worst, bp
+
+
+_TOL = 1e-12  # rates are k/n; absorb the rounding of a target such as 0.05
+
+
+def bpcer_at_apcer(
+    scores: ArrayLike, classes: ArrayLike, target_apcer: float, *, bona_fide: str = BONA_FIDE
+) -> tuple[float | None, float | None]:
+    """Lowest BPCER at which the worst-case APCER is at most ``target_apcer``: ``(bpcer, threshold)``.
+
+    ISO/IEC 30107-3 recommends reporting BPCER at fixed APCER, e.g. BPCER20 (APCER = 5 %) and
+    BPCER100 (APCER = 1 %). APCER is the maximum over attack types (:func:`apcer_max`). Among the
+    thresholds that satisfy ``APCER_max <= target_apcer`` the one with the lowest BPCER is
+    chosen; ties go to the lower APCER_max, then to the higher threshold. The threshold is a
+    score value (or just above the largest score), applied as ``score >= threshold``. A solution
+    always exists since flagging everything gives APCER = 0.
+
+    ``(None, None)`` when there are no attacks or no bona fide samples.
+    """
+    s = _scores(scores)
+    c = _classes(classes, s.size)
+    target = float(target_apcer)
+    if not 0.0 <= target <= 1.0:
+        raise ValueError(f"target_apcer must be in [0, 1], got {target_apcer!r}")
+    n_bf = int(np.count_nonzero(c == bona_fide))
+    if n_bf == 0 or n_bf == s.size:
+        return None, None
+    cand, worst, bp = _operating_points(s, c, bona_fide)
+    ok = np.flatnonzero(worst <= target + _TOL)
+    best = ok[np.lexsort((-cand[ok], worst[ok], bp[ok]))[0]]
+    return float(bp[best]), float(cand[best])
+
+
+def calibrate_threshold(
+    scores: ArrayLike,
+    classes: ArrayLike,
+    method: Literal["eer", "apcer", "bpcer"] = "eer",
+    target: float | None = None,
+    *,
+    bona_fide: str = BONA_FIDE,
+) -> float:
+    """Choose a decision threshold on labelled (validation) scores.
+
+    * ``"eer"``: the threshold returned by :func:`eer` (attacks pooled); ``target`` must be None.
+    * ``"apcer"``: lowest BPCER subject to worst-case APCER <= ``target`` (:func:`bpcer_at_apcer`).
+    * ``"bpcer"``: lowest worst-case APCER subject to BPCER <= ``target``; ties go to the lower
+      BPCER, then the higher threshold.
+
+    Returns a score value (or just above the largest score) to use as ``score >= threshold``.
+    Raises ValueError for an unknown method, a missing/invalid target, or data without both bona
+    fide and attack samples (no threshold can be calibrated then).
+    """
+    s = _scores(scores)
+    c = _classes(classes, s.size)
+    n_bf = int(np.count_nonzero(c == bona_fide))
+    if method not in ("eer", "apcer", "bpcer"):
+        raise ValueError(f"unknown calibration method {method!r}: use 'eer', 'apcer' or 'bpcer'")
+    if method == "eer":
+        if target is not None:
+            raise ValueError("method='eer' takes no target")
+    else:
+        if target is None:
+            raise ValueError(f"method={method!r} needs a target rate, e.g. target=0.05")
+        if not 0.0 <= float(target) <= 1.0:
+            raise ValueError(f"target must be in [0, 1], got {target!r}")
+    if n_bf == 0 or n_bf == s.size:
+        raise ValueError(
+            f"calibration needs both bona fide ({bona_fide!r}) and attack samples, got "
+            f"{n_bf} bona fide and {s.size - n_bf} attack"
+        )
+    if method == "eer":
+        return eer(s, c, bona_fide=bona_fide)[1]  # type: ignore[return-value]
+    if method == "apcer":
+        return bpcer_at_apcer(s, c, float(target), bona_fide=bona_fide)[1]  # type: ignore[arg-type,return-value]
+    cand, worst, bp = _operating_points(s, c, bona_fide)
+    ok = np.flatnonzero(bp <= float(target) + _TOL)  # type: ignore[arg-type]
+    best = ok[np.lexsort((-cand[ok], bp[ok], worst[ok]))[0]]
+    return float(cand[best])

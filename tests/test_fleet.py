@@ -1,0 +1,159 @@
+"""`rtliveness fleet` on Ray: the real console script on a local Ray instance, and a local
+multi-node cluster (a head plus a second node on this machine) with a live RTSP stream from the
+GStreamer server and files — a worker process killed, a node removed, the sources file edited."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from conftest import read_frames, write_video  # noqa: E402
+from rtsp_support import rtsp_available, rtsp_server  # noqa: E402,F401  (fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
+LIVE = ROOT / "examples" / "live_webcam.mov"
+PRINTED = ROOT / "examples" / "attack_printed.mp4"
+EXE = Path(sys.executable).with_name("rtliveness")
+
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+
+SUMMARY_KEYS = {"source", "frames", "seconds", "fps", "dropped", "stopped", "error", "tracks"}
+
+
+def jsonl(path: Path) -> tuple[list[dict], dict]:
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert "summary" in lines[-1] and all("summary" not in x for x in lines[:-1])
+    return lines[:-1], lines[-1]["summary"]
+
+
+def test_fleet_cli_writes_the_run_contract_per_source(tmp_path):
+    out = tmp_path / "out"
+    r = subprocess.run([str(EXE), "fleet", str(LIVE), str(PRINTED), str(tmp_path / "missing.mp4"), "--out-dir", str(out),
+                        "--workers", "2", "--max-frames", "30", "--save-video", "--device", "cpu"],
+                       capture_output=True, text=True, timeout=400)
+    assert r.returncode == 3, r.stderr  # one source failed
+    assert "missing.mp4" in r.stderr and "Traceback" not in r.stderr
+    doc = json.loads((out / "fleet.json").read_text())
+    assert doc["finished"] is True
+    st = doc["sources"]
+    assert st["missing"]["status"] == "failed" and "file not found" in st["missing"]["error"]
+    for name, label in (("live_webcam", "live"), ("attack_printed", "spoof")):
+        assert st[name]["status"] == "ended" and st[name]["frames"] == 30 and st[name]["restarts"] == 0
+        records, summary = jsonl(out / f"{name}.jsonl")
+        assert [x["frame"] for x in records] == list(range(30))
+        assert set(summary) == SUMMARY_KEYS and summary["frames"] == 30 and summary["stopped"] == "max_frames"
+        assert [t["label"] for t in summary["tracks"]] == [label]
+        assert len(read_frames(out / f"{name}.mp4")) == 30
+    # the same records as `rtliveness run --jsonl` on the same file
+    ref = tmp_path / "run.jsonl"
+    subprocess.run([str(EXE), "run", str(LIVE), "--jsonl", str(ref), "--max-frames", "30", "--no-show", "--device", "cpu"],
+                   check=True, capture_output=True, timeout=300)
+    mine, _ = jsonl(out / "live_webcam.jsonl")
+    theirs, ref_summary = jsonl(ref)
+    assert [[f["box"] for f in x["faces"]] for x in mine] == [[f["box"] for f in x["faces"]] for x in theirs]
+    assert [[f["label"] for f in x["faces"]] for x in mine] == [[f["label"] for f in x["faces"]] for x in theirs]
+    for a, b in zip(mine, theirs):
+        for fa, fb in zip(a["faces"], b["faces"]):
+            assert (fa["p_spoof"] is None) == (fb["p_spoof"] is None)
+            if fa["p_spoof"] is not None:
+                assert abs(fa["p_spoof"] - fb["p_spoof"]) < 1e-3
+    assert set(ref_summary) == SUMMARY_KEYS
+
+
+def test_fleet_cli_refuses_an_unreachable_cluster_in_one_line(tmp_path):
+    r = subprocess.run([str(EXE), "fleet", str(LIVE), "--out-dir", str(tmp_path / "o"), "--address", "127.0.0.1:1"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2
+    lines = [x for x in r.stderr.splitlines() if x.startswith("rtliveness")]
+    assert len(lines) == 1 and "cannot join the Ray cluster at 127.0.0.1:1" in lines[0]
+
+
+def long_video(tmp_path: Path, frames: int) -> Path:
+    """A real talking-head clip looped to ``frames`` frames (320x240, quick to process)."""
+    src = read_frames(ROOT / "tests" / "data" / "talking_head.mov")
+    small = [cv2.resize(f, (320, 240), interpolation=cv2.INTER_AREA) for f in src]
+    seq = (small + small[::-1]) * (frames // (2 * len(small)) + 1)
+    return write_video(tmp_path / f"long{frames}.mp4", seq[:frames])
+
+
+def test_cluster_survives_a_killed_worker_and_a_removed_node(tmp_path, rtsp_server):
+    from ray.cluster_utils import Cluster
+
+    from rtliveness.fleet.controller import Fleet, FleetConfig
+
+    srv = rtsp_server(transport="tcp")
+    video_a, video_b = long_video(tmp_path, 160), long_video(tmp_path, 120)
+    sources_file = tmp_path / "sources.txt"
+    sources_file.write_text(f"{srv.url}\n")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 4})
+    second = cluster.add_node(num_cpus=4)
+    logs: list[str] = []
+    try:
+        cfg = FleetConfig(sources=(str(video_a),), sources_file=sources_file, out_dir=tmp_path / "out",
+                          address=cluster.address, workers=3, poll_s=0.3, move_after_s=60, device="cpu")
+        fleet = Fleet(cfg, log=logs.append)
+        fleet.start()
+        nodes = {st["node"] for st in fleet.worker_state}
+        assert len(nodes) == 2  # the workers are spread over both nodes
+
+        def run_until(cond, timeout):
+            t = time.monotonic()
+            while not cond():
+                assert time.monotonic() - t < timeout, (logs, fleet._write_json())
+                fleet.step()
+                time.sleep(0.2)
+
+        rtsp = fleet.streams[fleet.by_spec[srv.url]]
+        run_until(lambda: rtsp.ledger.written >= 15, 120)
+        sources_file.write_text(f"{srv.url}\n{video_b}\n")  # a line added starts a stream
+        run_until(lambda: str(video_b) in fleet.by_spec, 30)
+
+        # 1. kill the process of the worker that owns the RTSP stream
+        w = rtsp.worker
+        os.kill(fleet.worker_state[w]["pid"], signal.SIGKILL)
+        before = rtsp.ledger.written
+        run_until(lambda: rtsp.ledger.restarts >= 1 and rtsp.ledger.written >= before + 15, 180)
+
+        # 2. remove the second node: the streams of its workers move to the head
+        on_second = [i for i, st in enumerate(fleet.worker_state) if st["node"] == second.node_id]
+        moved = [s for s in fleet.streams.values() if s.worker in on_second and not s.done]
+        restarts = {s.ledger.name: s.ledger.restarts for s in moved}
+        cluster.remove_node(second)
+        run_until(lambda: all(s.done or (s.ledger.restarts > restarts[s.ledger.name] and s.status == "running")
+                              for s in moved), 240)
+        assert all(fleet.worker_state[i]["node"] != second.node_id for i in on_second)
+
+        # 3. the files run to their end; the RTSP line removed stops that stream
+        run_until(lambda: all(fleet.streams[fleet.by_spec[str(v)]].done for v in (video_a, video_b)), 400)
+        sources_file.write_text(f"{video_b}\n")
+        run_until(lambda: rtsp.done, 60)
+        doc = fleet.finish()
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+    out = tmp_path / "out"
+    for video, n in ((video_a, 160), (video_b, 120)):
+        name = Path(video).stem
+        records, summary = jsonl(out / f"{name}.jsonl")
+        assert [x["frame"] for x in records] == list(range(n)), (name, summary, logs, doc["sources"])  # nothing lost, nothing repeated
+        assert summary["frames"] == n and summary["stopped"] == "end" and set(summary) == SUMMARY_KEYS
+        assert doc["sources"][name]["status"] == "ended"
+    records, summary = jsonl(out / f"{rtsp.ledger.name}.jsonl")
+    frames = [x["frame"] for x in records]
+    assert frames == sorted(set(frames)) and summary["stopped"] == "stopped"
+    assert doc["sources"][rtsp.ledger.name]["restarts"] >= 1 and doc["sources"][rtsp.ledger.name]["status"] == "stopped"
+    tracks = [t["track"] for t in summary["tracks"]]
+    assert len(tracks) == len(set(tracks)) >= 2  # a new epoch gets new track ids
+    assert any(int(k) > 1 for k in doc["scorer"]["batch_sizes"])  # windows of several streams in one batch
+    assert any("restarted" in x for x in logs)

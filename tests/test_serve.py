@@ -1,0 +1,273 @@
+"""`rtliveness serve`: the API through FastAPI's test client and through a real uvicorn server
+started by the real console script on a free loopback port, with the bundled model and MTCNN
+on the bundled live and attack clips."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
+websockets_sync = pytest.importorskip("websockets.sync.client")
+
+from rtsp_support import free_port  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+LIVE = ROOT / "examples" / "live_webcam.mov"
+PRINTED = ROOT / "examples" / "attack_printed.mp4"
+EXE = Path(sys.executable).with_name("rtliveness")
+TOKEN = "test-token-123"
+
+
+def jpeg_frames(path: Path, n: int) -> list[bytes]:
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while len(out) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.append(cv2.imencode(".jpg", frame)[1].tobytes())
+    cap.release()
+    return out
+
+
+# ---------------------------------------------------------------------------- in-process (TestClient)
+@pytest.fixture(scope="module")
+def client():
+    from fastapi.testclient import TestClient
+
+    from rtliveness.serve.app import create_app
+    from rtliveness.serve.config import ServeConfig
+
+    with TestClient(create_app(ServeConfig(token=TOKEN, max_streams=2, max_upload_mb=1.0))) as c:
+        yield c
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_health_reports_the_loaded_model(client):
+    r = client.get("/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["version"]
+    assert 0 < body["model"]["threshold"] < 1 and body["model"]["window"] == 5
+    assert body["decision"] == {"windows": 5, "margin": 0.1, "timeout_s": 10.0}
+
+
+def test_analyze_returns_the_run_summary_and_frames(client):
+    with open(LIVE, "rb") as fh:
+        r = client.post("/v1/analyze?frames=1", files={"file": ("live_webcam.mov", fh, "video/quicktime")}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    s = body["summary"]
+    assert set(s) == {"source", "frames", "seconds", "fps", "dropped", "stopped", "error", "tracks"}
+    assert s["source"] == "live_webcam.mov" and s["frames"] == 100 and s["stopped"] == "end"
+    assert len(body["frames"]) == 100 and [f["frame"] for f in body["frames"]] == list(range(100))
+    assert set(body["frames"][50]) == {"frame", "time", "faces"}
+    assert s["tracks"] and s["tracks"][0]["label"] == "live"
+
+
+def test_bad_requests_get_4xx_with_one_line(client):
+    cases = [
+        (client.post("/v1/analyze", content=b"not a video at all" * 10, headers=AUTH), 422, "not a video"),
+        (client.post("/v1/analyze", content=b"", headers=AUTH), 400, "empty upload"),
+        (client.post("/v1/analyze", files={"other": ("x.mp4", b"abc")}, headers=AUTH), 422, "field named 'file'"),
+        (client.post("/v1/analyze?frames=maybe", content=b"x", headers=AUTH), 422, "frames"),
+        (client.post("/v1/analyze", content=b"x" * (1024 * 1024 + 1), headers=AUTH), 413, "exceeds the limit"),
+        (client.post("/v1/analyze", content=b"x"), 401, "token"),
+        (client.post("/v1/analyze", content=b"x", headers={"Authorization": "Bearer wrong-token-0"}), 401, "token"),
+        (client.get("/v1/nothing-here", headers=AUTH), 404, "Not Found"),
+    ]
+    for r, status, words in cases:
+        assert r.status_code == status, (r.status_code, r.text)
+        err = r.json()["error"]
+        assert words in err and "\n" not in err and "Traceback" not in err
+
+
+def test_websocket_answers_every_message_in_order(client):
+    frames = jpeg_frames(LIVE, 12)
+    with client.websocket_connect(f"/v1/stream?token={TOKEN}") as ws:
+        records = []
+        for i, data in enumerate(frames):
+            if i == 3:
+                ws.send_bytes(b"\x00\x01garbage")
+                records.append(ws.receive_json())
+            ws.send_bytes(data)  # wait for each answer: a client that keeps up loses nothing
+            records.append(ws.receive_json())
+        ws.send_text("hello")
+        records.append(ws.receive_json())
+    assert [r["frame"] for r in records] == list(range(14))
+    assert "error" in records[3] and "JPEG or PNG" in records[3]["error"]
+    assert "binary" in records[13]["error"]
+    ok = [r for i, r in enumerate(records) if i not in (3, 13)]
+    assert all(set(r) == {"frame", "time", "faces"} for r in ok)
+    assert all(len(r["faces"]) == 1 for r in ok)  # the face is found in every frame
+    assert ok[-1]["faces"][0]["label"] == "live"  # windows are full after 5 frames
+
+
+def test_websocket_connections_have_their_own_tracks(client):
+    frames = jpeg_frames(LIVE, 6)
+    with client.websocket_connect(f"/v1/stream?token={TOKEN}") as a, \
+            client.websocket_connect(f"/v1/stream?token={TOKEN}") as b:
+        for data in frames:
+            a.send_bytes(data)
+            ra = a.receive_json()
+        b.send_bytes(frames[0])
+        rb = b.receive_json()
+    assert ra["faces"][0]["p_spoof"] is not None  # a's window is full
+    assert rb["faces"][0]["track"] == 1 and rb["faces"][0]["label"] == "pending"  # b starts over
+
+
+def test_websocket_auth_and_stream_limit(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    for url in ("/v1/stream", "/v1/stream?token=nope-nope-nope"):
+        with client.websocket_connect(url) as ws:
+            with pytest.raises(WebSocketDisconnect) as exc:
+                ws.receive_text()
+        assert exc.value.code == 4401
+    with client.websocket_connect(f"/v1/stream?token={TOKEN}"), client.websocket_connect(f"/v1/stream?token={TOKEN}"):
+        with client.websocket_connect(f"/v1/stream?token={TOKEN}") as third:
+            with pytest.raises(WebSocketDisconnect) as exc:
+                third.receive_text()
+        assert exc.value.code == 1013
+        r = client.post("/v1/analyze", content=LIVE.read_bytes()[:1000], headers=AUTH)
+        assert r.status_code == 503 and "slots" in r.json()["error"]
+
+
+def test_slow_client_gets_drop_records_not_unbounded_buffering(client):
+    frames = jpeg_frames(LIVE, 30)
+    with client.websocket_connect(f"/v1/stream?token={TOKEN}") as ws:
+        for data in frames:  # never waits for an answer
+            ws.send_bytes(data)
+        records = [ws.receive_json() for _ in frames]
+    assert [r["frame"] for r in records] == list(range(30))
+    dropped = [r for r in records if r.get("dropped")]
+    assert dropped and all(r["faces"] == [] for r in dropped)
+    assert not records[0].get("dropped")  # the oldest waiting frames are the ones dropped
+
+
+def test_pending_frames_keep_order_and_bound():
+    import asyncio
+
+    from rtliveness.serve.stream import Item, PendingFrames
+
+    async def scenario():
+        q = PendingFrames(limit=2)
+        for i in range(5):
+            q.put(Item("frame", i, float(i), b"x"))
+        q.put(Item("error", 5, 5.0, "bad"))
+        assert q.waiting_frames == 2
+        q.close()
+        return [(it.kind, it.index) async for it in _drain(q)]
+
+    async def _drain(q):
+        while (it := await q.get()) is not None:
+            yield it
+
+    assert asyncio.run(scenario()) == [("dropped", 0), ("dropped", 1), ("dropped", 2), ("frame", 3),
+                                       ("frame", 4), ("error", 5)]
+
+
+# ---------------------------------------------------------------------------- a real server
+class Server:
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([str(EXE), "serve", "--port", str(self.port), *args], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited: {self.proc.stderr.read()}")
+            try:
+                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        self.stop()
+        raise AssertionError("server did not answer /health within 120 s")
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.stderr.read()
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = Server("--token", TOKEN, "--max-streams", "1", "--max-upload-mb", "2")
+    yield srv
+    err = srv.stop()
+    assert "Traceback" not in err, err
+
+
+@pytest.mark.slow
+def test_real_server_analyzes_a_live_and_an_attack_clip(server):
+    with open(LIVE, "rb") as fh:
+        live = httpx.post(f"{server.base}/v1/analyze", files={"file": ("live.mov", fh)}, headers=AUTH, timeout=120)
+    attack = httpx.post(f"{server.base}/v1/analyze", content=PRINTED.read_bytes(), headers=AUTH, timeout=120)
+    assert live.status_code == 200 and attack.status_code == 200, (live.text, attack.text)
+    assert [t["label"] for t in live.json()["summary"]["tracks"]] == ["live"]
+    assert [t["label"] for t in attack.json()["summary"]["tracks"]] == ["spoof"]
+    too_big = httpx.post(f"{server.base}/v1/analyze", content=b"x" * (3 * 1024 * 1024), headers=AUTH, timeout=60)
+    assert too_big.status_code == 413
+    assert httpx.post(f"{server.base}/v1/analyze", content=b"x", timeout=10).status_code == 401
+
+
+@pytest.mark.slow
+def test_real_server_websocket_stream_of_n_frames_returns_n_records(server):
+    from websockets.exceptions import ConnectionClosed
+
+    n = 20
+    frames = jpeg_frames(PRINTED, n)
+    url = f"ws://127.0.0.1:{server.port}/v1/stream?token={TOKEN}"
+    with websockets_sync.connect(url) as ws:
+        records = []
+        for data in frames:
+            ws.send(data)
+            records.append(json.loads(ws.recv(timeout=30)))
+        ws.send(b"garbage")
+        bad = json.loads(ws.recv(timeout=30))
+        ws.send(frames[0])  # still open after a bad frame
+        records.append(json.loads(ws.recv(timeout=30)))
+        with websockets_sync.connect(url) as second:  # --max-streams 1
+            with pytest.raises(ConnectionClosed) as closed:
+                second.recv(timeout=30)
+            assert closed.value.rcvd.code == 1013
+    assert [r["frame"] for r in records] == list(range(n)) + [n + 1]
+    assert bad["frame"] == n and "error" in bad
+    assert records[n - 1]["faces"][0]["label"] == "spoof"
+    with websockets_sync.connect(f"ws://127.0.0.1:{server.port}/v1/stream") as anon:
+        with pytest.raises(ConnectionClosed) as closed:
+            anon.recv(timeout=30)
+        assert closed.value.rcvd.code == 4401
+
+
+def test_serve_refuses_a_busy_port_in_one_line():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        r = subprocess.run([str(EXE), "serve", "--port", str(port), "--device", "cpu"], capture_output=True,
+                           text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
