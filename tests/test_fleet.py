@@ -154,6 +154,10 @@ def test_cluster_survives_a_killed_worker_and_a_removed_node(tmp_path, rtsp_serv
     assert frames == sorted(set(frames)) and summary["stopped"] == "stopped"
     assert doc["sources"][rtsp.ledger.name]["restarts"] >= 1 and doc["sources"][rtsp.ledger.name]["status"] == "stopped"
     tracks = [t["track"] for t in summary["tracks"]]
-    assert len(tracks) == len(set(tracks)) >= 2  # a new epoch gets new track ids
+    assert len(tracks) == len(set(tracks)) >= 1
+    # a new epoch never reuses a track id of an earlier one (a loaded machine may leave an epoch
+    # of the live stream without a face, so only epochs with tracks are compared)
+    per_epoch = [[t["track"] for t in e.tracks] for e in rtsp.ledger.epochs if e.tracks]
+    assert all(min(b) > max(a) for a, b in zip(per_epoch, per_epoch[1:])), per_epoch
     assert any(int(k) > 1 for k in doc["scorer"]["batch_sizes"])  # windows of several streams in one batch
     assert any("restarted" in x for x in logs)
