@@ -39,9 +39,10 @@ TIMINGS: dict[str, float] = {}
 
 @pytest.fixture(scope="module", autouse=True)
 def _report_timings(request):
-    """Print what this module measured (shown even with -q)."""
+    """Print what this module measured, when asked: ``pytest -v`` or RTLIVENESS_RTSP_TIMINGS=1
+    (a plain ``pytest -q`` stays quiet)."""
     yield
-    if not TIMINGS:
+    if not TIMINGS or not (request.config.getoption("verbose") > 0 or os.environ.get("RTLIVENESS_RTSP_TIMINGS")):
         return
     lines = [f"  {k}: {v:.3f} s" for k, v in TIMINGS.items()]
     text = "\nRTSP harness timings (OpenCV %s):\n%s" % (cv2.__version__, "\n".join(lines))

@@ -33,7 +33,7 @@ class ScorerActor:
         from ..model.device import resolve_device
 
         spec = BackendSpec(weights=None if weights is None else Path(weights), device=resolve_device(device))
-        self.scorer = BatchingScorer(build_scorer(backend, spec), max_batch=max_batch, max_wait_s=0.01)
+        self.scorer = BatchingScorer(build_scorer(backend, spec), max_batch=max_batch, max_wait_s=0.0)
 
     def meta(self):
         return self.scorer.meta

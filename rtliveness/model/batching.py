@@ -133,9 +133,11 @@ class BatchingScorer:
     """Merge concurrent ``embed``/``head`` calls of many pipelines into shared batches.
 
     ``max_batch`` bounds the crops per backend call; ``max_wait_s`` is how long the first caller
-    waits for others to join (0 = only what is already queued)."""
+    waits for others to join. The default, 0, adds no latency: calls that arrive while the
+    backend is busy queue up and go together in the next call (continuous batching), so batches
+    grow with load and a lone stream is never held back."""
 
-    def __init__(self, scorer, max_batch: int = 32, max_wait_s: float = 0.004) -> None:
+    def __init__(self, scorer, max_batch: int = 32, max_wait_s: float = 0.0) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self.inner = scorer
