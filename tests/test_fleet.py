@@ -100,7 +100,8 @@ def test_cluster_survives_a_killed_worker_and_a_removed_node(tmp_path, rtsp_serv
     logs: list[str] = []
     try:
         cfg = FleetConfig(sources=(str(video_a),), sources_file=sources_file, out_dir=tmp_path / "out",
-                          address=cluster.address, workers=3, poll_s=0.3, move_after_s=60, device="cpu")
+                          address=cluster.address, workers=3, poll_s=0.3, move_after_s=60, device="cpu",
+                          batch_wait_ms=20)
         fleet = Fleet(cfg, log=logs.append)
         fleet.start()
         nodes = {st["node"] for st in fleet.worker_state}

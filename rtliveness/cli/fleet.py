@@ -31,6 +31,7 @@ def fleet(
     backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx.")] = "auto",
     give_up: Annotated[float, typer.Option("--give-up", help="Live streams: seconds without frames before giving up.")] = 30.0,
     worker_cpus: Annotated[float, typer.Option("--worker-cpus", help="Ray CPUs reserved per stream worker.")] = 1.0,
+    batch_wait_ms: Annotated[float, typer.Option("--batch-wait-ms", help="How long a scorer call waits for other streams' calls to share its batch (0: never; calls that arrive while the scorer is busy are merged anyway).")] = 0.0,
 ) -> None:
     """Run many sources on Ray: workers own the streams, a shared batched scorer holds the model."""
     import importlib.util
@@ -45,7 +46,8 @@ def fleet(
     config = FleetConfig(sources=tuple(sources or ()), sources_file=sources_file, out_dir=out_dir, address=address,
                          workers=workers, scorers=scorers, save_video=save_video, max_frames=max_frames,
                          weights=weights, device=device, threshold=threshold, security=security, backend=backend,
-                         detector=DetectorConfig(kind=detector), give_up_s=give_up, worker_cpus=worker_cpus)
+                         detector=DetectorConfig(kind=detector), give_up_s=give_up, worker_cpus=worker_cpus,
+                         batch_wait_ms=batch_wait_ms)
     result = run_fleet(config)
     failed = [n for n, s in result.get("sources", {}).items() if s["status"] == "failed"]
     total = sum(s["frames"] for s in result.get("sources", {}).values())

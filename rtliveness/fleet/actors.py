@@ -25,7 +25,8 @@ __all__ = ["ScorerActor", "StreamWorker", "RemoteScorer"]
 
 @ray.remote(max_concurrency=64, max_restarts=-1)
 class ScorerActor:
-    def __init__(self, weights: str | None, device: str, backend: str, max_batch: int) -> None:
+    def __init__(self, weights: str | None, device: str, backend: str, max_batch: int,
+                 max_wait_s: float = 0.0) -> None:
         from pathlib import Path
 
         from ..model.backends import BackendSpec, build_scorer
@@ -33,7 +34,7 @@ class ScorerActor:
         from ..model.device import resolve_device
 
         spec = BackendSpec(weights=None if weights is None else Path(weights), device=resolve_device(device))
-        self.scorer = BatchingScorer(build_scorer(backend, spec), max_batch=max_batch, max_wait_s=0.0)
+        self.scorer = BatchingScorer(build_scorer(backend, spec), max_batch=max_batch, max_wait_s=max_wait_s)
 
     def meta(self):
         return self.scorer.meta

@@ -52,12 +52,15 @@ class FleetConfig:
     scorer_cpus: float = 1.0
     scorer_gpus: float | None = None  # None: 1 when the device is CUDA, else 0
     max_batch: int = 32
+    batch_wait_ms: float = 0.0  # how long a scorer call waits for other streams' calls (0: none)
 
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {self.workers}")
         if self.scorers < 1:
             raise ConfigError(f"--scorers must be >= 1, got {self.scorers}")
+        if not 0 <= self.batch_wait_ms <= 1000:
+            raise ConfigError(f"--batch-wait-ms must be in [0, 1000], got {self.batch_wait_ms}")
         if self.max_frames is not None and self.max_frames < 1:
             raise ConfigError(f"--max-frames must be >= 1, got {self.max_frames}")
         if not self.sources and self.sources_file is None:
@@ -144,7 +147,8 @@ class Fleet:
         names = [f"rtliveness-scorer-{run_id}-{k}" for k in range(self.config.scorers)]
         self.scorers = [
             ScorerActor.options(name=n, num_cpus=self.config.scorer_cpus, num_gpus=gpus).remote(
-                weights, self.config.device, self.config.backend, self.config.max_batch)
+                weights, self.config.device, self.config.backend, self.config.max_batch,
+                self.config.batch_wait_ms / 1000.0)
             for n in names
         ]
         try:
