@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from rtliveness.fleet.controller import FleetConfig, run_fleet
+from rtliveness.fleet.config import FleetConfig
+from rtliveness.fleet.controller import run_fleet
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -37,7 +37,8 @@ def fleet(
     import importlib.util
 
     from ..config import DetectorConfig
-    from ..fleet.controller import FleetConfig, run_fleet
+    from ..fleet.config import FleetConfig
+    from ..fleet.controller import run_fleet
 
     if importlib.util.find_spec("ray") is None:
         raise ConfigError("fleet needs Ray: pip install 'rtliveness[cluster]'")

@@ -86,23 +86,12 @@ class RemoteScorer:
         pass
 
 
-class _SharedDetector:
-    def __init__(self, detector) -> None:
-        self._d = detector
-
-    def detect(self, image_bgr, region=None, min_face=None):
-        return self._d.detect(image_bgr, region=region, min_face=min_face)
-
-    def close(self) -> None:
-        pass
-
-
 @ray.remote(max_restarts=-1, max_concurrency=16)
 class StreamWorker:
     def __init__(self, scorer_names: list[str], detector: DetectorConfig, threshold: float | None,
                  security: str | None, device: str) -> None:
         from ..model.device import resolve_device
-        from ..runtime.detect import build_detector
+        from ..runtime.detect import SharedDetector, build_detector
 
         self.incarnation = uuid.uuid4().hex
         # looked up by name (not passed as handles) so a restart needs nothing from the object store
@@ -113,7 +102,7 @@ class StreamWorker:
         if threshold is None:
             threshold = self.meta.threshold_for(security) if security is not None else self.meta.threshold
         self.threshold = float(threshold)
-        self.detector = _SharedDetector(build_detector(detector, device=resolve_device(device)))
+        self.detector = SharedDetector(build_detector(detector, device=resolve_device(device)))
         self.runners: dict[str, StreamRunner] = {}
 
     def info(self) -> dict:

@@ -15,68 +15,18 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .. import __version__
-from ..config import DetectorConfig
 from ..errors import ConfigError
-from .merge import StreamLedger
+from .checks import absolute_source, check_source, probe_address
+from .config import FleetConfig
+from .merge import StreamLedger, merge_histograms
 from .naming import read_sources_file, unique_names
 from .runner import StreamSpec
 
 __all__ = ["FleetConfig", "Fleet", "run_fleet"]
-
-
-@dataclass(frozen=True)
-class FleetConfig:
-    sources: tuple[str, ...] = ()
-    out_dir: Path = Path("fleet-out")
-    sources_file: Path | None = None
-    address: str | None = None  # None: start a local Ray instance (and stop it at the end)
-    workers: int = 2
-    scorers: int = 1
-    save_video: bool = False
-    max_frames: int | None = None
-    weights: Path | None = None
-    device: str = "auto"
-    threshold: float | None = None
-    security: str | None = None
-    backend: str = "auto"
-    detector: DetectorConfig = field(default_factory=DetectorConfig)
-    give_up_s: float = 30.0
-    poll_s: float = 0.5
-    move_after_s: float = 15.0
-    worker_cpus: float = 1.0
-    scorer_cpus: float = 1.0
-    scorer_gpus: float | None = None  # None: 1 when the device is CUDA, else 0
-    max_batch: int = 32
-    batch_wait_ms: float = 0.0  # how long a scorer call waits for other streams' calls (0: none)
-
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ConfigError(f"--workers must be >= 1, got {self.workers}")
-        if self.scorers < 1:
-            raise ConfigError(f"--scorers must be >= 1, got {self.scorers}")
-        if not 0 <= self.batch_wait_ms <= 1000:
-            raise ConfigError(f"--batch-wait-ms must be in [0, 1000], got {self.batch_wait_ms}")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ConfigError(f"--max-frames must be >= 1, got {self.max_frames}")
-        if not self.sources and self.sources_file is None:
-            raise ConfigError("no sources: give SOURCE arguments or --sources-file FILE")
-        if self.sources_file is not None and not Path(self.sources_file).is_file():
-            raise ConfigError(f"--sources-file not found: {self.sources_file}; create it (one source per line)")
-        if not Path(self.out_dir).parent.exists():
-            raise ConfigError(f"--out-dir parent folder does not exist: {Path(self.out_dir).parent}; create it first")
-
-
-def _absolute(spec: str) -> str:
-    """File sources as absolute paths (workers may run elsewhere); cameras and URLs unchanged."""
-    s = spec.strip()
-    if s.isdigit() or "://" in s:
-        return s
-    return str(Path(s).expanduser().resolve())
 
 
 class _Stream:
@@ -172,7 +122,7 @@ class Fleet:
         specs = list(self.config.sources)
         if self.config.sources_file is not None:
             specs += self._read_sources_file() or []
-        for spec in dict.fromkeys(_absolute(s) for s in specs):
+        for spec in dict.fromkeys(absolute_source(s) for s in specs):
             self.add(spec)
         self._write_json()
 
@@ -180,7 +130,7 @@ class Fleet:
         quiet = {"logging_level": "ERROR", "log_to_driver": False, "include_dashboard": False}
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         if self.config.address:
-            _probe_address(self.config.address)
+            probe_address(self.config.address)
             try:
                 ray.init(address=self.config.address, logging_level="ERROR", log_to_driver=False)
             except Exception as exc:  # noqa: BLE001
@@ -199,7 +149,7 @@ class Fleet:
         stream = _Stream(spec, name, self.out_dir)
         self.streams[name] = stream
         self.by_spec[spec] = name
-        problem = _check_source(spec)
+        problem = check_source(spec)
         if problem is not None:
             stream.ledger.new_epoch()
             stream.ledger.epochs[-1].stopped, stream.ledger.epochs[-1].error = "error", problem
@@ -340,7 +290,7 @@ class Fleet:
         try:
             self._sources_mtime = path.stat().st_mtime
             specs = read_sources_file(path)
-            self._file_specs = [_absolute(s) for s in specs]
+            self._file_specs = [absolute_source(s) for s in specs]
             return specs
         except OSError as exc:
             self.log(f"cannot read --sources-file {path}: {exc.strerror}; keeping the current sources")
@@ -357,8 +307,8 @@ class Fleet:
         specs = self._read_sources_file()
         if specs is None:
             return
-        now = [_absolute(s) for s in specs]
-        always = {_absolute(s) for s in self.config.sources}
+        now = [absolute_source(s) for s in specs]
+        always = {absolute_source(s) for s in self.config.sources}
         for spec in sorted(set(before) - set(now) - always):
             name = self.by_spec.get(spec)
             if name is not None and not self.streams[name].done:
@@ -435,7 +385,7 @@ class Fleet:
                          "down": st["down_since"] is not None} for i, st in enumerate(self.worker_state)],
             "sources": sources,
             "scorer": {"actors": len(self.scorers), "batching": scorer,
-                       "batch_sizes": _merge_histograms(scorer)},
+                       "batch_sizes": merge_histograms(scorer)},
         }
         tmp = self.out_dir / ".fleet.json.tmp"
         tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
@@ -443,52 +393,11 @@ class Fleet:
         return doc
 
 
-def _merge_histograms(stats: list) -> dict:
-    """Embed calls per number of streams merged into one batch, over every scorer actor."""
-    out: dict[str, int] = {}
-    for st in stats:
-        if not st:
-            continue
-        for k, v in st["embed"]["callers_histogram"].items():
-            out[k] = out.get(k, 0) + v
-    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
-
-
 def _cause(exc: BaseException) -> str:
     """The innermost message of a Ray error, on one line."""
     cause = getattr(exc, "cause", None) or exc.__cause__ or exc
     text = " ".join(str(cause).split())
     return text[-300:] if text else type(cause).__name__
-
-
-def _probe_address(address: str, timeout_s: float = 5.0) -> None:
-    """Fail in one line within ``timeout_s`` when a ``HOST:PORT`` / ``ray://HOST:PORT`` cluster
-    address does not accept connections (Ray itself retries for minutes)."""
-    import socket
-
-    if address == "auto":
-        return
-    hostport = address.split("://", 1)[-1].rstrip("/")
-    host, sep, port = hostport.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ConfigError(f"invalid --address {address!r}: use auto, ray://HOST:PORT or HOST:PORT")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-            pass
-    except OSError as exc:
-        reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else (
-            "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__))
-        raise ConfigError(f"cannot join the Ray cluster at {address}: {reason}; start it with "
-                          "'ray start --head' or omit --address") from None
-
-
-def _check_source(spec: str) -> str | None:
-    """A missing file is reported at once; cameras and URLs are checked by the worker that opens them."""
-    if spec.isdigit() or "://" in spec:
-        return None
-    if not Path(spec).is_file():
-        return f"file not found: {spec}; check the path"
-    return None
 
 
 def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> dict:

@@ -1,10 +1,11 @@
-"""A stream's epochs (one per start or restart) joined into its ``run --jsonl`` summary. Pure."""
+"""A stream's epochs (one per start or restart) joined into its ``run --jsonl`` summary, and the
+scorers' batch histograms joined into one. Pure."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["EpochState", "StreamLedger"]
+__all__ = ["EpochState", "StreamLedger", "merge_histograms"]
 
 
 @dataclass
@@ -74,3 +75,14 @@ class StreamLedger:
             "error": last.error,
             "tracks": tracks,
         }
+
+
+def merge_histograms(stats: list) -> dict:
+    """Embed calls per number of streams merged into one batch, over every scorer actor."""
+    out: dict[str, int] = {}
+    for st in stats:
+        if not st:
+            continue
+        for k, v in st["embed"]["callers_histogram"].items():
+            out[k] = out.get(k, 0) + v
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))

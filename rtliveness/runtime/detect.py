@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ..types import FaceBox
 
 __all__ = ["Detector", "MtcnnDetector", "HaarDetector", "build_detector", "boxes_from_array", "register_detector",
-           "detector_names"]
+           "detector_names", "SharedDetector"]
 
 
 @runtime_checkable
@@ -157,3 +157,18 @@ def build_detector(config: DetectorConfig, device: str = "cpu") -> Detector:
     if factory is None:
         raise ConfigError(f"invalid detector {config.kind!r}: use {' or '.join(_DETECTORS)}")
     return factory(config, device)
+
+
+class SharedDetector:
+    """One detector lent to many pipelines (the service's connections, a fleet worker's
+    streams): detection passes through; a pipeline's ``close`` leaves the detector open."""
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+
+    def detect(self, image_bgr: np.ndarray, region: tuple[int, int, int, int] | None = None,
+               min_face: int | None = None) -> tuple[FaceBox, ...]:
+        return self.detector.detect(image_bgr, region=region, min_face=min_face)
+
+    def close(self) -> None:
+        """Nothing: the owner closes the detector itself."""

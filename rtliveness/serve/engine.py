@@ -22,24 +22,12 @@ class Busy(Exception):
     """Every stream slot is taken (HTTP 503 / WebSocket close code 1013)."""
 
 
-class _SharedDetector:
-    """One detector lent to many pipelines: ``close`` of a pipeline leaves it open."""
-
-    def __init__(self, detector) -> None:
-        self._detector = detector
-
-    def detect(self, image_bgr, region=None, min_face=None):
-        return self._detector.detect(image_bgr, region=region, min_face=min_face)
-
-    def close(self) -> None:
-        pass
-
-
 class Engine:
     """Loads the model once; hands out pipelines and stream slots; analyses uploaded videos."""
 
     def __init__(self, config: ServeConfig, scorer=None, detector=None) -> None:
         from ..model.batching import BatchingScorer
+        from ..runtime.detect import SharedDetector
 
         self.config = config
         self.device = "cpu"
@@ -57,7 +45,7 @@ class Engine:
         self.threshold = self._threshold(config)
         self.scorer = BatchingScorer(scorer, max_batch=config.max_batch)
         self._detector = detector
-        self._shared_detector = _SharedDetector(detector)
+        self._shared_detector = SharedDetector(detector)
         self._lock = threading.Lock()
         self._active = 0
         self.streams_served = 0
