@@ -51,6 +51,20 @@ def main() -> int:
     for h in hist:
         out.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {pct(h['dev']['acer'])} | {h['dev']['auc']:.4f} | "
                    f"{h['threshold']:.4f} | {h['seconds']} |")
+    exp_root = d / "experiments"
+    exps = sorted(p for p in exp_root.iterdir() if (p / "eval.json").is_file()) if exp_root.is_dir() else []
+    if exps:
+        out += ["", "Experiments measured on the same split and not shipped (`weights/reports/experiments/`):", "",
+                "| experiment | per-sample ACER | AUC | EER | deployed APCER printed | deployed BPCER | deployed ACER (95 % CI) |",
+                "| --- | --- | --- | --- | --- | --- | --- |"]
+        for p in exps:
+            e = json.loads((p / "eval.json").read_text())
+            r = json.loads((p / "deployed.json").read_text())["ours"]
+            about = (p / "about.txt").read_text().strip() if (p / "about.txt").is_file() else p.name
+            ci = r.get("acer_ci95")
+            ci_s = "" if not ci else f" ({pct(ci[0])} – {pct(ci[1])})"
+            out.append(f"| {about} | {pct(e['acer'])} | {e['auc']:.3f} | {pct(e['eer'])} | {pct(r['apcer_printed'])} | "
+                       f"{pct(r['bpcer'])} | {pct(r['acer'])}{ci_s} |")
     print("\n".join(out))
     return 0
 

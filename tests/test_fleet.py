@@ -166,3 +166,25 @@ def test_cluster_survives_a_killed_worker_and_a_removed_node(tmp_path, rtsp_serv
     assert all(min(b) > max(a) for a, b in zip(per_epoch, per_epoch[1:])), per_epoch
     assert any(int(k) > 1 for k in doc["scorer"]["batch_sizes"])  # windows of several streams in one batch
     assert any("restarted" in x for x in logs)
+
+
+def test_fleet_ctrl_c_finalises_every_output(tmp_path):
+    video = long_video(tmp_path, 400)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([str(EXE), "fleet", str(video), str(LIVE), "--out-dir", str(out), "--workers", "1",
+                             "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = out / f"{video.stem}.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (first.exists() and len(first.read_text().splitlines()) >= 10):
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "fleet interrupted" in err and "Traceback" not in err
+    doc = json.loads((out / "fleet.json").read_text())
+    assert doc["finished"] is True and doc["stopped"] == "interrupted"
+    records, summary = jsonl(first)
+    assert 10 <= len(records) < 400 and summary["stopped"] == "interrupted" and summary["frames"] == len(records)
+    assert [x["frame"] for x in records] == list(range(len(records)))
+    assert doc["sources"][video.stem]["status"] == "interrupted"

@@ -50,9 +50,14 @@ def fleet(
                          detector=DetectorConfig(kind=detector), give_up_s=give_up, worker_cpus=worker_cpus,
                          batch_wait_ms=batch_wait_ms)
     result = run_fleet(config)
-    failed = [n for n, s in result.get("sources", {}).items() if s["status"] == "failed"]
-    total = sum(s["frames"] for s in result.get("sources", {}).values())
-    typer.echo(f"rtliveness: fleet finished: {len(result.get('sources', {}))} sources, {total} frames, "
-               f"{len(failed)} failed; see {Path(out_dir) / 'fleet.json'}", err=True)
+    sources = result.get("sources", {})
+    failed = [n for n, s in sources.items() if s["status"] == "failed"]
+    total = sum(s["frames"] for s in sources.values())
+    how = "interrupted" if result.get("stopped") == "interrupted" else "finished"
+    where = f"; see {Path(out_dir) / 'fleet.json'}" if sources else ""
+    typer.echo(f"rtliveness: fleet {how}: {len(sources)} sources, {total} frames, {len(failed)} failed{where}",
+               err=True)
     if failed:
         raise typer.Exit(3)
+    if result.get("stopped") == "interrupted":
+        raise typer.Exit(130)

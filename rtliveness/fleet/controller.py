@@ -344,13 +344,13 @@ class Fleet:
             if not s.done:
                 s.status = s.stop_as or reason
                 s.finish()
-        result = self._write_json(finished=True)
+        result = self._write_json(finished=True, stopped=reason)
         if self._started_ray:
             ray.shutdown()
         return result
 
     # ------------------------------------------------------------------ fleet.json
-    def _write_json(self, finished: bool = False) -> dict:
+    def _write_json(self, finished: bool = False, stopped: str | None = None) -> dict:
         import ray
 
         self._last_json = time.monotonic()
@@ -379,6 +379,7 @@ class Fleet:
         doc = {
             "version": __version__,
             "finished": finished,
+            "stopped": stopped,  # end (every file ended) | interrupted (Ctrl+C / SIGTERM); None while running
             "seconds": round(time.time() - self._t0, 3),
             "address": self.config.address or "local",
             "workers": [{"index": i, **{k: v for k, v in st.items() if k != "down_since"},
@@ -427,13 +428,14 @@ def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> 
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        result = fleet.finish(reason) if fleet.workers or fleet.streams else fleet_shutdown(fleet)
+        result = fleet.finish(reason) if fleet.workers or fleet.streams else _shutdown(fleet, reason)
     return result
 
 
-def fleet_shutdown(fleet: Fleet) -> dict:
+def _shutdown(fleet: Fleet, reason: str) -> dict:
+    """The end of a run stopped before any stream started (Ctrl+C or an error during start)."""
     if fleet._started_ray:
         import ray
 
         ray.shutdown()
-    return {}
+    return {"finished": True, "stopped": reason, "sources": {}}
