@@ -15,7 +15,7 @@ class BuildPyWithWeights(build_py):
             dst = Path(self.build_lib) / "rtliveness" / "weights"
             dst.mkdir(parents=True, exist_ok=True)
             for f in src.iterdir():
-                if f.is_file() and f.suffix in (".pt", ".sha256", ".md", ".json"):
+                if f.is_file() and f.suffix in (".pt", ".sha256", ".md", ".json", ".onnx"):
                     shutil.copy2(f, dst / f.name)
 
 

@@ -87,6 +87,7 @@ def main() -> int:
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--teacher", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--backend", default="auto", help="auto | torch | onnx | onnx-int8")
     a = ap.parse_args()
     persons = set(a.persons.split(","))
     rows = []
@@ -95,7 +96,7 @@ def main() -> int:
         from rtliveness.training.teachers.minifasnet import MiniFasTeacher
 
         teacher = MiniFasTeacher.from_dir(a.teacher)
-    with tempfile.TemporaryDirectory() as tmp, LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
+    with tempfile.TemporaryDirectory() as tmp, LivenessPipeline.from_config(PipelineConfig(weights=a.weights, backend=a.backend)) as pipe:
         for i, (person, label, paths) in enumerate(sessions(a.nuaa, persons)):
             video = Path(tmp) / f"s{i}.avi"
             write_video(paths, video)

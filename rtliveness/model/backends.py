@@ -122,16 +122,20 @@ def _torch_backend(spec: BackendSpec) -> Scorer:
     return TorchScorer(loaded, device=spec.device)
 
 
-def _onnx_backend(spec: BackendSpec) -> Scorer:
+def _onnx_backend(spec: BackendSpec, int8: bool = False) -> Scorer:
     from .onnx import OnnxScorer, providers_for_device  # optional extra, imported lazily
 
     providers = list(spec.providers) if spec.providers is not None else providers_for_device(spec.device)
     return OnnxScorer.from_checkpoint(spec.weights, verify_checksum=spec.verify_checksum, threads=spec.threads,
-                                      providers=providers)
+                                      providers=providers, int8=int8)
+
+
+def _onnx_int8_backend(spec: BackendSpec) -> Scorer:
+    return _onnx_backend(spec, int8=True)
 
 
 BackendFactory = Callable[[BackendSpec], Scorer]
-_BACKENDS: dict[str, BackendFactory] = {"torch": _torch_backend, "onnx": _onnx_backend}
+_BACKENDS: dict[str, BackendFactory] = {"torch": _torch_backend, "onnx": _onnx_backend, "onnx-int8": _onnx_int8_backend}
 
 
 def register_backend(name: str, factory: BackendFactory) -> None:

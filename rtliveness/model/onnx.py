@@ -70,9 +70,10 @@ class OnnxScorer:
     """
 
     def __init__(self, folder: Path, info: dict, threads: int | None = None,
-                 providers: Sequence[str] | None = None) -> None:
+                 providers: Sequence[str] | None = None, encoder_file: Path | None = None) -> None:
         ort = _import_ort()
         self.path = Path(folder)
+        self.encoder_file = Path(encoder_file) if encoder_file is not None else self.path / ENCODER_FILE
         self.info = info
         self.meta: ModelMeta = ModelMeta.from_dict(info["meta"])
         self.threads = int(threads) if threads is not None else default_ort_threads()
@@ -96,26 +97,46 @@ class OnnxScorer:
                                   f"{sorted(avail)}); install onnxruntime-gpu for CUDA, or use --backend torch")
         self.providers = list(providers)
         try:
-            self._enc = ort.InferenceSession(str(self.path / ENCODER_FILE), so, providers=self.providers)
+            self._enc = ort.InferenceSession(str(self.encoder_file), so, providers=self.providers)
             self._head = ort.InferenceSession(str(self.path / HEAD_FILE), so, providers=self.providers)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise WeightsError(f"cannot load the ONNX export {self.path}: {str(exc).splitlines()[0][:200]}; export it again") from exc
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_onnx(cls, path: Path, threads: int | None = None, providers: Sequence[str] | None = None) -> "OnnxScorer":
+    def from_onnx(cls, path: Path, threads: int | None = None, providers: Sequence[str] | None = None,
+                  encoder_file: Path | None = None) -> "OnnxScorer":
         """Load an export folder written by :func:`export_onnx` (or any file inside it)."""
         folder, info = read_export(Path(path))
-        return cls(folder, info, threads=threads, providers=providers)
+        return cls(folder, info, threads=threads, providers=providers, encoder_file=encoder_file)
 
     @classmethod
     def from_checkpoint(cls, weights: Path | None = None, verify_checksum: bool = True, opset: int = 17,
                         threads: int | None = None, providers: Sequence[str] | None = None,
-                        cache_dir: Path | None = None) -> "OnnxScorer":
-        """Export ``weights`` (None = bundled) once into the cache (keyed by its sha256) and load it."""
+                        cache_dir: Path | None = None, int8: bool = False) -> "OnnxScorer":
+        """Export ``weights`` (None = bundled) once into the cache (keyed by its sha256) and load it.
+
+        ``int8=True`` (``--backend onnx-int8``, CPU only) uses the int8 encoder shipped next to the
+        weights, which must have been made from exactly these weights (see
+        :mod:`rtliveness.model.quantize`); a missing one is a :class:`WeightsError`."""
         _import_ort()  # fail fast with the install hint before any export work
         folder = cached_export(weights, verify_checksum=verify_checksum, opset=opset, cache_dir=cache_dir)
-        return cls.from_onnx(folder, threads=threads, providers=providers)
+        encoder = None
+        if int8:
+            from .checkpoint import default_weights_path
+            from .quantize import int8_encoder_for
+
+            cpu_only = all((p if isinstance(p, str) else p[0]) == "CPUExecutionProvider"
+                           for p in (providers or ["CPUExecutionProvider"]))
+            if not cpu_only:
+                raise ConfigError("the int8 encoder runs on the CPU only; use --backend onnx on CUDA")
+            path = Path(weights) if weights is not None else default_weights_path()
+            _, info = read_export(folder)
+            encoder = int8_encoder_for(path, info.get("checkpoint_sha256", ""))
+            if encoder is None:
+                raise WeightsError(f"no int8 encoder made from {path} next to it; build one with "
+                                   f"'python scripts/build_int8_encoder.py --weights {path}' or use --backend onnx")
+        return cls.from_onnx(folder, threads=threads, providers=providers, encoder_file=encoder)
 
     # ------------------------------------------------------------------ the Scorer protocol
     def embed_array(self, x: np.ndarray) -> np.ndarray:
