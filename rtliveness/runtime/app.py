@@ -7,6 +7,9 @@ sink gets the run's summary (``end``) and is closed, also on Ctrl+C, a lost stre
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +122,7 @@ def process_source(
     faces = 0
     stopped = "end"
     error: BaseException | None = None
+    guard = _WholeFrames()
     t_start = time.perf_counter()
     try:
         for frame, result in pipeline.run_frames(source):
@@ -126,8 +130,9 @@ def process_source(
             frames += 1
             faces = len(result.faces)
             try:
-                for s in all_sinks:
-                    s.write(frame, result)
+                with guard:  # Ctrl+C waits until every sink has this frame
+                    for s in all_sinks:
+                        s.write(frame, result)
             except StopRequested:
                 stopped = "user"
                 break
@@ -141,6 +146,7 @@ def process_source(
         stopped = "error"
         error = exc
     finally:
+        guard.close()
         seconds = time.perf_counter() - t_start
         if frames:
             bar.update(frames, f"{meter.fps:5.1f} FPS  faces {faces}", force=True)
@@ -159,6 +165,44 @@ def process_source(
     if error is not None:
         raise error
     return report
+
+
+class _WholeFrames:
+    """Ctrl+C during the sink writes of a frame is held until every sink has written it, so the
+    video and the JSON lines end on the same frame; anywhere else it interrupts at once. Active
+    only in the main thread under Python's default SIGINT handler (a host's own handler is left
+    alone)."""
+
+    def __init__(self) -> None:
+        self._inside = False
+        self._pending = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(ValueError, TypeError):
+                if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                    self._previous = signal.signal(signal.SIGINT, self._handler)
+
+    def _handler(self, signum, frame) -> None:
+        if self._inside:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> "_WholeFrames":
+        self._inside = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._inside = False
+        if self._pending and exc[0] is None:
+            self._pending = False
+            raise KeyboardInterrupt
+
+    def close(self) -> None:
+        if self._previous is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _finalise(sinks: Sequence[Sink], report: RunReport) -> None:
