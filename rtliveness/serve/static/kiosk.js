@@ -92,7 +92,8 @@ function start() {
   rule = new DecisionRule(cfg.model.threshold, cfg.decision.windows, cfg.decision.margin);
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const q = token ? `?token=${encodeURIComponent(token)}` : "";
-  ws = new WebSocket(`${scheme}://${location.host}/v1/stream${q}`);
+  const base = location.pathname.replace(/[^/]*$/, "");  // works behind a proxy path prefix too
+  ws = new WebSocket(`${scheme}://${location.host}${base}v1/stream${q}`);
   ws.binaryType = "arraybuffer";
   inFlight = 0;
   ws.onopen = () => { started = performance.now(); setStatus("look at the camera"); sendFrame(); };
