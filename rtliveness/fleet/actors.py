@@ -99,9 +99,7 @@ class StreamWorker:
         self.scorers = scorers
         self.detector_config = detector
         self.meta = ray.get(scorers[0].meta.remote())
-        if threshold is None:
-            threshold = self.meta.threshold_for(security) if security is not None else self.meta.threshold
-        self.threshold = float(threshold)
+        self.threshold = self.meta.operating_threshold(threshold, security)
         self.detector = SharedDetector(build_detector(detector, device=resolve_device(device)))
         self.runners: dict[str, StreamRunner] = {}
 

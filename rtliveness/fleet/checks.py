@@ -21,7 +21,7 @@ def absolute_source(spec: str) -> str:
 def probe_address(address: str, timeout_s: float = 5.0) -> None:
     """Fail in one line within ``timeout_s`` when a ``HOST:PORT`` / ``ray://HOST:PORT`` cluster
     address does not accept connections (Ray itself retries for minutes)."""
-    import socket
+    from ..runtime.sources import tcp_probe
 
     if address == "auto":
         return
@@ -29,14 +29,10 @@ def probe_address(address: str, timeout_s: float = 5.0) -> None:
     host, sep, port = hostport.rpartition(":")
     if not sep or not port.isdigit():
         raise ConfigError(f"invalid --address {address!r}: use auto, ray://HOST:PORT or HOST:PORT")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-            pass
-    except OSError as exc:
-        reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else (
-            "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__))
-        raise ConfigError(f"cannot join the Ray cluster at {address}: {reason}; start it with "
-                          "'ray start --head' or omit --address") from None
+    problem = tcp_probe(host.strip("[]"), int(port), timeout_s)
+    if problem is not None:
+        raise ConfigError(f"cannot join the Ray cluster at {address}: {problem}; start it with "
+                          "'ray start --head' or omit --address")
 
 
 def check_source(spec: str) -> str | None:

@@ -30,37 +30,39 @@ __all__ = ["FleetConfig", "Fleet", "run_fleet"]
 
 
 class _Stream:
+    """One source's outputs and state on the driver; its JSON lines go through the same
+    :class:`~rtliveness.runtime.sinks.JsonlSink` as ``rtliveness run``."""
+
     def __init__(self, spec: str, name: str, out_dir: Path) -> None:
+        from ..runtime.sinks import JsonlSink
+
         self.spec = spec
         self.ledger = StreamLedger(name, spec)
         self.jsonl_path = out_dir / f"{name}.jsonl"
-        self._fh = open(self.jsonl_path, "w", encoding="utf-8")
+        self._sink = JsonlSink(self.jsonl_path)
+        self._done = False
         self.worker: int | None = None
         self.status = "starting"  # starting | running | ended | failed | stopped | interrupted
         self.videos: list[str] = []
         self.stop_as: str | None = None  # set when the controller stopped it (removed / Ctrl+C)
 
-    def write(self, obj: dict) -> None:
-        self._fh.write(json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n")
-
-    def flush(self) -> None:
-        if not self._fh.closed:
-            self._fh.flush()
+    def write(self, records: list[dict]) -> None:
+        for r in records:
+            self._sink.write_obj(r)
+        self.ledger.add_records(records)
 
     def finish(self) -> None:
-        if self._fh.closed:
+        if self._done:
             return
-        self.write({"summary": self.ledger.summary(self.stop_as)})
-        self._fh.flush()
+        self._done = True
         try:
-            os.fsync(self._fh.fileno())
-        except OSError:
-            pass
-        self._fh.close()
+            self._sink.end(self.ledger.summary(self.stop_as))
+        finally:
+            self._sink.close()
 
     @property
     def done(self) -> bool:
-        return self._fh.closed
+        return self._done
 
 
 class Fleet:
@@ -222,8 +224,6 @@ class Fleet:
             self._apply(i, report)
         if self.config.sources_file is not None:
             self._watch_sources_file()
-        for s in self.streams.values():
-            s.flush()
         if time.monotonic() - self._last_json > 1.0:
             self._write_json()
 
@@ -252,9 +252,7 @@ class Fleet:
                 self.workers[i].stop.remote(name)  # moved away while this worker was unreachable
             if s is None or s.done or s.worker != i:
                 continue
-            for r in rep["records"]:
-                s.write(r)
-            s.ledger.add_records(rep["records"])
+            s.write(rep["records"])
             s.ledger.update(rep)
             for e in rep["events"]:
                 self.log(f"{name}: stream {e}")

@@ -88,9 +88,7 @@ class StreamRunner:
                         continue  # written before a restart
                     result = self._shift(pipeline.step(frame))
                     if video is not None:
-                        from ..runtime.overlay import draw_result
-
-                        video.write_image(draw_result(frame.image_bgr, result, None))
+                        video.write(frame, result)
                     with self._lock:
                         self._records.append(result.to_json())
                         self.frames += 1

@@ -86,6 +86,17 @@ class ModelMeta:
         d["security_levels"] = {name: float(thr) for name, thr in self.security_levels}
         return d
 
+    def operating_threshold(self, threshold: float | None = None, security: str | None = None) -> float:
+        """The threshold a pipeline runs at: ``threshold`` when given, else the ``security``
+        level's, else the checkpoint's own; a :class:`ConfigError` outside (0, 1)."""
+        t = float(threshold) if threshold is not None else (
+            self.threshold_for(security) if security is not None else float(self.threshold))
+        if not 0.0 < t < 1.0:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"threshold must be in (0, 1), got {t}")
+        return t
+
     def threshold_for(self, level: str) -> float:
         """The threshold of a named security level stored with the weights."""
         levels = dict(self.security_levels)

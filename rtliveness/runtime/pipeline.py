@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 
 from ..config import DetectorConfig, PipelineConfig, TrackerConfig
-from ..errors import ConfigError
 from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
 from .buffer import WindowBuffer
 from .crop import crop_face
@@ -66,11 +65,7 @@ class LivenessPipeline:
         self.detector = detector
         self.scorer = scorer
         self.meta = scorer.meta
-        if threshold is None:
-            threshold = self.meta.threshold_for(security) if security is not None else self.meta.threshold
-        self.threshold = float(threshold)
-        if not 0.0 < self.threshold < 1.0:
-            raise ConfigError(f"threshold must be in (0, 1), got {self.threshold}")
+        self.threshold = self.meta.operating_threshold(threshold, security)
         self.detector_config = detector_config or DetectorConfig()
         self.tracker = IouTracker(tracker_config)
         self.buffer = WindowBuffer(self.meta.window)

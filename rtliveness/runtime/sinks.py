@@ -33,6 +33,7 @@ __all__ = [
     "MemorySink",
     "CallbackSink",
     "fourcc_for",
+    "json_line",
     "VIDEO_EXTENSIONS",
 ]
 
@@ -63,6 +64,11 @@ def fourcc_for(path: Path) -> str:
     return VIDEO_EXTENSIONS[ext]
 
 
+def json_line(obj: dict[str, Any]) -> str:
+    """One record as the JSON lines contract writes it: compact, no NaN (no newline)."""
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+
+
 def _check_folder(path: Path) -> None:
     if not path.parent.exists():
         raise ConfigError(f"output folder does not exist: {path.parent}; create it first")
@@ -81,7 +87,7 @@ class JsonlSink:
     def write_obj(self, obj: dict[str, Any]) -> None:
         if self._fh is None:
             raise ValueError("JsonlSink is closed")
-        self._fh.write(json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n")
+        self._fh.write(json_line(obj) + "\n")
         self._fh.flush()
         self.lines += 1
 

@@ -417,10 +417,28 @@ def _probe_stream(url: str, timeout_s: float) -> None:
     if scheme in ("http", "https") and (os.environ.get("http_proxy") or os.environ.get("HTTP_PROXY")):
         return  # FFmpeg connects to the proxy, not to the host
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    problem = tcp_probe(host, port, timeout_s)
+    if problem is None:
+        return  # something listens: the stream itself is FFmpeg's business
+    if problem == "unknown host":
+        raise SourceOpenError(f"cannot open stream {url}: unknown host {host!r}; check the host name in the URL")
+    if problem == "connection refused":
+        raise SourceOpenError(f"cannot open stream {url}: connection refused by {where} (nothing listens on that port); "
+                              "check the port in the URL and that the camera/server is running")
+    if problem == "no answer":
+        raise SourceOpenError(f"cannot open stream {url}: no answer from {where} within {timeout_s:g} s; "
+                              "check the host address, the network and any firewall")
+    raise SourceOpenError(f"cannot open stream {url}: cannot connect to {where} ({problem}); check the URL and the network")
+
+
+def tcp_probe(host: str, port: int, timeout_s: float) -> str | None:
+    """Try a TCP connection to ``host:port`` within ``timeout_s``: None when something accepts
+    it, else why not — ``"unknown host"``, ``"connection refused"``, ``"no answer"`` or the
+    system's reason. Used for stream URLs and for cluster addresses."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise SourceOpenError(f"cannot open stream {url}: unknown host {host!r}; check the host name in the URL") from None
+        return "unknown host"
     deadline = time.monotonic() + timeout_s
     last: OSError | None = None
     for family, kind, proto, _, addr in infos:
@@ -431,19 +449,16 @@ def _probe_stream(url: str, timeout_s: float) -> None:
         try:
             sock.settimeout(left)
             sock.connect(addr)
-            return  # something listens: the stream itself is FFmpeg's business
+            return None
         except OSError as exc:
             last = exc
         finally:
             sock.close()
     if isinstance(last, ConnectionRefusedError):
-        raise SourceOpenError(f"cannot open stream {url}: connection refused by {where} (nothing listens on that port); "
-                              "check the port in the URL and that the camera/server is running")
+        return "connection refused"
     if last is None or isinstance(last, TimeoutError):
-        raise SourceOpenError(f"cannot open stream {url}: no answer from {where} within {timeout_s:g} s; "
-                              "check the host address, the network and any firewall")
-    reason = last.strerror or type(last).__name__
-    raise SourceOpenError(f"cannot open stream {url}: cannot connect to {where} ({reason}); check the URL and the network")
+        return "no answer"
+    return last.strerror or type(last).__name__
 
 
 def _open_capture(spec: str | int, config: StreamConfig) -> cv2.VideoCapture:

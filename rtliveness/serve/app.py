@@ -9,7 +9,6 @@ cannot be decoded gets ``{"frame", "error"}`` and the connection stays open.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import secrets
@@ -26,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
 from ..errors import RtlivenessError, SourceError
+from ..runtime.sinks import json_line
 from .config import ServeConfig
 from .engine import Busy, Engine
 from .stream import Item, PendingFrames, decode_frame, dropped_record, error_record
@@ -154,10 +154,6 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
     return app
 
 
-def _dumps(obj: dict) -> str:
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
-
-
 def _version() -> str:
     from .. import __version__
 
@@ -247,11 +243,11 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig) -> N
     def process(item: Item) -> str:
         decoded = decode_frame(item.data)  # type: ignore[arg-type]
         if isinstance(decoded, str):
-            return _dumps(error_record(Item("error", item.index, item.time, decoded)))
+            return json_line(error_record(Item("error", item.index, item.time, decoded)))
         from ..types import Frame
 
         result = pipeline.step(Frame(item.index, decoded, item.time))
-        return _dumps(result.to_json())
+        return json_line(result.to_json())
 
     async def receive() -> None:
         nonlocal t0
@@ -285,9 +281,9 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig) -> N
             if item.kind == "frame":
                 text = await run_in_threadpool(process, item)
             elif item.kind == "dropped":
-                text = _dumps(dropped_record(item))
+                text = json_line(dropped_record(item))
             else:
-                text = _dumps(error_record(item))
+                text = json_line(error_record(item))
             await ws.send_text(text)
 
     receiver = asyncio.create_task(receive())

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import TrackerConfig
-from ..errors import ConfigError
 from .config import ServeConfig
 
 __all__ = ["Engine", "Busy"]
@@ -42,24 +41,13 @@ class Engine:
             if detector is None:
                 detector = build_detector(config.detector, device=self.device)
         self.meta = scorer.meta
-        self.threshold = self._threshold(config)
+        self.threshold = self.meta.operating_threshold(config.threshold, config.security)
         self.scorer = BatchingScorer(scorer, max_batch=config.max_batch)
         self._detector = detector
         self._shared_detector = SharedDetector(detector)
         self._lock = threading.Lock()
         self._active = 0
         self.streams_served = 0
-
-    def _threshold(self, config: ServeConfig) -> float:
-        if config.threshold is not None:
-            t = float(config.threshold)
-        elif config.security is not None:
-            t = self.meta.threshold_for(config.security)
-        else:
-            t = self.meta.threshold
-        if not 0.0 < t < 1.0:
-            raise ConfigError(f"--threshold must be in (0, 1), got {t}")
-        return t
 
     # ------------------------------------------------------------------ slots
     def acquire(self) -> None:
