@@ -37,7 +37,11 @@ class DetectorConfig:
 
     ``every_n``: run the detector on every N-th frame and let the tracker carry boxes between
     detections (1 = every frame). ``max_side``: frames larger than this are downscaled for
-    detection only (crops come from the full frame). ``kind`` names an entry of the detector
+    detection only (crops come from the full frame). ``full_every``: while faces are tracked,
+    only every N-th detector run scans the whole frame; the runs between scan one region around
+    the open tracks (each box widened by ``roi_margin`` box sides on every side) and fall back to
+    the whole frame at once when that region holds fewer faces than there are tracks (1 = always
+    the whole frame). ``kind`` names an entry of the detector
     registry (:func:`rtliveness.runtime.detect.register_detector`); it is checked when the
     detector is built.
     """
@@ -51,6 +55,8 @@ class DetectorConfig:
     every_n: int = 3
     max_faces: int = 20
     max_side: int = 960
+    full_every: int = 4
+    roi_margin: float = 0.5
 
     def min_face_for(self, height: int, width: int) -> int:
         """The minimum face side (px) to search for in an image of this size."""
@@ -70,6 +76,8 @@ class DetectorConfig:
         _check(isinstance(self.every_n, int) and self.every_n >= 1, f"every_n must be an integer >= 1, got {self.every_n!r}")
         _check(isinstance(self.max_faces, int) and self.max_faces >= 1, f"max_faces must be an integer >= 1, got {self.max_faces!r}")
         _check(isinstance(self.max_side, int) and self.max_side >= 64, f"max_side must be an integer >= 64, got {self.max_side!r}")
+        _check(isinstance(self.full_every, int) and self.full_every >= 1, f"full_every must be an integer >= 1, got {self.full_every!r}")
+        _check(0.1 <= self.roi_margin <= 3.0, f"roi_margin must be in [0.1, 3], got {self.roi_margin!r}")
 
 
 @dataclass(frozen=True)

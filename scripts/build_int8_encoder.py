@@ -40,7 +40,7 @@ def clip_crops(pipe, path: Path) -> list[np.ndarray]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", type=Path, default=ROOT / "weights" / "spoofmodel.pt")
-    ap.add_argument("--calibration-crops", type=int, default=240)
+    ap.add_argument("--calibration-crops", type=int, default=600)
     a = ap.parse_args()
 
     import onnxruntime

@@ -83,10 +83,12 @@ class FakeDetector:
     def __init__(self, script: list[tuple[FaceBox, ...]]) -> None:
         self.script = script
         self.calls = 0
+        self.regions: list = []  # the region of every call (None = the whole frame)
 
-    def detect(self, image_bgr, region=None):
+    def detect(self, image_bgr, region=None, min_face=None):
         i = min(self.calls, len(self.script) - 1)
         self.calls += 1
+        self.regions.append(region)
         return self.script[i]
 
 
@@ -108,11 +110,13 @@ class FakeScorer:
 
 
 def fake_pipeline(detector, scorer, every_n: int = 1, **kw):
-    """A LivenessPipeline over fakes, detecting on every frame unless told otherwise."""
+    """A LivenessPipeline over fakes, detecting on every frame unless told otherwise, always on
+    the whole frame (one scripted answer per frame; region scans have their own tests)."""
     from rtliveness.config import DetectorConfig
     from rtliveness.runtime.pipeline import LivenessPipeline
 
-    return LivenessPipeline(detector, scorer, detector_config=kw.pop("detector_config", DetectorConfig(every_n=every_n)), **kw)
+    cfg = kw.pop("detector_config", DetectorConfig(every_n=every_n, full_every=1))
+    return LivenessPipeline(detector, scorer, detector_config=cfg, **kw)
 
 
 def read_frames(path) -> list[np.ndarray]:

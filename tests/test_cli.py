@@ -85,6 +85,7 @@ def _free_port():
     ("device", ["run", "{video}", "--device", "gpu"], "invalid device 'gpu'", 2),
     ("detector", ["run", "{video}", "--detector", "yolo"], "invalid detector 'yolo'", 2),
     ("max_frames", ["run", "{video}", "--max-frames", "0"], "--max-frames must be >= 1", 2),
+    ("full_detect", ["run", "{video}", "--full-detect-every", "0"], "--full-detect-every must be >= 1", 2),
     ("out_ext", ["run", "{video}", "--out", "{tmp}/o.gif"], "unsupported output video extension", 2),
     ("out_dir", ["run", "{video}", "--jsonl", "{tmp}/no/dir/o.jsonl"], "folder does not exist", 2),
     ("camera", ["run", "42", "--no-show"], "camera 42 did not open", 3),

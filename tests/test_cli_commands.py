@@ -112,6 +112,14 @@ def test_synth_two_samples_per_class_from_the_repo_assets(tmp_path):
         assert cv2.imread(str(s.images[0])).shape == (224, 224, 3)
     meta = json.loads((out / "rtliveness_data.json").read_text())
     assert meta["generator"] == "rtliveness synth" and meta["config"]["frame_size"] == [320, 240]
+    # --classes renders only those classes
+    only = tmp_path / "only_live"
+    r = ok(rtl("synth", "--out", only, "--samples-per-class", "2", "--assets", assets, "--width", "320", "--height", "240",
+               "--classes", "real"))
+    assert json.loads(r.stderr.strip().splitlines()[-1])["counts"] == {"real": 2}
+    assert scan_dataset(only).counts() == {"real": 2, "replay": 0, "printed": 0, "2dmask": 0}
+    bad = rtl("synth", "--out", tmp_path / "bad", "--classes", "real,hologram", "--assets", assets)
+    assert bad.returncode != 0 and "hologram" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------ train → eval → calibrate → export

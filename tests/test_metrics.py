@@ -250,7 +250,7 @@ def test_calibrate_threshold():
 
 REPORT_KEYS = {
     "n", "n_bona_fide", "n_attack", "threshold", "apcer", "apcer_max", "bpcer", "acer", "eer",
-    "eer_threshold", "auc", "bpcer_at_apcer_1pct", "bpcer_at_apcer_5pct", "accuracy", "f1_macro",
+    "eer_threshold", "auc", "bpcer_at_apcer_1pct", "bpcer_at_apcer_5pct", "bpcer_at_apcer_10pct", "accuracy", "f1_macro",
     "f1_weighted", "f2_weighted", "confusion_matrix", "per_class",
 }
 
@@ -266,6 +266,7 @@ def test_evaluate_scores_fixture_a():
     assert r["acer"] == pytest.approx(0.375, **EXACT)
     assert r["bpcer_at_apcer_1pct"] == pytest.approx(0.5, **EXACT)
     assert r["bpcer_at_apcer_5pct"] == pytest.approx(0.5, **EXACT)
+    assert r["bpcer_at_apcer_10pct"] == pytest.approx(0.5, **EXACT)  # 1 of 7 attacks accepted is already 14 %
     assert r["accuracy"] == pytest.approx(7 / 11, **EXACT)
     assert r["f1_macro"] == pytest.approx(19 / 30, **EXACT)
     assert r["f1_weighted"] == pytest.approx(106 / 165, **EXACT)
@@ -415,3 +416,33 @@ def test_plots_import_leaves_pyplot_alone():
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# bootstrap intervals over identities
+# ---------------------------------------------------------------------------------------------
+
+def test_bootstrap_resamples_identities_not_samples():
+    from rtliveness.training.metrics_bootstrap import bootstrap_intervals
+
+    # person a: a rejected bona fide and a caught attack; person b: both right
+    scores = [0.9, 0.9, 0.1, 0.9]
+    classes = ["real", "printed", "real", "printed"]
+    r = bootstrap_intervals(scores, classes, ["a", "a", "b", "b"], 0.5, n=400, seed=1)
+    assert (r["identities"], r["resamples"]) == (2, 400)
+    # drawing a twice gives BPCER 1, b twice gives 0: both extremes are in the interval
+    assert r["bpcer"] == [0.0, 1.0]
+    assert r["apcer_max"] == [0.0, 0.0]
+    assert r["acer"] == [0.0, 0.5]
+    assert r == bootstrap_intervals(scores, classes, ["a", "a", "b", "b"], 0.5, n=400, seed=1)
+
+
+def test_bootstrap_undefined_metric_is_none_and_bad_input_raises():
+    from rtliveness.training.metrics_bootstrap import bootstrap_intervals
+
+    # bona fide samples only: no APCER, ACER, EER or AUC in any resample
+    r = bootstrap_intervals([0.1, 0.2, 0.7], ["real"] * 3, ["a", "b", "c"], 0.5, n=200, seed=0)
+    assert [r[k] for k in ("apcer_max", "acer", "eer", "auc")] == [None] * 4
+    assert r["bpcer"] == [0.0, 1.0]  # c drawn three times (1 in 27 resamples) rejects them all
+    with pytest.raises(ValueError):
+        bootstrap_intervals([0.1, 0.9], ["real", "replay"], ["a"], 0.5)

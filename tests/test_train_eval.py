@@ -220,3 +220,33 @@ def test_calibrate_checkpoint_apcer_target(tmp_path, tiny_weights):
     assert cal.meta.input_size == orig.meta.input_size and cal.meta.crop_scale == orig.meta.crop_scale
     for k, v in orig.model.state_dict().items():
         assert torch.equal(v, cal.model.state_dict()[k]), k  # only the threshold changed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("select,kept", [("acer", 1), ("eer", 2), ("last", 2)])
+def test_select_picks_the_epoch_that_becomes_model_pt(tmp_path, monkeypatch, select, kept):
+    """Dev ACER is scripted best at epoch 1 and dev EER best at epoch 2: --select decides."""
+    import rtliveness.training.train as T
+
+    real = T._metrics
+    figures = iter([(0.1, 0.3), (0.4, 0.2)])
+
+    def scripted(scores, classes, threshold):
+        m = real(scores, classes, threshold)
+        m["acer"], m["eer"] = next(figures)
+        return m
+
+    monkeypatch.setattr(T, "_metrics", scripted)
+    root = make_dataset(tmp_path / "d", per_class=8, persons=8)
+    res = train(root, tmp_path / "run", TrainConfig(**CFG, select=select))
+    assert load_checkpoint(res.model_path).meta.threshold == pytest.approx(res.history[kept - 1]["threshold"])
+    assert res.history[0]["threshold"] != res.history[1]["threshold"]
+    ck = torch.load(res.model_path, map_location="cpu", weights_only=False)
+    assert ck["train"]["epoch"] == kept
+
+
+def test_select_rejects_unknown_values():
+    from rtliveness.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        TrainConfig(select="auc")

@@ -63,6 +63,7 @@ def synth(
     width: Annotated[int, typer.Option("--width", help="Rendered frame width.")] = 640,
     height: Annotated[int, typer.Option("--height", help="Rendered frame height.")] = 480,
     workers: Annotated[int, typer.Option("--workers", help="Rendering processes.")] = 1,
+    classes: Annotated[Optional[str], typer.Option("--classes", help="Comma list of classes to render (default: real,replay,printed,2dmask).")] = None,
 ) -> None:
     """Build a labelled synthetic dataset (real + printed/replay/2dmask attacks) from real live faces."""
     if samples_per_class < 1:
@@ -70,7 +71,8 @@ def synth(
     from ..runtime.progress import Progress, stderr_if_tty
     from ..training.synth import SynthConfig, default_assets_dir, synthesize
 
-    cfg = SynthConfig(samples_per_class=samples_per_class, seed=seed, frame_size=(width, height))
+    kinds = {} if classes is None else {"classes": tuple(c.strip() for c in classes.split(",") if c.strip())}
+    cfg = SynthConfig(samples_per_class=samples_per_class, seed=seed, frame_size=(width, height), **kinds)
     assets_dir = assets if assets is not None else default_assets_dir()
     if not Path(assets_dir).is_dir():
         raise ConfigError(f"--assets folder not found: {assets_dir}")

@@ -51,6 +51,7 @@ def train(
     target: Annotated[Optional[float], typer.Option("--target", help="Target APCER/BPCER for --calibration apcer|bpcer.")] = None,
     augment: Annotated[str, typer.Option("--augment", help="origin (Resize + flip) | strong (+ framing jitter, brightness/contrast).")] = "origin",
     schedule: Annotated[str, typer.Option("--schedule", help="constant (origin) | cosine learning-rate decay.")] = "constant",
+    select: Annotated[str, typer.Option("--select", help="Which epoch becomes model.pt: acer | eer (lowest on dev) | last.")] = "acer",
 ) -> None:
     """Train a SpoofModel (origin recipe defaults) with person-disjoint train/dev/test splits."""
     if calibration not in ("eer", "apcer", "bpcer"):
@@ -68,7 +69,8 @@ def train(
                       input_size=input_size or 224, crop_scale=crop_scale, init_weights=init_weights,
                       encoder_lr_mult=encoder_lr, teacher=teacher, distill_weight=distill_weight, split_file=split_file, seed=seed, device=device, pretrained=pretrained,
                       exclude_classes=tuple(exclude or ()), skip_bad=skip_bad, person_pattern=person_pattern,
-                      calibration=calibration, calibration_target=target, augment=augment, schedule=schedule)
+                      calibration=calibration, calibration_target=target, augment=augment, schedule=schedule,
+                      select=select)
     res = run_train(data, out, cfg, resume=resume, progress=sys.stderr if sys.stderr.isatty() else None,
                     log=lambda m: typer.echo(m, err=True), resume_epochs=epochs if resume else None)
     if res.interrupted:

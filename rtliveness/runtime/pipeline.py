@@ -24,7 +24,7 @@ from .decision import label_for
 from .detect import Detector, build_detector
 from .track import IouTracker
 
-__all__ = ["LivenessPipeline", "StageTimes"]
+__all__ = ["LivenessPipeline", "StageTimes", "roi_region"]
 
 STAGES = ("detect", "track", "crop", "embed", "head")
 
@@ -38,6 +38,24 @@ class StageTimes:
 
     def add(self, stage: str, dt: float) -> None:
         self.seconds[stage] += dt
+
+
+def roi_region(boxes, margin: float, width: int, height: int,
+               max_share: float = 0.6) -> tuple[int, int, int, int] | None:
+    """The region (x1, y1, x2, y2) holding every box widened by ``margin`` box sides on each
+    side, clipped to the frame; None when there is no box or the region would cover more than
+    ``max_share`` of the frame (scanning the whole frame then costs about the same)."""
+    if not boxes:
+        return None
+    x1 = min(b.x1 - margin * b.width for b in boxes)
+    y1 = min(b.y1 - margin * b.height for b in boxes)
+    x2 = max(b.x2 + margin * b.width for b in boxes)
+    y2 = max(b.y2 + margin * b.height for b in boxes)
+    x1, y1 = max(0, int(math.floor(x1))), max(0, int(math.floor(y1)))
+    x2, y2 = min(width, int(math.ceil(x2))), min(height, int(math.ceil(y2)))
+    if x2 <= x1 or y2 <= y1 or (x2 - x1) * (y2 - y1) > max_share * width * height:
+        return None
+    return x1, y1, x2, y2
 
 
 class _TrackStats:
@@ -75,6 +93,7 @@ class LivenessPipeline:
         self._last_p: dict[int, float] = {}
         self._epoch = 0
         self._frames_seen = 0
+        self._since_full = 0
         self._closed = False
 
     # ------------------------------------------------------------------ construction
@@ -126,7 +145,7 @@ class LivenessPipeline:
 
         t0 = time.perf_counter()
         detect_now = frame.index % self.detector_config.every_n == 0 or not self.tracker.active_ids
-        boxes = self._detect(image) if detect_now else None
+        boxes = self._detect_tracked(image) if detect_now else None
         t1 = time.perf_counter()
         tracks = self.tracker.update(boxes, w, h)
         gone = set(self.tracker.pop_evicted())
@@ -174,6 +193,44 @@ class LivenessPipeline:
                 verdicts.append(Verdict(t.track_id, t.box, p, label_for(p, self.threshold)))
             self._record(t.track_id, frame.index, p if t.track_id in scored_now else None)
         return FrameResult(frame.index, frame.timestamp, tuple(verdicts), detected=detect_now)
+
+    def _detect_tracked(self, image: np.ndarray) -> tuple[FaceBox, ...]:
+        """One detector run: in the region around the open tracks while faces are tracked and a
+        whole-frame scan is not due (``DetectorConfig.full_every``), else the whole frame. A
+        region that holds fewer faces than there are tracks is rescanned as a whole frame at
+        once, so a face that moved out of the region is not lost to the region scan."""
+        cfg = self.detector_config
+        h, w = image.shape[:2]
+        open_boxes = self.tracker.open_boxes
+        if cfg.full_every > 1 and self._since_full < cfg.full_every - 1:
+            region = roi_region(open_boxes, cfg.roi_margin, w, h)
+            if region is not None:
+                found = self._detect_region(image, region)
+                if len(found) >= len(open_boxes):
+                    self._since_full += 1
+                    return found
+        self._since_full = 0
+        return self._detect(image)
+
+    def _detect_region(self, image: np.ndarray, region: tuple[int, int, int, int]) -> tuple[FaceBox, ...]:
+        """Faces inside ``region`` with the whole frame's minimum face size (a large frame's
+        region is downscaled as the whole frame would be)."""
+        h, w = image.shape[:2]
+        cfg = self.detector_config
+        min_face = cfg.min_face_for(h, w)
+        if max(h, w) <= cfg.max_side:
+            return self.detector.detect(image, region=region, min_face=min_face)
+        f = cfg.max_side / float(max(h, w))
+        x1, y1, x2, y2 = region
+        sub = image[y1:y2, x1:x2]
+        small = cv2.resize(sub, (max(1, round(sub.shape[1] * f)), max(1, round(sub.shape[0] * f))),
+                           interpolation=cv2.INTER_AREA)
+        out = []
+        for b in self.detector.detect(small, min_face=max(12, round(min_face * f))):
+            big = FaceBox(x1 + b.x1 / f, y1 + b.y1 / f, x1 + b.x2 / f, y1 + b.y2 / f, b.score).clipped(w, h)
+            if big is not None:
+                out.append(big)
+        return tuple(out)
 
     def _detect(self, image: np.ndarray) -> tuple[FaceBox, ...]:
         h, w = image.shape[:2]

@@ -91,6 +91,12 @@ class IouTracker:
     def active_ids(self) -> tuple[int, ...]:
         return tuple(t.track_id for t in self._tracks)
 
+    @property
+    def open_boxes(self) -> tuple[FaceBox, ...]:
+        """The latest box of every open track (carried or detected; a track the last detection
+        missed keeps its last box), for detecting in the regions where the faces are."""
+        return tuple(t.box for t in self._tracks)
+
     def pop_evicted(self) -> tuple[int, ...]:
         out, self._evicted = tuple(self._evicted), []
         return out

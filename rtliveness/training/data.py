@@ -31,6 +31,7 @@ __all__ = [
     "DATA_META",
     "DEFAULT_PERSON_PATTERN",
     "person_id",
+    "person_of_sample",
     "sample_name",
 ]
 
@@ -77,6 +78,11 @@ def person_id(text: str) -> str:
 def sample_name(class_name: str, person: str, k: int) -> str:
     """The folder name of a sample, parsed back by :data:`DEFAULT_PERSON_PATTERN`."""
     return f"{class_name}_{person_id(person)}_{k:05d}"
+
+
+def person_of_sample(name: str, person_pattern: str | None = DEFAULT_PERSON_PATTERN) -> str:
+    """The person id of a sample name (``class/<class>_<person>_<k>`` or just the folder name)."""
+    return _person_of(name.rsplit("/", 1)[-1], re.compile(person_pattern) if person_pattern else None)
 
 
 def _person_of(name: str, pattern: re.Pattern | None) -> str:

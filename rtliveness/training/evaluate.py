@@ -16,7 +16,7 @@ from ..errors import ConfigError, DataError
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.device import resolve_device
 from ..runtime.progress import Progress
-from .data import load_windows, scan_dataset
+from .data import load_windows, person_of_sample, scan_dataset
 from .train import predict_windows
 
 __all__ = ["evaluate_dataset", "calibrate_checkpoint"]
@@ -67,12 +67,17 @@ def evaluate_dataset(data_root: str | Path, weights: str | Path | None = None, d
                      progress: TextIO | None = None) -> dict:
     """Score every sample and report the metrics at the checkpoint's (or the given) threshold."""
     from .metrics import evaluate_scores
+    from .metrics_bootstrap import bootstrap_intervals
 
     t0 = time.perf_counter()
     scores, classes, names, loaded = score_dataset(data_root, weights, device, split_file, split, skip_bad,
                                                    progress=progress)
     thr = loaded.meta.threshold if threshold is None else float(threshold)
     report = evaluate_scores(scores, np.asarray(classes), thr)
+    persons = [person_of_sample(n) for n in names]
+    if len(set(persons)) > 1:
+        report["ci95_over_identities"] = bootstrap_intervals(scores, classes, persons, thr)
+    report["security_levels"] = {k: float(v) for k, v in (loaded.meta.security_levels or ())}
     report["weights"] = str(loaded.path)
     report["data"] = str(data_root)
     report["split"] = split if split_file is not None else "all"
@@ -116,6 +121,16 @@ def format_report(r: dict) -> str:
         f"  AUC            {_f(r['auc'])}",
         f"  BPCER@APCER=1% {pct(r['bpcer_at_apcer_1pct'])}",
         f"  BPCER@APCER=5% {pct(r['bpcer_at_apcer_5pct'])}",
+        f"  BPCER@APCER=10% {pct(r.get('bpcer_at_apcer_10pct'))}",
+    ]
+    ci = r.get("ci95_over_identities")
+    if ci:
+        def iv(k):
+            return "n/a" if ci.get(k) is None else f"{100 * ci[k][0]:.1f}-{100 * ci[k][1]:.1f}%"
+
+        lines.append(f"  95% interval over {ci['identities']} identities: ACER {iv('acer')}, APCER max {iv('apcer_max')}, "
+                     f"BPCER {iv('bpcer')}, EER {iv('eer')}")
+    lines += [
         f"  accuracy {pct(r['accuracy'])}  F1 macro {_f(r['f1_macro'])}  F1 weighted {_f(r['f1_weighted'])}  F2 weighted {_f(r['f2_weighted'])}",
     ]
     return "\n".join(lines)

@@ -27,7 +27,7 @@ def evaluate_scores(
 
     Keys: ``n``, ``n_bona_fide``, ``n_attack``, ``threshold``, ``apcer`` (per type),
     ``apcer_max``, ``bpcer``, ``acer``, ``eer``, ``eer_threshold``, ``auc``,
-    ``bpcer_at_apcer_1pct``, ``bpcer_at_apcer_5pct``, ``accuracy``, ``f1_macro``,
+    ``bpcer_at_apcer_1pct``, ``bpcer_at_apcer_5pct``, ``bpcer_at_apcer_10pct``, ``accuracy``, ``f1_macro``,
     ``f1_weighted``, ``f2_weighted``, ``confusion_matrix`` (``{"labels": ["bona_fide",
     "attack"], "matrix": [[TN, FP], [FN, TP]]}``, rows true, columns predicted) and
     ``per_class`` (see :func:`per_class_table`). Undefined metrics are ``None``; the dict
@@ -56,6 +56,7 @@ def evaluate_scores(
         "auc": roc_auc(s, c, **kw),
         "bpcer_at_apcer_1pct": bpcer_at_apcer(s, c, 0.01, **kw)[0],
         "bpcer_at_apcer_5pct": bpcer_at_apcer(s, c, 0.05, **kw)[0],
+        "bpcer_at_apcer_10pct": bpcer_at_apcer(s, c, 0.10, **kw)[0],
         "accuracy": accuracy(s, c, t, **kw),
         "f1_macro": _opt(f1_macro(s, c, t, **kw)),
         "f1_weighted": _opt(f1_weighted(s, c, t, **kw)),

@@ -61,6 +61,7 @@ class TrainConfig:
     distill_weight: float = 0.5  # soft target = (1 - w) * label + w * teacher p_spoof
     distill_classes: tuple[str, ...] = ("real", "printed", "replay")  # classes the teacher is trusted on
     split_file: Path | None = None  # use this split.json (train/dev/test sample names) instead of a new split
+    select: str = "acer"  # which epoch becomes model.pt: acer | eer (lowest on dev) | last
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.encoder_lr_mult <= 10.0:
@@ -81,6 +82,8 @@ class TrainConfig:
             raise ConfigError(f"augment must be origin or strong, got {self.augment!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ConfigError(f"schedule must be constant or cosine, got {self.schedule!r}")
+        if self.select not in ("acer", "eer", "last"):
+            raise ConfigError(f"select must be acer, eer or last, got {self.select!r}")
         unknown = set(self.exclude_classes) - set(CLASSES)
         if unknown or "real" in self.exclude_classes:
             raise ConfigError(f"can only exclude attack classes ({', '.join(CLASSES[1:])}), got {sorted(self.exclude_classes)}")
@@ -386,7 +389,9 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             history.append(rec)
             log(f"epoch {epoch + 1}: loss {'n/a' if running is None else f'{running:.4f}'}  dev ACER {_pct(m['acer'])}  EER {_pct(m['eer'])}  "
                 f"AUC {m['auc'] if m['auc'] is None else round(m['auc'], 4)}  (threshold {thr:.3f})")
-            acer = m["acer"] if m["acer"] is not None else math.inf
+            # the selection figure, lower is better ("acer" keeps its key for resumed runs)
+            key = {"acer": m["acer"], "eer": m["eer"], "last": -float(epoch + 1)}[config.select]
+            acer = key if key is not None else math.inf
             if acer <= best["acer"]:
                 best = {"acer": acer, "epoch": epoch + 1, "threshold": thr}
                 levels = security_levels(dev_scores, dev_classes)
