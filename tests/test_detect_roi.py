@@ -58,8 +58,8 @@ def test_whole_frame_every_nth_run_region_between():
     assert det.regions == [None, (50, 50, 250, 250), (50, 50, 250, 250), None,
                            (50, 50, 250, 250), (50, 50, 250, 250), None]
     assert [r.faces[0].track_id for r in res] == [1] * 7
-    # the region scan asks for the whole frame's minimum face (1/8 of 480 px)
-    assert det.min_faces[1] == 60
+    # the region scan gets the whole frame: the detector sizes the minimum face by it
+    assert det.min_faces == [None] * 7
 
 
 def test_full_every_1_always_scans_the_whole_frame():

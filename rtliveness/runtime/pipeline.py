@@ -213,13 +213,14 @@ class LivenessPipeline:
         return self._detect(image)
 
     def _detect_region(self, image: np.ndarray, region: tuple[int, int, int, int]) -> tuple[FaceBox, ...]:
-        """Faces inside ``region`` with the whole frame's minimum face size (a large frame's
-        region is downscaled as the whole frame would be)."""
+        """Faces inside ``region`` with the whole frame's minimum face size (the detector takes
+        it from the whole image it is given; a large frame's region is cut out, downscaled as
+        the whole frame would be, and given the scaled minimum face explicitly)."""
         h, w = image.shape[:2]
         cfg = self.detector_config
+        if max(h, w) <= cfg.max_side:  # the detector sizes the minimum face by the whole image
+            return self.detector.detect(image, region=region)
         min_face = cfg.min_face_for(h, w)
-        if max(h, w) <= cfg.max_side:
-            return self.detector.detect(image, region=region, min_face=min_face)
         f = cfg.max_side / float(max(h, w))
         x1, y1, x2, y2 = region
         sub = image[y1:y2, x1:x2]
