@@ -25,7 +25,7 @@ def main() -> int:
     hist = json.loads((d / "history.json").read_text())
     out = ["| model | samples (bona fide / printed) | APCER printed | BPCER | ACER | EER | AUC | BPCER@APCER 5 % |",
            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    names = {"base": "synthetic only (previous release)", "ft": "NUAA + teacher fine-tune (shipped)"}
+    names = {"base": "synthetic only (previous release)", "ft": "NUAA + teacher fine-tune (that release)"}
     for k in ("base", "ft"):
         r = ev[k]
         out.append(f"| {names[k]} | {r['n']} ({r['n_bona_fide']} / {r['n_attack']}) | {pct(r['apcer_max'])} | "
