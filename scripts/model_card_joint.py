@@ -26,6 +26,8 @@ from rtliveness.training.data import person_of_sample
 from rtliveness.training.metrics import evaluate_scores
 from rtliveness.training.metrics_bootstrap import bootstrap_intervals
 
+from card_tables import history_table, interval, pct
+
 DOMAINS = (
     ("NUAA test people (real captures)", lambda n: "nuaa" in n),
     ("rendered, held-out live-video identity", lambda n: "talkinghead" in n),
@@ -33,12 +35,8 @@ DOMAINS = (
 )
 
 
-def pct(v) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f} %"
-
-
 def ci(c, k) -> str:
-    return "" if not c or c.get(k) is None else f" ({pct(c[k][0])} – {pct(c[k][1])})"
+    return "" if not c else interval(c.get(k))
 
 
 def domain_rows(report: dict) -> list[tuple[str, dict, dict | None]]:
@@ -83,10 +81,8 @@ def main() -> int:
             continue
         dep = json.loads((d / m["deployed"]).read_text())
         r = dep["ours"]
-        c = r.get("acer_ci95")
-        c_s = "" if not c else f" ({pct(c[0])} – {pct(c[1])})"
         out.append(f"| {m['name']} | {dep['threshold']:.3f} | {dep['sessions']} | {pct(r['apcer_printed'])} | {pct(r['bpcer'])} | "
-                   f"{pct(r['acer'])}{c_s} | {dep['undecided']} |")
+                   f"{pct(r['acer'])}{interval(r.get('acer_ci95'))} | {dep['undecided']} |")
     for m in models:
         if m.get("shipped") and m.get("deployed"):
             dep = json.loads((d / m["deployed"]).read_text())
@@ -115,11 +111,7 @@ def main() -> int:
         if m.get("shipped") and m.get("history"):
             hist = json.loads((d / m["history"]).read_text())
             out += ["", f"Training run of the shipped model ({m['name']}; dev = NUAA people 0005 and 0009 plus the "
-                    "rendered dev identities):", "",
-                    "| epoch | train loss | dev ACER | dev AUC | threshold | seconds |", "| --- | --- | --- | --- | --- | --- |"]
-            for h in hist:
-                out.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {pct(h['dev']['acer'])} | {h['dev']['auc']:.4f} | "
-                           f"{h['threshold']:.4f} | {h['seconds']} |")
+                    "rendered dev identities):", ""] + history_table(hist)
     print("\n".join(out))
     return 0
 

@@ -13,9 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-
-def pct(v) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f} %"
+from card_tables import history_table, interval, pct
 
 
 def main() -> int:
@@ -36,21 +34,15 @@ def main() -> int:
             "| model | sessions | APCER printed | BPCER | ACER (95 % CI) | no verdict |", "| --- | --- | --- | --- | --- | --- |"]
     for k in ("base", "ft"):
         r = dep[k]["ours"]
-        ci = r.get("acer_ci95")
-        ci_s = "" if not ci else f" ({pct(ci[0])} – {pct(ci[1])})"
+        ci_s = interval(r.get("acer_ci95"))
         out.append(f"| {names[k]} | {dep[k]['sessions']} | {pct(r['apcer_printed'])} | {pct(r['bpcer'])} | "
                    f"{pct(r['acer'])}{ci_s} | {dep[k]['undecided']} |")
     if "minifasnet" in dep["ft"]:
         r = dep["ft"]["minifasnet"]
-        ci = r.get("acer_ci95")
-        ci_s = "" if not ci else f" ({pct(ci[0])} – {pct(ci[1])})"
+        ci_s = interval(r.get("acer_ci95"))
         out.append(f"| MiniFASNet teacher (peer; its own detector, mean frame p_spoof ≥ 0.5) | {dep['ft']['sessions']} | "
                    f"{pct(r['apcer_printed'])} | {pct(r['bpcer'])} | {pct(r['acer'])}{ci_s} | — |")
-    out += ["", "Training run (dev = NUAA people 0005 and 0009):", "",
-            "| epoch | train loss | dev ACER | dev AUC | threshold | seconds |", "| --- | --- | --- | --- | --- | --- |"]
-    for h in hist:
-        out.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {pct(h['dev']['acer'])} | {h['dev']['auc']:.4f} | "
-                   f"{h['threshold']:.4f} | {h['seconds']} |")
+    out += ["", "Training run (dev = NUAA people 0005 and 0009):", ""] + history_table(hist)
     exp_root = d / "experiments"
     exps = sorted(p for p in exp_root.iterdir() if (p / "eval.json").is_file()) if exp_root.is_dir() else []
     if exps:
@@ -61,8 +53,7 @@ def main() -> int:
             e = json.loads((p / "eval.json").read_text())
             r = json.loads((p / "deployed.json").read_text())["ours"]
             about = (p / "about.txt").read_text().strip() if (p / "about.txt").is_file() else p.name
-            ci = r.get("acer_ci95")
-            ci_s = "" if not ci else f" ({pct(ci[0])} – {pct(ci[1])})"
+            ci_s = interval(r.get("acer_ci95"))
             out.append(f"| {about} | {pct(e['acer'])} | {e['auc']:.3f} | {pct(e['eer'])} | {pct(r['apcer_printed'])} | "
                        f"{pct(r['bpcer'])} | {pct(r['acer'])}{ci_s} |")
     print("\n".join(out))

@@ -389,11 +389,11 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             history.append(rec)
             log(f"epoch {epoch + 1}: loss {'n/a' if running is None else f'{running:.4f}'}  dev ACER {_pct(m['acer'])}  EER {_pct(m['eer'])}  "
                 f"AUC {m['auc'] if m['auc'] is None else round(m['auc'], 4)}  (threshold {thr:.3f})")
-            # the selection figure, lower is better ("acer" keeps its key for resumed runs)
-            key = {"acer": m["acer"], "eer": m["eer"], "last": -float(epoch + 1)}[config.select]
-            acer = key if key is not None else math.inf
-            if acer <= best["acer"]:
-                best = {"acer": acer, "epoch": epoch + 1, "threshold": thr}
+            # the --select figure, lower is better (stored under "acer", the key resumed runs read)
+            figure = {"acer": m["acer"], "eer": m["eer"], "last": -float(epoch + 1)}[config.select]
+            figure = math.inf if figure is None else figure
+            if figure <= best["acer"]:
+                best = {"acer": figure, "epoch": epoch + 1, "threshold": thr}
                 levels = security_levels(dev_scores, dev_classes)
                 save_checkpoint(run_dir / "model.pt", model, replace(meta, threshold=thr, security_levels=levels),
                                 extra={"train": {"epoch": epoch + 1, "dev": rec["dev"], "config": config.to_json()}})
