@@ -1,4 +1,4 @@
-"""Detection in the region around the open tracks (DetectorConfig.full_every / roi_margin)."""
+"""Detection in the regions around the open tracks (DetectorConfig.full_every / roi_margin)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from rtliveness.config import DetectorConfig
 from rtliveness.errors import ConfigError
-from rtliveness.runtime.pipeline import LivenessPipeline, roi_region
+from rtliveness.runtime.pipeline import LivenessPipeline, roi_regions
 from rtliveness.types import FaceBox
 from tests.conftest import FakeScorer
 
@@ -43,13 +43,21 @@ def run(det, n, cfg, size=(480, 640)):
     return out
 
 
-def test_roi_region_exact():
-    assert roi_region((B(100, 100),), 0.5, 640, 480) == (50, 50, 250, 250)
-    # two faces: one region holding both, clipped to the frame
-    assert roi_region((B(10, 20), B(300, 200)), 0.5, 640, 480) == (0, 0, 450, 350)
-    assert roi_region((), 0.5, 640, 480) is None
-    # a region over 60 % of the frame is not worth it: the whole frame is scanned instead
-    assert roi_region((B(200, 100, 250),), 0.5, 640, 480) is None
+def test_roi_regions_exact():
+    assert roi_regions((B(100, 100),), 0.5, 640, 480) == ((50, 50, 250, 250),)
+    # two faces apart: one region each, clipped to the frame
+    assert roi_regions((B(10, 20), B(300, 200)), 0.5, 640, 480) == ((0, 0, 160, 170), (250, 150, 450, 350))
+    # overlapping regions become their bounding rectangle (a face is never split between two)
+    assert roi_regions((B(100, 100), B(180, 100)), 0.5, 640, 480) == ((50, 50, 330, 250),)
+    # ... repeatedly: the merge of the first two overlaps the third
+    assert roi_regions((B(100, 100, 50), B(160, 100, 50), B(210, 160, 50)), 0.5, 640, 480) == ((75, 75, 285, 235),)
+    assert roi_regions((), 0.5, 640, 480) is None
+    # regions over 60 % of the frame are not worth it: the whole frame is scanned instead
+    assert roi_regions((B(200, 100, 250),), 0.5, 640, 480) is None
+    corners = (B(65, 65, 130), B(445, 65, 130), B(65, 285, 130), B(445, 285, 130))  # 4 x 260^2 px: 88 %
+    assert roi_regions(corners, 0.5, 640, 480) is None
+    assert roi_regions(corners, 0.2, 640, 480) == ((39, 39, 221, 221), (39, 259, 221, 441),
+                                                    (419, 39, 601, 221), (419, 259, 601, 441))
 
 
 def test_whole_frame_every_nth_run_region_between():
@@ -82,8 +90,10 @@ def test_a_new_face_outside_the_region_is_found_at_the_next_whole_frame_scan():
     det = SceneDetector(lambda i: (B(100, 100),) if i < 2 else (B(100, 100), B(450, 300)))
     res = run(det, 5, DetectorConfig(every_n=1, full_every=3))
     assert [len(r.faces) for r in res] == [1, 1, 1, 2, 2]
-    # once two faces are tracked the region holding both covers over 60 % of the frame
-    assert det.regions == [None, (50, 50, 250, 250), (50, 50, 250, 250), None, None]
+    # once two faces are tracked each is scanned in its own region, largest face first
+    assert det.regions == [None, (50, 50, 250, 250), (50, 50, 250, 250), None,
+                           (50, 50, 250, 250), (400, 250, 600, 450)]
+    assert res[4].faces[0].box.as_list() == [100, 100, 200, 200] and res[4].faces[1].box.as_list() == [450, 300, 550, 400]
 
 
 def test_region_on_a_huge_frame_is_downscaled_and_mapped_back():

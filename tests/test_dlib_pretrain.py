@@ -330,14 +330,17 @@ def test_preprocess_shapes_and_crop() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _feature_teacher(rng: np.random.Generator) -> DlibResNet:
+def _feature_teacher_net(rng: np.random.Generator) -> df.DlibNet:
     """A dlib-format net with 512-d pooled features: con 3→512 (4x4/4), relu, global avg, fc."""
     con = df.Con.from_arrays(rng.standard_normal((512, 3, 4, 4)).astype(np.float32) * 0.2,
                              rng.standard_normal(512).astype(np.float32) * 0.1, 4, 0)
     fc = df.Fc.from_arrays(rng.standard_normal((512, 3)).astype(np.float32), np.zeros(3, np.float32))
-    net = df.DlibNet(df.InputRGBImageSized(nr=32, nc=32),
-                     [con, df.Relu(), df.AvgPool(0, 0, 1, 1), fc], df.LossMulticlassLog())
-    return DlibResNet(net, ["x", "y", "z"])
+    return df.DlibNet(df.InputRGBImageSized(nr=32, nc=32),
+                      [con, df.Relu(), df.AvgPool(0, 0, 1, 1), fc], df.LossMulticlassLog())
+
+
+def _feature_teacher(rng: np.random.Generator) -> DlibResNet:
+    return DlibResNet(_feature_teacher_net(rng), ["x", "y", "z"])
 
 
 @pytest.mark.parametrize("cache_views", [0, 2])
@@ -391,3 +394,72 @@ def test_real_resnet34_on_chelsea_and_coffee() -> None:
     with torch.no_grad():
         feats = model.features(x)
     assert feats.shape == (2, 512) and bool((feats >= 0).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# `rtliveness pretrain`: the real console script, a small dlib-format teacher written here
+# ---------------------------------------------------------------------------------------------
+
+
+def _write_images(folder: Path, n: int, rng: np.random.Generator) -> None:
+    import cv2
+
+    (folder / "sub").mkdir(parents=True)
+    for i in range(n):
+        img = rng.integers(0, 256, (48, 64, 3)).astype(np.uint8)
+        img = cv2.GaussianBlur(img, (0, 0), 1.0 + (i % 3))  # not just noise: smooth structure too
+        cv2.imwrite(str(folder / ("sub" if i % 2 else "") / f"im{i:02d}.png"), img)
+    (folder / "notes.txt").write_text("not an image\n")  # ignored inside a folder
+
+
+@pytest.mark.slow
+def test_pretrain_cli_distils_into_a_resnet18_state_dict(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("rtliveness")
+    rng = np.random.default_rng(6)
+    dnn = tmp_path / "teacher.dnn"
+    df.write_dnn_file(dnn, _feature_teacher_net(rng), ["x", "y", "z"])
+    _write_images(tmp_path / "imgs", 40, rng)
+    out = tmp_path / "enc" / "encoder.pt"
+    r = subprocess.run([str(exe), "pretrain", str(tmp_path / "imgs"), "--dlib", str(dnn), "--out", str(out),
+                        "--steps", "40", "--batch-size", "8", "--input-size", "32", "--cache-views", "2",
+                        "--lr", "0.003"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "36 images to distil on, 4 held out" in r.stderr
+    sd = torch.load(out, map_location="cpu", weights_only=True)
+    student = make_student()
+    student.load_state_dict(sd, strict=True)  # exactly SpoofModel.encoder's keys, no fc.*
+    record = json.loads(out.with_name("encoder.pt.json").read_text())
+    rep = record["report"]
+    assert rep["steps"] == 40 and rep["images"] == 36 and rep["cached_views"] == 72
+    assert record["teacher"]["sha256"] == __import__("hashlib").sha256(dnn.read_bytes()).hexdigest()
+    # distillation moves the student towards the teacher on images it never trained on
+    assert rep["heldout_cos_after"] > rep["heldout_cos_before"] + 0.02, rep
+    assert f"--pretrained {out}" in r.stderr
+
+    # the state dict is what `rtliveness train --pretrained` loads
+    from rtliveness.model.spoofmodel import SpoofModel
+    from rtliveness.training.train import load_pretrained_encoder
+
+    model = SpoofModel()
+    load_pretrained_encoder(model, out)
+    torch.testing.assert_close(model.encoder.conv1.weight, sd["conv1.weight"])
+
+    # bad input: one line each, non-zero exit
+    for args, needle in [
+        (["--dlib", str(tmp_path / "missing.dnn")], "dlib network not found"),
+        (["--dlib", str(dnn), "--steps", "0"], "--steps >= 1"),
+    ]:
+        bad = subprocess.run([str(exe), "pretrain", str(tmp_path / "imgs"), "--out", str(tmp_path / "x.pt"), *args],
+                             capture_output=True, text=True, timeout=120)
+        lines = [x for x in bad.stderr.splitlines() if x.strip()]
+        assert bad.returncode != 0 and len(lines) == 1 and needle in lines[0], bad.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = subprocess.run([str(exe), "pretrain", str(empty), "--dlib", str(dnn), "--out", str(tmp_path / "x.pt")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "no images" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.pt").exists()

@@ -15,7 +15,7 @@ import typer
 from .. import __version__
 from .common import DEBUG
 from .data import prepare, synth
-from .model import calibrate, eval_cmd, export, train
+from .model import calibrate, eval_cmd, export, pretrain, train
 from .run import run
 
 __all__ = ["app", "main"]
@@ -47,6 +47,7 @@ def _root(
 app.command("run")(run)
 app.command("prepare")(prepare)
 app.command("synth")(synth)
+app.command("pretrain")(pretrain)
 app.command("train")(train)
 app.command("eval")(eval_cmd)
 app.command("calibrate")(calibrate)

@@ -11,7 +11,7 @@ import typer
 from ..errors import ConfigError
 from .common import DeviceOpt, WeightsOpt, guarded
 
-__all__ = ["train", "eval_cmd", "calibrate", "export"]
+__all__ = ["train", "eval_cmd", "calibrate", "export", "pretrain"]
 
 
 def _need_dataset(data: Path) -> None:
@@ -76,6 +76,39 @@ def train(
     if res.interrupted:
         raise typer.Exit(130)
     typer.echo(f"model: {res.model_path} (threshold {res.threshold:.4f}); test split in {out / 'split.json'}", err=True)
+
+
+@guarded
+def pretrain(
+    images: Annotated[list[Path], typer.Argument(help="Images, or folders searched recursively (jpg, png, ...).")],
+    dlib: Annotated[Path, typer.Option("--dlib", help="dlib's resnet34_1000_imagenet_classifier.dnn (scripts/fetch_dlib_resnet34.sh caches it).")],
+    out: Annotated[Path, typer.Option("--out", help="Encoder state dict to write (then: rtliveness train --pretrained OUT); OUT.json gets the record.")],
+    steps: Annotated[int, typer.Option("--steps", help="Optimiser steps.")] = 1500,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Views per step.")] = 32,
+    lr: Annotated[float, typer.Option("--lr", help="AdamW peak learning rate (warm-up, then cosine decay).")] = 2e-3,
+    input_size: Annotated[int, typer.Option("--input-size", help="Student input side: the --input-size you will train at.")] = 112,
+    cache_views: Annotated[int, typer.Option("--cache-views", help="Teacher features precomputed for this many augmented views per image (0: a new view every step, ~3x slower).")] = 2,
+    max_images: Annotated[Optional[int], typer.Option("--max-images", help="Use a seeded random subset of this many images.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the subset, the views and the initialisation.")] = 0,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """ImageNet-like init for the encoder, offline: distil dlib's ImageNet ResNet-34 into resnet18."""
+    if steps < 1 or batch_size < 1 or cache_views < 0 or not 32 <= input_size <= 512 or lr <= 0:
+        raise ConfigError(f"need --steps >= 1, --batch-size >= 1, --cache-views >= 0, --input-size in 32..512 and "
+                          f"--lr > 0; got {steps}, {batch_size}, {cache_views}, {input_size}, {lr}")
+    if max_images is not None and max_images < 1:
+        raise ConfigError(f"--max-images must be >= 1, got {max_images}")
+    from ..model.device import resolve_device
+    from ..training.pretrain.distill import DistillConfig
+    from ..training.pretrain.job import pretrain_encoder
+
+    cfg = DistillConfig(batch_size=batch_size, lr=lr, student_size=input_size, cache_views=cache_views, seed=seed,
+                        device=str(resolve_device(device)), warmup_steps=min(100, max(1, steps // 10)),
+                        log_every=max(1, min(50, steps // 10)))
+    rep = pretrain_encoder(images, dlib, out, steps, cfg, max_images=max_images, log=lambda m: typer.echo(m, err=True))
+    typer.echo(f"encoder: {rep.out} ({rep.steps} steps on {rep.images} images; held-out agreement with the teacher "
+               f"cos {rep.heldout_cos_before:.3f} -> {rep.heldout_cos_after:.3f}); next: rtliveness train DATA "
+               f"--pretrained {rep.out} --input-size {input_size}", err=True)
 
 
 @guarded

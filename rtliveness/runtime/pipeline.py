@@ -24,7 +24,7 @@ from .decision import label_for
 from .detect import Detector, build_detector
 from .track import IouTracker
 
-__all__ = ["LivenessPipeline", "StageTimes", "roi_region"]
+__all__ = ["LivenessPipeline", "StageTimes", "roi_regions"]
 
 STAGES = ("detect", "track", "crop", "embed", "head")
 
@@ -40,22 +40,37 @@ class StageTimes:
         self.seconds[stage] += dt
 
 
-def roi_region(boxes, margin: float, width: int, height: int,
-               max_share: float = 0.6) -> tuple[int, int, int, int] | None:
-    """The region (x1, y1, x2, y2) holding every box widened by ``margin`` box sides on each
-    side, clipped to the frame; None when there is no box or the region would cover more than
-    ``max_share`` of the frame (scanning the whole frame then costs about the same)."""
-    if not boxes:
+def roi_regions(boxes, margin: float, width: int, height: int,
+                max_share: float = 0.6) -> tuple[tuple[int, int, int, int], ...] | None:
+    """The regions (x1, y1, x2, y2) to scan around ``boxes``: each box widened by ``margin`` box
+    sides on each side and clipped to the frame; overlapping regions are merged into their
+    bounding rectangle (so no face can be split between two regions and found twice). None
+    when there is no box or the regions together would cover more than ``max_share`` of the
+    frame (scanning the whole frame then costs about the same)."""
+    rects: list[list[int]] = []
+    for b in boxes:
+        x1 = max(0, int(math.floor(b.x1 - margin * b.width)))
+        y1 = max(0, int(math.floor(b.y1 - margin * b.height)))
+        x2 = min(width, int(math.ceil(b.x2 + margin * b.width)))
+        y2 = min(height, int(math.ceil(b.y2 + margin * b.height)))
+        if x2 > x1 and y2 > y1:
+            rects.append([x1, y1, x2, y2])
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(rects)):
+            for j in range(i + 1, len(rects)):
+                a, c = rects[i], rects[j]
+                if a[0] < c[2] and c[0] < a[2] and a[1] < c[3] and c[1] < a[3]:
+                    rects[i] = [min(a[0], c[0]), min(a[1], c[1]), max(a[2], c[2]), max(a[3], c[3])]
+                    del rects[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    if not rects or sum((r[2] - r[0]) * (r[3] - r[1]) for r in rects) > max_share * width * height:
         return None
-    x1 = min(b.x1 - margin * b.width for b in boxes)
-    y1 = min(b.y1 - margin * b.height for b in boxes)
-    x2 = max(b.x2 + margin * b.width for b in boxes)
-    y2 = max(b.y2 + margin * b.height for b in boxes)
-    x1, y1 = max(0, int(math.floor(x1))), max(0, int(math.floor(y1)))
-    x2, y2 = min(width, int(math.ceil(x2))), min(height, int(math.ceil(y2)))
-    if x2 <= x1 or y2 <= y1 or (x2 - x1) * (y2 - y1) > max_share * width * height:
-        return None
-    return x1, y1, x2, y2
+    return tuple(sorted((r[0], r[1], r[2], r[3]) for r in rects))
 
 
 class _TrackStats:
@@ -195,20 +210,21 @@ class LivenessPipeline:
         return FrameResult(frame.index, frame.timestamp, tuple(verdicts), detected=detect_now)
 
     def _detect_tracked(self, image: np.ndarray) -> tuple[FaceBox, ...]:
-        """One detector run: in the region around the open tracks while faces are tracked and a
-        whole-frame scan is not due (``DetectorConfig.full_every``), else the whole frame. A
-        region that holds fewer faces than there are tracks is rescanned as a whole frame at
-        once, so a face that moved out of the region is not lost to the region scan."""
+        """One detector run: in the regions around the open tracks while faces are tracked and a
+        whole-frame scan is not due (``DetectorConfig.full_every``), else the whole frame.
+        Regions that together hold fewer faces than there are tracks are rescanned as a whole
+        frame at once, so a face that moved out of its region is not lost to the region scan."""
         cfg = self.detector_config
         h, w = image.shape[:2]
         open_boxes = self.tracker.open_boxes
         if cfg.full_every > 1 and self._since_full < cfg.full_every - 1:
-            region = roi_region(open_boxes, cfg.roi_margin, w, h)
-            if region is not None:
-                found = self._detect_region(image, region)
+            regions = roi_regions(open_boxes, cfg.roi_margin, w, h)
+            if regions is not None:
+                found = [b for r in regions for b in self._detect_region(image, r)]
                 if len(found) >= len(open_boxes):
                     self._since_full += 1
-                    return found
+                    found.sort(key=lambda b: b.width * b.height, reverse=True)  # as a whole-frame scan
+                    return tuple(found[:cfg.max_faces])
         self._since_full = 0
         return self._detect(image)
 
