@@ -38,10 +38,10 @@ class DetectorConfig:
     ``every_n``: run the detector on every N-th frame and let the tracker carry boxes between
     detections (1 = every frame). ``max_side``: frames larger than this are downscaled for
     detection only (crops come from the full frame). ``full_every``: while faces are tracked,
-    only every N-th detector run scans the whole frame; the runs between scan one region around
-    the open tracks (each box widened by ``roi_margin`` box sides on every side) and fall back to
-    the whole frame at once when that region holds fewer faces than there are tracks (1 = always
-    the whole frame). ``kind`` names an entry of the detector
+    only every N-th detector run scans the whole frame; the runs between scan the regions around
+    the open tracks (each box widened by ``roi_margin`` box sides on every side, overlapping
+    regions merged) and fall back to the whole frame at once when they hold fewer faces than
+    there are tracks (1 = always the whole frame). ``kind`` names an entry of the detector
     registry (:func:`rtliveness.runtime.detect.register_detector`); it is checked when the
     detector is built.
     """

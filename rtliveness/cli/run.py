@@ -26,7 +26,7 @@ def run(
     detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", help="Stop after N frames.")] = None,
     detect_every: Annotated[int, typer.Option("--detect-every", help="Run the detector every N frames; the tracker carries boxes between.")] = 3,
-    full_detect_every: Annotated[int, typer.Option("--full-detect-every", help="While faces are tracked, every N-th detector run scans the whole frame, the others only the region around the faces (1 = always the whole frame).")] = 4,
+    full_detect_every: Annotated[int, typer.Option("--full-detect-every", help="While faces are tracked, every N-th detector run scans the whole frame, the others only the regions around the faces (1 = always the whole frame).")] = 4,
     min_face: Annotated[Optional[int], typer.Option("--min-face", help="Smallest face side in pixels (default: 1/8 of the frame's short side).")] = None,
     max_faces: Annotated[int, typer.Option("--max-faces", help="At most this many faces per frame (largest first).")] = 20,
     give_up: Annotated[float, typer.Option("--give-up", help="Live streams: seconds without frames before giving up.")] = 30.0,
