@@ -49,6 +49,7 @@ __all__ = [
     "render_views",
     "distill",
     "distill_resnet18",
+    "heldout_agreement",
 ]
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -327,3 +328,18 @@ def distill_resnet18(teacher: DlibResNet, images_iter: Iterable[np.ndarray], ste
                      callback: Callable[[dict[str, float]], None] | None = None) -> dict[str, torch.Tensor]:
     """:func:`distill` returning only the student's state dict (resnet18, no ``fc.*`` keys)."""
     return distill(teacher, images_iter, steps, config, student, callback).state_dict
+
+
+def heldout_agreement(teacher: DlibResNet, student: torch.nn.Module, images: Sequence[np.ndarray],
+                      cfg: DistillConfig) -> float:
+    """Mean cosine similarity of student and teacher features on each image's central view."""
+    if not images:
+        return float("nan")
+    t_rgb, s_rgb = render_views(images, np.random.default_rng(0), cfg, augment=False)
+    was_training = student.training
+    student.eval()
+    with torch.no_grad():
+        t = _teacher_features(teacher.eval(), t_rgb)
+        s = student(_student_normalize(s_rgb, cfg))
+    student.train(was_training)
+    return float(F.cosine_similarity(s, t, dim=1).mean())

@@ -9,7 +9,6 @@ with a JSON record beside it (``<out>.json``: settings, history, held-out agreem
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -20,15 +19,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ...errors import ConfigError, DataError, WeightsError
-from .distill import DistillConfig, _student_normalize, _teacher_features, distill, make_student, render_views
+from .distill import DistillConfig, distill, heldout_agreement, make_student
 from .dlib_format import DlibFormatError, read_dnn_file
 from .dlib_resnet import DlibResNet, load_dlib_resnet34
 
 __all__ = ["IMAGE_SUFFIXES", "PretrainReport", "find_images", "read_images", "load_feature_teacher",
-           "heldout_agreement", "pretrain_encoder"]
+           "pretrain_encoder"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -113,29 +111,6 @@ def load_feature_teacher(path: Path) -> DlibResNet:
     return net
 
 
-def heldout_agreement(teacher: DlibResNet, student: torch.nn.Module, images: Sequence[np.ndarray],
-                      cfg: DistillConfig) -> float:
-    """Mean cosine similarity of student and teacher features on each image's central view."""
-    if not images:
-        return float("nan")
-    t_rgb, s_rgb = render_views(images, np.random.default_rng(0), cfg, augment=False)
-    was_training = student.training
-    student.eval()
-    with torch.no_grad():
-        t = _teacher_features(teacher.eval(), t_rgb)
-        s = student(_student_normalize(s_rgb, cfg))
-    student.train(was_training)
-    return float(F.cosine_similarity(s, t, dim=1).mean())
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
@@ -154,7 +129,7 @@ def pretrain_encoder(image_paths: Sequence[Path], dnn: Path, out: Path, steps: i
                      log: Callable[[str], None] = lambda m: None) -> PretrainReport:
     """Distil the dlib network at ``dnn`` into a resnet18 encoder on the images under
     ``image_paths``; write the state dict to ``out`` and the record to ``out`` + ``.json``."""
-    from ...model.checkpoint import atomic_torch_save
+    from ...model.checkpoint import atomic_torch_save, sha256_file
 
     if steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {steps}")
@@ -190,7 +165,7 @@ def pretrain_encoder(image_paths: Sequence[Path], dnn: Path, out: Path, steps: i
                             teacher_images_per_s=round(res.teacher_images_per_s, 1),
                             heldout_cos_before=round(before, 4), heldout_cos_after=round(after, 4),
                             seconds=round(time.perf_counter() - t0, 1))
-    record = {"report": asdict(report), "teacher": {"file": dnn.name, "sha256": _sha256(dnn)},
+    record = {"report": asdict(report), "teacher": {"file": dnn.name, "sha256": sha256_file(dnn)},
               "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
               "history": res.history}
     _atomic_write_text(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
