@@ -41,7 +41,8 @@ class DetectorConfig:
     only every N-th detector run scans the whole frame; the runs between scan the regions around
     the open tracks (each box widened by ``roi_margin`` box sides on every side, overlapping
     regions merged) and fall back to the whole frame at once when they hold fewer faces than
-    there are tracks (1 = always the whole frame). ``kind`` names an entry of the detector
+    there are tracks (1 = always the whole frame). ``batch_regions``: a detector that can scan
+    several images at once (MTCNN) gets all regions of a run as one batch. ``kind`` names an entry of the detector
     registry (:func:`rtliveness.runtime.detect.register_detector`); it is checked when the
     detector is built.
     """
@@ -57,6 +58,7 @@ class DetectorConfig:
     max_side: int = 960
     full_every: int = 4
     roi_margin: float = 0.5
+    batch_regions: bool = True
 
     def min_face_for(self, height: int, width: int) -> int:
         """The minimum face side (px) to search for in an image of this size."""
@@ -78,6 +80,7 @@ class DetectorConfig:
         _check(isinstance(self.max_side, int) and self.max_side >= 64, f"max_side must be an integer >= 64, got {self.max_side!r}")
         _check(isinstance(self.full_every, int) and self.full_every >= 1, f"full_every must be an integer >= 1, got {self.full_every!r}")
         _check(0.1 <= self.roi_margin <= 3.0, f"roi_margin must be in [0.1, 3], got {self.roi_margin!r}")
+        _check(isinstance(self.batch_regions, bool), f"batch_regions must be true or false, got {self.batch_regions!r}")
 
 
 @dataclass(frozen=True)

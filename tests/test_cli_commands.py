@@ -15,6 +15,7 @@ import torch
 
 from conftest import make_dataset, moving_face_frames, read_frames, write_video
 from rtliveness.model.checkpoint import load_checkpoint, sha256_file
+from rtliveness.model.spoofmodel import SpoofModel
 from rtliveness.training.data import scan_dataset
 
 EXE = Path(sys.executable).with_name("rtliveness")
@@ -136,7 +137,7 @@ def trained(tmp_path_factory):
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), pre)
     run = base / "run"
     r = rtl("train", data, "--out", run, "--epochs", "1", "--batch-size", "8", "--input-size", "32", "--lr", "0.01",
-            "--device", "cpu", "--exclude", "printed", "--pretrained", pre)
+            "--device", "cpu", "--exclude", "printed", "--pretrained", pre, "--mixstyle", "0.5")
     return data, run, r, pre
 
 
@@ -150,11 +151,15 @@ def test_train_one_epoch_with_exclude_and_pretrained(trained):
     # ... but left out of training and of the dev calibration
     assert f"{n_train} train / {n_dev} dev / {len(split['test'])} test samples" in r.stderr
     assert f"encoder initialised from {pre}" in r.stderr
+    assert "MixStyle after encoder.layer1, encoder.layer2 (p 0.5; training only)" in r.stderr
     m = re.search(r"model: (\S+) \(threshold ([0-9.]+)\)", r.stderr)
     assert m and Path(m.group(1)) == run / "model.pt"
     loaded = load_checkpoint(run / "model.pt")
     assert loaded.meta.input_size == 32 and loaded.meta.threshold == pytest.approx(float(m.group(2)), abs=5e-5)
     assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1]
+    ck = torch.load(run / "model.pt", map_location="cpu", weights_only=False)
+    assert ck["train"]["config"]["mixstyle"] == 0.5  # the training setting is recorded ...
+    assert set(ck["state_dict"]) == set(SpoofModel().state_dict())  # ... the graph's parameters are the origin's
 
 
 def test_eval_on_the_test_split(trained, tmp_path):

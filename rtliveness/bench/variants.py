@@ -52,6 +52,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("every-frame", detector={"every_n": 1}, doc="the shipped defaults but MTCNN on every frame"),
     Variant("whole-frame-detect", detector={"full_every": 1}, doc="the shipped defaults but every detector run scans "
                                                                      "the whole frame (no region scans around tracked faces)"),
+    Variant("unbatched-regions", detector={"batch_regions": False},
+            doc="the shipped defaults but each tracked face's region goes through MTCNN in its own call "
+                "(no batched region scan)"),
     Variant("torch-2threads", backend="torch", torch_threads=max(2, os.cpu_count() or 2),
             doc="PyTorch scorer with torch's default thread count (shows the 2-core OpenMP contention)"),
 )}

@@ -5,12 +5,15 @@ happens here, once.
 * :class:`HaarDetector` — OpenCV's frontal-face Haar cascade, for weak machines.
 
 A new detector is one class with ``detect(image_bgr, region=None, min_face=None)`` plus one
-:func:`register_detector` call; ``DetectorConfig(kind=name)`` then selects it everywhere.
+:func:`register_detector` call; ``DetectorConfig(kind=name)`` then selects it everywhere. A
+detector may also offer ``detect_images(images_bgr, min_face)`` (several images through the
+networks at once, :class:`MtcnnDetector` does); the pipeline then scans the regions around many
+tracked faces in one call.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import cv2
 import numpy as np
@@ -20,7 +23,10 @@ from ..errors import ConfigError
 from ..types import FaceBox
 
 __all__ = ["Detector", "MtcnnDetector", "HaarDetector", "build_detector", "boxes_from_array", "register_detector",
-           "detector_names", "SharedDetector"]
+           "detector_names", "SharedDetector", "padded_batch"]
+
+#: images are batched only when padding them to a common size at most doubles the pixels scanned
+MAX_PAD_RATIO = 2.0
 
 
 @runtime_checkable
@@ -68,6 +74,21 @@ def _region_slice(image: np.ndarray, region):
     return image[y1:y2, x1:x2], (x1, y1)
 
 
+def padded_batch(images: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The images (H_i, W_i, 3) as one (N, H, W, 3) array, each in the top-left corner of a black
+    canvas of the largest height and width; None when that would scan more than
+    :data:`MAX_PAD_RATIO` times their own pixels (very different sizes: scan them apart)."""
+    hh = max(im.shape[0] for im in images)
+    ww = max(im.shape[1] for im in images)
+    own = sum(im.shape[0] * im.shape[1] for im in images)
+    if len(images) * hh * ww > MAX_PAD_RATIO * own:
+        return None
+    out = np.zeros((len(images), hh, ww, 3), np.uint8)
+    for i, im in enumerate(images):
+        out[i, :im.shape[0], :im.shape[1]] = im
+    return out
+
+
 class MtcnnDetector:
     """MTCNN (facenet-pytorch) on CPU or CUDA with video-friendly defaults."""
 
@@ -98,6 +119,27 @@ class MtcnnDetector:
         image_rgb = cv2.cvtColor(sub, cv2.COLOR_BGR2RGB)
         boxes, probs = self._mtcnn.detect(image_rgb)
         return boxes_from_array(boxes, probs, w, h, self.config.min_confidence, self.config.max_faces, offset)
+
+    def detect_images(self, images_bgr: Sequence[np.ndarray], min_face: int) -> tuple[tuple[FaceBox, ...], ...]:
+        """Faces in each image (its own pixels, clipped to it, largest first), searched with the
+        same minimum face side ``min_face``. The images go through P-, R- and O-Net as one batch,
+        padded to a common size with black (no face is found in black), so N region scans cost
+        one network call per pyramid level instead of N; images of very different sizes (see
+        :func:`padded_batch`) are scanned one by one."""
+        usable = [i for i, im in enumerate(images_bgr) if min(im.shape[:2]) >= max(12, min_face)]
+        out: list[tuple[FaceBox, ...]] = [() for _ in images_bgr]
+        batch = padded_batch([images_bgr[i] for i in usable]) if len(usable) > 1 else None
+        if batch is None:
+            for i in usable:
+                out[i] = self.detect(images_bgr[i], min_face=min_face)
+            return tuple(out)
+        self._mtcnn.min_face_size = min_face
+        rgb = batch[..., ::-1].copy()  # BGR → RGB for the whole batch at once
+        boxes, probs = self._mtcnn.detect(rgb)
+        for k, i in enumerate(usable):
+            h, w = images_bgr[i].shape[:2]
+            out[i] = boxes_from_array(boxes[k], probs[k], w, h, self.config.min_confidence, self.config.max_faces)
+        return tuple(out)
 
     def close(self) -> None:
         """Release the three networks."""
@@ -169,6 +211,13 @@ class SharedDetector:
     def detect(self, image_bgr: np.ndarray, region: tuple[int, int, int, int] | None = None,
                min_face: int | None = None) -> tuple[FaceBox, ...]:
         return self.detector.detect(image_bgr, region=region, min_face=min_face)
+
+    def detect_images(self, images_bgr: Sequence[np.ndarray], min_face: int) -> tuple[tuple[FaceBox, ...], ...]:
+        """The lent detector's batched scan, or one scan per image when it has none."""
+        batched = getattr(self.detector, "detect_images", None)
+        if batched is not None:
+            return batched(images_bgr, min_face)
+        return tuple(self.detector.detect(im, min_face=min_face) for im in images_bgr)
 
     def close(self) -> None:
         """Nothing: the owner closes the detector itself."""

@@ -220,13 +220,38 @@ class LivenessPipeline:
         if cfg.full_every > 1 and self._since_full < cfg.full_every - 1:
             regions = roi_regions(open_boxes, cfg.roi_margin, w, h)
             if regions is not None:
-                found = [b for r in regions for b in self._detect_region(image, r)]
+                found = self._detect_regions(image, regions)
                 if len(found) >= len(open_boxes):
                     self._since_full += 1
                     found.sort(key=lambda b: b.width * b.height, reverse=True)  # as a whole-frame scan
                     return tuple(found[:cfg.max_faces])
         self._since_full = 0
         return self._detect(image)
+
+    def _detect_regions(self, image: np.ndarray, regions) -> list[FaceBox]:
+        """Faces in all ``regions``: one batched detector call when there are several regions
+        and the detector can batch (``DetectorConfig.batch_regions``), else one call each."""
+        batched = getattr(self.detector, "detect_images", None)
+        if len(regions) < 2 or batched is None or not self.detector_config.batch_regions:
+            return [b for r in regions for b in self._detect_region(image, r)]
+        h, w = image.shape[:2]
+        cfg = self.detector_config
+        f = min(1.0, cfg.max_side / float(max(h, w)))  # large frames: regions scanned as the whole frame would be
+        subs = []
+        for x1, y1, x2, y2 in regions:
+            sub = image[y1:y2, x1:x2]
+            if f < 1.0:
+                sub = cv2.resize(sub, (max(1, round(sub.shape[1] * f)), max(1, round(sub.shape[0] * f))),
+                                 interpolation=cv2.INTER_AREA)
+            subs.append(sub)
+        min_face = cfg.min_face_for(h, w) if f == 1.0 else max(12, round(cfg.min_face_for(h, w) * f))
+        out = []
+        for (x1, y1, _, _), boxes in zip(regions, batched(subs, min_face)):
+            for b in boxes:
+                big = FaceBox(x1 + b.x1 / f, y1 + b.y1 / f, x1 + b.x2 / f, y1 + b.y2 / f, b.score).clipped(w, h)
+                if big is not None:
+                    out.append(big)
+        return out
 
     def _detect_region(self, image: np.ndarray, region: tuple[int, int, int, int]) -> tuple[FaceBox, ...]:
         """Faces inside ``region`` with the whole frame's minimum face size (the detector takes

@@ -62,6 +62,7 @@ class TrainConfig:
     distill_classes: tuple[str, ...] = ("real", "printed", "replay")  # classes the teacher is trusted on
     split_file: Path | None = None  # use this split.json (train/dev/test sample names) instead of a new split
     select: str = "acer"  # which epoch becomes model.pt: acer | eer (lowest on dev) | last
+    mixstyle: float = 0.0  # MixStyle after the encoder's first two stages, with this probability per batch (0 = off)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.encoder_lr_mult <= 10.0:
@@ -82,6 +83,8 @@ class TrainConfig:
             raise ConfigError(f"augment must be origin or strong, got {self.augment!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ConfigError(f"schedule must be constant or cosine, got {self.schedule!r}")
+        if not 0.0 <= self.mixstyle <= 1.0:
+            raise ConfigError(f"MixStyle probability must be in [0, 1], got {self.mixstyle}")
         if self.select not in ("acer", "eer", "last"):
             raise ConfigError(f"select must be acer, eer or last, got {self.select!r}")
         unknown = set(self.exclude_classes) - set(CLASSES)
@@ -334,6 +337,12 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             "history": json.dumps(history), "best": json.dumps(best), "meta": meta.to_dict(),
         }, last_path)
 
+    mixer = None
+    if config.mixstyle > 0 and config.encoder_lr_mult > 0:
+        from .mixstyle import STAGES, MixStyle
+
+        mixer = MixStyle(model.encoder, config.mixstyle, meta.window)
+        log(f"MixStyle after encoder.{', encoder.'.join(STAGES)} (p {config.mixstyle}; training only)")
     n = len(train_s)
     steps_per_epoch = math.ceil(n / config.batch_size)
     interrupted = False
@@ -361,6 +370,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                 xb = Xtr[idx] if config.augment == "origin" else _jitter(Xtr[idx], jitter[idx])
                 x = _to_tensor(xb, meta, flips[idx]).to(device)
                 y = torch.from_numpy(ytr[idx]).to(device)
+                if mixer is not None:  # drawn from (seed, epoch, step): a resumed run mixes the same way
+                    mixer.draw(np.random.default_rng([config.seed, epoch, step, 1]), len(idx))
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast("cuda", enabled=use_amp):
                     loss = loss_fn(model(x).float(), y)
@@ -408,6 +419,9 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             history.pop()  # stopped between validation and the epoch's checkpoint: redo the validation
         save_state(*pos)
         log(f"interrupted: training state saved to {last_path}; continue with --resume")
+    finally:
+        if mixer is not None:
+            mixer.remove()
     model_path = run_dir / "model.pt"
     thr = float(best.get("threshold", 0.5))  # the threshold stored with the best epoch's model.pt
     return TrainResult(run_dir, model_path, history, thr, interrupted)
