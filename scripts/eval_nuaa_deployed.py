@@ -9,6 +9,10 @@ with ``--teacher``, the MiniFASNet peer on the same sessions (mean frame p_spoof
 detector, p >= 0.5 = spoof).
 
     python scripts/eval_nuaa_deployed.py NUAA_DIR --persons 0001,0002 --weights W.pt --json out.json
+
+``--condition dim`` (any name of ``rtliveness.training.degrade.CONDITIONS``) degrades every whole
+frame before the loop sees it — the camera in a dim room, say — so detection, tracking and
+scoring all run on the degraded video.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 from rtliveness import LivenessPipeline, PipelineConfig
 from rtliveness.runtime.app import process_source
 from rtliveness.runtime.sources import FileSource
+from rtliveness.training.degrade import CONDITIONS, apply
 
 NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)$")
 
@@ -46,14 +51,22 @@ def sessions(root: Path, persons: set[str]) -> list[tuple[str, str, list[Path]]]
     return out
 
 
-def write_video(paths: list[Path], out: Path, fps: float = 7.0) -> None:
+def write_video(paths: list[Path], out: Path, fps: float = 7.0, condition: str | None = None, seed: int = 0) -> list[np.ndarray]:
+    """Writes the session as a video; returns the frames written (degraded when ``condition``)."""
     first = cv2.imread(str(paths[0]))
     h, w = first.shape[:2]
+    rng = np.random.default_rng(seed)
     vw = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    frames = []
     for p in paths:
         img = cv2.imread(str(p))
-        vw.write(img if img.shape[:2] == (h, w) else cv2.resize(img, (w, h)))
+        img = img if img.shape[:2] == (h, w) else cv2.resize(img, (w, h))
+        if condition is not None:
+            img = apply(img, CONDITIONS[condition], rng)
+        vw.write(img)
+        frames.append(img)
     vw.release()
+    return frames
 
 
 def rates(rows: list[dict], key: str, thr: float | None = None) -> dict:
@@ -88,6 +101,7 @@ def main() -> int:
     ap.add_argument("--teacher", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--backend", default="auto", help="auto | torch | onnx | onnx-int8")
+    ap.add_argument("--condition", choices=sorted(CONDITIONS), default=None, help="degrade every frame this way first")
     a = ap.parse_args()
     persons = set(a.persons.split(","))
     rows = []
@@ -99,7 +113,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, LivenessPipeline.from_config(PipelineConfig(weights=a.weights, backend=a.backend)) as pipe:
         for i, (person, label, paths) in enumerate(sessions(a.nuaa, persons)):
             video = Path(tmp) / f"s{i}.avi"
-            write_video(paths, video)
+            frames = write_video(paths, video, condition=a.condition, seed=i)
             pipe.reset()
             earlier = {t.track_id for t in pipe.track_summaries()}  # summaries outlive reset(): skip them
             with FileSource(video) as src:
@@ -110,12 +124,12 @@ def main() -> int:
                    "ours": None if main_track is None else main_track.label,
                    "ours_p": None if main_track is None else main_track.mean_p_spoof}
             if teacher is not None:
-                ps = [p for p in teacher.score_frames_batch([cv2.imread(str(p)) for p in paths]) if p is not None]
+                ps = [p for p in teacher.score_frames_batch(frames) if p is not None]
                 row["teacher_p"] = float(np.mean(ps)) if ps else None
             rows.append(row)
             print(f"\r{i + 1} sessions", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    report = {"persons": sorted(persons), "sessions": len(rows), "threshold": pipe.threshold,
+    report = {"persons": sorted(persons), "condition": a.condition, "sessions": len(rows), "threshold": pipe.threshold,
               "ours": {**rates(rows, "ours"), **bootstrap(rows, "ours")},
               "undecided": sum(r["ours"] is None for r in rows), "rows": rows}
     if teacher is not None:

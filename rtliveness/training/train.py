@@ -63,6 +63,7 @@ class TrainConfig:
     split_file: Path | None = None  # use this split.json (train/dev/test sample names) instead of a new split
     select: str = "acer"  # which epoch becomes model.pt: acer | eer (lowest on dev) | last
     mixstyle: float = 0.0  # MixStyle after the encoder's first two stages, with this probability per batch (0 = off)
+    degrade: float = 0.0  # label-neutral camera degradations (dim light, noise, blur, low resolution, JPEG, white balance, roll) per window with this probability
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.encoder_lr_mult <= 10.0:
@@ -85,6 +86,8 @@ class TrainConfig:
             raise ConfigError(f"schedule must be constant or cosine, got {self.schedule!r}")
         if not 0.0 <= self.mixstyle <= 1.0:
             raise ConfigError(f"MixStyle probability must be in [0, 1], got {self.mixstyle}")
+        if not 0.0 <= self.degrade <= 1.0:
+            raise ConfigError(f"degradation probability must be in [0, 1], got {self.degrade}")
         if self.select not in ("acer", "eer", "last"):
             raise ConfigError(f"select must be acer, eer or last, got {self.select!r}")
         unknown = set(self.exclude_classes) - set(CLASSES)
@@ -343,6 +346,10 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
 
         mixer = MixStyle(model.encoder, config.mixstyle, meta.window)
         log(f"MixStyle after encoder.{', encoder.'.join(STAGES)} (p {config.mixstyle}; training only)")
+    if config.degrade > 0:
+        from .degrade import KINDS, apply_batch
+
+        log(f"camera degradations ({', '.join(KINDS)}) on {config.degrade:.0%} of windows, every class alike")
     n = len(train_s)
     steps_per_epoch = math.ceil(n / config.batch_size)
     interrupted = False
@@ -368,6 +375,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                     for group in opt.param_groups:
                         group["lr"] = config.lr * group["lr_mult"] * 0.5 * (1.0 + math.cos(math.pi * t))
                 xb = Xtr[idx] if config.augment == "origin" else _jitter(Xtr[idx], jitter[idx])
+                if config.degrade > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral
+                    xb, _ = apply_batch(xb, 0.4, config.degrade, np.random.default_rng([config.seed, epoch, step, 2]))
                 x = _to_tensor(xb, meta, flips[idx]).to(device)
                 y = torch.from_numpy(ytr[idx]).to(device)
                 if mixer is not None:  # drawn from (seed, epoch, step): a resumed run mixes the same way
