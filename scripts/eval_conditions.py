@@ -21,7 +21,7 @@ import numpy as np
 from rtliveness.model.checkpoint import load_checkpoint
 from rtliveness.training.data import load_windows, scan_dataset
 from rtliveness.training.degrade import CONDITIONS, apply
-from rtliveness.training.evaluate import _select
+from rtliveness.training.evaluate import select_split
 from rtliveness.training.train import predict_windows
 
 LIVE_VIDEOS = ("talkinghead", "carphone")
@@ -60,7 +60,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     ds = scan_dataset(a.data)
-    samples = _select(ds, a.split_file, a.split)
+    samples = select_split(ds, a.split_file, a.split)
     classes = [s.class_name for s in samples]
     groups = [group_of(s.name) for s in samples]
     report: dict = {"split": a.split, "conditions": {k: v.__dict__ for k, v in CONDITIONS.items()}, "models": {}}

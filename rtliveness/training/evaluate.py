@@ -19,10 +19,11 @@ from ..runtime.progress import Progress
 from .data import load_windows, person_of_sample, scan_dataset
 from .train import predict_windows
 
-__all__ = ["evaluate_dataset", "calibrate_checkpoint"]
+__all__ = ["evaluate_dataset", "calibrate_checkpoint", "score_dataset", "select_split"]
 
 
-def _select(ds, split_file: Path | None, split: str | None):
+def select_split(ds, split_file: Path | None, split: str | None):
+    """The samples of ``ds`` named by ``split`` in ``split_file`` (all samples without a file)."""
     samples = list(ds.samples)
     if split_file is None:
         return samples
@@ -44,7 +45,7 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
     device = resolve_device(device)
     model = loaded.model.to(device)
     ds = scan_dataset(data_root, skip_bad=skip_bad)
-    samples = [s for s in _select(ds, split_file, split) if s.class_name not in exclude_classes]
+    samples = [s for s in select_split(ds, split_file, split) if s.class_name not in exclude_classes]
     if not samples:
         raise DataError(f"no samples to evaluate in {data_root}")
     meta = loaded.meta
