@@ -1,8 +1,22 @@
 """Table pieces shared by the model-card section writers (``model_card_nuaa.py``,
-``model_card_joint.py``): percent formatting, a 95 % interval suffix and the training-history
-table."""
+``model_card_joint.py``, ``model_card_conditions.py``) and the evaluation scripts that feed them:
+the test domains, percent formatting, a 95 % interval suffix and the training-history table."""
 
 from __future__ import annotations
+
+
+#: the joint test split's domains: (key, title, sample-name test). Live samples of the live-video
+#: identity are real video; those of the still identities are animated photographs.
+DOMAINS = (
+    ("nuaa", "NUAA test people (real captures)", lambda n: "nuaa" in n),
+    ("live_video", "rendered, held-out live-video identity", lambda n: "talkinghead" in n),
+    ("stills", "rendered, held-out still identities", lambda n: "nuaa" not in n and "talkinghead" not in n),
+)
+
+
+def domain_of(sample: str) -> str:
+    """The key of the domain a sample name belongs to."""
+    return next(key for key, _, sel in DOMAINS if sel(sample))
 
 
 def pct(v) -> str:

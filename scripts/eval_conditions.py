@@ -22,30 +22,21 @@ from rtliveness.model.checkpoint import load_checkpoint
 from rtliveness.training.data import load_windows, scan_dataset
 from rtliveness.training.degrade import CONDITIONS, apply
 from rtliveness.training.evaluate import select_split
+from rtliveness.training.metrics import apcer_per_type, bpcer
 from rtliveness.training.train import predict_windows
 
-LIVE_VIDEOS = ("talkinghead", "carphone")
-
-
-def group_of(name: str) -> str:
-    sample = name.split("/", 1)[-1]
-    if "_nuaa" in sample:
-        return "nuaa"
-    return "live_video" if any(v in sample for v in LIVE_VIDEOS) else "stills"
-
+from card_tables import domain_of
 
 def rates(scores: np.ndarray, classes: list[str], groups: list[str], thr: float) -> dict:
+    """BPCER and APCER per attack type (with the sample counts) of each domain at ``thr``."""
     out: dict = {}
     for g in sorted(set(groups)):
         idx = [i for i, gg in enumerate(groups) if gg == g]
-        row: dict = {}
-        live = [i for i in idx if classes[i] == "real"]
-        row["bpcer"] = float(np.mean(scores[live] >= thr)) if live else None
-        row["n_bona_fide"] = len(live)
-        for c in sorted({classes[i] for i in idx} - {"real"}):
-            att = [i for i in idx if classes[i] == c]
-            row[f"apcer_{c}"] = float(np.mean(scores[att] < thr))
-            row[f"n_{c}"] = len(att)
+        s, c = scores[idx], np.array([classes[i] for i in idx])
+        row: dict = {"bpcer": bpcer(s, c, thr), "n_bona_fide": int((c == "real").sum())}
+        for t, v in sorted(apcer_per_type(s, c, thr).items()):
+            row[f"apcer_{t}"] = v
+            row[f"n_{t}"] = int((c == t).sum())
         out[g] = row
     return out
 
@@ -62,7 +53,7 @@ def main() -> int:
     ds = scan_dataset(a.data)
     samples = select_split(ds, a.split_file, a.split)
     classes = [s.class_name for s in samples]
-    groups = [group_of(s.name) for s in samples]
+    groups = [domain_of(s.name) for s in samples]
     report: dict = {"split": a.split, "conditions": {k: v.__dict__ for k, v in CONDITIONS.items()}, "models": {}}
     for spec in a.model:
         name, path = spec.split("=", 1)

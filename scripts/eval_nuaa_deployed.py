@@ -69,6 +69,17 @@ def write_video(paths: list[Path], out: Path, fps: float = 7.0, condition: str |
     return frames
 
 
+def run_video(pipe: LivenessPipeline, video: Path):
+    """``video`` through the deployed loop from a fresh state: (the run's report, its main track —
+    the track with the most scored windows — or None when no window was scored)."""
+    pipe.reset()
+    earlier = {t.track_id for t in pipe.track_summaries()}  # summaries outlive reset(): skip them
+    with FileSource(video) as src:
+        rep = process_source(pipe, src)
+    tracks = [t for t in rep.tracks if t.windows > 0 and t.track_id not in earlier]
+    return rep, (max(tracks, key=lambda t: t.windows) if tracks else None)
+
+
 def rates(rows: list[dict], key: str, thr: float | None = None) -> dict:
     def spoof(r):
         return r[key] == "spoof" if thr is None else (r[key] is not None and r[key] >= thr)
@@ -114,12 +125,7 @@ def main() -> int:
         for i, (person, label, paths) in enumerate(sessions(a.nuaa, persons)):
             video = Path(tmp) / f"s{i}.avi"
             frames = write_video(paths, video, condition=a.condition, seed=i)
-            pipe.reset()
-            earlier = {t.track_id for t in pipe.track_summaries()}  # summaries outlive reset(): skip them
-            with FileSource(video) as src:
-                rep = process_source(pipe, src)
-            tracks = [t for t in rep.tracks if t.windows > 0 and t.track_id not in earlier]
-            main_track = max(tracks, key=lambda t: t.windows) if tracks else None
+            rep, main_track = run_video(pipe, video)
             row = {"person": person, "label": label, "frames": rep.frames,
                    "ours": None if main_track is None else main_track.label,
                    "ours_p": None if main_track is None else main_track.mean_p_spoof}

@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 
 from rtliveness import LivenessPipeline, PipelineConfig
-from rtliveness.runtime.app import process_source
-from rtliveness.runtime.sources import FileSource
 from rtliveness.training.degrade import CONDITIONS, apply
+
+from eval_nuaa_deployed import run_video
 
 
 def degraded_copy(src: Path, out: Path, condition: str, seed: int) -> int:
@@ -61,12 +61,7 @@ def main() -> int:
             for ci, cond in enumerate(conditions):
                 video = Path(tmp) / f"v{vi}_{cond}.avi"
                 degraded_copy(Path(path), video, cond, seed=vi * 100 + ci)
-                pipe.reset()
-                earlier = {t.track_id for t in pipe.track_summaries()}
-                with FileSource(video) as src:
-                    rep = process_source(pipe, src)
-                tracks = [t for t in rep.tracks if t.windows > 0 and t.track_id not in earlier]
-                main = max(tracks, key=lambda t: t.windows) if tracks else None
+                rep, main = run_video(pipe, video)
                 row = {"video": path, "truth": label, "condition": cond, "frames": rep.frames,
                        "verdict": None if main is None else main.label,
                        "mean_p_spoof": None if main is None else round(main.mean_p_spoof, 4),

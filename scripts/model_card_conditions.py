@@ -15,10 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from card_tables import pct
-
-GROUPS = (("nuaa", "NUAA test people (real captures)"), ("live_video", "rendered, held-out live-video identity"),
-          ("stills", "rendered, held-out still identities"))
+from card_tables import DOMAINS, pct
 
 
 def cell(row: dict) -> str:
@@ -35,7 +32,7 @@ def main() -> int:
     conds = [c for c in rep["models"][models[0]] if c not in ("weights", "threshold")]
     out += ["Per sample, each crop of the test windows degraded (`python scripts/eval_conditions.py`; the same "
             "parameters for a window's five crops; each model at its own threshold). Cells: BPCER / worst APCER.", ""]
-    for key, title in GROUPS:
+    for key, title, _ in DOMAINS:
         out += [f"**{title}**", "", "| condition | " + " | ".join(models) + " |", "| --- | " + " | ".join("---" for _ in models) + " |"]
         for c in conds:
             out.append(f"| {c} | " + " | ".join(cell(rep["models"][m][c][key]) if key in rep["models"][m][c] else "n/a"

@@ -26,13 +26,7 @@ from rtliveness.training.data import person_of_sample
 from rtliveness.training.metrics import evaluate_scores
 from rtliveness.training.metrics_bootstrap import bootstrap_intervals
 
-from card_tables import history_table, interval, pct
-
-DOMAINS = (
-    ("NUAA test people (real captures)", lambda n: "nuaa" in n),
-    ("rendered, held-out live-video identity", lambda n: "talkinghead" in n),
-    ("rendered, held-out still identities", lambda n: "nuaa" not in n and "talkinghead" not in n),
-)
+from card_tables import DOMAINS, history_table, interval, pct
 
 
 def ci(c, k) -> str:
@@ -42,7 +36,7 @@ def ci(c, k) -> str:
 def domain_rows(report: dict) -> list[tuple[str, dict, dict | None]]:
     thr = report["threshold"]
     out = []
-    for name, sel in DOMAINS:
+    for _, name, sel in DOMAINS:
         rows = [x for x in report["scores"] if sel(x["sample"])]
         s = np.array([x["p_spoof"] for x in rows])
         c = np.array([x["class"] for x in rows])
@@ -58,7 +52,7 @@ def main() -> int:
     models = json.loads((d / "models.json").read_text())
     out = ["Per sample (`rtliveness eval --split-file … --split test`, 5-crop windows, PyTorch), at each "
            "model's own calibrated threshold; 95 % bootstrap intervals over identities in brackets:", ""]
-    for dom_i, (dom, _) in enumerate(DOMAINS):
+    for dom_i, (_, dom, _) in enumerate(DOMAINS):
         out += [f"**{dom}**", "",
                 "| model | samples (bona fide / attack) | APCER per type | BPCER | ACER | EER | AUC | BPCER@APCER 1 / 5 / 10 % |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -98,11 +92,11 @@ def main() -> int:
         if levels:
             out += ["", "Security levels stored in the shipped checkpoint (calibrated on dev) and what each costs on the "
                     "test split, per sample:", "",
-                    "| level | threshold | " + " | ".join(f"{dom}: BPCER / worst APCER" for dom, _ in DOMAINS) + " |",
+                    "| level | threshold | " + " | ".join(f"{dom}: BPCER / worst APCER" for _, dom, _ in DOMAINS) + " |",
                     "| --- | --- | " + " | ".join("---" for _ in DOMAINS) + " |"]
             for name, thr in levels.items():
                 cells = []
-                for _, sel in DOMAINS:
+                for _, _, sel in DOMAINS:
                     rows = [x for x in rep["scores"] if sel(x["sample"])]
                     e = evaluate_scores(np.array([x["p_spoof"] for x in rows]), np.array([x["class"] for x in rows]), thr)
                     cells.append(f"{pct(e['bpcer'])} / {pct(e['apcer_max'])}")

@@ -85,6 +85,13 @@ class _TrackStats:
         self.last_p: float | None = None
 
 
+def _to_frame(boxes, x0: float, y0: float, f: float, w: int, h: int) -> tuple[FaceBox, ...]:
+    """Boxes found on a copy of the frame's region at ``(x0, y0)`` scaled by ``f``, in frame
+    pixels, clipped to the frame (boxes left with no area are dropped)."""
+    out = (FaceBox(x0 + b.x1 / f, y0 + b.y1 / f, x0 + b.x2 / f, y0 + b.y2 / f, b.score).clipped(w, h) for b in boxes)
+    return tuple(b for b in out if b is not None)
+
+
 class LivenessPipeline:
     """Per-face live/spoof verdicts for a stream of frames.
 
@@ -245,13 +252,8 @@ class LivenessPipeline:
                                  interpolation=cv2.INTER_AREA)
             subs.append(sub)
         min_face = cfg.min_face_for(h, w) if f == 1.0 else max(12, round(cfg.min_face_for(h, w) * f))
-        out = []
-        for (x1, y1, _, _), boxes in zip(regions, batched(subs, min_face)):
-            for b in boxes:
-                big = FaceBox(x1 + b.x1 / f, y1 + b.y1 / f, x1 + b.x2 / f, y1 + b.y2 / f, b.score).clipped(w, h)
-                if big is not None:
-                    out.append(big)
-        return out
+        return [b for (x1, y1, _, _), boxes in zip(regions, batched(subs, min_face))
+                for b in _to_frame(boxes, x1, y1, f, w, h)]
 
     def _detect_region(self, image: np.ndarray, region: tuple[int, int, int, int]) -> tuple[FaceBox, ...]:
         """Faces inside ``region`` with the whole frame's minimum face size (the detector takes
@@ -267,12 +269,7 @@ class LivenessPipeline:
         sub = image[y1:y2, x1:x2]
         small = cv2.resize(sub, (max(1, round(sub.shape[1] * f)), max(1, round(sub.shape[0] * f))),
                            interpolation=cv2.INTER_AREA)
-        out = []
-        for b in self.detector.detect(small, min_face=max(12, round(min_face * f))):
-            big = FaceBox(x1 + b.x1 / f, y1 + b.y1 / f, x1 + b.x2 / f, y1 + b.y2 / f, b.score).clipped(w, h)
-            if big is not None:
-                out.append(big)
-        return tuple(out)
+        return _to_frame(self.detector.detect(small, min_face=max(12, round(min_face * f))), x1, y1, f, w, h)
 
     def _detect(self, image: np.ndarray) -> tuple[FaceBox, ...]:
         h, w = image.shape[:2]
@@ -281,15 +278,10 @@ class LivenessPipeline:
             return self.detector.detect(image)
         f = side / float(max(h, w))
         small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-        out = []
         px = self.detector_config.min_face_size
         # an explicit minimum face is in full-frame pixels: scale it to the copy detected on
         found = self.detector.detect(small) if px is None else self.detector.detect(small, min_face=max(12, round(px * f)))
-        for b in found:
-            big = FaceBox(b.x1 / f, b.y1 / f, b.x2 / f, b.y2 / f, b.score).clipped(w, h)
-            if big is not None:
-                out.append(big)
-        return tuple(out)
+        return _to_frame(found, 0, 0, f, w, h)
 
     def _record(self, tid: int, frame_index: int, p_new: float | None) -> None:
         st = self._stats.get(tid)

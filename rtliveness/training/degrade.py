@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["Degradation", "KINDS", "CONDITIONS", "draw", "apply", "apply_batch"]
+__all__ = ["Degradation", "KINDS", "SHARE", "CONDITIONS", "draw", "apply", "apply_batch"]
 
 #: the kinds, in the order they are applied (the order light meets a camera and a stream)
 KINDS = ("roll", "blur", "lowres", "lowlight", "white_balance", "jpeg")
+#: the probability of each kind in a degraded window
+SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def _logu(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
-def draw(rng: np.random.Generator, share: float = 0.4) -> Degradation:
+def draw(rng: np.random.Generator, share: float = SHARE) -> Degradation:
     """Parameters for one window: each kind is on with probability ``share`` (at least one is)."""
     on = rng.random(len(KINDS)) < share
     if not on.any():
@@ -122,7 +124,7 @@ def apply(image_bgr: np.ndarray, d: Degradation, rng: np.random.Generator | None
     return np.ascontiguousarray(img)
 
 
-def apply_batch(windows_bgr: np.ndarray, share: float, p: float, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+def apply_batch(windows_bgr: np.ndarray, p: float, rng: np.random.Generator, share: float = SHARE) -> tuple[np.ndarray, int]:
     """Degrade each (5, S, S, 3) window of ``windows_bgr`` with probability ``p`` (drawn per
     window, never from its label). Returns the new array and how many windows were degraded."""
     out = windows_bgr.copy()

@@ -376,7 +376,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                         group["lr"] = config.lr * group["lr_mult"] * 0.5 * (1.0 + math.cos(math.pi * t))
                 xb = Xtr[idx] if config.augment == "origin" else _jitter(Xtr[idx], jitter[idx])
                 if config.degrade > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral
-                    xb, _ = apply_batch(xb, 0.4, config.degrade, np.random.default_rng([config.seed, epoch, step, 2]))
+                    xb, _ = apply_batch(xb, config.degrade, np.random.default_rng([config.seed, epoch, step, 2]))
                 x = _to_tensor(xb, meta, flips[idx]).to(device)
                 y = torch.from_numpy(ytr[idx]).to(device)
                 if mixer is not None:  # drawn from (seed, epoch, step): a resumed run mixes the same way
