@@ -55,6 +55,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("unbatched-regions", detector={"batch_regions": False},
             doc="the shipped defaults but each tracked face's region goes through MTCNN in its own call "
                 "(no batched region scan)"),
+    Variant("nchw-pools", detector={"fast_pools": False},
+            doc="the shipped defaults but MTCNN's max pools in PyTorch's NCHW layout, as facenet-pytorch ships "
+                "them (the same boxes, slower on the CPU)"),
     Variant("torch-2threads", backend="torch", torch_threads=max(2, os.cpu_count() or 2),
             doc="PyTorch scorer with torch's default thread count (shows the 2-core OpenMP contention)"),
 )}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
@@ -37,16 +38,27 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
 
 
+@lru_cache(maxsize=8)
+def _normalise_table(mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """(256, 3) float32: ``(v / 255 - mean[c]) / std[c]`` for every uint8 value ``v`` and channel
+    ``c``, computed with exactly the float32 operations of ToTensor + Normalize."""
+    v = np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0)
+    table = (v[:, None] - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    table.setflags(write=False)
+    return table
+
+
 def preprocess_crops(crops_bgr: Sequence[np.ndarray], meta: ModelMeta) -> np.ndarray:
     """BGR uint8 crops (already ``input_size``) → normalised float32 NCHW in the checkpoint's
-    colour order. The same arithmetic as the training transforms (ToTensor + Normalize)."""
-    batch = np.stack(crops_bgr).astype(np.float32) * (1.0 / 255.0)
-    if meta.color_order == "RGB":
-        batch = batch[..., ::-1]
-    mean = np.asarray(meta.mean, np.float32)
-    std = np.asarray(meta.std, np.float32)
-    batch = (batch - mean) / std
-    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+    colour order. The same arithmetic as the training transforms (ToTensor + Normalize), looked
+    up per uint8 value (bit-identical, a few times faster than computing it per pixel)."""
+    batch = np.stack(crops_bgr)
+    table = _normalise_table(tuple(meta.mean), tuple(meta.std))
+    out = np.empty((batch.shape[0], 3) + batch.shape[1:3], np.float32)
+    source = (2, 1, 0) if meta.color_order == "RGB" else (0, 1, 2)  # model channel c ← BGR channel
+    for c, b in enumerate(source):
+        np.take(table[:, c], batch[..., b], out=out[:, c])
+    return out
 
 
 class Scorer(Protocol):
