@@ -36,17 +36,22 @@ class DetectorConfig:
     """Face detection settings.
 
     ``every_n``: run the detector on every N-th frame and let the tracker carry boxes between
-    detections (1 = every frame). ``max_side``: frames larger than this are downscaled for
-    detection only (crops come from the full frame). ``full_every``: while faces are tracked,
-    only every N-th detector run scans the whole frame; the runs between scan the regions around
-    the open tracks (each box widened by ``roi_margin`` box sides on every side, overlapping
-    regions merged) and fall back to the whole frame at once when they hold fewer faces than
-    there are tracks (1 = always the whole frame). ``batch_regions``: a detector that can scan
-    several images at once (MTCNN) gets all regions of a run as one batch. ``fast_pools``: MTCNN on
-    the CPU pools in channels-last layout (the same boxes, bit for bit, in about 30 % less
-    time; see :mod:`rtliveness.runtime.fastpool`). ``kind`` names an entry of the detector
-    registry (:func:`rtliveness.runtime.detect.register_detector`); it is checked when the
-    detector is built.
+    detections (1 = every frame). ``steady_every`` (opt-in): while every tracked face is steady
+    — found by each of its last three detector runs, the latest within ``steady_iou`` IoU of
+    where the tracker's constant-velocity carry predicted it — the detector runs every
+    ``steady_every``-th frame instead; a new, lost or jumpy face brings ``every_n`` back at once
+    (None, the default, or a value not above ``every_n``: a fixed cadence; the trade-off is in
+    the README). ``max_side``: frames larger than this are downscaled for detection only (crops
+    come from the full frame). ``full_every``: while faces are tracked, only every N-th detector
+    run scans the whole frame; the runs between scan the regions around the open tracks (each
+    box widened by ``roi_margin`` box sides on every side, overlapping regions merged) and fall
+    back to the whole frame at once when they hold fewer faces than there are tracks (1 = always
+    the whole frame). ``batch_regions``: a detector that can scan several images at once (MTCNN)
+    gets all regions of a run as one batch. ``channels_last``: MTCNN on the CPU computes in
+    channels-last layout (the same boxes up to float rounding in about a third less time; see
+    :mod:`rtliveness.runtime.fastpool`). ``kind`` names an entry of the detector registry
+    (:func:`rtliveness.runtime.detect.register_detector`); it is checked when the detector is
+    built.
     """
 
     kind: str = "mtcnn"
@@ -56,12 +61,18 @@ class DetectorConfig:
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     min_confidence: float = 0.9
     every_n: int = 3
+    steady_every: int | None = None
+    steady_iou: float = 0.8
     max_faces: int = 20
     max_side: int = 960
     full_every: int = 4
     roi_margin: float = 0.5
     batch_regions: bool = True
-    fast_pools: bool = True
+    channels_last: bool = True
+
+    def steady_gap(self) -> int:
+        """Frames between detector runs while every tracked face is steady."""
+        return max(self.every_n, self.steady_every or 0)
 
     def min_face_for(self, height: int, width: int) -> int:
         """The minimum face side (px) to search for in an image of this size."""
@@ -79,12 +90,15 @@ class DetectorConfig:
                f"thresholds must be three values in (0, 1), got {self.thresholds!r}")
         _check(0.0 <= self.min_confidence <= 1.0, f"min_confidence must be in [0, 1], got {self.min_confidence!r}")
         _check(isinstance(self.every_n, int) and self.every_n >= 1, f"every_n must be an integer >= 1, got {self.every_n!r}")
+        _check(self.steady_every is None or (isinstance(self.steady_every, int) and self.steady_every >= 1),
+               f"steady_every must be an integer >= 1 (or None: a fixed cadence), got {self.steady_every!r}")
+        _check(0.0 < self.steady_iou <= 1.0, f"steady_iou must be in (0, 1], got {self.steady_iou!r}")
         _check(isinstance(self.max_faces, int) and self.max_faces >= 1, f"max_faces must be an integer >= 1, got {self.max_faces!r}")
         _check(isinstance(self.max_side, int) and self.max_side >= 64, f"max_side must be an integer >= 64, got {self.max_side!r}")
         _check(isinstance(self.full_every, int) and self.full_every >= 1, f"full_every must be an integer >= 1, got {self.full_every!r}")
         _check(0.1 <= self.roi_margin <= 3.0, f"roi_margin must be in [0.1, 3], got {self.roi_margin!r}")
         _check(isinstance(self.batch_regions, bool), f"batch_regions must be true or false, got {self.batch_regions!r}")
-        _check(isinstance(self.fast_pools, bool), f"fast_pools must be true or false, got {self.fast_pools!r}")
+        _check(isinstance(self.channels_last, bool), f"channels_last must be true or false, got {self.channels_last!r}")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtliveness import LivenessPipeline, PipelineConfig
+from rtliveness import DetectorConfig, LivenessPipeline, PipelineConfig
 from rtliveness.runtime.app import process_source
 from rtliveness.runtime.sources import FileSource
 from rtliveness.training.degrade import CONDITIONS, apply
@@ -113,6 +113,8 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--backend", default="auto", help="auto | torch | onnx | onnx-int8")
     ap.add_argument("--condition", choices=sorted(CONDITIONS), default=None, help="degrade every frame this way first")
+    ap.add_argument("--steady-every", type=int, default=DetectorConfig.steady_every,
+                    help="the loop's steady detection cadence (default: the shipped one; 3 = a fixed cadence)")
     a = ap.parse_args()
     persons = set(a.persons.split(","))
     rows = []
@@ -121,7 +123,8 @@ def main() -> int:
         from rtliveness.training.teachers.minifasnet import MiniFasTeacher
 
         teacher = MiniFasTeacher.from_dir(a.teacher)
-    with tempfile.TemporaryDirectory() as tmp, LivenessPipeline.from_config(PipelineConfig(weights=a.weights, backend=a.backend)) as pipe:
+    with tempfile.TemporaryDirectory() as tmp, LivenessPipeline.from_config(
+            PipelineConfig(weights=a.weights, backend=a.backend, detector=DetectorConfig(steady_every=a.steady_every))) as pipe:
         for i, (person, label, paths) in enumerate(sessions(a.nuaa, persons)):
             video = Path(tmp) / f"s{i}.avi"
             frames = write_video(paths, video, condition=a.condition, seed=i)
@@ -135,7 +138,7 @@ def main() -> int:
             rows.append(row)
             print(f"\r{i + 1} sessions", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    report = {"persons": sorted(persons), "condition": a.condition, "sessions": len(rows), "threshold": pipe.threshold,
+    report = {"persons": sorted(persons), "condition": a.condition, "steady_every": a.steady_every, "sessions": len(rows), "threshold": pipe.threshold,
               "ours": {**rates(rows, "ours"), **bootstrap(rows, "ours")},
               "undecided": sum(r["ours"] is None for r in rows), "rows": rows}
     if teacher is not None:

@@ -45,7 +45,8 @@ class NaiveLoop:
         self.meta = loaded.meta
         self.device = device
         self.model = loaded.model.to(device).eval()
-        self.detector = build_detector(DetectorConfig(kind="mtcnn", min_face_size=20, factor=0.709), device=device)
+        self.detector = build_detector(DetectorConfig(kind="mtcnn", min_face_size=20, factor=0.709, channels_last=False),
+                                       device=device)  # facenet-pytorch as shipped, as the origin ran it
         self.tracker = IouTracker()
         self.crops: dict[int, deque] = {}
         self.last_p: dict[int, float] = {}

@@ -45,19 +45,23 @@ class Variant:
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("default", doc="PipelineConfig() as shipped: backend auto (ONNX Runtime when the [onnx] extra is "
-                           "installed), MTCNN every 3rd frame with min face 1/8 of the short side (every 4th run on the whole frame, "
-                           "the others around the tracked faces), 1 torch thread"),
+                           "installed), MTCNN every 3rd frame (channels-last on the CPU) with min face 1/8 of the short side "
+                           "(every 4th run on the whole frame, the others around the tracked faces), 1 torch thread"),
     Variant("default-torch", backend="torch", doc="the shipped defaults with the PyTorch scorer (no [onnx] extra)"),
     Variant("int8", backend="onnx-int8", doc="the shipped defaults with the bundled int8 encoder (--backend onnx-int8)"),
-    Variant("every-frame", detector={"every_n": 1}, doc="the shipped defaults but MTCNN on every frame"),
+    Variant("every-frame", detector={"every_n": 1, "steady_every": None},
+            doc="the shipped defaults but MTCNN on every frame"),
+    Variant("steady-cadence", detector={"steady_every": 5},
+            doc="the shipped defaults with the opt-in steady cadence: MTCNN every 5th frame while every tracked "
+                "face is steady (--steady-detect-every 5)"),
     Variant("whole-frame-detect", detector={"full_every": 1}, doc="the shipped defaults but every detector run scans "
                                                                      "the whole frame (no region scans around tracked faces)"),
     Variant("unbatched-regions", detector={"batch_regions": False},
             doc="the shipped defaults but each tracked face's region goes through MTCNN in its own call "
                 "(no batched region scan)"),
-    Variant("nchw-pools", detector={"fast_pools": False},
-            doc="the shipped defaults but MTCNN's max pools in PyTorch's NCHW layout, as facenet-pytorch ships "
-                "them (the same boxes, slower on the CPU)"),
+    Variant("nchw-mtcnn", detector={"channels_last": False},
+            doc="the shipped defaults but MTCNN's pools and R-/O-Net in PyTorch's NCHW layout, as facenet-pytorch "
+                "ships them (the same boxes, slower on the CPU)"),
     Variant("torch-2threads", backend="torch", torch_threads=max(2, os.cpu_count() or 2),
             doc="PyTorch scorer with torch's default thread count (shows the 2-core OpenMP contention)"),
 )}

@@ -26,6 +26,7 @@ def run(
     detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
     max_frames: Annotated[Optional[int], typer.Option("--max-frames", help="Stop after N frames.")] = None,
     detect_every: Annotated[int, typer.Option("--detect-every", help="Run the detector every N frames; the tracker carries boxes between.")] = 3,
+    steady_detect_every: Annotated[Optional[int], typer.Option("--steady-detect-every", help="Opt-in: while every tracked face is steady (found by its last 3 detector runs where the tracker predicted it), run the detector every N frames instead; a new, lost or jumpy face brings --detect-every back at once (default: off, a fixed cadence).")] = None,
     full_detect_every: Annotated[int, typer.Option("--full-detect-every", help="While faces are tracked, every N-th detector run scans the whole frame, the others only the regions around the faces (1 = always the whole frame).")] = 4,
     min_face: Annotated[Optional[int], typer.Option("--min-face", help="Smallest face side in pixels (default: 1/8 of the frame's short side).")] = None,
     max_faces: Annotated[int, typer.Option("--max-faces", help="At most this many faces per frame (largest first).")] = 20,
@@ -40,13 +41,15 @@ def run(
 
     if max_frames is not None and max_frames < 1:
         raise ConfigError(f"--max-frames must be >= 1, got {max_frames}")
+    if steady_detect_every is not None and steady_detect_every < 1:
+        raise ConfigError(f"--steady-detect-every must be >= 1 (<= --detect-every: a fixed cadence), got {steady_detect_every}")
     if full_detect_every < 1:
         raise ConfigError(f"--full-detect-every must be >= 1 (1 = always the whole frame), got {full_detect_every}")
     if give_up < 0:
         raise ConfigError(f"--give-up must be >= 0 seconds, got {give_up}")
     kind, _ = parse_source(source)
     det_cfg = DetectorConfig(kind=detector, every_n=detect_every, min_face_size=min_face, max_faces=max_faces,
-                             full_every=full_detect_every)
+                             full_every=full_detect_every, steady_every=steady_detect_every)
     config = PipelineConfig(weights=weights, device=device, threshold=threshold, detector=det_cfg, backend=backend,
                             cpu_threads=threads, security=security)
     for p, what in ((out, "--out"), (jsonl, "--jsonl")):

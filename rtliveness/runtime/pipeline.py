@@ -116,6 +116,8 @@ class LivenessPipeline:
         self._epoch = 0
         self._frames_seen = 0
         self._since_full = 0
+        self._since_detect = 0  # frames since the last detector run
+        self._gap = self.detector_config.every_n  # frames from the last detector run to the next
         self._closed = False
 
     # ------------------------------------------------------------------ construction
@@ -148,6 +150,8 @@ class LivenessPipeline:
         self.tracker.pop_evicted()
         self.buffer.clear()
         self._last_p.clear()
+        self._since_detect = 0
+        self._gap = self.detector_config.every_n
 
     def step(self, frame: Frame | np.ndarray, timestamp: float | None = None) -> FrameResult:
         """Process one frame (a :class:`Frame` or a gray/BGR/BGRA uint8 array)."""
@@ -166,10 +170,15 @@ class LivenessPipeline:
         h, w = image.shape[:2]
 
         t0 = time.perf_counter()
-        detect_now = frame.index % self.detector_config.every_n == 0 or not self.tracker.active_ids
+        detect_now = self._since_detect + 1 >= self._gap or not self.tracker.active_ids
         boxes = self._detect_tracked(image) if detect_now else None
         t1 = time.perf_counter()
         tracks = self.tracker.update(boxes, w, h)
+        if detect_now:
+            self._since_detect = 0
+            self._gap = self._next_gap()
+        else:
+            self._since_detect += 1
         gone = set(self.tracker.pop_evicted())
         if boxes is not None:
             # a track the detector missed this time keeps its id but not its window: a window
@@ -215,6 +224,12 @@ class LivenessPipeline:
                 verdicts.append(Verdict(t.track_id, t.box, p, label_for(p, self.threshold)))
             self._record(t.track_id, frame.index, p if t.track_id in scored_now else None)
         return FrameResult(frame.index, frame.timestamp, tuple(verdicts), detected=detect_now)
+
+    def _next_gap(self) -> int:
+        """Frames until the next detector run, decided after each run: ``steady_every`` while
+        every track is steady (see :meth:`IouTracker.steady`), else ``every_n``."""
+        cfg = self.detector_config
+        return cfg.steady_gap() if self.tracker.steady(cfg.steady_iou) else cfg.every_n
 
     def _detect_tracked(self, image: np.ndarray) -> tuple[FaceBox, ...]:
         """One detector run: in the regions around the open tracks while faces are tracked and a

@@ -54,7 +54,7 @@ class Track:
 
 
 class _State:
-    __slots__ = ("track_id", "box", "velocity", "age", "missed", "detected", "det_box", "since")
+    __slots__ = ("track_id", "box", "velocity", "age", "missed", "detected", "det_box", "since", "pred_iou")
 
     def __init__(self, track_id: int, box: FaceBox) -> None:
         self.track_id = track_id
@@ -65,6 +65,19 @@ class _State:
         self.age = 1
         self.missed = 0
         self.detected = True
+        self.pred_iou = 0.0  # IoU of the last detection with where the carry predicted it
+
+
+def _predicted_iou(st: "_State", new: FaceBox) -> float:
+    """IoU of ``new`` (this frame's detection) with the box the constant-velocity carry
+    predicts for this frame from the track's last detection (0 for a degenerate prediction)."""
+    b, v = st.det_box, st.velocity * (st.since + 1)
+    x1, y1, x2, y2 = b.x1 + v[0], b.y1 + v[1], b.x2 + v[2], b.y2 + v[3]
+    ix = max(0.0, min(x2, new.x2) - max(x1, new.x1))
+    iy = max(0.0, min(y2, new.y2) - max(y1, new.y1))
+    inter = ix * iy
+    union = max(0.0, x2 - x1) * max(0.0, y2 - y1) + new.width * new.height - inter
+    return inter / union if x2 > x1 and y2 > y1 and union > 0 else 0.0
 
 
 class IouTracker:
@@ -97,6 +110,13 @@ class IouTracker:
         missed keeps its last box), for detecting in the regions where the faces are."""
         return tuple(t.box for t in self._tracks)
 
+    def steady(self, min_iou: float, min_age: int = 3) -> bool:
+        """True when the carry can be trusted for longer: there are tracks, every one of them was
+        found by the latest detection, has been detected at least ``min_age`` times, and was
+        found within ``min_iou`` IoU of where the constant-velocity carry predicted it."""
+        return bool(self._tracks) and all(t.detected and t.missed == 0 and t.age >= min_age and t.pred_iou >= min_iou
+                                          for t in self._tracks)
+
     def pop_evicted(self) -> tuple[int, ...]:
         out, self._evicted = tuple(self._evicted), []
         return out
@@ -121,6 +141,7 @@ class IouTracker:
                 st = self._tracks[ti]
                 new = boxes[di]
                 old_box = st.det_box
+                st.pred_iou = _predicted_iou(st, new)
                 delta = np.array([new.x1 - old_box.x1, new.y1 - old_box.y1, new.x2 - old_box.x2, new.y2 - old_box.y2])
                 st.velocity = 0.5 * st.velocity + 0.5 * (delta / (st.since + 1))
                 st.box, st.det_box, st.since = new, new, 0
