@@ -39,7 +39,7 @@ from detect_recall import cpu_name, nuaa_sessions, video_frames  # noqa: E402
 
 from rtliveness.config import DetectorConfig, PipelineConfig  # noqa: E402
 from rtliveness.runtime.pipeline import LivenessPipeline  # noqa: E402
-from rtliveness.runtime.track import iou_matrix  # noqa: E402
+from rtliveness.runtime.track import greedy_pairs, iou_matrix  # noqa: E402
 
 REFERENCE = {"every_n": 1, "steady_every": None, "full_every": 1}
 SETTINGS = {"fixed every 3rd (shipped)": {}, "steady 3/4": {"steady_every": 4}, "steady 3/5": {"steady_every": 5}}
@@ -81,18 +81,10 @@ def score(res: dict, ref: dict, base: dict) -> dict:
         with_face += bool(got)
         total += len(want)
         m = iou_matrix(list(got), list(want))
-        used_g, used_w = set(), set()
-        if m.size:
-            for gi, wi in np.dstack(np.unravel_index(np.argsort(-m, axis=None), m.shape))[0]:
-                if m[gi, wi] < 0.5:
-                    break
-                if gi in used_g or wi in used_w:
-                    continue
-                used_g.add(gi)
-                used_w.add(wi)
-                ious.append(float(m[gi, wi]))
-        found += len(used_w)
-        extra += len(got) - len(used_g)
+        pairs = greedy_pairs(m, 0.5)
+        ious += [float(m[g, w]) for g, w in pairs]
+        found += len(pairs)
+        extra += len(got) - len(pairs)
     dps, flips = _dp(res["p"], base["p"], res["threshold"], base["threshold"])
     ref_dps, ref_flips = _dp(res["p"], ref["p"], res["threshold"], ref["threshold"])
     return {"with_face": with_face, "reference_faces": total, "found": found, "extra": extra,

@@ -116,7 +116,7 @@ def fake_pipeline(detector, scorer, every_n: int = 1, **kw):
     from rtliveness.config import DetectorConfig
     from rtliveness.runtime.pipeline import LivenessPipeline
 
-    cfg = kw.pop("detector_config", DetectorConfig(every_n=every_n, full_every=1, steady_every=None))
+    cfg = kw.pop("detector_config", DetectorConfig(every_n=every_n, full_every=1))
     return LivenessPipeline(detector, scorer, detector_config=cfg, **kw)
 
 

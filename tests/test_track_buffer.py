@@ -3,7 +3,7 @@ import pytest
 
 from rtliveness.runtime.buffer import WindowBuffer
 from rtliveness.config import TrackerConfig
-from rtliveness.runtime.track import IouTracker, iou_matrix
+from rtliveness.runtime.track import IouTracker, greedy_pairs, iou_matrix
 from rtliveness.types import FaceBox
 
 
@@ -105,3 +105,12 @@ def test_velocity_from_detections_only_with_every_third_frame():
     # after warm-up the carried boxes are within 1.5 px of the truth (velocity converges to 3)
     err = [abs(x - 3 * f) for f, x in enumerate(xs) if f >= 15]
     assert max(err) < 1.5, err
+
+
+def test_greedy_pairs_takes_the_best_iou_first_and_each_box_once():
+    ious = np.array([[0.9, 0.8, 0.0],
+                     [0.85, 0.2, 0.0],
+                     [0.0, 0.0, 0.29]])
+    assert greedy_pairs(ious, 0.3) == [(0, 0)]  # row 1's best column is taken; its other pair is too weak
+    assert greedy_pairs(ious, 0.1) == [(0, 0), (2, 2), (1, 1)]
+    assert greedy_pairs(np.zeros((0, 3)), 0.3) == []

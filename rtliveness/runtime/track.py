@@ -13,7 +13,7 @@ import numpy as np
 from ..config import TrackerConfig
 from ..types import FaceBox
 
-__all__ = ["Track", "IouTracker", "FaceFollower", "follow_face", "iou_matrix", "box_iou"]
+__all__ = ["Track", "IouTracker", "FaceFollower", "follow_face", "iou_matrix", "box_iou", "greedy_pairs"]
 
 
 def iou_matrix(a: list[FaceBox] | tuple[FaceBox, ...], b: list[FaceBox] | tuple[FaceBox, ...]) -> np.ndarray:
@@ -67,17 +67,33 @@ class _State:
         self.detected = True
         self.pred_iou = 0.0  # IoU of the last detection with where the carry predicted it
 
+    def predicted(self, frames: int) -> FaceBox | None:
+        """The constant-velocity carry's box ``frames`` frames after the last detection (None
+        when the carry degenerates to an empty box)."""
+        b, v = self.det_box, self.velocity * frames
+        try:
+            return FaceBox(b.x1 + v[0], b.y1 + v[1], b.x2 + v[2], b.y2 + v[3], b.score)
+        except ValueError:
+            return None
 
-def _predicted_iou(st: "_State", new: FaceBox) -> float:
-    """IoU of ``new`` (this frame's detection) with the box the constant-velocity carry
-    predicts for this frame from the track's last detection (0 for a degenerate prediction)."""
-    b, v = st.det_box, st.velocity * (st.since + 1)
-    x1, y1, x2, y2 = b.x1 + v[0], b.y1 + v[1], b.x2 + v[2], b.y2 + v[3]
-    ix = max(0.0, min(x2, new.x2) - max(x1, new.x1))
-    iy = max(0.0, min(y2, new.y2) - max(y1, new.y1))
-    inter = ix * iy
-    union = max(0.0, x2 - x1) * max(0.0, y2 - y1) + new.width * new.height - inter
-    return inter / union if x2 > x1 and y2 > y1 and union > 0 else 0.0
+
+def greedy_pairs(ious: np.ndarray, min_iou: float) -> list[tuple[int, int]]:
+    """(row, column) pairs of an IoU matrix, best IoU first, each row and column used at most
+    once, every pair with IoU >= ``min_iou``."""
+    pairs: list[tuple[int, int]] = []
+    if not ious.size:
+        return pairs
+    used_r: set[int] = set()
+    used_c: set[int] = set()
+    for r, c in np.dstack(np.unravel_index(np.argsort(-ious, axis=None), ious.shape))[0]:
+        if ious[r, c] < min_iou:
+            break
+        if r in used_r or c in used_c:
+            continue
+        used_r.add(int(r))
+        used_c.add(int(c))
+        pairs.append((int(r), int(c)))
+    return pairs
 
 
 class IouTracker:
@@ -127,25 +143,19 @@ class IouTracker:
             return self._carry(width, height)
         boxes = list(boxes)
         ious = iou_matrix([t.box for t in self._tracks], boxes)
-        matched_t: set[int] = set()
-        matched_d: set[int] = set()
-        if ious.size:
-            order = np.dstack(np.unravel_index(np.argsort(-ious, axis=None), ious.shape))[0]
-            for ti, di in order:
-                if ious[ti, di] < self.config.iou_threshold:
-                    break
-                if ti in matched_t or di in matched_d:
-                    continue
-                matched_t.add(int(ti))
-                matched_d.add(int(di))
-                st = self._tracks[ti]
-                new = boxes[di]
-                old_box = st.det_box
-                st.pred_iou = _predicted_iou(st, new)
-                delta = np.array([new.x1 - old_box.x1, new.y1 - old_box.y1, new.x2 - old_box.x2, new.y2 - old_box.y2])
-                st.velocity = 0.5 * st.velocity + 0.5 * (delta / (st.since + 1))
-                st.box, st.det_box, st.since = new, new, 0
-                st.age, st.missed, st.detected = st.age + 1, 0, True
+        pairs = greedy_pairs(ious, self.config.iou_threshold)
+        matched_t = {ti for ti, _ in pairs}
+        matched_d = {di for _, di in pairs}
+        for ti, di in pairs:
+            st = self._tracks[ti]
+            new = boxes[di]
+            old_box = st.det_box
+            predicted = st.predicted(st.since + 1)
+            st.pred_iou = box_iou(predicted, new) if predicted is not None else 0.0
+            delta = np.array([new.x1 - old_box.x1, new.y1 - old_box.y1, new.x2 - old_box.x2, new.y2 - old_box.y2])
+            st.velocity = 0.5 * st.velocity + 0.5 * (delta / (st.since + 1))
+            st.box, st.det_box, st.since = new, new, 0
+            st.age, st.missed, st.detected = st.age + 1, 0, True
         survivors: list[_State] = []
         for i, st in enumerate(self._tracks):
             if i in matched_t:
@@ -175,12 +185,8 @@ class IouTracker:
             if not st.detected:  # unmatched at the last detection: not shown until seen again
                 continue
             st.since += 1
-            v = st.velocity * st.since
-            b = st.det_box  # predicted from the last detection, not compounded frame by frame
-            try:
-                moved = FaceBox(b.x1 + v[0], b.y1 + v[1], b.x2 + v[2], b.y2 + v[3], b.score)
-            except ValueError:
-                moved = st.box
+            # predicted from the last detection, not compounded frame by frame
+            moved = st.predicted(st.since) or st.box
             if width is not None and height is not None:
                 moved = moved.clipped(width, height) or st.box
             st.box = moved
