@@ -3,7 +3,9 @@
     python benchmarks/int8_heldout.py DATA SPLIT.json [--variants minmax,percentile,...] [--json OUT]
 
 Calibration (static variants): 150 windows (750 crops) drawn from the split's ``train`` part;
-``dynamic`` quantises activations with ranges taken from each batch at run time. Check: every window
+``dynamic`` quantises activations with ranges taken from each batch at run time; ``torch-bf16`` is
+not int8 but the PyTorch encoder in bfloat16 (``--backend torch-bf16``, CPUs with AMX or
+AVX512-BF16; its encoder uses every core, like ONNX Runtime's default). Check: every window
 of its ``test`` part, scored with the float head on float and on int8 embeddings. Prints and
 writes, per variant, the largest / 99th percentile / mean |p_spoof difference|, label flips at
 the checkpoint's threshold and the median time to embed 64 crops (float in the same run).
@@ -34,6 +36,7 @@ def variants(convs: list[str]) -> dict[str, dict]:
         "float-last-stage": {"nodes_to_exclude": [c for c in convs if "layer4" in c]},
         "conv-only": {"op_types_to_quantize": ["Conv"]},
         "dynamic": {"dynamic": True},  # ONNX Runtime dynamic quantisation: activation ranges per batch
+        "torch-bf16": {"bf16": True},  # not int8: the PyTorch encoder in bfloat16 (--backend torch-bf16)
     }
 
 
@@ -102,13 +105,18 @@ def main() -> int:
         table = variants(convs)
         for name in a.variants.split(","):
             q = Path(tmp) / f"{name}.onnx"
-            if table[name].get("dynamic"):
+            if table[name].get("bf16"):
+                from rtliveness.model.bf16 import Bf16Scorer
+
+                sc = Bf16Scorer(load_checkpoint(a.weights))
+            elif table[name].get("dynamic"):
                 quantize_dynamic(str(pre), str(q), per_channel=True, weight_type=QuantType.QUInt8,
                                  op_types_to_quantize=["Conv", "MatMul", "Gemm"])
             else:
                 quantize_static(str(pre), str(q), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                                 weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, **table[name])
-            sc = OnnxScorer.from_onnx(folder, encoder_file=q)
+            if not table[name].get("bf16"):
+                sc = OnnxScorer.from_onnx(folder, encoder_file=q)
             p8 = p_of(sc)
             d = np.abs(p8 - p32)
             row = {"max_abs_dp": round(float(d.max()), 4), "p99_abs_dp": round(float(np.quantile(d, 0.99)), 4),

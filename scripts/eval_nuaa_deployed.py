@@ -111,7 +111,7 @@ def main() -> int:
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--teacher", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--backend", default="auto", help="auto | torch | onnx | onnx-int8")
+    ap.add_argument("--backend", default="auto", help="auto | torch | onnx | onnx-int8 | torch-bf16")
     ap.add_argument("--condition", choices=sorted(CONDITIONS), default=None, help="degrade every frame this way first")
     ap.add_argument("--steady-every", type=int, default=DetectorConfig.steady_every,
                     help="the loop's steady detection cadence (default: the shipped one; 3 = a fixed cadence)")

@@ -153,3 +153,20 @@ def make_dataset(root, per_class=6, persons=6, size=40, seed=0):
                     img += (60 * (((xx + yy + j) // period) % 2))[..., None].astype(np.int16) - 30
                 cv2.imwrite(str(d / f"{j}.png"), np.clip(img, 0, 255).astype(np.uint8))
     return root
+
+
+def clip_verdicts(backend: str, clip: Path) -> list[list[tuple]]:
+    """(track, label, p_spoof) of every face of every frame of ``clip``, bundled weights, ``backend``."""
+    from rtliveness import LivenessPipeline, PipelineConfig
+    from rtliveness.runtime.sources import FileSource
+
+    with LivenessPipeline.from_config(PipelineConfig(backend=backend, device="cpu")) as pipe, FileSource(clip) as src:
+        return [[(v.track_id, v.label, v.p_spoof) for v in r.faces] for r in pipe.run(src)]
+
+
+def assert_same_verdicts(ref: list[list[tuple]], other: list[list[tuple]], max_dp: float) -> float:
+    """Every frame's (track, label) equal; p_spoof within ``max_dp`` of ``ref``. Returns the largest difference."""
+    assert [[(t, lab) for t, lab, _ in f] for f in ref] == [[(t, lab) for t, lab, _ in f] for f in other]
+    diffs = [abs(a[2] - b[2]) for fa, fb in zip(ref, other) for a, b in zip(fa, fb) if a[2] is not None]
+    assert diffs and max(diffs) <= max_dp, max(diffs) if diffs else None
+    return max(diffs)

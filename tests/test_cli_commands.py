@@ -223,3 +223,21 @@ def test_export_onnx_folder(trained, tmp_path):
     np.testing.assert_allclose(got.embed(crops), ref.embed(crops), atol=1e-4, rtol=1e-4)
     w = ref.embed(crops)[None]
     np.testing.assert_allclose(got.head(w), ref.head(w), atol=1e-5)
+
+
+def test_train_consistency_without_crop_jitter_is_one_error_line(trained, tmp_path):
+    data, _, _, _ = trained
+    line = one_error_line(rtl("train", data, "--out", tmp_path / "run", "--augment", "strong", "--consistency", "1",
+                              "--device", "cpu"), 2, "needs crop jitter (--crop-jitter > 0)")
+    assert not (tmp_path / "run" / "last.pt").exists(), line
+
+
+def test_train_records_crop_jitter_and_consistency(trained, tmp_path):
+    data, _, _, _ = trained
+    run = tmp_path / "run"
+    r = ok(rtl("train", data, "--out", run, "--epochs", "1", "--batch-size", "8", "--input-size", "32", "--device", "cpu",
+               "--augment", "strong", "--crop-jitter", "0.05", "--consistency", "0.5"))
+    assert "each crop of a window moved and zoomed on its own by up to 5% of its side; two views per window, " \
+           "logit consistency weight 0.5" in r.stderr
+    cfg = torch.load(run / "model.pt", map_location="cpu", weights_only=False)["train"]["config"]
+    assert (cfg["crop_jitter"], cfg["consistency"], cfg["augment"]) == (0.05, 0.5, "strong")

@@ -15,7 +15,7 @@ from rtliveness import LivenessPipeline, PipelineConfig  # noqa: E402
 from rtliveness.errors import WeightsError  # noqa: E402
 from rtliveness.model.checkpoint import default_weights_path, sha256_file  # noqa: E402
 from rtliveness.model.quantize import int8_encoder_for, quantize_encoder  # noqa: E402
-from rtliveness.runtime.sources import FileSource  # noqa: E402
+from conftest import assert_same_verdicts, clip_verdicts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,18 +29,10 @@ def test_the_shipped_int8_encoder_belongs_to_the_shipped_weights():
     assert int8_encoder_for(weights, "0" * 64) is None  # any other checkpoint: no int8 encoder
 
 
-def frame_results(backend: str, clip: Path):
-    with LivenessPipeline.from_config(PipelineConfig(backend=backend, device="cpu")) as pipe, FileSource(clip) as src:
-        return [[(v.track_id, v.label, v.p_spoof) for v in r.faces] for r in pipe.run(src)]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("clip", ["examples/live_webcam.mov", "examples/attack_printed.mp4", "examples/attack_replay.mp4"])
 def test_int8_keeps_every_verdict_of_the_float_encoder_on_the_bundled_clips(clip):
-    fp32, int8 = frame_results("onnx", ROOT / clip), frame_results("onnx-int8", ROOT / clip)
-    assert [[(t, lab) for t, lab, _ in f] for f in fp32] == [[(t, lab) for t, lab, _ in f] for f in int8]
-    diffs = [abs(a[2] - b[2]) for fa, fb in zip(fp32, int8) for a, b in zip(fa, fb) if a[2] is not None]
-    assert diffs and max(diffs) <= 0.02
+    assert_same_verdicts(clip_verdicts("onnx", ROOT / clip), clip_verdicts("onnx-int8", ROOT / clip), max_dp=0.02)
 
 
 def test_int8_refuses_weights_it_was_not_made_from(tiny_weights):

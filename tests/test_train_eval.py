@@ -1,6 +1,7 @@
 """Data layout, splits, training (loss falls, resume is exact), evaluation report."""
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -59,8 +60,9 @@ CFG = dict(epochs=2, batch_size=8, lr=0.01, input_size=32, device="cpu", fractio
 
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [{}, {"augment": "strong", "schedule": "cosine"}, {"mixstyle": 1.0},
-                                   {"augment": "strong", "degrade": 0.7}],
-                         ids=["origin", "strong-cosine", "mixstyle", "strong-degrade"])
+                                   {"augment": "strong", "degrade": 0.7},
+                                   {"augment": "strong", "crop_jitter": 0.05, "consistency": 1.0, "degrade": 0.5}],
+                         ids=["origin", "strong-cosine", "mixstyle", "strong-degrade", "crop-consistency"])
 def test_train_loss_falls_and_resume_is_exact(tmp_path, extra):
     prev = torch.get_num_threads()
     torch.set_num_threads(1)  # bitwise-repeatable CPU kernels for the comparison
@@ -253,3 +255,50 @@ def test_select_rejects_unknown_values():
 
     with pytest.raises(ConfigError):
         TrainConfig(select="auc")
+
+
+def _dot_window(s=40, at=(20, 20)):
+    w = np.zeros((1, 5, s, s, 3), np.uint8)
+    w[0, :, at[1], at[0]] = 255
+    return w
+
+
+def _dot(img):
+    ys, xs = np.nonzero(img[..., 0] > 100)
+    return float(np.average(xs, weights=img[ys, xs, 0])), float(np.average(ys, weights=img[ys, xs, 0]))
+
+
+def test_crop_wobble_moves_each_crop_on_its_own():
+    from rtliveness.training.train import _jitter, crop_wobble
+
+    win = _dot_window(at=(25, 20))
+    params = np.array([[1.0, 0.0, 0.0, 0.0, 1.0]])  # no window-level change
+    assert np.array_equal(_jitter(win, params), win)
+    assert np.array_equal(_jitter(win, params, np.zeros((1, 5, 3))), win)  # no wobble: the window's own framing
+    wob = np.zeros((1, 5, 3))
+    wob[0, 2] = (0.0, 0.1, -0.05)  # crop 2 only: 4 px right, 2 px up in the source -> content moves left / down
+    out = _jitter(win, params, wob)
+    for j in (0, 1, 3, 4):
+        assert np.array_equal(out[0, j], win[0, j])
+    x, y = _dot(out[0, 2])
+    assert (x, y) == pytest.approx((21.0, 22.0), abs=1e-6)
+    # a zoom change narrows the view around the window's framing (here the centre) ...
+    wob[0, 2] = (-0.5, 0.0, 0.0)
+    x, y = _dot(_jitter(win, params, wob)[0, 2])
+    assert (x, y) == pytest.approx((30.0, 20.0), abs=0.5)  # view 10..30 scaled x2: 25 -> 30, 20 -> 20
+    # ... and never widens it past the crop
+    wob[0, 2] = (+0.5, 0.0, 0.0)
+    assert np.array_equal(_jitter(win, params, wob)[0, 2], win[0, 2])  # zoom capped at the whole crop
+    w = crop_wobble(np.random.default_rng(0), 1000, 5, 0.04)
+    assert w.shape == (1000, 5, 3) and np.abs(w).max() <= 0.04 and np.abs(w).max() > 0.039
+
+
+@pytest.mark.parametrize("kw, needle", [({"crop_jitter": 0.2, "augment": "strong"}, "crop jitter must be in [0, 0.1]"),
+                                        ({"crop_jitter": 0.05}, "crop jitter needs --augment strong"),
+                                        ({"consistency": 1.0, "augment": "strong"}, "needs crop jitter"),
+                                        ({"consistency": -1.0, "crop_jitter": 0.05, "augment": "strong"}, "consistency weight")])
+def test_crop_jitter_and_consistency_settings_are_checked(kw, needle):
+    from rtliveness.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        TrainConfig(**kw)

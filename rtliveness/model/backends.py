@@ -1,5 +1,5 @@
 """Scorer backends: the ``Scorer`` protocol, the shared preprocessing, and the one registry of
-backends (``torch``, ``onnx``; a new backend such as TensorRT or OpenVINO is one class plus one
+backends (``torch``, ``onnx``, ``onnx-int8``, ``torch-bf16``; a new backend such as TensorRT or OpenVINO is one class plus one
 :func:`register_backend` call).
 
 A scorer embeds the crops of all faces in a frame in one batch and runs full windows of
@@ -134,6 +134,13 @@ def _torch_backend(spec: BackendSpec) -> Scorer:
     return TorchScorer(loaded, device=spec.device)
 
 
+def _torch_bf16_backend(spec: BackendSpec) -> Scorer:
+    from .bf16 import bf16_scorer
+    from .checkpoint import load_checkpoint
+
+    return bf16_scorer(load_checkpoint(spec.weights, verify_checksum=spec.verify_checksum), spec.device, spec.threads)
+
+
 def _onnx_backend(spec: BackendSpec, int8: bool = False) -> Scorer:
     from .onnx import OnnxScorer, providers_for_device  # optional extra, imported lazily
 
@@ -147,7 +154,8 @@ def _onnx_int8_backend(spec: BackendSpec) -> Scorer:
 
 
 BackendFactory = Callable[[BackendSpec], Scorer]
-_BACKENDS: dict[str, BackendFactory] = {"torch": _torch_backend, "onnx": _onnx_backend, "onnx-int8": _onnx_int8_backend}
+_BACKENDS: dict[str, BackendFactory] = {"torch": _torch_backend, "onnx": _onnx_backend, "onnx-int8": _onnx_int8_backend,
+                                         "torch-bf16": _torch_bf16_backend}
 
 
 def register_backend(name: str, factory: BackendFactory) -> None:

@@ -64,6 +64,8 @@ class TrainConfig:
     select: str = "acer"  # which epoch becomes model.pt: acer | eer (lowest on dev) | last
     mixstyle: float = 0.0  # MixStyle after the encoder's first two stages, with this probability per batch (0 = off)
     degrade: float = 0.0  # label-neutral camera degradations (dim light, noise, blur, low resolution, JPEG, white balance, roll) per window with this probability
+    crop_jitter: float = 0.0  # per-crop framing wobble inside a window (shift and zoom, fraction of the crop side), as tracker boxes move between frames
+    consistency: float = 0.0  # weight of a term pulling together the logits of two crop-jittered views of each window (0 = off)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.encoder_lr_mult <= 10.0:
@@ -88,6 +90,14 @@ class TrainConfig:
             raise ConfigError(f"MixStyle probability must be in [0, 1], got {self.mixstyle}")
         if not 0.0 <= self.degrade <= 1.0:
             raise ConfigError(f"degradation probability must be in [0, 1], got {self.degrade}")
+        if not 0.0 <= self.crop_jitter <= 0.1:
+            raise ConfigError(f"crop jitter must be in [0, 0.1] (a fraction of the crop side), got {self.crop_jitter}")
+        if self.crop_jitter > 0 and self.augment != "strong":
+            raise ConfigError("crop jitter needs --augment strong")
+        if not 0.0 <= self.consistency <= 100.0:
+            raise ConfigError(f"consistency weight must be in [0, 100], got {self.consistency}")
+        if self.consistency > 0 and self.crop_jitter == 0:
+            raise ConfigError("a consistency weight needs crop jitter (--crop-jitter > 0): the two views would be identical")
         if self.select not in ("acer", "eer", "last"):
             raise ConfigError(f"select must be acer, eer or last, got {self.select!r}")
         unknown = set(self.exclude_classes) - set(CLASSES)
@@ -154,24 +164,33 @@ def load_init_weights(model: SpoofModel, path: Path) -> ModelMeta:
     return loaded.meta
 
 
-def _jitter(windows_bgr: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Framing and photometric jitter, the same for all 5 crops of a window.
+def _jitter(windows_bgr: np.ndarray, params: np.ndarray, crop_params: np.ndarray | None = None) -> np.ndarray:
+    """Framing and photometric jitter of whole windows, optionally with a per-crop framing wobble.
 
-    ``params`` rows: (zoom in [0.85, 1], shift x, shift y in [-1, 1], brightness, contrast)."""
+    ``params`` rows: (zoom in [0.85, 1], shift x, shift y in [-1, 1], brightness, contrast), the same
+    for all 5 crops of a window. ``crop_params`` (B, 5, 3): per-crop (zoom change, shift x, shift y)
+    as fractions of the crop side, added to the window's framing (the zoom never exceeds the crop)."""
     import cv2
 
     out = np.empty_like(windows_bgr)
     s = windows_bgr.shape[2]
     for i, (zoom, sx, sy, bright, contrast) in enumerate(params):
-        side = zoom * s
-        free = s - side
-        x0, y0 = free * (sx + 1) / 2, free * (sy + 1) / 2
-        a = np.array([[s / side, 0, -x0 * s / side], [0, s / side, -y0 * s / side]], np.float32)
         for j in range(windows_bgr.shape[1]):
+            z, dx, dy = (zoom, 0.0, 0.0) if crop_params is None else (
+                min(1.0, zoom * (1.0 + crop_params[i, j, 0])), crop_params[i, j, 1] * s, crop_params[i, j, 2] * s)
+            side = z * s
+            free = s - side
+            x0, y0 = free * (sx + 1) / 2 + dx, free * (sy + 1) / 2 + dy
+            a = np.array([[s / side, 0, -x0 * s / side], [0, s / side, -y0 * s / side]], np.float32)
             img = cv2.warpAffine(windows_bgr[i, j], a, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
             img = img.astype(np.float32) * contrast + (bright + (1 - contrast) * 128.0)
             out[i, j] = np.clip(img, 0, 255).astype(np.uint8)
     return out
+
+
+def crop_wobble(rng: np.random.Generator, n: int, window: int, amount: float) -> np.ndarray:
+    """(n, window, 3) per-crop (zoom change, shift x, shift y), each uniform in [-amount, amount]."""
+    return rng.uniform(-amount, amount, (n, window, 3))
 
 
 def _to_tensor(windows_bgr: np.ndarray, meta: ModelMeta, flips: np.ndarray | None = None) -> torch.Tensor:
@@ -350,6 +369,9 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         from .degrade import KINDS, apply_batch
 
         log(f"camera degradations ({', '.join(KINDS)}) on {config.degrade:.0%} of windows, every class alike")
+    if config.crop_jitter > 0:
+        log(f"each crop of a window moved and zoomed on its own by up to {config.crop_jitter:.0%} of its side"
+            + (f"; two views per window, logit consistency weight {config.consistency:g}" if config.consistency > 0 else ""))
     n = len(train_s)
     steps_per_epoch = math.ceil(n / config.batch_size)
     interrupted = False
@@ -374,16 +396,31 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                     t = (epoch * steps_per_epoch + step) / max(1, config.epochs * steps_per_epoch)
                     for group in opt.param_groups:
                         group["lr"] = config.lr * group["lr_mult"] * 0.5 * (1.0 + math.cos(math.pi * t))
-                xb = Xtr[idx] if config.augment == "origin" else _jitter(Xtr[idx], jitter[idx])
-                if config.degrade > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral
-                    xb, _ = apply_batch(xb, config.degrade, np.random.default_rng([config.seed, epoch, step, 2]))
-                x = _to_tensor(xb, meta, flips[idx]).to(device)
+                views = 2 if config.consistency > 0 else 1
+                if config.augment == "origin":
+                    xb = Xtr[idx]
+                elif config.crop_jitter > 0:  # drawn from (seed, epoch, step): resumable
+                    wob = np.random.default_rng([config.seed, epoch, step, 3])
+                    xb = np.concatenate([_jitter(Xtr[idx], jitter[idx], crop_wobble(wob, len(idx), Xtr.shape[1], config.crop_jitter))
+                                         for _ in range(views)])
+                else:
+                    xb = _jitter(Xtr[idx], jitter[idx])
+                if config.degrade > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral;
+                    # both views of a window get the same degradation, so they differ only by the crop wobble
+                    xb = np.concatenate([apply_batch(part, config.degrade, np.random.default_rng([config.seed, epoch, step, 2]))[0]
+                                         for part in np.split(xb, views)])
+                x = _to_tensor(xb, meta, np.tile(flips[idx], views)).to(device)
                 y = torch.from_numpy(ytr[idx]).to(device)
                 if mixer is not None:  # drawn from (seed, epoch, step): a resumed run mixes the same way
-                    mixer.draw(np.random.default_rng([config.seed, epoch, step, 1]), len(idx))
+                    mixer.draw(np.random.default_rng([config.seed, epoch, step, 1]), len(idx) * views)
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast("cuda", enabled=use_amp):
-                    loss = loss_fn(model(x).float(), y)
+                    logits = model(x).float()
+                    if views == 1:
+                        loss = loss_fn(logits, y)
+                    else:  # both views learn the target; their logits are pulled together
+                        a, b = logits.chunk(2)
+                        loss = 0.5 * (loss_fn(a, y) + loss_fn(b, y)) + config.consistency * (a - b).pow(2).mean()
                 if not torch.isfinite(loss):
                     raise DataError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1} step {step}; lower --lr")
                 scaler.scale(loss).backward()
