@@ -4,7 +4,7 @@
 
 In the deployed loop the tracker's boxes wobble by a pixel or two between frames (and between a
 detection cadence and another), so the same face gives slightly different crops. For every window
-of the split's ``test`` part (or ``--part dev``) this moves and zooms each of its 5 crops on its own by up to
+of the split's ``test`` part (or ``--part dev``) this moves (and zooms in) each of its 5 crops on its own by up to
 ``amount`` of the crop side (``rtliveness.training.train.crop_wobble``, seeded: every model sees
 the same wobbles), scores it with PyTorch and compares with the unmoved window: the largest /
 99th percentile / mean |p_spoof difference| and the share of label changes at each model's own

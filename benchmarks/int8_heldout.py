@@ -112,10 +112,10 @@ def main() -> int:
             elif table[name].get("dynamic"):
                 quantize_dynamic(str(pre), str(q), per_channel=True, weight_type=QuantType.QUInt8,
                                  op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+                sc = OnnxScorer.from_onnx(folder, encoder_file=q)
             else:
                 quantize_static(str(pre), str(q), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                                 weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, **table[name])
-            if not table[name].get("bf16"):
                 sc = OnnxScorer.from_onnx(folder, encoder_file=q)
             p8 = p_of(sc)
             d = np.abs(p8 - p32)

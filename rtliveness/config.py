@@ -147,7 +147,8 @@ class PipelineConfig:
     ``cpu_threads``: on the CPU, ``from_config`` calls ``torch.set_num_threads(cpu_threads)``
     (process-wide: PyTorch has no per-model setting). One intra-op thread leaves the other core to
     the decode thread; with two, OpenMP spin-waiting next to the decoder made MTCNN ~40x slower on
-    a 2-core machine. ``0`` leaves PyTorch's setting alone (for hosts that manage it).
+    a 2-core machine; the pipeline's ``step`` puts the count back in its thread whenever it finds
+    another one there. ``0`` leaves PyTorch's setting alone (for hosts that manage it).
     """
 
     weights: Path | None = None

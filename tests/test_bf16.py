@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from conftest import assert_same_verdicts, clip_verdicts
+from rtliveness import LivenessPipeline, PipelineConfig
 from rtliveness.errors import ConfigError
 from rtliveness.model import bf16
 from rtliveness.model.backends import BackendSpec, TorchScorer, build_scorer
@@ -42,6 +43,48 @@ def test_bf16_embeddings_are_close_and_the_head_is_float32(tiny_weights):
     windows = rng.normal(size=(3, 5, 512)).astype(np.float32)
     assert np.array_equal(sc.head(windows), ref.head(windows))  # the head is untouched float32
     assert sc.embed([]).shape == (0, 512) and sc.head(np.zeros((0, 5, 512), np.float32)).shape == (0,)
+    sc.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        sc.embed(crops)
+
+
+@native
+def test_the_encoder_call_gets_its_threads_and_the_pipeline_keeps_its_own(tiny_weights):
+    import threading
+
+    from rtliveness import DetectorConfig
+
+    prev = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # what the loop sets for MTCNN
+        sc = bf16.Bf16Scorer(load_checkpoint(tiny_weights), threads=3)
+        seen = []
+        real = sc.model.embed
+        sc.model.embed = lambda t: (seen.append(torch.get_num_threads()), real(t))[1]
+        sc.embed([np.zeros((32, 32, 3), np.uint8)])
+        assert seen == [3] and torch.get_num_threads() == 1  # widened for the call, restored after
+        sc.model.embed = lambda t: 1 / 0
+        with pytest.raises(ZeroDivisionError):
+            sc.embed([np.zeros((32, 32, 3), np.uint8)])
+        assert torch.get_num_threads() == 1  # restored when the call fails too
+        # a thread that took a wider count keeps the pipeline's own on its next frame
+        pipe = LivenessPipeline.from_config(PipelineConfig(weights=tiny_weights, device="cpu", cpu_threads=1,
+                                                           detector=DetectorConfig(kind="haar")))
+        counts = []
+
+        def stream():
+            torch.set_num_threads(3)
+            pipe.step(np.zeros((48, 64, 3), np.uint8))
+            counts.append(torch.get_num_threads())
+
+        t = threading.Thread(target=stream)
+        t.start()
+        t.join()
+        assert counts == [1] and pipe.cpu_threads == 1
+        pipe.close()
+        assert bf16.Bf16Scorer(load_checkpoint(tiny_weights)).threads == bf16.available_cores()
+    finally:
+        torch.set_num_threads(prev)
 
 
 @native

@@ -91,3 +91,14 @@ def test_probability_zero_never_mixes_and_bad_values_are_rejected():
         MixStyle(model.encoder, p=1.5, window=5)
     with pytest.raises(ConfigError, match="MixStyle probability"):
         TrainConfig(mixstyle=-0.1)
+
+
+def test_two_views_of_a_window_get_the_same_weight_and_the_same_view_of_the_same_partner():
+    model = SpoofModel()
+    mixer = MixStyle(model.encoder, p=1.0, window=5)
+    assert mixer.draw(np.random.default_rng(7), 6)
+    lam1, perm1 = mixer._draw
+    assert mixer.draw(np.random.default_rng(7), 6, views=2)
+    lam2, perm2 = mixer._draw
+    assert torch.equal(lam2, torch.cat([lam1, lam1]))  # one draw for the 6 windows, as with one view
+    assert torch.equal(perm2, torch.cat([perm1, perm1 + 6]))  # view 2 mixes with view 2 of the same partner

@@ -71,9 +71,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
 class TimedScorer:
     """A scorer wrapper that times preprocessing apart from the encoder (``preprocess_s``).
 
-    ONNX Runtime (``embed_array``) and PyTorch (``model``/``device``) scorers get the encoder
-    call on the already-preprocessed batch; any other backend is called as is (its
-    preprocessing then counts as ``embed``)."""
+    Scorers with ``embed_array`` (ONNX Runtime, PyTorch, bfloat16) get the encoder call on the
+    already-preprocessed batch; any other backend is called as is (its preprocessing then counts
+    as ``embed``)."""
 
     def __init__(self, scorer) -> None:
         from ..model.backends import preprocess_crops
@@ -88,18 +88,12 @@ class TimedScorer:
         if len(crops) == 0:
             return np.zeros((0, 512), np.float32)
         embed_array = getattr(inner, "embed_array", None)
-        model = getattr(inner, "model", None)
-        if embed_array is None and model is None:
+        if embed_array is None:
             return inner.embed(crops)
         t0 = time.perf_counter()
         x = self._preprocess(crops, self.meta)
         self.preprocess_s += time.perf_counter() - t0
-        if embed_array is not None:  # OnnxScorer
-            return embed_array(x)
-        import torch
-
-        with torch.inference_mode():  # the computation of TorchScorer.embed
-            return model.embed(torch.from_numpy(x).to(inner.device)).float().cpu().numpy()
+        return embed_array(x)
 
     def head(self, windows: np.ndarray) -> np.ndarray:
         return self.inner.head(windows)
@@ -116,7 +110,7 @@ def build_pipeline(variant: Variant, weights: Path | None, device: str) -> tuple
     base = LivenessPipeline.from_config(cfg)
     timed = TimedScorer(base.scorer)
     pipe = LivenessPipeline(base.detector, timed, threshold=base.threshold, detector_config=cfg.detector,
-                            tracker_config=cfg.tracker)
+                            tracker_config=cfg.tracker, cpu_threads=base.cpu_threads)
     return pipe, timed
 
 

@@ -101,20 +101,28 @@ class TorchScorer:
             self._amp = {"fp16": torch.float16, "bf16": torch.bfloat16}[amp_dtype]
 
     def embed(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
-        torch = self._torch
         if len(crops_bgr) == 0:
             return np.zeros((0, 512), np.float32)
+        return self.embed_array(preprocess_crops(crops_bgr, self.meta))
+
+    def embed_array(self, x: np.ndarray) -> np.ndarray:
+        """Normalised float32 NCHW crops (:func:`preprocess_crops`) → (N, 512) float32 embeddings."""
+        torch = self._torch
+        if self.model is None:
+            raise RuntimeError("this scorer is closed")
         with torch.inference_mode():
-            x = torch.from_numpy(preprocess_crops(crops_bgr, self.meta)).to(self.device, non_blocking=True)
+            t = torch.from_numpy(x).to(self.device, non_blocking=True)
             if self._amp is not None:
                 with torch.autocast("cuda", dtype=self._amp):
-                    e = self.model.embed(x)
+                    e = self.model.embed(t)
             else:
-                e = self.model.embed(x)
+                e = self.model.embed(t)
             return e.float().cpu().numpy()
 
     def head(self, windows: np.ndarray) -> np.ndarray:
         torch = self._torch
+        if self.model is None:
+            raise RuntimeError("this scorer is closed")
         if len(windows) == 0:
             return np.zeros((0,), np.float64)
         with torch.inference_mode():

@@ -5,21 +5,19 @@ use) the resnet18 encoder runs in bfloat16, channels-last; the crops are normali
 and rounded once, the 512-d embeddings come back as float32 and the window head stays float32.
 bfloat16 keeps float32's range (no calibration, unlike int8) with an 8-bit mantissa: the
 embeddings move by about 1 % (relative), p_spoof by at most 0.011 on the held-out windows of the
-shipped model (README, "Speed"). A CPU without native bfloat16 would emulate it slowly, so the
+shipped model (README, "Performance"). A CPU without native bfloat16 would emulate it slowly, so the
 backend refuses it with one line. On CUDA it is the PyTorch scorer under bfloat16 autocast.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
 from ..errors import ConfigError
-from .backends import TorchScorer, preprocess_crops, sigmoid
+from .backends import TorchScorer
 from .checkpoint import LoadedModel
 
-__all__ = ["Bf16Scorer", "native_bf16"]
+__all__ = ["Bf16Scorer", "available_cores", "bf16_scorer", "native_bf16"]
 
 
 def native_bf16() -> bool:
@@ -31,61 +29,53 @@ def native_bf16() -> bool:
                 or getattr(cpu, "_is_avx512_bf16_supported", lambda: False)())
 
 
-class Bf16Scorer:
-    """PyTorch scorer on the CPU with the encoder in bfloat16, channels-last (it takes over
-    ``loaded.model``: its encoder is converted in place, its head stays float32)."""
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells, else the CPU count)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class Bf16Scorer(TorchScorer):
+    """PyTorch scorer on the CPU with the encoder in bfloat16, channels-last.
+
+    It takes over ``loaded.model``: the encoder is converted in place, the head stays float32
+    (:meth:`TorchScorer.head`). The loop keeps PyTorch at one thread for MTCNN, but a batch of
+    crops is worth the cores, so each encoder call runs with ``threads`` threads (default: every
+    core this process may use) and the caller's count is restored after it. (A dedicated encoder
+    thread with its own OpenMP team was tried: its idle team competes with the loop, four faces
+    31.6 FPS against the default's 34.2 in that bench run.) A thread that first runs PyTorch during such a call starts with
+    ``threads``; :class:`~rtliveness.runtime.pipeline.LivenessPipeline` puts its own count back on
+    every frame, so streams sharing a process keep theirs."""
 
     def __init__(self, loaded: LoadedModel, threads: int | None = None) -> None:
-        import os
-
         import torch
 
         if not native_bf16():
             raise ConfigError("backend torch-bf16 needs a CPU with native bfloat16 (Intel AMX or AVX512-BF16) "
                               "and this one has neither; use --backend onnx or torch")
-        self._torch = torch
-        # the encoder's own intra-op threads (the loop keeps PyTorch at 1 thread for MTCNN; a batch of
-        # crops is worth the cores): set around each call and restored after
-        self.threads = max(1, int(threads if threads is not None else (os.cpu_count() or 1)))
-        self.meta = loaded.meta
-        self.device = "cpu"
-        self._model = loaded.model.eval()
-        self._encoder = self._model.encoder.to(torch.bfloat16).to(memory_format=torch.channels_last)
+        super().__init__(loaded, device="cpu")
+        self.model.encoder.to(torch.bfloat16).to(memory_format=torch.channels_last)
+        self.threads = max(1, int(threads)) if threads is not None else available_cores()
 
     def embed_array(self, x: np.ndarray) -> np.ndarray:
-        """Normalised float32 NCHW crops → (N, 512) float32 embeddings."""
+        """Normalised float32 NCHW crops → (N, 512) float32 embeddings (bfloat16 inside)."""
+        from .device import torch_threads
+
         torch = self._torch
-        before = torch.get_num_threads()
-        if before != self.threads:
-            torch.set_num_threads(self.threads)
-        try:
-            with torch.inference_mode():
-                t = torch.from_numpy(x).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
-                return self._encoder(t).float().numpy()
-        finally:
-            if before != self.threads:
-                torch.set_num_threads(before)
-
-    def embed(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
-        if len(crops_bgr) == 0:
-            return np.zeros((0, 512), np.float32)
-        return self.embed_array(preprocess_crops(crops_bgr, self.meta))
-
-    def head(self, windows: np.ndarray) -> np.ndarray:
-        torch = self._torch
-        if len(windows) == 0:
-            return np.zeros((0,), np.float64)
-        with torch.inference_mode():
-            logits = self._model.head(torch.from_numpy(np.asarray(windows, np.float32)))
-        return sigmoid(logits.numpy().astype(np.float64))
-
-    def close(self) -> None:
-        self._encoder = self._model = None  # type: ignore[assignment]
+        if self.model is None:
+            raise RuntimeError("this scorer is closed")
+        with torch_threads(self.threads), torch.inference_mode():
+            t = torch.from_numpy(x).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+            return self.model.embed(t).float().numpy()
 
 
 def bf16_scorer(loaded: LoadedModel, device: str, threads: int | None = None):
     """The ``torch-bf16`` backend's scorer for ``device`` (resolved); ``threads``: the encoder's
-    intra-op threads on the CPU (None = every core)."""
+    intra-op threads on the CPU (None = every core this process may use)."""
     if device.startswith("cuda"):
         return TorchScorer(loaded, device=device, amp_dtype="bf16")
     return Bf16Scorer(loaded, threads=threads)

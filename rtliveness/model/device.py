@@ -12,7 +12,7 @@ from typing import Iterator
 from ..config import parse_device
 from ..errors import ConfigError
 
-__all__ = ["resolve_device", "torch_threads"]
+__all__ = ["resolve_device", "torch_threads", "keep_torch_threads"]
 
 
 def resolve_device(device: str) -> str:
@@ -34,14 +34,29 @@ def resolve_device(device: str) -> str:
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
     """Run the block with ``torch.set_num_threads(n)`` (None: leave it as is); PyTorch's thread
-    count before the block is restored afterwards either way. The one thread-count context
-    manager of the project (the benchmark and ``synth`` use it)."""
+    count before the block is restored afterwards either way (nothing is set when it is already
+    ``n``). The one thread-count context manager of the project (the benchmark, ``synth`` and the
+    bfloat16 scorer use it)."""
     import torch
 
     prev = torch.get_num_threads()
-    if n is not None:
+    change = n is not None and int(n) != prev
+    if change:
         torch.set_num_threads(int(n))
     try:
         yield
     finally:
-        torch.set_num_threads(prev)
+        if change:
+            torch.set_num_threads(prev)
+
+
+def keep_torch_threads(n: int) -> None:
+    """Make PyTorch's thread count in the calling thread ``n`` if it is not (cheap when it is).
+
+    PyTorch's count is per thread, but a thread takes the process default when it first runs
+    PyTorch, and that default follows every ``set_num_threads`` call (e.g. of a scorer that widens
+    its own calls): a pipeline calls this on each frame so its thread keeps the count it was given."""
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)

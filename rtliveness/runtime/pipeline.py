@@ -18,6 +18,7 @@ import numpy as np
 
 from ..config import DetectorConfig, PipelineConfig, TrackerConfig
 from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
+from ..model.device import keep_torch_threads
 from .buffer import WindowBuffer
 from .crop import crop_face
 from .decision import label_for
@@ -101,8 +102,9 @@ class LivenessPipeline:
 
     def __init__(self, detector: Detector, scorer, threshold: float | None = None,
                  detector_config: DetectorConfig | None = None, tracker_config: TrackerConfig | None = None,
-                 max_summaries: int = 10_000, security: str | None = None) -> None:
+                 max_summaries: int = 10_000, security: str | None = None, cpu_threads: int | None = None) -> None:
         self.detector = detector
+        self.cpu_threads = cpu_threads  # PyTorch threads kept in the thread that runs step() (None: left alone)
         self.scorer = scorer
         self.meta = scorer.meta
         self.threshold = self.meta.operating_threshold(threshold, security)
@@ -141,7 +143,8 @@ class LivenessPipeline:
         scorer = build_scorer(config.backend, spec)
         detector = build_detector(config.detector, device=device)
         return cls(detector, scorer, threshold=config.threshold, detector_config=config.detector,
-                   tracker_config=config.tracker, security=config.security)
+                   tracker_config=config.tracker, security=config.security,
+                   cpu_threads=config.cpu_threads if device == "cpu" and config.cpu_threads else None)
 
     # ------------------------------------------------------------------ the loop
     def reset(self) -> None:
@@ -166,6 +169,8 @@ class LivenessPipeline:
             self.reset()
         self._frames_seen += 1
         self.timings.frames += 1
+        if self.cpu_threads is not None:
+            keep_torch_threads(self.cpu_threads)
         image = frame.image_bgr
         h, w = image.shape[:2]
 

@@ -58,14 +58,18 @@ class MixStyle:
         self.mixed_batches = 0
         self._handles = [getattr(encoder, name).register_forward_hook(self._hook) for name in STAGES]
 
-    def draw(self, rng: np.random.Generator, windows: int) -> bool:
-        """Decide for the next forward pass of ``windows`` windows; True when it will be mixed."""
+    def draw(self, rng: np.random.Generator, windows: int, views: int = 1) -> bool:
+        """Decide for the next forward pass of ``windows`` windows; True when it will be mixed.
+
+        ``views`` > 1: the batch holds that many views of the same ``windows`` windows one after
+        the other (view ``v`` of window ``i`` at ``v * windows + i``); every view of a window gets
+        the same weight and the same view of the same partner, so views differ only as made."""
         if windows < 2 or rng.random() >= self.p:
             self._draw = None
             return False
         lam = torch.from_numpy(rng.beta(ALPHA, ALPHA, size=windows).astype(np.float32))
         perm = torch.from_numpy(rng.permutation(windows))
-        self._draw = (lam, perm)
+        self._draw = (lam.repeat(views), torch.cat([perm + v * windows for v in range(views)]))
         self.mixed_batches += 1
         return True
 

@@ -169,7 +169,9 @@ def _jitter(windows_bgr: np.ndarray, params: np.ndarray, crop_params: np.ndarray
 
     ``params`` rows: (zoom in [0.85, 1], shift x, shift y in [-1, 1], brightness, contrast), the same
     for all 5 crops of a window. ``crop_params`` (B, 5, 3): per-crop (zoom change, shift x, shift y)
-    as fractions of the crop side, added to the window's framing (the zoom never exceeds the crop)."""
+    as fractions of the crop side, added to the window's framing. A zoom change can only narrow the
+    view (nothing wider than the stored crop exists, so a zoom-out draw leaves the zoom as it is);
+    a shift may pull a few reflected border pixels in at the edge."""
     import cv2
 
     out = np.empty_like(windows_bgr)
@@ -406,13 +408,13 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                 else:
                     xb = _jitter(Xtr[idx], jitter[idx])
                 if config.degrade > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral;
-                    # both views of a window get the same degradation, so they differ only by the crop wobble
+                    # both views of a window get the same degradation (and MixStyle draw), so they differ only by the crop wobble
                     xb = np.concatenate([apply_batch(part, config.degrade, np.random.default_rng([config.seed, epoch, step, 2]))[0]
                                          for part in np.split(xb, views)])
                 x = _to_tensor(xb, meta, np.tile(flips[idx], views)).to(device)
                 y = torch.from_numpy(ytr[idx]).to(device)
                 if mixer is not None:  # drawn from (seed, epoch, step): a resumed run mixes the same way
-                    mixer.draw(np.random.default_rng([config.seed, epoch, step, 1]), len(idx) * views)
+                    mixer.draw(np.random.default_rng([config.seed, epoch, step, 1]), len(idx), views)
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast("cuda", enabled=use_amp):
                     logits = model(x).float()
