@@ -1,6 +1,6 @@
 """Scorer backends: the ``Scorer`` protocol, the shared preprocessing, and the one registry of
-backends (``torch``, ``onnx``, ``onnx-int8``, ``torch-bf16``; a new backend such as TensorRT or OpenVINO is one class plus one
-:func:`register_backend` call).
+backends (``torch``, ``onnx``, ``onnx-int8``, ``torch-bf16``; a new backend such as TensorRT or
+OpenVINO is one class plus one :func:`register_backend` call).
 
 A scorer embeds the crops of all faces in a frame in one batch and runs full windows of
 embeddings through the head. Every backend receives a :class:`BackendSpec` — weights, the
@@ -111,13 +111,15 @@ class TorchScorer:
         if self.model is None:
             raise RuntimeError("this scorer is closed")
         with torch.inference_mode():
-            t = torch.from_numpy(x).to(self.device, non_blocking=True)
-            if self._amp is not None:
-                with torch.autocast("cuda", dtype=self._amp):
-                    e = self.model.embed(t)
-            else:
-                e = self.model.embed(t)
-            return e.float().cpu().numpy()
+            return self._encode(torch.from_numpy(x)).float().cpu().numpy()
+
+    def _encode(self, t):
+        """The encoder on a CPU float32 batch (moved to the device, under autocast if asked)."""
+        t = t.to(self.device, non_blocking=True)
+        if self._amp is None:
+            return self.model.embed(t)
+        with self._torch.autocast("cuda", dtype=self._amp):
+            return self.model.embed(t)
 
     def head(self, windows: np.ndarray) -> np.ndarray:
         torch = self._torch

@@ -11,8 +11,6 @@ backend refuses it with one line. On CUDA it is the PyTorch scorer under bfloat1
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..errors import ConfigError
 from .backends import TorchScorer
 from .checkpoint import LoadedModel
@@ -47,9 +45,9 @@ class Bf16Scorer(TorchScorer):
     crops is worth the cores, so each encoder call runs with ``threads`` threads (default: every
     core this process may use) and the caller's count is restored after it. (A dedicated encoder
     thread with its own OpenMP team was tried: its idle team competes with the loop, four faces
-    31.6 FPS against the default's 34.2 in that bench run.) A thread that first runs PyTorch during such a call starts with
-    ``threads``; :class:`~rtliveness.runtime.pipeline.LivenessPipeline` puts its own count back on
-    every frame, so streams sharing a process keep theirs."""
+    31.6 FPS against the default's 34.2 in that bench run.) A thread that first runs PyTorch
+    during such a call starts with ``threads``; :class:`~rtliveness.runtime.pipeline.LivenessPipeline`
+    puts its own count back on every frame, so streams sharing a process keep theirs."""
 
     def __init__(self, loaded: LoadedModel, threads: int | None = None) -> None:
         import torch
@@ -61,16 +59,13 @@ class Bf16Scorer(TorchScorer):
         self.model.encoder.to(torch.bfloat16).to(memory_format=torch.channels_last)
         self.threads = max(1, int(threads)) if threads is not None else available_cores()
 
-    def embed_array(self, x: np.ndarray) -> np.ndarray:
-        """Normalised float32 NCHW crops → (N, 512) float32 embeddings (bfloat16 inside)."""
+    def _encode(self, t):
+        """The encoder on a CPU float32 batch: rounded to bfloat16, channels-last, on ``threads``."""
         from .device import torch_threads
 
         torch = self._torch
-        if self.model is None:
-            raise RuntimeError("this scorer is closed")
-        with torch_threads(self.threads), torch.inference_mode():
-            t = torch.from_numpy(x).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
-            return self.model.embed(t).float().numpy()
+        with torch_threads(self.threads):
+            return self.model.embed(t.to(torch.bfloat16).contiguous(memory_format=torch.channels_last))
 
 
 def bf16_scorer(loaded: LoadedModel, device: str, threads: int | None = None):
