@@ -5,7 +5,8 @@
 Calibration (static variants): 150 windows (750 crops) drawn from the split's ``train`` part;
 ``dynamic`` quantises activations with ranges taken from each batch at run time; ``torch-bf16`` is
 not int8 but the PyTorch encoder in bfloat16 (``--backend torch-bf16``, CPUs with AMX or
-AVX512-BF16; its encoder uses every core, like ONNX Runtime's default). Check: every window
+AVX512-BF16; its encoder uses every core, like ONNX Runtime's default); ``openvino-bf16`` the
+same arithmetic through OpenVINO (``--backend openvino-bf16``). Check: every window
 of its ``test`` part, scored with the float head on float and on int8 embeddings. Prints and
 writes, per variant, the largest / 99th percentile / mean |p_spoof difference|, label flips at
 the checkpoint's threshold and the median time to embed 64 crops (float in the same run).
@@ -37,6 +38,7 @@ def variants(convs: list[str]) -> dict[str, dict]:
         "conv-only": {"op_types_to_quantize": ["Conv"]},
         "dynamic": {"dynamic": True},  # ONNX Runtime dynamic quantisation: activation ranges per batch
         "torch-bf16": {"bf16": True},  # not int8: the PyTorch encoder in bfloat16 (--backend torch-bf16)
+        "openvino-bf16": {"openvino": True},  # not int8: OpenVINO's encoder in bfloat16 (--backend openvino-bf16)
     }
 
 
@@ -105,7 +107,11 @@ def main() -> int:
         table = variants(convs)
         for name in a.variants.split(","):
             q = Path(tmp) / f"{name}.onnx"
-            if table[name].get("bf16"):
+            if table[name].get("openvino"):
+                from rtliveness.model.openvino import OpenVinoScorer
+
+                sc = OpenVinoScorer.from_checkpoint(a.weights)
+            elif table[name].get("bf16"):
                 from rtliveness.model.bf16 import Bf16Scorer
 
                 sc = Bf16Scorer(load_checkpoint(a.weights))

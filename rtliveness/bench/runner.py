@@ -178,14 +178,14 @@ def format_table(result: dict) -> str:
     """A fixed-width text table of ``result['rows']`` (one line per row), then the case labels."""
     short = {"decode": "dec", "detect": "det", "track": "trk", "crop": "crop", "preprocess": "prep",
              "embed": "emb", "head": "head", "overlay": "ovl", "encode": "enc"}
-    head = (f"{'case':<5} {'dev':<4} {'px':>3} {'variant':<15} {'backend':<7} {'FPS':>6} {'x naive':>7} "
+    head = (f"{'case':<5} {'dev':<4} {'px':>3} {'variant':<18} {'backend':<13} {'FPS':>6} {'x naive':>7} "
             f"{'p50ms':>6} {'p95ms':>6} " + " ".join(f"{short[k]:>5}" for k in STAGE_KEYS)
             + f" {'faces':>5} {'RSS MB':>7}")
     lines = [head, "-" * len(head)]
     for r in result["rows"]:
         sp = "" if r["speedup_vs_naive"] is None else f"{r['speedup_vs_naive']:.2f}"
         lines.append(
-            f"{r['case']:<5} {r['device']:<4} {r['input_size']:>3} {r['variant']:<15} {r['backend']:<7} "
+            f"{r['case']:<5} {r['device']:<4} {r['input_size']:>3} {r['variant']:<18} {r['backend']:<13} "
             f"{r['fps']:>6.1f} {sp:>7} {r['latency_ms_p50']:>6.1f} {r['latency_ms_p95']:>6.1f} "
             + " ".join(f"{r['stages_ms'][k]:>5.1f}" for k in STAGE_KEYS)
             + f" {r['faces_per_frame']:>5.2f} {r['peak_rss_mb']:>7.0f}")

@@ -51,6 +51,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("int8", backend="onnx-int8", doc="the shipped defaults with the bundled int8 encoder (--backend onnx-int8)"),
     Variant("bf16", backend="torch-bf16", doc="the shipped defaults with the encoder in bfloat16 through PyTorch "
                                               "(--backend torch-bf16; CPUs with AMX or AVX512-BF16)"),
+    Variant("openvino-bf16", backend="openvino-bf16", doc="the shipped defaults with the encoder in bfloat16 through "
+                                                          "OpenVINO (--backend openvino-bf16; the [openvino] extra, "
+                                                          "CPUs with AMX or AVX512-BF16)"),
     Variant("every-frame", detector={"every_n": 1}, doc="the shipped defaults but MTCNN on every frame"),
     Variant("steady-cadence", detector={"steady_every": 5},
             doc="the shipped defaults with the opt-in steady cadence: MTCNN every 5th frame while every tracked "

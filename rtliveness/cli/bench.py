@@ -18,7 +18,7 @@ from .common import guarded
 __all__ = ["bench"]
 
 #: the names of rtliveness.bench.VARIANTS and of its cases (kept here so --help imports nothing heavy)
-VARIANT_NAMES = ("default, default-torch, int8, bf16, every-frame, steady-cadence, whole-frame-detect, unbatched-regions, "
+VARIANT_NAMES = ("default, default-torch, int8, bf16, openvino-bf16, every-frame, steady-cadence, whole-frame-detect, unbatched-regions, "
                  "nchw-mtcnn, torch-2threads")
 CASE_NAMES = "file, one, four"
 

@@ -1,6 +1,6 @@
 """Scorer backends: the ``Scorer`` protocol, the shared preprocessing, and the one registry of
-backends (``torch``, ``onnx``, ``onnx-int8``, ``torch-bf16``; a new backend such as TensorRT or
-OpenVINO is one class plus one :func:`register_backend` call).
+backends (``torch``, ``onnx``, ``onnx-int8``, ``torch-bf16``, ``openvino-bf16``; a new backend such as
+TensorRT is one class plus one :func:`register_backend` call).
 
 A scorer embeds the crops of all faces in a frame in one batch and runs full windows of
 embeddings through the head. Every backend receives a :class:`BackendSpec` — weights, the
@@ -163,9 +163,17 @@ def _onnx_int8_backend(spec: BackendSpec) -> Scorer:
     return _onnx_backend(spec, int8=True)
 
 
+def _openvino_bf16_backend(spec: BackendSpec) -> Scorer:
+    from .openvino import OpenVinoScorer  # optional extra, imported lazily
+
+    if spec.device != "cpu":
+        raise ConfigError(f"backend openvino-bf16 runs on the CPU only, not {spec.device}; use --backend onnx or torch there")
+    return OpenVinoScorer.from_checkpoint(spec.weights, verify_checksum=spec.verify_checksum, threads=spec.threads)
+
+
 BackendFactory = Callable[[BackendSpec], Scorer]
 _BACKENDS: dict[str, BackendFactory] = {"torch": _torch_backend, "onnx": _onnx_backend, "onnx-int8": _onnx_int8_backend,
-                                         "torch-bf16": _torch_bf16_backend}
+                                         "torch-bf16": _torch_bf16_backend, "openvino-bf16": _openvino_bf16_backend}
 
 
 def register_backend(name: str, factory: BackendFactory) -> None:
