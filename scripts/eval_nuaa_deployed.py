@@ -111,10 +111,12 @@ def main() -> int:
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--teacher", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--backend", default="auto", help="auto | torch | onnx | onnx-int8 | torch-bf16")
+    ap.add_argument("--backend", default="auto", help="auto | torch | onnx | onnx-int8 | torch-bf16 | openvino-bf16")
     ap.add_argument("--condition", choices=sorted(CONDITIONS), default=None, help="degrade every frame this way first")
     ap.add_argument("--steady-every", type=int, default=DetectorConfig.steady_every,
                     help="the loop's steady detection cadence (default: the shipped one; 3 = a fixed cadence)")
+    ap.add_argument("--detect-every", type=int, default=DetectorConfig.every_n,
+                    help="the loop's detection cadence (default: the shipped one; 1 = every frame)")
     a = ap.parse_args()
     persons = set(a.persons.split(","))
     rows = []
@@ -124,7 +126,7 @@ def main() -> int:
 
         teacher = MiniFasTeacher.from_dir(a.teacher)
     with tempfile.TemporaryDirectory() as tmp, LivenessPipeline.from_config(
-            PipelineConfig(weights=a.weights, backend=a.backend, detector=DetectorConfig(steady_every=a.steady_every))) as pipe:
+            PipelineConfig(weights=a.weights, backend=a.backend, detector=DetectorConfig(steady_every=a.steady_every, every_n=a.detect_every))) as pipe:
         for i, (person, label, paths) in enumerate(sessions(a.nuaa, persons)):
             video = Path(tmp) / f"s{i}.avi"
             frames = write_video(paths, video, condition=a.condition, seed=i)
@@ -138,7 +140,7 @@ def main() -> int:
             rows.append(row)
             print(f"\r{i + 1} sessions", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    report = {"persons": sorted(persons), "condition": a.condition, "steady_every": a.steady_every, "sessions": len(rows), "threshold": pipe.threshold,
+    report = {"persons": sorted(persons), "condition": a.condition, "steady_every": a.steady_every, "detect_every": a.detect_every, "sessions": len(rows), "threshold": pipe.threshold,
               "ours": {**rates(rows, "ours"), **bootstrap(rows, "ours")},
               "undecided": sum(r["ours"] is None for r in rows), "rows": rows}
     if teacher is not None:

@@ -6,7 +6,12 @@ tracker and crop (``rtliveness.runtime``), exactly as ``rtliveness prepare`` doe
 ClientRaw → ``real``, ImposterRaw → ``printed``. Person ids are ``nuaa<ID>`` so splits stay
 person-disjoint. NUAA is for research use only (see its README): never commit the output.
 
-    python scripts/prepare_nuaa.py PATH/TO/nuaa OUT_DIR [--step 3]
+    python scripts/prepare_nuaa.py PATH/TO/nuaa OUT_DIR [--step 3] [--boxes loop]
+
+``--boxes detect`` (default) detects the face on every picture and follows it; ``--boxes loop``
+takes each picture's box from the deployed loop instead (``LivenessPipeline`` with the shipped
+detector cadence: a detector run every few frames, tracker-carried boxes between them), so the
+crops of a window move relative to each other as they do in deployment.
 """
 
 from __future__ import annotations
@@ -64,8 +69,17 @@ def main() -> int:
     ap.add_argument("--crop-size", type=int, default=224)
     ap.add_argument("--detect-scale", type=float, default=0.5,
                     help="detect on a copy scaled by this (NUAA faces are large); crops come from the full frame")
+    ap.add_argument("--boxes", choices=("detect", "loop"), default="detect",
+                    help="detect: MTCNN on every picture; loop: the boxes of the deployed loop (see above)")
+    ap.add_argument("--weights", type=Path, default=None, help="--boxes loop: the loop's weights (default: bundled)")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    if a.boxes == "loop":
+        from rtliveness import LivenessPipeline, PipelineConfig
+
+        from rtliveness.training.prepare import LoopBoxes, loop_window
+
+        loop_boxes = LoopBoxes(LivenessPipeline.from_config(PipelineConfig(weights=a.weights)))
     det = build_detector(DetectorConfig(kind="mtcnn"), device="cpu")
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / DATA_META).write_text(json.dumps({"crop_scale": a.crop_scale, "crop_size": a.crop_size,
@@ -76,9 +90,13 @@ def main() -> int:
         for key, paths in sorted(sessions(a.nuaa / sub).items()):
             person = f"nuaa{key[0]}"
             images = [cv2.imread(str(p)) for p in paths]
-            boxes = [detect(det, im, a.detect_scale) for im in images]
+            if a.boxes == "loop":
+                loop_boxes.reset()
+                found = [loop_boxes(im) for im in images]
+            else:
+                boxes = [detect(det, im, a.detect_scale) for im in images]
             for s in range(0, len(paths) - 4, a.step):
-                track = follow_face(boxes[s:s + 5])
+                track = follow_face(boxes[s:s + 5]) if a.boxes == "detect" else loop_window(found[s:s + 5])
                 if track is None:
                     counts["dropped"] += 1
                     continue

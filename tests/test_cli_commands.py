@@ -48,7 +48,8 @@ def mad(a, b) -> float:
 
 # ------------------------------------------------------------------ prepare
 def test_prepare_a_class_folder_tree(tmp_path, grace):
-    """One folder with a sub-folder per class; crops are the serving crop of MTCNN's boxes."""
+    """One folder with a sub-folder per class; crops are the serving crop at the boxes the deployed
+    loop gives the face (the default), or at MTCNN's box on every frame (``--boxes detect``)."""
     videos = tmp_path / "videos"
     (videos / "real").mkdir(parents=True)
     (videos / "printed").mkdir()
@@ -66,20 +67,35 @@ def test_prepare_a_class_folder_tree(tmp_path, grace):
     assert meta["crop_scale"] == 2.0 and meta["crop_size"] == 64
     ds = scan_dataset(out)
     assert ds.crop_scale == 2.0 and ds.counts()["real"] == 2 and {s.person for s in ds.samples} == {"alicexsmith", "bob"}
-    # the second real sample = frames 5..9 cropped around the face MTCNN finds, as `run` crops it
+    # the second real sample = frames 5..9 cropped exactly where `run` crops them: the boxes of the
+    # deployed loop (MTCNN every 3rd frame, the tracker's boxes between)
+    from rtliveness import LivenessPipeline, PipelineConfig
     from rtliveness.config import DetectorConfig
     from rtliveness.runtime.crop import crop_face
     from rtliveness.runtime.detect import build_detector
     from rtliveness.runtime.track import follow_face
 
-    decoded = read_frames(videos / "real" / "Alice Smith.mp4")[5:10]
-    det = build_detector(DetectorConfig(), device="cpu")
-    boxes = follow_face([det.detect(f) for f in decoded])
-    assert boxes is not None
+    decoded = read_frames(videos / "real" / "Alice Smith.mp4")
+    with LivenessPipeline.from_config(PipelineConfig(device="cpu")) as pipe:
+        results = [pipe.step(f) for f in decoded]
+    assert all(len(r.faces) == 1 for r in results) and [r.detected for r in results[5:10]] == [False, True, False, False, True]
+    loop_boxes = [r.faces[0].box for r in results[5:10]]
     for j in range(5):
         stored = cv2.imread(str(out / "real" / "real_alicexsmith_00001" / f"{j}.png"))
         assert stored.shape == (64, 64, 3)
-        assert mad(stored, crop_face(decoded[j], boxes[j], 2.0, 64)) < 2.0
+        assert mad(stored, crop_face(decoded[5 + j], loop_boxes[j], 2.0, 64)) < 2.0  # the video's decode, not the crop, varies
+    # --boxes detect: MTCNN on every frame, the face followed
+    out2 = tmp_path / "data_detect"
+    ok(rtl("prepare", videos, "--out", out2, "--crop-scale", "2.0", "--crop-size", "64", "--device", "cpu", "--boxes", "detect"))
+    det = build_detector(DetectorConfig(), device="cpu")
+    boxes = follow_face([det.detect(f) for f in decoded[5:10]])
+    assert boxes is not None and boxes != loop_boxes  # the loop carries boxes between detector runs
+    for j in range(5):
+        stored = cv2.imread(str(out2 / "real" / "real_alicexsmith_00001" / f"{j}.png"))
+        assert mad(stored, crop_face(decoded[5 + j], boxes[j], 2.0, 64)) < 2.0
+    one_error_line(rtl("prepare", videos, "--out", tmp_path / "x", "--boxes", "every"), 2, "--boxes must be loop or detect")
+    one_error_line(rtl("prepare", videos, "--out", tmp_path / "x", "--boxes", "detect", "--weights", tmp_path / "w.pt"),
+                   2, "--weights is for --boxes loop")
 
 
 def test_prepare_labelled_files_with_haar_and_one_person(tmp_path, grace):

@@ -99,3 +99,52 @@ def test_labelled_videos_from_class_folders(tmp_path):
     with pytest.raises(DataError, match="is not a folder"):
         labelled_videos(tmp_path / "real" / "b.avi")
 
+
+
+class ScriptedLoop:
+    """Stands in for a LivenessPipeline: ``step`` returns the scripted (track_id, box) faces of each frame."""
+
+    def __init__(self, script):
+        self.script = script
+        self.i = 0
+        self.resets = 0
+
+    def reset(self):
+        self.resets += 1
+
+    def step(self, image):
+        from rtliveness.types import FrameResult, Verdict
+
+        faces = self.script[min(self.i, len(self.script) - 1)]
+        self.i += 1
+        return FrameResult(self.i - 1, float(self.i - 1), tuple(Verdict(t, b, None, "pending") for t, b in faces))
+
+
+def test_loop_boxes_follow_the_largest_face_then_its_track():
+    from rtliveness.training.prepare import LoopBoxes
+
+    small, big = FaceBox(0, 0, 20, 20, 0.9), FaceBox(50, 50, 110, 110, 0.9)
+    loop = LoopBoxes(ScriptedLoop([[], [(1, small), (2, big)], [(1, big), (2, small)], [(1, small)], [(3, big)]]))
+    loop.reset()
+    assert loop.pipeline.resets == 1
+    # nothing, then the larger face (track 2), kept while it lasts although track 1 grows, then the largest left
+    assert [loop(None) for _ in range(5)] == [None, (2, big), (2, small), (1, small), (3, big)]
+
+
+def test_windows_from_the_loop_need_one_track_on_all_five_frames(tmp_path):
+    from rtliveness.training.prepare import LoopBoxes
+
+    video = numbered_video(tmp_path / "v.avi", 15)
+    other = FaceBox(10, 10, 60, 70, 0.9)
+    script = [[(1, BOX)]] * 7 + [[]] + [[(2, other)]] * 2 + [[(2, BOX)]] * 5
+    rep = prepare_videos([(video, "real")], tmp_path / "d", LoopBoxes(ScriptedLoop(script)), 1.5, 32)
+    # windows 0-4 (track 1), 5-9 (frame 7 has no face: dropped), 10-14 (track 2)
+    assert rep["written"] == 2 and rep["dropped"] == 1
+    frames = read_frames(video)
+    s1 = tmp_path / "d" / "real" / "real_v_00001"
+    assert [frame_of(s1 / f"{j}.png") for j in range(5)] == [10, 11, 12, 13, 14]
+    np.testing.assert_array_equal(cv2.imread(str(s1 / "0.png")), crop_face(frames[10], BOX, 1.5, 32))
+    # a window whose frames belong to two tracks is dropped too
+    script = [[(1, BOX)]] * 3 + [[(2, BOX)]] * 12
+    rep = prepare_videos([(video, "real")], tmp_path / "e", LoopBoxes(ScriptedLoop(script)), 1.5, 32)
+    assert rep["written"] == 2 and rep["dropped"] == 1

@@ -48,7 +48,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
                            "installed), MTCNN every 3rd frame (channels-last on the CPU) with min face 1/8 of the short side "
                            "(every 4th run on the whole frame, the others around the tracked faces), 1 torch thread"),
     Variant("default-torch", backend="torch", doc="the shipped defaults with the PyTorch scorer (no [onnx] extra)"),
-    Variant("int8", backend="onnx-int8", doc="the shipped defaults with the bundled int8 encoder (--backend onnx-int8)"),
+    Variant("int8", backend="onnx-int8", doc="the shipped defaults with the int8 encoder built for the weights "
+                                           "(--backend onnx-int8; scripts/build_int8_encoder.py)"),
     Variant("bf16", backend="torch-bf16", doc="the shipped defaults with the encoder in bfloat16 through PyTorch "
                                               "(--backend torch-bf16; CPUs with AMX or AVX512-BF16)"),
     Variant("openvino-bf16", backend="openvino-bf16", doc="the shipped defaults with the encoder in bfloat16 through "

@@ -28,7 +28,7 @@ def fleet(
     security: Annotated[Optional[str], typer.Option("--security", help="Operating point stored with the weights: convenience | balanced | strict.")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="Spoof threshold on p_spoof in (0, 1); overrides --security.")] = None,
     detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
-    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (int8 encoder on the CPU, bundled weights) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness\\[openvino]' extra).")] = "auto",
+    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (an int8 encoder built for the weights; the bundled weights ship none) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness\\[openvino]' extra).")] = "auto",
     give_up: Annotated[float, typer.Option("--give-up", help="Live streams: seconds without frames before giving up.")] = 30.0,
     worker_cpus: Annotated[float, typer.Option("--worker-cpus", help="Ray CPUs reserved per stream worker.")] = 1.0,
     batch_wait_ms: Annotated[float, typer.Option("--batch-wait-ms", help="How long a scorer call waits for other streams' calls to share its batch (0: never; calls that arrive while the scorer is busy are merged anyway).")] = 0.0,

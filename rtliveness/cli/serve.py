@@ -24,7 +24,7 @@ def serve(
     max_streams: Annotated[int, typer.Option("--max-streams", help="At most N WebSocket streams and uploads at once (more get 503 / close code 1013).")] = 8,
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload or WebSocket frame in MiB (more gets 413).")] = 200.0,
     detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
-    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (int8 encoder on the CPU, bundled weights) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness\\[openvino]' extra).")] = "auto",
+    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (an int8 encoder built for the weights; the bundled weights ship none) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness\\[openvino]' extra).")] = "auto",
 ) -> None:
     """Serve the model over HTTP and WebSocket, with a kiosk page at /."""
     import importlib.util

@@ -1,13 +1,13 @@
 """A cheaper encoder pass on the CPU: the encoder quantised to int8 (ONNX Runtime static
-quantisation, per-channel weights, calibrated on real face crops), shipped next to the weights.
+quantisation, per-channel weights, calibrated on real face crops), stored next to the weights.
 
-``weights/spoofmodel.encoder-int8.onnx`` holds the quantised encoder and
-``weights/spoofmodel.encoder-int8.json`` the sha256 of the checkpoint it was made from. The ONNX
-backend ``onnx-int8`` (CPU only, opt-in) uses it only when that sha256 matches the checkpoint
-being loaded, so other weights never get a stale encoder. ``scripts/build_int8_encoder.py``
-rebuilds it and checks p_spoof against the float encoder. It is not the default: on held-out
-NUAA sessions its session-mean p_spoof differed from the float encoder's by up to 0.042 (the
-bundled clips: 0.001), more than the 0.02 the default must keep.
+``scripts/build_int8_encoder.py --weights W`` writes ``W.stem + .encoder-int8.onnx`` and a JSON
+sidecar with the sha256 of the checkpoint it was made from; the ONNX backend ``onnx-int8`` (CPU
+only, opt-in) uses it only when that sha256 matches the checkpoint being loaded, so other weights
+never get a stale encoder. The bundled weights ship none: they are stored in float16, their conv
+weights are not on an int8 grid, and quantising them moved p_spoof by up to 0.52 on held-out
+windows (README, "Performance"); ``openvino-bf16`` is the cheaper pass that keeps the verdicts.
+Weights stored in int8 (``save_checkpoint(..., storage="int8")``) quantise far better.
 """
 
 from __future__ import annotations

@@ -1,5 +1,14 @@
-"""``rtliveness prepare``: labelled videos → 5-crop samples in the origin layout, with the
-runtime's own detector, tracker (:class:`~rtliveness.runtime.track.FaceFollower`) and crop.
+"""``rtliveness prepare``: labelled videos → 5-crop samples in the origin layout, cut where the
+deployed loop cuts them.
+
+Each frame's face box comes from :class:`LoopBoxes` — a :class:`~rtliveness.runtime.pipeline.LivenessPipeline`
+run over the video, so the boxes are exactly those `run` crops: a detector run every few frames
+(region scans around tracked faces), tracker-carried boxes in between. Windows cut that way move
+inside the crop between detector runs, as they do in deployment; windows cut from a detection on
+every frame (``detector=``, the face followed by
+:class:`~rtliveness.runtime.track.FaceFollower`) keep the face centred, and a model trained only
+on those misses more real printed photos through the loop (README, "Fine-tune on your own
+recordings").
 
 Labels come from a folder per class (``VIDEOS/real/*.mp4``, ``VIDEOS/printed/*.mov`` …) or from
 an explicit label for every file given. Existing samples are never overwritten.
@@ -20,7 +29,7 @@ from ..runtime.track import follow_face
 from .attacks import CLASSES
 from .data import DATA_META, WINDOW, person_id, sample_name
 
-__all__ = ["prepare_videos", "labelled_videos", "VIDEO_EXT"]
+__all__ = ["LoopBoxes", "loop_window", "prepare_videos", "labelled_videos", "VIDEO_EXT"]
 
 VIDEO_EXT = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 
@@ -57,14 +66,47 @@ def _next_index(folder: Path, prefix: str) -> int:
     return max(taken) + 1 if taken else 0
 
 
+class LoopBoxes:
+    """The followed face's box on each frame as the deployed loop places it.
+
+    ``pipeline`` (a :class:`~rtliveness.runtime.pipeline.LivenessPipeline`) steps through every
+    frame; the face followed is the largest one when none is followed yet, then the same track for
+    as long as the loop keeps it. ``__call__`` returns ``(track_id, box)`` or None (no face)."""
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+        self._track: int | None = None
+
+    def reset(self) -> None:
+        """A new video: forget every track."""
+        self.pipeline.reset()
+        self._track = None
+
+    def __call__(self, image) -> tuple[int, object] | None:
+        faces = {v.track_id: v.box for v in self.pipeline.step(image).faces}
+        if self._track not in faces:
+            self._track = max(faces, key=lambda t: faces[t].width * faces[t].height) if faces else None
+        return None if self._track is None else (self._track, faces[self._track])
+
+
+def loop_window(found: list) -> list | None:
+    """The boxes of a window from its frames' :class:`LoopBoxes` results, or None unless one track
+    has them all."""
+    if any(f is None for f in found) or len({f[0] for f in found}) != 1:
+        return None
+    return [f[1] for f in found]
+
+
 def prepare_videos(videos: Iterable[tuple[str | Path, str]], out_root: str | Path, detector, crop_scale: float,
                    crop_size: int = 224, stride: int = 1, window_step: int = 5, person: str | None = None,
                    max_samples: int | None = None, progress: Callable[[int, str], None] | None = None) -> dict:
     """Cut (video, class) pairs into 5-crop samples under ``out_root/<class>/``.
 
-    ``stride``: frames between the 5 crops of a sample (1 = consecutive, as ``run`` sees them);
-    ``window_step``: frames between the starts of consecutive samples. The largest face is
-    followed by the serving tracker; a window in which it is lost is dropped. Returns
+    ``detector``: a :class:`LoopBoxes` (the deployed loop's boxes; what ``rtliveness prepare``
+    uses) or a face detector run on every frame, its largest face followed by
+    :func:`~rtliveness.runtime.track.follow_face`. ``stride``: frames between the 5 crops of a
+    sample (1 = consecutive, as ``run`` sees them); ``window_step``: frames between the starts of
+    consecutive samples. A window in which the face is lost is dropped. Returns
     ``{"written", "dropped", "per_class"}``.
     """
     from ..runtime.sources import FileSource
@@ -85,14 +127,18 @@ def prepare_videos(videos: Iterable[tuple[str | Path, str]], out_root: str | Pat
         pid = person_id(person or video.stem)
         k = _next_index(out_root / label, f"{label}_{pid}_")
         recent: deque = deque(maxlen=span + 1)  # (image, boxes) of the last span+1 frames
+        loop = isinstance(detector, LoopBoxes)
+        if loop:
+            detector.reset()
         with FileSource(video) as src:
             for frame in src:
-                recent.append((frame.image_bgr, detector.detect(frame.image_bgr)))
+                found = detector(frame.image_bgr) if loop else detector.detect(frame.image_bgr)
+                recent.append((frame.image_bgr, found))
                 start = frame.index - span
                 if start < 0 or start % window_step:
                     continue
                 picked = [recent[j * stride] for j in range(WINDOW)]
-                boxes = follow_face([b for _, b in picked])
+                boxes = loop_window([b for _, b in picked]) if loop else follow_face([b for _, b in picked])
                 if boxes is None:
                     dropped += 1
                     continue
