@@ -2,7 +2,8 @@
 
 Each session (``ID_glasses_position_session``) holds consecutive pictures; windows of 5
 consecutive pictures of a session become one sample, cropped with the serving detector (MTCNN),
-tracker and crop (``rtliveness.runtime``), exactly as ``rtliveness prepare`` does for videos.
+tracker and crop (``rtliveness.runtime``); ``--boxes loop`` cuts them as ``rtliveness prepare``
+does for videos (its default).
 ClientRaw → ``real``, ImposterRaw → ``printed``. Person ids are ``nuaa<ID>`` so splits stay
 person-disjoint. NUAA is for research use only (see its README): never commit the output.
 
@@ -68,19 +69,17 @@ def main() -> int:
     ap.add_argument("--crop-scale", type=float, default=2.7)
     ap.add_argument("--crop-size", type=int, default=224)
     ap.add_argument("--detect-scale", type=float, default=0.5,
-                    help="detect on a copy scaled by this (NUAA faces are large); crops come from the full frame")
+                    help="--boxes detect: detect on a copy scaled by this (NUAA faces are large); crops come from "
+                         "the full frame (--boxes loop detects as run does)")
     ap.add_argument("--boxes", choices=("detect", "loop"), default="detect",
                     help="detect: MTCNN on every picture; loop: the boxes of the deployed loop (see above)")
-    ap.add_argument("--weights", type=Path, default=None, help="--boxes loop: the loop's weights (default: bundled)")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    det = build_detector(DetectorConfig(kind="mtcnn"), device="cpu")
     if a.boxes == "loop":
-        from rtliveness import LivenessPipeline, PipelineConfig
-
         from rtliveness.training.prepare import LoopBoxes, loop_window
 
-        loop_boxes = LoopBoxes(LivenessPipeline.from_config(PipelineConfig(weights=a.weights)))
-    det = build_detector(DetectorConfig(kind="mtcnn"), device="cpu")
+        loop_boxes = LoopBoxes.for_detector(det, DetectorConfig(kind="mtcnn"))  # run's cadence, whole frames
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / DATA_META).write_text(json.dumps({"crop_scale": a.crop_scale, "crop_size": a.crop_size,
                                                "generator": "scripts/prepare_nuaa.py"}, indent=2))

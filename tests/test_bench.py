@@ -98,3 +98,14 @@ def test_synthetic_video_has_the_faces(tmp_path):
     n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     cap.release()
     assert ok and img.shape == (240, 320, 3) and n == 3
+
+
+def test_cpu_only_variants_are_left_out_of_another_device():
+    from rtliveness.bench.runner import _rows_for
+    from rtliveness.bench.variants import VARIANTS
+
+    assert VARIANTS["openvino-bf16"].cpu_only and not VARIANTS["bf16"].cpu_only
+    said = []
+    rows = _rows_for("one", DATA / "talking_head.mov", "cuda", 112, None, 6, 6, 1, ("openvino-bf16",), False, 1,
+                     None, said.append)
+    assert rows == [] and said == ["bench: one cuda 112px openvino-bf16 skipped: its backend runs on the CPU only"]

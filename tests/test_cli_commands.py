@@ -94,8 +94,6 @@ def test_prepare_a_class_folder_tree(tmp_path, grace):
         stored = cv2.imread(str(out2 / "real" / "real_alicexsmith_00001" / f"{j}.png"))
         assert mad(stored, crop_face(decoded[5 + j], boxes[j], 2.0, 64)) < 2.0
     one_error_line(rtl("prepare", videos, "--out", tmp_path / "x", "--boxes", "every"), 2, "--boxes must be loop or detect")
-    one_error_line(rtl("prepare", videos, "--out", tmp_path / "x", "--boxes", "detect", "--weights", tmp_path / "w.pt"),
-                   2, "--weights is for --boxes loop")
 
 
 def test_prepare_labelled_files_with_haar_and_one_person(tmp_path, grace):

@@ -31,7 +31,8 @@ def test_a_cpu_without_native_bf16_is_refused_with_one_line(tiny_weights, monkey
 
 
 def test_cuda_is_refused_with_one_line(tiny_weights):
-    with pytest.raises(ConfigError, match=r"^backend openvino-bf16 runs on the CPU only, not cuda:0; use --backend onnx or torch there$"):
+    with pytest.raises(ConfigError, match=r"^backend openvino-bf16 runs on the CPU only, not cuda:0; pass --device cpu, "
+                                          r"or use --backend onnx or torch on the GPU$"):
         build_scorer("openvino-bf16", BackendSpec(weights=tiny_weights, device="cuda:0"))
 
 
@@ -80,7 +81,7 @@ def test_openvino_bf16_keeps_every_verdict_of_the_default_encoder_on_the_bundled
 @native
 def test_run_with_the_openvino_backend(tmp_path):
     r = subprocess.run([str(EXE), "run", str(ROOT / "examples/attack_replay.mp4"), "--backend", "openvino-bf16",
-                        "--jsonl", str(tmp_path / "r.jsonl")], capture_output=True, text=True, timeout=600)
+                        "--device", "cpu", "--jsonl", str(tmp_path / "r.jsonl")], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert "track 1: spoof" in r.stderr, r.stderr
     summary = json.loads((tmp_path / "r.jsonl").read_text().splitlines()[-1])["summary"]

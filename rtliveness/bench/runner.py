@@ -162,6 +162,9 @@ def _rows_for(case, video, device, size, weights, frames, naive_frames, warmup, 
     rows = []
     for name in variants:
         v = VARIANTS[name]
+        if v.cpu_only and device != "cpu":
+            say(f"bench: {case} {device} {size}px {name} skipped: its backend runs on the CPU only")
+            continue
         say(f"bench: {case} {device} {size}px {name} …")
         with torch_threads(v.torch_threads):
             m, backend = run_variant(v, video, weights, device, frames, warmup, work)

@@ -28,13 +28,15 @@ __all__ = ["Variant", "VARIANTS", "TimedScorer", "build_pipeline", "time_pipelin
 class Variant:
     """A configuration of our loop to time: the scorer ``backend``, overrides of
     :class:`DetectorConfig` (``detector``), and PyTorch's thread count (``torch_threads``;
-    None = the shipped ``PipelineConfig.cpu_threads``)."""
+    None = the shipped ``PipelineConfig.cpu_threads``); ``cpu_only`` variants are left out of
+    the rows of another device."""
 
     name: str
     backend: str = "auto"
     detector: dict = field(default_factory=dict)
     torch_threads: int | None = None
     doc: str = ""
+    cpu_only: bool = False  # the backend runs on the CPU only: skipped in a CUDA bench
 
     def config(self, weights: Path | None, device: str) -> PipelineConfig:
         det = replace(DetectorConfig(), **self.detector)
@@ -52,7 +54,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
                                            "(--backend onnx-int8; scripts/build_int8_encoder.py)"),
     Variant("bf16", backend="torch-bf16", doc="the shipped defaults with the encoder in bfloat16 through PyTorch "
                                               "(--backend torch-bf16; CPUs with AMX or AVX512-BF16)"),
-    Variant("openvino-bf16", backend="openvino-bf16", doc="the shipped defaults with the encoder in bfloat16 through "
+    Variant("openvino-bf16", backend="openvino-bf16", cpu_only=True, doc="the shipped defaults with the encoder in bfloat16 through "
                                                           "OpenVINO (--backend openvino-bf16; the [openvino] extra, "
                                                           "CPUs with AMX or AVX512-BF16)"),
     Variant("every-frame", detector={"every_n": 1}, doc="the shipped defaults but MTCNN on every frame"),

@@ -26,8 +26,7 @@ def prepare(
     person: Annotated[Optional[str], typer.Option("--person", help="Identity id for the sample names (default: each video's name).")] = None,
     detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar (use the one you run with).")] = "mtcnn",
     min_face: Annotated[Optional[int], typer.Option("--min-face", help="Smallest face side in pixels (default: relative, as run).")] = None,
-    boxes: Annotated[str, typer.Option("--boxes", help="loop: each frame's box as `run` places it (detector every few frames, tracker between; the default) | detect: the detector on every frame.")] = "loop",
-    weights: Annotated[Optional[Path], typer.Option("--weights", help="--boxes loop: the checkpoint whose loop runs (default: bundled; only its boxes are kept).")] = None,
+    boxes: Annotated[str, typer.Option("--boxes", help="loop: each frame's box as `run` places it with its default cadence (detector every 3rd frame, tracker between; the default) | detect: the detector on every frame.")] = "loop",
     device: DeviceOpt = "cpu",
 ) -> None:
     """Cut labelled videos into 5-crop samples with the detector, tracker and crop that `run` uses."""
@@ -51,21 +50,15 @@ def prepare(
         pairs = [(Path(v), label) for v in videos]
     if boxes not in ("loop", "detect"):
         raise ConfigError(f"--boxes must be loop or detect, got {boxes!r}")
-    if boxes == "detect" and weights is not None:
-        raise ConfigError("--weights is for --boxes loop (the detector alone needs no weights); drop one of them")
     det_config = DetectorConfig(kind=detector, min_face_size=min_face)
+    det = build_detector(det_config, device=resolve_device(device))
     if boxes == "loop":
-        from .. import LivenessPipeline, PipelineConfig
-
-        pipe = LivenessPipeline.from_config(PipelineConfig(weights=weights, device=device, detector=det_config))
-        det = LoopBoxes(pipe)
-    else:
-        det = build_detector(det_config, device=resolve_device(device))
+        det = LoopBoxes.for_detector(det, det_config)
     try:
         rep = prepare_videos(pairs, out, det, crop_scale, crop_size, stride=stride, window_step=step, person=person)
     finally:
         if boxes == "loop":
-            pipe.close()
+            det.close()
     per = ", ".join(f"{k} {v}" for k, v in rep["per_class"].items() if v)
     typer.echo(f"wrote {rep['written']} samples to {out} ({per or 'none'}; {rep['dropped']} windows dropped: face lost)",
                err=True)

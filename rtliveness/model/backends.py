@@ -167,7 +167,8 @@ def _openvino_bf16_backend(spec: BackendSpec) -> Scorer:
     from .openvino import OpenVinoScorer  # optional extra, imported lazily
 
     if spec.device != "cpu":
-        raise ConfigError(f"backend openvino-bf16 runs on the CPU only, not {spec.device}; use --backend onnx or torch there")
+        raise ConfigError(f"backend openvino-bf16 runs on the CPU only, not {spec.device}; pass --device cpu, "
+                          "or use --backend onnx or torch on the GPU")
     return OpenVinoScorer.from_checkpoint(spec.weights, verify_checksum=spec.verify_checksum, threads=spec.threads)
 
 

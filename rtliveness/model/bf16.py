@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from .backends import TorchScorer
 from .checkpoint import LoadedModel
 
-__all__ = ["Bf16Scorer", "available_cores", "bf16_scorer", "native_bf16"]
+__all__ = ["Bf16Scorer", "available_cores", "bf16_scorer", "native_bf16", "require_native_bf16"]
 
 
 def native_bf16() -> bool:
@@ -25,6 +25,13 @@ def native_bf16() -> bool:
     cpu = torch.cpu
     return bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)()
                 or getattr(cpu, "_is_avx512_bf16_supported", lambda: False)())
+
+
+def require_native_bf16(backend: str) -> None:
+    """Refuse ``backend`` with one line on a CPU without native bfloat16 (it would be emulated, slowly)."""
+    if not native_bf16():
+        raise ConfigError(f"backend {backend} needs a CPU with native bfloat16 (Intel AMX or AVX512-BF16) "
+                          "and this one has neither; use --backend onnx or torch")
 
 
 def available_cores() -> int:
@@ -52,9 +59,7 @@ class Bf16Scorer(TorchScorer):
     def __init__(self, loaded: LoadedModel, threads: int | None = None) -> None:
         import torch
 
-        if not native_bf16():
-            raise ConfigError("backend torch-bf16 needs a CPU with native bfloat16 (Intel AMX or AVX512-BF16) "
-                              "and this one has neither; use --backend onnx or torch")
+        require_native_bf16("torch-bf16")
         super().__init__(loaded, device="cpu")
         self.model.encoder.to(torch.bfloat16).to(memory_format=torch.channels_last)
         self.threads = max(1, int(threads)) if threads is not None else available_cores()

@@ -116,7 +116,7 @@ class OnnxScorer:
                         cache_dir: Path | None = None, int8: bool = False) -> "OnnxScorer":
         """Export ``weights`` (None = bundled) once into the cache (keyed by its sha256) and load it.
 
-        ``int8=True`` (``--backend onnx-int8``, CPU only) uses the int8 encoder shipped next to the
+        ``int8=True`` (``--backend onnx-int8``, CPU only) uses the int8 encoder stored next to the
         weights, which must have been made from exactly these weights (see
         :mod:`rtliveness.model.quantize`); a missing one is a :class:`WeightsError`."""
         _import_ort()  # fail fast with the install hint before any export work

@@ -67,7 +67,8 @@ class OpenVinoScorer:
             try:
                 return core.compile_model(str(self.path / name), "CPU", config).create_infer_request()
             except Exception as exc:  # OpenVINO raises its own exception types
-                raise WeightsError(f"OpenVINO cannot load {self.path / name}: {str(exc).splitlines()[0][:200]}; "
+                raise WeightsError(f"OpenVINO cannot load {self.path / name}: "
+                                  f"{(str(exc).splitlines() or [type(exc).__name__])[0][:200]}; "
                                    "export it again") from exc
 
         self._enc = compile_(ENCODER_FILE, precision)
@@ -78,12 +79,11 @@ class OpenVinoScorer:
     def from_checkpoint(cls, weights: Path | None = None, verify_checksum: bool = True, precision: str = "bf16",
                         threads: int | None = None, cache_dir: Path | None = None) -> "OpenVinoScorer":
         """Export ``weights`` (None = bundled) once into the ONNX cache and compile it."""
-        from .bf16 import native_bf16
+        from . import bf16
 
         _import_openvino()  # fail fast with the install hint before any export work
-        if precision == "bf16" and not native_bf16():
-            raise ConfigError("backend openvino-bf16 needs a CPU with native bfloat16 (Intel AMX or AVX512-BF16) "
-                              "and this one has neither; use --backend onnx or torch")
+        if precision == "bf16":
+            bf16.require_native_bf16("openvino-bf16")
         folder, info = read_export(cached_export(weights, verify_checksum=verify_checksum, cache_dir=cache_dir))
         return cls(folder, info, precision=precision, threads=threads)
 

@@ -29,7 +29,7 @@ def _sidecar(encoder: Path) -> Path:
 
 
 def int8_encoder_for(weights: Path, digest: str) -> Path | None:
-    """The int8 encoder shipped next to ``weights`` when it was made from exactly this
+    """The int8 encoder stored next to ``weights`` when it was made from exactly this
     checkpoint (``digest`` = its sha256), else None."""
     weights = Path(weights)
     cand = weights.with_name(weights.stem + INT8_SUFFIX)

@@ -77,6 +77,17 @@ class LoopBoxes:
         self.pipeline = pipeline
         self._track: int | None = None
 
+    @classmethod
+    def for_detector(cls, detector, detector_config=None) -> "LoopBoxes":
+        """The loop's boxes with ``detector`` at ``detector_config``'s cadence (default: ``run``'s).
+        The boxes never depend on the scores, so the pipeline scores nothing (:class:`_NoScores`)."""
+        from ..runtime.pipeline import LivenessPipeline
+
+        return cls(LivenessPipeline(detector, _NoScores(), detector_config=detector_config))
+
+    def close(self) -> None:
+        self.pipeline.close()
+
     def reset(self) -> None:
         """A new video: forget every track."""
         self.pipeline.reset()
@@ -87,6 +98,29 @@ class LoopBoxes:
         if self._track not in faces:
             self._track = max(faces, key=lambda t: faces[t].width * faces[t].height) if faces else None
         return None if self._track is None else (self._track, faces[self._track])
+
+
+class _NoScores:
+    """The scorer of a boxes-only loop (:meth:`LoopBoxes.for_detector`): 16 px crops, zero
+    embeddings, p_spoof 0 — never read, the loop's detection cadence and tracker do not use them."""
+
+    def __init__(self) -> None:
+        from ..model.checkpoint import ModelMeta
+
+        self.meta = ModelMeta(input_size=16, crop_scale=1.0, threshold=0.5)
+
+    def embed(self, crops):
+        import numpy as np
+
+        return np.zeros((len(crops), 512), np.float32)
+
+    def head(self, windows):
+        import numpy as np
+
+        return np.zeros((len(windows),), np.float64)
+
+    def close(self) -> None:
+        pass
 
 
 def loop_window(found: list) -> list | None:
