@@ -167,6 +167,26 @@ def test_int8_storage_is_close_and_small(tmp_path):
         assert torch.allclose(torch.sigmoid(m(x)), torch.sigmoid(loaded.model(x)), atol=3e-2)
 
 
+def test_int8_kernel_storage_scales_each_kernel_and_loads_back_close(tmp_path):
+    torch.manual_seed(5)
+    m = SpoofModel().eval()
+    full = save_checkpoint(tmp_path / "f.pt", m, ModelMeta())
+    small = save_checkpoint(tmp_path / "k.pt", m, ModelMeta(), storage="int8-kernel")
+    assert 0.3 * full.stat().st_size < small.stat().st_size < 0.4 * full.stat().st_size
+    loaded = load_checkpoint(small)
+    w, wq = m.encoder.layer1[0].conv1.weight, loaded.model.encoder.layer1[0].conv1.weight
+    step = w.abs().reshape(w.shape[0], w.shape[1], -1).amax(2) / 127  # one step per (output, input) kernel
+    err = (w - wq).abs().reshape(w.shape[0], w.shape[1], -1).amax(2)
+    assert (err <= step / 2 + 1e-7).all() and err.max() > 0
+    per_channel = load_checkpoint(save_checkpoint(tmp_path / "q.pt", m, ModelMeta(), storage="int8"))
+    wc = per_channel.model.encoder.layer1[0].conv1.weight
+    assert (w - wq).abs().mean() < 0.5 * (w - wc).abs().mean()  # finer than one scale per channel
+    fc, fq = m.fc.weight, loaded.model.fc.weight  # a linear layer keeps one scale per output
+    assert ((fc - fq).abs().amax(1) <= fc.abs().amax(1) / 254 + 1e-7).all()
+    with pytest.raises(ValueError, match="int8-kernel"):
+        save_checkpoint(tmp_path / "x.pt", m, ModelMeta(), storage="int4")
+
+
 @pytest.mark.parametrize("content", [b"vm\n", b"not a checkpoint\n"])
 def test_a_text_file_is_refused_in_plain_words(tmp_path, content):
     path = tmp_path / "hostname"

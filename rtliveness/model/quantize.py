@@ -4,10 +4,11 @@ quantisation, per-channel weights, calibrated on real face crops), stored next t
 ``scripts/build_int8_encoder.py --weights W`` writes ``W.stem + .encoder-int8.onnx`` and a JSON
 sidecar with the sha256 of the checkpoint it was made from; the ONNX backend ``onnx-int8`` (CPU
 only, opt-in) uses it only when that sha256 matches the checkpoint being loaded, so other weights
-never get a stale encoder. The bundled weights ship none: they are stored in float16, their conv
-weights are not on an int8 grid, and quantising them moved p_spoof by up to 0.52 on held-out
-windows (README, "Performance"); ``openvino-bf16`` is the cheaper pass that keeps the verdicts.
-Weights stored in int8 (``save_checkpoint(..., storage="int8")``) quantise far better.
+never get a stale encoder. The bundled weights ship none: their conv weights are stored with a
+scale per kernel (``storage="int8-kernel"``), not on the per-channel grid that ONNX Runtime's
+int8 uses, and quantising them moves p_spoof far more than the 0.02 a verdict can afford
+(README, "Performance"); ``openvino-bf16`` is the cheaper pass that keeps the verdicts.
+Weights stored with ``storage="int8"`` (per channel) quantise far better.
 """
 
 from __future__ import annotations
