@@ -84,6 +84,21 @@ def main() -> int:
                 r = dep["minifasnet"]
                 out.append(f"| MiniFASNet teacher (peer; its own detector, mean frame p_spoof ≥ 0.5) | 0.5 | {dep['sessions']} | "
                            f"{pct(r['apcer_printed'])} | {pct(r['bpcer'])} | {pct(r['acer'])} | — |")
+    rendered = [m for m in models if m.get("rendered_deployed")]
+    if rendered:
+        out += ["", "Rendered held-out identities through the deployed loop (`scripts/eval_rendered_deployed.py`: 3 new "
+                "scenes per identity and class, 30 frames of 640×480 each, written as MJPG video and run as `rtliveness run` "
+                "does; verdict = the main track's summary; one clip = one sample; 95 % bootstrap interval over identities):", "",
+                "| model | threshold | clips | live video: BPCER / APCER printed, replay, 2D mask | stills: BPCER | stills: APCER printed / replay / 2D mask | all: ACER (95 % CI) | no verdict |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for m in rendered:
+            r = json.loads((d / m["rendered_deployed"]).read_text())
+            g = r["groups"]
+            lv, st, al = g["live_video"], g["stills"], g["all"]
+            lv_ap = ", ".join(pct(lv["apcer"].get(k)) for k in ("printed", "replay", "2dmask"))
+            st_ap = " / ".join(pct(st["apcer"].get(k)) for k in ("printed", "replay", "2dmask"))
+            out.append(f"| {m['name']} | {r['threshold']:.3f} | {r['clips']} | {pct(lv['bpcer'])} / {lv_ap} | {pct(st['bpcer'])} | "
+                       f"{st_ap} | {pct(al['acer'])}{interval(al.get('acer_ci95'))} | {al['undecided']} |")
     for m in models:
         if not m.get("shipped"):
             continue

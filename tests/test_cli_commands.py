@@ -135,6 +135,13 @@ def test_synth_two_samples_per_class_from_the_repo_assets(tmp_path):
     assert scan_dataset(only).counts() == {"real": 2, "replay": 0, "printed": 0, "2dmask": 0}
     bad = rtl("synth", "--out", tmp_path / "bad", "--classes", "real,hologram", "--assets", assets)
     assert bad.returncode != 0 and "hologram" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    bad = rtl("synth", "--out", tmp_path / "bad", "--boxes", "every", "--assets", assets)
+    one_error_line(bad, 2, "--boxes must be loop or detect, got 'every'")
+    # --boxes detect: the old cut (no warm-up frames)
+    old = tmp_path / "detect"
+    ok(rtl("synth", "--out", old, "--samples-per-class", "1", "--assets", assets, "--width", "320", "--height", "240",
+           "--classes", "real", "--boxes", "detect"))
+    assert json.loads((old / "rtliveness_data.json").read_text())["config"]["boxes"] == "detect"
 
 
 # ------------------------------------------------------------------ train → eval → calibrate → export

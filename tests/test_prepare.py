@@ -131,6 +131,24 @@ def test_loop_boxes_follow_the_largest_face_then_its_track():
     assert [loop(None) for _ in range(5)] == [None, (2, big), (2, small), (1, small), (3, big)]
 
 
+def test_loop_boxes_near_a_box_follow_the_face_found_there():
+    from rtliveness.training.prepare import LoopBoxes
+
+    small, big = FaceBox(0, 0, 20, 20, 0.9), FaceBox(50, 50, 110, 110, 0.9)
+    script = [[(1, small), (2, big)], [(1, small), (2, big)], [(2, big)], [(2, big), (4, small)]]
+    loop = LoopBoxes(ScriptedLoop(script))
+    # the renderer put the face at the small box: that track, not the largest, and nothing once it is gone
+    loop.reset(near=FaceBox(2, 1, 21, 22, 0.9), min_iou=0.5)
+    assert [loop(None) for _ in range(4)] == [(1, small), (1, small), None, (4, small)]
+    # no face overlapping the given box by min_iou: none is followed
+    loop = LoopBoxes(ScriptedLoop(script))
+    loop.reset(near=FaceBox(200, 200, 240, 240, 0.9))
+    assert loop(None) is None
+    # a plain reset forgets the box: the largest face again
+    loop.reset()
+    assert loop(None) == (2, big)
+
+
 def test_windows_from_the_loop_need_one_track_on_all_five_frames(tmp_path):
     from rtliveness.training.prepare import LoopBoxes
 

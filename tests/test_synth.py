@@ -94,11 +94,60 @@ def test_reproducible_for_a_seed(runs):
     assert (runs["a"][0] / "synth_samples.jsonl").read_bytes() == (runs["b"][0] / "synth_samples.jsonl").read_bytes()
 
 
+def test_samples_are_cut_at_the_deployed_loops_boxes(runs, detector, sources):
+    """Each sample is cut at the boxes an independent LivenessPipeline (``run``'s detector cadence
+    and tracker) gives the rendered face on the last 5 frames, after the recorded warm-up."""
+    from conftest import FakeScorer
+    from rtliveness.runtime.crop import crop_face
+    from rtliveness.runtime.pipeline import LivenessPipeline
+    from rtliveness.runtime.track import box_iou
+    from rtliveness.training.attacks import class_seed
+
+    root, _ = runs["a"]
+    cfg = _cfg(0)
+    recs = [json.loads(x) for x in (root / "synth_samples.jsonl").read_text().splitlines()]
+    warmups, carried = set(), 0
+    for rec in recs:
+        kind, k = rec["class"], int(rec["sample"].rsplit("_", 1)[1])
+        rng = np.random.default_rng([0, class_seed(kind), k, rec["attempt"]])
+        warm = int(rng.integers(4, 7))
+        assert rec["params"]["warmup"] == warm
+        warmups.add(warm)
+        frames, expected, _ = synth.render._render_sample(sources, _ident(sources, rec["person"]), kind, rng, cfg,
+                                                          warm + 5, cfg.frame_size)
+        pipe = LivenessPipeline(detector, FakeScorer(), detector_config=DetectorConfig())
+        results = [pipe.step(f) for f in frames]
+        first = {v.track_id: v.box for v in results[0].faces}
+        tid = max(first, key=lambda t: box_iou(first[t], expected[0]))
+        boxes = [next(v.box for v in r.faces if v.track_id == tid) for r in results][warm:]
+        assert [b.as_list() for b in boxes] == rec["boxes"]
+        for j, b in enumerate(boxes):
+            np.testing.assert_array_equal(cv2.imread(str(root / rec["sample"] / f"{j}.png")),
+                                          crop_face(frames[warm + j], b, 2.7, 224))
+        # between detector runs the box is the tracker's, not where the detector would put it
+        for j, b in enumerate(boxes):
+            dets = detector.detect(frames[warm + j])
+            carried += bool(dets) and min(abs(np.subtract(d.as_list(), b.as_list())).max() for d in dets) > 0
+    assert carried >= len(recs)  # about two frames in three are carried
+    assert len(warmups) >= 2      # the cadence phase varies between samples
+
+
+def test_detect_boxes_keep_the_old_cut(tmp_path, detector):
+    rep = synth.synthesize(ASSETS, tmp_path / "d", _cfg(0, classes=("real",), boxes="detect"), detector=detector)
+    assert rep["counts"] == {"real": 2}
+    rec = json.loads((tmp_path / "d" / "synth_samples.jsonl").read_text().splitlines()[0])
+    assert "warmup" not in rec["params"]
+
+
 def test_config_validation():
     with pytest.raises(ValueError):
         synth.SynthConfig(classes=("real", "cartoon"))
     with pytest.raises(ValueError):
         synth.SynthConfig(samples_per_class=0)
+    with pytest.raises(ValueError, match="boxes must be loop or detect"):
+        synth.SynthConfig(boxes="every")
+    with pytest.raises(ValueError, match="warmup"):
+        synth.SynthConfig(warmup=(5, 2))
 
 
 def test_render_clip(tmp_path, detector):
@@ -106,6 +155,14 @@ def test_render_clip(tmp_path, detector):
     frames = read_frames(out)
     assert len(frames) == 12 and frames[0].shape == (240, 320, 3)
     assert any(detector.detect(f) for f in frames[:3])
+    # another identity of the assets (the deployed-loop evaluation renders every held-out one), MJPG
+    kw = dict(n_frames=6, seed=1, frame_size=(320, 240), detector=detector, face_size=(60.0, 100.0), fourcc="MJPG")
+    astro = read_frames(synth.render_clip("printed", ASSETS, tmp_path / "a.avi", identity="astronaut", **kw))
+    default = read_frames(synth.render_clip("printed", ASSETS, tmp_path / "d.avi", **kw))
+    assert len(astro) == len(default) == 6 and any(detector.detect(f) for f in astro[:3])
+    assert np.abs(astro[0].astype(np.int16) - default[0]).mean() > 5
+    with pytest.raises(ValueError, match="no identity 'nobody'"):
+        synth.render_clip("real", ASSETS, tmp_path / "x.avi", identity="nobody", **kw)
 
 
 # ------------------------------------------------------------------ the media leave their traces

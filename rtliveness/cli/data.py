@@ -74,6 +74,7 @@ def synth(
     height: Annotated[int, typer.Option("--height", help="Rendered frame height.")] = 480,
     workers: Annotated[int, typer.Option("--workers", help="Rendering processes.")] = 1,
     classes: Annotated[Optional[str], typer.Option("--classes", help="Comma list of classes to render (default: real,replay,printed,2dmask).")] = None,
+    boxes: Annotated[str, typer.Option("--boxes", help="loop: crops at the boxes `run` gives (its detector cadence and tracker, after 4-6 warm-up frames; the default) | detect: the detector on every frame of the window.")] = "loop",
 ) -> None:
     """Build a labelled synthetic dataset (real + printed/replay/2dmask attacks) from real live faces."""
     if samples_per_class < 1:
@@ -81,8 +82,10 @@ def synth(
     from ..runtime.progress import Progress, stderr_if_tty
     from ..training.synth import SynthConfig, default_assets_dir, synthesize
 
+    if boxes not in ("loop", "detect"):
+        raise ConfigError(f"--boxes must be loop or detect, got {boxes!r}")
     kinds = {} if classes is None else {"classes": tuple(c.strip() for c in classes.split(",") if c.strip())}
-    cfg = SynthConfig(samples_per_class=samples_per_class, seed=seed, frame_size=(width, height), **kinds)
+    cfg = SynthConfig(samples_per_class=samples_per_class, seed=seed, frame_size=(width, height), boxes=boxes, **kinds)
     assets_dir = assets if assets is not None else default_assets_dir()
     if not Path(assets_dir).is_dir():
         raise ConfigError(f"--assets folder not found: {assets_dir}")

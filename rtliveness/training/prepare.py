@@ -70,12 +70,16 @@ class LoopBoxes:
     """The followed face's box on each frame as the deployed loop places it.
 
     ``pipeline`` (a :class:`~rtliveness.runtime.pipeline.LivenessPipeline`) steps through every
-    frame; the face followed is the largest one when none is followed yet, then the same track for
-    as long as the loop keeps it. ``__call__`` returns ``(track_id, box)`` or None (no face)."""
+    frame; the face followed is the largest one when none is followed yet (or, after
+    ``reset(near=box)``, the one overlapping ``box`` most, if by IoU >= ``min_iou``), then the same
+    track for as long as the loop keeps it. ``__call__`` returns ``(track_id, box)`` or None (no
+    face)."""
 
     def __init__(self, pipeline) -> None:
         self.pipeline = pipeline
         self._track: int | None = None
+        self._near = None
+        self._min_iou = 0.3
 
     @classmethod
     def for_detector(cls, detector, detector_config=None) -> "LoopBoxes":
@@ -88,15 +92,27 @@ class LoopBoxes:
     def close(self) -> None:
         self.pipeline.close()
 
-    def reset(self) -> None:
-        """A new video: forget every track."""
+    def reset(self, near=None, min_iou: float = 0.3) -> None:
+        """A new video: forget every track. ``near`` (a box): follow the face found there rather
+        than the largest one (a renderer knows where it put the face)."""
         self.pipeline.reset()
         self._track = None
+        self._near, self._min_iou = near, min_iou
+
+    def _pick(self, faces: dict) -> int | None:
+        if not faces:
+            return None
+        if self._near is None:
+            return max(faces, key=lambda t: faces[t].width * faces[t].height)
+        from ..runtime.track import box_iou
+
+        best = max(faces, key=lambda t: box_iou(faces[t], self._near))
+        return best if box_iou(faces[best], self._near) >= self._min_iou else None
 
     def __call__(self, image) -> tuple[int, object] | None:
         faces = {v.track_id: v.box for v in self.pipeline.step(image).faces}
         if self._track not in faces:
-            self._track = max(faces, key=lambda t: faces[t].width * faces[t].height) if faces else None
+            self._track = self._pick(faces)
         return None if self._track is None else (self._track, faces[self._track])
 
 

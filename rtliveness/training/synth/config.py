@@ -66,6 +66,11 @@ class SynthConfig:
     det_factor: float = 0.6
     min_iou: float = 0.3
     max_attempts: int = 6
+    # "loop": crops at the boxes the deployed loop gives (detector every 3rd frame, tracker
+    # between), after ``warmup`` rendered frames that settle its tracker and pick the cadence
+    # phase; "detect": the detector on every frame of the window (the face stays centred)
+    boxes: str = "loop"
+    warmup: tuple[int, int] = (4, 6)
 
     def __post_init__(self) -> None:
         if not isinstance(self.samples_per_class, int) or self.samples_per_class < 1:
@@ -83,6 +88,10 @@ class SynthConfig:
         lo, hi = self.face_size
         if not (20 <= lo <= hi):
             raise ConfigError(f"face_size must be (lo, hi) with 20 <= lo <= hi, got {self.face_size!r}")
+        if self.boxes not in ("loop", "detect"):
+            raise ConfigError(f"boxes must be loop or detect, got {self.boxes!r}")
+        if not (0 <= self.warmup[0] <= self.warmup[1] <= 60):
+            raise ConfigError(f"warmup must be (lo, hi) with 0 <= lo <= hi <= 60 frames, got {self.warmup!r}")
         bad_modes = [m for m in self.print_modes if m not in ("am", "fm", "ordered", "contone")]
         if bad_modes or not self.print_modes:
             raise ConfigError(f"unknown print modes {bad_modes}")

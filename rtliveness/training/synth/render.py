@@ -22,12 +22,16 @@ live faces (two live webcam videos and ~40 faces in still photographs, see ``ass
 
 Every frame, live or attack, then goes through the same camera model (exposure, white balance,
 optics blur, optional motion blur, signal-dependent sensor noise, tone curve, sharpening, JPEG
-quality 35-95); the camera's auto exposure meters the face, in every class alike. The detector
-then runs on the camera frame (first in a region around where the face was rendered, then around
-the previous box, like the serving tracker's ROI; whole frame as a fallback), the face is followed
-by IoU over the 5 frames (a sample whose face is missed or lost is re-rendered with new random
-parameters), and crops are made with :func:`rtliveness.crop.crop_face` exactly as at serving
-time. All randomness comes from ``numpy.random.default_rng([seed, class, sample, attempt])`` and
+quality 35-95); the camera's auto exposure meters the face, in every class alike. The crops are
+then cut where the deployed loop cuts them (``boxes="loop"``, the default): 4-6 more frames are
+rendered before the window, and the loop's detection cadence and tracker
+(:class:`~rtliveness.training.prepare.LoopBoxes`, `run`'s defaults) run over all of them, the face
+followed being the one found where it was rendered; so the face moves inside the crops between
+detector runs as it does in deployment. With ``boxes="detect"`` the detector runs on each of the
+5 frames instead (first in a region around where the face was rendered, then around the previous
+box; whole frame as a fallback) and the face is followed by IoU. A sample whose face is missed or
+lost is re-rendered with new random parameters, and crops are made with
+:func:`rtliveness.crop.crop_face` exactly as at serving time. All randomness comes from ``numpy.random.default_rng([seed, class, sample, attempt])`` and
 the detector runs with one torch thread, so a run is reproducible byte for byte (PNGs and
 ``synth_samples.jsonl``; ``rtliveness_data.json`` differs only in its ``seconds*`` timings),
 whatever the number of worker processes.
@@ -94,6 +98,28 @@ def _track(detector, frames: list, first_expected: FaceBox, min_iou: float) -> l
     return boxes
 
 
+def _loop_track(loop, frames: list, first_expected: FaceBox, min_iou: float) -> list | None:
+    """Boxes of the rendered face in each frame as the deployed loop places them
+    (:class:`~rtliveness.training.prepare.LoopBoxes`: detector every few frames, tracker between),
+    the face followed being the one found at the rendered box on frame 0; None unless one track
+    holds it on every frame."""
+    from ..prepare import loop_window
+
+    loop.reset(near=first_expected, min_iou=min_iou)
+    return loop_window([loop(fr) for fr in frames])
+
+
+def _boxes_for(cfg: SynthConfig, det):
+    """What finds the face in a rendered sample: the deployed loop's boxes (``boxes="loop"``)
+    or the detector itself on every frame."""
+    if cfg.boxes == "detect":
+        return det
+    from ...config import DetectorConfig as _Serving
+    from ..prepare import LoopBoxes
+
+    return LoopBoxes.for_detector(det, _Serving())
+
+
 def _default_detector(cfg: SynthConfig):
     from ...runtime.detect import build_detector
 
@@ -156,25 +182,34 @@ def synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector=No
 
 def _make_sample(src: _Sources, det, cfg: SynthConfig, out_dir: Path, ci: int, k: int, ident: _Identity) -> dict:
     """Render, detect, crop and write sample ``k`` of class ``ci``; retries with new random
-    parameters. Returns {"record": ... or None, "skipped": {...}, "t_render", "t_detect"}."""
+    parameters. ``det``: a :class:`~rtliveness.training.prepare.LoopBoxes` (``boxes="loop"``:
+    ``warmup`` extra frames are rendered before the window, the window's crops are cut at the
+    loop's boxes) or a detector run on every frame. Returns {"record": ... or None,
+    "skipped": {...}, "t_render", "t_detect"}."""
     kind = cfg.classes[ci]
     skipped = {"render": 0, "detect": 0, "given_up": 0}
     t_render = t_detect = 0.0
     for attempt in range(cfg.max_attempts):
         rng = np.random.default_rng([cfg.seed, class_seed(kind), k, attempt])
+        warm = int(rng.integers(cfg.warmup[0], cfg.warmup[1] + 1)) if cfg.boxes == "loop" else 0
         ta = time.time()
-        res = _render_sample(src, ident, kind, rng, cfg, _WINDOW, cfg.frame_size)
+        res = _render_sample(src, ident, kind, rng, cfg, warm + _WINDOW, cfg.frame_size)
         tb = time.time()
         t_render += tb - ta
         if res is None or res[1][0] is None:
             skipped["render"] += 1
             continue
         frames, expected, params = res
-        boxes = _track(det, frames, expected[0], cfg.min_iou)
+        if cfg.boxes == "loop":
+            boxes = _loop_track(det, frames, expected[0], cfg.min_iou)
+            params["warmup"] = warm
+        else:
+            boxes = _track(det, frames, expected[0], cfg.min_iou)
         t_detect += time.time() - tb
         if boxes is None:
             skipped["detect"] += 1
             continue
+        frames, boxes = frames[warm:], boxes[warm:]
         name = sample_name(kind, ident.pid, k)
         sdir = out_dir / kind / name
         sdir.mkdir(parents=True, exist_ok=True)
@@ -194,7 +229,7 @@ def _worker_init(assets_dir: str, cfg: SynthConfig, out_dir: str) -> None:
     import torch
     torch.set_num_threads(1)
     det = _default_detector(cfg)
-    _WORKER.update(src=load_sources(Path(assets_dir), cfg, det), det=det, cfg=cfg, out=Path(out_dir))
+    _WORKER.update(src=load_sources(Path(assets_dir), cfg, det), det=_boxes_for(cfg, det), cfg=cfg, out=Path(out_dir))
 
 
 def _worker_job(job: tuple) -> tuple:
@@ -228,8 +263,9 @@ def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, 
                 if progress is not None:
                     progress(len(results), total, cfg.classes[ci])
     else:
+        finder = _boxes_for(cfg, det)
         for ci, k, ident in jobs:
-            results[(ci, k)] = _make_sample(src, det, cfg, out_dir, ci, k, ident)
+            results[(ci, k)] = _make_sample(src, finder, cfg, out_dir, ci, k, ident)
             if progress is not None:
                 progress(len(results), total, cfg.classes[ci])
     counts = {kind: 0 for kind in cfg.classes}
@@ -287,22 +323,30 @@ def _config_dict(cfg: SynthConfig) -> dict:
 
 
 def render_clip(kind: str, assets_dir: Path, out_path: Path, n_frames: int = 100, seed: int = 0,
-                fps: float = 25.0, frame_size=(640, 480), detector=None) -> Path:
-    """Write a full-frame ``mp4v`` video of one rendered scene (``kind`` in :data:`CLASSES`),
-    through the same camera model as :func:`synthesize`, for examples and demos. The face is a
-    live-video person (the webcam talking head when present)."""
+                fps: float = 25.0, frame_size=(640, 480), detector=None, identity: str | None = None,
+                face_size: tuple[float, float] = (110.0, 220.0), fourcc: str = "mp4v") -> Path:
+    """Write a full-frame video (``fourcc``) of one rendered scene (``kind`` in :data:`CLASSES`),
+    through the same camera model as :func:`synthesize`, for examples, demos and evaluation
+    through the deployed loop. The face is ``identity`` (an identity id of the assets, as in
+    ``rtliveness_data.json``), by default a live-video person (the webcam talking head when
+    present)."""
     if kind not in CLASSES:
         raise ConfigError(f"unknown kind {kind!r}: use one of {CLASSES}")
     if n_frames < 1:
         raise ConfigError(f"n_frames must be >= 1, got {n_frames}")
-    cfg = SynthConfig(seed=seed, frame_size=tuple(frame_size), face_size=(110.0, 220.0), frame_stride=(1, 1))
+    cfg = SynthConfig(seed=seed, frame_size=tuple(frame_size), face_size=tuple(face_size), frame_stride=(1, 1))
     det = detector if detector is not None else _default_detector(cfg)
     # one torch thread for the detector: several times faster than 2 on a busy 2-core machine
     # (no OpenMP oversubscription), and results do not depend on the core count
     with torch_threads(1):
         src = load_sources(Path(assets_dir), cfg, det)
-    vids = src.video_ids() or src.identities
-    ident = next((i for i in vids if "talkinghead" in i.pid), vids[0])
+    if identity is not None:
+        ident = next((i for i in src.identities if i.pid == identity), None)
+        if ident is None:
+            raise ConfigError(f"no identity {identity!r} in {assets_dir}; see the identities of rtliveness_data.json")
+    else:
+        vids = src.video_ids() or src.identities
+        ident = next((i for i in vids if "talkinghead" in i.pid), vids[0])
     for attempt in range(10):
         rng = np.random.default_rng([seed, class_seed(kind), 99991, attempt])
         res = _render_sample(src, ident, kind, rng, cfg, n_frames, cfg.frame_size)
@@ -314,7 +358,7 @@ def render_clip(kind: str, assets_dir: Path, out_path: Path, n_frames: int = 100
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     w, h = cfg.frame_size
-    vw = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
+    vw = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*fourcc), float(fps), (w, h))
     if not vw.isOpened():
         raise DataError(f"cannot write video {out_path}")
     for fr in frames:

@@ -1,0 +1,135 @@
+"""Rendered held-out identities as whole videos, through the deployed loop (protocol (b) of the
+model card through the loop, next to its per-sample figures).
+
+For each identity of the test split (``--split``) that is not a NUAA person (the held-out rendered
+identities: the live-video one and the stills), and for each class, ``--clips`` scenes are
+rendered by :func:`rtliveness.training.synth.render.render_clip` (the renderer and camera model of
+``rtliveness synth``, new random scenes: clip seeds are not sample seeds) and written as MJPG
+videos; each is run through ``LivenessPipeline.from_config`` + ``process_source`` as
+``rtliveness run`` does; the verdict is the main track's summary (the track with the most scored
+windows). Clips are cached in ``--clips-dir`` (rendered once, reused for every model).
+
+    python scripts/eval_rendered_deployed.py --split-file runs/joint_loop3/split.json \\
+        --clips-dir runs/rendered_clips [--weights W.pt] [--clips 3] [--frames 40] --json out.json
+
+Report: per clip rows, and BPCER / APCER per type / ACER (95 % bootstrap over identities) for
+the live-video identity, the still identities, and all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rtliveness import LivenessPipeline, PipelineConfig
+from rtliveness.errors import DataError, ConfigError
+from rtliveness.training.attacks import CLASSES
+from rtliveness.training.data import person_of_sample
+
+from eval_nuaa_deployed import run_video
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+def rendered_identities(split_file: Path, part: str = "test") -> list[str]:
+    """The rendered (not NUAA) identities of one part of the split."""
+    names = json.loads(split_file.read_text())[part]
+    return sorted({p for p in (person_of_sample(s.split("/")[-1]) for s in names) if not p.startswith("nuaa")})
+
+
+def render_all(idents: list[str], clips: int, frames: int, out: Path, face_size: tuple[float, float]) -> list[dict]:
+    from rtliveness.config import DetectorConfig
+    from rtliveness.runtime.detect import build_detector
+    from rtliveness.training.synth.render import render_clip
+
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = out / "manifest.json"
+    if manifest.is_file():
+        return json.loads(manifest.read_text())
+    det = build_detector(DetectorConfig(min_face_size=40, factor=0.6), device="cpu")
+    rows = []
+    for pid in idents:
+        for kind in CLASSES:
+            for seed in range(clips):
+                path = out / f"{kind}_{pid}_{seed}.avi"
+                try:
+                    render_clip(kind, ASSETS, path, n_frames=frames, seed=1000 + seed, detector=det, identity=pid,
+                                face_size=face_size, fourcc="MJPG")
+                except (DataError, ConfigError) as e:
+                    rows.append({"clip": None, "person": pid, "class": kind, "seed": seed, "error": str(e)})
+                    continue
+                rows.append({"clip": path.name, "person": pid, "class": kind, "seed": seed})
+                print(f"\rrendered {len(rows)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    manifest.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def rates(rows: list[dict]) -> dict:
+    dec = [r for r in rows if r["label"] is not None]
+    real = [r for r in dec if r["class"] == "real"]
+    bpcer = float(np.mean([r["label"] == "spoof" for r in real])) if real else None
+    apcer = {}
+    for kind in CLASSES[1:]:
+        att = [r for r in dec if r["class"] == kind]
+        if att:
+            apcer[kind] = float(np.mean([r["label"] != "spoof" for r in att]))
+    worst = max(apcer.values()) if apcer else None
+    acer = None if bpcer is None or worst is None else (bpcer + worst) / 2
+    return {"bpcer": bpcer, "apcer": apcer, "apcer_max": worst, "acer": acer, "n_real": len(real),
+            "n_attack": len(dec) - len(real), "undecided": len(rows) - len(dec)}
+
+
+def bootstrap(rows: list[dict], n: int = 1000, seed: int = 0) -> list[float] | None:
+    people = sorted({r["person"] for r in rows})
+    if len(people) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    by = {p: [r for r in rows if r["person"] == p] for p in people}
+    acers = [a for a in (rates([r for p in rng.choice(people, len(people)) for r in by[p]])["acer"] for _ in range(n))
+             if a is not None]
+    return [float(np.percentile(acers, 2.5)), float(np.percentile(acers, 97.5))] if acers else None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split-file", type=Path, required=True)
+    ap.add_argument("--split", default="test", choices=("train", "dev", "test"), help="whose identities (dev: to choose a model)")
+    ap.add_argument("--clips-dir", type=Path, required=True)
+    ap.add_argument("--weights", type=Path, default=None)
+    ap.add_argument("--clips", type=int, default=3, help="scenes per identity and class")
+    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--face-size", default="80,240", help="face width range in the 640x480 frame, px")
+    ap.add_argument("--video-identity", default="talkinghead")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    lo, hi = (float(v) for v in a.face_size.split(","))
+    clips = render_all(rendered_identities(a.split_file, a.split), a.clips, a.frames, a.clips_dir, (lo, hi))
+    rows = []
+    with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
+        for i, c in enumerate(x for x in clips if x["clip"]):
+            rep, main_track = run_video(pipe, a.clips_dir / c["clip"])
+            rows.append({**c, "frames": rep.frames, "label": None if main_track is None else main_track.label,
+                         "p": None if main_track is None else main_track.mean_p_spoof})
+            print(f"\r{i + 1} clips", end="", file=sys.stderr, flush=True)
+        threshold = pipe.threshold
+    print(file=sys.stderr)
+    groups = {"all": rows}
+    if any(r["person"] == a.video_identity for r in rows):
+        groups = {"live_video": [r for r in rows if r["person"] == a.video_identity],
+                  "stills": [r for r in rows if r["person"] != a.video_identity], "all": rows}
+    report = {"weights": str(a.weights or "bundled"), "split": a.split, "threshold": threshold, "clips": len(rows),
+              "not_rendered": sum(1 for c in clips if not c["clip"]),
+              "groups": {k: {**rates(v), "acer_ci95": bootstrap(v)} for k, v in groups.items()}, "rows": rows}
+    if a.json:
+        a.json.write_text(json.dumps(report, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
