@@ -114,10 +114,9 @@ def _boxes_for(cfg: SynthConfig, det):
     or the detector itself on every frame."""
     if cfg.boxes == "detect":
         return det
-    from ...config import DetectorConfig as _Serving
     from ..prepare import LoopBoxes
 
-    return LoopBoxes.for_detector(det, _Serving())
+    return LoopBoxes.for_detector(det, DetectorConfig())  # run's cadence, tracker and face-size rule
 
 
 def _default_detector(cfg: SynthConfig):
@@ -263,7 +262,7 @@ def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, 
                 if progress is not None:
                     progress(len(results), total, cfg.classes[ci])
     else:
-        finder = _boxes_for(cfg, det)
+        finder = _boxes_for(cfg, det)  # not closed: closing its pipeline would close ``det`` too
         for ci, k, ident in jobs:
             results[(ci, k)] = _make_sample(src, finder, cfg, out_dir, ci, k, ident)
             if progress is not None:
