@@ -32,6 +32,20 @@ from rtliveness.training.data import person_of_sample
 
 from eval_nuaa_deployed import run_video
 
+
+def read_frames(path: Path) -> list:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.append(frame)
+    cap.release()
+    return out
+
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
@@ -105,16 +119,27 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--face-size", default="80,240", help="face width range in the 640x480 frame, px")
     ap.add_argument("--video-identity", default="talkinghead")
+    ap.add_argument("--teacher", type=Path, default=None,
+                    help="MiniFASNet folder: also score each clip with it (peer; its own detector, mean frame p_spoof >= 0.5 = spoof)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     lo, hi = (float(v) for v in a.face_size.split(","))
     clips = render_all(rendered_identities(a.split_file, a.split), a.clips, a.frames, a.clips_dir, (lo, hi))
-    rows = []
+    rows, peer = [], []
+    teacher = None
+    if a.teacher is not None:
+        from rtliveness.training.teachers.minifasnet import MiniFasTeacher
+
+        teacher = MiniFasTeacher.from_dir(a.teacher)
     with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
         for i, c in enumerate(x for x in clips if x["clip"]):
             rep, main_track = run_video(pipe, a.clips_dir / c["clip"])
             rows.append({**c, "frames": rep.frames, "label": None if main_track is None else main_track.label,
                          "p": None if main_track is None else main_track.mean_p_spoof})
+            if teacher is not None:
+                ps = [q for q in teacher.score_frames_batch(read_frames(a.clips_dir / c["clip"])) if q is not None]
+                mean = float(np.mean(ps)) if ps else None
+                peer.append({**c, "p": mean, "label": None if mean is None else ("spoof" if mean >= 0.5 else "live")})
             print(f"\r{i + 1} clips", end="", file=sys.stderr, flush=True)
         threshold = pipe.threshold
     print(file=sys.stderr)
@@ -125,9 +150,17 @@ def main() -> int:
     report = {"weights": str(a.weights or "bundled"), "split": a.split, "threshold": threshold, "clips": len(rows),
               "not_rendered": sum(1 for c in clips if not c["clip"]),
               "groups": {k: {**rates(v), "acer_ci95": bootstrap(v)} for k, v in groups.items()}, "rows": rows}
+    if teacher is not None:
+        pg = {"all": peer}
+        if "live_video" in groups:
+            pg = {"live_video": [r for r in peer if r["person"] == a.video_identity],
+                  "stills": [r for r in peer if r["person"] != a.video_identity], "all": peer}
+        report["minifasnet"] = {"groups": {k: {**rates(v), "acer_ci95": bootstrap(v)} for k, v in pg.items()}, "rows": peer}
     if a.json:
         a.json.write_text(json.dumps(report, indent=1))
-    print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("rows", "minifasnet")}, indent=1))
+    if teacher is not None:
+        print(json.dumps({"minifasnet": report["minifasnet"]["groups"]}, indent=1))
     return 0
 
 

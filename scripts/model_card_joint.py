@@ -99,6 +99,16 @@ def main() -> int:
             st_ap = " / ".join(pct(st["apcer"].get(k)) for k in ("printed", "replay", "2dmask"))
             out.append(f"| {m['name']} | {r['threshold']:.3f} | {r['clips']} | {pct(lv['bpcer'])} / {lv_ap} | {pct(st['bpcer'])} | "
                        f"{st_ap} | {pct(al['acer'])}{interval(al.get('acer_ci95'))} | {al['undecided']} |")
+        for m in rendered:
+            r = json.loads((d / m["rendered_deployed"]).read_text())
+            if m.get("shipped") and "minifasnet" in r:
+                g = r["minifasnet"]["groups"]
+                lv, st, al = g["live_video"], g["stills"], g["all"]
+                lv_ap = ", ".join(pct(lv["apcer"].get(k)) for k in ("printed", "replay", "2dmask"))
+                st_ap = " / ".join(pct(st["apcer"].get(k)) for k in ("printed", "replay", "2dmask"))
+                out.append(f"| MiniFASNet teacher (peer; its own detector, mean frame p_spoof ≥ 0.5) | 0.5 | {r['clips']} | "
+                           f"{pct(lv['bpcer'])} / {lv_ap} | {pct(st['bpcer'])} | {st_ap} | "
+                           f"{pct(al['acer'])}{interval(al.get('acer_ci95'))} | {al['undecided']} |")
     for m in models:
         if not m.get("shipped"):
             continue
