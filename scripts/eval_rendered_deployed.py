@@ -34,19 +34,21 @@ from eval_nuaa_deployed import run_video
 
 
 def read_frames(path: Path) -> list:
-    import cv2
+    """Every frame of a clip, decoded by the loop's own file source."""
+    from rtliveness.runtime.sources import FileSource
 
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        out.append(frame)
-    cap.release()
-    return out
+    with FileSource(path) as src:
+        return [f.image_bgr for f in src]
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+def summarise(rows: list[dict], video_identity: str) -> dict:
+    """Rates and bootstrap CI for all clips and, when the live-video identity is among them, for
+    it and the stills apart."""
+    groups = {"all": rows}
+    if any(r["person"] == video_identity for r in rows):
+        groups = {"live_video": [r for r in rows if r["person"] == video_identity],
+                  "stills": [r for r in rows if r["person"] != video_identity], "all": rows}
+    return {k: {**rates(v), "acer_ci95": bootstrap(v)} for k, v in groups.items()}
 
 
 def rendered_identities(split_file: Path, part: str = "test") -> list[str]:
@@ -143,19 +145,11 @@ def main() -> int:
             print(f"\r{i + 1} clips", end="", file=sys.stderr, flush=True)
         threshold = pipe.threshold
     print(file=sys.stderr)
-    groups = {"all": rows}
-    if any(r["person"] == a.video_identity for r in rows):
-        groups = {"live_video": [r for r in rows if r["person"] == a.video_identity],
-                  "stills": [r for r in rows if r["person"] != a.video_identity], "all": rows}
     report = {"weights": str(a.weights or "bundled"), "split": a.split, "threshold": threshold, "clips": len(rows),
               "not_rendered": sum(1 for c in clips if not c["clip"]),
-              "groups": {k: {**rates(v), "acer_ci95": bootstrap(v)} for k, v in groups.items()}, "rows": rows}
+              "groups": summarise(rows, a.video_identity), "rows": rows}
     if teacher is not None:
-        pg = {"all": peer}
-        if "live_video" in groups:
-            pg = {"live_video": [r for r in peer if r["person"] == a.video_identity],
-                  "stills": [r for r in peer if r["person"] != a.video_identity], "all": peer}
-        report["minifasnet"] = {"groups": {k: {**rates(v), "acer_ci95": bootstrap(v)} for k, v in pg.items()}, "rows": peer}
+        report["minifasnet"] = {"groups": summarise(peer, a.video_identity), "rows": peer}
     if a.json:
         a.json.write_text(json.dumps(report, indent=1))
     print(json.dumps({k: v for k, v in report.items() if k not in ("rows", "minifasnet")}, indent=1))

@@ -33,7 +33,7 @@ def prepare(
     from ..config import DetectorConfig
     from ..model.device import resolve_device
     from ..runtime.detect import build_detector
-    from ..training.prepare import LoopBoxes, labelled_videos, prepare_videos
+    from ..training.prepare import BOX_MODES, LoopBoxes, labelled_videos, prepare_videos
 
     if not 0.5 <= crop_scale <= 4.0 or not 16 <= crop_size <= 1024:
         raise ConfigError(f"--crop-scale must be in 0.5..4 and --crop-size in 16..1024, got {crop_scale}, {crop_size}")
@@ -48,8 +48,8 @@ def prepare(
             if not Path(v).is_file():
                 raise ConfigError(f"video not found: {v}")
         pairs = [(Path(v), label) for v in videos]
-    if boxes not in ("loop", "detect"):
-        raise ConfigError(f"--boxes must be loop or detect, got {boxes!r}")
+    if boxes not in BOX_MODES:
+        raise ConfigError(f"--boxes must be {' or '.join(BOX_MODES)}, got {boxes!r}")
     det_config = DetectorConfig(kind=detector, min_face_size=min_face)
     det = build_detector(det_config, device=resolve_device(device))
     if boxes == "loop":
@@ -80,10 +80,11 @@ def synth(
     if samples_per_class < 1:
         raise ConfigError(f"--samples-per-class must be >= 1, got {samples_per_class}")
     from ..runtime.progress import Progress, stderr_if_tty
+    from ..training.prepare import BOX_MODES
     from ..training.synth import SynthConfig, default_assets_dir, synthesize
 
-    if boxes not in ("loop", "detect"):
-        raise ConfigError(f"--boxes must be loop or detect, got {boxes!r}")
+    if boxes not in BOX_MODES:
+        raise ConfigError(f"--boxes must be {' or '.join(BOX_MODES)}, got {boxes!r}")
     kinds = {} if classes is None else {"classes": tuple(c.strip() for c in classes.split(",") if c.strip())}
     cfg = SynthConfig(samples_per_class=samples_per_class, seed=seed, frame_size=(width, height), boxes=boxes, **kinds)
     assets_dir = assets if assets is not None else default_assets_dir()

@@ -25,11 +25,14 @@ import cv2
 
 from ..errors import DataError
 from ..runtime.crop import crop_face
-from ..runtime.track import follow_face
+from ..runtime.track import box_iou, follow_face
 from .attacks import CLASSES
 from .data import DATA_META, WINDOW, person_id, sample_name
 
-__all__ = ["LoopBoxes", "loop_window", "prepare_videos", "labelled_videos", "VIDEO_EXT"]
+__all__ = ["BOX_MODES", "LoopBoxes", "loop_window", "prepare_videos", "labelled_videos", "VIDEO_EXT"]
+
+#: how a window's boxes are found: where the deployed loop puts them, or a detection on every frame
+BOX_MODES = ("loop", "detect")
 
 VIDEO_EXT = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 
@@ -104,8 +107,6 @@ class LoopBoxes:
             return None
         if self._near is None:
             return max(faces, key=lambda t: faces[t].width * faces[t].height)
-        from ..runtime.track import box_iou
-
         best = max(faces, key=lambda t: box_iou(faces[t], self._near))
         return best if box_iou(faces[best], self._near) >= self._min_iou else None
 

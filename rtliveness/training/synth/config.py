@@ -88,8 +88,10 @@ class SynthConfig:
         lo, hi = self.face_size
         if not (20 <= lo <= hi):
             raise ConfigError(f"face_size must be (lo, hi) with 20 <= lo <= hi, got {self.face_size!r}")
-        if self.boxes not in ("loop", "detect"):
-            raise ConfigError(f"boxes must be loop or detect, got {self.boxes!r}")
+        from ..prepare import BOX_MODES
+
+        if self.boxes not in BOX_MODES:
+            raise ConfigError(f"boxes must be {' or '.join(BOX_MODES)}, got {self.boxes!r}")
         if not (0 <= self.warmup[0] <= self.warmup[1] <= 60):
             raise ConfigError(f"warmup must be (lo, hi) with 0 <= lo <= hi <= 60 frames, got {self.warmup!r}")
         bad_modes = [m for m in self.print_modes if m not in ("am", "fm", "ordered", "contone")]
