@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "StreamConfig": "rtliveness.config",
     "open_source": "rtliveness.runtime.sources",
     "FileSource": "rtliveness.runtime.sources",
+    "StillSource": "rtliveness.runtime.sources",
     "LiveSource": "rtliveness.runtime.sources",
     "ArraySource": "rtliveness.runtime.sources",
     "process_source": "rtliveness.runtime.app",
@@ -94,5 +95,5 @@ if TYPE_CHECKING:  # static analysers see the real names
     from .runtime.detect import register_detector
     from .runtime.pipeline import LivenessPipeline
     from .runtime.sinks import JsonlSink, MemorySink, Sink, VideoSink, WindowSink
-    from .runtime.sources import ArraySource, FileSource, LiveSource, open_source
+    from .runtime.sources import ArraySource, FileSource, LiveSource, StillSource, open_source
     from .types import FaceBox, Frame, FrameResult, TrackSummary, Verdict

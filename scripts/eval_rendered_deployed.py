@@ -7,7 +7,9 @@ rendered by :func:`rtliveness.training.synth.render.render_clip` (the renderer a
 ``rtliveness synth``, new random scenes: clip seeds are not sample seeds) and written as MJPG
 videos; each is run through ``LivenessPipeline.from_config`` + ``process_source`` as
 ``rtliveness run`` does; the verdict is the main track's summary (the track with the most scored
-windows). Clips are cached in ``--clips-dir`` (rendered once, reused for every model).
+windows). Clips are cached in ``--clips-dir`` (rendered once, reused for every model). With
+``--photo-frame N`` one frame of each clip is scored as a photo instead (``rtliveness run
+photo.png``: a still scene of one window).
 
     python scripts/eval_rendered_deployed.py --split-file runs/joint_loop3/split.json \\
         --clips-dir runs/rendered_clips [--weights W.pt] [--clips 3] [--frames 40] --json out.json
@@ -21,8 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from rtliveness import LivenessPipeline, PipelineConfig
@@ -31,6 +35,9 @@ from rtliveness.training.attacks import CLASSES
 from rtliveness.training.data import person_of_sample
 
 from eval_nuaa_deployed import run_video
+from eval_nuaa_stills import photo_verdict
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
 def read_frames(path: Path) -> list:
@@ -64,23 +71,31 @@ def render_all(idents: list[str], clips: int, frames: int, out: Path, face_size:
 
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "manifest.json"
-    if manifest.is_file():
-        return json.loads(manifest.read_text())
+    rows = json.loads(manifest.read_text()) if manifest.is_file() else None
+    todo = [(pid, kind, seed) for pid in idents for kind in CLASSES for seed in range(clips)] if rows is None else \
+        [(r["person"], r["class"], r["seed"]) for r in rows if r["clip"] and r["class"] == "replay" and "screen_side" not in r]
+    if not todo:
+        return rows
+    # a cache from before the screens were recorded gets its replays rendered again (the same
+    # seed gives the same clip) to record them
     det = build_detector(DetectorConfig(min_face_size=40, factor=0.6), device="cpu")
-    rows = []
-    for pid in idents:
-        for kind in CLASSES:
-            for seed in range(clips):
-                path = out / f"{kind}_{pid}_{seed}.avi"
-                try:
-                    render_clip(kind, ASSETS, path, n_frames=frames, seed=1000 + seed, detector=det, identity=pid,
-                                face_size=face_size, fourcc="MJPG")
-                except (DataError, ConfigError) as e:
-                    rows.append({"clip": None, "person": pid, "class": kind, "seed": seed, "error": str(e)})
-                    continue
-                rows.append({"clip": path.name, "person": pid, "class": kind, "seed": seed})
-                print(f"\rrendered {len(rows)}", end="", file=sys.stderr, flush=True)
+    done = {}
+    for i, (pid, kind, seed) in enumerate(todo):
+        path = out / f"{kind}_{pid}_{seed}.avi"
+        side = out / f"{kind}_{pid}_{seed}.json"
+        try:
+            render_clip(kind, ASSETS, path, n_frames=frames, seed=1000 + seed, detector=det, identity=pid,
+                        face_size=face_size, fourcc="MJPG", params_json=side)
+        except (DataError, ConfigError) as e:
+            done[pid, kind, seed] = {"clip": None, "person": pid, "class": kind, "seed": seed, "error": str(e)}
+            continue
+        row = {"clip": path.name, "person": pid, "class": kind, "seed": seed}
+        if kind == "replay":
+            row["screen_side"] = int(max(json.loads(side.read_text())["params"]["screen_wh"]))
+        done[pid, kind, seed] = row
+        print(f"\rrendered {i + 1} of {len(todo)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
+    rows = [done[k] for k in todo] if rows is None else [done.get((r["person"], r["class"], r["seed"]), r) for r in rows]
     manifest.write_text(json.dumps(rows, indent=1))
     return rows
 
@@ -123,10 +138,18 @@ def main() -> int:
     ap.add_argument("--video-identity", default="talkinghead")
     ap.add_argument("--teacher", type=Path, default=None,
                     help="MiniFASNet folder: also score each clip with it (peer; its own detector, mean frame p_spoof >= 0.5 = spoof)")
+    ap.add_argument("--replay-min-side", type=int, default=0,
+                    help="score only the replay clips whose screen's longer side is at least this many screen px "
+                         "(protocol (d) through the loop: large screens)")
+    ap.add_argument("--photo-frame", type=int, default=None,
+                    help="score frame N of each clip as a photo (a still scene of one window, as `rtliveness run "
+                         "photo.png` does) instead of the whole clip")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     lo, hi = (float(v) for v in a.face_size.split(","))
     clips = render_all(rendered_identities(a.split_file, a.split), a.clips, a.frames, a.clips_dir, (lo, hi))
+    if a.replay_min_side:
+        clips = [c for c in clips if c["class"] != "replay" or c.get("screen_side", 0) >= a.replay_min_side]
     rows, peer = [], []
     teacher = None
     if a.teacher is not None:
@@ -135,17 +158,27 @@ def main() -> int:
         teacher = MiniFasTeacher.from_dir(a.teacher)
     with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
         for i, c in enumerate(x for x in clips if x["clip"]):
-            rep, main_track = run_video(pipe, a.clips_dir / c["clip"])
-            rows.append({**c, "frames": rep.frames, "label": None if main_track is None else main_track.label,
-                         "p": None if main_track is None else main_track.mean_p_spoof})
+            if a.photo_frame is None:
+                rep, main_track = run_video(pipe, a.clips_dir / c["clip"])
+                rows.append({**c, "frames": rep.frames, "label": None if main_track is None else main_track.label,
+                             "p": None if main_track is None else main_track.mean_p_spoof})
+                frames = read_frames(a.clips_dir / c["clip"]) if teacher is not None else None
+            else:  # one frame of the clip as a photo, as `rtliveness run photo.png` scores it
+                frames = read_frames(a.clips_dir / c["clip"])[a.photo_frame:a.photo_frame + 1]
+                with tempfile.TemporaryDirectory() as tmp:
+                    photo = Path(tmp) / "photo.png"
+                    cv2.imwrite(str(photo), frames[0])
+                    label, p = photo_verdict(pipe, photo)
+                rows.append({**c, "frames": 1, "label": label, "p": p})
             if teacher is not None:
-                ps = [q for q in teacher.score_frames_batch(read_frames(a.clips_dir / c["clip"])) if q is not None]
+                ps = [q for q in teacher.score_frames_batch(frames) if q is not None]
                 mean = float(np.mean(ps)) if ps else None
                 peer.append({**c, "p": mean, "label": None if mean is None else ("spoof" if mean >= 0.5 else "live")})
             print(f"\r{i + 1} clips", end="", file=sys.stderr, flush=True)
         threshold = pipe.threshold
     print(file=sys.stderr)
     report = {"weights": str(a.weights or "bundled"), "split": a.split, "threshold": threshold, "clips": len(rows),
+              "replay_min_side": a.replay_min_side, "photo_frame": a.photo_frame,
               "not_rendered": sum(1 for c in clips if not c["clip"]),
               "groups": summarise(rows, a.video_identity), "rows": rows}
     if teacher is not None:

@@ -6,7 +6,12 @@ REPORTS_DIR/protocols.json lists the runs, in order::
 
     [{"key": "L_printed", "name": "...", "eval": "L_printed_test.json", "holdout": "printed"}, ...]
 
-``eval`` is ``rtliveness eval --json`` on the run's test split. ``holdout`` is the attack class
+``eval`` is ``rtliveness eval --json`` on the run's test split; optional ``deployed`` is
+``scripts/eval_nuaa_deployed.py --json`` (the NUAA test sessions through the deployed loop) and
+``rendered_deployed`` is ``scripts/eval_rendered_deployed.py --json`` (rendered clips of the
+held-out identities through the deployed loop; for the screen protocol with
+``--replay-min-side``): when a run has either, a second table gives the same protocols through
+the loop, one verdict per session or clip. ``holdout`` is the attack class
 the run never trained or calibrated on (leave-one-family-out: ``--exclude CLASS``; the
 screen-resolution protocol: replays whose screens are at least as large as every training
 screen are only in its test split). Every row is scored at the run's own dev-calibrated
@@ -69,7 +74,38 @@ def main() -> int:
         out.append(f"| {r['name']} | {' / '.join(counts)} | {cells[0]} | {cells[1]} | {pct(e_seen['apcer_max'])} | "
                    f"{pct(e_seen['bpcer'])}{'' if not b_fam else interval(b_fam.get('bpcer'))} | {pct(e_fam['eer'])}, {auc} |")
     print("\n".join(out))
+    loop = [r for r in runs if r.get("deployed") or r.get("rendered_deployed")]
+    if loop:
+        print()
+        print("\n".join(loop_table(d, loop)))
     return 0
+
+
+def loop_table(d: Path, runs: list[dict]) -> list[str]:
+    """The protocols through the deployed loop: one verdict per NUAA session or rendered clip, at
+    each run's own threshold."""
+    out = ["| protocol | NUAA sessions: APCER held-out family (n) | NUAA BPCER | rendered clips: APCER held-out "
+           "family (n) | rendered: APCER seen families (worst) | rendered BPCER: live video / stills | rendered ACER "
+           "(95 % CI) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in runs:
+        fam = r["holdout"]
+        nuaa_apcer = nuaa_bpcer = "—"
+        if r.get("deployed"):
+            dep = json.loads((d / r["deployed"]).read_text())["ours"]
+            nuaa_bpcer = pct(dep["bpcer"])
+            if fam == "printed":
+                nuaa_apcer = f"{pct(dep['apcer_printed'])} ({dep['n_attack']})"
+        cells = ["—"] * 4
+        if r.get("rendered_deployed"):
+            rep = json.loads((d / r["rendered_deployed"]).read_text())
+            g = rep["groups"]["all"]
+            n_fam = sum(1 for x in rep["rows"] if x["class"] == fam and x["label"] is not None)
+            seen = [v for k, v in g["apcer"].items() if k != fam]
+            bp = [pct(rep["groups"][k]["bpcer"]) if k in rep["groups"] else "n/a" for k in ("live_video", "stills")]
+            cells = [f"{pct(g['apcer'].get(fam))} ({n_fam})", pct(max(seen) if seen else None), " / ".join(bp),
+                     f"{pct(g['acer'])}{interval(g.get('acer_ci95'))}"]
+        out.append(f"| {r['name']} | {nuaa_apcer} | {nuaa_bpcer} | {' | '.join(cells)} |")
+    return out
 
 
 if __name__ == "__main__":

@@ -59,6 +59,31 @@ def test_run_real_video_end_to_end(tmp_path, grace, tiny_weights):
     assert len(s["tracks"]) == 1 and s["tracks"][0]["windows"] == 16 and s["tracks"][0]["label"] in ("live", "spoof")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("clip,label", [("live_webcam.mov", "live"), ("attack_printed.mp4", "spoof")])
+def test_run_a_photo_gives_a_verdict(tmp_path, clip, label):
+    """A still photo is a static scene of one window: one verdict from the bundled weights, not a
+    face left pending after one frame. The photos are frames of the bundled examples."""
+    cap = cv2.VideoCapture(str(Path(__file__).resolve().parents[1] / "examples" / clip))
+    for _ in range(20):
+        ok, frame = cap.read()
+    cap.release()
+    photo = tmp_path / "photo.jpg"
+    assert ok and cv2.imwrite(str(photo), frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    out, jl = tmp_path / "photo.mp4", tmp_path / "photo.jsonl"
+    r = rtl("run", photo, "--out", out, "--jsonl", jl, "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in jl.read_text().splitlines()]
+    assert [x["frame"] for x in lines[:-1]] == [0, 1, 2, 3, 4]
+    assert [f["label"] for f in lines[3]["faces"]] == ["pending"]
+    assert [f["label"] for f in lines[4]["faces"]] == [label]
+    s = lines[-1]["summary"]
+    assert s["frames"] == 5 and s["stopped"] == "end"
+    assert len(s["tracks"]) == 1 and s["tracks"][0]["windows"] == 1 and s["tracks"][0]["label"] == label
+    assert len(read_frames(out)) == 5
+    assert f"track 1: {label}" in r.stderr
+
+
 def test_max_frames_and_haar(tmp_path, grace, tiny_weights):
     video = write_video(tmp_path / "in.mp4", moving_face_frames(grace, 12))
     jl = tmp_path / "o.jsonl"

@@ -77,6 +77,19 @@ def test_analyze_returns_the_run_summary_and_frames(client):
     assert s["tracks"] and s["tracks"][0]["label"] == "live"
 
 
+def test_analyze_a_photo(client):
+    """A still photo upload (told by its bytes: no name, raw body) is a static scene of one
+    window, and gets a verdict."""
+    photo = jpeg_frames(PRINTED, 20)[-1]
+    r = client.post("/v1/analyze", content=photo, headers=AUTH)
+    assert r.status_code == 200, r.text
+    s = r.json()["summary"]
+    assert s["frames"] == 5 and s["stopped"] == "end"
+    assert len(s["tracks"]) == 1 and s["tracks"][0]["windows"] == 1 and s["tracks"][0]["label"] == "spoof"
+    broken = client.post("/v1/analyze", content=b"\xff\xd8\xff\xe0" + b"x" * 100, headers=AUTH)
+    assert broken.status_code == 422 and "cannot decode image file upload" in broken.json()["error"]
+
+
 def test_bad_requests_get_4xx_with_one_line(client):
     cases = [
         (client.post("/v1/analyze", content=b"not a video at all" * 10, headers=AUTH), 422, "not a video"),

@@ -7,7 +7,8 @@ import pytest
 from conftest import moving_face_frames, write_video
 from rtliveness.config import StreamConfig
 from rtliveness.errors import ConfigError, SourceOpenError, StreamLostError
-from rtliveness.runtime.sources import ArraySource, FileSource, LiveSource, open_source, parse_source
+from rtliveness.runtime.sources import (STILL_FRAMES, ArraySource, FileSource, LiveSource, StillSource, is_still_image,
+                                       open_source, parse_source)
 
 
 def test_parse_source():
@@ -205,3 +206,41 @@ def test_an_opener_that_raises_is_reported_with_its_reason_then_retried():
     assert [e for e, _ in events] == ["lost", "open_failed", "reconnected"]
     assert events[1][1] == "rtsp://fake: OSError: no route to host"  # the reason, on one line
     assert int(f.image_bgr[0, 0, 0]) == 50 and len(calls) == 3
+
+
+# ------------------------------------------------------------------ still photos
+def test_a_still_photo_is_a_static_scene_of_one_window(tmp_path, grace):
+    import cv2
+
+    jpg = tmp_path / "photo.dat"  # told by its bytes, not its name
+    assert cv2.imwrite(str(tmp_path / "p.jpg"), grace)
+    jpg.write_bytes((tmp_path / "p.jpg").read_bytes())
+    png = tmp_path / "p.png"
+    assert cv2.imwrite(str(png), grace)
+    for path in (jpg, png):
+        assert is_still_image(path)
+        with open_source(str(path)) as src:
+            assert isinstance(src, StillSource) and src.frame_count == STILL_FRAMES == 5 and src.fps == 25.0
+            got = list(src)
+        assert [f.index for f in got] == [0, 1, 2, 3, 4] and got[2].timestamp == pytest.approx(2 / 25)
+        assert all(np.array_equal(f.image_bgr, got[0].image_bgr) for f in got)
+        assert got[0].image_bgr.shape == grace.shape
+    assert np.array_equal(got[0].image_bgr, grace)  # PNG: lossless
+    # a video is not a still photo, whatever its first frame looks like
+    video = write_video(tmp_path / "v.avi", moving_face_frames(grace, 6), fourcc="MJPG")
+    assert not is_still_image(video) and isinstance(open_source(str(video)), FileSource)
+    assert not is_still_image(tmp_path / "missing.jpg")
+    # more frames on request; a deadline already passed gives none
+    assert len(list(StillSource(png, frames=12))) == 12
+    assert list(StillSource(png).frames_until(time.monotonic() - 1)) == []
+    with pytest.raises(ConfigError, match="frames >= 1"):
+        StillSource(png, frames=0)
+
+
+def test_a_corrupt_photo_is_one_clear_error(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 20)
+    with pytest.raises(SourceOpenError) as ei:
+        open_source(str(bad))
+    assert str(ei.value) == (f"cannot decode image file {bad}: corrupt or an unsupported format; "
+                             "save it as JPEG or PNG and retry")

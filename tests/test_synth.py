@@ -151,10 +151,18 @@ def test_config_validation():
 
 
 def test_render_clip(tmp_path, detector):
-    out = synth.render_clip("replay", ASSETS, tmp_path / "replay.mp4", n_frames=12, seed=3, frame_size=(320, 240), detector=detector)
+    out = synth.render_clip("replay", ASSETS, tmp_path / "replay.mp4", n_frames=12, seed=3, frame_size=(320, 240), detector=detector,
+                            params_json=tmp_path / "replay.json")
     frames = read_frames(out)
     assert len(frames) == 12 and frames[0].shape == (240, 320, 3)
     assert any(detector.detect(f) for f in frames[:3])
+    # the scene's parameters, as synth records them; the same seed renders the same clip again
+    rec = json.loads((tmp_path / "replay.json").read_text())
+    assert rec["class"] == "replay" and rec["seed"] == 3 and "talkinghead" in rec["identity"]
+    w, h = rec["params"]["screen_wh"]
+    assert min(w, h) >= 4 and rec["params"]["face_px"] > 0
+    again = synth.render_clip("replay", ASSETS, tmp_path / "again.mp4", n_frames=12, seed=3, frame_size=(320, 240), detector=detector)
+    assert all(np.array_equal(a, b) for a, b in zip(read_frames(again), frames))
     # another identity of the assets (the deployed-loop evaluation renders every held-out one), MJPG
     kw = dict(n_frames=6, seed=1, frame_size=(320, 240), detector=detector, face_size=(60.0, 100.0), fourcc="MJPG")
     astro = read_frames(synth.render_clip("printed", ASSETS, tmp_path / "a.avi", identity="astronaut", **kw))

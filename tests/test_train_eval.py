@@ -10,7 +10,7 @@ import torch
 
 from conftest import make_dataset
 from rtliveness.training.data import CLASSES, scan_dataset, split_samples
-from rtliveness.errors import DataError
+from rtliveness.errors import ConfigError, DataError
 from rtliveness.training.evaluate import evaluate_dataset
 from rtliveness.model.checkpoint import load_checkpoint
 from rtliveness.training.train import TrainConfig, train
@@ -60,9 +60,9 @@ CFG = dict(epochs=2, batch_size=8, lr=0.01, input_size=32, device="cpu", fractio
 
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [{}, {"augment": "strong", "schedule": "cosine"}, {"mixstyle": 1.0},
-                                   {"augment": "strong", "degrade": 0.7},
+                                   {"augment": "strong", "degrade": 0.7, "still": 0.5},
                                    {"augment": "strong", "crop_jitter": 0.05, "consistency": 1.0, "degrade": 0.5, "mixstyle": 1.0}],
-                         ids=["origin", "strong-cosine", "mixstyle", "strong-degrade", "crop-consistency-degrade-mixstyle"])
+                         ids=["origin", "strong-cosine", "mixstyle", "strong-degrade-still", "crop-consistency-degrade-mixstyle"])
 def test_train_loss_falls_and_resume_is_exact(tmp_path, extra):
     prev = torch.get_num_threads()
     torch.set_num_threads(1)  # bitwise-repeatable CPU kernels for the comparison
@@ -302,3 +302,23 @@ def test_crop_jitter_and_consistency_settings_are_checked(kw, needle):
 
     with pytest.raises(ConfigError, match=re.escape(needle)):
         TrainConfig(**kw)
+
+
+def test_still_windows_are_one_crop_five_times_and_ignore_labels():
+    from rtliveness.training.train import still_windows
+
+    rng = np.random.default_rng(0)
+    w = rng.integers(0, 255, (400, 5, 4, 4, 3), dtype=np.uint8)
+    out = still_windows(w, 0.3, np.random.default_rng(7))
+    static = np.array([all(np.array_equal(o[0], o[t]) for t in range(5)) for o in out])
+    assert 0.22 < static.mean() < 0.38  # about the share asked for
+    for o, x, s in zip(out, w, static):
+        if s:  # one of the window's own crops, five times
+            assert any(np.array_equal(o[0], x[t]) for t in range(5))
+        else:
+            assert np.array_equal(o, x)
+    assert np.array_equal(still_windows(w, 0.3, np.random.default_rng(7)), out)  # the draw is the generator's only
+    assert np.array_equal(still_windows(w, 0.0, np.random.default_rng(7)), w)
+    assert all(len({o[t].tobytes() for t in range(5)}) == 1 for o in still_windows(w, 1.0, np.random.default_rng(1)))
+    with pytest.raises(ConfigError, match="still-window share"):
+        TrainConfig(still=1.5)

@@ -2,6 +2,9 @@
 
 * Files deliver every frame in order and never drop one; decoding runs on a background thread
   a few frames ahead (bounded queue) so it overlaps with inference.
+* A still photo (JPEG, PNG, BMP, WebP, TIFF: told by its first bytes, not its name) is a static
+  scene: :class:`StillSource` delivers it ``STILL_FRAMES`` times — one full window — so a
+  photo gets a verdict like a video does instead of staying ``pending`` after one frame.
 * Live sources (camera index, ``rtsp://``/``http(s)://``) read on a background thread and hand
   out the freshest frame, counting the ones they drop. A lost stream is retried with backoff;
   each reconnect increases ``Frame.epoch`` so the pipeline clears its windows. No substitute
@@ -37,6 +40,10 @@ from ..types import Frame, as_bgr
 __all__ = [
     "FrameSource",
     "FileSource",
+    "StillSource",
+    "STILL_FRAMES",
+    "is_still_image",
+    "open_file",
     "LiveSource",
     "ArraySource",
     "open_source",
@@ -108,6 +115,63 @@ class ArraySource(_SourceBase):
     def __iter__(self) -> Iterator[Frame]:
         for i, img in enumerate(self._images):
             yield Frame(i, as_bgr(img), i / self.fps)
+
+
+#: frames a still photo is delivered as: one full window of the SpoofModel (``ModelMeta.window``)
+STILL_FRAMES = 5
+
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def is_still_image(path: str | os.PathLike) -> bool:
+    """Whether a file is a still photo (JPEG, PNG, BMP, WebP, TIFF), told by its first bytes so
+    that an upload without a name, or a misnamed file, is classified right."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return False
+    return head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+class StillSource(_SourceBase):
+    """A still photo as a static scene: the same image ``frames`` times (one full window by
+    default), so it is detected, tracked and scored exactly as a video that does not move."""
+
+    def __init__(self, path: str | os.PathLike, frames: int = STILL_FRAMES, fps: float = 25.0) -> None:
+        if frames < 1:
+            raise ConfigError(f"a still photo is delivered as frames >= 1 times, got {frames}")
+        p = Path(path)
+        self.name = str(p)
+        image = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SourceOpenError(f"cannot decode image file {p}: corrupt or an unsupported format; save it as JPEG or PNG and retry")
+        self._image = image
+        self.fps = float(fps)
+        self.frame_count = int(frames)
+        self.size = (int(image.shape[1]), int(image.shape[0]))
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames_until(None)
+
+    def frames_until(self, deadline: float | None) -> Iterator[Frame]:
+        """The photo ``frame_count`` times; ends early (no error) once ``time.monotonic()``
+        reaches ``deadline``."""
+        for i in range(self.frame_count):
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            yield Frame(i, self._image, i / self.fps)
+
+    def close(self) -> None:
+        pass
+
+
+def open_file(path: str | os.PathLike, still_frames: int = STILL_FRAMES) -> "FileSource | StillSource":
+    """A local file: a :class:`StillSource` for a still photo, else a :class:`FileSource`."""
+    p = Path(path)
+    if p.is_file() and is_still_image(p):
+        return StillSource(p, frames=still_frames)
+    return FileSource(p)
 
 
 _END = object()
@@ -472,12 +536,12 @@ def _open_capture(spec: str | int, config: StreamConfig) -> cv2.VideoCapture:
 
 
 def open_source(spec: str | int, stream: StreamConfig | None = None,
-                on_event: SourceEvent | None = None) -> FileSource | LiveSource:
+                on_event: SourceEvent | None = None) -> FileSource | StillSource | LiveSource:
     """Open SOURCE: an integer is a camera index; ``rtsp://``/``http(s)://`` are streams;
-    anything else is a file path."""
+    anything else is a file path (a video, or a still photo: see :func:`open_file`)."""
     kind, value = parse_source(spec)
     if kind == "file":
-        return FileSource(value)
+        return open_file(value)
     if kind == "stream" and str(value).lower().startswith(("http://", "https://")):
         # a finite video file served over HTTP has a frame count: read it like a file (every
         # frame, end at its end) instead of "reconnecting" to replay it forever

@@ -75,17 +75,18 @@ class Engine:
                                 detector_config=self.config.detector, tracker_config=TrackerConfig())
 
     def analyze(self, path: Path, name: str, frames: bool = False) -> dict:
-        """Run an uploaded video through a fresh pipeline: ``{"summary": ...}`` exactly as the last
-        line of ``rtliveness run --jsonl`` (plus ``"frames"`` when asked). Raises
-        :class:`~rtliveness.errors.SourceOpenError` for a file that is not a readable video."""
+        """Run an uploaded video — or photo, a still scene of one window — through a fresh
+        pipeline: ``{"summary": ...}`` exactly as the last line of ``rtliveness run --jsonl``
+        (plus ``"frames"`` when asked). Raises :class:`~rtliveness.errors.SourceOpenError` for a
+        file that is not a readable video or photo."""
         from ..errors import SourceError
         from ..runtime.app import process_source
-        from ..runtime.sources import FileSource
+        from ..runtime.sources import open_file
 
         records: list[dict] = []
         on_result = (lambda r: records.append(r.to_json())) if frames else None
         try:
-            src = FileSource(path)
+            src = open_file(path)
         except SourceError as exc:  # name the upload, not the temporary file
             raise type(exc)(str(exc).replace(str(path), name)) from None
         with src:

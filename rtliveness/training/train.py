@@ -65,6 +65,7 @@ class TrainConfig:
     mixstyle: float = 0.0  # MixStyle after the encoder's first two stages, with this probability per batch (0 = off)
     degrade: float = 0.0  # label-neutral camera degradations (dim light, noise, blur, low resolution, JPEG, white balance, roll) per window with this probability
     crop_jitter: float = 0.0  # per-crop framing wobble inside a window (shift and zoom, fraction of the crop side), as tracker boxes move between frames
+    still: float = 0.0  # this share of windows (every class alike) made static, one crop five times, as `run` sees a photo
     consistency: float = 0.0  # weight of a term pulling together the logits of two crop-jittered views of each window (0 = off)
 
     def __post_init__(self) -> None:
@@ -90,6 +91,8 @@ class TrainConfig:
             raise ConfigError(f"MixStyle probability must be in [0, 1], got {self.mixstyle}")
         if not 0.0 <= self.degrade <= 1.0:
             raise ConfigError(f"degradation probability must be in [0, 1], got {self.degrade}")
+        if not 0.0 <= self.still <= 1.0:
+            raise ConfigError(f"still-window share must be in [0, 1], got {self.still}")
         if not 0.0 <= self.crop_jitter <= 0.1:
             raise ConfigError(f"crop jitter must be in [0, 0.1] (a fraction of the crop side), got {self.crop_jitter}")
         if self.crop_jitter > 0 and self.augment != "strong":
@@ -162,6 +165,17 @@ def load_init_weights(model: SpoofModel, path: Path) -> ModelMeta:
     loaded = load_checkpoint(Path(path))
     model.load_state_dict(loaded.model.state_dict())
     return loaded.meta
+
+
+def still_windows(windows: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """``share`` of the windows (B, T, ...) made static: every crop replaced by one of them (drawn
+    at random), what the deployed loop's window holds for a photo (``rtliveness run photo.jpg``).
+    The draw never looks at a label. Returns a new array; the input is not changed."""
+    pick = rng.random(len(windows)) < share
+    which = rng.integers(windows.shape[1], size=len(windows))
+    out = windows.copy()
+    out[pick] = windows[pick, which[pick]][:, None]
+    return out
 
 
 def _jitter(windows_bgr: np.ndarray, params: np.ndarray, crop_params: np.ndarray | None = None) -> np.ndarray:
@@ -371,6 +385,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         from .degrade import KINDS, apply_batch
 
         log(f"camera degradations ({', '.join(KINDS)}) on {config.degrade:.0%} of windows, every class alike")
+    if config.still > 0:
+        log(f"{config.still:.0%} of windows made static (one of their crops five times, as a photo), every class alike")
     if config.crop_jitter > 0:
         log(f"each crop of a window moved and zoomed on its own by up to {config.crop_jitter:.0%} of its side"
             + (f"; two views per window, logit consistency weight {config.consistency:g}" if config.consistency > 0 else ""))
@@ -411,6 +427,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                     # both views of a window get the same degradation (and MixStyle draw), so they differ only by the crop wobble
                     xb = np.concatenate([apply_batch(part, config.degrade, np.random.default_rng([config.seed, epoch, step, 2]))[0]
                                          for part in np.split(xb, views)])
+                if config.still > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral
+                    xb = still_windows(xb, config.still, np.random.default_rng([config.seed, epoch, step, 4]))
                 x = _to_tensor(xb, meta, np.tile(flips[idx], views)).to(device)
                 y = torch.from_numpy(ytr[idx]).to(device)
                 if mixer is not None:  # drawn from (seed, epoch, step): a resumed run mixes the same way

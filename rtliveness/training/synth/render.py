@@ -323,12 +323,14 @@ def _config_dict(cfg: SynthConfig) -> dict:
 
 def render_clip(kind: str, assets_dir: Path, out_path: Path, n_frames: int = 100, seed: int = 0,
                 fps: float = 25.0, frame_size=(640, 480), detector=None, identity: str | None = None,
-                face_size: tuple[float, float] = (110.0, 220.0), fourcc: str = "mp4v") -> Path:
+                face_size: tuple[float, float] = (110.0, 220.0), fourcc: str = "mp4v",
+                params_json: Path | None = None) -> Path:
     """Write a full-frame video (``fourcc``) of one rendered scene (``kind`` in :data:`CLASSES`),
     through the same camera model as :func:`synthesize`, for examples, demos and evaluation
     through the deployed loop. The face is ``identity`` (an identity id of the assets, as in
     ``rtliveness_data.json``), by default a live-video person (the webcam talking head when
-    present)."""
+    present). ``params_json``: also write the scene's render parameters there (as
+    ``synth_samples.jsonl`` records them: screen size, print medium, mask cut, camera...)."""
     if kind not in CLASSES:
         raise ConfigError(f"unknown kind {kind!r}: use one of {CLASSES}")
     if n_frames < 1:
@@ -363,4 +365,7 @@ def render_clip(kind: str, assets_dir: Path, out_path: Path, n_frames: int = 100
     for fr in frames:
         vw.write(fr)
     vw.release()
+    if params_json is not None:
+        rec = {"class": kind, "identity": ident.pid, "seed": seed, "params": res[2]}
+        Path(params_json).write_text(json.dumps(rec, default=_jsonable, sort_keys=True) + "\n")
     return out_path
