@@ -30,7 +30,7 @@ import numpy as np
 
 from rtliveness import DetectorConfig, LivenessPipeline, PipelineConfig
 from rtliveness.runtime.app import process_source
-from rtliveness.runtime.sources import FileSource
+from rtliveness.runtime.sources import open_source
 from rtliveness.training.degrade import CONDITIONS, apply
 
 NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)$")
@@ -70,11 +70,12 @@ def write_video(paths: list[Path], out: Path, fps: float = 7.0, condition: str |
 
 
 def run_video(pipe: LivenessPipeline, video: Path):
-    """``video`` through the deployed loop from a fresh state: (the run's report, its main track —
-    the track with the most scored windows — or None when no window was scored)."""
+    """``video`` (or a photo: a still scene of one window, as ``rtliveness run`` opens it) through
+    the deployed loop from a fresh state: (the run's report, its main track — the track with the
+    most scored windows — or None when no window was scored)."""
     pipe.reset()
     earlier = {t.track_id for t in pipe.track_summaries()}  # summaries outlive reset(): skip them
-    with FileSource(video) as src:
+    with open_source(str(video)) as src:
         rep = process_source(pipe, src)
     tracks = [t for t in rep.tracks if t.windows > 0 and t.track_id not in earlier]
     return rep, (max(tracks, key=lambda t: t.windows) if tracks else None)

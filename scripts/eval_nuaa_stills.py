@@ -3,7 +3,7 @@ photo.jpg`` does with a photo of a live person or of a printed-photo attack).
 
 Every ``--every``-th picture of every session of the held-out people is opened as a photo
 (:func:`rtliveness.runtime.sources.open_source`: a still scene of one 5-frame window) and run
-through ``LivenessPipeline.from_config`` + ``process_source``; the photo's verdict is its main
+through ``LivenessPipeline.from_config`` + ``process_source`` (``eval_nuaa_deployed.run_video``); the photo's verdict is its main
 track's label (the track with the most scored windows). One photo = one sample. Reports APCER
 (printed), BPCER, ACER with 95 % bootstrap intervals over identities, and, with ``--teacher``, the
 MiniFASNet peer on the same photos (a single-image model: p_spoof >= 0.5 = spoof).
@@ -21,23 +21,8 @@ from pathlib import Path
 import cv2
 
 from rtliveness import LivenessPipeline, PipelineConfig
-from rtliveness.runtime.app import process_source
-from rtliveness.runtime.sources import open_source
 
-from eval_nuaa_deployed import bootstrap, rates, sessions
-
-
-def photo_verdict(pipe: LivenessPipeline, photo: Path) -> tuple[str | None, float | None]:
-    """(label, mean p_spoof) of the photo's main track, or (None, None) without a scored face."""
-    pipe.reset()
-    earlier = {t.track_id for t in pipe.track_summaries()}  # summaries outlive reset(): skip them
-    with open_source(str(photo)) as src:
-        rep = process_source(pipe, src)
-    tracks = [t for t in rep.tracks if t.windows > 0 and t.track_id not in earlier]
-    if not tracks:
-        return None, None
-    main = max(tracks, key=lambda t: t.windows)
-    return main.label, main.mean_p_spoof
+from eval_nuaa_deployed import bootstrap, rates, run_video, sessions
 
 
 def main() -> int:
@@ -58,8 +43,10 @@ def main() -> int:
     with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
         for person, label, paths in sessions(a.nuaa, set(a.persons.split(","))):
             for photo in paths[::a.every]:
-                verdict, p = photo_verdict(pipe, photo)
-                row = {"person": person, "label": label, "photo": photo.name, "ours": verdict, "p": p}
+                _, main_track = run_video(pipe, photo)
+                row = {"person": person, "label": label, "photo": photo.name,
+                       "ours": None if main_track is None else main_track.label,
+                       "p": None if main_track is None else main_track.mean_p_spoof}
                 if teacher is not None:
                     row["teacher_p"] = teacher.score_frames_batch([cv2.imread(str(photo))])[0]
                 rows.append(row)

@@ -35,7 +35,6 @@ from rtliveness.training.attacks import CLASSES
 from rtliveness.training.data import person_of_sample
 
 from eval_nuaa_deployed import run_video
-from eval_nuaa_stills import photo_verdict
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -168,8 +167,9 @@ def main() -> int:
                 with tempfile.TemporaryDirectory() as tmp:
                     photo = Path(tmp) / "photo.png"
                     cv2.imwrite(str(photo), frames[0])
-                    label, p = photo_verdict(pipe, photo)
-                rows.append({**c, "frames": 1, "label": label, "p": p})
+                    _, main_track = run_video(pipe, photo)
+                rows.append({**c, "frames": 1, "label": None if main_track is None else main_track.label,
+                             "p": None if main_track is None else main_track.mean_p_spoof})
             if teacher is not None:
                 ps = [q for q in teacher.score_frames_batch(frames) if q is not None]
                 mean = float(np.mean(ps)) if ps else None
