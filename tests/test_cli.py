@@ -84,6 +84,17 @@ def test_run_a_photo_gives_a_verdict(tmp_path, clip, label):
     assert f"track 1: {label}" in r.stderr
 
 
+def test_a_truncated_photo_is_one_line_exit_3(tmp_path, grace):
+    """Nothing but the one error line: OpenCV's JPEG decoder would print its own complaint."""
+    good = cv2.imencode(".jpg", grace)[1].tobytes()
+    photo = tmp_path / "cut.jpg"
+    photo.write_bytes(good[:len(good) // 2])
+    r = rtl("run", photo, "--device", "cpu")
+    assert r.returncode == 3
+    assert r.stderr.splitlines() == [f"rtliveness: error: cannot decode image file {photo}: corrupt or an unsupported "
+                                     "format; save it as JPEG or PNG and retry"]
+
+
 def test_max_frames_and_haar(tmp_path, grace, tiny_weights):
     video = write_video(tmp_path / "in.mp4", moving_face_frames(grace, 12))
     jl = tmp_path / "o.jsonl"

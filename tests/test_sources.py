@@ -237,9 +237,16 @@ def test_a_still_photo_is_a_static_scene_of_one_window(tmp_path, grace):
         StillSource(png, frames=0)
 
 
-def test_a_corrupt_photo_is_one_clear_error(tmp_path):
+@pytest.mark.parametrize("kind", ["garbage", "truncated"])
+def test_a_corrupt_photo_is_one_clear_error(tmp_path, grace, kind):
+    import cv2
+
     bad = tmp_path / "broken.jpg"
-    bad.write_bytes(b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 20)
+    if kind == "garbage":
+        bad.write_bytes(b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 20)
+    else:
+        good = cv2.imencode(".jpg", grace)[1].tobytes()
+        bad.write_bytes(good[:len(good) // 2])
     with pytest.raises(SourceOpenError) as ei:
         open_source(str(bad))
     assert str(ei.value) == (f"cannot decode image file {bad}: corrupt or an unsupported format; "

@@ -143,9 +143,19 @@ class StillSource(_SourceBase):
             raise ConfigError(f"a still photo is delivered as frames >= 1 times, got {frames}")
         p = Path(path)
         self.name = str(p)
-        image = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        bad = f"cannot decode image file {p}: corrupt or an unsupported format; save it as JPEG or PNG and retry"
+        # Pillow checks the whole file first, quietly: OpenCV's JPEG decoder prints its own
+        # complaints about a truncated file on stderr, which would break the one-line error
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(p) as im:
+                im.load()
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+            raise SourceOpenError(bad) from None
+        image = cv2.imread(str(p), cv2.IMREAD_COLOR)  # the decoder every other frame goes through; EXIF orientation applied
         if image is None:
-            raise SourceOpenError(f"cannot decode image file {p}: corrupt or an unsupported format; save it as JPEG or PNG and retry")
+            raise SourceOpenError(bad)
         self._image = image
         self.fps = float(fps)
         self.frame_count = int(frames)
