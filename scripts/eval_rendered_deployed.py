@@ -145,6 +145,8 @@ def main() -> int:
                          "photo.png` does) instead of the whole clip")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
+    if a.photo_frame is not None and not 0 <= a.photo_frame < a.frames:
+        ap.error(f"--photo-frame must be a frame of the clip, 0 to {a.frames - 1}, got {a.photo_frame}")
     lo, hi = (float(v) for v in a.face_size.split(","))
     clips = render_all(rendered_identities(a.split_file, a.split), a.clips, a.frames, a.clips_dir, (lo, hi))
     if a.replay_min_side:

@@ -11,9 +11,10 @@ REPORTS_DIR/protocols.json lists the runs, in order::
 ``rendered_deployed`` is ``scripts/eval_rendered_deployed.py --json`` (rendered clips of the
 held-out identities through the deployed loop; for the screen protocol with
 ``--replay-min-side``): when a run has either, a second table gives the same protocols through
-the loop, one verdict per session or clip. Optional ``reference`` / ``reference_deployed`` name the same kinds of report for a run from
-the same start and recipe with every family trained: each table then gives its APCER on exactly
-the protocol's held-out samples (the same sample names, the same clips). ``holdout`` is the attack class
+the loop, one verdict per session or clip. Optional ``reference`` (an ``eval`` report) and ``reference_deployed`` (``{"nuaa": deployed
+report, "rendered": rendered_deployed report}``) are those of a run from the same start and
+recipe with every family trained: each table then gives its APCER on exactly the protocol's
+held-out samples (the same sample names, the same sessions and clips). ``holdout`` is the attack class
 the run never trained or calibrated on (leave-one-family-out: ``--exclude CLASS``; the
 screen-resolution protocol: replays whose screens are at least as large as every training
 screen are only in its test split). Every row is scored at the run's own dev-calibrated

@@ -1,3 +1,5 @@
+import re
+from pathlib import Path
 import threading
 import time
 
@@ -226,9 +228,13 @@ def test_a_still_photo_is_a_static_scene_of_one_window(tmp_path, grace):
         assert all(np.array_equal(f.image_bgr, got[0].image_bgr) for f in got)
         assert got[0].image_bgr.shape == grace.shape
     assert np.array_equal(got[0].image_bgr, grace)  # PNG: lossless
+    with pytest.raises(ValueError):
+        got[0].image_bgr[0, 0] = 0  # every frame is the same array: read-only
     # a video is not a still photo, whatever its first frame looks like
     video = write_video(tmp_path / "v.avi", moving_face_frames(grace, 6), fourcc="MJPG")
-    assert not is_still_image(video) and isinstance(open_source(str(video)), FileSource)
+    assert not is_still_image(video)
+    with open_source(str(video)) as src:
+        assert isinstance(src, FileSource)
     assert not is_still_image(tmp_path / "missing.jpg")
     # more frames on request; a deadline already passed gives none
     assert len(list(StillSource(png, frames=12))) == 12
@@ -251,3 +257,96 @@ def test_a_corrupt_photo_is_one_clear_error(tmp_path, grace, kind):
         open_source(str(bad))
     assert str(ei.value) == (f"cannot decode image file {bad}: corrupt or an unsupported format; "
                              "save it as JPEG or PNG and retry")
+
+
+@pytest.mark.parametrize("ext", [".bmp", ".webp", ".tiff"])
+def test_other_photo_formats_are_photos(tmp_path, grace, ext):
+    import cv2
+
+    path = tmp_path / f"p{ext}"
+    assert cv2.imwrite(str(path), grace)
+    assert is_still_image(path)
+    with open_source(str(path)) as src:
+        assert isinstance(src, StillSource) and len(list(src)) == 5
+
+
+def test_several_pictures_in_one_file_are_a_video(tmp_path, grace):
+    """A raw MJPEG stream (JPEGs back to back, as IP cameras send them) stays a video."""
+    import cv2
+
+    frames = moving_face_frames(grace, 6)
+    stream = tmp_path / "camera.mjpeg"
+    stream.write_bytes(b"".join(cv2.imencode(".jpg", f)[1].tobytes() for f in frames))
+    assert not is_still_image(stream)
+    one = tmp_path / "one.jpg"
+    one.write_bytes(cv2.imencode(".jpg", frames[0])[1].tobytes())
+    assert is_still_image(one)
+    # an animated PNG announces its frames (acTL) before the image data
+    png = cv2.imencode(".png", frames[0])[1].tobytes()
+    ihdr_end = 8 + 25
+    actl = b"\x00\x00\x00\x08acTL" + b"\x00\x00\x00\x02\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+    (tmp_path / "anim.png").write_bytes(png[:ihdr_end] + actl + png[ihdr_end:])
+    assert not is_still_image(tmp_path / "anim.png") and is_still_image_bytes(png, tmp_path)
+    # two letters are not a BMP
+    (tmp_path / "notes.txt").write_text("BMW service notes\n" * 10)
+    assert not is_still_image(tmp_path / "notes.txt")
+
+
+def is_still_image_bytes(data: bytes, tmp_path) -> bool:
+    path = tmp_path / "bytes.bin"
+    path.write_bytes(data)
+    return is_still_image(path)
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "empty"])
+def test_still_source_on_a_bad_path_says_what_is_wrong(tmp_path, kind):
+    path = tmp_path / "p.jpg"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_bytes(b"")
+    words = {"missing": "image file not found", "folder": "source is a folder, not an image file",
+             "empty": "image file is empty (0 bytes)"}[kind]
+    with pytest.raises(SourceOpenError, match=re.escape(words)):
+        StillSource(path)
+
+
+def test_a_huge_photo_is_decoded_not_refused(tmp_path, monkeypatch):
+    """Pillow's decompression-bomb limit must not refuse a large phone photo: OpenCV decodes it."""
+    import cv2
+    from PIL import Image
+
+    path = tmp_path / "big.png"
+    assert cv2.imwrite(str(path), np.full((300, 400, 3), 90, np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 120,000 px is over twice this: Pillow refuses
+    with StillSource(path) as src:
+        assert src.size == (400, 300)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)  # between 1x and 2x: Pillow warns; nothing printed
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning that got out would fail here
+        with StillSource(path) as src:
+            assert src.size == (400, 300)
+
+
+@pytest.mark.slow
+def test_decide_on_a_photo_needs_one_window(tmp_path):
+    """A photo is one window: decide() asks for 5 by default (undecided), windows=1 decides."""
+    import cv2
+
+    from rtliveness import LivenessPipeline, PipelineConfig
+    from rtliveness.runtime.decision import decide
+
+    cap = cv2.VideoCapture(str(Path(__file__).resolve().parents[1] / "examples" / "attack_printed.mp4"))
+    for _ in range(20):
+        ok, frame = cap.read()
+    cap.release()
+    photo = tmp_path / "printed.jpg"
+    assert ok and cv2.imwrite(str(photo), frame)
+    with LivenessPipeline.from_config(PipelineConfig(device="cpu")) as pipe:
+        with open_source(str(photo)) as src:
+            assert decide(pipe, src, timeout_s=30).label == "undecided"
+        pipe.reset()
+        with open_source(str(photo)) as src:
+            assert decide(pipe, src, timeout_s=30, windows=1).label == "spoof"

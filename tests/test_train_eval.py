@@ -61,8 +61,9 @@ CFG = dict(epochs=2, batch_size=8, lr=0.01, input_size=32, device="cpu", fractio
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [{}, {"augment": "strong", "schedule": "cosine"}, {"mixstyle": 1.0},
                                    {"augment": "strong", "degrade": 0.7, "still": 0.5},
-                                   {"augment": "strong", "crop_jitter": 0.05, "consistency": 1.0, "degrade": 0.5, "mixstyle": 1.0}],
-                         ids=["origin", "strong-cosine", "mixstyle", "strong-degrade-still", "crop-consistency-degrade-mixstyle"])
+                                   {"augment": "strong", "crop_jitter": 0.05, "consistency": 1.0, "degrade": 0.5, "mixstyle": 1.0,
+                                    "still": 0.5}],
+                         ids=["origin", "strong-cosine", "mixstyle", "strong-degrade-still", "crop-consistency-degrade-mixstyle-still"])
 def test_train_loss_falls_and_resume_is_exact(tmp_path, extra):
     prev = torch.get_num_threads()
     torch.set_num_threads(1)  # bitwise-repeatable CPU kernels for the comparison

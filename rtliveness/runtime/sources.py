@@ -120,42 +120,72 @@ class ArraySource(_SourceBase):
 #: frames a still photo is delivered as: one full window of the SpoofModel (``ModelMeta.window``)
 STILL_FRAMES = 5
 
-_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"II*\x00", b"MM\x00*")
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+_BMP_HEADER_SIZES = (b"\x0c", b"\x28", b"\x38", b"\x40", b"\x6c", b"\x7c")  # the DIB header's size, first byte
 
 
 def is_still_image(path: str | os.PathLike) -> bool:
     """Whether a file is a still photo (JPEG, PNG, BMP, WebP, TIFF), told by its first bytes so
-    that an upload without a name, or a misnamed file, is classified right."""
+    that an upload without a name, or a misnamed file, is classified right. Several pictures in
+    one file — a raw MJPEG stream (JPEGs back to back, as IP cameras send them) or an animated
+    PNG — are a video, not a photo."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(12)
+            head = fh.read(16)
+            if head.startswith(b"\xff\xd8\xff"):  # a second picture after the first one's end: MJPEG
+                return b"\xff\xd9\xff\xd8" not in head + fh.read()
+            if head.startswith(b"\x89PNG\r\n\x1a\n"):  # APNG announces its frames before the image data
+                rest = head + fh.read()
+                idat = rest.find(b"IDAT")
+                return b"acTL" not in rest[:idat if idat > 0 else len(rest)]
     except OSError:
         return False
-    return head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+    if head[:2] == b"BM":
+        return head[6:10] == b"\x00\x00\x00\x00" and head[14:15] in _BMP_HEADER_SIZES
+    return head.startswith(_TIFF_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _check_file(p: Path, what: str) -> None:
+    """One clear error for a path that is not a readable, non-empty file."""
+    if not p.exists():
+        raise SourceOpenError(f"{what} not found: {p}; check the path")
+    if p.is_dir():
+        raise SourceOpenError(f"source is a folder, not {'an' if what[0] in 'aeiou' else 'a'} {what}: {p}")
+    if p.stat().st_size == 0:
+        raise SourceOpenError(f"{what} is empty (0 bytes): {p}")
 
 
 class StillSource(_SourceBase):
     """A still photo as a static scene: the same image ``frames`` times (one full window by
-    default), so it is detected, tracked and scored exactly as a video that does not move."""
+    default), so it is detected, tracked and scored exactly as a video that does not move. The
+    image is read-only: every frame is the same array."""
 
     def __init__(self, path: str | os.PathLike, frames: int = STILL_FRAMES, fps: float = 25.0) -> None:
         if frames < 1:
             raise ConfigError(f"a still photo is delivered as frames >= 1 times, got {frames}")
         p = Path(path)
         self.name = str(p)
+        _check_file(p, "image file")
         bad = f"cannot decode image file {p}: corrupt or an unsupported format; save it as JPEG or PNG and retry"
         # Pillow checks the whole file first, quietly: OpenCV's JPEG decoder prints its own
         # complaints about a truncated file on stderr, which would break the one-line error
+        import warnings
+
         from PIL import Image, UnidentifiedImageError
 
         try:
-            with Image.open(p) as im:
-                im.load()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(p) as im:
+                    im.load()
+        except Image.DecompressionBombError:
+            pass  # more pixels than Pillow checks (a 200 MP phone photo): OpenCV decodes it below
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
             raise SourceOpenError(bad) from None
         image = cv2.imread(str(p), cv2.IMREAD_COLOR)  # the decoder every other frame goes through; EXIF orientation applied
         if image is None:
             raise SourceOpenError(bad)
+        image.setflags(write=False)
         self._image = image
         self.fps = float(fps)
         self.frame_count = int(frames)
@@ -195,12 +225,7 @@ class FileSource(_SourceBase):
         p = Path(path) if capture is None else path
         self.name = str(p)
         if capture is None:
-            if not p.exists():
-                raise SourceOpenError(f"video file not found: {p}; check the path")
-            if p.is_dir():
-                raise SourceOpenError(f"source is a folder, not a video file: {p}")
-            if p.stat().st_size == 0:
-                raise SourceOpenError(f"video file is empty (0 bytes): {p}")
+            _check_file(p, "video file")
         cap = capture if capture is not None else cv2.VideoCapture(str(p))
         if not cap.isOpened():
             cap.release()

@@ -427,8 +427,10 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                     # both views of a window get the same degradation (and MixStyle draw), so they differ only by the crop wobble
                     xb = np.concatenate([apply_batch(part, config.degrade, np.random.default_rng([config.seed, epoch, step, 2]))[0]
                                          for part in np.split(xb, views)])
-                if config.still > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral
-                    xb = still_windows(xb, config.still, np.random.default_rng([config.seed, epoch, step, 4]))
+                if config.still > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral;
+                    # both views of a window get the same draw (static or not, the same crop), as with degrade
+                    xb = np.concatenate([still_windows(part, config.still, np.random.default_rng([config.seed, epoch, step, 4]))
+                                         for part in np.split(xb, views)])
                 x = _to_tensor(xb, meta, np.tile(flips[idx], views)).to(device)
                 y = torch.from_numpy(ytr[idx]).to(device)
                 if mixer is not None:  # drawn from (seed, epoch, step): a resumed run mixes the same way
