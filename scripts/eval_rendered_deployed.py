@@ -71,10 +71,15 @@ def render_all(idents: list[str], clips: int, frames: int, out: Path, face_size:
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "manifest.json"
     rows = json.loads(manifest.read_text()) if manifest.is_file() else None
+    settings, sfile = {"clips": clips, "frames": frames, "face_size": list(face_size)}, out / "settings.json"
+    if rows is not None and sfile.is_file() and json.loads(sfile.read_text()) != settings:
+        raise SystemExit(f"error: {out} holds clips rendered with {sfile.read_text().strip()}; pass those settings "
+                         "or another --clips-dir")
     todo = [(pid, kind, seed) for pid in idents for kind in CLASSES for seed in range(clips)] if rows is None else \
         [(r["person"], r["class"], r["seed"]) for r in rows if r["clip"] and r["class"] == "replay" and "screen_side" not in r]
     if not todo:
-        return rows
+        return rows or []
+    sfile.write_text(json.dumps(settings) + "\n")
     # a cache from before the screens were recorded gets its replays rendered again (the same
     # seed gives the same clip) to record them
     det = build_detector(DetectorConfig(min_face_size=40, factor=0.6), device="cpu")
