@@ -35,6 +35,7 @@ from rtliveness.training.attacks import CLASSES
 from rtliveness.training.data import person_of_sample
 
 from eval_nuaa_deployed import run_video
+from screen_split import screen_side
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -95,7 +96,7 @@ def render_all(idents: list[str], clips: int, frames: int, out: Path, face_size:
             continue
         row = {"clip": path.name, "person": pid, "class": kind, "seed": seed}
         if kind == "replay":
-            row["screen_side"] = int(max(json.loads(side.read_text())["params"]["screen_wh"]))
+            row["screen_side"] = screen_side(json.loads(side.read_text())["params"])
         done[pid, kind, seed] = row
         print(f"\rrendered {i + 1} of {len(todo)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)

@@ -20,6 +20,11 @@ import sys
 from pathlib import Path
 
 
+def screen_side(params: dict) -> int:
+    """The longer side of a rendered replay's screen, in screen pixels, from its render parameters."""
+    return int(max(params["screen_wh"]))
+
+
 def screen_sides(records: list[Path]) -> dict[Path, int]:
     """Resolved sample folder -> longer side of its rendered screen (screen pixels), for every
     replay sample of the given render records."""
@@ -29,7 +34,7 @@ def screen_sides(records: list[Path]) -> dict[Path, int]:
         for line in rec.read_text().splitlines():
             r = json.loads(line)
             if r.get("class") == "replay" and "screen_wh" in r.get("params", {}):
-                out[(root / r["sample"]).resolve()] = int(max(r["params"]["screen_wh"]))
+                out[(root / r["sample"]).resolve()] = screen_side(r["params"])
     return out
 
 

@@ -350,3 +350,17 @@ def test_decide_on_a_photo_needs_one_window(tmp_path):
         pipe.reset()
         with open_source(str(photo)) as src:
             assert decide(pipe, src, timeout_s=30, windows=1).label == "spoof"
+
+
+def test_the_scan_for_a_second_picture_spans_read_chunks():
+    import io
+
+    from rtliveness.runtime.sources import _contains
+
+    data = b"\xff\xd8\xff" + b"x" * 20 + b"\xff\xd9\xff\xd8" + b"y" * 5
+    for chunk in (1, 2, 3, 5, 1 << 20):  # the marker split across reads in every way
+        fh = io.BytesIO(data)
+        start = fh.read(4)
+        assert _contains(fh, start, b"\xff\xd9\xff\xd8", chunk=chunk)
+    fh = io.BytesIO(data.replace(b"\xff\xd9\xff\xd8", b"\xff\xd9zz"))
+    assert not _contains(fh, fh.read(4), b"\xff\xd9\xff\xd8", chunk=2)

@@ -133,16 +133,41 @@ def is_still_image(path: str | os.PathLike) -> bool:
         with open(path, "rb") as fh:
             head = fh.read(16)
             if head.startswith(b"\xff\xd8\xff"):  # a second picture after the first one's end: MJPEG
-                return b"\xff\xd9\xff\xd8" not in head + fh.read()
+                return not _contains(fh, head, b"\xff\xd9\xff\xd8")
             if head.startswith(b"\x89PNG\r\n\x1a\n"):  # APNG announces its frames before the image data
-                rest = head + fh.read()
-                idat = rest.find(b"IDAT")
-                return b"acTL" not in rest[:idat if idat > 0 else len(rest)]
+                return _png_chunk_before_idat(fh) != b"acTL"
     except OSError:
         return False
     if head[:2] == b"BM":
         return head[6:10] == b"\x00\x00\x00\x00" and head[14:15] in _BMP_HEADER_SIZES
     return head.startswith(_TIFF_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _contains(fh, start: bytes, needle: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether ``needle`` occurs in ``start`` + the rest of ``fh``, read a chunk at a time and
+    stopping at the first occurrence (a long MJPEG recording is not read whole)."""
+    tail = start
+    while True:
+        if needle in tail:
+            return True
+        block = fh.read(chunk)
+        if not block:
+            return False
+        tail = tail[-(len(needle) - 1):] + block
+
+
+def _png_chunk_before_idat(fh) -> bytes | None:
+    """``b"acTL"`` when a PNG announces animation before its first image data, else None; reads
+    the chunk headers only, from just after the 8-byte signature."""
+    fh.seek(8)
+    while True:
+        header = fh.read(8)
+        if len(header) < 8:
+            return None
+        length, kind = int.from_bytes(header[:4], "big"), header[4:]
+        if kind in (b"acTL", b"IDAT"):
+            return b"acTL" if kind == b"acTL" else None
+        fh.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
 
 
 def _check_file(p: Path, what: str) -> None:
