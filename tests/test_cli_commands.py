@@ -264,3 +264,36 @@ def test_train_records_crop_jitter_and_consistency(trained, tmp_path):
            "logit consistency weight 0.5" in r.stderr
     cfg = torch.load(run / "model.pt", map_location="cpu", weights_only=False)["train"]["config"]
     assert (cfg["crop_jitter"], cfg["consistency"], cfg["augment"]) == (0.05, 0.5, "strong")
+
+
+def test_train_distill_agree_without_teacher_is_one_error_line(trained, tmp_path):
+    data, _, _, _ = trained
+    one_error_line(rtl("train", data, "--out", tmp_path / "run", "--distill-agree", "--device", "cpu"), 2,
+                   "distilling only where the teacher agrees needs a teacher: add --teacher DIR")
+
+
+def test_train_with_a_teacher_only_where_it_agrees(trained, tmp_path):
+    """The teacher (random weights in its own format) scores every training sample; with
+    --distill-agree its score is blended into exactly the samples where it is on the label's side."""
+    from test_teacher_minifasnet import MiniFASNetV1SE, MiniFASNetV2, V1SE_FILE, V2_FILE, _randomised, _save_teacher_format
+
+    data, _, _, _ = trained
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    _save_teacher_format(_randomised(MiniFASNetV2(), 1), teacher / V2_FILE)
+    _save_teacher_format(_randomised(MiniFASNetV1SE(), 2), teacher / V1SE_FILE)
+    run = tmp_path / "run"
+    r = ok(rtl("train", data, "--out", run, "--epochs", "1", "--batch-size", "8", "--input-size", "32", "--device", "cpu",
+               "--teacher", teacher, "--distill-weight", "0.4", "--distill-agree"))
+    scores = json.loads((run / "teacher_scores.json").read_text())
+    train_names = json.loads((run / "split.json").read_text())["train"]
+    labels = np.array([0.0 if n.startswith("real/") else 1.0 for n in train_names])
+    t = np.array([scores[n] for n in train_names])
+    cls_ok = np.array([n.split("/")[0] in ("real", "printed", "replay") for n in train_names])
+    agree = cls_ok & ((t >= 0.5) == (labels >= 0.5))
+    want = np.where(agree, 0.6 * labels + 0.4 * t, labels)
+    np.testing.assert_allclose(np.load(run / "targets.npy"), want, atol=1e-6)
+    assert f"soft targets on {int(agree.sum())} of {len(train_names)} train samples (weight 0.4, classes real, printed, " \
+           f"replay, only where it agrees with the label)" in r.stderr
+    cfg = torch.load(run / "model.pt", map_location="cpu", weights_only=False)["train"]["config"]
+    assert cfg["distill_agree"] is True and cfg["distill_weight"] == 0.4

@@ -110,3 +110,55 @@ def test_screen_split_cli(tmp_path):
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         "error: replay sample replay/replay_p0_00000 has no render record with a screen size: pass its "
         "synth_samples.jsonl with --records"]
+
+
+def _dev_reports(acer_sessions, acer_photos, clips, photos):
+    """The five dev reports of one candidate; clips/photos: (bpcer, printed, replay, 2dmask)."""
+    def rendered(b, p, r, m):
+        return {"groups": {"all": {"bpcer": b, "apcer": {"printed": p, "replay": r, "2dmask": m},
+                                   "acer": (b + max(p, r, m)) / 2}}}
+    return {"dev": {"acer": 0.2, "eer": 0.1, "auc": 0.95},
+            "deployed_devpeople": {"ours": {"acer": acer_sessions}},
+            "stills_devpeople": {"ours": {"acer": acer_photos}},
+            "rendered_deployed_dev": rendered(*clips), "rendered_photos_dev": rendered(*photos)}
+
+
+def test_dev_release_rule(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    mod = _load("model_card_devchoice")
+    base = mod.figures(_dev_reports(0.0, 0.006, (0.238, 0.125, 0.417, 0.0), (0.333, 0.174, 0.417, 0.0)))
+    assert round(base["score"], 1) == 94.9
+    # better everywhere: passes
+    ok = mod.figures(_dev_reports(0.0, 0.0, (0.19, 0.125, 0.29, 0.0), (0.19, 0.174, 0.29, 0.0)))
+    assert mod.judge(base, ok) == (True, [])
+    # a better score bought with three more printed clips accepted (12.5 points): fails on that alone
+    p10d = mod.figures(_dev_reports(0.0, 0.0, (0.286, 0.25, 0.333, 0.0), (0.19, 0.217, 0.333, 0.0)))
+    assert p10d["score"] < base["score"]
+    assert mod.judge(base, p10d) == (False, ["printed on dev clips 25.0 % against 12.5 %"])
+    # two more clips (8.3 points) is within the allowance
+    two = mod.figures(_dev_reports(0.0, 0.0, (0.19, 0.208, 0.29, 0.0), (0.19, 0.174, 0.29, 0.0)))
+    assert mod.judge(base, two)[0] is True
+    # a NUAA dev session lost, or photos more than a point worse, fails whatever the rendered figures
+    nuaa = mod.figures(_dev_reports(0.05, 0.02, (0.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)))
+    assert mod.judge(base, nuaa) == (False, ["NUAA dev sessions ACER 5.0 > 0.0 %", "NUAA dev photos ACER 2.0 > 0.6 + 1 %"])
+    # the baseline against itself: not better
+    assert mod.judge(base, base) == (False, ["rendered score 94.9 >= 94.9"])
+
+
+def test_dev_choice_table_cli(tmp_path):
+    for key, clips in (("a", (0.238, 0.125, 0.417, 0.0)), ("b", (0.19, 0.125, 0.29, 0.0))):
+        for name, rep in _dev_reports(0.0, 0.0, clips, clips).items():
+            (tmp_path / f"{key}_{name}.json").write_text(json.dumps(rep))
+    (tmp_path / "candidates.json").write_text(json.dumps([{"key": "a", "name": "A", "baseline": True},
+                                                          {"key": "b", "name": "B"}]))
+    script = str(ROOT / "scripts" / "model_card_devchoice.py")
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 4 and lines[2].endswith("| baseline |") and lines[3].endswith("| **passes** |")
+    assert "| B | 20.0 % / 10.0 % / 0.950 | 0.0 % / 0.0 % | 19.0 % / 12.5 %, 29.0 %, 0.0 % / 24.0 % |" in lines[3]
+    # no baseline: one line, exit 2
+    (tmp_path / "candidates.json").write_text(json.dumps([{"key": "a", "name": "A"}]))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"{tmp_path / 'candidates.json'}: exactly one row must have \"baseline\": true"]

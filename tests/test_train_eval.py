@@ -323,3 +323,20 @@ def test_still_windows_are_one_crop_five_times_and_ignore_labels():
     assert all(len({o[t].tobytes() for t in range(5)}) == 1 for o in still_windows(w, 1.0, np.random.default_rng(1)))
     with pytest.raises(ConfigError, match="still-window share"):
         TrainConfig(still=1.5)
+
+
+def test_mix_targets_blends_the_teacher_only_where_asked():
+    from rtliveness.training.distill import mix_targets
+
+    labels = np.array([0, 0, 1, 1, 1, 0], np.float32)
+    teacher = np.array([0.1, 0.8, 0.9, 0.2, np.nan, 0.3])
+    use = np.array([True, True, True, True, True, False])  # the last: a class the teacher is not trusted on
+    y, blended = mix_targets(labels, teacher, use, 0.5)
+    np.testing.assert_allclose(y, [0.05, 0.4, 0.95, 0.6, 1.0, 0.0], atol=1e-7)
+    assert blended.tolist() == [True, True, True, True, False, False]
+    # only where the teacher is on the label's side: the live face it calls a spoof (0.8) and the
+    # attack it calls live (0.2) keep their hard labels
+    y, blended = mix_targets(labels, teacher, use, 0.5, agree_only=True)
+    np.testing.assert_allclose(y, [0.05, 0.0, 0.95, 1.0, 1.0, 0.0], atol=1e-7)
+    assert blended.tolist() == [True, False, True, False, False, False]
+    assert y.dtype == np.float32

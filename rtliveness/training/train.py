@@ -60,6 +60,7 @@ class TrainConfig:
     teacher: Path | None = None  # a teacher folder (MiniFASNet): distil its soft targets
     distill_weight: float = 0.5  # soft target = (1 - w) * label + w * teacher p_spoof
     distill_classes: tuple[str, ...] = ("real", "printed", "replay")  # classes the teacher is trusted on
+    distill_agree: bool = False  # blend the teacher in only where it is on the label's side (else the hard label)
     split_file: Path | None = None  # use this split.json (train/dev/test sample names) instead of a new split
     select: str = "acer"  # which epoch becomes model.pt: acer | eer (lowest on dev) | last
     mixstyle: float = 0.0  # MixStyle after the encoder's first two stages, with this probability per batch (0 = off)
@@ -73,6 +74,8 @@ class TrainConfig:
             raise ConfigError(f"encoder learning-rate multiplier must be in [0, 10], got {self.encoder_lr_mult}")
         if not 0.0 <= self.distill_weight <= 1.0:
             raise ConfigError(f"distill weight must be in [0, 1], got {self.distill_weight}")
+        if self.distill_agree and self.teacher is None:
+            raise ConfigError("distilling only where the teacher agrees needs a teacher: add --teacher DIR")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch size must be >= 1")
         if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.momentum < 1):
@@ -319,16 +322,16 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                         progress=lambda i, n: bar.status(f"loading dev {i}/{n}"))
     ytr = np.array([s.label for s in train_s], np.float32)
     if config.teacher is not None and state is None:
-        from .distill import soft_targets
+        from .distill import mix_targets, soft_targets
 
         t_scores = soft_targets(config.teacher, train_s, ds.crop_scale or crop_scale, run_dir / "teacher_scores.json",
                                 progress=lambda i, n: bar.status(f"teacher {i}/{n}"))
-        use = np.array([s.class_name in config.distill_classes for s in train_s]) & np.isfinite(t_scores)
-        ytr = np.where(use, (1.0 - config.distill_weight) * ytr + config.distill_weight * np.nan_to_num(t_scores),
-                       ytr).astype(np.float32)
+        use = np.array([s.class_name in config.distill_classes for s in train_s])
+        ytr, blended = mix_targets(ytr, t_scores, use, config.distill_weight, config.distill_agree)
         np.save(run_dir / "targets.npy", ytr)
-        log(f"teacher {config.teacher}: soft targets on {int(use.sum())} of {len(train_s)} train samples "
-            f"(weight {config.distill_weight}, classes {', '.join(config.distill_classes)})")
+        log(f"teacher {config.teacher}: soft targets on {int(blended.sum())} of {len(train_s)} train samples "
+            f"(weight {config.distill_weight}, classes {', '.join(config.distill_classes)}"
+            f"{', only where it agrees with the label' if config.distill_agree else ''})")
     elif config.teacher is not None:
         ytr = np.load(run_dir / "targets.npy")
 

@@ -1,0 +1,104 @@
+"""The dev-only release rule, and the model-card table of the candidates it judged.
+
+    python scripts/model_card_devchoice.py REPORTS_DIR > table.md
+
+REPORTS_DIR/candidates.json lists the rows, in order; exactly one is the baseline (the shipped
+model) that every other row is judged against::
+
+    [{"key": "m0", "name": "...", "baseline": true}, {"key": "p10", "name": "..."}, ...]
+
+Each key has five dev reports, all on people and identities never used for training or for the
+test figures: ``KEY_dev.json`` (``rtliveness eval --split dev``, per sample),
+``KEY_deployed_devpeople.json`` (``eval_nuaa_deployed.py --persons 0005,0009``: NUAA dev sessions
+through the loop), ``KEY_stills_devpeople.json`` (``eval_nuaa_stills.py``: the same people's
+pictures as photos), ``KEY_rendered_deployed_dev.json`` and ``KEY_rendered_photos_dev.json``
+(``eval_rendered_deployed.py --split dev``, clips and one frame of each as a photo).
+
+The rule (:func:`judge`) was written before the candidates it first judged had finished: a
+candidate replaces the baseline only if
+
+1. the NUAA dev people get no worse: sessions ACER <= the baseline's, photos ACER <= the
+   baseline's + 1 point;
+2. on the rendered dev clips and dev photos, the sum over both sets of (BPCER + the mean APCER over
+   the attack families) is lower than the baseline's;
+3. no attack family's APCER on either rendered set is worse than the baseline's by more than two
+   clips (``MAX_FAMILY_LOSS`` = 8.4 points: a family has 24 dev clips).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from card_tables import pct
+
+#: the most an attack family's APCER (in points) may lose against the baseline on a rendered dev set
+MAX_FAMILY_LOSS = 8.4
+RENDERED = ("rendered_deployed_dev", "rendered_photos_dev")
+FAMILIES = ("printed", "replay", "2dmask")
+
+
+def figures(reports: dict[str, dict]) -> dict:
+    """The rule's inputs from one candidate's five reports (keyed by report suffix)."""
+    sets = {f: reports[f]["groups"]["all"] for f in RENDERED}
+    return {
+        "nuaa_sessions": 100 * reports["deployed_devpeople"]["ours"]["acer"],
+        "nuaa_photos": 100 * reports["stills_devpeople"]["ours"]["acer"],
+        "score": sum(100 * g["bpcer"] + 100 * sum(g["apcer"].values()) / len(g["apcer"]) for g in sets.values()),
+        "family": {(f, a): 100 * v for f, g in sets.items() for a, v in g["apcer"].items()},
+    }
+
+
+def judge(base: dict, cand: dict) -> tuple[bool, list[str]]:
+    """(passes, the reasons it does not) for a candidate's :func:`figures` against the baseline's."""
+    why = []
+    if cand["nuaa_sessions"] > base["nuaa_sessions"]:
+        why.append(f"NUAA dev sessions ACER {cand['nuaa_sessions']:.1f} > {base['nuaa_sessions']:.1f} %")
+    if cand["nuaa_photos"] > base["nuaa_photos"] + 1:
+        why.append(f"NUAA dev photos ACER {cand['nuaa_photos']:.1f} > {base['nuaa_photos']:.1f} + 1 %")
+    if cand["score"] >= base["score"]:
+        why.append(f"rendered score {cand['score']:.1f} >= {base['score']:.1f}")
+    for k, v in sorted(cand["family"].items()):
+        if v - base["family"].get(k, 0.0) > MAX_FAMILY_LOSS:
+            why.append(f"{k[1]} on {'dev clips' if k[0] == RENDERED[0] else 'dev photos'} "
+                       f"{v:.1f} % against {base['family'][k]:.1f} %")
+    return not why, why
+
+
+def load(d: Path, key: str) -> dict[str, dict]:
+    names = ("dev", "deployed_devpeople", "stills_devpeople", *RENDERED)
+    return {n: json.loads((d / f"{key}_{n}.json").read_text()) for n in names}
+
+
+def rendered_cells(g: dict) -> str:
+    return f"{pct(g['bpcer'])} / " + ", ".join(pct(g["apcer"].get(a)) for a in FAMILIES) + f" / {pct(g['acer'])}"
+
+
+def main() -> int:
+    d = Path(sys.argv[1])
+    rows = json.loads((d / "candidates.json").read_text())
+    bases = [r for r in rows if r.get("baseline")]
+    if len(bases) != 1:
+        print(f"{d / 'candidates.json'}: exactly one row must have \"baseline\": true", file=sys.stderr)
+        return 2
+    base = figures(load(d, bases[0]["key"]))
+    print("| model | per sample: ACER / EER / AUC | NUAA dev sessions / photos: ACER | rendered dev clips: "
+          "BPCER / APCER printed, replay, 2D mask / ACER | rendered dev photos: same | rendered score | "
+          "dev rule |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        rep = load(d, r["key"])
+        f = figures(rep)
+        ev = rep["dev"]
+        verdict = "baseline" if r.get("baseline") else ("**passes**" if judge(base, f)[0]
+                                                         else "fails: " + "; ".join(judge(base, f)[1]))
+        print(f"| {r['name']} | {pct(ev['acer'])} / {pct(ev['eer'])} / {ev['auc']:.3f} | "
+              f"{f['nuaa_sessions']:.1f} % / {f['nuaa_photos']:.1f} % | "
+              f"{rendered_cells(rep[RENDERED[0]]['groups']['all'])} | "
+              f"{rendered_cells(rep[RENDERED[1]]['groups']['all'])} | {f['score']:.1f} | {verdict} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
