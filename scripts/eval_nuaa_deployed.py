@@ -32,6 +32,7 @@ from rtliveness import DetectorConfig, LivenessPipeline, PipelineConfig
 from rtliveness.runtime.app import process_source
 from rtliveness.runtime.sources import open_source
 from rtliveness.training.degrade import CONDITIONS, apply
+from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 
 NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)$")
 
@@ -145,7 +146,7 @@ def main() -> int:
               "ours": {**rates(rows, "ours"), **bootstrap(rows, "ours")},
               "undecided": sum(r["ours"] is None for r in rows), "rows": rows}
     if teacher is not None:
-        report["minifasnet"] = {**rates(rows, "teacher_p", 0.5), **bootstrap(rows, "teacher_p", 0.5)}
+        report["minifasnet"] = {**rates(rows, "teacher_p", SPOOF_THRESHOLD), **bootstrap(rows, "teacher_p", SPOOF_THRESHOLD)}
     text = json.dumps(report, indent=1)
     if a.json:
         a.json.write_text(text)

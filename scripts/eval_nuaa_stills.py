@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 
 from rtliveness import LivenessPipeline, PipelineConfig
+from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 
 from eval_nuaa_deployed import bootstrap, rates, run_video, sessions
 
@@ -58,7 +59,7 @@ def main() -> int:
               "ours": {**rates(rows, "ours"), **bootstrap(rows, "ours")},
               "undecided": sum(r["ours"] is None for r in rows), "rows": rows}
     if teacher is not None:
-        report["minifasnet"] = {**rates(rows, "teacher_p", 0.5), **bootstrap(rows, "teacher_p", 0.5),
+        report["minifasnet"] = {**rates(rows, "teacher_p", SPOOF_THRESHOLD), **bootstrap(rows, "teacher_p", SPOOF_THRESHOLD),
                                 "undecided": sum(r["teacher_p"] is None for r in rows)}
     if a.json:
         a.json.write_text(json.dumps(report, indent=1))

@@ -33,6 +33,7 @@ from rtliveness import LivenessPipeline, PipelineConfig
 from rtliveness.errors import DataError, ConfigError
 from rtliveness.training.attacks import CLASSES
 from rtliveness.training.data import person_of_sample
+from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 
 from eval_nuaa_deployed import run_video
 from screen_split import screen_side
@@ -181,7 +182,7 @@ def main() -> int:
             if teacher is not None:
                 ps = [q for q in teacher.score_frames_batch(frames) if q is not None]
                 mean = float(np.mean(ps)) if ps else None
-                peer.append({**c, "p": mean, "label": None if mean is None else ("spoof" if mean >= 0.5 else "live")})
+                peer.append({**c, "p": mean, "label": None if mean is None else ("spoof" if mean >= SPOOF_THRESHOLD else "live")})
             print(f"\r{i + 1} clips", end="", file=sys.stderr, flush=True)
         threshold = pipe.threshold
     print(file=sys.stderr)

@@ -91,8 +91,11 @@ def main() -> int:
         rep = load(d, r["key"])
         f = figures(rep)
         ev = rep["dev"]
-        verdict = "baseline" if r.get("baseline") else ("**passes**" if judge(base, f)[0]
-                                                         else "fails: " + "; ".join(judge(base, f)[1]))
+        if r.get("baseline"):
+            verdict = "baseline"
+        else:
+            passes, why = judge(base, f)
+            verdict = "**passes**" if passes else "fails: " + "; ".join(why)
         print(f"| {r['name']} | {pct(ev['acer'])} / {pct(ev['eer'])} / {ev['auc']:.3f} | "
               f"{f['nuaa_sessions']:.1f} % / {f['nuaa_photos']:.1f} % | "
               f"{rendered_cells(rep[RENDERED[0]]['groups']['all'])} | "

@@ -275,13 +275,12 @@ def test_train_distill_agree_without_teacher_is_one_error_line(trained, tmp_path
 def test_train_with_a_teacher_only_where_it_agrees(trained, tmp_path):
     """The teacher (random weights in its own format) scores every training sample; with
     --distill-agree its score is blended into exactly the samples where it is on the label's side."""
-    from test_teacher_minifasnet import MiniFASNetV1SE, MiniFASNetV2, V1SE_FILE, V2_FILE, _randomised, _save_teacher_format
+    from test_teacher_minifasnet import write_fake_teacher
 
     data, _, _, _ = trained
     teacher = tmp_path / "teacher"
     teacher.mkdir()
-    _save_teacher_format(_randomised(MiniFASNetV2(), 1), teacher / V2_FILE)
-    _save_teacher_format(_randomised(MiniFASNetV1SE(), 2), teacher / V1SE_FILE)
+    write_fake_teacher(teacher)
     run = tmp_path / "run"
     r = ok(rtl("train", data, "--out", run, "--epochs", "1", "--batch-size", "8", "--input-size", "32", "--device", "cpu",
                "--teacher", teacher, "--distill-weight", "0.4", "--distill-agree"))

@@ -57,14 +57,18 @@ def _save_teacher_format(net: MiniFASNet, path: Path) -> None:
     torch.save(OrderedDict(("module." + k, v.clone()) for k, v in net.state_dict().items()), path)
 
 
+def write_fake_teacher(folder: Path) -> Path:
+    """``folder`` holding only the teacher's two networks (random weights, teacher format)."""
+    _save_teacher_format(_randomised(MiniFASNetV2(), 1), folder / V2_FILE)
+    _save_teacher_format(_randomised(MiniFASNetV1SE(), 2), folder / V1SE_FILE)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def fake_teacher_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A teacher folder holding only the two networks (random weights, teacher format)."""
     torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("minifasnet")
-    _save_teacher_format(_randomised(MiniFASNetV2(), 1), folder / V2_FILE)
-    _save_teacher_format(_randomised(MiniFASNetV1SE(), 2), folder / V1SE_FILE)
-    return folder
+    return write_fake_teacher(tmp_path_factory.mktemp("minifasnet"))
 
 
 @pytest.mark.parametrize("arch, tensors", [(MiniFASNetV2, 334), (MiniFASNetV1SE, 370)])

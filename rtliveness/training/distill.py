@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import DataError
 from .data import Sample
+from .teachers.minifasnet_constants import SPOOF_THRESHOLD
 
 __all__ = ["soft_targets", "mix_targets"]
 
@@ -56,16 +57,17 @@ def soft_targets(teacher_dir: str | Path, samples: Sequence[Sample], crop_scale:
 
 def mix_targets(labels: np.ndarray, teacher: np.ndarray, use: np.ndarray, weight: float,
                 agree_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(training targets, which samples were blended). Targets: ``(1 - weight) * label + weight * teacher`` where ``use`` is true (and the
-    teacher score is finite), the hard label elsewhere.
+    """(training targets, which samples were blended). Targets: ``(1 - weight) * label + weight *
+    teacher`` where ``use`` is true and the teacher score is finite, the hard label elsewhere.
 
-    ``agree_only``: blend only where the teacher is on the label's side (``p_spoof >= 0.5`` for an
-    attack, ``< 0.5`` for a live sample); where it is fooled, or wrong about a live face, the
-    target stays the hard label instead of being pulled to the middle. The teacher then only
-    says *how sure* to be, never the opposite of what the sample is."""
+    ``agree_only``: blend only where the teacher's own verdict (``p_spoof >= SPOOF_THRESHOLD``)
+    is the label; where it is fooled, or wrong about a live face, the target stays the hard label
+    instead of being pulled to the middle. The teacher then only says *how sure* to be, never the
+    opposite of what the sample is."""
     labels = np.asarray(labels, np.float32)
-    t = np.asarray(teacher, np.float64)
-    ok = np.asarray(use, bool) & np.isfinite(t)
+    raw = np.asarray(teacher, np.float64)
+    ok = np.asarray(use, bool) & np.isfinite(raw)
+    t = np.nan_to_num(raw)
     if agree_only:
-        ok &= (np.nan_to_num(t) >= 0.5) == (labels >= 0.5)
-    return np.where(ok, (1.0 - weight) * labels + weight * np.nan_to_num(t), labels).astype(np.float32), ok
+        ok &= (t >= SPOOF_THRESHOLD) == (labels >= 0.5)
+    return np.where(ok, (1.0 - weight) * labels + weight * t, labels).astype(np.float32), ok

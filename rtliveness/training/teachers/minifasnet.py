@@ -72,6 +72,7 @@ from .minifasnet_constants import (
     DETECTOR_PROTOTXT,
     INPUT_SIZE,
     LIVE_CLASS,
+    SPOOF_THRESHOLD,
     V1SE_FILE,
     V1SE_SCALE,
     V2_FILE,
@@ -108,6 +109,7 @@ __all__ = [
     "V1SE_SCALE",
     "INPUT_SIZE",
     "LIVE_CLASS",
+    "SPOOF_THRESHOLD",
     "CROP_INTERPOLATION",
 ]
 

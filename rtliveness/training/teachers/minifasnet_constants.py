@@ -1,5 +1,5 @@
 """Fixed conventions of the Silent-Face MiniFASNet teacher: its file names, crop scales, input
-size and live class (see :mod:`.minifasnet`)."""
+size, live class and verdict threshold (see :mod:`.minifasnet`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ __all__ = [
     "V1SE_SCALE",
     "INPUT_SIZE",
     "LIVE_CLASS",
+    "SPOOF_THRESHOLD",
 ]
 
 V2_FILE = "2.7_80x80_MiniFASNetV2.pth"
@@ -22,3 +23,5 @@ V2_SCALE = 2.7
 V1SE_SCALE = 4.0
 INPUT_SIZE = 80
 LIVE_CLASS = 1
+#: the teacher's own verdict: p_spoof (1 - its live probability) at or above this is a spoof
+SPOOF_THRESHOLD = 0.5
