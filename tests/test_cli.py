@@ -60,16 +60,24 @@ def test_run_real_video_end_to_end(tmp_path, grace, tiny_weights):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("clip,label", [("live_webcam.mov", "live"), ("attack_printed.mp4", "spoof")])
-def test_run_a_photo_gives_a_verdict(tmp_path, clip, label):
+@pytest.mark.parametrize("clip,label,fmt", [("live_webcam.mov", "live", "jpg"), ("attack_printed.mp4", "spoof", "jpg"),
+                                            ("live_webcam.mov", "live", "gif"), ("attack_printed.mp4", "spoof", "avif")])
+def test_run_a_photo_gives_a_verdict(tmp_path, clip, label, fmt):
     """A still photo is a static scene of one window: one verdict from the bundled weights, not a
-    face left pending after one frame. The photos are frames of the bundled examples."""
+    face left pending after one frame — a GIF or an AVIF too, which a video decoder would open
+    as one frame. The photos are frames of the bundled examples."""
     cap = cv2.VideoCapture(str(Path(__file__).resolve().parents[1] / "examples" / clip))
     for _ in range(20):
         ok, frame = cap.read()
     cap.release()
-    photo = tmp_path / "photo.jpg"
-    assert ok and cv2.imwrite(str(photo), frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    photo = tmp_path / f"photo.{fmt}"
+    assert ok
+    if fmt == "jpg":
+        assert cv2.imwrite(str(photo), frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    else:
+        from PIL import Image
+
+        Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)).save(photo)
     out, jl = tmp_path / "photo.mp4", tmp_path / "photo.jsonl"
     r = rtl("run", photo, "--out", out, "--jsonl", jl, "--device", "cpu")
     assert r.returncode == 0, r.stderr

@@ -270,6 +270,50 @@ def test_other_photo_formats_are_photos(tmp_path, grace, ext):
         assert isinstance(src, StillSource) and len(list(src)) == 5
 
 
+@pytest.mark.parametrize("fmt", ["GIF", "PPM", "JPEG2000", "AVIF"])
+def test_photo_formats_a_video_decoder_would_open_as_one_frame_are_photos(tmp_path, grace, fmt):
+    """Told by their bytes (the name says nothing), decoded whole, the picture kept."""
+    from PIL import Image
+
+    path = tmp_path / "upload.bin"
+    Image.fromarray(grace[:, :, ::-1]).save(path, format=fmt)
+    assert is_still_image(path)
+    with open_source(str(path)) as src:
+        assert isinstance(src, StillSource) and src.size == (grace.shape[1], grace.shape[0])
+        frames = list(src)
+    assert len(frames) == 5
+    if fmt == "PPM":  # lossless
+        assert np.array_equal(frames[0].image_bgr, grace)
+    else:  # a palette (GIF) or a lossy codec: the same picture, near enough
+        assert np.abs(frames[0].image_bgr.astype(int) - grace.astype(int)).mean() < 12
+
+
+def test_an_animated_gif_or_avif_sequence_is_a_video_and_heic_is_a_photo_refused_in_one_line(tmp_path, grace):
+    from PIL import Image
+
+    frames = [Image.fromarray(f[:, :, ::-1]) for f in moving_face_frames(grace, 6)]
+    for fmt, name in (("GIF", "anim.gif"), ("AVIF", "anim.avif")):
+        path = tmp_path / name
+        frames[0].save(path, format=fmt, save_all=True, append_images=frames[1:], duration=40)
+        assert not is_still_image(path), fmt
+    with open_source(str(tmp_path / "anim.gif")) as src:
+        assert isinstance(src, FileSource) and len(list(src)) == 6
+    # one picture in a GIF is a photo
+    frames[0].save(tmp_path / "one.gif", format="GIF")
+    assert is_still_image(tmp_path / "one.gif")
+    # an MP4 shares the ISO box layout with AVIF / HEIF: its brand tells them apart
+    mp4 = write_video(tmp_path / "v.mp4", moving_face_frames(grace, 6))
+    assert mp4.read_bytes()[4:8] == b"ftyp" and not is_still_image(mp4)
+    # a HEIC photo (an iPhone's default) is a photo this build cannot decode: one clear line
+    heic = tmp_path / "IMG_0001.HEIC"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
+    assert is_still_image(heic)
+    with pytest.raises(SourceOpenError) as ei:
+        open_source(str(heic))
+    assert str(ei.value) == (f"cannot decode image file {heic}: corrupt or an unsupported format; "
+                             "save it as JPEG or PNG and retry")
+
+
 def test_several_pictures_in_one_file_are_a_video(tmp_path, grace):
     """A raw MJPEG stream (JPEGs back to back, as IP cameras send them) stays a video."""
     import cv2

@@ -2,7 +2,7 @@
 
 * Files deliver every frame in order and never drop one; decoding runs on a background thread
   a few frames ahead (bounded queue) so it overlaps with inference.
-* A still photo (JPEG, PNG, BMP, WebP, TIFF: told by its first bytes, not its name) is a static
+* A still photo (JPEG, PNG, BMP, WebP, TIFF, GIF, PPM, JPEG 2000, AVIF: told by its first bytes, not its name) is a static
   scene: :class:`StillSource` delivers it ``STILL_FRAMES`` times — one full window — so a
   photo gets a verdict like a video does instead of staying ``pending`` after one frame.
 * Live sources (camera index, ``rtsp://``/``http(s)://``) read on a background thread and hand
@@ -122,13 +122,19 @@ STILL_FRAMES = 5
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 _BMP_HEADER_SIZES = (b"\x0c", b"\x28", b"\x38", b"\x40", b"\x6c", b"\x7c")  # the DIB header's size, first byte
+_JP2_MAGIC = (b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")  # JP2 box, raw J2K codestream
+#: ``ftyp`` major brands of a single picture (AVIF, HEIC, generic HEIF); ``avis`` / ``msf1`` /
+#: ``hevc`` are image sequences, played as video like any MP4
+_HEIF_STILL_BRANDS = (b"avif", b"heic", b"heix", b"heim", b"heis", b"mif1")
 
 
 def is_still_image(path: str | os.PathLike) -> bool:
-    """Whether a file is a still photo (JPEG, PNG, BMP, WebP, TIFF), told by its first bytes so
-    that an upload without a name, or a misnamed file, is classified right. Several pictures in
-    one file — a raw MJPEG stream (JPEGs back to back, as IP cameras send them) or an animated
-    PNG — are a video, not a photo."""
+    """Whether a file is a still photo (JPEG, PNG, BMP, WebP, TIFF, GIF, PPM/PGM/PBM, JPEG 2000,
+    AVIF, HEIC), told by its first bytes so that an upload without a name, or a misnamed file, is
+    classified right. Several pictures in one file — a raw MJPEG stream (JPEGs back to back, as IP
+    cameras send them), an animated PNG or GIF, an AVIF or HEIF image sequence — are a video, not
+    a photo. (A HEIC photo is a photo: :class:`StillSource` then says in one line that it cannot
+    decode it, rather than a video decoder failing on it.)"""
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
@@ -140,7 +146,12 @@ def is_still_image(path: str | os.PathLike) -> bool:
         return False
     if head[:2] == b"BM":
         return head[6:10] == b"\x00\x00\x00\x00" and head[14:15] in _BMP_HEADER_SIZES
-    return head.startswith(_TIFF_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return not _gif_is_animated(path)
+    if head[4:8] == b"ftyp":  # ISO base media: an MP4 / MOV video, or an AVIF / HEIF picture
+        return head[8:12] in _HEIF_STILL_BRANDS
+    return (head.startswith(_TIFF_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+            or head.startswith(_JP2_MAGIC) or (head[:1] == b"P" and head[1:2] in b"123456" and head[2:3].isspace()))
 
 
 def _contains(fh, start: bytes, needle: bytes, chunk: int = 1 << 20) -> bool:
@@ -154,6 +165,17 @@ def _contains(fh, start: bytes, needle: bytes, chunk: int = 1 << 20) -> bool:
         if not block:
             return False
         tail = tail[-(len(needle) - 1):] + block
+
+
+def _gif_is_animated(path: str | os.PathLike) -> bool:
+    """Whether a GIF holds more than one picture (Pillow stops at the second one)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return bool(getattr(im, "is_animated", False))
+    except Exception:  # unreadable: a photo, which StillSource then refuses in one line
+        return False
 
 
 def _png_chunk_before_idat(fh) -> bytes | None:
