@@ -1,4 +1,7 @@
-"""Write weights/MODEL_CARD.md from the JSON files of scripts/train_shipped.py (no number typed by hand).
+"""Print the first release's card from the JSON files of scripts/train_shipped.py (no number typed by hand).
+
+Its text is kept in weights/model_card/first_release.md (under that file's title); the current
+release's card, weights/MODEL_CARD.md, is written by the section scripts (model_card_*.py).
 
     python scripts/model_card.py runs/shipped tmp/synth_d
 """
@@ -153,8 +156,7 @@ matrix are written by `rtliveness eval ... --plots DIR`.
   people (`talkinghead`, `carphone`) whatever the mask's identity, so those heads and scenes can
   appear on both sides of the person-disjoint split (the split is by the mask's identity).
 """
-    Path("weights/MODEL_CARD.md").write_text(text)
-    print("wrote weights/MODEL_CARD.md")
+    print(text, end="")
 
 
 if __name__ == "__main__":
