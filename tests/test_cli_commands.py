@@ -2,6 +2,7 @@
 prepare (class-folder tree and --label files), synth, train (--exclude, --pretrained), eval,
 calibrate, export. (``run`` is covered in test_cli.py.)"""
 
+from collections import Counter
 import json
 import re
 import subprocess
@@ -158,7 +159,8 @@ def trained(tmp_path_factory):
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), pre)
     run = base / "run"
     r = rtl("train", data, "--out", run, "--epochs", "1", "--batch-size", "8", "--input-size", "32", "--lr", "0.01",
-            "--device", "cpu", "--exclude", "printed", "--pretrained", pre, "--mixstyle", "0.5", "--degrade", "0.3", "--still", "0.25")
+            "--device", "cpu", "--exclude", "printed", "--pretrained", pre, "--mixstyle", "0.5", "--degrade", "0.3", "--still", "0.25",
+            "--balance", "families")
     return data, run, r, pre
 
 
@@ -175,6 +177,11 @@ def test_train_one_epoch_with_exclude_and_pretrained(trained):
     assert "MixStyle after encoder.layer1, encoder.layer2 (p 0.5; training only)" in r.stderr
     assert "camera degradations (roll, blur, lowres, lowlight, white_balance, jpeg) on 30% of windows, every class alike" in r.stderr
     assert "25% of windows made static (one of their crops five times, as a photo), every class alike" in r.stderr
+    # the loss weights: live half, the two families left (replay, 2D mask) a quarter each
+    counts = Counter(n.split("/")[0] for n in split["train"] if not n.startswith("printed/"))
+    n = sum(counts.values())
+    assert ("loss weights balanced: bona fide and attacks half each, every attack family an equal part ("
+            f"2dmask {n / 4 / counts['2dmask']:.2f}, real {n / 2 / counts['real']:.2f}, replay {n / 4 / counts['replay']:.2f})") in r.stderr
     m = re.search(r"model: (\S+) \(threshold ([0-9.]+)\)", r.stderr)
     assert m and Path(m.group(1)) == run / "model.pt"
     loaded = load_checkpoint(run / "model.pt")
@@ -182,7 +189,7 @@ def test_train_one_epoch_with_exclude_and_pretrained(trained):
     assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1]
     ck = torch.load(run / "model.pt", map_location="cpu", weights_only=False)
     assert ck["train"]["config"]["mixstyle"] == 0.5 and ck["train"]["config"]["degrade"] == 0.3  # the settings are recorded ...
-    assert ck["train"]["config"]["still"] == 0.25
+    assert ck["train"]["config"]["still"] == 0.25 and ck["train"]["config"]["balance"] == "families"
     assert set(ck["state_dict"]) == set(SpoofModel().state_dict())  # ... the graph's parameters are the origin's
 
 

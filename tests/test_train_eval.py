@@ -62,8 +62,9 @@ CFG = dict(epochs=2, batch_size=8, lr=0.01, input_size=32, device="cpu", fractio
 @pytest.mark.parametrize("extra", [{}, {"augment": "strong", "schedule": "cosine"}, {"mixstyle": 1.0},
                                    {"augment": "strong", "degrade": 0.7, "still": 0.5},
                                    {"augment": "strong", "crop_jitter": 0.05, "consistency": 1.0, "degrade": 0.5, "mixstyle": 1.0,
-                                    "still": 0.5}],
-                         ids=["origin", "strong-cosine", "mixstyle", "strong-degrade-still", "crop-consistency-degrade-mixstyle-still"])
+                                    "still": 0.5}, {"balance": "families"}],
+                         ids=["origin", "strong-cosine", "mixstyle", "strong-degrade-still", "crop-consistency-degrade-mixstyle-still",
+                              "balance-families"])
 def test_train_loss_falls_and_resume_is_exact(tmp_path, extra):
     prev = torch.get_num_threads()
     torch.set_num_threads(1)  # bitwise-repeatable CPU kernels for the comparison
@@ -323,6 +324,46 @@ def test_still_windows_are_one_crop_five_times_and_ignore_labels():
     assert all(len({o[t].tobytes() for t in range(5)}) == 1 for o in still_windows(w, 1.0, np.random.default_rng(1)))
     with pytest.raises(ConfigError, match="still-window share"):
         TrainConfig(still=1.5)
+
+
+def test_family_weights_give_bona_fide_and_attacks_half_each_and_every_family_an_equal_part():
+    from rtliveness.training.balance import family_weights
+
+    w = family_weights(["real", "real", "real", "printed", "printed", "replay"])
+    np.testing.assert_allclose(w, [1.0, 1.0, 1.0, 0.75, 0.75, 1.5])
+    assert w.dtype == np.float32 and w.mean() == pytest.approx(1.0)
+    # this release's training split: 701 live, 266 printed, 86 replay, 86 2D-mask windows
+    names = ["real"] * 701 + ["printed"] * 266 + ["replay"] * 86 + ["2dmask"] * 86
+    w = family_weights(names)
+    assert w[0] * 701 == pytest.approx(0.5 * 1139)
+    assert w[701] * 266 == pytest.approx(1139 / 6, rel=1e-6) and w[-1] * 86 == pytest.approx(1139 / 6, rel=1e-6)
+    assert w.sum() == pytest.approx(1139, rel=1e-6)
+    # one side only: it takes the whole loss, its families equal parts
+    np.testing.assert_allclose(family_weights(["printed", "replay", "replay"]), [1.5, 0.75, 0.75])
+    np.testing.assert_allclose(family_weights(["real", "real"]), [1.0, 1.0])
+    assert family_weights([]).shape == (0,)
+    with pytest.raises(ConfigError, match="balance must be none or families, got 'classes'"):
+        TrainConfig(balance="classes")
+
+
+def test_balanced_loss_weights_reach_the_gradient(tmp_path):
+    """One optimiser step with and without --balance families from the same start, batch and
+    seed: the weights change the step (the dataset's classes are not in the balanced proportion)."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        root = make_dataset(tmp_path / "d", per_class=4, persons=4)
+        states = {}
+        for mode in ("none", "families"):
+            train(root, tmp_path / mode, TrainConfig(**{**CFG, "epochs": 1, "balance": mode}), stop_after_steps=1)
+            states[mode] = torch.load(tmp_path / mode / "last.pt", map_location="cpu", weights_only=False)["model"]
+        assert not torch.equal(states["none"]["fc.weight"], states["families"]["fc.weight"])
+        # the rest of the step is the same: same data order, same start
+        train(root, tmp_path / "none2", TrainConfig(**{**CFG, "epochs": 1}), stop_after_steps=1)
+        again = torch.load(tmp_path / "none2" / "last.pt", map_location="cpu", weights_only=False)["model"]
+        assert all(torch.equal(again[k], states["none"][k]) for k in again)
+    finally:
+        torch.set_num_threads(prev)
 
 
 def test_mix_targets_blends_the_teacher_only_where_asked():

@@ -28,6 +28,7 @@ from ..model.device import resolve_device
 from ..model.spoofmodel import SpoofModel
 from ..runtime.progress import Progress
 from .attacks import CLASSES
+from .balance import BALANCE_MODES, family_weights
 from .data import Dataset, load_windows, scan_dataset, split_samples
 
 __all__ = ["TrainConfig", "TrainResult", "train", "predict_windows", "load_pretrained_encoder"]
@@ -68,6 +69,7 @@ class TrainConfig:
     crop_jitter: float = 0.0  # per-crop framing wobble inside a window (shift and zoom, fraction of the crop side), as tracker boxes move between frames
     still: float = 0.0  # this share of windows (every class alike) made static, one crop five times, as `run` sees a photo
     consistency: float = 0.0  # weight of a term pulling together the logits of two crop-jittered views of each window (0 = off)
+    balance: str = "none"  # none (origin) | families: bona fide and attacks half the loss each, every attack family an equal part of its half
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.encoder_lr_mult <= 10.0:
@@ -104,6 +106,8 @@ class TrainConfig:
             raise ConfigError(f"consistency weight must be in [0, 100], got {self.consistency}")
         if self.consistency > 0 and self.crop_jitter == 0:
             raise ConfigError("a consistency weight needs crop jitter (--crop-jitter > 0): the two views would be identical")
+        if self.balance not in BALANCE_MODES:
+            raise ConfigError(f"balance must be {' or '.join(BALANCE_MODES)}, got {self.balance!r}")
         if self.select not in ("acer", "eer", "last"):
             raise ConfigError(f"select must be acer, eer or last, got {self.select!r}")
         unknown = set(self.exclude_classes) - set(CLASSES)
@@ -354,7 +358,16 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     for g in groups:
         g["lr"] = config.lr * g["lr_mult"]
     opt = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    loss_fn = nn.BCEWithLogitsLoss()
+    bce = nn.BCEWithLogitsLoss(reduction="none")
+    if config.balance == "families":
+        wtr = family_weights([s.class_name for s in train_s])
+        log("loss weights balanced: bona fide and attacks half each, every attack family an equal part ("
+            + ", ".join(f"{c} {w:.2f}" for c, w in sorted({s.class_name: float(x) for s, x in zip(train_s, wtr)}.items())) + ")")
+    else:
+        wtr = np.ones(len(train_s), np.float32)
+
+    def loss_fn(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return (bce(logits, target) * weight).mean()
     use_amp = config.amp and device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     history: list[dict] = []
@@ -436,16 +449,17 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                                          for part in np.split(xb, views)])
                 x = _to_tensor(xb, meta, np.tile(flips[idx], views)).to(device)
                 y = torch.from_numpy(ytr[idx]).to(device)
+                w = torch.from_numpy(wtr[idx]).to(device)
                 if mixer is not None:  # drawn from (seed, epoch, step): a resumed run mixes the same way
                     mixer.draw(np.random.default_rng([config.seed, epoch, step, 1]), len(idx), views)
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast("cuda", enabled=use_amp):
                     logits = model(x).float()
                     if views == 1:
-                        loss = loss_fn(logits, y)
+                        loss = loss_fn(logits, y, w)
                     else:  # both views learn the target; their logits are pulled together
                         a, b = logits.chunk(2)
-                        loss = 0.5 * (loss_fn(a, y) + loss_fn(b, y)) + config.consistency * (a - b).pow(2).mean()
+                        loss = 0.5 * (loss_fn(a, y, w) + loss_fn(b, y, w)) + config.consistency * (a - b).pow(2).mean()
                 if not torch.isfinite(loss):
                     raise DataError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1} step {step}; lower --lr")
                 scaler.scale(loss).backward()
