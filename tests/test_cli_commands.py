@@ -160,7 +160,7 @@ def trained(tmp_path_factory):
     run = base / "run"
     r = rtl("train", data, "--out", run, "--epochs", "1", "--batch-size", "8", "--input-size", "32", "--lr", "0.01",
             "--device", "cpu", "--exclude", "printed", "--pretrained", pre, "--mixstyle", "0.5", "--degrade", "0.3", "--still", "0.25",
-            "--balance", "families")
+            "--balance", "families", "--pixel-aux", "0.5")
     return data, run, r, pre
 
 
@@ -177,6 +177,7 @@ def test_train_one_epoch_with_exclude_and_pretrained(trained):
     assert "MixStyle after encoder.layer1, encoder.layer2 (p 0.5; training only)" in r.stderr
     assert "camera degradations (roll, blur, lowres, lowlight, white_balance, jpeg) on 30% of windows, every class alike" in r.stderr
     assert "25% of windows made static (one of their crops five times, as a photo), every class alike" in r.stderr
+    assert "pixel-wise supervision on encoder.layer3 (weight 0.5; training only)" in r.stderr
     # the loss weights: live half, the two families left (replay, 2D mask) a quarter each
     counts = Counter(n.split("/")[0] for n in split["train"] if not n.startswith("printed/"))
     n = sum(counts.values())
@@ -190,6 +191,7 @@ def test_train_one_epoch_with_exclude_and_pretrained(trained):
     ck = torch.load(run / "model.pt", map_location="cpu", weights_only=False)
     assert ck["train"]["config"]["mixstyle"] == 0.5 and ck["train"]["config"]["degrade"] == 0.3  # the settings are recorded ...
     assert ck["train"]["config"]["still"] == 0.25 and ck["train"]["config"]["balance"] == "families"
+    assert ck["train"]["config"]["pixel_aux"] == 0.5
     assert set(ck["state_dict"]) == set(SpoofModel().state_dict())  # ... the graph's parameters are the origin's
 
 

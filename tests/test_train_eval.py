@@ -62,9 +62,9 @@ CFG = dict(epochs=2, batch_size=8, lr=0.01, input_size=32, device="cpu", fractio
 @pytest.mark.parametrize("extra", [{}, {"augment": "strong", "schedule": "cosine"}, {"mixstyle": 1.0},
                                    {"augment": "strong", "degrade": 0.7, "still": 0.5},
                                    {"augment": "strong", "crop_jitter": 0.05, "consistency": 1.0, "degrade": 0.5, "mixstyle": 1.0,
-                                    "still": 0.5}, {"balance": "families"}],
+                                    "still": 0.5}, {"balance": "families"}, {"pixel_aux": 0.5, "mixstyle": 1.0}],
                          ids=["origin", "strong-cosine", "mixstyle", "strong-degrade-still", "crop-consistency-degrade-mixstyle-still",
-                              "balance-families"])
+                              "balance-families", "pixel-aux-mixstyle"])
 def test_train_loss_falls_and_resume_is_exact(tmp_path, extra):
     prev = torch.get_num_threads()
     torch.set_num_threads(1)  # bitwise-repeatable CPU kernels for the comparison
@@ -364,6 +364,47 @@ def test_balanced_loss_weights_reach_the_gradient(tmp_path):
         assert all(torch.equal(again[k], states["none"][k]) for k in again)
     finally:
         torch.set_num_threads(prev)
+
+
+def test_pixel_supervision_scores_every_cell_of_every_crop_against_its_window_target():
+    from rtliveness.model.spoofmodel import SpoofModel
+    from rtliveness.training.pixel_aux import PixelSupervision
+
+    torch.manual_seed(0)
+    model = SpoofModel()
+    pix = PixelSupervision(model.encoder, 5)
+    model.train()
+    x = torch.randn(2, 5, 3, 64, 64)
+    model(x)
+    fmap = pix._map.detach().clone()
+    assert fmap.shape == (10, 256, 4, 4)  # layer3: 1/16 of the side
+    target, weight = torch.tensor([0.0, 0.8]), torch.tensor([0.5, 1.5])
+    got = pix.loss(target, weight)
+    # by hand: each cell's logit against its window's target, mean per crop, per window, weighted
+    logits = torch.nn.functional.conv2d(fmap, pix.conv.weight, pix.conv.bias)
+    cells = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, torch.tensor([0.0] * 5 + [0.8] * 5).view(10, 1, 1, 1).expand_as(logits), reduction="none")
+    want = (cells.mean(dim=(1, 2, 3)).view(2, 5).mean(dim=1) * weight).mean()
+    assert got.item() == pytest.approx(want.item(), rel=1e-6)
+    got.backward()
+    assert pix.conv.weight.grad is not None and model.encoder.layer3[0].conv1.weight.grad is not None
+    with pytest.raises(RuntimeError, match="no training forward pass"):
+        pix.loss(target, weight)  # the map is consumed
+    model.eval()
+    model(x)  # inference captures nothing
+    with pytest.raises(RuntimeError):
+        pix.loss(target, weight)
+    model.train()
+    model(x)
+    with pytest.raises(ValueError, match="10 crop maps for 3 windows of 5"):
+        pix.loss(torch.zeros(3), torch.ones(3))
+    pix.remove()
+    model(x)
+    assert pix._map is None
+    with pytest.raises(ConfigError, match="pixel supervision weight must be in"):
+        TrainConfig(pixel_aux=-1)
+    with pytest.raises(ConfigError, match="needs --encoder-lr-mult > 0"):
+        TrainConfig(pixel_aux=0.5, encoder_lr_mult=0.0)
 
 
 def test_mix_targets_blends_the_teacher_only_where_asked():

@@ -57,6 +57,7 @@ def train(
     crop_jitter: Annotated[float, typer.Option("--crop-jitter", help="Training only, with --augment strong: move and zoom each of a window's 5 crops on its own by up to this fraction of the crop side, as tracker boxes wobble between frames (0 = off; 0.04 is about 4 px at 112 px).")] = 0.0,
     consistency: Annotated[float, typer.Option("--consistency", help="Training only, with --crop-jitter: score two wobbled views of each window and add this weight x the squared difference of their logits to the loss (0 = off; doubles the training time).")] = 0.0,
     schedule: Annotated[str, typer.Option("--schedule", help="constant (origin) | cosine learning-rate decay.")] = "constant",
+    pixel_aux: Annotated[float, typer.Option("--pixel-aux", help="Training only: weight of pixel-wise binary supervision — a 1x1 convolution on the encoder's layer3 map predicts the window's target at every cell of every crop (DeePixBiS); the head is dropped after training, the checkpoint keeps the origin's parameters (0 = off).")] = 0.0,
     balance: Annotated[str, typer.Option("--balance", help="none (origin: every sample weighs 1) | families: bona fide and attacks get half the loss each, and every attack family an equal part of its half, so a rare family (a few dozen replays) is not the one the model learns least.")] = "none",
     select: Annotated[str, typer.Option("--select", help="Which epoch becomes model.pt: acer | eer (lowest on dev) | last.")] = "acer",
 ) -> None:
@@ -78,7 +79,7 @@ def train(
                       exclude_classes=tuple(exclude or ()), skip_bad=skip_bad, person_pattern=person_pattern,
                       calibration=calibration, calibration_target=target, augment=augment, schedule=schedule,
                       select=select, mixstyle=mixstyle, degrade=degrade, still=still,
-                      crop_jitter=crop_jitter, consistency=consistency, balance=balance)
+                      crop_jitter=crop_jitter, consistency=consistency, balance=balance, pixel_aux=pixel_aux)
     res = run_train(data, out, cfg, resume=resume, progress=sys.stderr if sys.stderr.isatty() else None,
                     log=lambda m: typer.echo(m, err=True), resume_epochs=epochs if resume else None)
     if res.interrupted:

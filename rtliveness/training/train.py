@@ -70,6 +70,7 @@ class TrainConfig:
     still: float = 0.0  # this share of windows (every class alike) made static, one crop five times, as `run` sees a photo
     consistency: float = 0.0  # weight of a term pulling together the logits of two crop-jittered views of each window (0 = off)
     balance: str = "none"  # none (origin) | families: bona fide and attacks half the loss each, every attack family an equal part of its half
+    pixel_aux: float = 0.0  # weight of pixel-wise binary supervision on the encoder's layer3 map (training only; 0 = off)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.encoder_lr_mult <= 10.0:
@@ -106,6 +107,10 @@ class TrainConfig:
             raise ConfigError(f"consistency weight must be in [0, 100], got {self.consistency}")
         if self.consistency > 0 and self.crop_jitter == 0:
             raise ConfigError("a consistency weight needs crop jitter (--crop-jitter > 0): the two views would be identical")
+        if not 0.0 <= self.pixel_aux <= 10.0:
+            raise ConfigError(f"pixel supervision weight must be in [0, 10], got {self.pixel_aux}")
+        if self.pixel_aux > 0 and self.encoder_lr_mult == 0:
+            raise ConfigError("pixel supervision trains the encoder: it needs --encoder-lr-mult > 0")
         if self.balance not in BALANCE_MODES:
             raise ConfigError(f"balance must be {' or '.join(BALANCE_MODES)}, got {self.balance!r}")
         if self.select not in ("acer", "eer", "last"):
@@ -350,7 +355,16 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             log(f"encoder initialised from {config.pretrained}")
         else:
             log("no --pretrained weights: the encoder starts from scratch (nothing is downloaded)")
-    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith("encoder.")], "lr_mult": 1.0}]
+    pixel = None
+    if config.pixel_aux > 0:  # training-only head, outside the model: the checkpoint keeps the origin's names
+        from .pixel_aux import STAGE, PixelSupervision
+
+        pixel = PixelSupervision(model.encoder, meta.window).to(device)
+        if state is not None:
+            pixel.load_state_dict(state["pixel_head"])
+        log(f"pixel-wise supervision on encoder.{STAGE} (weight {config.pixel_aux:g}; training only)")
+    groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+               + ([] if pixel is None else list(pixel.parameters())), "lr_mult": 1.0}]
     if config.encoder_lr_mult > 0:
         groups.append({"params": list(model.encoder.parameters()), "lr_mult": config.encoder_lr_mult})
     else:
@@ -389,7 +403,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             "epoch": epoch, "step_in_epoch": step, "running_loss": running_loss[0], "config": config.to_json() | {"fractions": list(config.fractions),
                                                                               "exclude_classes": list(config.exclude_classes)},
             "history": json.dumps(history), "best": json.dumps(best), "meta": meta.to_dict(),
-        }, last_path)
+        } | ({} if pixel is None else {"pixel_head": pixel.state_dict()}), last_path)
 
     mixer = None
     if config.mixstyle > 0 and config.encoder_lr_mult > 0:
@@ -457,9 +471,13 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                     logits = model(x).float()
                     if views == 1:
                         loss = loss_fn(logits, y, w)
+                        if pixel is not None:
+                            loss = loss + config.pixel_aux * pixel.loss(y, w)
                     else:  # both views learn the target; their logits are pulled together
                         a, b = logits.chunk(2)
                         loss = 0.5 * (loss_fn(a, y, w) + loss_fn(b, y, w)) + config.consistency * (a - b).pow(2).mean()
+                        if pixel is not None:
+                            loss = loss + config.pixel_aux * pixel.loss(y.repeat(views), w.repeat(views))
                 if not torch.isfinite(loss):
                     raise DataError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1} step {step}; lower --lr")
                 scaler.scale(loss).backward()
@@ -507,6 +525,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     finally:
         if mixer is not None:
             mixer.remove()
+        if pixel is not None:
+            pixel.remove()
     model_path = run_dir / "model.pt"
     thr = float(best.get("threshold", 0.5))  # the threshold stored with the best epoch's model.pt
     return TrainResult(run_dir, model_path, history, thr, interrupted)
