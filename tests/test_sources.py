@@ -288,6 +288,24 @@ def test_photo_formats_a_video_decoder_would_open_as_one_frame_are_photos(tmp_pa
         assert np.abs(frames[0].image_bgr.astype(int) - grace.astype(int)).mean() < 12
 
 
+def test_a_photo_opencv_cannot_decode_is_decoded_by_pillow(tmp_path, grace, monkeypatch):
+    """opencv-python before 4.11 has no GIF decoder, and some builds no AVIF: Pillow decodes those."""
+    from PIL import Image
+
+    from rtliveness.runtime import sources
+
+    path = tmp_path / "p.gif"
+    Image.fromarray(grace[:, :, ::-1]).save(path)
+    want = StillSource(path)._image
+    monkeypatch.setattr(sources.cv2, "imread", lambda *a, **k: None)
+    got = StillSource(path)._image
+    assert np.array_equal(got, want) and got.flags.c_contiguous and not got.flags.writeable
+    bad = tmp_path / "bad.gif"
+    bad.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(SourceOpenError, match="cannot decode image file"):
+        StillSource(bad)
+
+
 def test_an_animated_gif_or_avif_sequence_is_a_video_and_heic_is_a_photo_refused_in_one_line(tmp_path, grace):
     from PIL import Image
 

@@ -202,6 +202,18 @@ def _check_file(p: Path, what: str) -> None:
         raise SourceOpenError(f"{what} is empty (0 bytes): {p}")
 
 
+def _decode_with_pillow(path: Path) -> np.ndarray | None:
+    """A (H, W, 3) uint8 BGR array of the picture's first frame, EXIF orientation applied, or None."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as im:
+            rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    except Exception:
+        return None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
 class StillSource(_SourceBase):
     """A still photo as a static scene: the same image ``frames`` times (one full window by
     default), so it is detected, tracked and scored exactly as a video that does not move. The
@@ -230,6 +242,8 @@ class StillSource(_SourceBase):
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
             raise SourceOpenError(bad) from None
         image = cv2.imread(str(p), cv2.IMREAD_COLOR)  # the decoder every other frame goes through; EXIF orientation applied
+        if image is None:  # an OpenCV built without this codec (GIF before 4.11, AVIF): Pillow decodes it
+            image = _decode_with_pillow(p)
         if image is None:
             raise SourceOpenError(bad)
         image.setflags(write=False)
