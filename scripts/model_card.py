@@ -120,9 +120,9 @@ The full report (every score) is `weights/heldout_report.json`; the plots:
 
 | DET (APCER vs BPCER per attack type) | score histograms per class |
 | --- | --- |
-| ![DET](plots/det.png) | ![scores](plots/score_hist.png) |
+| ![DET](../plots/det.png) | ![scores](../plots/score_hist.png) |
 | **ROC** | **confusion (per class × predicted)** |
-| ![ROC](plots/roc.png) | ![confusion](plots/confusion.png) |
+| ![ROC](../plots/roc.png) | ![confusion](../plots/confusion.png) |
 
 ## Cross-attack (2dmask never seen)
 Trained and calibrated without any `2dmask` sample (same split, {len(json.loads((runs / 'cross_no2dmask' / 'history.json').read_text()))} epochs), tested on the same test identities:

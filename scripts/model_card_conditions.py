@@ -1,4 +1,4 @@
-"""Writes the capture-conditions tables of ``weights/MODEL_CARD.md`` from measured report files only.
+"""Writes the capture-conditions tables of the model card (E4's, now ``weights/model_card/e4.md``) from measured report files only.
 
     python scripts/model_card_conditions.py REPORTS_DIR > tables.md
 

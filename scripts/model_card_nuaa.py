@@ -1,4 +1,4 @@
-"""Writes the NUAA section of ``weights/MODEL_CARD.md`` from measured report files only.
+"""Writes the NUAA section of the model card (that release's, now ``weights/model_card/nuaa_teacher.md``) from measured report files only.
 
     python scripts/model_card_nuaa.py REPORTS_DIR > section.md
 

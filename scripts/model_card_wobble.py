@@ -1,4 +1,4 @@
-"""Writes the crop-wobble table of ``weights/MODEL_CARD.md`` from measured report files only.
+"""Writes the crop-wobble table of the model card (E4's, now ``weights/model_card/e4.md``) from measured report files only.
 
     python scripts/model_card_wobble.py weights/reports/wobble > table.md
 

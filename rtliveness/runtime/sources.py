@@ -149,9 +149,11 @@ def is_still_image(path: str | os.PathLike) -> bool:
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return not _gif_is_animated(path)
     if head[4:8] == b"ftyp":  # ISO base media: an MP4 / MOV video, or an AVIF / HEIF picture
+        if head[8:12] == b"avif":  # a photo where Pillow reads AVIF (11.2+); else the video decoder, as before
+            return _pillow_reads_avif()
         return head[8:12] in _HEIF_STILL_BRANDS
     return (head.startswith(_TIFF_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
-            or head.startswith(_JP2_MAGIC) or (head[:1] == b"P" and head[1:2] in b"123456" and head[2:3].isspace()))
+            or head.startswith(_JP2_MAGIC) or _is_netpbm(head))
 
 
 def _contains(fh, start: bytes, needle: bytes, chunk: int = 1 << 20) -> bool:
@@ -165,6 +167,28 @@ def _contains(fh, start: bytes, needle: bytes, chunk: int = 1 << 20) -> bool:
         if not block:
             return False
         tail = tail[-(len(needle) - 1):] + block
+
+
+def _is_netpbm(head: bytes) -> bool:
+    """PBM / PGM / PPM: ``P1``..``P6``, whitespace, then the width (or a ``#`` comment) — so a
+    text file that happens to start with "P1 " is not a picture."""
+    if head[:1] != b"P" or head[1:2] not in (b"1", b"2", b"3", b"4", b"5", b"6") or not head[2:3].isspace():
+        return False
+    rest = head[2:].lstrip()
+    return rest[:1].isdigit() or rest[:1] == b"#"
+
+
+def _pillow_reads_avif() -> bool:
+    import warnings
+
+    from PIL import features
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an older Pillow warns about an unknown feature name
+        try:
+            return bool(features.check("avif"))
+        except Exception:
+            return False
 
 
 def _gif_is_animated(path: str | os.PathLike) -> bool:
@@ -242,7 +266,7 @@ class StillSource(_SourceBase):
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
             raise SourceOpenError(bad) from None
         image = cv2.imread(str(p), cv2.IMREAD_COLOR)  # the decoder every other frame goes through; EXIF orientation applied
-        if image is None:  # an OpenCV built without this codec (GIF before 4.11, AVIF): Pillow decodes it
+        if image is None:  # an OpenCV without this codec (GIF before opencv-python 4.11): Pillow decodes it
             image = _decode_with_pillow(p)
         if image is None:
             raise SourceOpenError(bad)
