@@ -162,3 +162,26 @@ def test_dev_choice_table_cli(tmp_path):
     r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         f"{tmp_path / 'candidates.json'}: exactly one row must have \"baseline\": true"]
+
+
+@pytest.mark.slow
+def test_eval_raw_stills_scores_each_identity_face_in_its_real_photo(tmp_path):
+    """Real photographs through the deployed loop with the bundled weights: each identity of the
+    split is matched to its own face (the portrait of Tom Cruise, the astronaut; both live)."""
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": [], "dev": ["real/real_nobody_000"],
+                                 "test": ["real/real_tomxcruisexavpx2014x4_000", "printed/printed_astronaut_001",
+                                          "real/real_nuaa0003_000"]}))
+    out = tmp_path / "raw.json"
+    r = subprocess.run([sys.executable, "eval_raw_stills.py", "--split-file", str(split), "--json", str(out)],
+                       cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(out.read_text())
+    assert (rep["faces"], rep["scored"], rep["rejected"], rep["bpcer"]) == (2, 2, 0, 0.0)
+    rows = {x["person"]: x for x in rep["rows"]}
+    assert set(rows) == {"tomxcruisexavpx2014x4", "astronaut"}
+    assert rows["astronaut"]["photo"] == "astronaut.png" and rows["tomxcruisexavpx2014x4"]["face_px"] > 300
+    assert all(x["label"] == "live" and x["p"] < rep["threshold"] for x in rows.values())
+    r = subprocess.run([sys.executable, "eval_raw_stills.py", "--split-file", str(split), "--split", "dev"],
+                       cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"no still identity of {split} (dev) found in {ROOT / 'assets'}"

@@ -1,0 +1,87 @@
+"""Real photographs of live people, as they are, through the deployed loop — no rendering.
+
+The still identities of ``rtliveness synth`` are faces in real photographs (``assets/``: group
+photos, portraits). Here each photo of a split's identities (``--split``, from the split file's
+sample names) is given to the loop exactly as ``rtliveness run photo.jpg`` does — a still scene of
+one 5-frame window, ``LivenessPipeline.from_config`` + ``step`` — and each identity's face is the
+scored face whose box overlaps its source box most (IoU >= 0.3; the source box is the one
+``rtliveness synth`` found with the same detector settings). Every face is live, so this
+measures BPCER only: live faces of real photographs called spoofs.
+
+    python scripts/eval_raw_stills.py --split-file runs/joint_loop3/split.json --split test [--weights W.pt] --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rtliveness import LivenessPipeline, PipelineConfig
+from rtliveness.runtime.sources import STILL_FRAMES
+
+from eval_rendered_deployed import ASSETS, rendered_identities
+
+MIN_IOU = 0.3
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
+    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+    inter = ix * iy
+    union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def still_identities(persons: set[str]) -> list:
+    """The still identities (name, photo file, source box) among ``persons``, found as synth finds them."""
+    from rtliveness.config import DetectorConfig
+    from rtliveness.runtime.detect import build_detector
+    from rtliveness.training.synth.assets import load_sources
+    from rtliveness.training.synth.config import SynthConfig
+
+    det = build_detector(DetectorConfig(min_face_size=40, factor=0.6), device="cpu")
+    src = load_sources(ASSETS, SynthConfig(), det)
+    return [i for i in src.identities if i.kind == "still" and i.pid in persons]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split-file", type=Path, required=True)
+    ap.add_argument("--split", default="test", choices=("train", "dev", "test"))
+    ap.add_argument("--weights", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args()
+    idents = still_identities(set(rendered_identities(a.split_file, a.split)))
+    if not idents:
+        print(f"no still identity of {a.split_file} ({a.split}) found in {ASSETS}", file=sys.stderr)
+        return 2
+    rows = []
+    with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
+        for photo in sorted({i.file for i in idents}):
+            image = cv2.imread(str(ASSETS / photo), cv2.IMREAD_COLOR)
+            pipe.reset()
+            for _ in range(STILL_FRAMES):
+                res = pipe.step(image)
+            for ident in (i for i in idents if i.file == photo):
+                best = max(res.faces, key=lambda v: iou(v.box, ident.box), default=None)
+                hit = best is not None and iou(best.box, ident.box) >= MIN_IOU and best.label != "pending"
+                rows.append({"person": ident.pid, "photo": photo, "face_px": round(min(ident.box.width, ident.box.height)),
+                             "label": best.label if hit else None, "p": round(best.p_spoof, 6) if hit else None})
+        threshold = pipe.threshold
+    scored = [r for r in rows if r["label"] is not None]
+    report = {"weights": str(a.weights or "bundled"), "split": a.split, "threshold": threshold, "faces": len(rows),
+              "scored": len(scored), "rejected": sum(r["label"] == "spoof" for r in scored),
+              "bpcer": float(np.mean([r["label"] == "spoof" for r in scored])) if scored else None, "rows": rows}
+    if a.json:
+        a.json.write_text(json.dumps(report, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
