@@ -82,6 +82,13 @@ def run_video(pipe: LivenessPipeline, video: Path):
     return rep, (max(tracks, key=lambda t: t.windows) if tracks else None)
 
 
+def emit_report(report: dict, path: Path | None, omit: tuple[str, ...] = ("rows",)) -> None:
+    """Write the whole report to ``path`` (when given) and print it without the ``omit`` keys."""
+    if path:
+        path.write_text(json.dumps(report, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k not in omit}, indent=1))
+
+
 def rates(rows: list[dict], key: str, thr: float | None = None) -> dict:
     def spoof(r):
         return r[key] == "spoof" if thr is None else (r[key] is not None and r[key] >= thr)
@@ -147,10 +154,7 @@ def main() -> int:
               "undecided": sum(r["ours"] is None for r in rows), "rows": rows}
     if teacher is not None:
         report["minifasnet"] = {**rates(rows, "teacher_p", SPOOF_THRESHOLD), **bootstrap(rows, "teacher_p", SPOOF_THRESHOLD)}
-    text = json.dumps(report, indent=1)
-    if a.json:
-        a.json.write_text(text)
-    print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=1))
+    emit_report(report, a.json)
     return 0
 
 

@@ -14,7 +14,6 @@ MiniFASNet peer on the same photos (a single-image model: p_spoof >= 0.5 = spoof
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import cv2
 from rtliveness import LivenessPipeline, PipelineConfig
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 
-from eval_nuaa_deployed import bootstrap, rates, run_video, sessions
+from eval_nuaa_deployed import bootstrap, emit_report, rates, run_video, sessions
 
 
 def main() -> int:
@@ -61,9 +60,7 @@ def main() -> int:
     if teacher is not None:
         report["minifasnet"] = {**rates(rows, "teacher_p", SPOOF_THRESHOLD), **bootstrap(rows, "teacher_p", SPOOF_THRESHOLD),
                                 "undecided": sum(r["teacher_p"] is None for r in rows)}
-    if a.json:
-        a.json.write_text(json.dumps(report, indent=1))
-    print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=1))
+    emit_report(report, a.json)
     return 0
 
 

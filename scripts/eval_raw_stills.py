@@ -14,7 +14,6 @@ measures BPCER only: live faces of real photographs called spoofs.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,18 +22,12 @@ import numpy as np
 
 from rtliveness import LivenessPipeline, PipelineConfig
 from rtliveness.runtime.sources import STILL_FRAMES
+from rtliveness.runtime.track import box_iou
 
+from eval_nuaa_deployed import emit_report
 from eval_rendered_deployed import ASSETS, rendered_identities
 
 MIN_IOU = 0.3
-
-
-def iou(a, b) -> float:
-    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
-    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
-    inter = ix * iy
-    union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def still_identities(persons: set[str]) -> list:
@@ -68,8 +61,8 @@ def main() -> int:
             for _ in range(STILL_FRAMES):
                 res = pipe.step(image)
             for ident in (i for i in idents if i.file == photo):
-                best = max(res.faces, key=lambda v: iou(v.box, ident.box), default=None)
-                hit = best is not None and iou(best.box, ident.box) >= MIN_IOU and best.label != "pending"
+                overlap, best = max(((box_iou(v.box, ident.box), v) for v in res.faces), key=lambda x: x[0], default=(0.0, None))
+                hit = overlap >= MIN_IOU and best.label != "pending"
                 rows.append({"person": ident.pid, "photo": photo, "face_px": round(min(ident.box.width, ident.box.height)),
                              "label": best.label if hit else None, "p": round(best.p_spoof, 6) if hit else None})
         threshold = pipe.threshold
@@ -77,9 +70,7 @@ def main() -> int:
     report = {"weights": str(a.weights or "bundled"), "split": a.split, "threshold": threshold, "faces": len(rows),
               "scored": len(scored), "rejected": sum(r["label"] == "spoof" for r in scored),
               "bpcer": float(np.mean([r["label"] == "spoof" for r in scored])) if scored else None, "rows": rows}
-    if a.json:
-        a.json.write_text(json.dumps(report, indent=1))
-    print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=1))
+    emit_report(report, a.json)
     return 0
 
 

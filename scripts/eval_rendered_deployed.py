@@ -35,7 +35,7 @@ from rtliveness.training.attacks import CLASSES
 from rtliveness.training.data import person_of_sample
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 
-from eval_nuaa_deployed import run_video
+from eval_nuaa_deployed import emit_report, run_video
 from screen_split import screen_side
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -192,9 +192,7 @@ def main() -> int:
               "groups": summarise(rows, a.video_identity), "rows": rows}
     if teacher is not None:
         report["minifasnet"] = {"groups": summarise(peer, a.video_identity), "rows": peer}
-    if a.json:
-        a.json.write_text(json.dumps(report, indent=1))
-    print(json.dumps({k: v for k, v in report.items() if k not in ("rows", "minifasnet")}, indent=1))
+    emit_report(report, a.json, omit=("rows", "minifasnet"))
     if teacher is not None:
         print(json.dumps({"minifasnet": report["minifasnet"]["groups"]}, indent=1))
     return 0

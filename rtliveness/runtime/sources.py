@@ -21,6 +21,7 @@ Every source is a context manager; ``close()`` ends its thread (joined with a ti
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import socket
@@ -178,6 +179,7 @@ def _is_netpbm(head: bytes) -> bool:
     return rest[:1].isdigit() or rest[:1] == b"#"
 
 
+@functools.lru_cache(maxsize=1)
 def _pillow_reads_avif() -> bool:
     import warnings
 

@@ -471,13 +471,11 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                     logits = model(x).float()
                     if views == 1:
                         loss = loss_fn(logits, y, w)
-                        if pixel is not None:
-                            loss = loss + config.pixel_aux * pixel.loss(y, w)
                     else:  # both views learn the target; their logits are pulled together
                         a, b = logits.chunk(2)
                         loss = 0.5 * (loss_fn(a, y, w) + loss_fn(b, y, w)) + config.consistency * (a - b).pow(2).mean()
-                        if pixel is not None:
-                            loss = loss + config.pixel_aux * pixel.loss(y.repeat(views), w.repeat(views))
+                    if pixel is not None:  # every crop of every view, against its window's target
+                        loss = loss + config.pixel_aux * pixel.loss(y.repeat(views), w.repeat(views))
                 if not torch.isfinite(loss):
                     raise DataError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1} step {step}; lower --lr")
                 scaler.scale(loss).backward()
