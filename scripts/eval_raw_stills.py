@@ -9,6 +9,11 @@ scored face whose box overlaps its source box most (IoU >= 0.3; the source box i
 measures BPCER only: live faces of real photographs called spoofs.
 
     python scripts/eval_raw_stills.py --split-file runs/joint_loop3/split.json --split test [--weights W.pt] --json out.json
+
+``--photos DIR`` scores instead every face the loop scores in each photo of a folder of
+photographs of live people (none of them synthesis sources): all of them are bona fide.
+
+    python scripts/eval_raw_stills.py --photos DIR [--weights W.pt] --json out.json
 """
 
 from __future__ import annotations
@@ -42,13 +47,41 @@ def still_identities(persons: set[str]) -> list:
     return [i for i in src.identities if i.kind == "still" and i.pid in persons]
 
 
+def photo_windows(pipe, image):
+    """The loop's results for one photo, given as ``rtliveness run photo.jpg`` gives it."""
+    pipe.reset()
+    for _ in range(STILL_FRAMES):
+        res = pipe.step(image)
+    return res
+
+
+def folder_rows(pipe, folder: Path) -> list[dict]:
+    """One row per face the loop scores in each photo of ``folder`` (every face live)."""
+    rows = []
+    for photo in sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
+        image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+        for v in photo_windows(pipe, image).faces:
+            if v.label != "pending":
+                rows.append({"person": f"{photo.stem}#{v.track_id}", "photo": photo.name,
+                             "face_px": round(min(v.box.width, v.box.height)), "label": v.label,
+                             "p": round(v.p_spoof, 6)})
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split-file", type=Path, required=True)
+    ap.add_argument("--split-file", type=Path, default=None)
+    ap.add_argument("--photos", type=Path, default=None, help="a folder of photographs of live people")
     ap.add_argument("--split", default="test", choices=("train", "dev", "test"))
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
+    if (a.split_file is None) == (a.photos is None):
+        print("give --split-file or --photos (one of them)", file=sys.stderr)
+        return 2
+    if a.photos is not None:
+        with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
+            return _report(folder_rows(pipe, a.photos), a, str(a.photos), pipe.threshold)
     idents = still_identities(set(rendered_identities(a.split_file, a.split)))
     if not idents:
         print(f"no still identity of {a.split_file} ({a.split}) found in {ASSETS}", file=sys.stderr)
@@ -56,18 +89,18 @@ def main() -> int:
     rows = []
     with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
         for photo in sorted({i.file for i in idents}):
-            image = cv2.imread(str(ASSETS / photo), cv2.IMREAD_COLOR)
-            pipe.reset()
-            for _ in range(STILL_FRAMES):
-                res = pipe.step(image)
+            res = photo_windows(pipe, cv2.imread(str(ASSETS / photo), cv2.IMREAD_COLOR))
             for ident in (i for i in idents if i.file == photo):
                 overlap, best = max(((box_iou(v.box, ident.box), v) for v in res.faces), key=lambda x: x[0], default=(0.0, None))
                 hit = overlap >= MIN_IOU and best.label != "pending"
                 rows.append({"person": ident.pid, "photo": photo, "face_px": round(min(ident.box.width, ident.box.height)),
                              "label": best.label if hit else None, "p": round(best.p_spoof, 6) if hit else None})
-        threshold = pipe.threshold
+        return _report(rows, a, a.split, pipe.threshold)
+
+
+def _report(rows: list[dict], a, split: str, threshold: float) -> int:
     scored = [r for r in rows if r["label"] is not None]
-    report = {"weights": str(a.weights or "bundled"), "split": a.split, "threshold": threshold, "faces": len(rows),
+    report = {"weights": str(a.weights or "bundled"), "split": split, "threshold": threshold, "faces": len(rows),
               "scored": len(scored), "rejected": sum(r["label"] == "spoof" for r in scored),
               "bpcer": float(np.mean([r["label"] == "spoof" for r in scored])) if scored else None, "rows": rows}
     emit_report(report, a.json)

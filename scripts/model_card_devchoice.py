@@ -23,6 +23,13 @@ candidate replaces the baseline only if
    the attack families) is lower than the baseline's;
 3. no attack family's APCER on either rendered set is worse than the baseline's by more than two
    clips (``MAX_FAMILY_LOSS`` = 8.4 points: a family has 24 dev clips).
+
+From round 15 (``weights/reports/round15/RULE.md``) a folder may also hold, for every key,
+``KEY_raw_dev.json`` (``eval_raw_stills.py --split dev``: the dev identities' real source photos
+as they are) and ``KEY_raw_photos.json`` (``eval_raw_stills.py --photos DIR``: every face of public
+photographs in no synthesis source); where they are, a fourth condition holds:
+
+4. the candidate rejects no more of those real live faces than the baseline.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ from card_tables import pct
 #: the most an attack family's APCER (in points) may lose against the baseline on a rendered dev set
 MAX_FAMILY_LOSS = 8.4
 RENDERED = ("rendered_deployed_dev", "rendered_photos_dev")
+#: reports of real photographs of live people (bona fide only), judged when present
+RAW = ("raw_dev", "raw_photos")
 FAMILIES = ("printed", "replay", "2dmask")
 
 
@@ -47,6 +56,8 @@ def figures(reports: dict[str, dict]) -> dict:
         "nuaa_photos": 100 * reports["stills_devpeople"]["ours"]["acer"],
         "score": sum(100 * g["bpcer"] + 100 * sum(g["apcer"].values()) / len(g["apcer"]) for g in sets.values()),
         "family": {(f, a): 100 * v for f, g in sets.items() for a, v in g["apcer"].items()},
+        "raw": (sum(reports[f]["rejected"] for f in RAW), sum(reports[f]["scored"] for f in RAW))
+        if all(f in reports for f in RAW) else None,
     }
 
 
@@ -63,12 +74,18 @@ def judge(base: dict, cand: dict) -> tuple[bool, list[str]]:
         if v - base["family"].get(k, 0.0) > MAX_FAMILY_LOSS:
             why.append(f"{k[1]} on {'dev clips' if k[0] == RENDERED[0] else 'dev photos'} "
                        f"{v:.1f} % against {base['family'][k]:.1f} %")
+    if cand["raw"] is not None and base["raw"] is not None and cand["raw"][0] > base["raw"][0]:
+        why.append(f"real live photos rejected {cand['raw'][0]} of {cand['raw'][1]} > {base['raw'][0]}")
     return not why, why
 
 
 def load(d: Path, key: str) -> dict[str, dict]:
     names = ("dev", "deployed_devpeople", "stills_devpeople", *RENDERED)
-    return {n: json.loads((d / f"{key}_{n}.json").read_text()) for n in names}
+    reports = {n: json.loads((d / f"{key}_{n}.json").read_text()) for n in names}
+    raw = {n: d / f"{key}_{n}.json" for n in RAW}
+    if all(f.is_file() for f in raw.values()):
+        reports.update({n: json.loads(f.read_text()) for n, f in raw.items()})
+    return reports
 
 
 def rendered_cells(g: dict) -> str:
@@ -83,10 +100,11 @@ def main() -> int:
         print(f"{d / 'candidates.json'}: exactly one row must have \"baseline\": true", file=sys.stderr)
         return 2
     base = figures(load(d, bases[0]["key"]))
+    raw = base["raw"] is not None
     print("| model | per sample: ACER / EER / AUC | NUAA dev sessions / photos: ACER | rendered dev clips: "
           "BPCER / APCER printed, replay, 2D mask / ACER | rendered dev photos: same | rendered score | "
-          "dev rule |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+          + ("real live photos rejected | " if raw else "") + "dev rule |")
+    print("| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if raw else ""))
     for r in rows:
         rep = load(d, r["key"])
         f = figures(rep)
@@ -99,7 +117,8 @@ def main() -> int:
         print(f"| {r['name']} | {pct(ev['acer'])} / {pct(ev['eer'])} / {ev['auc']:.3f} | "
               f"{f['nuaa_sessions']:.1f} % / {f['nuaa_photos']:.1f} % | "
               f"{rendered_cells(rep[RENDERED[0]]['groups']['all'])} | "
-              f"{rendered_cells(rep[RENDERED[1]]['groups']['all'])} | {f['score']:.1f} | {verdict} |")
+              f"{rendered_cells(rep[RENDERED[1]]['groups']['all'])} | {f['score']:.1f} | "
+              + (f"{f['raw'][0]} of {f['raw'][1]} | " if raw else "") + f"{verdict} |")
     return 0
 
 

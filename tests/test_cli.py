@@ -97,6 +97,25 @@ def test_run_a_photo_gives_a_verdict(tmp_path, clip, label, fmt):
     assert f"track 1: {label}" in r.stderr
 
 
+@pytest.mark.slow
+def test_a_phone_video_with_rotation_metadata_is_read_upright(tmp_path):
+    """Phones store frames sideways and a rotation in the container: `run` applies it (the face is
+    found and live, the output video upright); read sideways, no face would be found at all."""
+    video = Path(__file__).resolve().parent / "data" / "portrait_phone.mp4"
+    raw = cv2.VideoCapture(str(video))
+    raw.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)
+    ok, sideways = raw.read()
+    raw.release()
+    assert ok and sideways.shape == (320, 240, 3)
+    out, jl = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    r = rtl("run", video, "--out", out, "--jsonl", jl, "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(jl.read_text().splitlines()[-1])["summary"]
+    assert s["frames"] == 50 and len(s["tracks"]) == 1 and s["tracks"][0]["label"] == "live"
+    assert s["tracks"][0]["windows"] >= 40
+    assert {f.shape for f in read_frames(out)} == {(240, 320, 3)}
+
+
 def test_a_truncated_photo_is_one_line_exit_3(tmp_path, grace):
     """Nothing but the one error line: OpenCV's JPEG decoder would print its own complaint."""
     good = cv2.imencode(".jpg", grace)[1].tobytes()

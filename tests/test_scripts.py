@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 import symtable
@@ -143,6 +144,16 @@ def test_dev_release_rule(monkeypatch):
     assert mod.judge(base, nuaa) == (False, ["NUAA dev sessions ACER 5.0 > 0.0 %", "NUAA dev photos ACER 2.0 > 0.6 + 1 %"])
     # the baseline against itself: not better
     assert mod.judge(base, base) == (False, ["rendered score 94.9 >= 94.9"])
+    # round 15: with raw-photo reports, one more real live face rejected fails on that alone
+    def with_raw(reports, dev_rejected, photos_rejected):
+        return {**reports, "raw_dev": {"rejected": dev_rejected, "scored": 8},
+                "raw_photos": {"rejected": photos_rejected, "scored": 10}}
+    base_r = mod.figures(with_raw(_dev_reports(0.0, 0.006, (0.238, 0.125, 0.417, 0.0), (0.333, 0.174, 0.417, 0.0)), 0, 1))
+    assert base_r["raw"] == (1, 18)
+    same = mod.figures(with_raw(_dev_reports(0.0, 0.0, (0.19, 0.125, 0.29, 0.0), (0.19, 0.174, 0.29, 0.0)), 1, 0))
+    assert mod.judge(base_r, same) == (True, [])
+    worse = mod.figures(with_raw(_dev_reports(0.0, 0.0, (0.19, 0.125, 0.29, 0.0), (0.19, 0.174, 0.29, 0.0)), 0, 2))
+    assert mod.judge(base_r, worse) == (False, ["real live photos rejected 2 of 18 > 1"])
 
 
 def test_dev_choice_table_cli(tmp_path):
@@ -185,3 +196,25 @@ def test_eval_raw_stills_scores_each_identity_face_in_its_real_photo(tmp_path):
     r = subprocess.run([sys.executable, "eval_raw_stills.py", "--split-file", str(split), "--split", "dev"],
                        cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == f"no still identity of {split} (dev) found in {ROOT / 'assets'}"
+
+
+@pytest.mark.slow
+def test_eval_raw_stills_scores_every_face_of_a_photo_folder(tmp_path):
+    """``--photos DIR``: every face the loop scores in each photo of a folder, all live (the two
+    portraits; a text file in the folder is not a photo)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(ROOT / "assets" / "astronaut.png", photos / "a.png")
+    shutil.copy(ROOT / "assets" / "Tom_Cruise_avp_2014_4.jpg", photos / "b.jpg")
+    (photos / "notes.txt").write_text("not a photo")
+    out = tmp_path / "raw.json"
+    r = subprocess.run([sys.executable, "eval_raw_stills.py", "--photos", str(photos), "--json", str(out)],
+                       cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(out.read_text())
+    assert (rep["split"], rep["faces"], rep["scored"], rep["rejected"], rep["bpcer"]) == (str(photos), 2, 2, 0, 0.0)
+    assert [x["photo"] for x in rep["rows"]] == ["a.png", "b.jpg"]
+    assert all(x["label"] == "live" and x["p"] < rep["threshold"] for x in rep["rows"])
+    for args in ([], ["--photos", str(photos), "--split-file", str(out)]):
+        r = subprocess.run([sys.executable, "eval_raw_stills.py", *args], cwd=ROOT / "scripts", capture_output=True, text=True)
+        assert r.returncode == 2 and r.stderr.strip().splitlines() == ["give --split-file or --photos (one of them)"]

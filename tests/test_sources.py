@@ -243,6 +243,31 @@ def test_a_still_photo_is_a_static_scene_of_one_window(tmp_path, grace):
         StillSource(png, frames=0)
 
 
+def test_a_photo_is_turned_by_its_exif_orientation(tmp_path, grace, monkeypatch):
+    """A phone photo stored sideways with EXIF orientation 6 (turn 90° clockwise to view) is
+    delivered upright — by OpenCV, and by the Pillow fallback where OpenCV cannot decode."""
+    import cv2
+    from PIL import Image
+
+    import rtliveness.runtime.sources as sources
+
+    wide = np.ascontiguousarray(grace[:, 64:448])  # 512 high, 384 wide: the turn shows in the shape
+    stored = np.ascontiguousarray(np.rot90(wide, k=1))  # stored turned 90° anticlockwise: 384 x 512
+    photo = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(cv2.cvtColor(stored, cv2.COLOR_BGR2RGB)).save(photo, quality=95, exif=exif)
+
+    def upright(image):
+        return image.shape == wide.shape and float(np.abs(image.astype(float) - wide).mean()) < 4.0
+
+    with open_source(str(photo)) as src:
+        assert upright(next(iter(src)).image_bgr)
+    monkeypatch.setattr(sources.cv2, "imread", lambda *a, **k: None)
+    with open_source(str(photo)) as src:
+        assert upright(next(iter(src)).image_bgr)
+
+
 @pytest.mark.parametrize("kind", ["garbage", "truncated"])
 def test_a_corrupt_photo_is_one_clear_error(tmp_path, grace, kind):
     import cv2
