@@ -13,6 +13,7 @@ import sys
 import symtable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,3 +219,44 @@ def test_eval_raw_stills_scores_every_face_of_a_photo_folder(tmp_path):
     for args in ([], ["--photos", str(photos), "--split-file", str(out)]):
         r = subprocess.run([sys.executable, "eval_raw_stills.py", *args], cwd=ROOT / "scripts", capture_output=True, text=True)
         assert r.returncode == 2 and r.stderr.strip().splitlines() == ["give --split-file or --photos (one of them)"]
+
+
+@pytest.mark.slow
+def test_raw_photo_samples_adds_photo_windows_of_training_identities_and_static_attacks(tmp_path):
+    """The astronaut (a training still identity) as the loop sees her photo: 5 identical crops per
+    sample, as many static attack windows from the training attacks, the base linked, the split
+    extended; the dev identity (Tom Cruise) is never used."""
+    import cv2
+
+    base = tmp_path / "base"
+    rng = np.random.default_rng(0)
+    for name in ("real/real_astronaut_00000", "printed/printed_astronaut_00001", "replay/replay_astronaut_00002",
+                 "real/real_tomxcruisexavpx2014x4_00000"):
+        d = base / name
+        d.mkdir(parents=True)
+        for j in range(5):
+            cv2.imwrite(str(d / f"{j}.png"), rng.integers(0, 255, (224, 224, 3), dtype=np.uint8))
+    (base / "rtliveness_data.json").write_text(json.dumps({"crop_scale": 2.7}))
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": ["real/real_astronaut_00000", "printed/printed_astronaut_00001",
+                                           "replay/replay_astronaut_00002"],
+                                 "dev": ["real/real_tomxcruisexavpx2014x4_00000"], "test": []}))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "raw_photo_samples.py", str(base), "--split-file", str(split), "--out", str(out), "--per-face", "3"]
+    r = subprocess.run(cmd, cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"identities": 1, "raw_live": 3, "static_attacks": 2, "train": 8}
+    new = json.loads((out / "split.json").read_text())
+    assert new["dev"] == ["real/real_tomxcruisexavpx2014x4_00000"] and new["train"][:3] == json.loads(split.read_text())["train"]
+    assert new["train"][3:] == ["real/real_astronaut_90000", "real/real_astronaut_90001", "real/real_astronaut_90002",
+                                "replay/replay_astronaut_90003", "printed/printed_astronaut_90004"]
+    assert (out / "real" / "real_tomxcruisexavpx2014x4_00000").is_symlink()  # the base is linked, not copied
+    assert (out / "rtliveness_data.json").read_text() == (base / "rtliveness_data.json").read_text()
+    for s in new["train"][3:]:
+        crops = [cv2.imread(str(out / s / f"{j}.png")) for j in range(5)]
+        assert crops[0].shape == (224, 224, 3) and all(np.array_equal(c, crops[0]) for c in crops)
+    # the static attack window is one of its sample's frames, five times
+    src = [cv2.imread(str(base / "printed/printed_astronaut_00001" / f"{j}.png")) for j in range(5)]
+    assert any(np.array_equal(cv2.imread(str(out / "printed/printed_astronaut_90004/0.png")), f) for f in src)
+    r = subprocess.run(cmd, cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"{out} exists; give a new --out"]
