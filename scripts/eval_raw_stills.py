@@ -10,8 +10,11 @@ measures BPCER only: live faces of real photographs called spoofs.
 
     python scripts/eval_raw_stills.py --split-file runs/joint_loop3/split.json --split test [--weights W.pt] --json out.json
 
-``--photos DIR`` scores instead every face the loop scores in each photo of a folder of
-photographs of live people (none of them synthesis sources): all of them are bona fide.
+``--photos DIR`` scores instead every face the loop finds in each photo of a folder of
+photographs of live people (none of them synthesis sources): all of them are bona fide. A file
+is a photo when ``rtliveness run`` takes it for one (told by its bytes) and is read as ``run``
+reads it (EXIF orientation, the Pillow fallback); rows are ``<photo stem>#<k>``, the k-th face
+of that photo.
 
     python scripts/eval_raw_stills.py --photos DIR [--weights W.pt] --json out.json
 """
@@ -26,7 +29,8 @@ import cv2
 import numpy as np
 
 from rtliveness import LivenessPipeline, PipelineConfig
-from rtliveness.runtime.sources import STILL_FRAMES
+from rtliveness.errors import SourceOpenError
+from rtliveness.runtime.sources import STILL_FRAMES, StillSource, is_still_image
 from rtliveness.runtime.track import box_iou
 
 from eval_nuaa_deployed import emit_report
@@ -55,16 +59,26 @@ def photo_windows(pipe, image):
     return res
 
 
+def read_photo(path: Path):
+    """The photo as ``rtliveness run`` reads it (raises SourceOpenError with one line)."""
+    src = StillSource(path)
+    try:
+        return next(iter(src)).image_bgr
+    finally:
+        src.close()
+
+
 def folder_rows(pipe, folder: Path) -> list[dict]:
-    """One row per face the loop scores in each photo of ``folder`` (every face live)."""
+    """One row per face the loop finds in each photo of ``folder`` (every face live); a face the
+    loop leaves pending has label None."""
     rows = []
-    for photo in sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
-        image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
-        for v in photo_windows(pipe, image).faces:
-            if v.label != "pending":
-                rows.append({"person": f"{photo.stem}#{v.track_id}", "photo": photo.name,
-                             "face_px": round(min(v.box.width, v.box.height)), "label": v.label,
-                             "p": round(v.p_spoof, 6)})
+    for photo in sorted(p for p in folder.iterdir() if p.is_file() and is_still_image(p)):
+        faces = sorted(photo_windows(pipe, read_photo(photo)).faces, key=lambda v: (v.box.x1, v.box.y1))
+        for k, v in enumerate(faces):
+            scored = v.label != "pending"
+            rows.append({"person": f"{photo.stem}#{k}", "photo": photo.name,
+                         "face_px": round(min(v.box.width, v.box.height)), "label": v.label if scored else None,
+                         "p": round(v.p_spoof, 6) if scored else None})
     return rows
 
 
@@ -72,7 +86,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split-file", type=Path, default=None)
     ap.add_argument("--photos", type=Path, default=None, help="a folder of photographs of live people")
-    ap.add_argument("--split", default="test", choices=("train", "dev", "test"))
+    ap.add_argument("--split", default=None, choices=("train", "dev", "test"), help="with --split-file (default test)")
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
@@ -80,8 +94,19 @@ def main() -> int:
         print("give --split-file or --photos (one of them)", file=sys.stderr)
         return 2
     if a.photos is not None:
-        with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
-            return _report(folder_rows(pipe, a.photos), a, str(a.photos), pipe.threshold)
+        if a.split is not None:
+            print("--split goes with --split-file, not with --photos", file=sys.stderr)
+            return 2
+        if not a.photos.is_dir() or not any(p.is_file() and is_still_image(p) for p in a.photos.iterdir()):
+            print(f"no photos in {a.photos}: give a folder of photographs (JPEG, PNG, ...)", file=sys.stderr)
+            return 2
+        try:
+            with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
+                return _report(folder_rows(pipe, a.photos), a, str(a.photos), pipe.threshold)
+        except SourceOpenError as e:
+            print(e, file=sys.stderr)
+            return 2
+    a.split = a.split or "test"
     idents = still_identities(set(rendered_identities(a.split_file, a.split)))
     if not idents:
         print(f"no still identity of {a.split_file} ({a.split}) found in {ASSETS}", file=sys.stderr)

@@ -22,12 +22,15 @@ candidate replaces the baseline only if
 2. on the rendered dev clips and dev photos, the sum over both sets of (BPCER + the mean APCER over
    the attack families) is lower than the baseline's;
 3. no attack family's APCER on either rendered set is worse than the baseline's by more than two
-   clips (``MAX_FAMILY_LOSS`` = 8.4 points: a family has 24 dev clips).
+   clips (``MAX_FAMILY_LOSS`` = 8.4 points: a family had 24 dev clips; from round 15 it has 72,
+   where the same 8.4 points are six clips).
 
 From round 15 (``weights/reports/round15/RULE.md``) a folder may also hold, for every key,
 ``KEY_raw_dev.json`` (``eval_raw_stills.py --split dev``: the dev identities' real source photos
 as they are) and ``KEY_raw_photos.json`` (``eval_raw_stills.py --photos DIR``: every face of public
-photographs in no synthesis source); where they are, a fourth condition holds:
+photographs in no synthesis source); where any key has one, every key must have both (else exit
+2 naming the missing files), every model must be scored on the same number of faces, and a
+fourth condition holds:
 
 4. the candidate rejects no more of those real live faces than the baseline.
 """
@@ -74,18 +77,25 @@ def judge(base: dict, cand: dict) -> tuple[bool, list[str]]:
         if v - base["family"].get(k, 0.0) > MAX_FAMILY_LOSS:
             why.append(f"{k[1]} on {'dev clips' if k[0] == RENDERED[0] else 'dev photos'} "
                        f"{v:.1f} % against {base['family'][k]:.1f} %")
-    if cand["raw"] is not None and base["raw"] is not None and cand["raw"][0] > base["raw"][0]:
+    if (cand["raw"] is None) != (base["raw"] is None) or (cand["raw"] and cand["raw"][1] != base["raw"][1]):
+        raise ValueError(f"real live photos judged on different faces: {cand['raw']} against {base['raw']}")
+    if cand["raw"] is not None and cand["raw"][0] > base["raw"][0]:
         why.append(f"real live photos rejected {cand['raw'][0]} of {cand['raw'][1]} > {base['raw'][0]}")
     return not why, why
 
 
-def load(d: Path, key: str) -> dict[str, dict]:
-    names = ("dev", "deployed_devpeople", "stills_devpeople", *RENDERED)
-    reports = {n: json.loads((d / f"{key}_{n}.json").read_text()) for n in names}
-    raw = {n: d / f"{key}_{n}.json" for n in RAW}
-    if all(f.is_file() for f in raw.values()):
-        reports.update({n: json.loads(f.read_text()) for n, f in raw.items()})
-    return reports
+def load(d: Path, key: str, raw: bool = False) -> dict[str, dict]:
+    """One key's reports; with ``raw`` its two raw-photo reports too (every key must have them)."""
+    names = ("dev", "deployed_devpeople", "stills_devpeople", *RENDERED) + (RAW if raw else ())
+    missing = [f"{key}_{n}.json" for n in names if not (d / f"{key}_{n}.json").is_file()]
+    if missing:
+        raise SystemExit(f"{d}: missing {', '.join(missing)}")
+    return {n: json.loads((d / f"{key}_{n}.json").read_text()) for n in names}
+
+
+def raw_expected(d: Path) -> bool:
+    """Whether the folder judges real live photos: any raw-photo report in it means every key needs both."""
+    return any(d.glob(f"*_{RAW[0]}.json")) or any(d.glob(f"*_{RAW[1]}.json"))
 
 
 def rendered_cells(g: dict) -> str:
@@ -99,20 +109,29 @@ def main() -> int:
     if len(bases) != 1:
         print(f"{d / 'candidates.json'}: exactly one row must have \"baseline\": true", file=sys.stderr)
         return 2
-    base = figures(load(d, bases[0]["key"]))
-    raw = base["raw"] is not None
+    raw = raw_expected(d)
+    try:
+        reports = {r["key"]: load(d, r["key"], raw) for r in rows}
+    except SystemExit as e:
+        print(e, file=sys.stderr)
+        return 2
+    base = figures(reports[bases[0]["key"]])
     print("| model | per sample: ACER / EER / AUC | NUAA dev sessions / photos: ACER | rendered dev clips: "
           "BPCER / APCER printed, replay, 2D mask / ACER | rendered dev photos: same | rendered score | "
           + ("real live photos rejected | " if raw else "") + "dev rule |")
     print("| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if raw else ""))
     for r in rows:
-        rep = load(d, r["key"])
+        rep = reports[r["key"]]
         f = figures(rep)
         ev = rep["dev"]
         if r.get("baseline"):
             verdict = "baseline"
         else:
-            passes, why = judge(base, f)
+            try:
+                passes, why = judge(base, f)
+            except ValueError as e:
+                print(f"{r['key']}: {e}", file=sys.stderr)
+                return 2
             verdict = "**passes**" if passes else "fails: " + "; ".join(why)
         print(f"| {r['name']} | {pct(ev['acer'])} / {pct(ev['eer'])} / {ev['auc']:.3f} | "
               f"{f['nuaa_sessions']:.1f} % / {f['nuaa_photos']:.1f} % | "

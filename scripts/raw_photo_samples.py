@@ -10,13 +10,15 @@ deployed loop as ``rtliveness run photo.jpg`` gives it (``LivenessPipeline.step`
 frames), cropped at the box the loop gives the identity's face — 5 identical crops. So that
 neither a static window nor a clean photograph becomes a label cue, as many attack samples are
 written too, split evenly over the attack families: a random training attack sample's random
-frame, five times.
+frame, five times (fewer where a family has fewer training samples; the printed counts say).
 
     python scripts/raw_photo_samples.py BASE --split-file SPLIT.json --out OUT [--per-face 6] [--seed 0]
 
 OUT gets links to every sample of BASE, the new samples (numbered from ``FIRST_INDEX``, each under
 its identity's person id), BASE's ``rtliveness_data.json``, and ``OUT/split.json``: SPLIT.json
-with the new samples in ``train``. Dev and test identities are never used.
+with the new samples in ``train``. Dev and test identities are never used, nor is any photo that
+holds one of their faces: a crop around a training face in a group photo can hold a held-out
+neighbour's face (such photos are skipped and counted).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from rtliveness.training.attacks import CLASSES
 from rtliveness.training.data import DATA_META, WINDOW, person_of_sample, sample_name
 from rtliveness.types import FaceBox
 
-from eval_raw_stills import MIN_IOU, photo_windows, still_identities
+from eval_raw_stills import MIN_IOU, photo_windows, read_photo, still_identities
 from eval_rendered_deployed import ASSETS, rendered_identities
 
 #: a raw photo is never shrunk below this face size (px, the box's shorter side)
@@ -68,6 +70,8 @@ def photo_variant(image: np.ndarray, box: FaceBox, rng: np.random.Generator) -> 
 
 
 def write_sample(folder: Path, crop: np.ndarray) -> None:
+    if folder.exists():
+        raise SystemExit(f"error: {folder} exists in the base dataset: its sample numbers reach {FIRST_INDEX}")
     folder.mkdir(parents=True)
     for j in range(WINDOW):
         cv2.imwrite(str(folder / f"{j}.png"), crop)
@@ -81,16 +85,27 @@ def main() -> int:
     ap.add_argument("--per-face", type=int, default=6)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
+    if not (a.base / DATA_META).is_file():
+        print(f"{a.base} has no {DATA_META}: give a dataset in the origin layout", file=sys.stderr)
+        return 2
     meta = json.loads((a.base / DATA_META).read_text())
     split = json.loads(a.split_file.read_text())
     if a.out.exists():
         print(f"{a.out} exists; give a new --out", file=sys.stderr)
         return 2
-    scale, size = float(meta["crop_scale"]), 224
+    scale, size = float(meta["crop_scale"]), int(meta.get("crop_size", 224))
     rng = np.random.default_rng(a.seed)
-    idents = still_identities(set(rendered_identities(a.split_file, "train")))
+    train = set(rendered_identities(a.split_file, "train"))
+    held_out = set(rendered_identities(a.split_file, "dev")) | set(rendered_identities(a.split_file, "test"))
+    if train & held_out:
+        print(f"{a.split_file}: identities in train and in dev/test: {', '.join(sorted(train & held_out))}", file=sys.stderr)
+        return 2
+    found = still_identities(train | held_out)
+    held_photos = {i.file for i in found if i.pid in held_out}
+    idents = [i for i in found if i.pid in train and i.file not in held_photos]
+    skipped = sorted({i.file for i in found if i.pid in train and i.file in held_photos})
     if not idents:
-        print(f"no still identity among the train part of {a.split_file}", file=sys.stderr)
+        print(f"no still identity among the train part of {a.split_file} in a photo without dev or test faces", file=sys.stderr)
         return 2
     for c in CLASSES:
         (a.out / c).mkdir(parents=True)
@@ -101,7 +116,9 @@ def main() -> int:
     images = {}
     with LivenessPipeline.from_config(PipelineConfig()) as pipe:
         for ident in idents:
-            image = images.setdefault(ident.file, cv2.imread(str(ASSETS / ident.file), cv2.IMREAD_COLOR))
+            if ident.file not in images:
+                images[ident.file] = read_photo(ASSETS / ident.file)
+            image = images[ident.file]
             for _ in range(a.per_face):
                 var, box = photo_variant(image, ident.box, rng)
                 faces = photo_windows(pipe, var).faces
@@ -119,15 +136,16 @@ def main() -> int:
         pool = [s for s in attacks if s.startswith(f"{fam}/")]
         n = n_live // len(families) + (1 if i < n_live % len(families) else 0)
         for s in rng.choice(pool, size=min(n, len(pool)), replace=False):
-            frame = cv2.imread(str(a.base / s / f"{int(rng.integers(WINDOW))}.png"), cv2.IMREAD_COLOR)
+            frames = sorted(f for f in (a.base / s).iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+            frame = cv2.imread(str(frames[int(rng.integers(len(frames)))]), cv2.IMREAD_COLOR)
             name = sample_name(fam, person_of_sample(s), k)
             write_sample(a.out / fam / name, frame)
             added.append(f"{fam}/{name}")
             k += 1
     out_split = {**split, "train": list(split["train"]) + added}
     (a.out / "split.json").write_text(json.dumps(out_split, indent=1))
-    print(json.dumps({"identities": len(idents), "raw_live": n_live, "static_attacks": len(added) - n_live,
-                      "train": len(out_split["train"])}))
+    print(json.dumps({"identities": len(idents), "skipped_photos": skipped, "raw_live": n_live,
+                      "static_attacks": len(added) - n_live, "train": len(out_split["train"])}))
     return 0
 
 

@@ -155,6 +155,12 @@ def test_dev_release_rule(monkeypatch):
     assert mod.judge(base_r, same) == (True, [])
     worse = mod.figures(with_raw(_dev_reports(0.0, 0.0, (0.19, 0.125, 0.29, 0.0), (0.19, 0.174, 0.29, 0.0)), 0, 2))
     assert mod.judge(base_r, worse) == (False, ["real live photos rejected 2 of 18 > 1"])
+    # judged on other faces, or only one of the two with raw reports: an error, not a verdict
+    other = dict(worse, raw=(0, 17))
+    with pytest.raises(ValueError, match="different faces"):
+        mod.judge(base_r, other)
+    with pytest.raises(ValueError, match="different faces"):
+        mod.judge(base_r, ok)
 
 
 def test_dev_choice_table_cli(tmp_path):
@@ -169,6 +175,19 @@ def test_dev_choice_table_cli(tmp_path):
     lines = r.stdout.splitlines()
     assert len(lines) == 4 and lines[2].endswith("| baseline |") and lines[3].endswith("| **passes** |")
     assert "| B | 20.0 % / 10.0 % / 0.950 | 0.0 % / 0.0 % | 19.0 % / 12.5 %, 29.0 %, 0.0 % / 24.0 % |" in lines[3]
+    # raw-photo reports for the baseline only: one line naming the candidate's missing ones, exit 2
+    for name in ("raw_dev", "raw_photos"):
+        (tmp_path / f"a_{name}.json").write_text(json.dumps({"rejected": 0, "scored": 9}))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"{tmp_path}: missing b_raw_dev.json, b_raw_photos.json"]
+    # with both: the column, and the fourth condition decides
+    for name, rejected in (("raw_dev", 0), ("raw_photos", 1)):
+        (tmp_path / f"b_{name}.json").write_text(json.dumps({"rejected": rejected, "scored": 9}))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "real live photos rejected" in lines[0] and lines[2].endswith("| 0 of 18 | baseline |")
+    assert lines[3].endswith("| 1 of 18 | fails: real live photos rejected 1 of 18 > 0 |")
     # no baseline: one line, exit 2
     (tmp_path / "candidates.json").write_text(json.dumps([{"key": "a", "name": "A"}]))
     r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
@@ -214,11 +233,21 @@ def test_eval_raw_stills_scores_every_face_of_a_photo_folder(tmp_path):
     assert r.returncode == 0, r.stderr
     rep = json.loads(out.read_text())
     assert (rep["split"], rep["faces"], rep["scored"], rep["rejected"], rep["bpcer"]) == (str(photos), 2, 2, 0, 0.0)
-    assert [x["photo"] for x in rep["rows"]] == ["a.png", "b.jpg"]
+    assert [(x["person"], x["photo"]) for x in rep["rows"]] == [("a#0", "a.png"), ("b#0", "b.jpg")]
     assert all(x["label"] == "live" and x["p"] < rep["threshold"] for x in rep["rows"])
-    for args in ([], ["--photos", str(photos), "--split-file", str(out)]):
-        r = subprocess.run([sys.executable, "eval_raw_stills.py", *args], cwd=ROOT / "scripts", capture_output=True, text=True)
-        assert r.returncode == 2 and r.stderr.strip().splitlines() == ["give --split-file or --photos (one of them)"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "cut.jpg").write_bytes((photos / "b.jpg").read_bytes()[:2000])
+    for args, line in (([], "give --split-file or --photos (one of them)"),
+                       (["--photos", str(photos), "--split-file", str(out)], "give --split-file or --photos (one of them)"),
+                       (["--photos", str(photos), "--split", "dev"], "--split goes with --split-file, not with --photos"),
+                       (["--photos", str(empty)], f"no photos in {empty}: give a folder of photographs (JPEG, PNG, ...)"),
+                       (["--photos", str(tmp_path / "missing")], f"no photos in {tmp_path / 'missing'}: give a folder of photographs (JPEG, PNG, ...)"),
+                       (["--photos", str(bad)], f"cannot decode image file {bad / 'cut.jpg'}: corrupt or an unsupported format; save it as JPEG or PNG and retry")):
+        r = subprocess.run([sys.executable, "eval_raw_stills.py", *args], cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and r.stderr.strip().splitlines() == [line], args
 
 
 @pytest.mark.slow
@@ -239,20 +268,23 @@ def test_raw_photo_samples_adds_photo_windows_of_training_identities_and_static_
     (base / "rtliveness_data.json").write_text(json.dumps({"crop_scale": 2.7}))
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"train": ["real/real_astronaut_00000", "printed/printed_astronaut_00001",
-                                           "replay/replay_astronaut_00002"],
-                                 "dev": ["real/real_tomxcruisexavpx2014x4_00000"], "test": []}))
+                                           "replay/replay_astronaut_00002", "real/real_2008x001009f01_00000"],
+                                 "dev": ["real/real_tomxcruisexavpx2014x4_00000"],
+                                 "test": ["real/real_2008x001009f00_00000"]}))
     out = tmp_path / "out"
     cmd = [sys.executable, "raw_photo_samples.py", str(base), "--split-file", str(split), "--out", str(out), "--per-face", "3"]
     r = subprocess.run(cmd, cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == {"identities": 1, "raw_live": 3, "static_attacks": 2, "train": 8}
+    # the training face of 2008_001009.jpg shares its photo with a test face: that photo is skipped
+    assert json.loads(r.stdout) == {"identities": 1, "skipped_photos": ["2008_001009.jpg"], "raw_live": 3,
+                                    "static_attacks": 2, "train": 9}
     new = json.loads((out / "split.json").read_text())
-    assert new["dev"] == ["real/real_tomxcruisexavpx2014x4_00000"] and new["train"][:3] == json.loads(split.read_text())["train"]
-    assert new["train"][3:] == ["real/real_astronaut_90000", "real/real_astronaut_90001", "real/real_astronaut_90002",
+    assert new["dev"] == ["real/real_tomxcruisexavpx2014x4_00000"] and new["train"][:4] == json.loads(split.read_text())["train"]
+    assert new["train"][4:] == ["real/real_astronaut_90000", "real/real_astronaut_90001", "real/real_astronaut_90002",
                                 "replay/replay_astronaut_90003", "printed/printed_astronaut_90004"]
     assert (out / "real" / "real_tomxcruisexavpx2014x4_00000").is_symlink()  # the base is linked, not copied
     assert (out / "rtliveness_data.json").read_text() == (base / "rtliveness_data.json").read_text()
-    for s in new["train"][3:]:
+    for s in new["train"][4:]:
         crops = [cv2.imread(str(out / s / f"{j}.png")) for j in range(5)]
         assert crops[0].shape == (224, 224, 3) and all(np.array_equal(c, crops[0]) for c in crops)
     # the static attack window is one of its sample's frames, five times
@@ -260,3 +292,8 @@ def test_raw_photo_samples_adds_photo_windows_of_training_identities_and_static_
     assert any(np.array_equal(cv2.imread(str(out / "printed/printed_astronaut_90004/0.png")), f) for f in src)
     r = subprocess.run(cmd, cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"{out} exists; give a new --out"]
+    # an identity in train and in test is refused before anything is written
+    split.write_text(json.dumps({"train": ["real/real_astronaut_00000"], "dev": [], "test": ["printed/printed_astronaut_00009"]}))
+    r = subprocess.run([*cmd[:-4], "--out", str(tmp_path / "out2")], cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"{split}: identities in train and in dev/test: astronaut"]
+    assert not (tmp_path / "out2").exists()
