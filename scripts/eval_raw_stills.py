@@ -25,7 +25,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from rtliveness import LivenessPipeline, PipelineConfig
@@ -114,7 +113,7 @@ def main() -> int:
     rows = []
     with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
         for photo in sorted({i.file for i in idents}):
-            res = photo_windows(pipe, cv2.imread(str(ASSETS / photo), cv2.IMREAD_COLOR))
+            res = photo_windows(pipe, read_photo(ASSETS / photo))
             for ident in (i for i in idents if i.file == photo):
                 overlap, best = max(((box_iou(v.box, ident.box), v) for v in res.faces), key=lambda x: x[0], default=(0.0, None))
                 hit = overlap >= MIN_IOU and best.label != "pending"

@@ -37,7 +37,7 @@ from rtliveness import LivenessPipeline, PipelineConfig
 from rtliveness.runtime.crop import crop_face
 from rtliveness.runtime.track import box_iou
 from rtliveness.training.attacks import CLASSES
-from rtliveness.training.data import DATA_META, WINDOW, person_of_sample, sample_name
+from rtliveness.training.data import DATA_META, WINDOW, sample_name, scan_dataset
 from rtliveness.types import FaceBox
 
 from eval_raw_stills import MIN_IOU, photo_windows, read_photo, still_identities
@@ -107,18 +107,19 @@ def main() -> int:
     if not idents:
         print(f"no still identity among the train part of {a.split_file} in a photo without dev or test faces", file=sys.stderr)
         return 2
+    base = {s.name: s for s in scan_dataset(a.base, check_images=False).samples}
     for c in CLASSES:
         (a.out / c).mkdir(parents=True)
-        for s in sorted((a.base / c).iterdir()) if (a.base / c).is_dir() else []:
-            os.symlink(s.resolve(), a.out / c / s.name)
+    for name in base:
+        os.symlink((a.base / name).resolve(), a.out / name)
     shutil.copy(a.base / DATA_META, a.out / DATA_META)
     added, k = [], FIRST_INDEX
-    images = {}
+    photos = {}
     with LivenessPipeline.from_config(PipelineConfig()) as pipe:
         for ident in idents:
-            if ident.file not in images:
-                images[ident.file] = read_photo(ASSETS / ident.file)
-            image = images[ident.file]
+            if ident.file not in photos:
+                photos[ident.file] = read_photo(ASSETS / ident.file)
+            image = photos[ident.file]
             for _ in range(a.per_face):
                 var, box = photo_variant(image, ident.box, rng)
                 faces = photo_windows(pipe, var).faces
@@ -130,15 +131,14 @@ def main() -> int:
                 added.append(f"real/{name}")
                 k += 1
     n_live = len(added)
-    attacks = [s for s in split["train"] if not s.startswith("real/")]
     families = [c for c in CLASSES if c != "real"]
     for i, fam in enumerate(families):
-        pool = [s for s in attacks if s.startswith(f"{fam}/")]
+        pool = [s for s in split["train"] if s in base and base[s].class_name == fam]
         n = n_live // len(families) + (1 if i < n_live % len(families) else 0)
         for s in rng.choice(pool, size=min(n, len(pool)), replace=False):
-            frames = sorted(f for f in (a.base / s).iterdir() if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
-            frame = cv2.imread(str(frames[int(rng.integers(len(frames)))]), cv2.IMREAD_COLOR)
-            name = sample_name(fam, person_of_sample(s), k)
+            images = base[s].images
+            frame = cv2.imread(str(images[int(rng.integers(len(images)))]), cv2.IMREAD_COLOR)
+            name = sample_name(fam, base[s].person, k)
             write_sample(a.out / fam / name, frame)
             added.append(f"{fam}/{name}")
             k += 1
