@@ -70,14 +70,15 @@ def write_video(paths: list[Path], out: Path, fps: float = 7.0, condition: str |
     return frames
 
 
-def run_video(pipe: LivenessPipeline, video: Path):
+def run_video(pipe: LivenessPipeline, video: Path, max_frames: int | None = None):
     """``video`` (or a photo: a still scene of one window, as ``rtliveness run`` opens it) through
-    the deployed loop from a fresh state: (the run's report, its main track — the track with the
-    most scored windows — or None when no window was scored)."""
+    the deployed loop from a fresh state, its first ``max_frames`` frames when given: (the run's
+    report, its main track — the track with the most scored windows — or None when no window was
+    scored)."""
     pipe.reset()
     earlier = {t.track_id for t in pipe.track_summaries()}  # summaries outlive reset(): skip them
     with open_source(str(video)) as src:
-        rep = process_source(pipe, src)
+        rep = process_source(pipe, src, max_frames=max_frames)
     tracks = [t for t in rep.tracks if t.windows > 0 and t.track_id not in earlier]
     return rep, (max(tracks, key=lambda t: t.windows) if tracks else None)
 

@@ -7,6 +7,9 @@ model) that every other row is judged against::
 
     [{"key": "m0", "name": "...", "baseline": true}, {"key": "p10", "name": "..."}, ...]
 
+A row may carry ``"not_eligible": "why"`` (a model the rule was written knowing): it is judged
+and shown, with the reason, but cannot be chosen.
+
 Each key has five dev reports, all on people and identities never used for training or for the
 test figures: ``KEY_dev.json`` (``rtliveness eval --split dev``, per sample),
 ``KEY_deployed_devpeople.json`` (``eval_nuaa_deployed.py --persons 0005,0009``: NUAA dev sessions
@@ -33,6 +36,16 @@ photographs in no synthesis source); where any key has one, every key must have 
 fourth condition holds:
 
 4. the candidate rejects no more of those real live faces than the baseline.
+
+From round 18 (``weights/reports/round18/RULE.md``) a folder may also hold, for every key,
+``KEY_real_live.json`` (``eval_real_live.py``: real live videos and photographs of people in no
+training or synthesis source); where any key has one, every key must, both sets must be the same
+size for every model, and
+
+2'. the score's BPCER terms are the real live BPCER — of the videos for the clips set, of the photo
+    faces for the photos set — instead of the rendered live clips' (which are animated stills);
+5.  the candidate rejects no more of the real live videos than the baseline and at most
+    ``REAL_PHOTO_SLACK`` more of the photo faces.
 """
 
 from __future__ import annotations
@@ -49,18 +62,26 @@ RENDERED = ("rendered_deployed_dev", "rendered_photos_dev")
 #: reports of real photographs of live people (bona fide only), judged when present
 RAW = ("raw_dev", "raw_photos")
 FAMILIES = ("printed", "replay", "2dmask")
+#: from round 18: real live videos and photographs (``eval_real_live.py``), judged when present
+REAL_LIVE = "real_live"
+#: the most real live photo faces a candidate may reject beyond the baseline's (condition 5)
+REAL_PHOTO_SLACK = 2
 
 
 def figures(reports: dict[str, dict]) -> dict:
     """The rule's inputs from one candidate's five reports (keyed by report suffix)."""
     sets = {f: reports[f]["groups"]["all"] for f in RENDERED}
+    real = reports[REAL_LIVE]["ours"] if REAL_LIVE in reports else None
+    # the BPCER term of each set: rendered live clips, or from round 18 the real live videos / photo faces
+    bpcer = {f: sets[f]["bpcer"] if real is None else real[kind]["bpcer"] for f, kind in zip(RENDERED, ("video", "photo"))}
     return {
         "nuaa_sessions": 100 * reports["deployed_devpeople"]["ours"]["acer"],
         "nuaa_photos": 100 * reports["stills_devpeople"]["ours"]["acer"],
-        "score": sum(100 * g["bpcer"] + 100 * sum(g["apcer"].values()) / len(g["apcer"]) for g in sets.values()),
+        "score": sum(100 * bpcer[f] + 100 * sum(g["apcer"].values()) / len(g["apcer"]) for f, g in sets.items()),
         "family": {(f, a): 100 * v for f, g in sets.items() for a, v in g["apcer"].items()},
         "raw": (sum(reports[f]["rejected"] for f in RAW), sum(reports[f]["scored"] for f in RAW))
         if all(f in reports for f in RAW) else None,
+        "real_live": None if real is None else tuple((real[k]["rejected"], real[k]["scored"]) for k in ("video", "photo")),
     }
 
 
@@ -72,7 +93,7 @@ def judge(base: dict, cand: dict) -> tuple[bool, list[str]]:
     if cand["nuaa_photos"] > base["nuaa_photos"] + 1:
         why.append(f"NUAA dev photos ACER {cand['nuaa_photos']:.1f} > {base['nuaa_photos']:.1f} + 1 %")
     if cand["score"] >= base["score"]:
-        why.append(f"rendered score {cand['score']:.1f} >= {base['score']:.1f}")
+        why.append(f"{'score' if cand['real_live'] else 'rendered score'} {cand['score']:.1f} >= {base['score']:.1f}")
     for k, v in sorted(cand["family"].items()):
         if v - base["family"].get(k, 0.0) > MAX_FAMILY_LOSS:
             why.append(f"{k[1]} on {'dev clips' if k[0] == RENDERED[0] else 'dev photos'} "
@@ -81,12 +102,21 @@ def judge(base: dict, cand: dict) -> tuple[bool, list[str]]:
         raise ValueError(f"real live photos judged on different faces: {cand['raw']} against {base['raw']}")
     if cand["raw"] is not None and cand["raw"][0] > base["raw"][0]:
         why.append(f"real live photos rejected {cand['raw'][0]} of {cand['raw'][1]} > {base['raw'][0]}")
+    cr, br = cand["real_live"], base["real_live"]
+    if (cr is None) != (br is None) or (cr and (cr[0][1], cr[1][1]) != (br[0][1], br[1][1])):
+        raise ValueError(f"real live videos and photos judged on different sets: {cr} against {br}")
+    if cr is not None:
+        if cr[0][0] > br[0][0]:
+            why.append(f"real live videos rejected {cr[0][0]} of {cr[0][1]} > {br[0][0]}")
+        if cr[1][0] > br[1][0] + REAL_PHOTO_SLACK:
+            why.append(f"real live photo faces rejected {cr[1][0]} of {cr[1][1]} > {br[1][0]} + {REAL_PHOTO_SLACK}")
     return not why, why
 
 
-def load(d: Path, key: str, raw: bool = False) -> dict[str, dict]:
-    """One key's reports; with ``raw`` its two raw-photo reports too (every key must have them)."""
-    names = ("dev", "deployed_devpeople", "stills_devpeople", *RENDERED) + (RAW if raw else ())
+def load(d: Path, key: str, raw: bool = False, real: bool = False) -> dict[str, dict]:
+    """One key's reports; with ``raw`` its two raw-photo reports too, with ``real`` its real live
+    report (every key must have them)."""
+    names = ("dev", "deployed_devpeople", "stills_devpeople", *RENDERED) + (RAW if raw else ()) + ((REAL_LIVE,) if real else ())
     missing = [f"{key}_{n}.json" for n in names if not (d / f"{key}_{n}.json").is_file()]
     if missing:
         raise SystemExit(f"{d}: missing {', '.join(missing)}")
@@ -96,6 +126,11 @@ def load(d: Path, key: str, raw: bool = False) -> dict[str, dict]:
 def raw_expected(d: Path) -> bool:
     """Whether the folder judges real live photos: any raw-photo report in it means every key needs both."""
     return any(d.glob(f"*_{RAW[0]}.json")) or any(d.glob(f"*_{RAW[1]}.json"))
+
+
+def real_expected(d: Path) -> bool:
+    """Whether the folder judges real live videos and photos (round 18): any such report means every key needs one."""
+    return any(d.glob(f"*_{REAL_LIVE}.json"))
 
 
 def rendered_cells(g: dict) -> str:
@@ -109,17 +144,19 @@ def main() -> int:
     if len(bases) != 1:
         print(f"{d / 'candidates.json'}: exactly one row must have \"baseline\": true", file=sys.stderr)
         return 2
-    raw = raw_expected(d)
+    raw, real = raw_expected(d), real_expected(d)
     try:
-        reports = {r["key"]: load(d, r["key"], raw) for r in rows}
+        reports = {r["key"]: load(d, r["key"], raw, real) for r in rows}
     except SystemExit as e:
         print(e, file=sys.stderr)
         return 2
     base = figures(reports[bases[0]["key"]])
     print("| model | per sample: ACER / EER / AUC | NUAA dev sessions / photos: ACER | rendered dev clips: "
-          "BPCER / APCER printed, replay, 2D mask / ACER | rendered dev photos: same | rendered score | "
-          + ("real live photos rejected | " if raw else "") + "dev rule |")
-    print("| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if raw else ""))
+          "BPCER / APCER printed, replay, 2D mask / ACER | rendered dev photos: same | "
+          + ("score (real live BPCER + rendered APCER) | " if real else "rendered score | ")
+          + ("real live photos rejected | " if raw else "")
+          + ("real live videos / photo faces rejected | " if real else "") + "dev rule |")
+    print("| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if raw else "") + (" --- |" if real else ""))
     for r in rows:
         rep = reports[r["key"]]
         f = figures(rep)
@@ -133,11 +170,15 @@ def main() -> int:
                 print(f"{r['key']}: {e}", file=sys.stderr)
                 return 2
             verdict = "**passes**" if passes else "fails: " + "; ".join(why)
+            if r.get("not_eligible"):
+                verdict += f" (not eligible: {r['not_eligible']})"
         print(f"| {r['name']} | {pct(ev['acer'])} / {pct(ev['eer'])} / {ev['auc']:.3f} | "
               f"{f['nuaa_sessions']:.1f} % / {f['nuaa_photos']:.1f} % | "
               f"{rendered_cells(rep[RENDERED[0]]['groups']['all'])} | "
               f"{rendered_cells(rep[RENDERED[1]]['groups']['all'])} | {f['score']:.1f} | "
-              + (f"{f['raw'][0]} of {f['raw'][1]} | " if raw else "") + f"{verdict} |")
+              + (f"{f['raw'][0]} of {f['raw'][1]} | " if raw else "")
+              + (f"{f['real_live'][0][0]} of {f['real_live'][0][1]} / {f['real_live'][1][0]} of {f['real_live'][1][1]} | " if real else "")
+              + f"{verdict} |")
     return 0
 
 

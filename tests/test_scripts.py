@@ -161,6 +161,23 @@ def test_dev_release_rule(monkeypatch):
         mod.judge(base_r, other)
     with pytest.raises(ValueError, match="different faces"):
         mod.judge(base_r, ok)
+    # round 18: with real live reports the score's BPCER terms are the real videos' and photo faces'
+    def with_real(reports, videos_rejected, photos_rejected):
+        return {**reports, "real_live": {"ours": {"video": {"rejected": videos_rejected, "scored": 10, "bpcer": videos_rejected / 10},
+                                                  "photo": {"rejected": photos_rejected, "scored": 94, "bpcer": photos_rejected / 94}}}}
+    mg = _dev_reports(0.0, 0.006, (0.222, 0.119, 0.569, 0.086), (0.222, 0.091, 0.569, 0.088))
+    base_l = mod.figures(with_real(mg, 0, 11))
+    assert round(base_l["score"], 1) == 62.4 and base_l["real_live"] == ((0, 10), (11, 94))
+    # worse animated-still live clips no longer count; fewer real photo faces rejected wins
+    mgr = mod.figures(with_real(_dev_reports(0.0, 0.006, (0.270, 0.090, 0.625, 0.086), (0.254, 0.091, 0.597, 0.088)), 0, 7))
+    assert round(mgr["score"], 1) == 60.0 and mod.judge(base_l, mgr) == (True, [])
+    # one real live video rejected fails on that alone; three more photo faces than the baseline too
+    assert mod.judge(base_l, mod.figures(with_real(mg, 1, 0)))[1] == ["real live videos rejected 1 of 10 > 0"]
+    assert mod.judge(base_l, mod.figures(with_real(_dev_reports(0.0, 0.0, (0.2, 0.0, 0.3, 0.0), (0.2, 0.0, 0.3, 0.0)), 0, 14))) == (
+        False, ["real live photo faces rejected 14 of 94 > 11 + 2"])
+    assert mod.judge(base_l, base_l) == (False, ["score 62.4 >= 62.4"])
+    with pytest.raises(ValueError, match="different sets"):
+        mod.judge(base_l, mod.figures(mg))
 
 
 def test_dev_choice_table_cli(tmp_path):
@@ -188,6 +205,23 @@ def test_dev_choice_table_cli(tmp_path):
     lines = r.stdout.splitlines()
     assert "real live photos rejected" in lines[0] and lines[2].endswith("| 0 of 18 | baseline |")
     assert lines[3].endswith("| 1 of 18 | fails: real live photos rejected 1 of 18 > 0 |")
+    # round 18: a real live report for every key changes the score column and adds condition 5;
+    # a row the rule was written knowing is judged but marked not eligible
+    for key, photos in (("a", 11), ("b", 7)):
+        (tmp_path / f"{key}_real_live.json").write_text(json.dumps({"ours": {
+            "video": {"rejected": 0, "scored": 10, "bpcer": 0.0}, "photo": {"rejected": photos, "scored": 94, "bpcer": photos / 94}}}))
+    (tmp_path / "b_raw_photos.json").write_text(json.dumps({"rejected": 0, "scored": 9}))
+    (tmp_path / "candidates.json").write_text(json.dumps([{"key": "a", "name": "A", "baseline": True},
+                                                          {"key": "b", "name": "B", "not_eligible": "seen before the rule"}]))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "score (real live BPCER + rendered APCER)" in lines[0] and lines[1].count("---") == 9
+    assert lines[2].endswith("| 0 of 18 | 0 of 10 / 11 of 94 | baseline |")
+    assert lines[3].endswith("| 0 of 18 | 0 of 10 / 7 of 94 | **passes** (not eligible: seen before the rule) |")
+    (tmp_path / "b_real_live.json").unlink()
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"{tmp_path}: missing b_real_live.json"]
     # no baseline: one line, exit 2
     (tmp_path / "candidates.json").write_text(json.dumps([{"key": "a", "name": "A"}]))
     r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
@@ -247,6 +281,34 @@ def test_eval_raw_stills_scores_every_face_of_a_photo_folder(tmp_path):
                        (["--photos", str(tmp_path / "missing")], f"no photos in {tmp_path / 'missing'}: give a folder of photographs (JPEG, PNG, ...)"),
                        (["--photos", str(bad)], f"cannot decode image file {bad / 'cut.jpg'}: corrupt or an unsupported format; save it as JPEG or PNG and retry")):
         r = subprocess.run([sys.executable, "eval_raw_stills.py", *args], cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and r.stderr.strip().splitlines() == [line], args
+
+
+def test_eval_real_live_scores_videos_and_every_face_of_photos(tmp_path):
+    """``eval_real_live.py``: a live video's verdict is its main track's summary over the first
+    ``--max-frames`` frames, every face of a photo is a row, all bona fide; a text file is neither."""
+    videos, photos = tmp_path / "videos", tmp_path / "photos"
+    videos.mkdir()
+    photos.mkdir()
+    shutil.copy(ROOT / "examples" / "live_webcam.mov", videos / "cam.mov")
+    (videos / "notes.txt").write_text("not a video")
+    shutil.copy(ROOT / "tests" / "data" / "two_faces.jpg", photos / "two.jpg")
+    out = tmp_path / "real.json"
+    r = subprocess.run([sys.executable, "eval_real_live.py", "--videos", str(videos), "--photos", str(photos),
+                        "--max-frames", "30", "--json", str(out)], cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(out.read_text())
+    assert rep["ours"] == {"video": {"items": 1, "scored": 1, "rejected": 0, "bpcer": 0.0},
+                           "photo": {"items": 2, "scored": 2, "rejected": 0, "bpcer": 0.0}}
+    video, *faces = rep["rows"]
+    assert (video["item"], video["kind"], video["frames"], video["windows"], video["label"]) == ("cam.mov", "video", 30, 26, "live")
+    assert [(f["item"], f["kind"], f["label"]) for f in faces] == [("two#0", "photo", "live"), ("two#1", "photo", "live")]
+    assert all(x["p"] < rep["threshold"] for x in rep["rows"])
+    for args, line in (([], "give --videos DIR, --photos DIR or both"),
+                       (["--videos", str(photos)], f"no videos in {photos}: give a folder of video files "
+                                                   "(.avi, .flv, .m4v, .mkv, .mov, .mp4, .mpeg, .mpg, .webm, .wmv)"),
+                       (["--photos", str(videos)], f"no photos in {videos}: give a folder of photographs (JPEG, PNG, ...)")):
+        r = subprocess.run([sys.executable, "eval_real_live.py", *args], cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
         assert r.returncode == 2 and r.stderr.strip().splitlines() == [line], args
 
 
