@@ -284,6 +284,7 @@ def test_eval_raw_stills_scores_every_face_of_a_photo_folder(tmp_path):
         assert r.returncode == 2 and r.stderr.strip().splitlines() == [line], args
 
 
+@pytest.mark.slow
 def test_eval_real_live_scores_videos_and_every_face_of_photos(tmp_path):
     """``eval_real_live.py``: a live video's verdict is its main track's summary over the first
     ``--max-frames`` frames, every face of a photo is a row, all bona fide; a text file is neither."""
