@@ -93,17 +93,34 @@ def photo_rows(pipe, folder: Path, teacher=None) -> list[dict]:
     return rows
 
 
-def summarise(rows: list[dict], key: str = "label", threshold: float | None = None) -> dict:
-    """Per kind: items, scored, rejected, BPCER. ``threshold`` thresholds ``key`` as a p_spoof."""
+def summarise(rows: list[dict], key: str = "label", threshold: float | None = None, n_boot: int = 1000) -> dict:
+    """Per kind: items, scored, rejected, BPCER and its 95 % bootstrap interval over videos, or over
+    photos (a photo's faces resampled together). ``threshold`` thresholds ``key`` as a p_spoof."""
     out = {}
     for kind in ("video", "photo"):
         sel = [r for r in rows if r["kind"] == kind and r[key] is not None]
         if not any(r["kind"] == kind for r in rows):
             continue
-        rejected = sum((r[key] == "spoof") if threshold is None else (r[key] >= threshold) for r in sel)
+        flags = [(r.get("photo", r["item"]), (r[key] == "spoof") if threshold is None else (r[key] >= threshold)) for r in sel]
+        rejected = sum(f for _, f in flags)
         out[kind] = {"items": sum(r["kind"] == kind for r in rows), "scored": len(sel), "rejected": rejected,
-                     "bpcer": rejected / len(sel) if sel else None}
+                     "bpcer": rejected / len(sel) if sel else None, "bpcer_ci95": _interval(flags, n_boot)}
     return out
+
+
+def _interval(flags: list[tuple[str, bool]], n: int, seed: int = 0) -> list[float] | None:
+    groups: dict[str, list[bool]] = {}
+    for g, f in flags:
+        groups.setdefault(g, []).append(f)
+    if not groups:
+        return None
+    keys = sorted(groups)
+    rng = np.random.default_rng(seed)
+    rates = []
+    for _ in range(n):
+        pick = [groups[keys[i]] for i in rng.integers(0, len(keys), len(keys))]
+        rates.append(sum(map(sum, pick)) / sum(map(len, pick)))
+    return [round(float(np.percentile(rates, 2.5)), 4), round(float(np.percentile(rates, 97.5)), 4)]
 
 
 def main() -> int:

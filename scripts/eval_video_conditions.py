@@ -26,12 +26,12 @@ from rtliveness.training.degrade import CONDITIONS, apply
 from eval_nuaa_deployed import run_video
 
 
-def degraded_copy(src: Path, out: Path, condition: str, seed: int) -> int:
+def degraded_copy(src: Path, out: Path, condition: str, seed: int, max_frames: int | None = None) -> int:
     cap = cv2.VideoCapture(str(src))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     rng = np.random.default_rng(seed)
     vw, n = None, 0
-    while True:
+    while max_frames is None or n < max_frames:
         ok, frame = cap.read()
         if not ok:
             break
@@ -51,6 +51,7 @@ def main() -> int:
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--video", action="append", required=True, help="LABEL=PATH, LABEL live or spoof (repeatable)")
     ap.add_argument("--condition", action="append", default=None, help="clean or a CONDITIONS name (repeatable; default all)")
+    ap.add_argument("--max-frames", type=int, default=None, help="only the first N frames of each video")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     conditions = a.condition or ["clean", *CONDITIONS]
@@ -60,7 +61,7 @@ def main() -> int:
             label, path = spec.split("=", 1)
             for ci, cond in enumerate(conditions):
                 video = Path(tmp) / f"v{vi}_{cond}.avi"
-                degraded_copy(Path(path), video, cond, seed=vi * 100 + ci)
+                degraded_copy(Path(path), video, cond, seed=vi * 100 + ci, max_frames=a.max_frames)
                 rep, main = run_video(pipe, video)
                 row = {"video": path, "truth": label, "condition": cond, "frames": rep.frames,
                        "verdict": None if main is None else main.label,

@@ -284,6 +284,39 @@ def test_eval_raw_stills_scores_every_face_of_a_photo_folder(tmp_path):
         assert r.returncode == 2 and r.stderr.strip().splitlines() == [line], args
 
 
+def test_video_conditions_copy_stops_at_max_frames(tmp_path, monkeypatch):
+    """``eval_video_conditions.degraded_copy``: all frames, or the first ``max_frames``, degraded."""
+    import cv2
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    mod = _load("eval_video_conditions")
+    src = ROOT / "examples" / "live_webcam.mov"
+    total = int(cv2.VideoCapture(str(src)).get(cv2.CAP_PROP_FRAME_COUNT))
+    assert mod.degraded_copy(src, tmp_path / "all.avi", "clean", seed=0) == total
+    assert mod.degraded_copy(src, tmp_path / "dark.avi", "dark", seed=0, max_frames=12) == 12
+    cap = cv2.VideoCapture(str(tmp_path / "dark.avi"))
+    frames = [f for ok, f in iter(lambda: cap.read(), (False, None))]
+    first = cv2.VideoCapture(str(src)).read()[1]
+    assert len(frames) == 12 and frames[0].mean() < 0.6 * first.mean()
+
+
+def test_real_live_summary_counts_per_kind_and_resamples_a_photo_whole(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    mod = _load("eval_real_live")
+    rows = [{"kind": "photo", "photo": "a.jpg", "item": "a#0", "label": "spoof", "t": 0.9},
+            {"kind": "photo", "photo": "a.jpg", "item": "a#1", "label": "spoof", "t": 0.2},
+            {"kind": "photo", "photo": "b.jpg", "item": "b#0", "label": "live", "t": 0.6},
+            {"kind": "video", "item": "v.mp4", "label": "live", "t": None}]
+    out = mod.summarise(rows)
+    assert out["video"] == {"items": 1, "scored": 1, "rejected": 0, "bpcer": 0.0, "bpcer_ci95": [0.0, 0.0]}
+    # two photos: a resample holds both of a's faces or none, so the rate is 0, 2/3 or 1
+    assert out["photo"] == {"items": 3, "scored": 3, "rejected": 2, "bpcer": 2 / 3, "bpcer_ci95": [0.0, 1.0]}
+    # a p_spoof key with a threshold (the teacher's): a video it found no face in is not scored
+    assert mod.summarise(rows, "t", 0.5) == {
+        "video": {"items": 1, "scored": 0, "rejected": 0, "bpcer": None, "bpcer_ci95": None},
+        "photo": {"items": 3, "scored": 3, "rejected": 2, "bpcer": 2 / 3, "bpcer_ci95": [0.5, 1.0]}}
+
+
 @pytest.mark.slow
 def test_eval_real_live_scores_videos_and_every_face_of_photos(tmp_path):
     """``eval_real_live.py``: a live video's verdict is its main track's summary over the first
@@ -299,8 +332,8 @@ def test_eval_real_live_scores_videos_and_every_face_of_photos(tmp_path):
                         "--max-frames", "30", "--json", str(out)], cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     rep = json.loads(out.read_text())
-    assert rep["ours"] == {"video": {"items": 1, "scored": 1, "rejected": 0, "bpcer": 0.0},
-                           "photo": {"items": 2, "scored": 2, "rejected": 0, "bpcer": 0.0}}
+    assert rep["ours"] == {"video": {"items": 1, "scored": 1, "rejected": 0, "bpcer": 0.0, "bpcer_ci95": [0.0, 0.0]},
+                           "photo": {"items": 2, "scored": 2, "rejected": 0, "bpcer": 0.0, "bpcer_ci95": [0.0, 0.0]}}
     video, *faces = rep["rows"]
     assert (video["item"], video["kind"], video["frames"], video["windows"], video["label"]) == ("cam.mov", "video", 30, 26, "live")
     assert [(f["item"], f["kind"], f["label"]) for f in faces] == [("two#0", "photo", "live"), ("two#1", "photo", "live")]
