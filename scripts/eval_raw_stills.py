@@ -67,12 +67,18 @@ def read_photo(path: Path):
         src.close()
 
 
+def photo_faces(pipe, photo: Path):
+    """(the photo as ``run`` reads it, the loop's faces in it left to right): ``<stem>#<k>`` is face k."""
+    image = read_photo(photo)
+    return image, sorted(photo_windows(pipe, image).faces, key=lambda v: (v.box.x1, v.box.y1))
+
+
 def folder_rows(pipe, folder: Path) -> list[dict]:
     """One row per face the loop finds in each photo of ``folder`` (every face live); a face the
     loop leaves pending has label None."""
     rows = []
     for photo in sorted(p for p in folder.iterdir() if p.is_file() and is_still_image(p)):
-        faces = sorted(photo_windows(pipe, read_photo(photo)).faces, key=lambda v: (v.box.x1, v.box.y1))
+        _, faces = photo_faces(pipe, photo)
         for k, v in enumerate(faces):
             scored = v.label != "pending"
             rows.append({"person": f"{photo.stem}#{k}", "photo": photo.name,

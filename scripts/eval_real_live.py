@@ -1,14 +1,15 @@
 """Real live captures — videos and photographs of live people — through the deployed loop.
 
 Everything in the folders is bona fide, so this measures BPCER only. ``--videos DIR``: each video
-(a file ``rtliveness run`` opens as a video) goes through ``LivenessPipeline.from_config`` +
+(a file of the folder with a video suffix: ``VIDEO_SUFFIXES``) goes through ``LivenessPipeline.from_config`` +
 ``process_source`` as ``rtliveness run`` does, first ``--max-frames`` frames; its verdict is the
 main track's summary label (the track with the most scored windows). ``--photos DIR``: every face
 the loop finds in each photo, as ``eval_raw_stills.py --photos`` scores them (``<stem>#<k>``).
 
 ``--teacher DIR`` adds the MiniFASNet peer on the same items: a video's mean ``p_spoof`` over
-every ``--teacher-every``-th frame (its own detector), a photo face's ``p_spoof`` at the loop's
-box (mapped to the teacher's box rule); ``p >= 0.5`` is spoof.
+every ``--teacher-every``-th frame (its own detector; None when it finds no face in any), a photo
+face's ``p_spoof`` at the loop's box (mapped to the teacher's box rule); ``p >= 0.5`` is spoof.
+A missing or corrupt weights file or teacher folder is one line on stderr and exit 2.
 
     python scripts/eval_real_live.py --videos runs/real_live/videos --photos runs/real_live/photos \
         [--weights W.pt] [--teacher ../shared/teachers/minifasnet] --json out.json
@@ -24,12 +25,12 @@ import cv2
 import numpy as np
 
 from rtliveness import LivenessPipeline, PipelineConfig
-from rtliveness.errors import SourceOpenError
+from rtliveness.errors import RtlivenessError
 from rtliveness.runtime.sources import is_still_image
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 
 from eval_nuaa_deployed import emit_report, run_video
-from eval_raw_stills import photo_windows, read_photo
+from eval_raw_stills import photo_faces
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 
@@ -77,8 +78,7 @@ def video_rows(pipe, folder: Path, max_frames: int, teacher=None, every: int = 5
 def photo_rows(pipe, folder: Path, teacher=None) -> list[dict]:
     rows = []
     for photo in photo_files(folder):
-        image = read_photo(photo)
-        faces = sorted(photo_windows(pipe, image).faces, key=lambda v: (v.box.x1, v.box.y1))
+        image, faces = photo_faces(pipe, photo)
         for k, v in enumerate(faces):
             scored = v.label != "pending"
             row = {"item": f"{photo.stem}#{k}", "kind": "photo", "photo": photo.name,
@@ -123,14 +123,21 @@ def _interval(flags: list[tuple[str, bool]], n: int, seed: int = 0) -> list[floa
     return [round(float(np.percentile(rates, 2.5)), 4), round(float(np.percentile(rates, 97.5)), 4)]
 
 
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--videos", type=Path, default=None, help="a folder of videos of live people")
     ap.add_argument("--photos", type=Path, default=None, help="a folder of photographs of live people")
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--teacher", type=Path, default=None, help="the MiniFASNet folder, for the peer figures")
-    ap.add_argument("--teacher-every", type=int, default=5)
-    ap.add_argument("--max-frames", type=int, default=300)
+    ap.add_argument("--teacher-every", type=_positive, default=5)
+    ap.add_argument("--max-frames", type=_positive, default=300)
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     if a.videos is None and a.photos is None:
@@ -142,20 +149,20 @@ def main() -> int:
     if a.photos is not None and (not a.photos.is_dir() or not photo_files(a.photos)):
         print(f"no photos in {a.photos}: give a folder of photographs (JPEG, PNG, ...)", file=sys.stderr)
         return 2
-    teacher = None
-    if a.teacher is not None:
-        from rtliveness.training.teachers.minifasnet import MiniFasTeacher
-
-        teacher = MiniFasTeacher.from_dir(a.teacher)
     rows: list[dict] = []
     try:
+        teacher = None
+        if a.teacher is not None:
+            from rtliveness.training.teachers.minifasnet import MiniFasTeacher
+
+            teacher = MiniFasTeacher.from_dir(a.teacher)
         with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
             if a.videos is not None:
                 rows += video_rows(pipe, a.videos, a.max_frames, teacher, a.teacher_every)
             if a.photos is not None:
                 rows += photo_rows(pipe, a.photos, teacher)
             threshold = pipe.threshold
-    except SourceOpenError as e:
+    except RtlivenessError as e:
         print(e, file=sys.stderr)
         return 2
     report = {"weights": str(a.weights or "bundled"), "threshold": threshold, "max_frames": a.max_frames,

@@ -8,7 +8,8 @@ model) that every other row is judged against::
     [{"key": "m0", "name": "...", "baseline": true}, {"key": "p10", "name": "..."}, ...]
 
 A row may carry ``"not_eligible": "why"`` (a model the rule was written knowing): it is judged
-and shown, with the reason, but cannot be chosen.
+and its verdict shown with the reason appended; the rule's text, not this script, says it may not
+be chosen.
 
 Each key has five dev reports, all on people and identities never used for training or for the
 test figures: ``KEY_dev.json`` (``rtliveness eval --split dev``, per sample),
@@ -120,7 +121,13 @@ def load(d: Path, key: str, raw: bool = False, real: bool = False) -> dict[str, 
     missing = [f"{key}_{n}.json" for n in names if not (d / f"{key}_{n}.json").is_file()]
     if missing:
         raise SystemExit(f"{d}: missing {', '.join(missing)}")
-    return {n: json.loads((d / f"{key}_{n}.json").read_text()) for n in names}
+    reports = {n: json.loads((d / f"{key}_{n}.json").read_text()) for n in names}
+    if real:
+        ours = reports[REAL_LIVE].get("ours", {})
+        if not all(isinstance(ours.get(k, {}).get("bpcer"), (int, float)) for k in ("video", "photo")):
+            raise SystemExit(f"{d / f'{key}_{REAL_LIVE}.json'}: needs a scored BPCER for both videos and photos "
+                             "(eval_real_live.py --videos DIR --photos DIR)")
+    return reports
 
 
 def raw_expected(d: Path) -> bool:

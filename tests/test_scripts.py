@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+TEACHER_DIR = Path("/work/shared/teachers/minifasnet")  # optional: the teacher tests skip without it
 SCRIPTS = sorted([*ROOT.glob("scripts/*.py"), *ROOT.glob("benchmarks/*.py"), *ROOT.glob("examples/*.py")])
 
 
@@ -176,8 +177,14 @@ def test_dev_release_rule(monkeypatch):
     assert mod.judge(base_l, mod.figures(with_real(_dev_reports(0.0, 0.0, (0.2, 0.0, 0.3, 0.0), (0.2, 0.0, 0.3, 0.0)), 0, 14))) == (
         False, ["real live photo faces rejected 14 of 94 > 11 + 2"])
     assert mod.judge(base_l, base_l) == (False, ["score 62.4 >= 62.4"])
+    # exactly the slack (two more photo faces than the baseline) is allowed
+    assert mod.judge(base_l, mod.figures(with_real(_dev_reports(0.0, 0.0, (0.2, 0.0, 0.3, 0.0), (0.2, 0.0, 0.3, 0.0)), 0, 13))) == (True, [])
     with pytest.raises(ValueError, match="different sets"):
         mod.judge(base_l, mod.figures(mg))
+    other = mod.figures(with_real(mg, 0, 11))
+    other["real_live"] = ((0, 10), (11, 93))
+    with pytest.raises(ValueError, match="different sets"):
+        mod.judge(base_l, other)
 
 
 def test_dev_choice_table_cli(tmp_path):
@@ -219,6 +226,11 @@ def test_dev_choice_table_cli(tmp_path):
     assert "score (real live BPCER + rendered APCER)" in lines[0] and lines[1].count("---") == 9
     assert lines[2].endswith("| 0 of 18 | 0 of 10 / 11 of 94 | baseline |")
     assert lines[3].endswith("| 0 of 18 | 0 of 10 / 7 of 94 | **passes** (not eligible: seen before the rule) |")
+    # a real live report of photos only cannot be judged: one line naming it
+    (tmp_path / "b_real_live.json").write_text(json.dumps({"ours": {"photo": {"rejected": 7, "scored": 94, "bpcer": 7 / 94}}}))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"{tmp_path / 'b_real_live.json'}: needs a scored BPCER for both videos and photos (eval_real_live.py --videos DIR --photos DIR)"]
     (tmp_path / "b_real_live.json").unlink()
     r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"{tmp_path}: missing b_real_live.json"]
@@ -344,6 +356,31 @@ def test_eval_real_live_scores_videos_and_every_face_of_photos(tmp_path):
                        (["--photos", str(videos)], f"no photos in {videos}: give a folder of photographs (JPEG, PNG, ...)")):
         r = subprocess.run([sys.executable, "eval_real_live.py", *args], cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
         assert r.returncode == 2 and r.stderr.strip().splitlines() == [line], args
+    # missing weights or teacher folder: one line, exit 2 (no traceback)
+    for args in (["--weights", str(tmp_path / "nope.pt")], ["--teacher", str(tmp_path / "nope")]):
+        r = subprocess.run([sys.executable, "eval_real_live.py", "--photos", str(photos), *args], cwd=ROOT / "scripts",
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "nope" in r.stderr, (args, r.stderr)
+    r = subprocess.run([sys.executable, "eval_real_live.py", "--videos", str(videos), "--teacher-every", "0"],
+                       cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].endswith("argument --teacher-every: must be 1 or more, got 0")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TEACHER_DIR.is_dir(), reason="MiniFASNet teacher folder not present")
+def test_eval_real_live_scores_the_teacher_peer_on_photo_faces(tmp_path):
+    """``--teacher``: each photo face also gets the teacher's p_spoof at the loop's box (both live)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "two_faces.jpg", photos / "two.jpg")
+    out = tmp_path / "real.json"
+    r = subprocess.run([sys.executable, "eval_real_live.py", "--photos", str(photos), "--teacher", str(TEACHER_DIR),
+                        "--json", str(out)], cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(out.read_text())
+    assert [x["item"] for x in rep["rows"]] == ["two#0", "two#1"]
+    assert all(0.0 <= x["teacher_p"] < 0.5 for x in rep["rows"])
+    assert rep["minifasnet"] == {"photo": {"items": 2, "scored": 2, "rejected": 0, "bpcer": 0.0, "bpcer_ci95": [0.0, 0.0]}}
 
 
 @pytest.mark.slow
