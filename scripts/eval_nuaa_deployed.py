@@ -83,6 +83,14 @@ def run_video(pipe: LivenessPipeline, video: Path, max_frames: int | None = None
     return rep, (max(tracks, key=lambda t: t.windows) if tracks else None)
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts and strides: an integer of 1 or more."""
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
 def emit_report(report: dict, path: Path | None, omit: tuple[str, ...] = ("rows",)) -> None:
     """Write the whole report to ``path`` (when given) and print it without the ``omit`` keys."""
     if path:

@@ -73,18 +73,21 @@ def photo_faces(pipe, photo: Path):
     return image, sorted(photo_windows(pipe, image).faces, key=lambda v: (v.box.x1, v.box.y1))
 
 
+def photo_files(folder: Path) -> list[Path]:
+    """The files of ``folder`` that ``rtliveness run`` takes for photos (told by their bytes), sorted."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_still_image(p))
+
+
+def face_row(photo: Path, k: int, v) -> dict:
+    """The row of face ``k`` of ``photo`` (``<stem>#<k>``); a face the loop leaves pending has label None."""
+    scored = v.label != "pending"
+    return {"person": f"{photo.stem}#{k}", "photo": photo.name, "face_px": round(min(v.box.width, v.box.height)),
+            "label": v.label if scored else None, "p": round(v.p_spoof, 6) if scored else None}
+
+
 def folder_rows(pipe, folder: Path) -> list[dict]:
-    """One row per face the loop finds in each photo of ``folder`` (every face live); a face the
-    loop leaves pending has label None."""
-    rows = []
-    for photo in sorted(p for p in folder.iterdir() if p.is_file() and is_still_image(p)):
-        _, faces = photo_faces(pipe, photo)
-        for k, v in enumerate(faces):
-            scored = v.label != "pending"
-            rows.append({"person": f"{photo.stem}#{k}", "photo": photo.name,
-                         "face_px": round(min(v.box.width, v.box.height)), "label": v.label if scored else None,
-                         "p": round(v.p_spoof, 6) if scored else None})
-    return rows
+    """One row per face the loop finds in each photo of ``folder`` (every face live)."""
+    return [face_row(photo, k, v) for photo in photo_files(folder) for k, v in enumerate(photo_faces(pipe, photo)[1])]
 
 
 def main() -> int:
@@ -102,7 +105,7 @@ def main() -> int:
         if a.split is not None:
             print("--split goes with --split-file, not with --photos", file=sys.stderr)
             return 2
-        if not a.photos.is_dir() or not any(p.is_file() and is_still_image(p) for p in a.photos.iterdir()):
+        if not a.photos.is_dir() or not photo_files(a.photos):
             print(f"no photos in {a.photos}: give a folder of photographs (JPEG, PNG, ...)", file=sys.stderr)
             return 2
         try:

@@ -26,21 +26,17 @@ import numpy as np
 
 from rtliveness import LivenessPipeline, PipelineConfig
 from rtliveness.errors import RtlivenessError
-from rtliveness.runtime.sources import is_still_image
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
+from rtliveness.training.teachers.minifasnet_crop import teacher_box_from_mtcnn
 
-from eval_nuaa_deployed import emit_report, run_video
-from eval_raw_stills import photo_faces
+from eval_nuaa_deployed import emit_report, positive_int, run_video
+from eval_raw_stills import face_row, photo_faces, photo_files
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 
 
 def video_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-
-
-def photo_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_still_image(p))
 
 
 def teacher_on_video(teacher, video: Path, max_frames: int, every: int) -> float | None:
@@ -80,13 +76,9 @@ def photo_rows(pipe, folder: Path, teacher=None) -> list[dict]:
     for photo in photo_files(folder):
         image, faces = photo_faces(pipe, photo)
         for k, v in enumerate(faces):
-            scored = v.label != "pending"
-            row = {"item": f"{photo.stem}#{k}", "kind": "photo", "photo": photo.name,
-                   "face_px": round(min(v.box.width, v.box.height)),
-                   "label": v.label if scored else None, "p": round(v.p_spoof, 6) if scored else None}
+            base = face_row(photo, k, v)
+            row = {"item": base.pop("person"), "kind": "photo", **base}
             if teacher is not None:
-                from rtliveness.training.teachers.minifasnet_crop import teacher_box_from_mtcnn
-
                 tp = teacher.score_frame(image, teacher_box_from_mtcnn((v.box.x1, v.box.y1, v.box.x2, v.box.y2)))
                 row["teacher_p"] = None if tp is None else round(tp, 6)
             rows.append(row)
@@ -123,21 +115,14 @@ def _interval(flags: list[tuple[str, bool]], n: int, seed: int = 0) -> list[floa
     return [round(float(np.percentile(rates, 2.5)), 4), round(float(np.percentile(rates, 97.5)), 4)]
 
 
-def _positive(text: str) -> int:
-    n = int(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
-    return n
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--videos", type=Path, default=None, help="a folder of videos of live people")
     ap.add_argument("--photos", type=Path, default=None, help="a folder of photographs of live people")
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--teacher", type=Path, default=None, help="the MiniFASNet folder, for the peer figures")
-    ap.add_argument("--teacher-every", type=_positive, default=5)
-    ap.add_argument("--max-frames", type=_positive, default=300)
+    ap.add_argument("--teacher-every", type=positive_int, default=5)
+    ap.add_argument("--max-frames", type=positive_int, default=300)
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     if a.videos is None and a.photos is None:

@@ -23,7 +23,7 @@ import numpy as np
 from rtliveness import LivenessPipeline, PipelineConfig
 from rtliveness.training.degrade import CONDITIONS, apply
 
-from eval_nuaa_deployed import run_video
+from eval_nuaa_deployed import positive_int, run_video
 
 
 def degraded_copy(src: Path, out: Path, condition: str, seed: int, max_frames: int | None = None) -> int:
@@ -46,19 +46,12 @@ def degraded_copy(src: Path, out: Path, condition: str, seed: int, max_frames: i
     return n
 
 
-def _positive(text: str) -> int:
-    n = int(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
-    return n
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--video", action="append", required=True, help="LABEL=PATH, LABEL live or spoof (repeatable)")
     ap.add_argument("--condition", action="append", default=None, help="clean or a CONDITIONS name (repeatable; default all)")
-    ap.add_argument("--max-frames", type=_positive, default=None, help="only the first N frames of each video")
+    ap.add_argument("--max-frames", type=positive_int, default=None, help="only the first N frames of each video")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     conditions = a.condition or ["clean", *CONDITIONS]
