@@ -31,6 +31,23 @@ def _check(cond: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
+#: the loop's default low-light target: a face crop darker than this mean grey level (a fraction
+#: of 255) is brightened up to it before it is scored (:mod:`rtliveness.runtime.exposure`); 0 = off
+LOW_LIGHT_TARGET = 0.0
+#: the largest gain the low-light lift applies to a crop
+LOW_LIGHT_MAX_GAIN = 4.0
+
+
+def check_low_light_target(target: float) -> float:
+    """``target`` as a float in [0, 1); raises :class:`~rtliveness.errors.ConfigError` otherwise."""
+    try:
+        t = float(target)
+    except (TypeError, ValueError):
+        t = float("nan")
+    _check(0.0 <= t < 1.0, f"--low-light-target must be in [0, 1) (0 = off), got {target!r}")
+    return t
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
     """Face detection settings.
@@ -149,6 +166,10 @@ class PipelineConfig:
     the decode thread; with two, OpenMP spin-waiting next to the decoder made MTCNN ~40x slower on
     a 2-core machine; the pipeline's ``step`` puts the count back in its thread whenever it finds
     another one there. ``0`` leaves PyTorch's setting alone (for hosts that manage it).
+
+    ``low_light_target``: a face crop darker than this mean grey level (fraction of 255) is
+    brightened up to it, at most x4, before it is scored (:mod:`rtliveness.runtime.exposure`);
+    ``0`` turns it off.
     """
 
     weights: Path | None = None
@@ -160,9 +181,11 @@ class PipelineConfig:
     verify_checksum: bool = True
     cpu_threads: int = 1
     security: str | None = None
+    low_light_target: float = LOW_LIGHT_TARGET
 
     def __post_init__(self) -> None:
         parse_device(self.device)
+        object.__setattr__(self, "low_light_target", check_low_light_target(self.low_light_target))
         if self.threshold is not None:
             _check(0.0 < self.threshold < 1.0, f"threshold must be in (0, 1), got {self.threshold!r}")
         _check(isinstance(self.backend, str) and bool(self.backend), f"invalid backend {self.backend!r}: use auto, torch or onnx")

@@ -30,6 +30,7 @@ import numpy as np
 
 from rtliveness import DetectorConfig, LivenessPipeline, PipelineConfig
 from rtliveness.runtime.app import process_source
+from rtliveness.config import LOW_LIGHT_TARGET
 from rtliveness.runtime.sources import open_source
 from rtliveness.training.degrade import CONDITIONS, apply
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
@@ -91,6 +92,12 @@ def positive_int(text: str) -> int:
     return n
 
 
+def add_low_light_arg(ap: argparse.ArgumentParser) -> None:
+    """``--low-light-target``: the loop's crop gain (:mod:`rtliveness.runtime.exposure`)."""
+    ap.add_argument("--low-light-target", type=float, default=LOW_LIGHT_TARGET,
+                    help=f"brighten face crops darker than this mean grey up to it (0 = off; default {LOW_LIGHT_TARGET})")
+
+
 def emit_report(report: dict, path: Path | None, omit: tuple[str, ...] = ("rows",)) -> None:
     """Write the whole report to ``path`` (when given) and print it without the ``omit`` keys."""
     if path:
@@ -135,6 +142,7 @@ def main() -> int:
                     help="the loop's steady detection cadence (default: the shipped one; 3 = a fixed cadence)")
     ap.add_argument("--detect-every", type=int, default=DetectorConfig.every_n,
                     help="the loop's detection cadence (default: the shipped one; 1 = every frame)")
+    add_low_light_arg(ap)
     a = ap.parse_args()
     persons = set(a.persons.split(","))
     rows = []
@@ -144,7 +152,8 @@ def main() -> int:
 
         teacher = MiniFasTeacher.from_dir(a.teacher)
     with tempfile.TemporaryDirectory() as tmp, LivenessPipeline.from_config(
-            PipelineConfig(weights=a.weights, backend=a.backend, detector=DetectorConfig(steady_every=a.steady_every, every_n=a.detect_every))) as pipe:
+            PipelineConfig(weights=a.weights, backend=a.backend, detector=DetectorConfig(steady_every=a.steady_every, every_n=a.detect_every),
+                           low_light_target=a.low_light_target)) as pipe:
         for i, (person, label, paths) in enumerate(sessions(a.nuaa, persons)):
             video = Path(tmp) / f"s{i}.avi"
             frames = write_video(paths, video, condition=a.condition, seed=i)
@@ -158,7 +167,7 @@ def main() -> int:
             rows.append(row)
             print(f"\r{i + 1} sessions", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    report = {"persons": sorted(persons), "condition": a.condition, "steady_every": a.steady_every, "detect_every": a.detect_every, "sessions": len(rows), "threshold": pipe.threshold,
+    report = {"persons": sorted(persons), "condition": a.condition, "steady_every": a.steady_every, "detect_every": a.detect_every, "low_light_target": a.low_light_target, "sessions": len(rows), "threshold": pipe.threshold,
               "ours": {**rates(rows, "ours"), **bootstrap(rows, "ours")},
               "undecided": sum(r["ours"] is None for r in rows), "rows": rows}
     if teacher is not None:

@@ -29,7 +29,7 @@ from rtliveness.errors import RtlivenessError
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 from rtliveness.training.teachers.minifasnet_crop import teacher_box_from_mtcnn
 
-from eval_nuaa_deployed import emit_report, positive_int, run_video
+from eval_nuaa_deployed import add_low_light_arg, emit_report, positive_int, run_video
 from eval_raw_stills import face_row, photo_faces, photo_files
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
@@ -124,6 +124,7 @@ def main() -> int:
     ap.add_argument("--teacher-every", type=positive_int, default=5)
     ap.add_argument("--max-frames", type=positive_int, default=300)
     ap.add_argument("--json", type=Path, default=None)
+    add_low_light_arg(ap)
     a = ap.parse_args()
     if a.videos is None and a.photos is None:
         print("give --videos DIR, --photos DIR or both", file=sys.stderr)
@@ -141,7 +142,7 @@ def main() -> int:
             from rtliveness.training.teachers.minifasnet import MiniFasTeacher
 
             teacher = MiniFasTeacher.from_dir(a.teacher)
-        with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
+        with LivenessPipeline.from_config(PipelineConfig(weights=a.weights, low_light_target=a.low_light_target)) as pipe:
             if a.videos is not None:
                 rows += video_rows(pipe, a.videos, a.max_frames, teacher, a.teacher_every)
             if a.photos is not None:
@@ -150,7 +151,7 @@ def main() -> int:
     except RtlivenessError as e:
         print(e, file=sys.stderr)
         return 2
-    report = {"weights": str(a.weights or "bundled"), "threshold": threshold, "max_frames": a.max_frames,
+    report = {"weights": str(a.weights or "bundled"), "threshold": threshold, "max_frames": a.max_frames, "low_light_target": a.low_light_target,
               "videos": str(a.videos) if a.videos else None, "photos": str(a.photos) if a.photos else None,
               "ours": summarise(rows), "rows": rows}
     if teacher is not None:

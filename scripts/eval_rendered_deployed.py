@@ -32,10 +32,12 @@ import numpy as np
 from rtliveness import LivenessPipeline, PipelineConfig
 from rtliveness.errors import DataError, ConfigError
 from rtliveness.training.attacks import CLASSES
+from rtliveness.training.degrade import CONDITIONS
 from rtliveness.training.data import person_of_sample
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 
-from eval_nuaa_deployed import emit_report, run_video
+from eval_nuaa_deployed import add_low_light_arg, emit_report, run_video
+from eval_video_conditions import degraded_copy
 from screen_split import screen_side
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -151,6 +153,9 @@ def main() -> int:
                     help="score frame N of each clip as a photo (a still scene of one window, as `rtliveness run "
                          "photo.png` does) instead of the whole clip")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--condition", choices=sorted(CONDITIONS), default=None,
+                    help="degrade every frame of each clip this way first (clip i: seed i; clips themselves stay cached clean)")
+    add_low_light_arg(ap)
     a = ap.parse_args()
     if a.photo_frame is not None and not 0 <= a.photo_frame < a.frames:
         ap.error(f"--photo-frame must be a frame of the clip, 0 to {a.frames - 1}, got {a.photo_frame}")
@@ -164,19 +169,23 @@ def main() -> int:
         from rtliveness.training.teachers.minifasnet import MiniFasTeacher
 
         teacher = MiniFasTeacher.from_dir(a.teacher)
-    with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
+    with LivenessPipeline.from_config(PipelineConfig(weights=a.weights, low_light_target=a.low_light_target)) as pipe, \
+            tempfile.TemporaryDirectory() as tmp:
         for i, c in enumerate(x for x in clips if x["clip"]):
+            clip = a.clips_dir / c["clip"]
+            if a.condition is not None:
+                clip = Path(tmp) / f"{a.condition}.avi"
+                degraded_copy(a.clips_dir / c["clip"], clip, a.condition, seed=i)
             if a.photo_frame is None:
-                rep, main_track = run_video(pipe, a.clips_dir / c["clip"])
+                rep, main_track = run_video(pipe, clip)
                 rows.append({**c, "frames": rep.frames, "label": None if main_track is None else main_track.label,
                              "p": None if main_track is None else main_track.mean_p_spoof})
-                frames = read_frames(a.clips_dir / c["clip"]) if teacher is not None else None
+                frames = read_frames(clip) if teacher is not None else None
             else:  # one frame of the clip as a photo, as `rtliveness run photo.png` scores it
-                frames = read_frames(a.clips_dir / c["clip"])[a.photo_frame:a.photo_frame + 1]
-                with tempfile.TemporaryDirectory() as tmp:
-                    photo = Path(tmp) / "photo.png"
-                    cv2.imwrite(str(photo), frames[0])
-                    _, main_track = run_video(pipe, photo)
+                frames = read_frames(clip)[a.photo_frame:a.photo_frame + 1]
+                photo = Path(tmp) / "photo.png"
+                cv2.imwrite(str(photo), frames[0])
+                _, main_track = run_video(pipe, photo)
                 rows.append({**c, "frames": 1, "label": None if main_track is None else main_track.label,
                              "p": None if main_track is None else main_track.mean_p_spoof})
             if teacher is not None:
@@ -188,6 +197,7 @@ def main() -> int:
     print(file=sys.stderr)
     report = {"weights": str(a.weights or "bundled"), "split": a.split, "threshold": threshold, "clips": len(rows),
               "replay_min_side": a.replay_min_side, "photo_frame": a.photo_frame,
+              "condition": a.condition, "low_light_target": a.low_light_target,
               "not_rendered": sum(1 for c in clips if not c["clip"]),
               "groups": summarise(rows, a.video_identity), "rows": rows}
     if teacher is not None:

@@ -23,7 +23,7 @@ import numpy as np
 from rtliveness import LivenessPipeline, PipelineConfig
 from rtliveness.training.degrade import CONDITIONS, apply
 
-from eval_nuaa_deployed import positive_int, run_video
+from eval_nuaa_deployed import add_low_light_arg, positive_int, run_video
 
 
 def degraded_copy(src: Path, out: Path, condition: str, seed: int, max_frames: int | None = None) -> int:
@@ -53,10 +53,11 @@ def main() -> int:
     ap.add_argument("--condition", action="append", default=None, help="clean or a CONDITIONS name (repeatable; default all)")
     ap.add_argument("--max-frames", type=positive_int, default=None, help="only the first N frames of each video")
     ap.add_argument("--json", type=Path, default=None)
+    add_low_light_arg(ap)
     a = ap.parse_args()
     conditions = a.condition or ["clean", *CONDITIONS]
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
+    with tempfile.TemporaryDirectory() as tmp, LivenessPipeline.from_config(PipelineConfig(weights=a.weights, low_light_target=a.low_light_target)) as pipe:
         for vi, spec in enumerate(a.video):
             label, path = spec.split("=", 1)
             for ci, cond in enumerate(conditions):
@@ -71,7 +72,7 @@ def main() -> int:
                 print(f"{Path(path).name:>28} {cond:>10}: {row['verdict']} (mean p_spoof {row['mean_p_spoof']}, {row['windows']} windows)",
                       flush=True)
         threshold = pipe.threshold
-    report = {"weights": str(a.weights), "threshold": threshold, "rows": rows}
+    report = {"weights": str(a.weights), "threshold": threshold, "low_light_target": a.low_light_target, "rows": rows}
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(report, indent=1))

@@ -150,6 +150,7 @@ def _free_port():
     ("weights", ["run", "{video}", "--weights", "{tmp}/none.pt"], "weights file not found", 5),
     ("corrupt_w", ["run", "{video}", "--weights", "{tmp}/text.mp4"], "cannot read weights file", 5),
     ("threshold", ["run", "{video}", "--threshold", "1.5"], "threshold must be in (0, 1)", 2),
+    ("low_light", ["run", "{video}", "--low-light-target", "1.5"], "--low-light-target must be in [0, 1)", 2),
     ("device", ["run", "{video}", "--device", "gpu"], "invalid device 'gpu'", 2),
     ("detector", ["run", "{video}", "--detector", "yolo"], "invalid detector 'yolo'", 2),
     ("max_frames", ["run", "{video}", "--max-frames", "0"], "--max-frames must be >= 1", 2),

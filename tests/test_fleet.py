@@ -188,3 +188,26 @@ def test_fleet_ctrl_c_finalises_every_output(tmp_path):
     assert 10 <= len(records) < 400 and summary["stopped"] == "interrupted" and summary["frames"] == len(records)
     assert [x["frame"] for x in records] == list(range(len(records)))
     assert doc["sources"][video.stem]["status"] == "interrupted"
+
+
+def test_fleet_passes_the_low_light_lift_to_its_workers(tmp_path):
+    """The real talking head at a quarter of its light: `run --low-light-target 0.35` keeps it
+    live (without the lift it is rejected, tests/test_exposure.py); the fleet with the same option
+    gives the same records."""
+    import numpy as np
+
+    dark = write_video(tmp_path / "dark.avi", [np.clip(f.astype(np.float32) * 0.25, 0, 255).astype(np.uint8)
+                                               for f in read_frames(LIVE)[:30]], fourcc="MJPG")
+    out = tmp_path / "out"
+    r = subprocess.run([str(EXE), "fleet", str(dark), "--out-dir", str(out), "--workers", "1", "--device", "cpu",
+                        "--low-light-target", "0.35"], capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0, r.stderr
+    ref = tmp_path / "run.jsonl"
+    subprocess.run([str(EXE), "run", str(dark), "--jsonl", str(ref), "--no-show", "--device", "cpu",
+                    "--low-light-target", "0.35"], check=True, capture_output=True, timeout=300)
+    mine, summary = jsonl(out / "dark.jsonl")
+    theirs, ref_summary = jsonl(ref)
+    assert [t["label"] for t in summary["tracks"]] == [t["label"] for t in ref_summary["tracks"]] == ["live"]
+    pm = [f["p_spoof"] for x in mine for f in x["faces"] if f["p_spoof"] is not None]
+    pt = [f["p_spoof"] for x in theirs for f in x["faces"] if f["p_spoof"] is not None]
+    assert len(pm) == len(pt) == 26 and max(abs(a - b) for a, b in zip(pm, pt)) < 1e-3

@@ -430,3 +430,55 @@ def test_raw_photo_samples_adds_photo_windows_of_training_identities_and_static_
     r = subprocess.run([*cmd[:-4], "--out", str(tmp_path / "out2")], cwd=ROOT / "scripts", capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"{split}: identities in train and in dev/test: astronaut"]
     assert not (tmp_path / "out2").exists()
+
+
+def _lowlight_reports(folder: Path, setting: str, dark_live_wrong: int, dark_replay_wrong: int, photos_rejected: int) -> None:
+    """Round-20 reports of one setting: every item right except the given dark-room errors."""
+    for cond in ("clean", "dim", "dark"):
+        n_rows = [{"label": "real", "ours": "live"}] * 4 + [{"label": "printed", "ours": "spoof"}] * 11 + [{"label": "printed", "ours": None}]
+        (folder / f"N_{cond}_{setting}.json").write_text(json.dumps({"rows": n_rows}))
+        s_rows = []
+        for cls in ("real", "printed", "replay", "2dmask"):
+            good = "live" if cls == "real" else "spoof"
+            wrong = dark_replay_wrong if (cls == "replay" and cond == "dark") else 0
+            s_rows += [{"class": cls, "label": "live" if cls != "real" else "spoof"}] * wrong
+            s_rows += [{"class": cls, "label": good}] * (10 - wrong)
+        (folder / f"S_{cond}_{setting}.json").write_text(json.dumps({"rows": s_rows}))
+    v_rows = [{"condition": c, "verdict": "spoof" if (c == "dark" and i < dark_live_wrong) else "live"}
+              for c in ("clean", "dim", "dark") for i in range(10)]
+    (folder / f"R_videos_{setting}.json").write_text(json.dumps({"rows": v_rows}))
+    p_rows = [{"kind": "photo", "label": "spoof" if i < photos_rejected else "live"} for i in range(94)]
+    (folder / f"R_photos_{setting}.json").write_text(json.dumps({"rows": p_rows}))
+
+
+def test_lowlight_rule_table_and_verdict(tmp_path):
+    script = str(ROOT / "scripts" / "model_card_lowlight.py")
+    _lowlight_reports(tmp_path, "off", dark_live_wrong=4, dark_replay_wrong=0, photos_rejected=11)
+    _lowlight_reports(tmp_path, "gain", dark_live_wrong=0, dark_replay_wrong=1, photos_rejected=11)
+    out = tmp_path / "verdict.json"
+    r = subprocess.run([sys.executable, script, str(tmp_path), "--json", str(out)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("| condition | gain | R videos | N live | N printed | S printed | S replay | S 2D mask |")
+    # the undecided printed session counts as an error: 1 of 12; score = 0 + (1/12) / 4 = 2.1
+    assert lines[2] == "| clean | off | 0 of 10 | 0 of 4 | 1 of 12 | 0 of 10 | 0 of 10 | 0 of 10 | 0 of 10 | 2.1 |"
+    # dark, off: BPCER (0.4 + 0) / 2 = 20 points + 2.1
+    assert lines[6] == "| dark | off | 4 of 10 | 0 of 4 | 1 of 12 | 0 of 10 | 0 of 10 | 0 of 10 | 0 of 10 | 22.1 |"
+    assert lines[7] == "| dark | gain | 0 of 10 | 0 of 4 | 1 of 12 | 0 of 10 | 1 of 10 | 0 of 10 | 0 of 10 | 4.6 |"
+    assert "- 3. no attack set's APCER up by more than 8.4 points: FAILS (largest rise +10.0 points (S replay, dark))" in lines
+    assert lines[-1] == "Verdict: the gain stays off by default (an option)."
+    assert json.loads(out.read_text())["gain_on_by_default"] is False
+    # the same without the replay: every condition holds
+    _lowlight_reports(tmp_path, "gain", dark_live_wrong=0, dark_replay_wrong=0, photos_rejected=13)
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "Verdict: the gain goes on by default.", r.stdout
+    assert "- 2. clean: score within +1 point, photo faces within +2: holds (score 2.1 vs 2.1; photo faces 13 vs 11 of 94)" in r.stdout
+    # three more photo faces break condition 2
+    _lowlight_reports(tmp_path, "gain", dark_live_wrong=0, dark_replay_wrong=0, photos_rejected=14)
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert "photo faces within +2: FAILS" in r.stdout and r.stdout.splitlines()[-1].startswith("Verdict: the gain stays off")
+    # a missing report: one line, exit 2
+    (tmp_path / "S_dim_gain.json").unlink()
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"missing report {tmp_path / 'S_dim_gain.json'}: run the round's commands first (see the folder's README)"]

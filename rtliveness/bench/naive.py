@@ -3,7 +3,7 @@
 Per frame: MTCNN with facenet-pytorch's defaults (``min_face_size=20, factor=0.709``) on the full
 frame, every frame; the IoU tracker; per track a deque of its last 5 crops; and for every full
 window the full ``SpoofModel.forward`` on all 5 crops (5 encoder passes + head, one call per
-window) — nothing cached, nothing batched across faces. Same model, same crops, same overlay and
+window) — nothing cached, nothing batched across faces. Same model, same crops (the default low-light lift included), same overlay and
 encode as our loop, so the ratio is the loop's design and nothing else.
 """
 
@@ -19,6 +19,8 @@ from ..config import DetectorConfig
 from ..runtime.crop import crop_face
 from ..runtime.decision import label_for
 from ..runtime.detect import build_detector
+from ..config import LOW_LIGHT_TARGET
+from ..runtime.exposure import lift_low_light
 from ..runtime.track import IouTracker
 from ..types import Frame, FrameResult, Verdict
 from .measure import Measurement, measure, warm
@@ -86,7 +88,7 @@ class NaiveLoop:
         t2 = time.perf_counter()
         for t in tracks:
             dq = self.crops.setdefault(t.track_id, deque(maxlen=self.meta.window))
-            dq.append(crop_face(image, t.box, self.meta.crop_scale, self.meta.input_size))
+            dq.append(lift_low_light(crop_face(image, t.box, self.meta.crop_scale, self.meta.input_size), LOW_LIGHT_TARGET))
         t3 = time.perf_counter()
         for t in tracks:
             dq = self.crops[t.track_id]

@@ -15,8 +15,9 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from ..errors import RtlivenessError
+from ..config import LOW_LIGHT_MAX_GAIN
 
-__all__ = ["guarded", "fail", "debug_enabled", "DeviceOpt", "WeightsOpt", "quiet_native_logs"]
+__all__ = ["guarded", "fail", "debug_enabled", "DeviceOpt", "WeightsOpt", "LowLightOpt", "quiet_native_logs"]
 
 
 DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar("rtliveness_debug", default=False)
@@ -96,3 +97,4 @@ def guarded(fn: Callable) -> Callable:
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (auto: CUDA when available).")]
 WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", help="SpoofModel checkpoint (default: the bundled weights).")]
+LowLightOpt = Annotated[float, typer.Option("--low-light-target", help=f"Brighten a face crop darker than this mean grey level (a fraction of 255) up to it, at most x{LOW_LIGHT_MAX_GAIN:g}, before it is scored, as a camera's auto gain would; brighter crops are untouched (0 = off).")]

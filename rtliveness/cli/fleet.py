@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
-from .common import DeviceOpt, WeightsOpt, guarded
+from ..config import LOW_LIGHT_TARGET
+from .common import DeviceOpt, LowLightOpt, WeightsOpt, guarded
 
 __all__ = ["fleet"]
 
@@ -32,6 +33,7 @@ def fleet(
     give_up: Annotated[float, typer.Option("--give-up", help="Live streams: seconds without frames before giving up.")] = 30.0,
     worker_cpus: Annotated[float, typer.Option("--worker-cpus", help="Ray CPUs reserved per stream worker.")] = 1.0,
     batch_wait_ms: Annotated[float, typer.Option("--batch-wait-ms", help="How long a scorer call waits for other streams' calls to share its batch (0: never; calls that arrive while the scorer is busy are merged anyway).")] = 0.0,
+    low_light_target: LowLightOpt = LOW_LIGHT_TARGET,
 ) -> None:
     """Run many sources on Ray: workers own the streams, a shared batched scorer holds the model."""
     import importlib.util
@@ -48,7 +50,7 @@ def fleet(
                          workers=workers, scorers=scorers, save_video=save_video, max_frames=max_frames,
                          weights=weights, device=device, threshold=threshold, security=security, backend=backend,
                          detector=DetectorConfig(kind=detector), give_up_s=give_up, worker_cpus=worker_cpus,
-                         batch_wait_ms=batch_wait_ms)
+                         batch_wait_ms=batch_wait_ms, low_light_target=low_light_target)
     result = run_fleet(config)
     sources = result.get("sources", {})
     failed = [n for n, s in sources.items() if s["status"] == "failed"]

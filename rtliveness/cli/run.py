@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
-from .common import DeviceOpt, WeightsOpt, guarded
+from ..config import LOW_LIGHT_TARGET
+from .common import DeviceOpt, LowLightOpt, WeightsOpt, guarded
 
 __all__ = ["run"]
 
@@ -33,6 +34,7 @@ def run(
     give_up: Annotated[float, typer.Option("--give-up", help="Live streams: seconds without frames before giving up.")] = 30.0,
     backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 | torch-bf16 | openvino-bf16 (onnx needs the 'rtliveness\\[onnx]' extra; auto uses it on the CPU when installed; onnx-int8: an int8 encoder built for the weights (scripts/build_int8_encoder.py; the bundled weights ship none), about 2x faster; torch-bf16: the encoder in bfloat16 on CPUs with AMX or AVX512-BF16, p_spoof within 0.02; openvino-bf16: the same through OpenVINO, its encoder about 4x faster than ONNX Runtime, needs the 'rtliveness\\[openvino]' extra).")] = "auto",
     threads: Annotated[int, typer.Option("--threads", help="PyTorch CPU threads (0 = PyTorch's default).")] = 1,
+    low_light_target: LowLightOpt = LOW_LIGHT_TARGET,
 ) -> None:
     """Score every face in SOURCE: annotated video, JSON lines and a summary."""
     from ..config import DetectorConfig, PipelineConfig, StreamConfig
@@ -51,7 +53,7 @@ def run(
     det_cfg = DetectorConfig(kind=detector, every_n=detect_every, min_face_size=min_face, max_faces=max_faces,
                              full_every=full_detect_every, steady_every=steady_detect_every)
     config = PipelineConfig(weights=weights, device=device, threshold=threshold, detector=det_cfg, backend=backend,
-                            cpu_threads=threads, security=security)
+                            cpu_threads=threads, security=security, low_light_target=low_light_target)
     for p, what in ((out, "--out"), (jsonl, "--jsonl")):
         if p is not None and not Path(p).parent.exists():
             raise ConfigError(f"{what} folder does not exist: {Path(p).parent}; create it first")

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
-from .common import DeviceOpt, WeightsOpt, guarded
+from ..config import LOW_LIGHT_TARGET
+from .common import DeviceOpt, LowLightOpt, WeightsOpt, guarded
 
 __all__ = ["serve"]
 
@@ -25,6 +26,7 @@ def serve(
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload or WebSocket frame in MiB (more gets 413).")] = 200.0,
     detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
     backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (an int8 encoder built for the weights; the bundled weights ship none) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness\\[openvino]' extra).")] = "auto",
+    low_light_target: LowLightOpt = LOW_LIGHT_TARGET,
 ) -> None:
     """Serve the model over HTTP and WebSocket, with a kiosk page at /."""
     import importlib.util
@@ -37,7 +39,8 @@ def serve(
         raise ConfigError(f"serve needs {' and '.join(missing)}: pip install 'rtliveness[serve]'")
     config = ServeConfig(host=host, port=port, weights=weights, device=device, security=security,
                          threshold=threshold, token=token, max_streams=max_streams, max_upload_mb=max_upload_mb,
-                         detector=DetectorConfig(kind=detector), backend=backend)
+                         detector=DetectorConfig(kind=detector), backend=backend,
+                         low_light_target=low_light_target)
     sock = _bind(host, port)
     try:
         from ..serve.app import create_app

@@ -17,7 +17,7 @@ import zlib
 
 import ray
 
-from ..config import DetectorConfig, TrackerConfig
+from ..config import LOW_LIGHT_TARGET, DetectorConfig, TrackerConfig
 from .runner import StreamRunner, StreamSpec
 
 __all__ = ["ScorerActor", "StreamWorker", "RemoteScorer"]
@@ -89,7 +89,7 @@ class RemoteScorer:
 @ray.remote(max_restarts=-1, max_concurrency=16)
 class StreamWorker:
     def __init__(self, scorer_names: list[str], detector: DetectorConfig, threshold: float | None,
-                 security: str | None, device: str) -> None:
+                 security: str | None, device: str, low_light_target: float = LOW_LIGHT_TARGET) -> None:
         from ..model.device import resolve_device
         from ..runtime.detect import SharedDetector, build_detector
 
@@ -100,6 +100,7 @@ class StreamWorker:
         self.detector_config = detector
         self.meta = ray.get(scorers[0].meta.remote())
         self.threshold = self.meta.operating_threshold(threshold, security)
+        self.low_light_target = low_light_target
         self.detector = SharedDetector(build_detector(detector, device=resolve_device(device)))
         self.runners: dict[str, StreamRunner] = {}
 
@@ -117,7 +118,8 @@ class StreamWorker:
             from ..runtime.pipeline import LivenessPipeline
 
             return LivenessPipeline(self.detector, RemoteScorer(scorer, self.meta), threshold=self.threshold,
-                                    detector_config=self.detector_config, tracker_config=TrackerConfig())
+                                    detector_config=self.detector_config, tracker_config=TrackerConfig(),
+                                    low_light_target=self.low_light_target)
 
         self.runners[spec.name] = StreamRunner(spec, pipeline).start()
         return self.incarnation

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import DetectorConfig
+from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_low_light_target
 from ..errors import ConfigError
 
 __all__ = ["FleetConfig"]
@@ -35,8 +35,10 @@ class FleetConfig:
     scorer_gpus: float | None = None  # None: 1 when the device is CUDA, else 0
     max_batch: int = 32
     batch_wait_ms: float = 0.0  # how long a scorer call waits for other streams' calls (0: none)
+    low_light_target: float = LOW_LIGHT_TARGET  # the loop's crop gain (rtliveness.runtime.exposure)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "low_light_target", check_low_light_target(self.low_light_target))
         if self.workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {self.workers}")
         if self.scorers < 1:

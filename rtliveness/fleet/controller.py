@@ -110,7 +110,8 @@ class Fleet:
         worker_device = "cpu" if str(self.config.device).startswith("cuda") else self.config.device
         self.workers = [
             StreamWorker.options(num_cpus=self.config.worker_cpus, scheduling_strategy="SPREAD").remote(
-                names, self.config.detector, self.config.threshold, self.config.security, worker_device)
+                names, self.config.detector, self.config.threshold, self.config.security, worker_device,
+                self.config.low_light_target)
             for _ in range(self.config.workers)
         ]
         infos = []

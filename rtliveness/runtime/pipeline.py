@@ -16,11 +16,12 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from ..config import DetectorConfig, PipelineConfig, TrackerConfig
+from ..config import LOW_LIGHT_TARGET, DetectorConfig, PipelineConfig, TrackerConfig, check_low_light_target
 from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
 from ..model.device import keep_torch_threads
 from .buffer import WindowBuffer
 from .crop import crop_face
+from .exposure import lift_low_light
 from .decision import label_for
 from .detect import Detector, build_detector
 from .track import IouTracker
@@ -102,8 +103,10 @@ class LivenessPipeline:
 
     def __init__(self, detector: Detector, scorer, threshold: float | None = None,
                  detector_config: DetectorConfig | None = None, tracker_config: TrackerConfig | None = None,
-                 max_summaries: int = 10_000, security: str | None = None, cpu_threads: int | None = None) -> None:
+                 max_summaries: int = 10_000, security: str | None = None, cpu_threads: int | None = None,
+                 low_light_target: float = LOW_LIGHT_TARGET) -> None:
         self.detector = detector
+        self.low_light_target = check_low_light_target(low_light_target)
         self.cpu_threads = cpu_threads  # PyTorch threads kept in the thread that runs step() (None: left alone)
         self.scorer = scorer
         self.meta = scorer.meta
@@ -144,6 +147,7 @@ class LivenessPipeline:
         detector = build_detector(config.detector, device=device)
         return cls(detector, scorer, threshold=config.threshold, detector_config=config.detector,
                    tracker_config=config.tracker, security=config.security,
+                   low_light_target=config.low_light_target,
                    cpu_threads=config.cpu_threads if device == "cpu" and config.cpu_threads else None)
 
     # ------------------------------------------------------------------ the loop
@@ -195,7 +199,7 @@ class LivenessPipeline:
             self._last_p.pop(tid, None)
         t2 = time.perf_counter()
         size, scale = self.meta.input_size, self.meta.crop_scale
-        crops = [crop_face(image, t.box, scale, size) for t in tracks]
+        crops = [lift_low_light(crop_face(image, t.box, scale, size), self.low_light_target) for t in tracks]
         t3 = time.perf_counter()
         emb = self.scorer.embed(crops) if crops else None
         t4 = time.perf_counter()

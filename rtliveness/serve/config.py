@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import DetectorConfig
+from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_low_light_target
 from ..errors import ConfigError
 
 __all__ = ["ServeConfig"]
@@ -35,6 +35,7 @@ class ServeConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     max_batch: int = 32
     decision_timeout_s: float = 10.0
+    low_light_target: float = LOW_LIGHT_TARGET
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -49,6 +50,7 @@ class ServeConfig:
             raise ConfigError("--token must be at least 8 characters; use a long random string")
         if not self.decision_timeout_s > 0:
             raise ConfigError(f"decision timeout must be > 0 s, got {self.decision_timeout_s}")
+        object.__setattr__(self, "low_light_target", check_low_light_target(self.low_light_target))
 
     @property
     def max_upload_bytes(self) -> int:

@@ -72,7 +72,8 @@ class Engine:
         from ..runtime.pipeline import LivenessPipeline
 
         return LivenessPipeline(self._shared_detector, self.scorer.client(), threshold=self.threshold,
-                                detector_config=self.config.detector, tracker_config=TrackerConfig())
+                                detector_config=self.config.detector, tracker_config=TrackerConfig(),
+                                low_light_target=self.config.low_light_target)
 
     def analyze(self, path: Path, name: str, frames: bool = False) -> dict:
         """Run an uploaded video — or photo, a still scene of one window — through a fresh
