@@ -31,8 +31,10 @@ def _check(cond: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
-#: the loop's default low-light target: a face crop darker than this mean grey level (a fraction
-#: of 255) is brightened up to it before it is scored (:mod:`rtliveness.runtime.exposure`); 0 = off
+#: the loop's default low-light target: a face crop whose mean grey level is under this fraction of
+#: full scale (0.35 = about 89 of 255) is brightened up to it before it is scored
+#: (:mod:`rtliveness.runtime.exposure`); 0 = off. Off since round 20 (weights/reports/round20/):
+#: on dev it kept live people live in the dark but let rendered replays through.
 LOW_LIGHT_TARGET = 0.0
 #: the largest gain the low-light lift applies to a crop
 LOW_LIGHT_MAX_GAIN = 4.0
@@ -44,7 +46,7 @@ def check_low_light_target(target: float) -> float:
         t = float(target)
     except (TypeError, ValueError):
         t = float("nan")
-    _check(0.0 <= t < 1.0, f"--low-light-target must be in [0, 1) (0 = off), got {target!r}")
+    _check(0.0 <= t < 1.0, f"--low-light-target (low_light_target) must be in [0, 1) (0 = off), got {target!r}")
     return t
 
 
@@ -167,9 +169,10 @@ class PipelineConfig:
     a 2-core machine; the pipeline's ``step`` puts the count back in its thread whenever it finds
     another one there. ``0`` leaves PyTorch's setting alone (for hosts that manage it).
 
-    ``low_light_target``: a face crop darker than this mean grey level (fraction of 255) is
-    brightened up to it, at most x4, before it is scored (:mod:`rtliveness.runtime.exposure`);
-    ``0`` turns it off.
+    ``low_light_target``: a face crop (the whole crop, background included) whose mean grey level
+    is under this fraction of full scale is brightened up to it, at most ``LOW_LIGHT_MAX_GAIN``
+    times, before it is scored (:mod:`rtliveness.runtime.exposure`); ``0`` (the default) turns
+    it off.
     """
 
     weights: Path | None = None

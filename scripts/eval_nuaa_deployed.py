@@ -30,7 +30,8 @@ import numpy as np
 
 from rtliveness import DetectorConfig, LivenessPipeline, PipelineConfig
 from rtliveness.runtime.app import process_source
-from rtliveness.config import LOW_LIGHT_TARGET
+from rtliveness.config import LOW_LIGHT_TARGET, check_low_light_target
+from rtliveness.errors import ConfigError
 from rtliveness.runtime.sources import open_source
 from rtliveness.training.degrade import CONDITIONS, apply
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
@@ -94,7 +95,13 @@ def positive_int(text: str) -> int:
 
 def add_low_light_arg(ap: argparse.ArgumentParser) -> None:
     """``--low-light-target``: the loop's crop gain (:mod:`rtliveness.runtime.exposure`)."""
-    ap.add_argument("--low-light-target", type=float, default=LOW_LIGHT_TARGET,
+    def target(text: str) -> float:
+        try:
+            return check_low_light_target(text)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    ap.add_argument("--low-light-target", type=target, default=LOW_LIGHT_TARGET,
                     help=f"brighten face crops darker than this mean grey up to it (0 = off; default {LOW_LIGHT_TARGET})")
 
 

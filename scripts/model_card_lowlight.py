@@ -25,19 +25,39 @@ ATTACK_SETS = ("N printed", "S printed", "S replay", "S 2D mask")
 FAMILY_CAP = 0.084  # an attack set's APCER may rise by at most this much (the earlier rules' cap)
 CLEAN_SLACK = 0.01  # clean: the score may rise by at most 1 point
 PHOTO_SLACK = 2  # clean: at most this many more real photo faces rejected
+TARGETS = {"off": 0.0, "gain": 0.35}  # each setting's --low-light-target (the rule's candidate)
+
+
+class ReportError(ValueError):
+    """A report that is not the one its file name says, or a set with no item."""
+
+
+def read(folder: Path, name: str, setting: str, condition: str | None = None) -> list[dict]:
+    """The rows of ``name``, after checking it was made with ``setting``'s target (and
+    ``condition``: None for the clean N and S reports, which record none)."""
+    path = folder / name
+    report = json.loads(path.read_text())
+    if report.get("low_light_target") != TARGETS[setting]:
+        raise ReportError(f"{path}: made with --low-light-target {report.get('low_light_target')}, "
+                          f"expected {TARGETS[setting]} for '{setting}'")
+    if condition is not None and report.get("condition") != (None if condition == "clean" else condition):
+        raise ReportError(f"{path}: made under condition {report.get('condition')}, expected {condition}")
+    return report["rows"]
 
 
 def errors(verdicts: list[str | None], live: bool) -> tuple[int, int]:
     """(errors, items): a live item is wrong unless ``live``, an attack unless ``spoof``."""
+    if not verdicts:
+        raise ReportError("a set of the rule has no item")
     good = "live" if live else "spoof"
     return sum(v != good for v in verdicts), len(verdicts)
 
 
 def set_counts(folder: Path, condition: str, setting: str) -> dict[str, tuple[int, int]]:
     """Errors and items of every set of the rule, and the rendered live clips (reported only)."""
-    n = json.loads((folder / f"N_{condition}_{setting}.json").read_text())["rows"]
-    s = json.loads((folder / f"S_{condition}_{setting}.json").read_text())["rows"]
-    r = json.loads((folder / f"R_videos_{setting}.json").read_text())["rows"]
+    n = read(folder, f"N_{condition}_{setting}.json", setting, condition)
+    s = read(folder, f"S_{condition}_{setting}.json", setting, condition)
+    r = read(folder, f"R_videos_{setting}.json", setting)
     out = {
         "R videos": errors([x["verdict"] for x in r if x["condition"] == condition], live=True),
         "N live": errors([x["ours"] for x in n if x["label"] == "real"], live=True),
@@ -50,7 +70,7 @@ def set_counts(folder: Path, condition: str, setting: str) -> dict[str, tuple[in
 
 
 def rate(c: tuple[int, int]) -> float:
-    return c[0] / c[1] if c[1] else 0.0
+    return c[0] / c[1]
 
 
 def score(counts: dict[str, tuple[int, int]]) -> float:
@@ -60,7 +80,7 @@ def score(counts: dict[str, tuple[int, int]]) -> float:
 
 
 def photo_rejections(folder: Path, setting: str) -> tuple[int, int]:
-    rows = [x for x in json.loads((folder / f"R_photos_{setting}.json").read_text())["rows"] if x["kind"] == "photo"]
+    rows = [x for x in read(folder, f"R_photos_{setting}.json", setting) if x["kind"] == "photo"]
     return errors([x["label"] for x in rows], live=True)
 
 
@@ -119,6 +139,9 @@ def main() -> int:
         table, photos = load(a.folder)
     except FileNotFoundError as e:
         print(f"missing report {e.filename}: run the round's commands first (see the folder's README)", file=sys.stderr)
+        return 2
+    except ReportError as e:
+        print(e, file=sys.stderr)
         return 2
     checks = decide(table, photos)
     print(markdown(table, photos, checks))

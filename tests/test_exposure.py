@@ -53,14 +53,26 @@ def test_colour_ratios_are_kept():
 
 @pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, float("nan"), "x", None])
 def test_bad_targets_are_config_errors(bad):
-    with pytest.raises(ConfigError, match=r"--low-light-target must be in \[0, 1\)"):
+    with pytest.raises(ConfigError, match=r"--low-light-target \(low_light_target\) must be in \[0, 1\)"):
         check_low_light_target(bad)
+    with pytest.raises(ConfigError):
+        lift_low_light(grey(20), bad)  # the function checks too: a NaN target never makes garbage pixels
     with pytest.raises(ConfigError):
         PipelineConfig(low_light_target=bad)
 
 
+def test_the_lift_is_off_by_default():
+    """Round 20's decision (weights/reports/round20/): off unless the user turns it on."""
+    assert LOW_LIGHT_TARGET == 0.0
+    assert PipelineConfig().low_light_target == 0.0
+    box = FaceBox(8, 8, 56, 56, 0.99)
+    scorer = CropScorer()
+    pipe = fake_pipeline(FakeDetector([(box,)]), scorer)  # no low_light_target given
+    pipe.step(np.full((64, 64, 3), 30, np.uint8))
+    assert np.all(scorer.crops[0] == 30)
+
+
 def test_configs_carry_the_target():
-    assert PipelineConfig().low_light_target == LOW_LIGHT_TARGET
     assert PipelineConfig(low_light_target=0.3).low_light_target == 0.3
     from rtliveness.fleet.config import FleetConfig
     from rtliveness.serve.config import ServeConfig

@@ -205,6 +205,10 @@ def test_fleet_passes_the_low_light_lift_to_its_workers(tmp_path):
     ref = tmp_path / "run.jsonl"
     subprocess.run([str(EXE), "run", str(dark), "--jsonl", str(ref), "--no-show", "--device", "cpu",
                     "--low-light-target", "0.35"], check=True, capture_output=True, timeout=300)
+    off = tmp_path / "off.jsonl"
+    subprocess.run([str(EXE), "run", str(dark), "--jsonl", str(off), "--no-show", "--device", "cpu"],
+                   check=True, capture_output=True, timeout=300)
+    assert [t["label"] for t in jsonl(off)[1]["tracks"]] == ["spoof"]  # so "live" below needs the lift
     mine, summary = jsonl(out / "dark.jsonl")
     theirs, ref_summary = jsonl(ref)
     assert [t["label"] for t in summary["tracks"]] == [t["label"] for t in ref_summary["tracks"]] == ["live"]

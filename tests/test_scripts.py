@@ -433,22 +433,26 @@ def test_raw_photo_samples_adds_photo_windows_of_training_identities_and_static_
 
 
 def _lowlight_reports(folder: Path, setting: str, dark_live_wrong: int, dark_replay_wrong: int, photos_rejected: int) -> None:
-    """Round-20 reports of one setting: every item right except the given dark-room errors."""
+    """Round-20 reports of one setting: every item right except the given dark-room errors (and
+    one printed session and one replay clip with no verdict everywhere)."""
+    t = {"off": 0.0, "gain": 0.35}[setting]
     for cond in ("clean", "dim", "dark"):
+        meta = {"condition": None if cond == "clean" else cond, "low_light_target": t}
         n_rows = [{"label": "real", "ours": "live"}] * 4 + [{"label": "printed", "ours": "spoof"}] * 11 + [{"label": "printed", "ours": None}]
-        (folder / f"N_{cond}_{setting}.json").write_text(json.dumps({"rows": n_rows}))
+        (folder / f"N_{cond}_{setting}.json").write_text(json.dumps({**meta, "rows": n_rows}))
         s_rows = []
         for cls in ("real", "printed", "replay", "2dmask"):
             good = "live" if cls == "real" else "spoof"
             wrong = dark_replay_wrong if (cls == "replay" and cond == "dark") else 0
             s_rows += [{"class": cls, "label": "live" if cls != "real" else "spoof"}] * wrong
             s_rows += [{"class": cls, "label": good}] * (10 - wrong)
-        (folder / f"S_{cond}_{setting}.json").write_text(json.dumps({"rows": s_rows}))
+        s_rows += [{"class": "replay", "label": None}]
+        (folder / f"S_{cond}_{setting}.json").write_text(json.dumps({**meta, "rows": s_rows}))
     v_rows = [{"condition": c, "verdict": "spoof" if (c == "dark" and i < dark_live_wrong) else "live"}
               for c in ("clean", "dim", "dark") for i in range(10)]
-    (folder / f"R_videos_{setting}.json").write_text(json.dumps({"rows": v_rows}))
+    (folder / f"R_videos_{setting}.json").write_text(json.dumps({"low_light_target": t, "rows": v_rows}))
     p_rows = [{"kind": "photo", "label": "spoof" if i < photos_rejected else "live"} for i in range(94)]
-    (folder / f"R_photos_{setting}.json").write_text(json.dumps({"rows": p_rows}))
+    (folder / f"R_photos_{setting}.json").write_text(json.dumps({"low_light_target": t, "rows": p_rows}))
 
 
 def test_lowlight_rule_table_and_verdict(tmp_path):
@@ -460,23 +464,41 @@ def test_lowlight_rule_table_and_verdict(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].startswith("| condition | gain | R videos | N live | N printed | S printed | S replay | S 2D mask |")
-    # the undecided printed session counts as an error: 1 of 12; score = 0 + (1/12) / 4 = 2.1
-    assert lines[2] == "| clean | off | 0 of 10 | 0 of 4 | 1 of 12 | 0 of 10 | 0 of 10 | 0 of 10 | 0 of 10 | 2.1 |"
-    # dark, off: BPCER (0.4 + 0) / 2 = 20 points + 2.1
-    assert lines[6] == "| dark | off | 4 of 10 | 0 of 4 | 1 of 12 | 0 of 10 | 0 of 10 | 0 of 10 | 0 of 10 | 22.1 |"
-    assert lines[7] == "| dark | gain | 0 of 10 | 0 of 4 | 1 of 12 | 0 of 10 | 1 of 10 | 0 of 10 | 0 of 10 | 4.6 |"
-    assert "- 3. no attack set's APCER up by more than 8.4 points: FAILS (largest rise +10.0 points (S replay, dark))" in lines
+    # a session or clip with no verdict counts as an error: printed 1 of 12, replay 1 of 11;
+    # score = 0 + (1/12 + 1/11) / 4 = 4.4
+    assert lines[2] == "| clean | off | 0 of 10 | 0 of 4 | 1 of 12 | 0 of 10 | 1 of 11 | 0 of 10 | 0 of 10 | 4.4 |"
+    # dark, off: BPCER (0.4 + 0) / 2 = 20 points + 4.4
+    assert lines[6] == "| dark | off | 4 of 10 | 0 of 4 | 1 of 12 | 0 of 10 | 1 of 11 | 0 of 10 | 0 of 10 | 24.4 |"
+    assert lines[7] == "| dark | gain | 0 of 10 | 0 of 4 | 1 of 12 | 0 of 10 | 2 of 11 | 0 of 10 | 0 of 10 | 6.6 |"
+    assert "- 3. no attack set's APCER up by more than 8.4 points: FAILS (largest rise +9.1 points (S replay, dark))" in lines
     assert lines[-1] == "Verdict: the gain stays off by default (an option)."
     assert json.loads(out.read_text())["gain_on_by_default"] is False
     # the same without the replay: every condition holds
     _lowlight_reports(tmp_path, "gain", dark_live_wrong=0, dark_replay_wrong=0, photos_rejected=13)
     r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
     assert r.returncode == 0 and r.stdout.splitlines()[-1] == "Verdict: the gain goes on by default.", r.stdout
-    assert "- 2. clean: score within +1 point, photo faces within +2: holds (score 2.1 vs 2.1; photo faces 13 vs 11 of 94)" in r.stdout
+    assert "- 2. clean: score within +1 point, photo faces within +2: holds (score 4.4 vs 4.4; photo faces 13 vs 11 of 94)" in r.stdout
     # three more photo faces break condition 2
     _lowlight_reports(tmp_path, "gain", dark_live_wrong=0, dark_replay_wrong=0, photos_rejected=14)
     r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
     assert "photo faces within +2: FAILS" in r.stdout and r.stdout.splitlines()[-1].startswith("Verdict: the gain stays off")
+    # a report made with another target or under another condition than its name says: one line
+    doc = json.loads((tmp_path / "N_dim_gain.json").read_text())
+    (tmp_path / "N_dim_gain.json").write_text(json.dumps({**doc, "low_light_target": 0.0}))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"{tmp_path / 'N_dim_gain.json'}: made with --low-light-target 0.0, expected 0.35 for 'gain'"]
+    (tmp_path / "N_dim_gain.json").write_text(json.dumps({**doc, "condition": "dark"}))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"{tmp_path / 'N_dim_gain.json'}: made under condition dark, expected dim"]
+    (tmp_path / "N_dim_gain.json").write_text(json.dumps(doc))
+    # a set with no item cannot be scored: one line
+    doc = json.loads((tmp_path / "R_videos_gain.json").read_text())
+    (tmp_path / "R_videos_gain.json").write_text(json.dumps({**doc, "rows": [x for x in doc["rows"] if x["condition"] != "dim"]}))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == ["a set of the rule has no item"]
+    (tmp_path / "R_videos_gain.json").write_text(json.dumps(doc))
     # a missing report: one line, exit 2
     (tmp_path / "S_dim_gain.json").unlink()
     r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")

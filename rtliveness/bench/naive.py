@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DetectorConfig
+from ..config import LOW_LIGHT_TARGET, DetectorConfig
 from ..runtime.crop import crop_face
 from ..runtime.decision import label_for
 from ..runtime.detect import build_detector
-from ..config import LOW_LIGHT_TARGET
 from ..runtime.exposure import lift_low_light
 from ..runtime.track import IouTracker
 from ..types import Frame, FrameResult, Verdict

@@ -116,7 +116,8 @@ def build_pipeline(variant: Variant, weights: Path | None, device: str) -> tuple
     base = LivenessPipeline.from_config(cfg)
     timed = TimedScorer(base.scorer)
     pipe = LivenessPipeline(base.detector, timed, threshold=base.threshold, detector_config=cfg.detector,
-                            tracker_config=cfg.tracker, cpu_threads=base.cpu_threads)
+                            tracker_config=cfg.tracker, cpu_threads=base.cpu_threads,
+                            low_light_target=cfg.low_light_target)
     return pipe, timed
 
 

@@ -97,4 +97,4 @@ def guarded(fn: Callable) -> Callable:
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (auto: CUDA when available).")]
 WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", help="SpoofModel checkpoint (default: the bundled weights).")]
-LowLightOpt = Annotated[float, typer.Option("--low-light-target", help=f"Brighten a face crop darker than this mean grey level (a fraction of 255) up to it, at most x{LOW_LIGHT_MAX_GAIN:g}, before it is scored, as a camera's auto gain would; brighter crops are untouched (0 = off).")]
+LowLightOpt = Annotated[float, typer.Option("--low-light-target", help=f"Brighten a face crop whose mean grey level (background included) is under this fraction of full scale (0.35 = about 89 of 255) up to it, at most x{LOW_LIGHT_MAX_GAIN:g}, before it is scored, as a camera's auto gain would; brighter crops are untouched (0 = off).")]

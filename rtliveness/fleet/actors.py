@@ -17,7 +17,7 @@ import zlib
 
 import ray
 
-from ..config import LOW_LIGHT_TARGET, DetectorConfig, TrackerConfig
+from ..config import DetectorConfig, TrackerConfig
 from .runner import StreamRunner, StreamSpec
 
 __all__ = ["ScorerActor", "StreamWorker", "RemoteScorer"]
@@ -89,7 +89,7 @@ class RemoteScorer:
 @ray.remote(max_restarts=-1, max_concurrency=16)
 class StreamWorker:
     def __init__(self, scorer_names: list[str], detector: DetectorConfig, threshold: float | None,
-                 security: str | None, device: str, low_light_target: float = LOW_LIGHT_TARGET) -> None:
+                 security: str | None, device: str, *, low_light_target: float) -> None:
         from ..model.device import resolve_device
         from ..runtime.detect import SharedDetector, build_detector
 
