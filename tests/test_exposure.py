@@ -184,3 +184,4 @@ def test_the_service_gives_every_stream_the_configured_lift():
         for _ in range(5):
             pipe.step(np.full((64, 64, 3), 30, np.uint8))
         assert np.all(engine.scorer.inner.crops[-1] == (89 if target else 30))
+        assert engine.health()["model"]["low_light_target"] == target  # a kiosk can check it

@@ -61,6 +61,7 @@ def test_health_reports_the_loaded_model(client):
     body = r.json()
     assert body["status"] == "ok" and body["version"]
     assert 0 < body["model"]["threshold"] < 1 and body["model"]["window"] == 5
+    assert body["model"]["low_light_target"] == 0.0  # off by default (round 20)
     assert body["decision"] == {"windows": 5, "margin": 0.1, "timeout_s": 10.0}
 
 

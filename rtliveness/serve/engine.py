@@ -114,6 +114,7 @@ class Engine:
                 "backend": type(self.scorer.inner).__name__,
                 "device": self.device,
                 "detector": self.config.detector.kind,
+                "low_light_target": self.config.low_light_target,
             },
             "decision": {"windows": 5, "margin": 0.1, "timeout_s": self.config.decision_timeout_s},
             "streams": {"active": self._active, "max": self.config.max_streams, "served": self.streams_served},
