@@ -20,8 +20,10 @@ __all__ = ["lift_low_light"]
 
 def lift_low_light(crop_bgr: np.ndarray, target: float, max_gain: float = LOW_LIGHT_MAX_GAIN) -> np.ndarray:
     """``crop_bgr`` (uint8) multiplied up to mean grey ``target`` when darker, else itself."""
-    if check_low_light_target(target) == 0.0:
+    if target == 0.0:  # off, the default
         return crop_bgr
+    if not (isinstance(target, (int, float)) and 0.0 < target < 1.0):
+        target = check_low_light_target(target)  # raises for a bad value; no float() per crop otherwise
     import cv2
 
     mean = float(cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY).mean()) / 255.0
