@@ -143,6 +143,17 @@ def test_synth_two_samples_per_class_from_the_repo_assets(tmp_path):
     ok(rtl("synth", "--out", old, "--samples-per-class", "1", "--assets", assets, "--width", "320", "--height", "240",
            "--classes", "real", "--boxes", "detect"))
     assert json.loads((old / "rtliveness_data.json").read_text())["config"]["boxes"] == "detect"
+    # --replay-source-p: the replay's content is recorded first, and the sample says how
+    rec = tmp_path / "recorded"
+    ok(rtl("synth", "--out", rec, "--samples-per-class", "2", "--assets", assets, "--width", "320", "--height", "240",
+           "--classes", "replay", "--replay-source-p", "1"))
+    assert json.loads((rec / "rtliveness_data.json").read_text())["config"]["replay_source_p"] == 1.0
+    params = [json.loads(line)["params"] for line in (rec / "synth_samples.jsonl").read_text().splitlines()]
+    assert len(params) == 2 and all(set(p["source"]) == {"scale", "tone", "saturation", "sharpen", "jpeg"} for p in params)
+    assert not any("source" in json.loads(line)["params"] for line in (out / "synth_samples.jsonl").read_text().splitlines()
+                   if json.loads(line)["class"] == "replay")
+    bad = rtl("synth", "--out", tmp_path / "bad", "--replay-source-p", "1.5", "--assets", assets)
+    one_error_line(bad, 2, "--replay-source-p must be in [0, 1], got 1.5")
 
 
 # ------------------------------------------------------------------ train → eval → calibrate → export

@@ -75,6 +75,7 @@ def synth(
     workers: Annotated[int, typer.Option("--workers", help="Rendering processes.")] = 1,
     classes: Annotated[Optional[str], typer.Option("--classes", help="Comma list of classes to render (default: real,replay,printed,2dmask).")] = None,
     boxes: Annotated[str, typer.Option("--boxes", help="loop: crops at the boxes `run` gives (its detector cadence and tracker, after 4-6 warm-up frames; the default) | detect: the detector on every frame of the window.")] = "loop",
+    replay_source_p: Annotated[float, typer.Option("--replay-source-p", help="Share of replays whose content is first 'recorded' as an attacker's video or photo is (resized, tone-mapped, sharpened, JPEG-compressed) before the screen shows it; 0 (the default) shows the source media as they are. Scenes, screens and camera are the same either way.")] = 0.0,
 ) -> None:
     """Build a labelled synthetic dataset (real + printed/replay/2dmask attacks) from real live faces."""
     if samples_per_class < 1:
@@ -86,7 +87,10 @@ def synth(
     if boxes not in BOX_MODES:
         raise ConfigError(f"--boxes must be {' or '.join(BOX_MODES)}, got {boxes!r}")
     kinds = {} if classes is None else {"classes": tuple(c.strip() for c in classes.split(",") if c.strip())}
-    cfg = SynthConfig(samples_per_class=samples_per_class, seed=seed, frame_size=(width, height), boxes=boxes, **kinds)
+    if not 0.0 <= replay_source_p <= 1.0:
+        raise ConfigError(f"--replay-source-p must be in [0, 1], got {replay_source_p}")
+    cfg = SynthConfig(samples_per_class=samples_per_class, seed=seed, frame_size=(width, height), boxes=boxes,
+                      replay_source_p=replay_source_p, **kinds)
     assets_dir = assets if assets is not None else default_assets_dir()
     if not Path(assets_dir).is_dir():
         raise ConfigError(f"--assets folder not found: {assets_dir}")

@@ -55,6 +55,9 @@ class SynthConfig:
     # camera sees 150-200 px wide gives ~0.3; strong pixel-grid moire needs ~1 (very close, low ppi)
     screen_pixel_px: tuple[float, float] = (0.15, 1.3)
     glare_p: float = 0.6
+    # share of replays whose content first goes through the attacker's recording (resize, tone,
+    # saturation, sharpening, JPEG; ``source.py``); 0 = off, the content shown as it is
+    replay_source_p: float = 0.0
     # 2D mask
     mask_lag_frames: tuple[float, float] = (0.3, 1.5)
     eye_holes_p: float = 0.3
@@ -83,6 +86,8 @@ class SynthConfig:
             raise ConfigError(f"frame_size must be at least 64x64, got {self.frame_size!r}")
         if not (1.0 <= self.store_scale <= 6.0) or self.store_size < 16:
             raise ConfigError(f"need 1 <= store_scale <= 6 and store_size >= 16, got {self.store_scale}, {self.store_size}")
+        if not (0.0 <= self.replay_source_p <= 1.0):
+            raise ConfigError(f"replay_source_p must be in [0, 1], got {self.replay_source_p!r}")
         if not (0.0 < self.min_iou < 1.0):
             raise ConfigError(f"min_iou must be in (0, 1), got {self.min_iou!r}")
         lo, hi = self.face_size

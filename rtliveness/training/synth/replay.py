@@ -7,6 +7,7 @@ import numpy as np
 
 from ...types import FaceBox
 from .scene import _apply_h, _background, _box_corners, _box_from_points, _f32, _face_source, _fingers, _light_field, _logu, _maybe_flip, _paint_skin, _photo_region, _planar_pose, _plane_h, _target_face, _u, _video_indices
+from .source import record_source
 
 
 def _screen_layer(screen: np.ndarray, H: np.ndarray, w: int, h: int, sub: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +75,12 @@ def _render_replay(src, ident, rng, cfg, n, w, h):
         contents = [img]
         p["content"] = "still"
     contents, (box,) = _maybe_flip(contents, [box], flip)
+    if cfg.replay_source_p > 0:
+        # its own stream (a jump ahead of the sample's), so the scene, screen and camera are the
+        # same with and without the recording, and p = 0 draws nothing
+        srng = np.random.Generator(rng.bit_generator.jumped())
+        if srng.random() < cfg.replay_source_p:
+            contents, box, p["source"] = record_source(contents, box, srng)
     ch_, cw_ = contents[0].shape[:2]
     target = _target_face(rng, cfg, box.width)
     q = _logu(rng, cfg.screen_pixel_px)           # camera px per screen pixel
