@@ -75,6 +75,7 @@ def synth(
     workers: Annotated[int, typer.Option("--workers", help="Rendering processes.")] = 1,
     classes: Annotated[Optional[str], typer.Option("--classes", help="Comma list of classes to render (default: real,replay,printed,2dmask).")] = None,
     boxes: Annotated[str, typer.Option("--boxes", help="loop: crops at the boxes `run` gives (its detector cadence and tracker, after 4-6 warm-up frames; the default) | detect: the detector on every frame of the window.")] = "loop",
+    camera_tone_p: Annotated[float, typer.Option("--camera-tone-p", help="Share of samples, every class alike, whose camera also tone-maps (S-curve) and saturates as phone and webcam pipelines do, from the same ranges as --replay-source-p's recording; 0 (the default) = the plain camera.")] = 0.0,
     replay_source_p: Annotated[float, typer.Option("--replay-source-p", help="Share of replays whose content is first 'recorded' as an attacker's video or photo is (resized, tone-mapped, sharpened, JPEG-compressed) before the screen shows it; 0 (the default) shows the source media as they are. Scenes, screens and camera are the same either way.")] = 0.0,
 ) -> None:
     """Build a labelled synthetic dataset (real + printed/replay/2dmask attacks) from real live faces."""
@@ -87,10 +88,11 @@ def synth(
     if boxes not in BOX_MODES:
         raise ConfigError(f"--boxes must be {' or '.join(BOX_MODES)}, got {boxes!r}")
     kinds = {} if classes is None else {"classes": tuple(c.strip() for c in classes.split(",") if c.strip())}
-    if not 0.0 <= replay_source_p <= 1.0:
-        raise ConfigError(f"--replay-source-p must be in [0, 1], got {replay_source_p}")
+    for flag, value in (("--replay-source-p", replay_source_p), ("--camera-tone-p", camera_tone_p)):
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{flag} must be in [0, 1], got {value}")
     cfg = SynthConfig(samples_per_class=samples_per_class, seed=seed, frame_size=(width, height), boxes=boxes,
-                      replay_source_p=replay_source_p, **kinds)
+                      replay_source_p=replay_source_p, camera_tone_p=camera_tone_p, **kinds)
     assets_dir = assets if assets is not None else default_assets_dir()
     if not Path(assets_dir).is_dir():
         raise ConfigError(f"--assets folder not found: {assets_dir}")

@@ -26,6 +26,31 @@ def _camera_params(rng, cfg: SynthConfig) -> dict:
     }
 
 
+TONE = (0.0, 0.35)          # S-curve strength of a camera's tone mapping (``tone_curve``)
+SATURATION = (0.0, 0.3)     # its saturation boost (``saturate``)
+
+
+def tone_curve(x: np.ndarray, strength: float) -> np.ndarray:
+    """A camera's S-shaped tone mapping on values in [0, 1]: blends ``x`` with smoothstep(x);
+    0 and 1 and mid-grey stay put, shadows darken and highlights brighten by up to ``strength``."""
+    if strength <= 0:
+        return x
+    return (1.0 - strength) * x + strength * (x * x * (3.0 - 2.0 * x))
+
+
+def saturate(x: np.ndarray, boost: float) -> np.ndarray:
+    """Scale each BGR pixel's distance from its luma by 1 + ``boost`` (grey stays grey)."""
+    if boost <= 0:
+        return x
+    luma = (x @ np.array([0.114, 0.587, 0.299], np.float32))[:, :, None]
+    return luma + (x - luma) * (1.0 + boost)
+
+
+def tone_params(rng) -> dict:
+    """One camera's tone mapping and saturation, from the ranges every sample shares."""
+    return {"tone": round(_u(rng, TONE), 4), "saturation": round(_u(rng, SATURATION), 4)}
+
+
 def _motion_kernel(length: float, angle: float) -> np.ndarray:
     n = max(3, int(math.ceil(length)) | 1)
     k = np.zeros((n, n), np.float32)
@@ -50,6 +75,8 @@ def _camera(scene: np.ndarray, cp: dict, rng) -> np.ndarray:
     x = x + sd * rng.standard_normal(x.shape, dtype=np.float32)
     np.clip(x, 0.0, 1.0, out=x)
     x = np.power(x, 1.0 / cp["gamma"], dtype=np.float32)
+    if "tone" in cp:                                   # SynthConfig.camera_tone_p: 0 = never
+        x = saturate(tone_curve(x, cp["tone"]), cp["saturation"])
     if cp["sharpen"] > 0:
         x = cv2.addWeighted(x, 1.0 + cp["sharpen"], cv2.GaussianBlur(x, (0, 0), 1.2), -cp["sharpen"], 0)
     u8 = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -58,6 +58,9 @@ class SynthConfig:
     # share of replays whose content first goes through the attacker's recording (resize, tone,
     # saturation, sharpening, JPEG; ``source.py``); 0 = off, the content shown as it is
     replay_source_p: float = 0.0
+    # share of samples, every class alike, whose capture camera also tone-maps (S-curve) and
+    # saturates, from the same ranges as the replay's recording (``camera.py``); 0 = off
+    camera_tone_p: float = 0.0
     # 2D mask
     mask_lag_frames: tuple[float, float] = (0.3, 1.5)
     eye_holes_p: float = 0.3
@@ -86,8 +89,9 @@ class SynthConfig:
             raise ConfigError(f"frame_size must be at least 64x64, got {self.frame_size!r}")
         if not (1.0 <= self.store_scale <= 6.0) or self.store_size < 16:
             raise ConfigError(f"need 1 <= store_scale <= 6 and store_size >= 16, got {self.store_scale}, {self.store_size}")
-        if not (0.0 <= self.replay_source_p <= 1.0):
-            raise ConfigError(f"replay_source_p must be in [0, 1], got {self.replay_source_p!r}")
+        for name in ("replay_source_p", "camera_tone_p"):
+            if not (0.0 <= getattr(self, name) <= 1.0):
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
         if not (0.0 < self.min_iou < 1.0):
             raise ConfigError(f"min_iou must be in (0, 1), got {self.min_iou!r}")
         lo, hi = self.face_size

@@ -66,7 +66,7 @@ from ...types import FaceBox
 from ..attacks import CLASSES, class_seed
 from ..data import sample_name
 from .assets import _Identity, _Sources, load_sources
-from .camera import _camera, _camera_params
+from .camera import _camera, _camera_params, tone_params
 from .config import SynthConfig, _WINDOW
 from .mask2d import _render_2dmask
 from .printed import _render_printed
@@ -132,6 +132,12 @@ def _render_sample(src, ident, kind, rng, cfg, n, frame_size):
         return None
     scenes, expected, params = res
     cp = _camera_params(rng, cfg)
+    if cfg.camera_tone_p > 0:
+        # its own stream (two jumps ahead of the sample's), so p = 0 draws nothing and renders
+        # exactly as before
+        trng = np.random.Generator(rng.bit_generator.jumped(2))
+        if trng.random() < cfg.camera_tone_p:
+            cp.update(tone_params(trng))
     e = expected[0]
     if e is not None:                # auto exposure on the face (as webcams do), same for all classes
         x1, y1 = max(0, int(e.x1)), max(0, int(e.y1))

@@ -14,11 +14,12 @@ import cv2
 import numpy as np
 
 from ...types import FaceBox
+from .camera import SATURATION, TONE, saturate, tone_curve
 from .scene import _logu, _u
 
 SOURCE_FACE_PX = (80.0, 360.0)   # face width in the attacker's recording, px (phone video to photo)
-SOURCE_TONE = (0.0, 0.35)        # S-curve strength of the recording camera's tone mapping
-SOURCE_SATURATION = (0.0, 0.3)   # its saturation boost
+SOURCE_TONE = TONE               # the recording camera tones and saturates as the capture camera
+SOURCE_SATURATION = SATURATION   # can (``camera.py``; on every sample with ``camera_tone_p`` 1)
 SOURCE_SHARPEN = (0.0, 0.8)      # its unsharp mask
 SOURCE_JPEG = (30, 85)           # storage / sharing compression
 
@@ -42,13 +43,7 @@ def record_frame(img_u8: np.ndarray, sp: dict) -> np.ndarray:
         size = (max(4, int(round(w * sp["scale"]))), max(4, int(round(h * sp["scale"]))))
         img_u8 = cv2.resize(img_u8, size, interpolation=cv2.INTER_AREA)
     x = img_u8.astype(np.float32) * (1.0 / 255.0)
-    c = sp["tone"]
-    if c > 0:
-        x = (1.0 - c) * x + c * (x * x * (3.0 - 2.0 * x))
-    s = sp["saturation"]
-    if s > 0:
-        luma = x @ np.array([0.114, 0.587, 0.299], np.float32)
-        x = luma[:, :, None] + (x - luma[:, :, None]) * (1.0 + s)
+    x = saturate(tone_curve(x, sp["tone"]), sp["saturation"])
     a = sp["sharpen"]
     if a > 0:
         x = cv2.addWeighted(x, 1.0 + a, cv2.GaussianBlur(x, (0, 0), 1.0), -a, 0)
