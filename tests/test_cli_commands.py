@@ -154,6 +154,15 @@ def test_synth_two_samples_per_class_from_the_repo_assets(tmp_path):
                    if json.loads(line)["class"] == "replay")
     bad = rtl("synth", "--out", tmp_path / "bad", "--replay-source-p", "1.5", "--assets", assets)
     one_error_line(bad, 2, "--replay-source-p must be in [0, 1], got 1.5")
+    # --camera-tone-p: the capture camera tone-maps and saturates too, whatever the class
+    toned = tmp_path / "toned"
+    ok(rtl("synth", "--out", toned, "--samples-per-class", "1", "--assets", assets, "--width", "320", "--height", "240",
+           "--classes", "real,printed", "--camera-tone-p", "1"))
+    cams = [json.loads(line)["params"]["camera"] for line in (toned / "synth_samples.jsonl").read_text().splitlines()]
+    assert len(cams) == 2 and all(0 <= c["tone"] <= 0.35 and 0 <= c["saturation"] <= 0.3 for c in cams)
+    assert json.loads((toned / "rtliveness_data.json").read_text())["config"]["camera_tone_p"] == 1.0
+    bad = rtl("synth", "--out", tmp_path / "bad", "--camera-tone-p", "-1", "--assets", assets)
+    one_error_line(bad, 2, "--camera-tone-p must be in [0, 1], got -1.0")
 
 
 # ------------------------------------------------------------------ train → eval → calibrate → export

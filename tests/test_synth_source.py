@@ -1,4 +1,5 @@
-"""The attacker's recording of a replay's content (``synth/source.py``) and its switch in the renderer."""
+"""The attacker's recording of a replay's content (``synth/source.py``), the capture camera's tone
+mapping (``synth/camera.py``), and their switches in the renderer."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import numpy as np
 import pytest
 
 from rtliveness.training import synth
+from rtliveness.training.synth.camera import SATURATION, TONE, _camera, saturate, tone_curve, tone_params
+from rtliveness.training.synth.render import _render_sample
 from rtliveness.training.synth.replay import _render_replay
 from rtliveness.training.synth.source import SOURCE_FACE_PX, SOURCE_JPEG, record_frame, record_source, source_params
 from rtliveness.types import FaceBox
@@ -101,7 +104,47 @@ def test_the_switch_changes_only_the_content(sources):  # noqa: F811
 
 
 def test_off_by_default_and_validated():
-    assert synth.SynthConfig().replay_source_p == 0.0
-    for bad in (-0.1, 1.5):
-        with pytest.raises(ValueError, match=r"replay_source_p must be in \[0, 1\]"):
-            synth.SynthConfig(replay_source_p=bad)
+    assert synth.SynthConfig().replay_source_p == 0.0 and synth.SynthConfig().camera_tone_p == 0.0
+    for name in ("replay_source_p", "camera_tone_p"):
+        for bad in (-0.1, 1.5):
+            with pytest.raises(ValueError, match=name + r" must be in \[0, 1\]"):
+                synth.SynthConfig(**{name: bad})
+
+
+def test_tone_curve_and_saturation_exactly():
+    x = np.array([0.0, 0.25, 0.5, 0.75, 1.0], np.float32)
+    # (1 - c) x + c (3x^2 - 2x^3): ends and mid-grey fixed, a quarter moves by c * (0.15625 - 0.25)
+    assert np.allclose(tone_curve(x, 0.2), [0.0, 0.25 - 0.2 * 0.09375, 0.5, 0.75 + 0.2 * 0.09375, 1.0], atol=1e-7)
+    assert tone_curve(x, 0.0) is x
+    px = np.array([[[0.2, 0.4, 0.6]]], np.float32)                        # BGR
+    luma = 0.114 * 0.2 + 0.587 * 0.4 + 0.299 * 0.6
+    assert np.allclose(saturate(px, 0.5), luma + (px - luma) * 1.5, atol=1e-6)
+    grey = np.full((2, 2, 3), 0.3, np.float32)
+    assert np.allclose(saturate(grey, 0.3), grey, atol=1e-6) and saturate(px, 0.0) is px
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        tp = tone_params(rng)
+        assert TONE[0] <= tp["tone"] <= TONE[1] and SATURATION[0] <= tp["saturation"] <= SATURATION[1]
+
+
+def test_the_camera_tones_when_told_and_only_then():
+    scene = np.ascontiguousarray(np.broadcast_to(np.linspace(0, 1, 160, dtype=np.float32)[None, :, None], (120, 160, 3)))
+    cp = {"exposure": 1.0, "wb": [1.0, 1.0, 1.0], "gamma": 1.0, "blur": 0.3, "motion": None, "shot": 1e-9,
+          "read": 1e-12, "sharpen": 0.0, "jpeg": 100, "flicker": 0.0}
+    plain = _camera(scene, cp, np.random.default_rng(1)).astype(int)
+    toned = _camera(scene, {**cp, "tone": 0.35, "saturation": 0.3}, np.random.default_rng(1)).astype(int)
+    dark, bright = scene.mean(axis=2) < 0.3, scene.mean(axis=2) > 0.7
+    assert toned[dark].mean() < plain[dark].mean() - 2 and toned[bright].mean() > plain[bright].mean() + 2
+
+
+def test_camera_tone_is_label_neutral_and_off_draws_nothing(sources):  # noqa: F811
+    ident = _ident(sources, "talkinghead")
+    off, on = _cfg(0, glare_p=0.0), _cfg(0, glare_p=0.0, camera_tone_p=1.0)
+    for kind in ("real", "printed", "replay", "2dmask"):
+        r0 = _render_sample(sources, ident, kind, np.random.default_rng([9, 1]), off, 2, (320, 240))
+        r1 = _render_sample(sources, ident, kind, np.random.default_rng([9, 1]), on, 2, (320, 240))
+        assert r0 is not None and r1 is not None
+        cam0, cam1 = r0[2].pop("camera"), r1[2].pop("camera")
+        assert "tone" not in cam0 and {k: v for k, v in cam1.items() if k not in ("tone", "saturation")} == cam0
+        assert r0[2] == r1[2] and r0[1] == r1[1]                          # same scene, same boxes
+        assert np.abs(r0[0][0].astype(int) - r1[0][0]).mean() > 0.5       # toned pixels
