@@ -46,6 +46,22 @@ def saturate(x: np.ndarray, boost: float) -> np.ndarray:
     return luma + (x - luma) * (1.0 + boost)
 
 
+def tone_map(x: np.ndarray, params: dict) -> np.ndarray:
+    """``tone_curve`` then ``saturate`` with a ``tone_params`` record (the capture camera's and the recording's)."""
+    return saturate(tone_curve(x, params["tone"]), params["saturation"])
+
+
+def unsharp(x: np.ndarray, amount: float, sigma: float) -> np.ndarray:
+    """A camera's unsharp mask: ``x`` plus ``amount`` times its difference from a Gaussian blur."""
+    return cv2.addWeighted(x, 1.0 + amount, cv2.GaussianBlur(x, (0, 0), sigma), -amount, 0)
+
+
+def jpeg_roundtrip(img_u8: np.ndarray, quality: int) -> np.ndarray:
+    """``img_u8`` encoded as JPEG at ``quality`` and decoded again."""
+    ok, buf = cv2.imencode(".jpg", img_u8, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+
+
 def tone_params(rng) -> dict:
     """One camera's tone mapping and saturation, from the ranges every sample shares."""
     return {"tone": round(_u(rng, TONE), 4), "saturation": round(_u(rng, SATURATION), 4)}
@@ -76,9 +92,7 @@ def _camera(scene: np.ndarray, cp: dict, rng) -> np.ndarray:
     np.clip(x, 0.0, 1.0, out=x)
     x = np.power(x, 1.0 / cp["gamma"], dtype=np.float32)
     if "tone" in cp:                                   # SynthConfig.camera_tone_p: 0 = never
-        x = saturate(tone_curve(x, cp["tone"]), cp["saturation"])
+        x = tone_map(x, cp)
     if cp["sharpen"] > 0:
-        x = cv2.addWeighted(x, 1.0 + cp["sharpen"], cv2.GaussianBlur(x, (0, 0), 1.2), -cp["sharpen"], 0)
-    u8 = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", u8, [cv2.IMWRITE_JPEG_QUALITY, cp["jpeg"]])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        x = unsharp(x, cp["sharpen"], 1.2)
+    return jpeg_roundtrip(np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8), cp["jpeg"])

@@ -14,23 +14,21 @@ import cv2
 import numpy as np
 
 from ...types import FaceBox
-from .camera import SATURATION, TONE, saturate, tone_curve
+from .camera import jpeg_roundtrip, tone_map, tone_params, unsharp
 from .scene import _logu, _u
 
 SOURCE_FACE_PX = (80.0, 360.0)   # face width in the attacker's recording, px (phone video to photo)
-SOURCE_TONE = TONE               # the recording camera tones and saturates as the capture camera
-SOURCE_SATURATION = SATURATION   # can (``camera.py``; on every sample with ``camera_tone_p`` 1)
 SOURCE_SHARPEN = (0.0, 0.8)      # its unsharp mask
 SOURCE_JPEG = (30, 85)           # storage / sharing compression
 
 
 def source_params(rng, face_width: float) -> dict:
-    """Draw one recording's settings for content whose face is ``face_width`` px wide."""
+    """Draw one recording's settings for content whose face is ``face_width`` px wide; its tone
+    mapping and saturation come from the capture camera's ranges (``camera.tone_params``)."""
     face_px = _logu(rng, SOURCE_FACE_PX)
     return {
         "scale": round(min(1.0, face_px / max(face_width, 1.0)), 4),
-        "tone": round(_u(rng, SOURCE_TONE), 4),
-        "saturation": round(_u(rng, SOURCE_SATURATION), 4),
+        **tone_params(rng),
         "sharpen": round(_u(rng, SOURCE_SHARPEN), 4),
         "jpeg": int(rng.integers(SOURCE_JPEG[0], SOURCE_JPEG[1] + 1)),
     }
@@ -42,14 +40,10 @@ def record_frame(img_u8: np.ndarray, sp: dict) -> np.ndarray:
     if sp["scale"] < 1.0:
         size = (max(4, int(round(w * sp["scale"]))), max(4, int(round(h * sp["scale"]))))
         img_u8 = cv2.resize(img_u8, size, interpolation=cv2.INTER_AREA)
-    x = img_u8.astype(np.float32) * (1.0 / 255.0)
-    x = saturate(tone_curve(x, sp["tone"]), sp["saturation"])
-    a = sp["sharpen"]
-    if a > 0:
-        x = cv2.addWeighted(x, 1.0 + a, cv2.GaussianBlur(x, (0, 0), 1.0), -a, 0)
-    u8 = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", u8, [cv2.IMWRITE_JPEG_QUALITY, int(sp["jpeg"])])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    x = tone_map(img_u8.astype(np.float32) * (1.0 / 255.0), sp)
+    if sp["sharpen"] > 0:
+        x = unsharp(x, sp["sharpen"], 1.0)
+    return jpeg_roundtrip(np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8), sp["jpeg"])
 
 
 def record_source(contents: list, box: FaceBox, rng) -> tuple[list, FaceBox, dict]:
