@@ -504,3 +504,45 @@ def test_lowlight_rule_table_and_verdict(tmp_path):
     r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [
         f"missing report {tmp_path / 'S_dim_gain.json'}: run the round's commands first (see the folder's README)"]
+
+
+def test_matched_bpcer_cli(tmp_path):
+    """model_card_matched.py: each model at the threshold where it rejects as many real live photo
+    faces as the baseline, through its real entry point, exact counts."""
+    def live(threshold, faces, videos):
+        rows = [{"kind": "photo", "p": p} for p in faces] + [{"kind": "video", "p": p} for p in videos]
+        return {"threshold": threshold, "rows": rows}
+
+    def rendered(by_class):
+        return {"rows": [{"class": c, "p": p} for c, ps in by_class.items() for p in ps]}
+
+    # the baseline rejects 2 of 5 faces at its own 0.5; the candidate leans "spoof" (4 of 5 at 0.5)
+    reports = {
+        "a": (live(0.5, [0.9, 0.6, 0.4, 0.2, 0.1], [0.05]),
+              {"real": [0.3, 0.7], "printed": [0.8, 0.45], "replay": [0.2, 0.9, None], "2dmask": [0.95]}),
+        "b": (live(0.5, [0.95, 0.9, 0.85, 0.7, 0.3], [0.8]),
+              {"real": [0.75, 0.86], "printed": [0.99, 0.6], "replay": [0.8, 0.88, 0.95], "2dmask": [0.9]}),
+    }
+    for key, (lv, rd) in reports.items():
+        (tmp_path / f"{key}_real_live.json").write_text(json.dumps(lv))
+        for what in ("rendered_deployed_dev", "rendered_photos_dev"):
+            (tmp_path / f"{key}_{what}.json").write_text(json.dumps(rendered(rd)))
+    (tmp_path / "candidates.json").write_text(json.dumps([{"key": "a", "name": "A", "baseline": True},
+                                                          {"key": "b", "name": "B"}]))
+    script = str(ROOT / "scripts" / "model_card_matched.py")
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["baseline"] == "a" and out["target_faces_rejected"] == 2
+    a, b = out["models"]["a"], out["models"]["b"]
+    assert (a["matched_threshold"], a["faces_rejected"], a["videos_rejected"]) == (0.5, 2, 0)
+    assert (b["own_threshold"], b["matched_threshold"], b["faces_rejected"], b["videos_rejected"]) == (0.5, 0.875, 2, 0)
+    assert [a[f"rendered_deployed_dev:{c}"] for c in ("real", "printed", "replay", "2dmask")] == [
+        "1 of 2", "1 of 2", "2 of 3", "0 of 1"]
+    # at 0.875 the candidate rejects no live clip, and a print and a replay get through
+    assert [b[f"rendered_photos_dev:{c}"] for c in ("real", "printed", "replay", "2dmask")] == [
+        "0 of 2", "1 of 2", "1 of 3", "0 of 1"]
+    # no baseline: one line, exit 2
+    (tmp_path / "candidates.json").write_text(json.dumps([{"key": "a", "name": "A"}]))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "baseline" in r.stderr
