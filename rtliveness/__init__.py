@@ -65,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "WeightsError": "rtliveness.errors",
     "FrameError": "rtliveness.errors",
     "DataError": "rtliveness.errors",
+    "ClosedError": "rtliveness.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -85,8 +86,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static analysers see the real names
     from .config import DetectorConfig, PipelineConfig, StreamConfig, TrackerConfig
-    from .errors import (ConfigError, DataError, FrameError, RtlivenessError, SourceError, SourceOpenError,
-                         StreamLostError, WeightsError)
+    from .errors import (ClosedError, ConfigError, DataError, FrameError, RtlivenessError, SourceError,
+                         SourceOpenError, StreamLostError, WeightsError)
     from .model.backends import register_backend
     from .model.checkpoint import ModelMeta, load_checkpoint, save_checkpoint
     from .model.spoofmodel import SpoofModel

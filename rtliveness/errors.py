@@ -15,6 +15,7 @@ __all__ = [
     "WeightsError",
     "FrameError",
     "DataError",
+    "ClosedError",
 ]
 
 
@@ -62,3 +63,7 @@ class DataError(RtlivenessError):
     """A dataset in the origin layout is malformed."""
 
     exit_code = 6
+
+
+class ClosedError(RtlivenessError, RuntimeError):
+    """An object was used after ``close()`` (a pipeline, a scorer)."""

@@ -159,13 +159,19 @@ def _free_port():
     ("full_detect", ["run", "{video}", "--full-detect-every", "0"], "--full-detect-every must be >= 1", 2),
     ("out_ext", ["run", "{video}", "--out", "{tmp}/o.gif"], "unsupported output video extension", 2),
     ("out_dir", ["run", "{video}", "--jsonl", "{tmp}/no/dir/o.jsonl"], "folder does not exist", 2),
+    ("out_is_source", ["run", "{video}", "--out", "{video}"], "--out is the source file itself", 2),
+    ("jsonl_is_source", ["run", "{video}", "--jsonl", "{video}"], "--jsonl is the source file itself", 2),
+    ("same_outputs", ["run", "{video}", "--out", "{tmp}/o.mp4", "--jsonl", "{tmp}/o.mp4"], "--out and --jsonl are the same file", 2),
+    ("jsonl_folder", ["run", "{video}", "--jsonl", "{tmp}"], "--jsonl is a folder", 2),
     ("camera", ["run", "42", "--no-show"], "camera 42 did not open", 3),
 ])
 def test_bad_input_one_line(tmp_path, face_video, case, args, needle, code):
     (tmp_path / "text.mp4").write_text("not a video\n" * 20)
     argv = [a.format(tmp=tmp_path, video=face_video) for a in args]
+    before = Path(face_video).read_bytes()
     r = RUNNER.invoke(app, argv)
     assert r.exit_code == code, (r.exit_code, r.output)
+    assert Path(face_video).read_bytes() == before  # the source is never written to
     lines = [x for x in r.output.splitlines() if x.startswith("rtliveness: error:")]
     assert len(lines) == 1 and needle in lines[0], r.output
     assert "Traceback" not in r.output

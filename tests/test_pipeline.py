@@ -5,7 +5,7 @@ import pytest
 
 from conftest import FakeDetector, FakeScorer, fake_pipeline
 from rtliveness.config import DetectorConfig, PipelineConfig
-from rtliveness.errors import FrameError
+from rtliveness.errors import ClosedError, FrameError
 from rtliveness.runtime.pipeline import LivenessPipeline
 from rtliveness.runtime.sources import ArraySource
 from rtliveness.types import FaceBox, Frame
@@ -146,8 +146,17 @@ def test_closed_pipeline_refuses_work(tiny_weights, grace):
     p = LivenessPipeline.from_config(PipelineConfig(weights=tiny_weights, device="cpu"))
     p.close()
     p.close()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ClosedError, match="step\\(\\) after close\\(\\)") as e:
         p.step(grace)
+    assert isinstance(e.value, RuntimeError)  # what it raised before the typed error
+
+
+@pytest.mark.parametrize("ts", [float("nan"), float("inf"), "abc", [1.0]])
+def test_bad_timestamp_raises_typed_error(ts):
+    p = fake_pipeline(FakeDetector([(B(1, 1, 20),)]), FakeScorer())
+    with pytest.raises(FrameError, match="timestamp must be"):
+        p.step(frames(1)[0], timestamp=ts)
+    assert p.step(frames(1)[0], timestamp="2.5").timestamp == 2.5  # a numeric string is a number
 
 
 def test_nan_after_a_score_returns_to_pending_and_is_not_counted():

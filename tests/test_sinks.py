@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import FakeDetector, FakeScorer, fake_pipeline, moving_face_frames, read_frames, write_video
+from rtliveness.errors import ConfigError
 from rtliveness.runtime.app import process_source
 from rtliveness.runtime.progress import FpsMeter
-from rtliveness.runtime.sinks import JsonlSink, MemorySink, Sink, StopRequested, VideoSink
+from rtliveness.runtime.sinks import JsonlSink, MemorySink, Sink, StopRequested, VideoSink, check_distinct_outputs
 from rtliveness.runtime.sources import ArraySource, FileSource
 from rtliveness.types import FaceBox, Frame, FrameResult, Verdict
 
@@ -165,3 +166,23 @@ def test_closed_jsonl_sink_refuses_writes(tmp_path):
     js.close()  # idempotent
     with pytest.raises(ValueError, match="closed"):
         js.write(Frame(0, np.zeros((4, 4, 3), np.uint8), 0.0), FrameResult(0, 0.0))
+
+
+def test_jsonl_that_cannot_be_opened_is_one_config_error(tmp_path):
+    (tmp_path / "f.txt").write_text("a file, not a folder")
+    with pytest.raises(ConfigError, match=r"cannot write JSON lines .*x\.jsonl: Not a directory; check the path"):
+        JsonlSink(tmp_path / "f.txt" / "x.jsonl")
+
+
+def test_outputs_must_not_name_the_source_or_each_other(tmp_path):
+    src = tmp_path / "in.mp4"
+    src.write_bytes(b"video")
+    (tmp_path / "link.mp4").symlink_to(src)
+    check_distinct_outputs(src, tmp_path / "o.mp4", tmp_path / "o.jsonl")  # distinct: fine
+    check_distinct_outputs(None, tmp_path / "o.mp4", None)                # a camera: no source file
+    with pytest.raises(ConfigError, match="--out is the source file itself"):
+        check_distinct_outputs(src, tmp_path / "link.mp4", None)           # through a link too
+    with pytest.raises(ConfigError, match="--jsonl is the source file itself"):
+        check_distinct_outputs(str(src), None, tmp_path / "." / "in.mp4")
+    with pytest.raises(ConfigError, match="--out and --jsonl are the same file"):
+        check_distinct_outputs(src, tmp_path / "o.mp4", tmp_path / "sub" / ".." / "o.mp4")

@@ -65,6 +65,17 @@ def test_carry_moves_boxes_by_velocity_and_clips():
     assert c.box.x2 <= 640
 
 
+def test_box_carried_wholly_out_of_the_frame_is_not_shown():
+    """A frame that shrinks under a tracked face (a host changing its frame size without reset):
+    the carried box would lie outside it, so the face is not shown until it is detected again."""
+    t = IouTracker()
+    t.update([B(300, 300)])
+    t.update([B(300, 300)])
+    assert t.update(None, 80, 60) == ()
+    assert t.update(None, 640, 480) == ()  # still not shown: it was not seen since
+    assert [x.track_id for x in t.update([B(300, 300)])] == [1]  # seen again: the same track
+
+
 def test_reset_forgets_tracks_but_never_reuses_ids():
     t = IouTracker()
     t.update([B(0, 0)])

@@ -38,7 +38,7 @@ def run(
 ) -> None:
     """Score every face in SOURCE: annotated video, JSON lines and a summary."""
     from ..config import DetectorConfig, PipelineConfig, StreamConfig
-    from ..runtime.sinks import fourcc_for
+    from ..runtime.sinks import check_distinct_outputs, fourcc_for
     from ..runtime.sources import parse_source
 
     if max_frames is not None and max_frames < 1:
@@ -57,6 +57,9 @@ def run(
     for p, what in ((out, "--out"), (jsonl, "--jsonl")):
         if p is not None and not Path(p).parent.exists():
             raise ConfigError(f"{what} folder does not exist: {Path(p).parent}; create it first")
+        if p is not None and Path(p).is_dir():
+            raise ConfigError(f"{what} is a folder: {p}; give a file path")
+    check_distinct_outputs(source if kind == "file" else None, out, jsonl)
     if out is not None:
         fourcc_for(Path(out))
     if show is None:

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from ..config import LOW_LIGHT_TARGET, DetectorConfig, PipelineConfig, TrackerConfig, check_low_light_target
+from ..errors import ClosedError, FrameError
 from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
 from ..model.device import keep_torch_threads
 from .buffer import WindowBuffer
@@ -85,6 +86,17 @@ class _TrackStats:
         self.windows = 0
         self.p_sum = 0.0
         self.last_p: float | None = None
+
+
+def _timestamp(value) -> float:
+    """A step()'s timestamp as float seconds; anything else is one FrameError."""
+    try:
+        ts = float(value)
+    except (TypeError, ValueError):
+        raise FrameError(f"timestamp must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(ts):
+        raise FrameError(f"timestamp must be finite, got {value!r}")
+    return ts
 
 
 def _to_frame(boxes, x0: float, y0: float, f: float, w: int, h: int) -> tuple[FaceBox, ...]:
@@ -163,10 +175,10 @@ class LivenessPipeline:
     def step(self, frame: Frame | np.ndarray, timestamp: float | None = None) -> FrameResult:
         """Process one frame (a :class:`Frame` or a gray/BGR/BGRA uint8 array)."""
         if self._closed:
-            raise RuntimeError("pipeline is closed")
+            raise ClosedError("pipeline is closed: step() after close(); build a new one with LivenessPipeline.from_config")
         if not isinstance(frame, Frame):
             image = as_bgr(frame)
-            ts = float(timestamp) if timestamp is not None else float(self._frames_seen)
+            ts = _timestamp(timestamp) if timestamp is not None else float(self._frames_seen)
             frame = Frame(self._frames_seen, image, ts, self._epoch)
         if frame.epoch != self._epoch:
             self._epoch = frame.epoch

@@ -74,6 +74,26 @@ def _check_folder(path: Path) -> None:
         raise ConfigError(f"output folder does not exist: {path.parent}; create it first")
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (symbolic and hard links included; a missing file by its path)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def check_distinct_outputs(source: str | os.PathLike | None, out: str | os.PathLike | None,
+                           jsonl: str | os.PathLike | None) -> None:
+    """Refuse, before anything is opened, outputs that would overwrite the source file being read
+    or each other (``source``: a file source's path, None for cameras and streams)."""
+    named = [(what, Path(p)) for what, p in (("--out", out), ("--jsonl", jsonl)) if p is not None]
+    for what, p in named:
+        if source is not None and _same_file(p, Path(source)):
+            raise ConfigError(f"{what} is the source file itself: {p}; write to another path")
+    if len(named) == 2 and _same_file(named[0][1], named[1][1]):
+        raise ConfigError(f"--out and --jsonl are the same file: {named[0][1]}; give them different paths")
+
+
 class JsonlSink:
     """One JSON object per frame (the frame record), then the summary line; each line flushed as
     written, so a crash never leaves half a line."""
@@ -81,7 +101,10 @@ class JsonlSink:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         _check_folder(self.path)
-        self._fh: IO[str] | None = open(self.path, "w", encoding="utf-8")
+        try:
+            self._fh: IO[str] | None = open(self.path, "w", encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot write JSON lines {self.path}: {e.strerror or e}; check the path") from e
         self.lines = 0
 
     def write_obj(self, obj: dict[str, Any]) -> None:

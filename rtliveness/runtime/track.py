@@ -188,7 +188,11 @@ class IouTracker:
             # predicted from the last detection, not compounded frame by frame
             moved = st.predicted(st.since) or st.box
             if width is not None and height is not None:
-                moved = moved.clipped(width, height) or st.box
+                inside = moved.clipped(width, height)
+                if inside is None:  # carried wholly out of the frame: not shown until seen again
+                    st.detected = False
+                    continue
+                moved = inside
             st.box = moved
             out.append(Track(st.track_id, moved, False, st.age, st.missed))
         return tuple(out)
