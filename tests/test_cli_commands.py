@@ -180,7 +180,7 @@ def trained(tmp_path_factory):
     run = base / "run"
     r = rtl("train", data, "--out", run, "--epochs", "1", "--batch-size", "8", "--input-size", "32", "--lr", "0.01",
             "--device", "cpu", "--exclude", "printed", "--pretrained", pre, "--mixstyle", "0.5", "--degrade", "0.3", "--still", "0.25",
-            "--balance", "families", "--pixel-aux", "0.5")
+            "--gray", "0.2", "--balance", "families", "--pixel-aux", "0.5")
     return data, run, r, pre
 
 
@@ -197,6 +197,7 @@ def test_train_one_epoch_with_exclude_and_pretrained(trained):
     assert "MixStyle after encoder.layer1, encoder.layer2 (p 0.5; training only)" in r.stderr
     assert "camera degradations (roll, blur, lowres, lowlight, white_balance, jpeg) on 30% of windows, every class alike" in r.stderr
     assert "25% of windows made static (one of their crops five times, as a photo), every class alike" in r.stderr
+    assert "20% of windows turned grey (as an infrared camera sees them), every class alike" in r.stderr
     assert "pixel-wise supervision on encoder.layer3 (weight 0.5; training only)" in r.stderr
     # the loss weights: live half, the two families left (replay, 2D mask) a quarter each
     counts = Counter(n.split("/")[0] for n in split["train"] if not n.startswith("printed/"))

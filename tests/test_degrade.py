@@ -52,6 +52,10 @@ def test_each_condition_changes_the_crop_the_way_it_names():
     # roll: the bright square's corners move, the centre stays
     assert out["roll"][32, 32].tolist() == c[32, 32].tolist()
     assert np.abs(out["roll"].astype(int) - c).mean() > 5
+    # grey camera: OpenCV's grey level in all three channels; never drawn for training windows
+    assert CONDITIONS["gray"].kinds == ("gray",)
+    assert np.array_equal(out["gray"], np.repeat(cv2.cvtColor(c, cv2.COLOR_BGR2GRAY)[..., None], 3, axis=2))
+    assert all(not draw(np.random.default_rng([5, i])).gray for i in range(200))
     for name, img in out.items():
         assert img.shape == c.shape and img.dtype == np.uint8, name
 

@@ -326,6 +326,30 @@ def test_still_windows_are_one_crop_five_times_and_ignore_labels():
         TrainConfig(still=1.5)
 
 
+def test_gray_windows_turn_whole_windows_grey_and_ignore_labels():
+    import cv2
+
+    from rtliveness.training.train import gray_windows
+
+    rng = np.random.default_rng(0)
+    w = rng.integers(0, 255, (400, 5, 4, 4, 3), dtype=np.uint8)
+    out = gray_windows(w, 0.3, np.random.default_rng(7))
+    grey = np.array([np.array_equal(o[..., 0], o[..., 1]) and np.array_equal(o[..., 0], o[..., 2]) for o in out])
+    assert 0.22 < grey.mean() < 0.38  # about the share asked for
+    for o, x, g in zip(out, w, grey):
+        if g:  # every crop of the window, OpenCV's BGR -> grey within one level of rounding
+            ref = np.stack([cv2.cvtColor(x[t], cv2.COLOR_BGR2GRAY) for t in range(5)])
+            assert np.abs(o[..., 0].astype(int) - ref).max() <= 1
+        else:
+            assert np.array_equal(o, x)
+    assert np.array_equal(gray_windows(w, 0.3, np.random.default_rng(7)), out)  # the draw is the generator's only
+    assert np.array_equal(gray_windows(w, 0.0, np.random.default_rng(7)), w)
+    every = gray_windows(w, 1.0, np.random.default_rng(1))
+    assert np.array_equal(every[..., 0], every[..., 2]) and not np.array_equal(w[..., 0], w[..., 2])
+    with pytest.raises(ConfigError, match="grey-window share"):
+        TrainConfig(gray=-0.1)
+
+
 def test_family_weights_give_bona_fide_and_attacks_half_each_and_every_family_an_equal_part():
     from rtliveness.training.balance import family_weights
 

@@ -53,6 +53,7 @@ def train(
     augment: Annotated[str, typer.Option("--augment", help="origin (Resize + flip) | strong (+ framing jitter, brightness/contrast).")] = "origin",
     mixstyle: Annotated[float, typer.Option("--mixstyle", help="MixStyle domain generalisation, training only: with this probability per batch, mix the channel statistics after the encoder's first two stages between windows (0 = off; 0.5 is the paper's).")] = 0.0,
     still: Annotated[float, typer.Option("--still", help="Still windows, training only: this share of windows (every class alike) made static — one of their crops five times — as `run` sees a photo (0 = off).")] = 0.0,
+    gray: Annotated[float, typer.Option("--gray", help="Grey windows, training only: this share of windows (every class alike) turned grey, as an infrared or night-mode camera delivers them (0 = off).")] = 0.0,
     degrade: Annotated[float, typer.Option("--degrade", help="Label-neutral camera degradations, training only: this share of windows (every class alike) gets dim light and sensor noise, blur, low resolution, JPEG, white balance or roll (0 = off).")] = 0.0,
     crop_jitter: Annotated[float, typer.Option("--crop-jitter", help="Training only, with --augment strong: move and zoom each of a window's 5 crops on its own by up to this fraction of the crop side, as tracker boxes wobble between frames (0 = off; 0.04 is about 4 px at 112 px).")] = 0.0,
     consistency: Annotated[float, typer.Option("--consistency", help="Training only, with --crop-jitter: score two wobbled views of each window and add this weight x the squared difference of their logits to the loss (0 = off; doubles the training time).")] = 0.0,
@@ -78,7 +79,7 @@ def train(
                       encoder_lr_mult=encoder_lr, teacher=teacher, distill_weight=distill_weight, distill_agree=distill_agree, split_file=split_file, seed=seed, device=device, pretrained=pretrained,
                       exclude_classes=tuple(exclude or ()), skip_bad=skip_bad, person_pattern=person_pattern,
                       calibration=calibration, calibration_target=target, augment=augment, schedule=schedule,
-                      select=select, mixstyle=mixstyle, degrade=degrade, still=still,
+                      select=select, mixstyle=mixstyle, degrade=degrade, still=still, gray=gray,
                       crop_jitter=crop_jitter, consistency=consistency, balance=balance, pixel_aux=pixel_aux)
     res = run_train(data, out, cfg, resume=resume, progress=sys.stderr if sys.stderr.isatty() else None,
                     log=lambda m: typer.echo(m, err=True), resume_epochs=epochs if resume else None)

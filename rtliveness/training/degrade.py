@@ -41,13 +41,14 @@ class Degradation:
     noise: float = 0.0  # sensor read-noise standard deviation, linear light in [0, 1]
     wb: tuple[float, float, float] = (1.0, 1.0, 1.0)  # B, G, R channel gains
     jpeg: int = 0  # JPEG quality (0 = no re-encode)
+    gray: bool = False  # a grey camera (infrared, night mode): the grey level in all three channels, before JPEG
 
     @property
     def kinds(self) -> tuple[str, ...]:
         on = {"roll": self.roll_deg != 0.0, "blur": self.blur_sigma > 0.0, "lowres": self.lowres < 1.0,
               "lowlight": self.light < 1.0 or self.noise > 0.0, "white_balance": self.wb != (1.0, 1.0, 1.0),
               "jpeg": self.jpeg > 0}
-        return tuple(k for k in KINDS if on[k])
+        return tuple(k for k in KINDS if on[k]) + (("gray",) if self.gray else ())  # never drawn: a condition only
 
 
 #: fixed, named settings for evaluation — each a hard but common real-camera condition
@@ -60,6 +61,7 @@ CONDITIONS: dict[str, Degradation] = {
     "jpeg": Degradation(jpeg=15),
     "warm_wb": Degradation(wb=(0.75, 1.0, 1.25)),  # tungsten light, no white balance
     "roll": Degradation(roll_deg=20.0),
+    "gray": Degradation(gray=True),  # an infrared or night-mode camera
 }
 
 
@@ -118,6 +120,8 @@ def apply(image_bgr: np.ndarray, d: Degradation, rng: np.random.Generator | None
             x = x + shot * rng.standard_normal(x.shape, dtype=np.float32)
         x = x * (d.gain * np.asarray(d.wb, np.float32))
         img = np.clip(_linear_to_srgb(x) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if d.gray:
+        img = cv2.cvtColor(cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     if d.jpeg:
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img), [cv2.IMWRITE_JPEG_QUALITY, int(d.jpeg)])
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)

@@ -68,6 +68,7 @@ class TrainConfig:
     degrade: float = 0.0  # label-neutral camera degradations (dim light, noise, blur, low resolution, JPEG, white balance, roll) per window with this probability
     crop_jitter: float = 0.0  # per-crop framing wobble inside a window (shift and zoom, fraction of the crop side), as tracker boxes move between frames
     still: float = 0.0  # this share of windows (every class alike) made static, one crop five times, as `run` sees a photo
+    gray: float = 0.0  # this share of windows (every class alike) turned grey, as an infrared or night-mode camera sees a face
     consistency: float = 0.0  # weight of a term pulling together the logits of two crop-jittered views of each window (0 = off)
     balance: str = "none"  # none (origin) | families: bona fide and attacks half the loss each, every attack family an equal part of its half
     pixel_aux: float = 0.0  # weight of pixel-wise binary supervision on the encoder's layer3 map (training only; 0 = off)
@@ -99,6 +100,8 @@ class TrainConfig:
             raise ConfigError(f"degradation probability must be in [0, 1], got {self.degrade}")
         if not 0.0 <= self.still <= 1.0:
             raise ConfigError(f"still-window share must be in [0, 1], got {self.still}")
+        if not 0.0 <= self.gray <= 1.0:
+            raise ConfigError(f"grey-window share must be in [0, 1], got {self.gray}")
         if not 0.0 <= self.crop_jitter <= 0.1:
             raise ConfigError(f"crop jitter must be in [0, 0.1] (a fraction of the crop side), got {self.crop_jitter}")
         if self.crop_jitter > 0 and self.augment != "strong":
@@ -187,6 +190,18 @@ def still_windows(windows: np.ndarray, share: float, rng: np.random.Generator) -
     which = rng.integers(windows.shape[1], size=len(windows))
     out = windows.copy()
     out[pick] = windows[pick, which[pick]][:, None]
+    return out
+
+
+def gray_windows(windows: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """``share`` of the BGR windows (B, T, H, W, 3) turned grey — every crop of a picked window,
+    the grey level in all three channels — as an infrared or night-mode camera delivers a face.
+    The draw never looks at a label. Returns a new array; the input is not changed."""
+    pick = rng.random(len(windows)) < share
+    out = windows.copy()
+    if pick.any():
+        grey = windows[pick].astype(np.float32) @ np.array([0.114, 0.587, 0.299], np.float32)  # B, G, R weights (BT.601)
+        out[pick] = np.clip(grey + 0.5, 0, 255).astype(np.uint8)[..., None]
     return out
 
 
@@ -417,6 +432,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         log(f"camera degradations ({', '.join(KINDS)}) on {config.degrade:.0%} of windows, every class alike")
     if config.still > 0:
         log(f"{config.still:.0%} of windows made static (one of their crops five times, as a photo), every class alike")
+    if config.gray > 0:
+        log(f"{config.gray:.0%} of windows turned grey (as an infrared camera sees them), every class alike")
     if config.crop_jitter > 0:
         log(f"each crop of a window moved and zoomed on its own by up to {config.crop_jitter:.0%} of its side"
             + (f"; two views per window, logit consistency weight {config.consistency:g}" if config.consistency > 0 else ""))
@@ -460,6 +477,9 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                 if config.still > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral;
                     # both views of a window get the same draw (static or not, the same crop), as with degrade
                     xb = np.concatenate([still_windows(part, config.still, np.random.default_rng([config.seed, epoch, step, 4]))
+                                         for part in np.split(xb, views)])
+                if config.gray > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral
+                    xb = np.concatenate([gray_windows(part, config.gray, np.random.default_rng([config.seed, epoch, step, 5]))
                                          for part in np.split(xb, views)])
                 x = _to_tensor(xb, meta, np.tile(flips[idx], views)).to(device)
                 y = torch.from_numpy(ytr[idx]).to(device)
