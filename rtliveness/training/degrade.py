@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["Degradation", "KINDS", "SHARE", "CONDITIONS", "draw", "apply", "apply_batch"]
+__all__ = ["Degradation", "KINDS", "SHARE", "CONDITIONS", "draw", "apply", "apply_batch", "to_gray"]
 
 #: the kinds, in the order they are applied (the order light meets a camera and a stream)
 KINDS = ("roll", "blur", "lowres", "lowlight", "white_balance", "jpeg")
@@ -100,6 +100,12 @@ def _linear_to_srgb(x: np.ndarray) -> np.ndarray:
     return np.power(np.clip(x, 0.0, 1.0), 1.0 / 2.2, dtype=np.float32)
 
 
+def to_gray(image_bgr: np.ndarray) -> np.ndarray:
+    """What a grey camera (infrared, night mode) delivers: OpenCV's grey level of a BGR uint8
+    image in all three channels — the one grey conversion of training and evaluation."""
+    return cv2.cvtColor(cv2.cvtColor(np.ascontiguousarray(image_bgr), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
 def apply(image_bgr: np.ndarray, d: Degradation, rng: np.random.Generator | None = None) -> np.ndarray:
     """One degraded (H, W, 3) uint8 BGR image (a crop, or a whole frame for deployed-loop tests).
     ``rng`` draws the sensor noise (None: no noise)."""
@@ -121,7 +127,7 @@ def apply(image_bgr: np.ndarray, d: Degradation, rng: np.random.Generator | None
         x = x * (d.gain * np.asarray(d.wb, np.float32))
         img = np.clip(_linear_to_srgb(x) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if d.gray:
-        img = cv2.cvtColor(cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+        img = to_gray(img)
     if d.jpeg:
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img), [cv2.IMWRITE_JPEG_QUALITY, int(d.jpeg)])
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)

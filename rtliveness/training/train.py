@@ -197,11 +197,13 @@ def gray_windows(windows: np.ndarray, share: float, rng: np.random.Generator) ->
     """``share`` of the BGR windows (B, T, H, W, 3) turned grey — every crop of a picked window,
     the grey level in all three channels — as an infrared or night-mode camera delivers a face.
     The draw never looks at a label. Returns a new array; the input is not changed."""
+    from .degrade import to_gray
+
     pick = rng.random(len(windows)) < share
     out = windows.copy()
-    if pick.any():
-        grey = windows[pick].astype(np.float32) @ np.array([0.114, 0.587, 0.299], np.float32)  # B, G, R weights (BT.601)
-        out[pick] = np.clip(grey + 0.5, 0, 255).astype(np.uint8)[..., None]
+    for i in np.flatnonzero(pick):
+        for t in range(windows.shape[1]):
+            out[i, t] = to_gray(windows[i, t])
     return out
 
 
