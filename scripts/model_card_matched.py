@@ -39,11 +39,16 @@ def matched_threshold(faces_desc: np.ndarray, target: int) -> float:
     return float((faces_desc[target - 1] + faces_desc[target]) / 2)
 
 
-def errors_at(rows: list[dict], cls: str, t: float) -> str:
-    """Wrong verdicts of one class at threshold t, as "k of n" (no verdict counts as wrong)."""
+def wrong_count(rows: list[dict], cls: str, t: float) -> tuple[int, int]:
+    """(wrong verdicts, clips) of one class at threshold t; no verdict counts as wrong."""
     ps = [r["p"] for r in rows if r["class"] == cls]
-    wrong = sum(p is None or ((p >= t) if cls == "real" else (p < t)) for p in ps)
-    return f"{wrong} of {len(ps)}"
+    return sum(p is None or ((p >= t) if cls == "real" else (p < t)) for p in ps), len(ps)
+
+
+def errors_at(rows: list[dict], cls: str, t: float) -> str:
+    """Wrong verdicts of one class at threshold t, as "k of n"."""
+    wrong, n = wrong_count(rows, cls, t)
+    return f"{wrong} of {n}"
 
 
 def matched(reports_dir: Path) -> dict:

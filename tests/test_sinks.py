@@ -10,7 +10,7 @@ from conftest import FakeDetector, FakeScorer, fake_pipeline, moving_face_frames
 from rtliveness.errors import ConfigError
 from rtliveness.runtime.app import process_source
 from rtliveness.runtime.progress import FpsMeter
-from rtliveness.runtime.sinks import JsonlSink, MemorySink, Sink, StopRequested, VideoSink, check_distinct_outputs
+from rtliveness.runtime.sinks import JsonlSink, MemorySink, Sink, StopRequested, VideoSink, check_output_paths
 from rtliveness.runtime.sources import ArraySource, FileSource
 from rtliveness.types import FaceBox, Frame, FrameResult, Verdict
 
@@ -178,11 +178,12 @@ def test_outputs_must_not_name_the_source_or_each_other(tmp_path):
     src = tmp_path / "in.mp4"
     src.write_bytes(b"video")
     (tmp_path / "link.mp4").symlink_to(src)
-    check_distinct_outputs(src, tmp_path / "o.mp4", tmp_path / "o.jsonl")  # distinct: fine
-    check_distinct_outputs(None, tmp_path / "o.mp4", None)                # a camera: no source file
+    (tmp_path / "sub").mkdir()
+    check_output_paths(src, tmp_path / "o.mp4", tmp_path / "o.jsonl")  # distinct: fine
+    check_output_paths(None, tmp_path / "o.mp4", None)                # a camera: no source file
     with pytest.raises(ConfigError, match="--out is the source file itself"):
-        check_distinct_outputs(src, tmp_path / "link.mp4", None)           # through a link too
+        check_output_paths(src, tmp_path / "link.mp4", None)           # through a link too
     with pytest.raises(ConfigError, match="--jsonl is the source file itself"):
-        check_distinct_outputs(str(src), None, tmp_path / "." / "in.mp4")
+        check_output_paths(str(src), None, tmp_path / "." / "in.mp4")
     with pytest.raises(ConfigError, match="--out and --jsonl are the same file"):
-        check_distinct_outputs(src, tmp_path / "o.mp4", tmp_path / "sub" / ".." / "o.mp4")
+        check_output_paths(src, tmp_path / "o.mp4", tmp_path / "sub" / ".." / "o.mp4")

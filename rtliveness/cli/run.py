@@ -38,7 +38,7 @@ def run(
 ) -> None:
     """Score every face in SOURCE: annotated video, JSON lines and a summary."""
     from ..config import DetectorConfig, PipelineConfig, StreamConfig
-    from ..runtime.sinks import check_distinct_outputs, fourcc_for
+    from ..runtime.sinks import check_output_paths, fourcc_for
     from ..runtime.sources import parse_source
 
     if max_frames is not None and max_frames < 1:
@@ -54,12 +54,7 @@ def run(
                              full_every=full_detect_every, steady_every=steady_detect_every)
     config = PipelineConfig(weights=weights, device=device, threshold=threshold, detector=det_cfg, backend=backend,
                             cpu_threads=threads, security=security, low_light_target=low_light_target)
-    for p, what in ((out, "--out"), (jsonl, "--jsonl")):
-        if p is not None and not Path(p).parent.exists():
-            raise ConfigError(f"{what} folder does not exist: {Path(p).parent}; create it first")
-        if p is not None and Path(p).is_dir():
-            raise ConfigError(f"{what} is a folder: {p}; give a file path")
-    check_distinct_outputs(source if kind == "file" else None, out, jsonl)
+    check_output_paths(source if kind == "file" else None, out, jsonl)
     if out is not None:
         fourcc_for(Path(out))
     if show is None:

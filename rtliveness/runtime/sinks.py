@@ -82,12 +82,17 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
-def check_distinct_outputs(source: str | os.PathLike | None, out: str | os.PathLike | None,
-                           jsonl: str | os.PathLike | None) -> None:
-    """Refuse, before anything is opened, outputs that would overwrite the source file being read
-    or each other (``source``: a file source's path, None for cameras and streams)."""
+def check_output_paths(source: str | os.PathLike | None, out: str | os.PathLike | None,
+                       jsonl: str | os.PathLike | None) -> None:
+    """Refuse, before anything is opened, an output whose folder is missing, that is a folder, or
+    that would overwrite the source file being read or the other output (``source``: a file
+    source's path, None for cameras and streams)."""
     named = [(what, Path(p)) for what, p in (("--out", out), ("--jsonl", jsonl)) if p is not None]
     for what, p in named:
+        if not p.parent.exists():
+            raise ConfigError(f"{what} folder does not exist: {p.parent}; create it first")
+        if p.is_dir():
+            raise ConfigError(f"{what} is a folder: {p}; give a file path")
         if source is not None and _same_file(p, Path(source)):
             raise ConfigError(f"{what} is the source file itself: {p}; write to another path")
     if len(named) == 2 and _same_file(named[0][1], named[1][1]):

@@ -1,5 +1,5 @@
 """Round 26: grey copies of round 17's real live set, as an infrared or night-mode camera would
-deliver it (the same frames through ``CONDITIONS["gray"]``; videos as MJPG .avi at the source's
+deliver it (the same frames through ``degrade.to_gray``, the one grey conversion; videos as MJPG .avi at the source's
 frame rate, upright, photos as JPEG quality 95; the file names keep their stems).
 
     python weights/reports/round26/gray_copies.py runs/real_live runs/s19/real_live_gray
@@ -9,21 +9,16 @@ from pathlib import Path
 
 import cv2
 
-from rtliveness.training.degrade import CONDITIONS, apply
+from rtliveness.training.degrade import to_gray as grey
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
-
-
-def grey(img):
-    return apply(img, CONDITIONS["gray"], None)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+from eval_real_live import video_files  # noqa: E402
 
 
 def main(src: Path, dst: Path) -> None:
     (dst / "videos").mkdir(parents=True, exist_ok=True)
     (dst / "photos").mkdir(parents=True, exist_ok=True)
-    for v in sorted((src / "videos").iterdir()):
-        if v.suffix.lower() not in VIDEO_SUFFIXES:
-            continue
+    for v in video_files(src / "videos"):
         cap = cv2.VideoCapture(str(v))
         fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
         writer, n = None, 0

@@ -10,6 +10,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+from model_card_matched import wrong_count  # noqa: E402
+
 FAMILIES = ("printed", "replay", "2dmask")
 
 
@@ -17,14 +20,11 @@ def grey_figures(d: Path, key: str) -> dict:
     live = json.loads((d / f"{key}_gray_real_live.json").read_text())["ours"]
     rendered = json.loads((d / f"{key}_gray_rendered_deployed_dev.json").read_text())
     t = rendered["threshold"]
-    apcer = {}
-    for fam in FAMILIES:
-        ps = [r["p"] for r in rendered["rows"] if r["class"] == fam]
-        apcer[fam] = sum(p is None or p < t for p in ps) / len(ps)
-    reals = [r["p"] for r in rendered["rows"] if r["class"] == "real"]
+    apcer = {fam: wrong / n for fam, (wrong, n) in ((f, wrong_count(rendered["rows"], f, t)) for f in FAMILIES)}
+    live_wrong, live_n = wrong_count(rendered["rows"], "real", t)
     out = {"videos_rejected": f"{live['video']['rejected']} of {live['video']['scored']}",
            "faces_rejected": f"{live['photo']['rejected']} of {live['photo']['scored']}",
-           "rendered_live_rejected": f"{sum(p is None or p >= t for p in reals)} of {len(reals)}",
+           "rendered_live_rejected": f"{live_wrong} of {live_n}",
            "apcer": {f: round(100 * a, 1) for f, a in apcer.items()},
            "score": round(100 * (live["video"]["bpcer"] + live["photo"]["bpcer"] + sum(apcer.values()) / len(FAMILIES)), 1)}
     nuaa = d / f"{key}_gray_deployed_devpeople.json"
