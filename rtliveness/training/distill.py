@@ -21,7 +21,7 @@ from ..errors import DataError
 from .data import Sample
 from .teachers.minifasnet_constants import SPOOF_THRESHOLD
 
-__all__ = ["soft_targets", "mix_targets"]
+__all__ = ["soft_targets", "teacher_features", "mix_targets"]
 
 
 def soft_targets(teacher_dir: str | Path, samples: Sequence[Sample], crop_scale: float, cache: Path | None = None,
@@ -39,13 +39,7 @@ def soft_targets(teacher_dir: str | Path, samples: Sequence[Sample], crop_scale:
     if todo:
         teacher = MiniFasTeacher.from_dir(teacher_dir, detector=False)
         for i, s in enumerate(todo):
-            crops = []
-            for p in s.images:
-                img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-                if img is None:
-                    raise DataError(f"sample {s.name}: image {p.name} cannot be read")
-                crops.append(img)
-            known[s.name] = float(np.mean(teacher.score_crops_batch(crops, crop_scale)))
+            known[s.name] = float(np.mean(teacher.score_crops_batch(_read_crops(s), crop_scale)))
             if progress is not None:
                 progress(i + 1, len(todo))
         if cache is not None:
@@ -53,6 +47,44 @@ def soft_targets(teacher_dir: str | Path, samples: Sequence[Sample], crop_scale:
             tmp.write_text(json.dumps(known, indent=0, sort_keys=True))
             os.replace(tmp, cache)
     return np.array([known[s.name] for s in samples], np.float64)
+
+
+def teacher_features(teacher_dir: str | Path, samples: Sequence[Sample], crop_scale: float, cache: Path | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """The teacher's embedding of every crop of every sample (the V2 network's 128-d input of
+    its classifier, :meth:`MiniFasTeacher.embed_crops_batch`), shape ``(len(samples), crops, 128)``
+    float32: the targets of feature distillation (``rtliveness train --distill-features W``).
+
+    Cached in an ``.npz`` keyed by sample name, written atomically, like :func:`soft_targets`."""
+    from .teachers.minifasnet import MiniFasTeacher
+
+    known: dict[str, np.ndarray] = {}
+    if cache is not None and Path(cache).is_file():
+        with np.load(cache) as z:
+            known = {k: z[k] for k in z.files}
+    todo = [s for s in samples if s.name not in known]
+    if todo:
+        teacher = MiniFasTeacher.from_dir(teacher_dir, detector=False)
+        for i, s in enumerate(todo):
+            known[s.name] = teacher.embed_crops_batch(_read_crops(s), crop_scale)
+            if progress is not None:
+                progress(i + 1, len(todo))
+        if cache is not None:
+            tmp = Path(cache).with_name(Path(cache).name + ".tmp")
+            with open(tmp, "wb") as f:
+                np.savez(f, **known)
+            os.replace(tmp, cache)
+    return np.stack([known[s.name] for s in samples]).astype(np.float32)
+
+
+def _read_crops(s: Sample) -> list[np.ndarray]:
+    crops = []
+    for p in s.images:
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is None:
+            raise DataError(f"sample {s.name}: image {p.name} cannot be read")
+        crops.append(img)
+    return crops
 
 
 def mix_targets(labels: np.ndarray, teacher: np.ndarray, use: np.ndarray, weight: float,

@@ -25,7 +25,7 @@ from ..errors import ConfigError, DataError, WeightsError
 from ..model.backends import preprocess_crops
 from ..model.checkpoint import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, atomic_torch_save, save_checkpoint
 from ..model.device import resolve_device
-from ..model.spoofmodel import SpoofModel
+from ..model.spoofmodel import EMBED_DIM, SpoofModel
 from ..runtime.progress import Progress
 from .attacks import CLASSES
 from .balance import BALANCE_MODES, family_weights
@@ -62,6 +62,7 @@ class TrainConfig:
     distill_weight: float = 0.5  # soft target = (1 - w) * label + w * teacher p_spoof
     distill_classes: tuple[str, ...] = ("real", "printed", "replay")  # classes the teacher is trusted on
     distill_agree: bool = False  # blend the teacher in only where it is on the label's side (else the hard label)
+    distill_features: float = 0.0  # weight of feature distillation: the encoder's crop embeddings must predict the teacher's (training only; 0 = off)
     split_file: Path | None = None  # use this split.json (train/dev/test sample names) instead of a new split
     select: str = "acer"  # which epoch becomes model.pt: acer | eer (lowest on dev) | last
     mixstyle: float = 0.0  # MixStyle after the encoder's first two stages, with this probability per batch (0 = off)
@@ -80,6 +81,12 @@ class TrainConfig:
             raise ConfigError(f"distill weight must be in [0, 1], got {self.distill_weight}")
         if self.distill_agree and self.teacher is None:
             raise ConfigError("distilling only where the teacher agrees needs a teacher: add --teacher DIR")
+        if not 0.0 <= self.distill_features <= 10.0:
+            raise ConfigError(f"feature distillation weight must be in [0, 10], got {self.distill_features}")
+        if self.distill_features > 0 and self.teacher is None:
+            raise ConfigError("feature distillation needs a teacher: add --teacher DIR")
+        if self.distill_features > 0 and self.encoder_lr_mult == 0:
+            raise ConfigError("feature distillation trains the encoder: it needs --encoder-lr-mult > 0")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch size must be >= 1")
         if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.momentum < 1):
@@ -360,6 +367,12 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             f"{', only where it agrees with the label' if config.distill_agree else ''})")
     elif config.teacher is not None:
         ytr = np.load(run_dir / "targets.npy")
+    tfeat = None
+    if config.distill_features > 0:  # cached in the run folder: a resumed run reads it back
+        from .distill import teacher_features
+
+        tfeat = teacher_features(config.teacher, train_s, ds.crop_scale or crop_scale, run_dir / "teacher_features.npz",
+                                 progress=lambda i, n: bar.status(f"teacher features {i}/{n}"))
 
     torch.manual_seed(config.seed)
     model = SpoofModel().to(device)
@@ -380,8 +393,18 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         if state is not None:
             pixel.load_state_dict(state["pixel_head"])
         log(f"pixel-wise supervision on encoder.{STAGE} (weight {config.pixel_aux:g}; training only)")
+    hint = None
+    if tfeat is not None:  # training-only map, outside the model, like the pixel head
+        from .feature_hint import FeatureHint
+
+        hint = FeatureHint(model.encoder, meta.window, EMBED_DIM, tfeat.shape[-1]).to(device)
+        if state is not None:
+            hint.load_state_dict(state["hint_head"])
+        log(f"feature distillation: the encoder's crop embeddings predict the teacher's {tfeat.shape[-1]}-d ones "
+            f"(weight {config.distill_features:g}; training only)")
     groups = [{"params": [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-               + ([] if pixel is None else list(pixel.parameters())), "lr_mult": 1.0}]
+               + ([] if pixel is None else list(pixel.parameters()))
+               + ([] if hint is None else list(hint.parameters())), "lr_mult": 1.0}]
     if config.encoder_lr_mult > 0:
         groups.append({"params": list(model.encoder.parameters()), "lr_mult": config.encoder_lr_mult})
     else:
@@ -420,7 +443,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             "epoch": epoch, "step_in_epoch": step, "running_loss": running_loss[0], "config": config.to_json() | {"fractions": list(config.fractions),
                                                                               "exclude_classes": list(config.exclude_classes)},
             "history": json.dumps(history), "best": json.dumps(best), "meta": meta.to_dict(),
-        } | ({} if pixel is None else {"pixel_head": pixel.state_dict()}), last_path)
+        } | ({} if pixel is None else {"pixel_head": pixel.state_dict()})
+          | ({} if hint is None else {"hint_head": hint.state_dict()}), last_path)
 
     mixer = None
     if config.mixstyle > 0 and config.encoder_lr_mult > 0:
@@ -498,6 +522,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                         loss = 0.5 * (loss_fn(a, y, w) + loss_fn(b, y, w)) + config.consistency * (a - b).pow(2).mean()
                     if pixel is not None:  # every crop of every view, against its window's target
                         loss = loss + config.pixel_aux * pixel.loss(y.repeat(views), w.repeat(views))
+                    if hint is not None:  # every crop of every view, against the teacher's embedding of that stored crop
+                        loss = loss + config.distill_features * hint.loss(torch.from_numpy(tfeat[idx]).to(device).repeat(views, 1, 1))
                 if not torch.isfinite(loss):
                     raise DataError(f"training diverged (loss {loss.item()}) at epoch {epoch + 1} step {step}; lower --lr")
                 scaler.scale(loss).backward()
@@ -547,6 +573,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             mixer.remove()
         if pixel is not None:
             pixel.remove()
+        if hint is not None:
+            hint.remove()
     model_path = run_dir / "model.pt"
     thr = float(best.get("threshold", 0.5))  # the threshold stored with the best epoch's model.pt
     return TrainResult(run_dir, model_path, history, thr, interrupted)

@@ -289,6 +289,16 @@ class MiniFasTeacher:
         """
         return float(self.score_crops_batch([crop_bgr], crop_scale)[0])
 
+    def embed_crops_batch(self, crops_bgr: Sequence[np.ndarray], crop_scale: float) -> np.ndarray:
+        """The V2 network's 128-d embeddings (the input of its classifier) of stored square
+        crops, through the same crop rule as :meth:`score_crops_batch`: (N, 128) float32. V2 is
+        the network every stored crop reaches (V1SE needs ``crop_scale >= 3.58``)."""
+        if len(crops_bgr) == 0:
+            return np.zeros((0, self.v2.linear.out_features), np.float32)
+        v2 = [self._crop_inputs(c, crop_scale, False)[0] for c in crops_bgr]
+        with _thread_limit(self.num_threads), torch.inference_mode():
+            return self.v2.embed(_to_batch(v2)).float().numpy()
+
     def score_crops_batch(self, crops_bgr: Sequence[np.ndarray], crop_scale: float) -> np.ndarray:
         """:meth:`score_crop` for crops of one ``crop_scale``, batched: (N,) float64 ``p_spoof``."""
         with_v1se = self.uses_v1se(crop_scale)

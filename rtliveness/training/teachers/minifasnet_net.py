@@ -138,13 +138,17 @@ class MiniFASNet(nn.Module):
         self.bn: nn.Module = nn.BatchNorm1d(embedding)
         self.prob = nn.Linear(embedding, num_classes, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: (N, 3, 80, 80) float BGR in 0..255 -> (N, 3) logits (class 1 = live)."""
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: (N, 3, 80, 80) float BGR in 0..255 -> (N, 128) embeddings, the input of the
+        final linear classifier (:meth:`forward` is ``prob(embed(x))``)."""
         for stage in (self.conv1, self.conv2_dw, self.conv_23, self.conv_3, self.conv_34,
                       self.conv_4, self.conv_45, self.conv_5, self.conv_6_sep, self.conv_6_dw):
             x = stage(x)
-        x = self.bn(self.linear(torch.flatten(x, 1)))
-        return self.prob(x)
+        return self.bn(self.linear(torch.flatten(x, 1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: (N, 3, 80, 80) float BGR in 0..255 -> (N, 3) logits (class 1 = live)."""
+        return self.prob(self.embed(x))
 
     def fused(self) -> "MiniFASNet":
         """An inference copy with every batch norm folded into the layer before it.
