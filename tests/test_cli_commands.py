@@ -302,6 +302,12 @@ def test_train_distill_agree_without_teacher_is_one_error_line(trained, tmp_path
                    "distilling only where the teacher agrees needs a teacher: add --teacher DIR")
 
 
+def test_train_feature_distillation_without_teacher_is_one_error_line(trained, tmp_path):
+    data, _, _, _ = trained
+    one_error_line(rtl("train", data, "--out", tmp_path / "run", "--distill-features", "1", "--device", "cpu"), 2,
+                   "feature distillation needs a teacher: add --teacher DIR")
+
+
 def test_train_with_a_teacher_only_where_it_agrees(trained, tmp_path):
     """The teacher (random weights in its own format) scores every training sample; with
     --distill-agree its score is blended into exactly the samples where it is on the label's side."""
@@ -313,7 +319,7 @@ def test_train_with_a_teacher_only_where_it_agrees(trained, tmp_path):
     write_fake_teacher(teacher)
     run = tmp_path / "run"
     r = ok(rtl("train", data, "--out", run, "--epochs", "1", "--batch-size", "8", "--input-size", "32", "--device", "cpu",
-               "--teacher", teacher, "--distill-weight", "0.4", "--distill-agree"))
+               "--teacher", teacher, "--distill-weight", "0.4", "--distill-agree", "--distill-features", "0.5"))
     scores = json.loads((run / "teacher_scores.json").read_text())
     train_names = json.loads((run / "split.json").read_text())["train"]
     labels = np.array([0.0 if n.startswith("real/") else 1.0 for n in train_names])
@@ -325,4 +331,7 @@ def test_train_with_a_teacher_only_where_it_agrees(trained, tmp_path):
     assert f"soft targets on {int(agree.sum())} of {len(train_names)} train samples (weight 0.4, classes real, printed, " \
            f"replay, only where it agrees with the label)" in r.stderr
     cfg = torch.load(run / "model.pt", map_location="cpu", weights_only=False)["train"]["config"]
-    assert cfg["distill_agree"] is True and cfg["distill_weight"] == 0.4
+    assert cfg["distill_agree"] is True and cfg["distill_weight"] == 0.4 and cfg["distill_features"] == 0.5
+    assert "feature distillation: the encoder's crop embeddings predict the teacher's 128-d ones (weight 0.5; training only)" in r.stderr
+    with np.load(run / "teacher_features.npz") as z:
+        assert sorted(z.files) == sorted(train_names) and z[train_names[0]].shape == (5, 128)

@@ -3,7 +3,7 @@ import time
 import pytest
 
 from conftest import FakeDetector, FakeScorer, fake_pipeline
-from rtliveness.runtime.decision import DecisionRule, decide
+from rtliveness.runtime.decision import DecisionRule, decide, decision_bounds
 from rtliveness.errors import ConfigError
 from rtliveness.runtime.sources import ArraySource
 from rtliveness.types import FaceBox, Frame, FrameResult, Verdict
@@ -24,6 +24,33 @@ def test_rule_needs_consecutive_confident_windows():
     assert rule.update(R(4, (1, 0.3))) is None
     label, tid, p = rule.update(R(5, (1, 0.2)))
     assert (label, tid) == ("live", 1) and p == pytest.approx(0.2)
+
+
+def test_margin_is_the_same_log_odds_distance_at_every_threshold():
+    assert decision_bounds(0.5, 0.1) == pytest.approx((0.4, 0.6))
+    assert decision_bounds(0.5, 0.0) == pytest.approx((0.5, 0.5))
+    # the balanced and strict levels of the shipped model sit far below the margin: a live side remains
+    for t in (0.0198, 0.0029, 0.4485, 0.97):
+        lo, hi = decision_bounds(t, 0.1)
+        assert 0 < lo < t < hi < 1
+        logit = lambda p: np.log(p / (1 - p))
+        assert logit(t) - logit(lo) == pytest.approx(np.log(0.6 / 0.4))
+        assert logit(hi) - logit(t) == pytest.approx(np.log(0.6 / 0.4))
+    assert decision_bounds(0.0198, 0.1) == pytest.approx((0.013288, 0.029409), abs=1e-6)
+
+
+def test_rule_decides_live_at_a_low_threshold():
+    """At threshold 0.02 (the `balanced` level) a live face scoring 0.003 is decided live; a
+    plain threshold - margin rule left no live side there (it needed p_spoof < -0.08)."""
+    rule = DecisionRule(0.02, windows=3, margin=0.1)
+    assert rule.update(R(0, (1, 0.003))) is None
+    assert rule.update(R(1, (1, 0.004))) is None
+    assert rule.update(R(2, (1, 0.003)))[0] == "live"
+    rule = DecisionRule(0.02, windows=2, margin=0.1)
+    rule.update(R(0, (1, 0.025)))
+    assert rule.update(R(1, (1, 0.025))) is None  # above the threshold, inside the margin
+    rule.update(R(2, (1, 0.05)))
+    assert rule.update(R(3, (1, 0.05)))[0] == "spoof"
 
 
 def test_rule_resets_a_track_that_left():

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
+
 websockets_sync = pytest.importorskip("websockets.sync.client")
 
+from rtliveness.runtime.decision import decision_bounds  # noqa: E402
 from rtsp_support import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +67,10 @@ def test_health_reports_the_loaded_model(client):
     assert body["status"] == "ok" and body["version"]
     assert 0 < body["model"]["threshold"] < 1 and body["model"]["window"] == 5
     assert body["model"]["low_light_target"] == 0.0  # off by default (round 20)
-    assert body["decision"] == {"windows": 5, "margin": 0.1, "timeout_s": 10.0}
+    live_below, spoof_from = decision_bounds(body["model"]["threshold"], 0.1)
+    assert body["decision"] == {"windows": 5, "margin": 0.1, "live_below": round(live_below, 6),
+                                "spoof_from": round(spoof_from, 6), "timeout_s": 10.0}
+    assert body["decision"]["live_below"] < body["model"]["threshold"] < body["decision"]["spoof_from"]
 
 
 def test_analyze_returns_the_run_summary_and_frames(client):
@@ -157,6 +165,109 @@ def test_websocket_auth_and_stream_limit(client):
         assert exc.value.code == 1013
         r = client.post("/v1/analyze", content=LIVE.read_bytes()[:1000], headers=AUTH)
         assert r.status_code == 503 and "slots" in r.json()["error"]
+
+
+def test_tokens_origins_sizes_and_idle_streams():
+    """Review findings: a non-ASCII token is a wrong token (never a 500); a page of another
+    origin cannot open a stream unless allowed; a frame over the size limit closes the stream
+    with 1009; a frame declaring more than 40 megapixels is refused before decoding; a stream
+    that sends nothing is closed after the idle timeout, so its slot comes back."""
+    from fastapi.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from rtliveness.serve.app import create_app
+    from rtliveness.serve.config import ServeConfig
+
+    cfg = ServeConfig(token=TOKEN, max_streams=1, max_upload_mb=0.5, idle_timeout_s=0.5,
+                      allow_origins=("https://kiosk.example:8443",))
+    with TestClient(create_app(cfg)) as c:
+        r = c.post("/v1/analyze", content=b"x", headers={"Authorization": "Bearer \u00fcn\u00efcode-token".encode("utf-8")})
+        assert r.status_code == 401 and "token" in r.json()["error"]
+
+        def closed_with(url, **kw):
+            with c.websocket_connect(url, **kw) as ws:
+                with pytest.raises(WebSocketDisconnect) as exc:
+                    ws.receive_text()
+            return exc.value.code, exc.value.reason
+
+        assert closed_with(f"/v1/stream?token={TOKEN}\u00e9")[0] == 4401
+        code, reason = closed_with(f"/v1/stream?token={TOKEN}", headers={"origin": "http://evil.example"})
+        assert code == 4403 and "--allow-origin" in reason
+        big = b"\xff" * (512 * 1024 + 1)
+        for headers in ({"origin": "https://kiosk.example:8443"}, {"origin": "http://testserver"}, {}):
+            with c.websocket_connect(f"/v1/stream?token={TOKEN}", headers=headers) as ws:
+                ws.send_bytes(big)
+                with pytest.raises(WebSocketDisconnect) as exc:
+                    ws.receive_text()
+            assert exc.value.code == 1009 and f"frame of {len(big)} bytes exceeds 524288 bytes" in exc.value.reason
+        huge = cv2.imencode(".png", np.zeros((8000, 6000, 3), np.uint8))[1].tobytes()  # 48 MP, 140 KB
+        assert len(huge) < 512 * 1024
+        t0 = time.monotonic()
+        with c.websocket_connect(f"/v1/stream?token={TOKEN}") as ws:
+            ws.send_bytes(huge)
+            rec = ws.receive_json()
+            assert rec == {"frame": 0, "error": "frame of 6000x8000 pixels exceeds 40 megapixels: send camera frames "
+                                                "(downscale larger images)"}
+            with pytest.raises(WebSocketDisconnect) as exc:  # then nothing: closed after 0.5 s
+                ws.receive_text()
+        assert exc.value.code == 1001 and "no frame for 0.5 s" in exc.value.reason
+        assert time.monotonic() - t0 < 10
+        assert c.get("/health").json()["streams"]["active"] == 0  # the slot is free again
+
+
+def test_health_names_no_security_level_when_a_threshold_overrides_it():
+    from fastapi.testclient import TestClient
+
+    from rtliveness.serve.app import create_app
+    from rtliveness.serve.config import ServeConfig
+
+    with TestClient(create_app(ServeConfig(security="balanced", threshold=0.3))) as c:
+        model = c.get("/health").json()["model"]
+    assert model["security"] is None and model["threshold"] == 0.3
+    with TestClient(create_app(ServeConfig(security="balanced"))) as c:
+        body = c.get("/health").json()
+    assert body["model"]["security"] == "balanced"
+    assert body["model"]["threshold"] == round(body["model"]["security_levels"]["balanced"], 6)
+    assert 0 < body["decision"]["live_below"] < body["model"]["threshold"]  # a kiosk can say live
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"token": "pässwört-long"}, "--token must be printable ASCII"),
+    ({"token": "has space inside"}, "--token must be printable ASCII"),
+    ({"max_upload_mb": float("inf")}, "--max-upload-mb must be a finite number >= 0.001"),
+    ({"max_upload_mb": 1e-7}, "--max-upload-mb must be a finite number >= 0.001"),
+    ({"idle_timeout_s": 0}, "--idle-timeout must be"),
+    ({"idle_timeout_s": float("nan")}, "--idle-timeout must be"),
+    ({"allow_origins": ("kiosk.example",)}, "--allow-origin must be a scheme and host"),
+    ({"allow_origins": ("https://kiosk.example/page",)}, "--allow-origin must be a scheme and host"),
+])
+def test_serve_config_refuses_bad_values(kw, words):
+    from rtliveness.errors import ConfigError
+    from rtliveness.serve.config import ServeConfig
+
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        ServeConfig(**kw)
+
+
+def test_an_upload_the_client_abandons_is_a_400_not_a_traceback(tmp_path):
+    import asyncio
+
+    from starlette.requests import ClientDisconnect
+
+    from rtliveness.serve.app import ClientError, _receive_upload
+
+    class Gone:
+        headers = {"content-type": "application/octet-stream"}
+
+        async def stream(self):
+            yield b"partial"
+            raise ClientDisconnect()
+
+    before = set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*"))
+    with pytest.raises(ClientError) as exc:
+        asyncio.run(_receive_upload(Gone(), 1 << 20))
+    assert exc.value.status == 400 and "disconnected" in exc.value.reason
+    assert set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*")) == before  # the partial file is gone
 
 
 def test_slow_client_gets_drop_records_not_unbounded_buffering(client):
@@ -272,6 +383,16 @@ def test_real_server_websocket_stream_of_n_frames_returns_n_records(server):
         with pytest.raises(ConnectionClosed) as closed:
             anon.recv(timeout=30)
         assert closed.value.rcvd.code == 4401
+    with websockets_sync.connect(url, origin="http://evil.example") as foreign:
+        with pytest.raises(ConnectionClosed) as closed:
+            foreign.recv(timeout=30)
+        assert closed.value.rcvd.code == 4403
+    for size in (2 * 1024 * 1024 + 1, 3 * 1024 * 1024):  # just over --max-upload-mb 2, and far over it
+        with websockets_sync.connect(url, max_size=None) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.send(b"\xff" * size)
+                ws.recv(timeout=30)
+            assert closed.value.rcvd.code == 1009
 
 
 def test_serve_refuses_a_busy_port_in_one_line():

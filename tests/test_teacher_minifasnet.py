@@ -237,3 +237,21 @@ def test_real_teacher_on_nuaa() -> None:
         crops.append(_square_crop(frame, boxes[0], 2.7, 224))
     p_crop_live, p_crop_printed = teacher.score_crops_batch(crops, 2.7)
     assert p_crop_live < 0.2 and p_crop_printed > 0.8
+
+
+def test_embeddings_are_the_classifiers_input(fake_teacher_dir: Path) -> None:
+    """embed_crops_batch gives V2's 128-d embedding of the same region score_crops_batch scores:
+    V2's classifier on it gives exactly V2's live probability (fused copy included)."""
+    teacher = MiniFasTeacher.from_dir(fake_teacher_dir, detector=False)
+    rng = np.random.default_rng(3)
+    crops = [rng.integers(0, 256, (224, 224, 3), dtype=np.uint8) for _ in range(3)]
+    emb = teacher.embed_crops_batch(crops, 2.7)
+    assert emb.shape == (3, 128) and emb.dtype == np.float32
+    live = torch.softmax(teacher.v2.prob(torch.from_numpy(emb)).double(), dim=1)[:, 1].numpy()
+    np.testing.assert_allclose(1.0 - live, teacher.score_crops_batch(crops, 2.7), atol=1e-6)
+    raw = load_minifasnet(fake_teacher_dir / V2_FILE, MiniFASNetV2)  # the unfused network agrees
+    x = torch.from_numpy(np.stack([teacher._crop_inputs(c, 2.7, False)[0] for c in crops]).transpose(0, 3, 1, 2).astype(np.float32))
+    with torch.no_grad():
+        np.testing.assert_allclose(raw.embed(x).numpy(), emb, rtol=1e-4, atol=1e-4)
+        assert torch.equal(raw(x), raw.prob(raw.embed(x)))
+    assert teacher.embed_crops_batch([], 2.7).shape == (0, 128)

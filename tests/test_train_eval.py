@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -429,6 +430,92 @@ def test_pixel_supervision_scores_every_cell_of_every_crop_against_its_window_ta
         TrainConfig(pixel_aux=-1)
     with pytest.raises(ConfigError, match="needs --encoder-lr-mult > 0"):
         TrainConfig(pixel_aux=0.5, encoder_lr_mult=0.0)
+
+
+def test_feature_hint_compares_every_crop_with_the_teachers_embedding():
+    from rtliveness.model.spoofmodel import SpoofModel
+    from rtliveness.training.feature_hint import FeatureHint
+
+    torch.manual_seed(0)
+    model = SpoofModel()
+    hint = FeatureHint(model.encoder, 5, 512, 8)
+    model.train()
+    x = torch.randn(2, 5, 3, 32, 32)
+    model(x)
+    emb = hint._emb.detach().clone()
+    assert emb.shape == (10, 512)
+    teacher = torch.randn(2, 5, 8)
+    got = hint.loss(teacher)
+    # by hand: 1 - cosine between the mapped crop embedding and the teacher's, mean over the 10 crops
+    mapped = emb @ hint.proj.weight.T + hint.proj.bias
+    t = teacher.reshape(10, 8)
+    cos = (mapped * t).sum(1) / (mapped.norm(dim=1) * t.norm(dim=1))
+    assert got.item() == pytest.approx((1 - cos).mean().item(), rel=1e-5)
+    got.backward()
+    assert hint.proj.weight.grad is not None and model.encoder.conv1.weight.grad is not None
+    assert model.fc.weight.grad is None  # the hint trains the encoder, never the head
+    with pytest.raises(RuntimeError, match="no training forward pass"):
+        hint.loss(teacher)  # consumed
+    model.eval()
+    model(x)  # inference captures nothing
+    with pytest.raises(RuntimeError):
+        hint.loss(teacher)
+    model.train()
+    model(x)
+    with pytest.raises(ValueError, match="10 crop embeddings for 15 teacher embeddings"):
+        hint.loss(torch.randn(3, 5, 8))
+    hint.remove()
+    model(x)
+    assert hint._emb is None
+    with pytest.raises(ConfigError, match="feature distillation weight must be in"):
+        TrainConfig(distill_features=11, teacher=Path("t"))
+    with pytest.raises(ConfigError, match="feature distillation needs a teacher"):
+        TrainConfig(distill_features=1.0)
+    with pytest.raises(ConfigError, match="feature distillation trains the encoder"):
+        TrainConfig(distill_features=1.0, teacher=Path("t"), encoder_lr_mult=0.0)
+
+
+@pytest.mark.slow
+def test_train_with_feature_distillation_resumes_exactly_and_keeps_the_origins_names(tmp_path):
+    """Teacher embeddings (random teacher weights in the teacher's format) are computed once and
+    cached; an interrupted run resumes to the same weights; the checkpoint holds only the
+    origin's parameters."""
+    from test_teacher_minifasnet import write_fake_teacher
+
+    from rtliveness.training.distill import teacher_features
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        root = make_dataset(tmp_path / "d", per_class=8, persons=8)
+        (tmp_path / "t").mkdir()
+        teacher = write_fake_teacher(tmp_path / "t")
+        cfg = TrainConfig(**CFG, teacher=teacher, distill_features=1.0)
+        full = train(root, tmp_path / "full", cfg)
+        names = json.loads((tmp_path / "full" / "split.json").read_text())["train"]
+        ds = scan_dataset(root)
+        by_name = {s.name: s for s in ds.samples}
+        feats = teacher_features(teacher, [by_name[n] for n in names], ds.crop_scale or 1.0)
+        with np.load(tmp_path / "full" / "teacher_features.npz") as z:
+            assert sorted(z.files) == sorted(names)
+            np.testing.assert_array_equal(np.stack([z[n] for n in names]), feats)
+        assert feats.shape == (len(names), 5, 128)
+        part = train(root, tmp_path / "part", cfg, stop_after_steps=3)
+        assert part.interrupted
+        assert "hint_head" in torch.load(tmp_path / "part" / "last.pt", map_location="cpu", weights_only=False)
+        train(root, tmp_path / "part", TrainConfig(device="cpu"), resume=True)
+        a = load_checkpoint(tmp_path / "full" / "model.pt").model.state_dict()
+        b = load_checkpoint(tmp_path / "part" / "model.pt").model.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        stored = torch.load(tmp_path / "full" / "model.pt", map_location="cpu", weights_only=False)
+        assert {k.split(".")[0] for k in stored["state_dict"]} == {"encoder", "conv1d", "fc"}
+        # without the hint the same run ends elsewhere: the term is in the loss
+        plain = train(root, tmp_path / "plain", TrainConfig(**CFG, teacher=teacher))
+        c = load_checkpoint(plain.model_path).model.state_dict()
+        assert not torch.equal(a["encoder.conv1.weight"], c["encoder.conv1.weight"])
+        assert [h["epoch"] for h in full.history] == [1, 2]
+    finally:
+        torch.set_num_threads(prev)
 
 
 def test_mix_targets_blends_the_teacher_only_where_asked():

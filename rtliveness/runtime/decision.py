@@ -5,6 +5,7 @@ Pure logic over :class:`FrameResult` objects; :func:`decide` drives a pipeline o
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -13,12 +14,33 @@ from typing import Iterable
 from ..errors import ConfigError
 from ..types import FrameResult
 
-__all__ = ["Decision", "DecisionRule", "decide", "label_for"]
+__all__ = ["DECISION_MARGIN", "DECISION_WINDOWS", "Decision", "DecisionRule", "decide", "decision_bounds", "label_for"]
 
 
 def label_for(p_spoof: float, threshold: float) -> str:
     """The decision rule, in one place: ``spoof`` when ``p_spoof >= threshold``, else ``live``."""
     return "spoof" if p_spoof >= threshold else "live"
+
+
+#: ``decide``'s defaults: 5 consecutive confident windows, margin 0.1 (the kiosk page's too)
+DECISION_WINDOWS = 5
+DECISION_MARGIN = 0.1
+
+
+def decision_bounds(threshold: float, margin: float) -> tuple[float, float]:
+    """``(live_below, spoof_from)``: a window counts as a confident ``live`` when its p_spoof is
+    below the first, a confident ``spoof`` when it is at or above the second — the one place of
+    this rule (the kiosk page gets both from ``/health``).
+
+    The margin is ``margin`` on the probability scale at threshold 0.5 and the same distance in
+    log-odds at any other threshold (``logit(p)`` within ``logit(0.5 + margin)`` of
+    ``logit(threshold)`` is not confident). A plain ``threshold ± margin`` would leave no live
+    side at all below a threshold of ``margin`` — the ``balanced`` and ``strict`` levels sit at
+    p_spoof 0.02 and 0.003 — so a kiosk could never say ``live`` there."""
+    t = min(max(float(threshold), 1e-9), 1.0 - 1e-9)
+    d = math.log((0.5 + margin) / (0.5 - margin))
+    z = math.log(t / (1.0 - t))
+    return 1.0 / (1.0 + math.exp(-(z - d))), 1.0 / (1.0 + math.exp(-(z + d)))
 
 
 @dataclass(frozen=True)
@@ -33,9 +55,9 @@ class Decision:
 
 class DecisionRule:
     """Decide once a track has ``windows`` consecutive scored windows whose p_spoof all lie on
-    the same side of the threshold by at least ``margin``."""
+    the same side of the threshold by at least ``margin`` (:func:`decision_bounds`)."""
 
-    def __init__(self, threshold: float, windows: int = 5, margin: float = 0.1) -> None:
+    def __init__(self, threshold: float, windows: int = DECISION_WINDOWS, margin: float = DECISION_MARGIN) -> None:
         if windows < 1:
             raise ConfigError(f"windows must be >= 1, got {windows}")
         if not 0 <= margin < 0.5:
@@ -43,6 +65,7 @@ class DecisionRule:
         self.threshold = threshold
         self.windows = windows
         self.margin = margin
+        self.live_below, self.spoof_from = decision_bounds(threshold, margin)
         self._recent: dict[int, deque] = {}
 
     def update(self, result: FrameResult) -> tuple[str, int, float] | None:
@@ -54,9 +77,9 @@ class DecisionRule:
             q = self._recent.setdefault(v.track_id, deque(maxlen=self.windows))
             q.append(v.p_spoof)
             if len(q) == self.windows:
-                if all(label_for(p, self.threshold + self.margin) == "spoof" for p in q):
+                if all(label_for(p, self.spoof_from) == "spoof" for p in q):
                     return "spoof", v.track_id, sum(q) / len(q)
-                if all(label_for(p, self.threshold - self.margin) == "live" for p in q):
+                if all(label_for(p, self.live_below) == "live" for p in q):
                     return "live", v.track_id, sum(q) / len(q)
         for tid in list(self._recent):
             if tid not in seen:
@@ -64,7 +87,8 @@ class DecisionRule:
         return None
 
 
-def decide(pipeline, source: Iterable, timeout_s: float = 10.0, windows: int = 5, margin: float = 0.1) -> Decision:
+def decide(pipeline, source: Iterable, timeout_s: float = 10.0, windows: int = DECISION_WINDOWS,
+           margin: float = DECISION_MARGIN) -> Decision:
     """Run ``pipeline`` over ``source`` until a face gets a confident decision or ``timeout_s``
     passes; returns ``Decision(label='undecided')`` on timeout or when the source ends.
 

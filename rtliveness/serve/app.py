@@ -2,8 +2,10 @@
 
 Every error a client can cause is a 4xx with ``{"error": "<one line>"}``: 400 malformed,
 401 token, 413 too large, 422 not a video / bad parameter, 503 all stream slots busy.
-WebSocket: close code 4401 for a missing/wrong token, 1013 when all slots are busy; a frame that
-cannot be decoded gets ``{"frame", "error"}`` and the connection stays open.
+WebSocket: close code 4401 for a missing/wrong token, 4403 for a browser page of another origin
+(unless allowed), 1013 when all slots are busy, 1009 for a frame over the size limit, 1001 after
+``idle_timeout_s`` without a frame; a frame that cannot be decoded gets ``{"frame", "error"}``
+and the connection stays open.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.websockets import WebSocketDisconnect
 
 from ..errors import RtlivenessError, SourceError
@@ -33,7 +36,24 @@ from .stream import Item, PendingFrames, decode_frame, dropped_record, error_rec
 __all__ = ["create_app"]
 
 WS_UNAUTHORIZED = 4401
+WS_FORBIDDEN_ORIGIN = 4403
 WS_TRY_AGAIN_LATER = 1013
+WS_TOO_BIG = 1009
+WS_GOING_AWAY = 1001
+
+
+def _token_ok(given: str, expected: str) -> bool:
+    """Constant-time comparison on bytes: any text a client sends is compared, never a TypeError."""
+    return secrets.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
+
+
+def _origin_ok(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """A WebSocket from a non-browser client (no Origin), from a page this service served (the
+    Origin's host is the Host the request came to) or from an allowed origin."""
+    if origin is None:
+        return True
+    _, _, netloc = origin.partition("://")
+    return (host is not None and netloc.lower() == host.lower()) or origin.rstrip("/") in allowed
 
 
 class ClientError(Exception):
@@ -97,7 +117,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
             return
         auth = request.headers.get("authorization", "")
         scheme, _, value = auth.partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(value.strip(), config.token):
+        if scheme.lower() != "bearer" or not _token_ok(value.strip(), config.token):
             raise ClientError(401, "missing or wrong token: send 'Authorization: Bearer <token>'")
 
     # ------------------------------------------------------------------ routes
@@ -136,9 +156,14 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket):
         await ws.accept()
+        origin = ws.headers.get("origin")
+        if not _origin_ok(origin, ws.headers.get("host"), config.allow_origins):
+            await ws.close(code=WS_FORBIDDEN_ORIGIN,
+                           reason=f"origin not allowed: serve the page from this service or start it with --allow-origin"[:120])
+            return
         if config.token is not None:
             given = ws.query_params.get("token", "")
-            if not secrets.compare_digest(given, config.token):
+            if not _token_ok(given, config.token):
                 await ws.close(code=WS_UNAUTHORIZED, reason="missing or wrong token: add ?token=<token>")
                 return
         try:
@@ -219,6 +244,9 @@ async def _receive_upload(request: Request, limit: int) -> tuple[Path, str]:
     except _TooLarge:
         path.unlink(missing_ok=True)
         raise ClientError(413, f"upload exceeds the limit of {limit} bytes (--max-upload-mb)") from None
+    except ClientDisconnect:  # the client went away mid-upload: nobody to answer, nothing to log
+        path.unlink(missing_ok=True)
+        raise ClientError(400, "the client disconnected during the upload") from None
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -255,7 +283,11 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig) -> N
         try:
             while True:
                 await pending.wait_room()
-                msg = await ws.receive()
+                try:
+                    msg = await asyncio.wait_for(ws.receive(), config.idle_timeout_s)
+                except asyncio.TimeoutError:
+                    await ws.close(code=WS_GOING_AWAY, reason=f"no frame for {config.idle_timeout_s:g} s (--idle-timeout)")
+                    return
                 if msg["type"] == "websocket.disconnect":
                     return
                 now = time.monotonic()
@@ -263,8 +295,9 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig) -> N
                 t = now - t0
                 data, text = msg.get("bytes"), msg.get("text")
                 if data is not None:
-                    if len(data) > limit:
-                        pending.put(Item("error", index, t, f"frame of {len(data)} bytes exceeds the limit of {limit} bytes"))
+                    if len(data) > limit:  # as the WebSocket layer does for larger ones (uvicorn's ws_max_size)
+                        await ws.close(code=WS_TOO_BIG, reason=f"frame of {len(data)} bytes exceeds {limit} bytes (--max-upload-mb)")
+                        return
                     else:
                         pending.put(Item("frame", index, t, data))
                 else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +18,10 @@ class ServeConfig:
     """What ``rtliveness serve`` runs with.
 
     ``max_streams`` bounds the WebSocket streams and uploads analysed at once (more get 503 /
-    close code 1013); ``max_upload_mb`` bounds an upload and a single WebSocket frame (413);
+    close code 1013); ``max_upload_mb`` bounds an upload (413) and a single WebSocket frame
+    (close code 1009); ``idle_timeout_s`` closes a stream that sends no frame for that long
+    (close code 1001), so idle clients cannot hold every slot; ``allow_origins``: browser pages
+    of other origins allowed to open a stream (a page the service serves itself always may);
     ``max_pending`` is how many received frames of one stream may wait while the previous one
     is processed — beyond it the oldest waiting frame is dropped (its record says
     ``"dropped": true``), so a slow client never makes the server buffer without bound."""
@@ -36,18 +41,29 @@ class ServeConfig:
     max_batch: int = 32
     decision_timeout_s: float = 10.0
     low_light_target: float = LOW_LIGHT_TARGET
+    idle_timeout_s: float = 60.0
+    allow_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ConfigError(f"--port must be in 1..65535, got {self.port}")
         if self.max_streams < 1:
             raise ConfigError(f"--max-streams must be >= 1, got {self.max_streams}")
-        if not self.max_upload_mb > 0:
-            raise ConfigError(f"--max-upload-mb must be > 0, got {self.max_upload_mb}")
+        if not (math.isfinite(self.max_upload_mb) and self.max_upload_mb >= 0.001):
+            raise ConfigError(f"--max-upload-mb must be a finite number >= 0.001 (1 KiB), got {self.max_upload_mb}")
+        if not (math.isfinite(self.idle_timeout_s) and self.idle_timeout_s > 0):
+            raise ConfigError(f"--idle-timeout must be a finite number of seconds > 0, got {self.idle_timeout_s}")
+        for origin in self.allow_origins:
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ConfigError(f"--allow-origin must be a scheme and host like https://kiosk.example:8443 "
+                                  f"(no path), got {origin!r}")
         if self.max_pending < 1:
             raise ConfigError(f"max_pending must be >= 1, got {self.max_pending}")
         if self.token is not None and len(self.token) < 8:
             raise ConfigError("--token must be at least 8 characters; use a long random string")
+        if self.token is not None and not re.fullmatch(r"[\x21-\x7e]+", self.token):
+            raise ConfigError("--token must be printable ASCII without spaces (it travels in an HTTP header "
+                              "and a URL); use a long random string such as the output of 'openssl rand -hex 24'")
         if not self.decision_timeout_s > 0:
             raise ConfigError(f"decision timeout must be > 0 s, got {self.decision_timeout_s}")
         object.__setattr__(self, "low_light_target", check_low_light_target(self.low_light_target))

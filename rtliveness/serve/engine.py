@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import TrackerConfig
+from ..runtime.decision import DECISION_MARGIN, DECISION_WINDOWS, decision_bounds
 from .config import ServeConfig
 
 __all__ = ["Engine", "Busy"]
@@ -102,12 +103,13 @@ class Engine:
     # ------------------------------------------------------------------ info
     def health(self) -> dict:
         m = self.meta
+        live_below, spoof_from = decision_bounds(self.threshold, DECISION_MARGIN)
         return {
             "status": "ok",
             "version": __version__,
             "model": {
                 "threshold": round(self.threshold, 6),
-                "security": self.config.security,
+                "security": None if self.config.threshold is not None else self.config.security,
                 "security_levels": {k: round(v, 6) for k, v in m.security_levels},
                 "window": m.window,
                 "input_size": m.input_size,
@@ -116,7 +118,9 @@ class Engine:
                 "detector": self.config.detector.kind,
                 "low_light_target": self.config.low_light_target,
             },
-            "decision": {"windows": 5, "margin": 0.1, "timeout_s": self.config.decision_timeout_s},
+            "decision": {"windows": DECISION_WINDOWS, "margin": DECISION_MARGIN,
+                         "live_below": round(live_below, 6), "spoof_from": round(spoof_from, 6),
+                         "timeout_s": self.config.decision_timeout_s},
             "streams": {"active": self._active, "max": self.config.max_streams, "served": self.streams_served},
             "batching": self.scorer.stats(),
         }

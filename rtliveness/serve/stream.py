@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Item", "PendingFrames", "decode_frame", "dropped_record", "error_record"]
+__all__ = ["MAX_FRAME_PIXELS", "Item", "PendingFrames", "decode_frame", "dropped_record", "error_record"]
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,38 @@ class Item:
     data: bytes | str = b""
 
 
+#: the largest frame a stream decodes: 8K UHD is 33 megapixels; a small file can declare far more
+#: (a 776 KB PNG of 16000 x 16000 pixels decodes to 768 MB)
+MAX_FRAME_PIXELS = 40_000_000
+
+
+def _declared_pixels(data: bytes) -> tuple[int, str] | None:
+    """(pixels, "WxH") as the image's header declares them (Pillow reads the header only), or
+    None when Pillow does not know the format (OpenCV then decodes it as before)."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size[0] * im.size[1], f"{im.size[0]}x{im.size[1]}"
+    except Image.DecompressionBombError:  # Pillow's own refusal: more than 179 megapixels
+        return 2 * Image.MAX_IMAGE_PIXELS + 1, "more than 179 million"
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+
+
 def decode_frame(data: bytes) -> np.ndarray | str:
-    """JPEG/PNG (any format OpenCV decodes) bytes → a BGR image, or a one-line reason."""
+    """JPEG/PNG (any format OpenCV decodes) bytes → a BGR image, or a one-line reason. A frame
+    whose header declares more than :data:`MAX_FRAME_PIXELS` is refused before it is decoded."""
     import cv2
 
     if not data:
         return "empty message: send each frame as JPEG or PNG bytes"
+    declared = _declared_pixels(data)
+    if declared is not None and declared[0] > MAX_FRAME_PIXELS:
+        return (f"frame of {declared[1]} pixels exceeds {MAX_FRAME_PIXELS // 1_000_000} megapixels: "
+                "send camera frames (downscale larger images)")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         return f"cannot decode {len(data)} bytes as an image: send each frame as JPEG or PNG bytes"

@@ -1,12 +1,14 @@
 // rtliveness kiosk page: camera -> WebSocket /v1/stream -> boxes, labels and one decision.
 // The decision rule and timeout are the ones of rtliveness.runtime.decision.decide(): a face
 // is decided once `windows` consecutive scored windows all lie on one side of the threshold
-// by at least `margin`; after `timeout_s` without that, the answer is "undecided".
+// by at least the margin — p_spoof below `live_below` or at least `spoof_from`, both computed
+// by the service (decision_bounds) and sent in /health; after `timeout_s` without that, the
+// answer is "undecided".
 "use strict";
 
 class DecisionRule {
-  constructor(threshold, windows, margin) {
-    this.threshold = threshold; this.windows = windows; this.margin = margin;
+  constructor(liveBelow, spoofFrom, windows) {
+    this.liveBelow = liveBelow; this.spoofFrom = spoofFrom; this.windows = windows;
     this.recent = new Map();
   }
   update(record) {
@@ -20,8 +22,8 @@ class DecisionRule {
       this.recent.set(f.track, q);
       if (q.length === this.windows) {
         const mean = q.reduce((a, b) => a + b, 0) / q.length;
-        if (q.every(p => p >= this.threshold + this.margin)) return { label: "spoof", track: f.track, p: mean };
-        if (q.every(p => p < this.threshold - this.margin)) return { label: "live", track: f.track, p: mean };
+        if (q.every(p => p >= this.spoofFrom)) return { label: "spoof", track: f.track, p: mean };
+        if (q.every(p => p < this.liveBelow)) return { label: "live", track: f.track, p: mean };
       }
     }
     for (const t of [...this.recent.keys()]) if (!seen.has(t)) this.recent.delete(t);  // a face that left starts over
@@ -38,16 +40,17 @@ const statusEl = document.getElementById("status");
 const againBtn = document.getElementById("again");
 const grab = document.createElement("canvas");
 const stats = { sent: 0, records: 0, boxes: 0, dropped: 0, errors: 0 };
-window.rtliveness = { stats, decision: null };
+window.rtliveness = { stats, decision: null, error: null };  // error: why a check ended without the service deciding
 
 let ws = null, rule = null, started = 0, inFlight = 0, done = true, timer = null, cfg = null;
 
 function setStatus(text) { statusEl.textContent = text; }
 
-function finish(label, detail) {
+function finish(label, detail, error = null) {
   if (done) return;
   done = true;
   window.rtliveness.decision = label;
+  window.rtliveness.error = error;
   decisionEl.textContent = label;
   decisionEl.className = label;
   setStatus(detail);
@@ -86,10 +89,13 @@ function sendFrame() {
 
 function start() {
   done = false;
+  started = 0;  // the timeout counts from this check's connection, not the previous one's
+  clearInterval(timer);
   window.rtliveness.decision = null;
+  window.rtliveness.error = null;
   decisionEl.textContent = ""; decisionEl.className = "";
   againBtn.hidden = true;
-  rule = new DecisionRule(cfg.model.threshold, cfg.decision.windows, cfg.decision.margin);
+  rule = new DecisionRule(cfg.decision.live_below, cfg.decision.spoof_from, cfg.decision.windows);
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const q = token ? `?token=${encodeURIComponent(token)}` : "";
   const base = location.pathname.replace(/[^/]*$/, "");  // works behind a proxy path prefix too
@@ -114,8 +120,9 @@ function start() {
     if (done) return;
     const why = ev.code === 4401 ? "wrong or missing token (add ?token=… to the page address)"
               : ev.code === 1013 ? "the service is busy; try again shortly"
+              : ev.code === 4403 ? "this page's origin is not allowed (start the service with --allow-origin)"
               : `connection closed (${ev.code}${ev.reason ? ": " + ev.reason : ""})`;
-    finish("undecided", why);
+    finish("undecided", why, why);
   };
   timer = setInterval(() => {
     if (!done && started && performance.now() - started > cfg.decision.timeout_s * 1000) {
