@@ -81,6 +81,33 @@ def test_fleet_cli_refuses_an_unreachable_cluster_in_one_line(tmp_path):
     assert len(lines) == 1 and "cannot join the Ray cluster at 127.0.0.1:1" in lines[0]
 
 
+def test_fleet_refuses_bad_options_and_outputs_over_sources_before_ray_starts(tmp_path):
+    """--out-dir holding the source with --save-video would write door.mp4 over the source while
+    it is read (the review's data loss); typos reached Ray actors and came back as tracebacks."""
+    import shutil
+
+    src = tmp_path / "door.mp4"
+    shutil.copy(PRINTED, src)
+    before = src.read_bytes()
+    cases = [
+        (["--out-dir", str(tmp_path), "--save-video"], 2,
+         f"{src} would be overwritten by the fleet's output {tmp_path / 'door.mp4'}; choose an --out-dir that does not hold the sources"),
+        (["--out-dir", str(tmp_path / "o"), "--security", "bogus"], 2, "unknown security level 'bogus'"),
+        (["--out-dir", str(tmp_path / "o"), "--detector", "bogus"], 2, "unknown detector 'bogus'"),
+        (["--out-dir", str(tmp_path / "o"), "--weights", str(tmp_path / "nofile.pt")], 5, "weights file not found"),
+        (["--out-dir", str(src)], 2, "is a file, not a folder"),
+        (["--out-dir", str(tmp_path / "o"), "--give-up", "-1"], 2, "--give-up must be >= 0 seconds"),
+    ]
+    for args, code, words in cases:
+        t0 = time.monotonic()
+        r = subprocess.run([str(EXE), "fleet", str(src), *args, "--device", "cpu"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == code, (args, r.stderr)
+        assert r.stderr.strip().count("\n") == 0 and words in r.stderr, (args, r.stderr)
+        assert time.monotonic() - t0 < 30, args  # Ray never started
+    assert src.read_bytes() == before
+    assert not (tmp_path / "door.jsonl").exists() and not (tmp_path / "fleet.json").exists()
+
+
 def long_video(tmp_path: Path, frames: int) -> Path:
     """A real talking-head clip looped to ``frames`` frames (320x240, quick to process)."""
     src = read_frames(ROOT / "tests" / "data" / "talking_head.mov")
@@ -168,7 +195,8 @@ def test_cluster_survives_a_killed_worker_and_a_removed_node(tmp_path, rtsp_serv
     assert any("restarted" in x for x in logs)
 
 
-def test_fleet_ctrl_c_finalises_every_output(tmp_path):
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_fleet_ctrl_c_finalises_every_output(tmp_path, signo):
     video = long_video(tmp_path, 400)
     out = tmp_path / "out"
     proc = subprocess.Popen([str(EXE), "fleet", str(video), str(LIVE), "--out-dir", str(out), "--workers", "1",
@@ -178,10 +206,10 @@ def test_fleet_ctrl_c_finalises_every_output(tmp_path):
     while time.monotonic() < deadline and not (first.exists() and len(first.read_text().splitlines()) >= 10):
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signo)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "fleet interrupted" in err and "Traceback" not in err
+    assert "fleet interrupted" in err and "Traceback" not in err and "SIGTERM received" not in err
     doc = json.loads((out / "fleet.json").read_text())
     assert doc["finished"] is True and doc["stopped"] == "interrupted"
     records, summary = jsonl(first)

@@ -2,6 +2,7 @@
 stream runner resuming after a restart without repeating a frame or a track."""
 
 import json
+import re
 
 import numpy as np
 
@@ -67,3 +68,108 @@ def test_runner_reports_a_source_that_cannot_open_in_one_line(tmp_path):
     rep = r.drain()
     assert rep["stopped"] == "error" and "missing.mp4" in rep["error"] and "\n" not in rep["error"]
     assert rep["records"] == [] and np.isfinite(rep["seconds"])
+
+
+# ---------------------------------------------------------------- checks made before Ray starts
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from rtliveness.config import DetectorConfig  # noqa: E402
+from rtliveness.errors import ConfigError, WeightsError  # noqa: E402
+from rtliveness.fleet.checks import absolute_source, check_options, check_out_dir, check_source, output_clash  # noqa: E402
+from rtliveness.fleet.config import FleetConfig  # noqa: E402
+
+
+def test_no_source_name_ends_like_a_restarted_streams_video():
+    """A restarted stream's video is NAME.epochN.mp4; a source named door.epoch1 used to write
+    over door's epoch-1 video (and it over door.epoch1's)."""
+    assert source_name("/v/door.epoch1.mp4") == "door_epoch1"
+    assert source_name("rtsp://h/door.epoch12") == "h_door_epoch12"
+    assert source_name("/v/door.epochs.mp4") == "door.epochs"  # only the exact suffix
+    assert list(unique_names(["/a/door.mp4", "/b/door.epoch1.mp4"]).values()) == ["door", "door_epoch1"]
+
+
+def test_sources_file_with_a_bom_and_one_that_is_not_utf8(tmp_path):
+    f = tmp_path / "s.txt"
+    f.write_bytes("\ufeffsrc/a.mp4\n# Kamera Tür\nrtsp://h/x\n".encode("utf-8"))
+    assert read_sources_file(f) == ["src/a.mp4", "rtsp://h/x"]
+    f.write_bytes("# Kamera T\xfcr\nrtsp://h/x\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"--sources-file .*s\.txt is not UTF-8 text \(byte 0xfc at offset 10\); save it as UTF-8"):
+        read_sources_file(f)
+
+
+def test_sources_are_named_after_the_path_given_and_folders_are_not_missing_files(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "short3.mp4").write_bytes(b"x")
+    (tmp_path / "cams").mkdir()
+    os.symlink(tmp_path / "src" / "short3.mp4", tmp_path / "cams" / "front_door.mp4")
+    spec = absolute_source(str(tmp_path / "cams" / ".." / "cams" / "front_door.mp4"))
+    assert spec == str(tmp_path / "cams" / "front_door.mp4") and source_name(spec) == "front_door"
+    assert check_source(str(tmp_path / "src")) == f"source is a folder, not a video file: {tmp_path / 'src'}; name a video file or a photo"
+    assert check_source(str(tmp_path / "nope.mp4")).startswith("file not found")
+
+
+def test_outputs_never_overwrite_a_source_even_through_a_link(tmp_path):
+    src = tmp_path / "door.mp4"
+    src.write_bytes(b"video")
+    os.symlink(src, tmp_path / "link.mp4")
+    assert output_clash(str(src), [tmp_path / "door.jsonl"]) is None
+    assert output_clash(str(src), [tmp_path / "door.jsonl", tmp_path / "door.mp4"]) == (
+        f"{src} would be overwritten by the fleet's output {tmp_path / 'door.mp4'}; choose an --out-dir that does not hold the sources")
+    assert output_clash(str(tmp_path / "link.mp4"), [tmp_path / "door.mp4"]) is not None
+    assert output_clash("rtsp://h/door", [tmp_path / "door.mp4"]) is None and output_clash("0", []) is None
+
+
+def test_out_dir_and_options_are_checked_before_ray(tmp_path):
+    check_out_dir(tmp_path / "new")
+    assert (tmp_path / "new").is_dir() and list((tmp_path / "new").iterdir()) == []  # the probe file is gone
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match=r"--out-dir .*afile is a file, not a folder"):
+        FleetConfig(sources=("a.mp4",), out_dir=tmp_path / "afile")
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        with pytest.raises(ConfigError, match=r"cannot write in --out-dir .*ro: Permission denied"):
+            check_out_dir(ro)
+    base = dict(sources=("a.mp4",), out_dir=tmp_path / "o")
+    for kw, words in (({"give_up_s": -1.0}, "--give-up must be >= 0 seconds, got -1.0"),
+                      ({"worker_cpus": -1.0}, "--worker-cpus must be a number of CPUs > 0, got -1.0"),
+                      ({"worker_cpus": float("nan")}, "--worker-cpus must be a number of CPUs > 0")):
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            FleetConfig(**base, **kw)
+    check_options(FleetConfig(**base, device="cpu", security="strict"))
+    for kw, err, words in (
+            ({"security": "bogus"}, ConfigError, "unknown security level 'bogus'"),
+            ({"detector": DetectorConfig(kind="bogus")}, ConfigError, "unknown detector 'bogus': use mtcnn"),
+            ({"backend": "bogus"}, ConfigError, "unknown backend 'bogus': use auto, torch"),
+            ({"device": "bogus"}, ConfigError, "bogus"),
+            ({"weights": tmp_path / "nofile.pt"}, WeightsError, "weights file not found")):
+        with pytest.raises(err, match=re.escape(words)):
+            check_options(FleetConfig(**{**base, "device": "cpu", **kw}))
+    import torch
+
+    if not torch.cuda.is_available():  # a local cluster has this machine's devices: refused at once
+        with pytest.raises(ConfigError, match="CUDA is not available here"):
+            check_options(FleetConfig(**base, device="cuda"))
+
+
+def test_a_fleet_the_cluster_cannot_hold_is_refused_not_left_waiting(tmp_path):
+    from rtliveness.fleet.controller import Fleet
+
+    class FakeRay:
+        def __init__(self, cpu, gpu=0.0):
+            self.res = {"CPU": cpu, "GPU": gpu} if gpu else {"CPU": cpu}
+
+        def cluster_resources(self):
+            return self.res
+
+    fleet = Fleet(FleetConfig(sources=("a.mp4",), out_dir=tmp_path / "o", workers=2, device="cpu"))
+    fleet._check_resources(FakeRay(3.0), 0.0)  # 2 workers + 1 scorer fit in 3 CPUs
+    with pytest.raises(ConfigError, match=re.escape(
+            "the Ray cluster has 2 CPUs and 0 GPUs; this fleet needs 3 CPUs (--workers 2 x --worker-cpus 1 + 1 scorer x 1): "
+            "lower --workers / --worker-cpus, or add nodes")):
+        fleet._check_resources(FakeRay(2.0), 0.0)
+    with pytest.raises(ConfigError, match=re.escape("and 1 GPUs (--device cpu)")):
+        fleet._check_resources(FakeRay(8.0), 1.0)

@@ -3,19 +3,66 @@ reported at once, a cluster address that does not answer refused within seconds.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["absolute_source", "check_source", "probe_address"]
+__all__ = ["absolute_source", "check_source", "check_options", "check_out_dir", "output_clash", "probe_address"]
 
 
 def absolute_source(spec: str) -> str:
-    """File sources as absolute paths (workers may run elsewhere); cameras and URLs unchanged."""
+    """File sources as absolute paths (workers may run elsewhere); cameras and URLs unchanged.
+    Links are kept as given (``os.path.abspath``), so a source is named after the path the user
+    wrote, not after its target."""
     s = spec.strip()
     if s.isdigit() or "://" in s:
         return s
-    return str(Path(s).expanduser().resolve())
+    return os.path.abspath(os.path.expanduser(s))
+
+
+def output_clash(spec: str, outputs: list[Path]) -> str | None:
+    """A file source that one of the fleet's outputs would overwrite (seen through links), as
+    ``run`` refuses ``--out`` naming its source."""
+    if spec.isdigit() or "://" in spec or not Path(spec).exists():
+        return None
+    src = Path(spec).resolve()
+    for out in outputs:
+        if Path(out).resolve() == src:
+            return (f"{spec} would be overwritten by the fleet's output {out}; choose an --out-dir "
+                    "that does not hold the sources")
+    return None
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` and prove it writable before Ray starts: one line, not an OS error later."""
+    try:
+        out_dir.mkdir(exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".rtliveness-write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot write in --out-dir {out_dir}: {exc.strerror or exc}; check the path and its permissions") from None
+
+
+def check_options(config) -> None:
+    """What ``run`` checks before it opens anything — weights, security level, detector, backend,
+    device — checked on the driver before any Ray actor exists, so a typo is one line at once
+    (a :class:`WeightsError` or :class:`ConfigError`) instead of an actor's traceback."""
+    from ..model.backends import backend_names
+    from ..model.checkpoint import load_checkpoint
+    from ..model.device import parse_device, resolve_device
+    from ..runtime.detect import detector_names
+
+    if config.detector.kind not in detector_names():
+        raise ConfigError(f"unknown detector {config.detector.kind!r}: use {' or '.join(detector_names())}")
+    if config.backend != "auto" and config.backend not in backend_names():
+        raise ConfigError(f"unknown backend {config.backend!r}: use auto, {', '.join(backend_names())}")
+    device = parse_device(config.device)
+    if config.address is None:  # a local cluster: this machine's devices are the cluster's
+        resolve_device(device)
+    meta = load_checkpoint(config.weights).meta
+    meta.operating_threshold(config.threshold, config.security)
 
 
 def probe_address(address: str, timeout_s: float = 5.0) -> None:
@@ -39,6 +86,8 @@ def check_source(spec: str) -> str | None:
     """A missing file is reported at once; cameras and URLs are checked by the worker that opens them."""
     if spec.isdigit() or "://" in spec:
         return None
+    if Path(spec).is_dir():
+        return f"source is a folder, not a video file: {spec}; name a video file or a photo"
     if not Path(spec).is_file():
         return f"file not found: {spec}; check the path"
     return None

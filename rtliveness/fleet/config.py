@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,3 +54,12 @@ class FleetConfig:
             raise ConfigError(f"--sources-file not found: {self.sources_file}; create it (one source per line)")
         if not Path(self.out_dir).parent.exists():
             raise ConfigError(f"--out-dir parent folder does not exist: {Path(self.out_dir).parent}; create it first")
+        if Path(self.out_dir).exists() and not Path(self.out_dir).is_dir():
+            raise ConfigError(f"--out-dir {self.out_dir} is a file, not a folder; name a folder (it is created if missing)")
+        if not (math.isfinite(self.give_up_s) and self.give_up_s >= 0):
+            raise ConfigError(f"--give-up must be >= 0 seconds, got {self.give_up_s}")
+        for flag, v in (("--worker-cpus", self.worker_cpus), ("scorer_cpus", self.scorer_cpus)):
+            if not (math.isfinite(v) and v > 0):
+                raise ConfigError(f"{flag} must be a number of CPUs > 0, got {v}")
+        if self.scorer_gpus is not None and not (math.isfinite(self.scorer_gpus) and self.scorer_gpus >= 0):
+            raise ConfigError(f"scorer_gpus must be >= 0, got {self.scorer_gpus}")

@@ -11,6 +11,7 @@ its streams moved to the other workers.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -20,7 +21,7 @@ from typing import Callable
 
 from .. import __version__
 from ..errors import ConfigError
-from .checks import absolute_source, check_source, probe_address
+from .checks import absolute_source, check_options, check_out_dir, check_source, output_clash, probe_address
 from .config import FleetConfig
 from .merge import StreamLedger, merge_histograms
 from .naming import read_sources_file, unique_names
@@ -33,13 +34,14 @@ class _Stream:
     """One source's outputs and state on the driver; its JSON lines go through the same
     :class:`~rtliveness.runtime.sinks.JsonlSink` as ``rtliveness run``."""
 
-    def __init__(self, spec: str, name: str, out_dir: Path) -> None:
+    def __init__(self, spec: str, name: str, out_dir: Path, write: bool = True) -> None:
         from ..runtime.sinks import JsonlSink
 
         self.spec = spec
         self.ledger = StreamLedger(name, spec)
-        self.jsonl_path = out_dir / f"{name}.jsonl"
-        self._sink = JsonlSink(self.jsonl_path)
+        # write=False: a stream refused before it started (its outputs would overwrite a source)
+        self.jsonl_path = (out_dir / f"{name}.jsonl").resolve() if write else None
+        self._sink = JsonlSink(self.jsonl_path) if write else None
         self._done = False
         self.worker: int | None = None
         self.status = "starting"  # starting | running | ended | failed | stopped | interrupted
@@ -55,6 +57,8 @@ class _Stream:
         if self._done:
             return
         self._done = True
+        if self._sink is None:
+            return
         try:
             self._sink.end(self.ledger.summary(self.stop_as))
         finally:
@@ -78,6 +82,7 @@ class Fleet:
         self.worker_state: list[dict] = []
         self.scorers: list = []
         self._started_ray = False
+        self.owns_sigterm = False  # run_fleet turned SIGTERM into KeyboardInterrupt (main thread)
         self._sources_mtime: float | None = None
         self._file_specs: list[str] = []  # the sources file's lines as last read
         self._t0 = time.time()
@@ -89,11 +94,24 @@ class Fleet:
 
         from .actors import ScorerActor, StreamWorker
 
-        self.out_dir.mkdir(exist_ok=True)
+        # everything a user can get wrong is checked before Ray starts: one line, exit 2 (5: weights)
+        check_out_dir(self.out_dir)
+        check_options(self.config)
+        specs = list(self.config.sources)
+        if self.config.sources_file is not None:
+            specs += self._read_sources_file(strict=True) or []
+        specs = list(dict.fromkeys(absolute_source(s) for s in specs))
+        names = unique_names(specs)
+        planned = [p for n in names.values() for p in self._outputs(n)]
+        for spec in specs:
+            problem = output_clash(spec, planned)
+            if problem is not None:
+                raise ConfigError(problem)
         self._init_ray(ray)
         gpus = self.config.scorer_gpus
         if gpus is None:
             gpus = 1.0 if str(self.config.device).startswith("cuda") else 0.0
+        self._check_resources(ray, gpus)
         weights = None if self.config.weights is None else str(Path(self.config.weights).resolve())
         run_id = f"{os.getpid()}-{int(time.time() * 1000)}"
         names = [f"rtliveness-scorer-{run_id}-{k}" for k in range(self.config.scorers)]
@@ -122,12 +140,23 @@ class Fleet:
                 raise ConfigError(f"a stream worker failed to start: {_cause(exc)}") from None
         self.worker_state = [{"incarnation": i["incarnation"], "node": i["node"], "pid": i["pid"], "restarts": 0,
                               "down_since": None} for i in infos]
-        specs = list(self.config.sources)
-        if self.config.sources_file is not None:
-            specs += self._read_sources_file() or []
-        for spec in dict.fromkeys(absolute_source(s) for s in specs):
+        for spec in specs:
             self.add(spec)
         self._write_json()
+
+    def _check_resources(self, ray, gpus: float) -> None:
+        """Ray waits for ever for an actor it cannot place: refuse a fleet the cluster cannot hold."""
+        c = self.config
+        need_cpu = c.workers * c.worker_cpus + c.scorers * c.scorer_cpus
+        need_gpu = c.scorers * gpus
+        have = ray.cluster_resources()
+        have_cpu, have_gpu = float(have.get("CPU", 0.0)), float(have.get("GPU", 0.0))
+        if have_cpu + 1e-9 < need_cpu or have_gpu + 1e-9 < need_gpu:
+            raise ConfigError(
+                f"the Ray cluster has {have_cpu:g} CPUs and {have_gpu:g} GPUs; this fleet needs {need_cpu:g} CPUs "
+                f"(--workers {c.workers} x --worker-cpus {c.worker_cpus:g} + {c.scorers} scorer x {c.scorer_cpus:g})"
+                + (f" and {need_gpu:g} GPUs (--device {c.device})" if need_gpu else "")
+                + ": lower --workers / --worker-cpus, or add nodes")
 
     def _init_ray(self, ray) -> None:
         quiet = {"logging_level": "ERROR", "log_to_driver": False, "include_dashboard": False}
@@ -137,22 +166,32 @@ class Fleet:
             try:
                 ray.init(address=self.config.address, logging_level="ERROR", log_to_driver=False)
             except Exception as exc:  # noqa: BLE001
-                raise ConfigError(f"cannot join the Ray cluster at {self.config.address}: {_cause(exc)}; "
+                cause = _cause(exc)
+                if "ray[client]" in cause:
+                    raise ConfigError(f"--address {self.config.address} is a Ray Client address, which needs "
+                                      "pip install 'ray[client]'; or give the cluster's HOST:PORT") from None
+                raise ConfigError(f"cannot join the Ray cluster at {self.config.address}: {cause}; "
                                   "start it with 'ray start --head' or omit --address") from None
+            _keep_sigterm(self.owns_sigterm)
             return
         need = self.config.workers * self.config.worker_cpus + self.config.scorers * self.config.scorer_cpus
-        ray.init(num_cpus=max(os.cpu_count() or 1, int(need + 0.999)), **quiet)
+        ray.init(num_cpus=max(os.cpu_count() or 1, int(math.ceil(need))), **quiet)
         self._started_ray = True
+        _keep_sigterm(self.owns_sigterm)
 
     # ------------------------------------------------------------------ streams
     def add(self, spec: str) -> None:
         if spec in self.by_spec and not self.streams[self.by_spec[spec]].done:
             return
         name = unique_names([spec], taken=self.streams)[spec]  # a finished stream's outputs are kept
-        stream = _Stream(spec, name, self.out_dir)
+        # before anything is written: this source must not be an output, nor its outputs a source
+        clash = output_clash(spec, [p for n in [*self.streams, name] for p in self._outputs(n)])
+        if clash is None and any(output_clash(s.spec, self._outputs(name)) for s in self.streams.values()):
+            clash = f"its outputs would overwrite another source; choose an --out-dir that does not hold the sources"
+        stream = _Stream(spec, name, self.out_dir, write=clash is None)
         self.streams[name] = stream
         self.by_spec[spec] = name
-        problem = check_source(spec)
+        problem = clash or check_source(spec)
         if problem is not None:
             stream.ledger.new_epoch()
             stream.ledger.epochs[-1].stopped, stream.ledger.epochs[-1].error = "error", problem
@@ -161,6 +200,11 @@ class Fleet:
             self.log(f"error: {name}: {problem}")
             return
         self._submit(stream, self._least_loaded())
+
+    def _outputs(self, name: str) -> list[Path]:
+        """The files a stream of this name writes (its epoch videos add ``.epochN``, a suffix
+        no source name ends with)."""
+        return [self.out_dir / f"{name}.jsonl"] + ([self.out_dir / f"{name}.mp4"] if self.config.save_video else [])
 
     def remove(self, spec: str) -> None:
         name = self.by_spec.get(spec)
@@ -284,7 +328,7 @@ class Fleet:
                 self.log(f"{s.ledger.name}: worker {i} unreachable for {self.config.move_after_s:g} s; moving to worker {target}")
                 self._submit(s, target)
 
-    def _read_sources_file(self) -> list[str] | None:
+    def _read_sources_file(self, strict: bool = False) -> list[str] | None:
         path = Path(self.config.sources_file)
         try:
             self._sources_mtime = path.stat().st_mtime
@@ -293,6 +337,11 @@ class Fleet:
             return specs
         except OSError as exc:
             self.log(f"cannot read --sources-file {path}: {exc.strerror}; keeping the current sources")
+            return None
+        except ConfigError as exc:  # not UTF-8: at start one line and exit 2, while running keep going
+            if strict:
+                raise
+            self.log(f"{exc}; keeping the current sources")
             return None
 
     def _watch_sources_file(self) -> None:
@@ -372,7 +421,7 @@ class Fleet:
                 "epoch": max(0, len(led.epochs) - 1),
                 "worker": s.worker,
                 "error": led.epochs[-1].error if led.epochs else None,
-                "jsonl": str(s.jsonl_path),
+                "jsonl": None if s.jsonl_path is None else str(s.jsonl_path),
                 "videos": list(s.videos),
             }
         doc = {
@@ -394,10 +443,24 @@ class Fleet:
 
 
 def _cause(exc: BaseException) -> str:
-    """The innermost message of a Ray error, on one line."""
+    """The innermost message of a Ray error, on one line: our own errors by their message, others
+    by their last line (Ray's text holds the remote traceback before it)."""
     cause = getattr(exc, "cause", None) or exc.__cause__ or exc
-    text = " ".join(str(cause).split())
-    return text[-300:] if text else type(cause).__name__
+    lines = [x.strip() for x in str(cause).splitlines() if x.strip()]
+    text = lines[-1] if lines else type(cause).__name__
+    return text[:300]
+
+
+def _sigterm_as_interrupt(_signo, _frame):
+    raise KeyboardInterrupt
+
+
+def _keep_sigterm(owned: bool) -> None:
+    """``ray.init`` replaces the driver's SIGTERM handler with its own (exit 15, nothing
+    finalised; its native one dumps a stack and aborts): when :func:`run_fleet` ``owned``
+    SIGTERM, put its handler back, so SIGTERM stops the fleet like Ctrl+C."""
+    if owned:
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
 
 def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> dict:
@@ -405,13 +468,10 @@ def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> 
     returns what ``fleet.json`` holds."""
     fleet = Fleet(config, log)
     previous = signal.getsignal(signal.SIGTERM)
-
-    def _term(_signo, _frame):
-        raise KeyboardInterrupt
-
     if hasattr(signal, "SIGTERM"):
         try:
-            signal.signal(signal.SIGTERM, _term)
+            signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+            fleet.owns_sigterm = True
         except ValueError:  # not the main thread
             previous = None
     reason = "interrupted"

@@ -6,14 +6,23 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+from ..errors import ConfigError
+
 __all__ = ["source_name", "unique_names", "read_sources_file"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_EPOCH = re.compile(r"\.(epoch\d+)$")  # the suffix of a restarted stream's video: never a source's own name
 
 
 def source_name(spec: str) -> str:
     """``0`` → ``camera0``; ``/videos/door.mp4`` → ``door``; ``rtsp://cam-3:8554/live`` →
-    ``cam-3_8554_live`` (credentials never appear in a name)."""
+    ``cam-3_8554_live`` (credentials never appear in a name). A name ending in ``.epochN`` — the
+    suffix of a restarted stream's video, ``door.epoch1.mp4`` — becomes ``…_epochN``, so no
+    source's outputs can be another's."""
+    return _EPOCH.sub(r"_\1", _plain_name(spec))
+
+
+def _plain_name(spec: str) -> str:
     s = str(spec).strip()
     if s.isdigit():
         return f"camera{s}"
@@ -45,9 +54,15 @@ def unique_names(specs: Iterable[str], taken: Iterable[str] = ()) -> dict[str, s
 
 def read_sources_file(path: Path) -> list[str]:
     """One source per line; blank lines and lines starting with ``#`` are ignored; order kept,
-    duplicates removed."""
+    duplicates removed. UTF-8, with or without a byte-order mark; a file that is not UTF-8 raises
+    :class:`ConfigError` naming the file and the byte."""
     seen: dict[str, None] = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"--sources-file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                          f"{exc.start}); save it as UTF-8") from None
+    for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             seen.setdefault(line, None)
