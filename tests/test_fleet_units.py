@@ -173,3 +173,45 @@ def test_a_fleet_the_cluster_cannot_hold_is_refused_not_left_waiting(tmp_path):
         fleet._check_resources(FakeRay(2.0), 0.0)
     with pytest.raises(ConfigError, match=re.escape("and 1 GPUs (--device cpu)")):
         fleet._check_resources(FakeRay(8.0), 1.0)
+
+
+def test_an_address_that_is_not_ray_is_refused_within_seconds():
+    """A web server, or a port that accepts and never answers, at --address made Ray retry for
+    minutes; the probe wants the gRPC handshake Ray's servers give (an HTTP/2 SETTINGS frame)."""
+    import socket
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from rtliveness.fleet.checks import grpc_probe, probe_address
+
+    web = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    h2 = socket.socket()  # answers like a gRPC server: a SETTINGS frame
+    h2.bind(("127.0.0.1", 0))
+    h2.listen(4)
+
+    def settings():
+        conn, _ = h2.accept()
+        conn.recv(64)
+        conn.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+        time.sleep(0.5)
+        conn.close()
+
+    threading.Thread(target=settings, daemon=True).start()
+    try:
+        assert grpc_probe("127.0.0.1", h2.getsockname()[1], 5.0) is None
+        assert grpc_probe("127.0.0.1", web.server_address[1], 5.0) == "the port answers, but not as a Ray cluster (no gRPC handshake)"
+        t0 = time.monotonic()
+        with pytest.raises(ConfigError, match=re.escape(
+                f"cannot join the Ray cluster at 127.0.0.1:{silent.getsockname()[1]}: the port accepts connections but "
+                "does not answer as Ray does within 1 s; start it with 'ray start --head' or omit --address")):
+            probe_address(f"127.0.0.1:{silent.getsockname()[1]}", timeout_s=1.0)
+        assert time.monotonic() - t0 < 5
+    finally:
+        web.shutdown()
+        silent.close()
+        h2.close()

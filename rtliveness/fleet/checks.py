@@ -4,12 +4,14 @@ reported at once, a cluster address that does not answer refused within seconds.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["absolute_source", "check_source", "check_options", "check_out_dir", "output_clash", "probe_address"]
+__all__ = ["absolute_source", "check_source", "check_options", "check_out_dir", "grpc_probe", "output_clash", "probe_address"]
 
 
 def absolute_source(spec: str) -> str:
@@ -76,10 +78,38 @@ def probe_address(address: str, timeout_s: float = 5.0) -> None:
     host, sep, port = hostport.rpartition(":")
     if not sep or not port.isdigit():
         raise ConfigError(f"invalid --address {address!r}: use auto, ray://HOST:PORT or HOST:PORT")
-    problem = tcp_probe(host.strip("[]"), int(port), timeout_s)
+    problem = tcp_probe(host.strip("[]"), int(port), timeout_s) or grpc_probe(host.strip("[]"), int(port), timeout_s)
     if problem is not None:
         raise ConfigError(f"cannot join the Ray cluster at {address}: {problem}; start it with "
                           "'ray start --head' or omit --address")
+
+
+#: an HTTP/2 client's opening: the connection preface and an empty SETTINGS frame
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def grpc_probe(host: str, port: int, timeout_s: float = 5.0) -> str | None:
+    """None when ``host:port`` speaks gRPC, as Ray's GCS and Ray Client servers do (they answer
+    an HTTP/2 preface with a SETTINGS frame at once), else why not. Something else listening
+    there (a web server, a port that never answers) made Ray retry for minutes."""
+    deadline = time.monotonic() + timeout_s
+    head = b""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(_H2_PREFACE)
+            while len(head) < 9:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = sock.recv(9 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except (TimeoutError, socket.timeout):
+        return f"the port accepts connections but does not answer as Ray does within {timeout_s:g} s"
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    if len(head) == 9 and head[3] == 4:  # a SETTINGS frame
+        return None
+    return "the port answers, but not as a Ray cluster (no gRPC handshake)"
 
 
 def check_source(spec: str) -> str | None:
