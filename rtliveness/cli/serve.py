@@ -25,7 +25,7 @@ def serve(
     max_streams: Annotated[int, typer.Option("--max-streams", help="At most N WebSocket streams and uploads at once (more get 503 / close code 1013).")] = 8,
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload (more gets 413) or WebSocket frame (more closes the stream with code 1009), in MiB.")] = 200.0,
     idle_timeout: Annotated[float, typer.Option("--idle-timeout", help="Close a WebSocket stream that sends no frame for this many seconds (close code 1001), so idle clients cannot hold every slot.")] = 60.0,
-    allow_origin: Annotated[Optional[list[str]], typer.Option("--allow-origin", help="A browser page of this origin (scheme://host[:port]) may open streams; repeatable. Pages the service serves itself always may.")] = None,
+    allow_origin: Annotated[Optional[list[str]], typer.Option("--allow-origin", help="Only browser pages of these origins (scheme://host[:port], repeatable) and the service's own page may open streams (close code 4403 for others); default: any page.")] = None,
     detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
     backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (an int8 encoder built for the weights; the bundled weights ship none) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness\\[openvino]' extra).")] = "auto",
     low_light_target: LowLightOpt = LOW_LIGHT_TARGET,

@@ -101,8 +101,7 @@ class Fleet:
         if self.config.sources_file is not None:
             specs += self._read_sources_file(strict=True) or []
         specs = list(dict.fromkeys(absolute_source(s) for s in specs))
-        names = unique_names(specs)
-        planned = [p for n in names.values() for p in self._outputs(n)]
+        planned = [p for n in unique_names(specs).values() for p in self._outputs(n)]
         for spec in specs:
             problem = output_clash(spec, planned)
             if problem is not None:
@@ -187,7 +186,7 @@ class Fleet:
         # before anything is written: this source must not be an output, nor its outputs a source
         clash = output_clash(spec, [p for n in [*self.streams, name] for p in self._outputs(n)])
         if clash is None and any(output_clash(s.spec, self._outputs(name)) for s in self.streams.values()):
-            clash = f"its outputs would overwrite another source; choose an --out-dir that does not hold the sources"
+            clash = "its outputs would overwrite another source; choose an --out-dir that does not hold the sources"
         stream = _Stream(spec, name, self.out_dir, write=clash is None)
         self.streams[name] = stream
         self.by_spec[spec] = name

@@ -2,8 +2,8 @@
 
 Every error a client can cause is a 4xx with ``{"error": "<one line>"}``: 400 malformed,
 401 token, 413 too large, 422 not a video / bad parameter, 503 all stream slots busy.
-WebSocket: close code 4401 for a missing/wrong token, 4403 for a browser page of another origin
-(unless allowed), 1013 when all slots are busy, 1009 for a frame over the size limit, 1001 after
+WebSocket: close code 4401 for a missing/wrong token, 4403 for a browser page of an origin
+``--allow-origin`` does not list (when given), 1013 when all slots are busy, 1009 for a frame over the size limit, 1001 after
 ``idle_timeout_s`` without a frame; a frame that cannot be decoded gets ``{"frame", "error"}``
 and the connection stays open.
 """
@@ -48,9 +48,10 @@ def _token_ok(given: str, expected: str) -> bool:
 
 
 def _origin_ok(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
-    """A WebSocket from a non-browser client (no Origin), from a page this service served (the
-    Origin's host is the Host the request came to) or from an allowed origin."""
-    if origin is None:
+    """Without ``--allow-origin`` every page may open a stream (a kiosk app served elsewhere is
+    the service's first user). With it: a non-browser client (no Origin), a page this service
+    served (the Origin's host is the Host the request came to) or a listed origin."""
+    if origin is None or not allowed:
         return True
     _, _, netloc = origin.partition("://")
     return (host is not None and netloc.lower() == host.lower()) or origin.rstrip("/") in allowed

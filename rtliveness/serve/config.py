@@ -20,8 +20,8 @@ class ServeConfig:
     ``max_streams`` bounds the WebSocket streams and uploads analysed at once (more get 503 /
     close code 1013); ``max_upload_mb`` bounds an upload (413) and a single WebSocket frame
     (close code 1009); ``idle_timeout_s`` closes a stream that sends no frame for that long
-    (close code 1001), so idle clients cannot hold every slot; ``allow_origins``: browser pages
-    of other origins allowed to open a stream (a page the service serves itself always may);
+    (close code 1001), so idle clients cannot hold every slot; ``allow_origins``: when not
+    empty, the only browser origins besides the service's own page that may open a stream;
     ``max_pending`` is how many received frames of one stream may wait while the previous one
     is processed — beyond it the oldest waiting frame is dropped (its record says
     ``"dropped": true``), so a slow client never makes the server buffer without bound."""
