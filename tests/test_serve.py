@@ -405,3 +405,37 @@ def test_serve_refuses_a_busy_port_in_one_line():
                            text=True, timeout=60)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
+
+
+@pytest.mark.slow
+def test_sigterm_during_an_upload_analysis_answers_503_with_a_reason(tmp_path):
+    """uvicorn cancels requests still running 5 s after SIGTERM, which reached the client as a
+    plain-text 500; the analysis now ends between frames and answers 503 with one line."""
+    import threading
+
+    from conftest import read_frames, write_video
+
+    frames = read_frames(LIVE)
+    video = write_video(tmp_path / "long.avi", (frames + frames[::-1]) * 4, fourcc="MJPG")  # 800 frames
+    srv = Server("--device", "cpu")
+    got: dict = {}
+
+    def upload():
+        with open(video, "rb") as fh:
+            got["r"] = httpx.post(f"{srv.base}/v1/analyze", files={"file": ("long.avi", fh)}, timeout=120)
+
+    t = threading.Thread(target=upload)
+    t.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and httpx.get(f"{srv.base}/health", timeout=5).json()["streams"]["active"] == 0:
+            time.sleep(0.2)
+        time.sleep(1.0)  # well inside the analysis
+        srv.proc.send_signal(signal.SIGTERM)
+        t.join(60)
+    finally:
+        err = srv.stop()
+    r = got["r"]
+    assert r.status_code == 503, r.text
+    assert r.json() == {"error": "the service is shutting down; send the upload again when it is back"}
+    assert "Traceback" not in err and "CancelledError" not in err, err

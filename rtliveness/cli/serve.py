@@ -82,6 +82,11 @@ def _run(app, sock, config) -> None:
     auth = " (token required)" if config.token else ""
     typer.echo(f"rtliveness: serving on http://{shown}:{port}{auth}: kiosk page at /, API at /v1, Ctrl+C stops",
                err=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=config.max_upload_bytes + 4096,
-                                           access_log=False, timeout_graceful_shutdown=5))
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:  # SIGTERM / Ctrl+C: analyses in progress end with 503
+            app.state.engine.stopping.set()
+            super().handle_exit(sig, frame)
+
+    server = _Server(uvicorn.Config(app, log_level="warning", ws_max_size=config.max_upload_bytes + 4096,
+                                    access_log=False, timeout_graceful_shutdown=5))
     server.run(sockets=[sock])

@@ -30,7 +30,7 @@ from starlette.websockets import WebSocketDisconnect
 from ..errors import RtlivenessError, SourceError
 from ..runtime.sinks import json_line
 from .config import ServeConfig
-from .engine import Busy, Engine
+from .engine import Busy, Engine, ShuttingDown
 from .stream import Item, PendingFrames, decode_frame, dropped_record, error_record
 
 __all__ = ["create_app"]
@@ -145,6 +145,8 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
                 raise ClientError(503, str(exc)) from None
             try:
                 return await run_in_threadpool(engine.analyze, path, name, frames)
+            except ShuttingDown as exc:
+                raise ClientError(503, str(exc)) from None
             except SourceError as exc:
                 raise ClientError(422, _one_line(exc)) from None
             except RtlivenessError as exc:

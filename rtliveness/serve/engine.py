@@ -22,6 +22,10 @@ class Busy(Exception):
     """Every stream slot is taken (HTTP 503 / WebSocket close code 1013)."""
 
 
+class ShuttingDown(Exception):
+    """The server is stopping (SIGTERM / Ctrl+C): an analysis in progress ends with 503."""
+
+
 class Engine:
     """Loads the model once; hands out pipelines and stream slots; analyses uploaded videos."""
 
@@ -47,6 +51,7 @@ class Engine:
         self._detector = detector
         self._shared_detector = SharedDetector(detector)
         self._lock = threading.Lock()
+        self.stopping = threading.Event()  # set when the server begins to shut down
         self._active = 0
         self.streams_served = 0
 
@@ -86,7 +91,13 @@ class Engine:
         from ..runtime.sources import open_file
 
         records: list[dict] = []
-        on_result = (lambda r: records.append(r.to_json())) if frames else None
+
+        def on_result(result) -> None:
+            if self.stopping.is_set():  # end between frames, so the client gets a 503, not a cut connection
+                raise ShuttingDown("the service is shutting down; send the upload again when it is back")
+            if frames:
+                records.append(result.to_json())
+
         try:
             src = open_file(path)
         except SourceError as exc:  # name the upload, not the temporary file
