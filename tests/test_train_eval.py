@@ -518,6 +518,59 @@ def test_train_with_feature_distillation_resumes_exactly_and_keeps_the_origins_n
         torch.set_num_threads(prev)
 
 
+def test_anchor_loss_counts_live_windows_only():
+    from rtliveness.training.train import anchor_loss
+
+    class Fixed(torch.nn.Module):
+        def forward(self, x):
+            return torch.tensor([1.0, -2.0, 0.5, 3.0])
+
+    logits = torch.tensor([2.0, 0.0, 0.5, -1.0], requires_grad=True)
+    live = torch.tensor([True, False, True, True])
+    got = anchor_loss(logits, Fixed(), torch.zeros(4), live)
+    assert got.item() == pytest.approx((1.0 + 0.0 + 16.0) / 4)  # the attack window (index 1) adds nothing
+    got.backward()
+    assert logits.grad.tolist() == pytest.approx([0.5, 0.0, 0.0, -2.0])
+    with pytest.raises(ConfigError, match="needs --init-weights CHECKPOINT"):
+        TrainConfig(anchor_live=1.0)
+    with pytest.raises(ConfigError, match="live anchor weight must be in"):
+        TrainConfig(anchor_live=-1.0, init_weights=Path("x.pt"))
+
+
+@pytest.mark.slow
+def test_anchor_live_keeps_live_windows_near_the_start_and_resumes_exactly(tmp_path):
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        root = make_dataset(tmp_path / "d", per_class=8, persons=8)
+        start = train(root, tmp_path / "start", TrainConfig(**CFG)).model_path
+        split = tmp_path / "start" / "split.json"
+        cfg = dict(CFG, init_weights=start, split_file=split)
+        free = train(root, tmp_path / "free", TrainConfig(**cfg))
+        held = train(root, tmp_path / "held", TrainConfig(**cfg, anchor_live=5.0))
+        part = train(root, tmp_path / "part", TrainConfig(**cfg, anchor_live=5.0), stop_after_steps=3)
+        assert part.interrupted
+        train(root, tmp_path / "part", TrainConfig(device="cpu"), resume=True)
+        a = load_checkpoint(held.model_path).model.state_dict()
+        b = load_checkpoint(tmp_path / "part" / "model.pt").model.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        # the live dev windows' p_spoof moved less from the start with the anchor than without it
+        from rtliveness.training.data import load_windows
+        from rtliveness.training.train import predict_windows
+
+        ds = scan_dataset(root)
+        names = json.loads(split.read_text())["dev"]
+        live = [s for s in ds.samples if s.name in names and s.class_name == "real"]
+        m0 = load_checkpoint(start)
+        X = load_windows(live, 32, ds.crop_scale or 1.0, ds.crop_scale)
+        p0 = predict_windows(m0.model, X, m0.meta, "cpu")
+        moved = {k: float(np.abs(predict_windows(load_checkpoint(r.model_path).model, X, m0.meta, "cpu") - p0).mean())
+                 for k, r in (("free", free), ("held", held))}
+        assert moved["held"] < moved["free"], moved
+    finally:
+        torch.set_num_threads(prev)
+
+
 def test_mix_targets_blends_the_teacher_only_where_asked():
     from rtliveness.training.distill import mix_targets
 

@@ -63,6 +63,7 @@ class TrainConfig:
     distill_classes: tuple[str, ...] = ("real", "printed", "replay")  # classes the teacher is trusted on
     distill_agree: bool = False  # blend the teacher in only where it is on the label's side (else the hard label)
     distill_features: float = 0.0  # weight of feature distillation: the encoder's crop embeddings must predict the teacher's (training only; 0 = off)
+    anchor_live: float = 0.0  # weight of learning without forgetting on live windows: logits kept near the --init-weights model's (0 = off)
     split_file: Path | None = None  # use this split.json (train/dev/test sample names) instead of a new split
     select: str = "acer"  # which epoch becomes model.pt: acer | eer (lowest on dev) | last
     mixstyle: float = 0.0  # MixStyle after the encoder's first two stages, with this probability per batch (0 = off)
@@ -85,6 +86,10 @@ class TrainConfig:
             raise ConfigError(f"feature distillation weight must be in [0, 10], got {self.distill_features}")
         if self.distill_features > 0 and self.teacher is None:
             raise ConfigError("feature distillation needs a teacher: add --teacher DIR")
+        if not 0.0 <= self.anchor_live <= 100.0:
+            raise ConfigError(f"live anchor weight must be in [0, 100], got {self.anchor_live}")
+        if self.anchor_live > 0 and self.init_weights is None:
+            raise ConfigError("--anchor-live keeps live windows near the starting model: it needs --init-weights CHECKPOINT")
         if self.distill_features > 0 and self.encoder_lr_mult == 0:
             raise ConfigError("feature distillation trains the encoder: it needs --encoder-lr-mult > 0")
         if self.epochs < 1 or self.batch_size < 1:
@@ -354,6 +359,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     Xdev = load_windows(dev_s, config.input_size, crop_scale, ds.crop_scale,
                         progress=lambda i, n: bar.status(f"loading dev {i}/{n}"))
     ytr = np.array([s.label for s in train_s], np.float32)
+    live_tr = ytr == 0  # bona fide windows by their label (targets may be soft after distillation)
     if config.teacher is not None and state is None:
         from .distill import mix_targets, soft_targets
 
@@ -385,6 +391,20 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             log(f"encoder initialised from {config.pretrained}")
         else:
             log("no --pretrained weights: the encoder starts from scratch (nothing is downloaded)")
+    anchor = None
+    if config.anchor_live > 0:  # the starting model, frozen: the live side's reference (training only)
+        anchor = SpoofModel().to(device)
+        load_init_weights(anchor, Path(config.init_weights))
+        anchor.requires_grad_(False).train()
+        # the same mode as the model it anchors: batch-norm on the batch's statistics (as the
+        # training model's are), its running statistics left as loaded (momentum 0); a frozen
+        # encoder runs on its running statistics in both
+        for m in anchor.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.momentum = 0.0
+        if config.encoder_lr_mult == 0:
+            anchor.encoder.eval()
+        log(f"live windows anchored to {config.init_weights} (weight {config.anchor_live:g}; training only)")
     pixel = None
     if config.pixel_aux > 0:  # training-only head, outside the model: the checkpoint keeps the origin's names
         from .pixel_aux import STAGE, PixelSupervision
@@ -522,6 +542,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                         loss = 0.5 * (loss_fn(a, y, w) + loss_fn(b, y, w)) + config.consistency * (a - b).pow(2).mean()
                     if pixel is not None:  # every crop of every view, against its window's target
                         loss = loss + config.pixel_aux * pixel.loss(y.repeat(views), w.repeat(views))
+                    if anchor is not None:  # learning without forgetting, bona fide windows only; every view
+                        loss = loss + config.anchor_live * anchor_loss(logits, anchor, x, torch.from_numpy(live_tr[idx]).to(device).repeat(views))
                     if hint is not None:  # every crop of every view, against the teacher's embedding of that stored crop
                         loss = loss + config.distill_features * hint.loss(torch.from_numpy(tfeat[idx]).to(device).repeat(views, 1, 1))
                 if not torch.isfinite(loss):
@@ -578,6 +600,14 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     model_path = run_dir / "model.pt"
     thr = float(best.get("threshold", 0.5))  # the threshold stored with the best epoch's model.pt
     return TrainResult(run_dir, model_path, history, thr, interrupted)
+
+
+def anchor_loss(logits: torch.Tensor, anchor: nn.Module, x: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of ``live * (logit - anchor logit)^2``: the bona fide windows' logits
+    held near the frozen ``anchor``'s on the same input; attack windows add nothing."""
+    with torch.no_grad():
+        ref = anchor(x).float()
+    return ((logits.float() - ref).pow(2) * live.float()).mean()
 
 
 def _pct(v) -> str:
