@@ -232,7 +232,7 @@ def test_eval_on_the_test_split(trained, tmp_path):
 
 def test_calibrate_on_the_dev_split_next_to_the_weights(trained, tmp_path):
     from rtliveness.training.evaluate import score_dataset
-    from rtliveness.training.metrics import calibrate_threshold
+    from rtliveness.training.metrics import deployment_threshold
 
     data, run, r, _ = trained
     ok(r)
@@ -245,7 +245,7 @@ def test_calibrate_on_the_dev_split_next_to_the_weights(trained, tmp_path):
     # the EER threshold of the run's dev split, recomputed here
     scores, classes, names, _ = score_dataset(data, run / "model.pt", "cpu", run / "split.json", "dev")
     assert sorted(names) == sorted(json.loads((run / "split.json").read_text())["dev"])
-    expect = min(max(float(calibrate_threshold(scores, np.asarray(classes))), 1e-4), 1 - 1e-4)
+    expect = deployment_threshold(scores, np.asarray(classes))
     assert cal.meta.threshold == pytest.approx(expect, abs=1e-4)
     orig = load_checkpoint(run / "model.pt").model.state_dict()
     assert all(torch.equal(v, cal.model.state_dict()[k]) for k, v in orig.items())  # weights untouched
@@ -276,6 +276,16 @@ def test_export_onnx_folder(trained, tmp_path):
     np.testing.assert_allclose(got.embed(crops), ref.embed(crops), atol=1e-4, rtol=1e-4)
     w = ref.embed(crops)[None]
     np.testing.assert_allclose(got.head(w), ref.head(w), atol=1e-5)
+    assert oct(out.stat().st_mode & 0o777) != oct(0o700)  # a folder like any other, not mkdtemp's private one
+    ok(rtl("export", "--out", out, "--weights", run / "model.pt"))  # an earlier export is replaced
+    # anything else at --out is refused before any work and left as it was (the run folder survived)
+    before = sorted(p.name for p in run.iterdir())
+    one_error_line(rtl("export", "--out", run, "--weights", run / "model.pt"), 2,
+                   f"--out {run} holds other files")
+    assert sorted(p.name for p in run.iterdir()) == before
+    one_error_line(rtl("export", "--out", run / "model.pt", "--weights", run / "model.pt"), 2,
+                   f"--out {run / 'model.pt'} is a file; name a new folder for the export")
+    assert (run / "model.pt").is_file()
 
 
 def test_train_consistency_without_crop_jitter_is_one_error_line(trained, tmp_path):
@@ -335,3 +345,38 @@ def test_train_with_a_teacher_only_where_it_agrees(trained, tmp_path):
     assert "feature distillation: the encoder's crop embeddings predict the teacher's 128-d ones (weight 0.5; training only)" in r.stderr
     with np.load(run / "teacher_features.npz") as z:
         assert sorted(z.files) == sorted(train_names) and z[train_names[0]].shape == (5, 128)
+
+
+def test_fine_tune_path_review_cases_are_one_line_each_before_any_work(trained, tmp_path):
+    """A black-box review of the fine-tune path: each of these used to train an epoch and then
+    fail, train the wrong number of epochs, write over a run, evaluate the wrong samples, or
+    load a training state as an origin checkpoint with the wrong preprocessing."""
+    data, run, r, _ = trained
+    ok(r)
+    new = tmp_path / "new"
+    for args, words in (
+            (["--calibration", "apcer"], "--calibration apcer needs --target in [0, 1] (e.g. 0.05), got None"),
+            (["--calibration", "eer", "--target", "0.05"], "--calibration eer takes no --target"),
+            (["--calibration", "bpcer", "--target", "2"], "--calibration bpcer needs --target in [0, 1]"),
+            (["--epochs", "0"], "epochs and batch size must be >= 1")):
+        one_error_line(rtl("train", data, "--out", new, "--device", "cpu", *args), 2, words)
+        assert not new.exists()
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    one_error_line(rtl("train", data, "--out", run, "--device", "cpu"), 2,
+                   f"{run} already holds a training run (model.pt / last.pt); continue it with --resume")
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before
+    one_error_line(rtl("calibrate", data, "--weights", run / "model.pt", "--out", tmp_path / "c.pt", "--method", "apcer"), 2,
+                   "--method apcer needs --target")
+    one_error_line(rtl("eval", data, "--weights", run / "model.pt", "--split", "dev"), 2,
+                   "--split dev needs --split-file RUN/split.json")
+    for cmd in (["eval", data], ["export", "--out", tmp_path / "e"]):
+        one_error_line(rtl(*cmd, "--weights", run / "last.pt"), 5,
+                       f"{run / 'last.pt'} is a training state (last.pt), not a model: it has no calibrated threshold; use model.pt")
+
+
+def test_prepare_refuses_a_photo_in_one_line(tmp_path):
+    photo = tmp_path / "me.jpg"
+    cv2.imwrite(str(photo), np.full((120, 160, 3), 128, np.uint8))
+    r = rtl("prepare", photo, "--label", "real", "--out", tmp_path / "data")
+    line = one_error_line(r, r.returncode, f"{photo} is a photo: prepare cuts videos into samples of 5 consecutive frames")
+    assert r.returncode != 0 and line and not (tmp_path / "data" / "real").exists()

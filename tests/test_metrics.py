@@ -228,6 +228,27 @@ def test_bpcer_at_apcer_rejects_bad_target():
         M.bpcer_at_apcer(A_SCORES, A_CLASSES, 1.5)
 
 
+def test_deployment_threshold_sits_in_the_middle_of_the_gap():
+    """Separated classes (live <= 0.003, attacks >= 0.9972, as a small fine-tuning dev set gave):
+    calibrate_threshold stops on the lowest attack; the stored threshold is the middle of the
+    gap in log-odds, with the same decisions on the dev scores."""
+    s = [0.001, 0.002, 0.003, 0.9972, 0.998, 0.999]
+    c = ["real"] * 3 + ["printed", "replay", "printed"]
+    assert M.calibrate_threshold(s, c, "eer") == 0.9972
+    t = M.deployment_threshold(s, c, "eer")
+    logit = lambda p: np.log(p / (1 - p))
+    assert logit(t) == pytest.approx((logit(0.003) + logit(0.9972)) / 2)
+    assert 0.45 < t < 0.55
+    for method, target in (("apcer", 0.05), ("apcer", 0.01), ("bpcer", 0.0)):
+        assert 0.003 < M.deployment_threshold(s, c, method, target) < 0.9972
+    # overlapping scores: the gap is between neighbours, the decisions are calibrate_threshold's
+    t0 = M.calibrate_threshold(A_SCORES, A_CLASSES, "apcer", 0.25)
+    t1 = M.deployment_threshold(A_SCORES, A_CLASSES, "apcer", 0.25)
+    below = max(x for x in A_SCORES if x < t0)
+    assert below < t1 < t0 and logit(t1) == pytest.approx((logit(below) + logit(t0)) / 2)
+    assert M.deployment_threshold([0.2, 0.9], ["printed", "real"], "eer") <= 1 - 1e-4  # everything kept in (0, 1)
+
+
 def test_calibrate_threshold():
     assert M.calibrate_threshold(A_SCORES, A_CLASSES, "apcer", 0.25) == 0.4
     # BPCER <= 0: threshold above 0.6; lowest APCER_max is at 0.7 (printed 1/3, replay 3/4)

@@ -212,15 +212,17 @@ def test_train_reports_the_threshold_of_the_checkpoint_it_keeps(tmp_path, monkey
 # ------------------------------------------------------------------ calibration (API)
 def test_calibrate_checkpoint_apcer_target(tmp_path, tiny_weights):
     from rtliveness.training.evaluate import calibrate_checkpoint, score_dataset
-    from rtliveness.training.metrics import apcer_per_type, calibrate_threshold
+    from rtliveness.training.metrics import apcer_per_type, calibrate_threshold, deployment_threshold
 
     root = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
     out = tmp_path / "cal.pt"
     thr = calibrate_checkpoint(root, tiny_weights, out, method="apcer", target=0.2, device="cpu")
     scores, classes, names, _ = score_dataset(root, tiny_weights, "cpu", split=None)
     assert len(names) == 24
-    expect = float(calibrate_threshold(scores, np.asarray(classes), method="apcer", target=0.2))
-    assert thr == pytest.approx(min(max(expect, 1e-4), 1 - 1e-4))
+    expect = deployment_threshold(scores, np.asarray(classes), method="apcer", target=0.2)
+    assert thr == pytest.approx(expect)
+    at_score = float(calibrate_threshold(scores, np.asarray(classes), method="apcer", target=0.2))
+    assert thr <= at_score and not np.any((scores >= thr) != (scores >= at_score))  # the same decisions on dev
     cal = load_checkpoint(out)
     assert cal.meta.threshold == pytest.approx(thr)
     assert max(v for v in apcer_per_type(scores, np.asarray(classes), thr).values() if v is not None) <= 0.2 + 1e-9
@@ -514,6 +516,42 @@ def test_train_with_feature_distillation_resumes_exactly_and_keeps_the_origins_n
         c = load_checkpoint(plain.model_path).model.state_dict()
         assert not torch.equal(a["encoder.conv1.weight"], c["encoder.conv1.weight"])
         assert [h["epoch"] for h in full.history] == [1, 2]
+    finally:
+        torch.set_num_threads(prev)
+
+
+@pytest.mark.slow
+def test_ctrl_c_inside_a_forward_pass_still_resumes_exactly(tmp_path, monkeypatch):
+    """A Ctrl+C lands mid-step, after the forward pass has moved the batch-norm statistics: the
+    saved state is the last completed step's, so the resumed run equals an uninterrupted one."""
+    import rtliveness.training.train as T
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        root = make_dataset(tmp_path / "d", per_class=12, persons=12)
+        full = train(root, tmp_path / "full", TrainConfig(**CFG))
+
+        calls = {"n": 0}
+
+        class Interrupted(T.SpoofModel):
+            def forward(self, x):
+                out = super().forward(x)  # the batch-norm statistics move here
+                if self.training:
+                    calls["n"] += 1
+                    if calls["n"] == 4:
+                        raise KeyboardInterrupt
+                return out
+
+        monkeypatch.setattr(T, "SpoofModel", Interrupted)
+        part = train(root, tmp_path / "part", TrainConfig(**CFG))
+        assert part.interrupted
+        monkeypatch.undo()
+        train(root, tmp_path / "part", TrainConfig(device="cpu"), resume=True)
+        a = load_checkpoint(tmp_path / "full" / "model.pt").model.state_dict()
+        b = load_checkpoint(tmp_path / "part" / "model.pt").model.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])][:3]
+        assert full.history[-1]["threshold"] == json.loads((tmp_path / "part" / "history.json").read_text())[-1]["threshold"]
     finally:
         torch.set_num_threads(prev)
 

@@ -65,8 +65,9 @@ def train(
     select: Annotated[str, typer.Option("--select", help="Which epoch becomes model.pt: acer | eer (lowest on dev) | last.")] = "acer",
 ) -> None:
     """Train a SpoofModel (origin recipe defaults) with person-disjoint train/dev/test splits."""
-    if calibration not in ("eer", "apcer", "bpcer"):
-        raise ConfigError(f"--calibration must be eer, apcer or bpcer, got {calibration!r}")
+    from ..training.train import check_calibration
+
+    check_calibration(calibration, target)
     _need_dataset(data)
     from ..training.train import TrainConfig, train as run_train
 
@@ -76,7 +77,7 @@ def train(
         init_meta = load_checkpoint(init_weights).meta
         input_size = input_size or init_meta.input_size
         crop_scale = crop_scale or init_meta.crop_scale
-    cfg = TrainConfig(epochs=epochs or 5, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
+    cfg = TrainConfig(epochs=5 if epochs is None else epochs, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
                       input_size=input_size or 224, crop_scale=crop_scale, init_weights=init_weights,
                       encoder_lr_mult=encoder_lr, teacher=teacher, distill_weight=distill_weight, distill_agree=distill_agree, distill_features=distill_features, anchor_live=anchor_live, split_file=split_file, seed=seed, device=device, pretrained=pretrained,
                       exclude_classes=tuple(exclude or ()), skip_bad=skip_bad, person_pattern=person_pattern,
@@ -138,6 +139,8 @@ def eval_cmd(
     """Evaluate: APCER per attack type, BPCER, ACER, EER, AUC, BPCER@APCER, F1/F2/accuracy."""
     if threshold is not None and not 0 < threshold < 1:
         raise ConfigError(f"--threshold must be in (0, 1), got {threshold}")
+    if split_file is None and split != "test":
+        raise ConfigError(f"--split {split} needs --split-file RUN/split.json (without it every sample of DATA is evaluated)")
     _need_dataset(data)
     from ..training.evaluate import evaluate_dataset, format_report
 
@@ -161,8 +164,9 @@ def calibrate(
     """Calibrate the decision threshold on a dev set and store it in a checkpoint.
 
     Default: the dev split of the split.json next to --weights (a training run's folder)."""
-    if method not in ("eer", "apcer", "bpcer"):
-        raise ConfigError(f"--method must be eer, apcer or bpcer, got {method!r}")
+    from ..training.train import check_calibration
+
+    check_calibration(method, target, "--method")
     _need_dataset(data)
     if split_file is None and not all_samples:
         cand = Path(weights).parent / "split.json"

@@ -253,6 +253,10 @@ def _extract_state_dict(obj: Any, path: Path) -> tuple[dict, dict]:
                 or not isinstance(obj.get(_INT8_SCALES, {}), Mapping):
             raise WeightsError(f"{path}: rtliveness checkpoint without a valid state_dict/meta; the file is damaged")
         return _dequantise(dict(obj["state_dict"]), obj.get(_INT8_SCALES, {})), dict(obj.get("meta", {}))
+    if "optimizer" in obj and "step_in_epoch" in obj and isinstance(obj.get("meta"), Mapping):
+        # rtliveness train's last.pt: preprocessing in it, but no calibrated threshold
+        raise WeightsError(f"{path} is a training state (last.pt), not a model: it has no calibrated threshold; use "
+                           "model.pt from the same run folder, or continue training with rtliveness train --resume")
     for key in _STATE_KEYS:
         if key in obj and isinstance(obj[key], Mapping):
             return dict(obj[key]), {}

@@ -68,7 +68,9 @@ def export_onnx(weights: Path | None, out: Path, opset: int = 17, verify_checksu
     """Export the checkpoint ``weights`` (None = bundled) to the folder ``out``; returns ``out``.
 
     Writes ``encoder.onnx``, ``head.onnx`` and ``meta.json`` (see the module docstring). An
-    existing ``out`` folder is replaced atomically (written beside it, then renamed).
+    earlier export at ``out`` is replaced atomically (written beside it, then renamed); anything
+    else there — a file, a folder holding other files — is refused with :class:`ConfigError`
+    before any work, never deleted.
     """
     try:
         import torch
@@ -77,6 +79,7 @@ def export_onnx(weights: Path | None, out: Path, opset: int = 17, verify_checksu
         raise ConfigError(f"exporting to ONNX needs the onnx package; {INSTALL_HINT}") from exc
     from torch import nn
 
+    _check_export_target(Path(out))
     path = Path(weights) if weights is not None else default_weights_path()
     loaded = load_checkpoint(path, verify_checksum=verify_checksum)
     digest = loaded.sha256 or sha256_file(path)
@@ -103,6 +106,9 @@ def export_onnx(weights: Path | None, out: Path, opset: int = 17, verify_checksu
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # a folder like any other, not mkdtemp's private 0700
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # legacy-exporter deprecation and tracer notes
@@ -139,6 +145,21 @@ def export_onnx(weights: Path | None, out: Path, opset: int = 17, verify_checksu
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+_EXPORT_FILES = {ENCODER_FILE, HEAD_FILE, META_FILE}
+
+
+def _check_export_target(out: Path) -> None:
+    """``out`` may be new, an empty folder or an earlier export (only its three files)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; name a new folder for the export")
+    other = sorted(p.name for p in out.iterdir() if p.name not in _EXPORT_FILES)
+    if other:
+        raise ConfigError(f"--out {out} holds other files ({', '.join(other[:3])}{', …' if len(other) > 3 else ''}); "
+                          "name a new folder for the export (an earlier export there is replaced, nothing else)")
 
 
 def read_export(path: Path) -> tuple[Path, dict]:

@@ -98,11 +98,10 @@ def calibrate_checkpoint(data_root: str | Path, weights: str | Path, out: str | 
                          target: float | None = None, device: str = "auto", split_file: Path | None = None,
                          split: str | None = "dev") -> float:
     """Calibrate the threshold on a dev set and write a checkpoint that carries it."""
-    from .metrics import calibrate_threshold
+    from .metrics import deployment_threshold
 
     scores, classes, _, loaded = score_dataset(data_root, weights, device, split_file, split)
-    thr = float(calibrate_threshold(scores, np.asarray(classes), method=method, target=target))
-    thr = min(max(thr, 1e-4), 1 - 1e-4)
+    thr = deployment_threshold(scores, np.asarray(classes), method=method, target=target)
     save_checkpoint(Path(out), loaded.model.cpu(), replace(loaded.meta, threshold=thr))
     return thr
 

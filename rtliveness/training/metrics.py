@@ -52,7 +52,7 @@ from .metrics_inputs import BONA_FIDE, ArrayLike, class_order  # noqa: F401
 from .metrics_iso import acer, apcer_max, apcer_per_type, bpcer
 from .metrics_report import evaluate_scores
 from .metrics_roc import eer, roc_auc, roc_curve
-from .metrics_thresholds import bpcer_at_apcer, calibrate_threshold
+from .metrics_thresholds import bpcer_at_apcer, calibrate_threshold, deployment_threshold
 
 # Private helpers, still importable from here for callers that used them (plots.py uses the checks).
 from .metrics_binary import _fbeta_per_class  # noqa: F401
@@ -79,5 +79,6 @@ __all__ = [
     "f2_weighted",
     "per_class_table",
     "calibrate_threshold",
+    "deployment_threshold",
     "evaluate_scores",
 ]

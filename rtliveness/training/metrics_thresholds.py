@@ -9,7 +9,7 @@ import numpy as np
 from .metrics_inputs import BONA_FIDE, ArrayLike, _classes, _scores, class_order
 from .metrics_roc import eer
 
-__all__ = ["bpcer_at_apcer", "calibrate_threshold"]
+__all__ = ["bpcer_at_apcer", "calibrate_threshold", "deployment_threshold"]
 
 
 def _operating_points(
@@ -106,3 +106,34 @@ def calibrate_threshold(
     ok = np.flatnonzero(bp <= float(target) + _TOL)  # type: ignore[arg-type]
     best = ok[np.lexsort((-cand[ok], bp[ok], worst[ok]))[0]]
     return float(cand[best])
+
+
+#: stored thresholds stay inside (0, 1), away from the ends a probability never reaches
+_CLIP = 1e-4
+
+
+def deployment_threshold(
+    scores: ArrayLike,
+    classes: ArrayLike,
+    method: Literal["eer", "apcer", "bpcer"] = "eer",
+    target: float | None = None,
+    *,
+    bona_fide: str = BONA_FIDE,
+) -> float:
+    """The threshold to store with weights: :func:`calibrate_threshold`'s operating point, moved
+    to the middle (in log-odds) of the interval of thresholds that make the same decisions on
+    these scores, and kept in ``[1e-4, 1 - 1e-4]``.
+
+    :func:`calibrate_threshold` returns a score value: the lowest attack score it flags. On a
+    small dev set whose classes separate (live at 0.003, attacks from 0.997) that put the
+    threshold on the last attack, and unseen attacks just below it were accepted. Every
+    threshold in ``(next lower score, chosen score]`` gives the same dev rates; the middle of
+    that gap is the one least tied to the particular dev samples."""
+    s = _scores(scores)
+    t = float(calibrate_threshold(s, classes, method, target, bona_fide=bona_fide))
+    below = s[s < t]
+    if below.size:
+        lo, hi = float(np.clip(below.max(), _CLIP, 1 - _CLIP)), float(np.clip(t, _CLIP, 1 - _CLIP))
+        z = 0.5 * (np.log(lo / (1 - lo)) + np.log(hi / (1 - hi)))
+        t = float(1.0 / (1.0 + np.exp(-z)))
+    return float(min(max(t, _CLIP), 1 - _CLIP))

@@ -164,10 +164,15 @@ def prepare_videos(videos: Iterable[tuple[str | Path, str]], out_root: str | Pat
 
     if stride < 1 or window_step < 1:
         raise DataError("stride and window step must be >= 1")
+    from ..runtime.sources import is_still_image
+
     pairs = [(Path(v), label) for v, label in videos]
     for v, label in pairs:
         if label not in CLASSES:
             raise DataError(f"unknown label {label!r} for {v}; use one of {', '.join(CLASSES)}")
+        if v.is_file() and is_still_image(v):
+            raise DataError(f"{v} is a photo: prepare cuts videos into samples of 5 consecutive frames; "
+                            "record a few seconds of video instead")
     out_root = Path(out_root)
     _check_meta(out_root, crop_scale, crop_size)
     written, dropped = 0, 0

@@ -34,6 +34,17 @@ from .data import Dataset, load_windows, scan_dataset, split_samples
 __all__ = ["TrainConfig", "TrainResult", "train", "predict_windows", "load_pretrained_encoder"]
 
 
+def check_calibration(method: str, target: float | None, flag: str = "--calibration") -> None:
+    """The one check of a calibration method and its target (``train --calibration``,
+    ``calibrate --method``), made before any data is read: it used to fail after an epoch."""
+    if method not in ("eer", "apcer", "bpcer"):
+        raise ConfigError(f"{flag} must be eer, apcer or bpcer, got {method!r}")
+    if method == "eer" and target is not None:
+        raise ConfigError(f"{flag} eer takes no --target (APCER = BPCER on dev); use {flag} apcer or bpcer with --target")
+    if method != "eer" and (target is None or not 0.0 <= target <= 1.0):
+        raise ConfigError(f"{flag} {method} needs --target in [0, 1] (e.g. 0.05), got {target}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 5
@@ -92,6 +103,7 @@ class TrainConfig:
             raise ConfigError("--anchor-live keeps live windows near the starting model: it needs --init-weights CHECKPOINT")
         if self.distill_features > 0 and self.encoder_lr_mult == 0:
             raise ConfigError("feature distillation trains the encoder: it needs --encoder-lr-mult > 0")
+        check_calibration(self.calibration, self.calibration_target)
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch size must be >= 1")
         if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.momentum < 1):
@@ -280,10 +292,9 @@ def _metrics(scores: np.ndarray, classes: list[str], threshold: float) -> dict:
 
 
 def _calibrate(scores: np.ndarray, classes: list[str], method: str, target: float | None) -> float:
-    from .metrics import calibrate_threshold
+    from .metrics import deployment_threshold
 
-    thr = float(calibrate_threshold(scores, np.asarray(classes), method=method, target=target))
-    return float(min(max(thr, 1e-4), 1 - 1e-4))
+    return deployment_threshold(scores, np.asarray(classes), method=method, target=target)
 
 
 def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None = None, resume: bool = False,
@@ -298,6 +309,9 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     config = config or TrainConfig()
     log = log or (lambda s: None)
     run_dir = Path(run_dir)
+    if not resume and any((run_dir / n).exists() for n in ("model.pt", "last.pt")):
+        raise ConfigError(f"{run_dir} already holds a training run (model.pt / last.pt); continue it with --resume, "
+                          "or choose a new --out (nothing was changed)")
     run_dir.mkdir(parents=True, exist_ok=True)
     last_path = run_dir / "last.pt"
     state = None
@@ -488,6 +502,9 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     interrupted = False
     steps_done = 0
     pos = [start_epoch, start_step]  # (epoch, next step) after the last completed optimiser step
+    # batch-norm statistics as of that step: a Ctrl+C during a step's forward pass has already
+    # moved them, and the resumed run redoes the step (so they are put back before saving)
+    settled = [b.detach().clone() for b in model.buffers()]
     try:
         for epoch in range(start_epoch, config.epochs):
             # the epoch's order and flips depend only on (seed, epoch): resume is exact
@@ -558,6 +575,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                     f"({(step + 1 - (start_step if epoch == start_epoch else 0)) / max(1e-9, time.perf_counter() - t0):.2f} it/s)")
                 steps_done += 1
                 pos[:] = [epoch, step + 1]
+                for keep, b in zip(settled, model.buffers()):
+                    keep.copy_(b)
                 if stop_after_steps is not None and steps_done >= stop_after_steps:
                     raise KeyboardInterrupt
             bar.finish()
@@ -586,6 +605,9 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     except KeyboardInterrupt:
         interrupted = True
         bar.finish()
+        with torch.no_grad():
+            for keep, b in zip(settled, model.buffers()):
+                b.copy_(keep)
         if pos[1] == steps_per_epoch and history and history[-1]["epoch"] == pos[0] + 1:
             history.pop()  # stopped between validation and the epoch's checkpoint: redo the validation
         save_state(*pos)
