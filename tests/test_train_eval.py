@@ -624,3 +624,18 @@ def test_mix_targets_blends_the_teacher_only_where_asked():
     np.testing.assert_allclose(y, [0.05, 0.0, 0.95, 1.0, 1.0, 0.0], atol=1e-7)
     assert blended.tolist() == [True, False, True, False, False, False]
     assert y.dtype == np.float32
+
+
+def test_bad_json_and_a_bad_person_pattern_are_one_data_error(tmp_path):
+    root = make_dataset(tmp_path / "d", per_class=2, persons=2, size=24)
+    bad = tmp_path / "split.json"
+    bad.write_text("{not json")
+    from rtliveness.training.evaluate import evaluate_dataset
+
+    with pytest.raises(DataError, match=r"--split-file .*split\.json is not valid JSON"):
+        evaluate_dataset(root, None, "cpu", None, bad, "test")
+    with pytest.raises(DataError, match=r"--person-pattern '\(' is not a valid regular expression"):
+        scan_dataset(root, person_pattern="(")
+    (root / "rtliveness_data.json").write_text("[1, 2")
+    with pytest.raises(DataError, match="dataset metadata .*rtliveness_data.json is not valid JSON"):
+        scan_dataset(root)

@@ -68,6 +68,25 @@ class Dataset:
         return out
 
 
+def read_json(path: Path, what: str):
+    """A JSON file the training commands read (a split file, a dataset's metadata): a file that
+    is not JSON is one :class:`DataError` line naming it, never a bare JSONDecodeError."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{what} {path} is not valid JSON ({exc}); fix or replace it") from None
+
+
+def compile_person_pattern(pattern: str | None) -> "re.Pattern | None":
+    """``--person-pattern`` compiled once; an invalid regular expression is one line."""
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise DataError(f"--person-pattern {pattern!r} is not a valid regular expression ({exc})") from None
+
+
 def person_id(text: str) -> str:
     """A person id usable inside sample names (``<class>_<person>_<k>``): lower-case letters and
     digits only. The one place that rule lives (``prepare`` and ``synth`` use it)."""
@@ -82,7 +101,7 @@ def sample_name(class_name: str, person: str, k: int) -> str:
 
 def person_of_sample(name: str, person_pattern: str | None = DEFAULT_PERSON_PATTERN) -> str:
     """The person id of a sample name (``class/<class>_<person>_<k>`` or just the folder name)."""
-    return _person_of(name.rsplit("/", 1)[-1], re.compile(person_pattern) if person_pattern else None)
+    return _person_of(name.rsplit("/", 1)[-1], compile_person_pattern(person_pattern))
 
 
 def _person_of(name: str, pattern: re.Pattern | None) -> str:
@@ -106,7 +125,7 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
         raise DataError(f"unknown class folders in {root}: {', '.join(unknown)}; allowed: {', '.join(CLASSES)} (move or rename them)")
     if not folders:
         raise DataError(f"no class folders in {root}; expected {', '.join(CLASSES)}")
-    pat = re.compile(person_pattern) if person_pattern else None
+    pat = compile_person_pattern(person_pattern)
     samples: list[Sample] = []
     skipped: list[str] = []
     for cls_dir in folders:
@@ -132,7 +151,7 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
     crop_scale = None
     if meta_path.is_file():
         try:
-            crop_scale = float(json.loads(meta_path.read_text())["crop_scale"])
+            crop_scale = float(read_json(meta_path, "dataset metadata")["crop_scale"])
         except (ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{meta_path} is not valid ({exc}); fix or delete it") from exc
     return Dataset(root, tuple(samples), crop_scale, tuple(skipped))

@@ -16,7 +16,7 @@ from ..errors import ConfigError, DataError
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.device import resolve_device
 from ..runtime.progress import Progress
-from .data import load_windows, person_of_sample, scan_dataset
+from .data import load_windows, person_of_sample, read_json, scan_dataset
 from .train import predict_windows
 
 __all__ = ["evaluate_dataset", "calibrate_checkpoint", "score_dataset", "select_split"]
@@ -27,7 +27,7 @@ def select_split(ds, split_file: Path | None, split: str | None):
     samples = list(ds.samples)
     if split_file is None:
         return samples
-    names = json.loads(Path(split_file).read_text())
+    names = read_json(Path(split_file), "--split-file")
     if split not in names:
         raise ConfigError(f"split {split!r} is not in {split_file} (has {', '.join(names)})")
     wanted = set(names[split])

@@ -27,7 +27,7 @@ from ..errors import DataError
 from ..runtime.crop import crop_face
 from ..runtime.track import box_iou, follow_face
 from .attacks import CLASSES
-from .data import DATA_META, WINDOW, person_id, sample_name
+from .data import DATA_META, WINDOW, person_id, read_json, sample_name
 
 __all__ = ["BOX_MODES", "LoopBoxes", "loop_window", "prepare_videos", "labelled_videos", "VIDEO_EXT"]
 
@@ -55,7 +55,7 @@ def labelled_videos(root: str | Path) -> list[tuple[Path, str]]:
 def _check_meta(out_root: Path, crop_scale: float, crop_size: int) -> None:
     meta_path = out_root / DATA_META
     if meta_path.is_file():
-        existing = json.loads(meta_path.read_text())
+        existing = read_json(meta_path, "dataset metadata")
         if abs(float(existing.get("crop_scale", crop_scale)) - crop_scale) > 1e-6:
             raise DataError(f"{out_root} holds crops at scale {existing['crop_scale']}, not {crop_scale}; use another --out")
     else:

@@ -29,7 +29,7 @@ from ..model.spoofmodel import EMBED_DIM, SpoofModel
 from ..runtime.progress import Progress
 from .attacks import CLASSES
 from .balance import BALANCE_MODES, family_weights
-from .data import Dataset, load_windows, scan_dataset, split_samples
+from .data import Dataset, load_windows, read_json, scan_dataset, split_samples
 
 __all__ = ["TrainConfig", "TrainResult", "train", "predict_windows", "load_pretrained_encoder"]
 
@@ -343,7 +343,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             raise ConfigError(f"split file not found: {config.split_file}")
         split_path.write_text(Path(config.split_file).read_text())
     if split_path.is_file() and (resume or config.split_file is not None):
-        names = json.loads(split_path.read_text())
+        names = read_json(split_path, "split file")
         by_name = {s.name: s for s in ds.samples}
         try:
             splits = {k: [by_name[n] for n in v] for k, v in names.items() if k in ("train", "dev", "test")}
