@@ -212,6 +212,9 @@ def test_tokens_origins_sizes_and_idle_streams():
                 ws.receive_text()
         assert exc.value.code == 1001 and "no frame for 0.5 s" in exc.value.reason
         assert time.monotonic() - t0 < 10
+        deadline = time.monotonic() + 10  # the server releases the slot just after it sends the close
+        while c.get("/health").json()["streams"]["active"] != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert c.get("/health").json()["streams"]["active"] == 0  # the slot is free again
 
 

@@ -162,7 +162,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
         origin = ws.headers.get("origin")
         if not _origin_ok(origin, ws.headers.get("host"), config.allow_origins):
             await ws.close(code=WS_FORBIDDEN_ORIGIN,
-                           reason=f"origin not allowed: serve the page from this service or start it with --allow-origin"[:120])
+                           reason="origin not allowed: serve the page from this service or start it with --allow-origin")
             return
         if config.token is not None:
             given = ws.query_params.get("token", "")
