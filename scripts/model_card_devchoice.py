@@ -47,6 +47,12 @@ size for every model, and
     faces for the photos set — instead of the rendered live clips' (which are animated stills);
 5.  the candidate rejects no more of the real live videos than the baseline and at most
     ``REAL_PHOTO_SLACK`` more of the photo faces.
+
+From round 29 (``weights/reports/round29/RULE.md``) a folder may hold ``rule.json`` with
+``{"rendered_live_slack": POINTS}``; then
+
+6. the rendered live BPCER on either rendered set is worse than the baseline's by at most POINTS
+   (it stays out of the score: a bound on a live side that moved for a whole camera chain).
 """
 
 from __future__ import annotations
@@ -80,14 +86,16 @@ def figures(reports: dict[str, dict]) -> dict:
         "nuaa_photos": 100 * reports["stills_devpeople"]["ours"]["acer"],
         "score": sum(100 * bpcer[f] + 100 * sum(g["apcer"].values()) / len(g["apcer"]) for f, g in sets.items()),
         "family": {(f, a): 100 * v for f, g in sets.items() for a, v in g["apcer"].items()},
+        "rendered_live": {f: 100 * g["bpcer"] for f, g in sets.items()},
         "raw": (sum(reports[f]["rejected"] for f in RAW), sum(reports[f]["scored"] for f in RAW))
         if all(f in reports for f in RAW) else None,
         "real_live": None if real is None else tuple((real[k]["rejected"], real[k]["scored"]) for k in ("video", "photo")),
     }
 
 
-def judge(base: dict, cand: dict) -> tuple[bool, list[str]]:
-    """(passes, the reasons it does not) for a candidate's :func:`figures` against the baseline's."""
+def judge(base: dict, cand: dict, rendered_live_slack: float | None = None) -> tuple[bool, list[str]]:
+    """(passes, the reasons it does not) for a candidate's :func:`figures` against the baseline's;
+    ``rendered_live_slack`` (points) adds condition 6."""
     why = []
     if cand["nuaa_sessions"] > base["nuaa_sessions"]:
         why.append(f"NUAA dev sessions ACER {cand['nuaa_sessions']:.1f} > {base['nuaa_sessions']:.1f} %")
@@ -111,7 +119,30 @@ def judge(base: dict, cand: dict) -> tuple[bool, list[str]]:
             why.append(f"real live videos rejected {cr[0][0]} of {cr[0][1]} > {br[0][0]}")
         if cr[1][0] > br[1][0] + REAL_PHOTO_SLACK:
             why.append(f"real live photo faces rejected {cr[1][0]} of {cr[1][1]} > {br[1][0]} + {REAL_PHOTO_SLACK}")
+    if rendered_live_slack is not None:
+        for f in RENDERED:
+            c, b = cand["rendered_live"][f], base["rendered_live"][f]
+            if c - b > rendered_live_slack:
+                why.append(f"rendered live {'dev clips' if f == RENDERED[0] else 'dev photos'} rejected "
+                           f"{c:.1f} % against {b:.1f} % + {rendered_live_slack:g}")
     return not why, why
+
+
+def rule_options(d: Path) -> dict:
+    """``judge``'s keyword options from the folder's ``rule.json`` (none without one); exits 2 with
+    one line on a file that is not a JSON object of known, non-negative numbers."""
+    f = d / "rule.json"
+    if not f.is_file():
+        return {}
+    try:
+        opts = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"{f}: not JSON ({e.msg}, line {e.lineno})")
+    known = {"rendered_live_slack"}
+    if not isinstance(opts, dict) or set(opts) - known or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in opts.values()):
+        raise SystemExit(f"{f}: must be a JSON object of non-negative numbers with keys from {sorted(known)}")
+    return opts
 
 
 def load(d: Path, key: str, raw: bool = False, real: bool = False) -> dict[str, dict]:
@@ -153,6 +184,7 @@ def main() -> int:
         return 2
     raw, real = raw_expected(d), real_expected(d)
     try:
+        opts = rule_options(d)
         reports = {r["key"]: load(d, r["key"], raw, real) for r in rows}
     except SystemExit as e:
         print(e, file=sys.stderr)
@@ -172,7 +204,7 @@ def main() -> int:
             verdict = "baseline"
         else:
             try:
-                passes, why = judge(base, f)
+                passes, why = judge(base, f, **opts)
             except ValueError as e:
                 print(f"{r['key']}: {e}", file=sys.stderr)
                 return 2

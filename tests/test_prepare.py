@@ -73,6 +73,37 @@ def test_numbering_continues_and_max_samples(tmp_path):
         prepare_videos([(video, "replay")], out, ScriptedDetector(), 2.0, 32)
 
 
+def test_an_interrupted_prepare_leaves_only_whole_samples(tmp_path, monkeypatch):
+    """A crash while a sample's crops are written (here on its 4th crop) leaves the samples before
+    it whole and nothing of it but a hidden folder, which datasets skip and the next run replaces."""
+    from rtliveness.training import prepare as prep
+    from rtliveness.training.data import scan_dataset
+
+    video = numbered_video(tmp_path / "v.avi", 15)
+    out = tmp_path / "d"
+    real_write, written = cv2.imwrite, []
+
+    def failing_write(path, image):
+        written.append(path)
+        if len(written) == 9:
+            raise KeyboardInterrupt
+        return real_write(path, image)
+
+    monkeypatch.setattr(prep.cv2, "imwrite", failing_write)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_videos([(video, "real")], out, ScriptedDetector(), 1.5, 32)
+    assert sorted(p.name for p in (out / "real").iterdir()) == [".real_v_00001.partial", "real_v_00000"]
+    assert len(list((out / "real" / "real_v_00000").iterdir())) == 5
+    assert [s.name for s in scan_dataset(out).samples] == ["real/real_v_00000"]
+    monkeypatch.setattr(prep.cv2, "imwrite", real_write)
+    assert prepare_videos([(video, "real")], out, ScriptedDetector(), 1.5, 32)["written"] == 3
+    assert sorted(p.name for p in (out / "real").iterdir()) == [f"real_v_{k:05d}" for k in range(4)]
+    # a crop that cannot be written (OpenCV returns False) is one DataError naming it
+    monkeypatch.setattr(prep.cv2, "imwrite", lambda path, image: False)
+    with pytest.raises(DataError, match=r"could not write .*\.real_v_00004\.partial/0\.png; check the disk"):
+        prepare_videos([(video, "real")], out, ScriptedDetector(), 1.5, 32)
+
+
 def test_errors(tmp_path):
     video = numbered_video(tmp_path / "v.avi", 6)
     with pytest.raises(DataError, match="unknown label 'deepfake'"):

@@ -185,6 +185,17 @@ def test_dev_release_rule(monkeypatch):
     other["real_live"] = ((0, 10), (11, 93))
     with pytest.raises(ValueError, match="different sets"):
         mod.judge(base_l, other)
+    # round 29: condition 6 bounds the rendered live BPCER of either set (out of the score)
+    mg29 = mod.figures(with_real(_dev_reports(0.0, 0.006, (14 / 63, 13 / 72, 41 / 72, 6 / 72), (16 / 63, 12 / 72, 41 / 72, 6 / 72)), 0, 11))
+    mga = mod.figures(with_real(_dev_reports(0.0, 0.006, (31 / 63, 9 / 72, 34 / 72, 8 / 72), (31 / 63, 9 / 72, 32 / 72, 8 / 72)), 0, 13))
+    assert mga["score"] < mg29["score"] and mod.judge(mg29, mga) == (True, [])
+    assert mod.judge(mg29, mga, rendered_live_slack=8.4) == (False, [
+        "rendered live dev clips rejected 49.2 % against 22.2 % + 8.4", "rendered live dev photos rejected 49.2 % against 25.4 % + 8.4"])
+    # 19 of 63 clips (+7.9 points) is within it, 20 of 63 (+9.5) is not
+    near = mod.figures(with_real(_dev_reports(0.0, 0.006, (19 / 63, 9 / 72, 34 / 72, 8 / 72), (16 / 63, 9 / 72, 32 / 72, 8 / 72)), 0, 13))
+    assert mod.judge(mg29, near, rendered_live_slack=8.4) == (True, [])
+    over = mod.figures(with_real(_dev_reports(0.0, 0.006, (20 / 63, 9 / 72, 34 / 72, 8 / 72), (16 / 63, 9 / 72, 32 / 72, 8 / 72)), 0, 13))
+    assert mod.judge(mg29, over, rendered_live_slack=8.4)[1] == ["rendered live dev clips rejected 31.7 % against 22.2 % + 8.4"]
 
 
 def test_dev_choice_table_cli(tmp_path):
@@ -234,6 +245,28 @@ def test_dev_choice_table_cli(tmp_path):
     (tmp_path / "b_real_live.json").unlink()
     r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [f"{tmp_path}: missing b_real_live.json"]
+    # round 29: rule.json adds condition 6; a bad rule.json is one line, exit 2
+    (tmp_path / "b_real_live.json").write_text(json.dumps({"ours": {
+        "video": {"rejected": 0, "scored": 10, "bpcer": 0.0}, "photo": {"rejected": 7, "scored": 94, "bpcer": 7 / 94}}}))
+    (tmp_path / "rule.json").write_text(json.dumps({"rendered_live_slack": 8.4}))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[3].endswith("| **passes** (not eligible: seen before the rule) |")
+    (tmp_path / "rule.json").write_text(json.dumps({"rendered_live_slack": 0.0}))
+    (tmp_path / "b_rendered_deployed_dev.json").write_text(json.dumps(_dev_reports(0.0, 0.0, (0.25, 0.125, 0.29, 0.0), (0, 0, 0, 0))["rendered_deployed_dev"]))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[3].endswith("| fails: rendered live dev clips rejected 25.0 % against 23.8 % + 0 "
+                                             "(not eligible: seen before the rule) |")
+    for bad in ('{"rendered_live_slack": -1}', '{"live": 8.4}', "[8.4]", '{"rendered_live_slack": true}'):
+        (tmp_path / "rule.json").write_text(bad)
+        r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+        assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+            f"{tmp_path / 'rule.json'}: must be a JSON object of non-negative numbers with keys from ['rendered_live_slack']"], bad
+    (tmp_path / "rule.json").write_text("{8.4")
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 2 and r.stderr.strip().startswith(f"{tmp_path / 'rule.json'}: not JSON (")
+    (tmp_path / "rule.json").unlink()
     # no baseline: one line, exit 2
     (tmp_path / "candidates.json").write_text(json.dumps([{"key": "a", "name": "A"}]))
     r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
@@ -542,6 +575,28 @@ def test_matched_bpcer_cli(tmp_path):
     # at 0.875 the candidate rejects no live clip, and a print and a replay get through
     assert [b[f"rendered_photos_dev:{c}"] for c in ("real", "printed", "replay", "2dmask")] == [
         "0 of 2", "1 of 2", "1 of 3", "0 of 1"]
+    # round 29: rule.json adds condition 6; a bad rule.json is one line, exit 2
+    (tmp_path / "b_real_live.json").write_text(json.dumps({"ours": {
+        "video": {"rejected": 0, "scored": 10, "bpcer": 0.0}, "photo": {"rejected": 7, "scored": 94, "bpcer": 7 / 94}}}))
+    (tmp_path / "rule.json").write_text(json.dumps({"rendered_live_slack": 8.4}))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[3].endswith("| **passes** (not eligible: seen before the rule) |")
+    (tmp_path / "rule.json").write_text(json.dumps({"rendered_live_slack": 0.0}))
+    (tmp_path / "b_rendered_deployed_dev.json").write_text(json.dumps(_dev_reports(0.0, 0.0, (0.25, 0.125, 0.29, 0.0), (0, 0, 0, 0))["rendered_deployed_dev"]))
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[3].endswith("| fails: rendered live dev clips rejected 25.0 % against 23.8 % + 0 "
+                                             "(not eligible: seen before the rule) |")
+    for bad in ('{"rendered_live_slack": -1}', '{"live": 8.4}', "[8.4]", '{"rendered_live_slack": true}'):
+        (tmp_path / "rule.json").write_text(bad)
+        r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+        assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+            f"{tmp_path / 'rule.json'}: must be a JSON object of non-negative numbers with keys from ['rendered_live_slack']"], bad
+    (tmp_path / "rule.json").write_text("{8.4")
+    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")
+    assert r.returncode == 2 and r.stderr.strip().startswith(f"{tmp_path / 'rule.json'}: not JSON (")
+    (tmp_path / "rule.json").unlink()
     # no baseline: one line, exit 2
     (tmp_path / "candidates.json").write_text(json.dumps([{"key": "a", "name": "A"}]))
     r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "scripts")

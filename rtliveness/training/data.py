@@ -115,7 +115,8 @@ def _person_of(name: str, pattern: re.Pattern | None) -> str:
 def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str | None = DEFAULT_PERSON_PATTERN,
                  check_images: bool = True) -> Dataset:
     """Read the origin layout under ``root``. Malformed samples raise :class:`DataError` naming
-    them, or are skipped and counted with ``skip_bad=True``. Unknown class folders are an error."""
+    them, or are skipped and counted with ``skip_bad=True``. Unknown class folders are an error; hidden
+    folders (a sample ``rtliveness prepare`` was still writing) are not read."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"dataset folder not found: {root}; expected {root}/{{{','.join(CLASSES)}}}/<sample>/ with 5 images each")
@@ -129,7 +130,7 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
     samples: list[Sample] = []
     skipped: list[str] = []
     for cls_dir in folders:
-        for sdir in sorted(p for p in cls_dir.iterdir() if p.is_dir()):
+        for sdir in sorted(p for p in cls_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
             images = tuple(sorted((p for p in sdir.iterdir() if p.suffix.lower() in IMAGE_EXT), key=_natural_key))
             problem = None
             if len(images) != WINDOW:

@@ -10,8 +10,6 @@ with a JSON record beside it (``<out>.json``: settings, history, held-out agreem
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError, DataError, WeightsError
+from ..files import atomic_write_text
 from .distill import DistillConfig, distill, heldout_agreement, make_student
 from .dlib_format import DlibFormatError, read_dnn_file
 from .dlib_resnet import DlibResNet, load_dlib_resnet34
@@ -111,19 +110,6 @@ def load_feature_teacher(path: Path) -> DlibResNet:
     return net
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def pretrain_encoder(image_paths: Sequence[Path], dnn: Path, out: Path, steps: int,
                      config: DistillConfig, max_images: int | None = None, heldout: int = 64,
                      log: Callable[[str], None] = lambda m: None) -> PretrainReport:
@@ -168,5 +154,5 @@ def pretrain_encoder(image_paths: Sequence[Path], dnn: Path, out: Path, steps: i
     record = {"report": asdict(report), "teacher": {"file": dnn.name, "sha256": sha256_file(dnn)},
               "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
               "history": res.history}
-    _atomic_write_text(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
+    atomic_write_text(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
     return report
