@@ -50,6 +50,20 @@ def check_low_light_target(target: float) -> float:
     return t
 
 
+#: ONNX opsets ``rtliveness export`` writes: those whose graphs ONNX Runtime loads and matches
+#: PyTorch on (checked with torch 2.14: 5 and 6 write graphs it refuses; the TorchScript exporter
+#: stops at 20)
+ONNX_OPSETS = range(7, 21)
+
+
+def check_onnx_opset(opset: object) -> int:
+    """``opset`` if it is in :data:`ONNX_OPSETS`, else :class:`ConfigError` (checked before torch loads)."""
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset not in ONNX_OPSETS:
+        raise ConfigError(f"ONNX opset must be in {ONNX_OPSETS[0]}..{ONNX_OPSETS[-1]} (what the exporter writes "
+                          f"and ONNX Runtime loads), got {opset!r}; the default is 17")
+    return opset
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
     """Face detection settings.

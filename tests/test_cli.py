@@ -233,7 +233,8 @@ def test_usage_errors_are_one_line_exit_2(args, needle):
     (["prepare", "{tmp}", "--label", "real", "--out", "{tmp}/d"], 2, "--label is for video files"),
     (["synth", "--out", "{tmp}/s", "--samples-per-class", "0"], 2, "--samples-per-class must be >= 1"),
     (["export", "--out", "{tmp}/e", "--format", "tflite"], 2, "unsupported --format 'tflite'"),
-], ids=["run", "eval", "train", "calibrate", "prepare-file", "prepare-label-dir", "synth", "export"])
+    (["export", "--out", "{tmp}/e", "--opset", "5"], 2, "ONNX opset must be in 7..20"),
+], ids=["run", "eval", "train", "calibrate", "prepare-file", "prepare-label-dir", "synth", "export", "export-opset"])
 def test_missing_inputs_are_one_line_and_fast(tmp_path, args, code, needle):
     """Errors found before any model loads answer at once (no torch import) in one line."""
     argv = [a.format(tmp=tmp_path) for a in args]

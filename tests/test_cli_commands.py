@@ -109,6 +109,10 @@ def test_prepare_labelled_files_with_haar_and_one_person(tmp_path, grace):
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["replay"]
     img = cv2.imread(str(out / "replay" / "replay_carol_00003" / "4.png"))
     assert img.shape == (48, 48, 3) and img.std() > 10  # a face crop, not a flat fill
+    # a label that is not a class is a usage error (exit 2) before any detector loads, naming the classes
+    one_error_line(rtl("prepare", a, "--label", "live", "--out", tmp_path / "y"), 2,
+                   "--label must be one of real | replay | printed | 2dmask (a live person is real), got 'live'")
+    assert not (tmp_path / "y").exists()
 
 
 # ------------------------------------------------------------------ synth

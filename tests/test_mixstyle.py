@@ -91,6 +91,10 @@ def test_probability_zero_never_mixes_and_bad_values_are_rejected():
         MixStyle(model.encoder, p=1.5, window=5)
     with pytest.raises(ConfigError, match="MixStyle probability"):
         TrainConfig(mixstyle=-0.1)
+    # with a frozen encoder it would do nothing (it was silently skipped): refused in one line
+    with pytest.raises(ConfigError, match=r"with a frozen encoder \(--encoder-lr-mult 0\) it does nothing; drop --mixstyle"):
+        TrainConfig(mixstyle=0.5, encoder_lr_mult=0.0)
+    assert TrainConfig(mixstyle=0.5, encoder_lr_mult=0.1).mixstyle == 0.5
 
 
 def test_two_views_of_a_window_get_the_same_weight_and_the_same_view_of_the_same_partner():

@@ -47,6 +47,25 @@ def test_export_layout_and_meta(weights48, exported):
     assert sc.meta.input_size == 48 and sc.meta.crop_scale == 1.5
 
 
+@pytest.mark.parametrize("opset", [7, 20])
+def test_every_accepted_opset_loads_and_matches(weights48, tmp_path, opset):
+    """The ends of the accepted range export graphs ONNX Runtime loads and that match PyTorch."""
+    out = export_onnx(weights48, tmp_path / "e", opset=opset)
+    assert json.loads((out / "meta.json").read_text())["opset"] == opset
+    crops = [np.random.default_rng(opset).integers(0, 256, (48, 48, 3), dtype=np.uint8) for _ in range(2)]
+    ref = TorchScorer(load_checkpoint(weights48), device="cpu").embed(crops)
+    np.testing.assert_allclose(OnnxScorer.from_onnx(out, threads=1).embed(crops), ref, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("opset", [5, 6, 21, True, 17.0])
+def test_an_opset_outside_the_range_is_refused_before_any_work(weights48, tmp_path, opset):
+    """Opset 5 used to export a graph ONNX Runtime refuses to load (BatchNormalization's
+    consumed_inputs); the range is checked before anything is written."""
+    with pytest.raises(ConfigError, match=rf"ONNX opset must be in 7\.\.20 .*got {opset!r}; the default is 17"):
+        export_onnx(weights48, tmp_path / "e", opset=opset)
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("n", [1, 3, 7])
 def test_embed_parity_dynamic_batch(weights48, exported, n):
     rng = np.random.default_rng(n)

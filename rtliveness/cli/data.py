@@ -33,6 +33,7 @@ def prepare(
     from ..config import DetectorConfig
     from ..model.device import resolve_device
     from ..runtime.detect import build_detector
+    from ..training.attacks import CLASSES
     from ..training.prepare import BOX_MODES, LoopBoxes, labelled_videos, prepare_videos
 
     if not 0.5 <= crop_scale <= 4.0 or not 16 <= crop_size <= 1024:
@@ -44,6 +45,8 @@ def prepare(
     else:
         if label is None:
             raise ConfigError("give --label CLASS for video files, or one folder with a sub-folder per class")
+        if label not in CLASSES:
+            raise ConfigError(f"--label must be one of {' | '.join(CLASSES)} (a live person is real), got {label!r}")
         for v in videos:
             if not Path(v).is_file():
                 raise ConfigError(f"video not found: {v}")

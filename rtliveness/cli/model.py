@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..config import check_onnx_opset
 from ..errors import ConfigError
 from .common import DeviceOpt, WeightsOpt, guarded
 
@@ -187,6 +188,7 @@ def export(
     """Export the SpoofModel to ONNX (encoder + head graphs and the preprocessing metadata)."""
     if fmt != "onnx":
         raise ConfigError(f"unsupported --format {fmt!r}: use onnx")
+    check_onnx_opset(opset)  # before torch loads
     from ..model.export import export_onnx
 
     path = export_onnx(weights, out, opset=opset)

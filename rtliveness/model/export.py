@@ -27,6 +27,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from ..config import check_onnx_opset
 from ..errors import ConfigError, WeightsError
 from .checkpoint import default_weights_path, load_checkpoint, sha256_file, verify_sidecar
 from .spoofmodel import EMBED_DIM
@@ -72,6 +73,7 @@ def export_onnx(weights: Path | None, out: Path, opset: int = 17, verify_checksu
     else there — a file, a folder holding other files — is refused with :class:`ConfigError`
     before any work, never deleted.
     """
+    check_onnx_opset(opset)
     try:
         import torch
         import onnx  # noqa: F401 - the TorchScript exporter needs it

@@ -120,6 +120,9 @@ class TrainConfig:
             raise ConfigError(f"schedule must be constant or cosine, got {self.schedule!r}")
         if not 0.0 <= self.mixstyle <= 1.0:
             raise ConfigError(f"MixStyle probability must be in [0, 1], got {self.mixstyle}")
+        if self.mixstyle > 0 and self.encoder_lr_mult == 0:
+            raise ConfigError("MixStyle perturbs the encoder's feature statistics so that the encoder learns past them: "
+                              "with a frozen encoder (--encoder-lr-mult 0) it does nothing; drop --mixstyle or unfreeze")
         if not 0.0 <= self.degrade <= 1.0:
             raise ConfigError(f"degradation probability must be in [0, 1], got {self.degrade}")
         if not 0.0 <= self.still <= 1.0:
@@ -481,7 +484,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
           | ({} if hint is None else {"hint_head": hint.state_dict()}), last_path)
 
     mixer = None
-    if config.mixstyle > 0 and config.encoder_lr_mult > 0:
+    if config.mixstyle > 0:
         from .mixstyle import STAGES, MixStyle
 
         mixer = MixStyle(model.encoder, config.mixstyle, meta.window)
