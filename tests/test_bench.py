@@ -100,6 +100,46 @@ def test_synthetic_video_has_the_faces(tmp_path):
     assert ok and img.shape == (240, 320, 3) and n == 3
 
 
+def test_an_interrupted_generation_leaves_no_short_video_to_reuse(tmp_path, monkeypatch):
+    """A bench interrupted while writing its generated video used to leave a short file that the
+    next run reused as if whole (47 of 300 frames, no warning)."""
+    from rtliveness.bench import scenes
+
+    real_make = scenes.make_synthetic_video
+
+    def cut_short(path, **kw):
+        real_make(path, **{**kw, "frames": 3})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scenes, "make_synthetic_video", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        scenes.prepare_case("one", tmp_path, frames=12, size=(320, 240))
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(scenes, "make_synthetic_video", real_make)
+    case = scenes.prepare_case("one", tmp_path, frames=12, size=(320, 240))
+    assert case["frame_count"] == 12 and [p.name for p in tmp_path.iterdir()] == ["synthetic_1face_320x240_12f.mp4"]
+
+
+def test_a_video_shorter_than_the_frames_asked_is_said(tmp_path, monkeypatch):
+    """A file case shorter than warm-up + --frames is timed to its end; the run says so (it
+    used to report 100-frame rows under settings.frames 120 without a word)."""
+    import io
+
+    from rtliveness.bench import runner
+
+    monkeypatch.setattr(runner, "prepare_case", lambda case, work, **kw: {
+        "case": case, "video": "short.mp4", "label": "short", "size": [320, 240], "fps": 30.0, "frame_count": 20})
+    monkeypatch.setattr(runner, "_rows_for", lambda *a, **k: [])
+    said = io.StringIO()
+    run_benchmark(cases=("file",), frames=30, naive_frames=5, warmup=4, devices=("cpu",), sizes=(32,),
+                  variants=("default",), work_dir=tmp_path, progress=said)
+    assert "bench: short.mp4 has 20 frames: the 'file' rows time the 16 after 4 warm-up frames, not 30" in said.getvalue()
+    said = io.StringIO()
+    run_benchmark(cases=("file",), frames=16, naive_frames=5, warmup=4, devices=("cpu",), sizes=(32,),
+                  variants=("default",), work_dir=tmp_path, progress=said)
+    assert "has 20 frames" not in said.getvalue()
+
+
 def test_cpu_only_variants_are_left_out_of_another_device():
     from rtliveness.bench.runner import _rows_for
     from rtliveness.bench.variants import VARIANTS

@@ -234,14 +234,37 @@ def test_usage_errors_are_one_line_exit_2(args, needle):
     (["synth", "--out", "{tmp}/s", "--samples-per-class", "0"], 2, "--samples-per-class must be >= 1"),
     (["export", "--out", "{tmp}/e", "--format", "tflite"], 2, "unsupported --format 'tflite'"),
     (["export", "--out", "{tmp}/e", "--opset", "5"], 2, "ONNX opset must be in 7..20"),
-], ids=["run", "eval", "train", "calibrate", "prepare-file", "prepare-label-dir", "synth", "export", "export-opset"])
+    (["eval", "/etc/hostname"], 6, "dataset path is a file, not a folder: /etc/hostname"),
+    (["eval", "{tmp}", "--json", "{tmp}"], 2, "--json is a folder: {tmp}; give a file path"),
+    (["eval", "{tmp}", "--json", "/etc/hostname/r.json"], 2, "--json cannot go under /etc/hostname: it is a file"),
+    (["eval", "{tmp}", "--plots", "/etc/hostname"], 2, "--plots is a file: /etc/hostname; give a folder path"),
+    (["calibrate", "{tmp}", "--weights", "{tmp}/w.pt", "--out", "{tmp}/c.pt", "--all-samples", "--split-file", "{tmp}/s.json"],
+     2, "--all-samples calibrates on every sample of DATA and --split-file on one split of it: give one"),
+    (["calibrate", "{tmp}", "--weights", "{tmp}/w.pt", "--out", "{tmp}", "--all-samples"], 2, "--out is a folder"),
+    (["bench", "--json", "{tmp}"], 2, "--json is a folder"),
+    (["bench", "--json", "{tmp}/no/b.json"], 2, "--json folder does not exist: {tmp}/no; create it first"),
+    (["bench", "--work-dir", "/etc/hostname"], 2, "--work-dir is a file: /etc/hostname; give a folder path"),
+    (["bench", "--video", "{tmp}"], 2, "--video is a folder"),
+    (["bench", "--weights", "{tmp}/nope.pt"], 5, "weights file not found: {tmp}/nope.pt; check --weights"),
+    (["pretrain", "{tmp}", "--dlib", "{tmp}/d.dnn", "--out", "{tmp}/e.pt", "--lr", "nan"], 2, "--lr > 0"),
+    (["pretrain", "{tmp}", "--dlib", "{tmp}/d.dnn", "--out", "{tmp}/e.pt", "--lr", "inf"], 2, "--lr > 0"),
+    (["pretrain", "{tmp}", "--dlib", "{tmp}/d.dnn", "--out", "{tmp}"], 2, "--out is a folder"),
+    (["synth", "--out", "{tmp}/s", "--width", "0"], 2, "--width and --height must be at least 64, got 0x480"),
+    (["synth", "--out", "{tmp}/s", "--workers", "0"], 2, "--workers must be >= 1, got 0"),
+    (["synth", "--out", "/etc/hostname"], 2, "--out is a file: /etc/hostname; give a folder path"),
+    (["synth", "--out", "{tmp}/s", "--classes", ","], 2, "--classes needs at least one of real, replay, printed, 2dmask, got ','"),
+], ids=["run", "eval", "train", "calibrate", "prepare-file", "prepare-label-dir", "synth", "export", "export-opset",
+        "eval-data-file", "eval-json-folder", "eval-json-under-file", "eval-plots-file", "calibrate-two-sources",
+        "calibrate-out-folder", "bench-json-folder", "bench-json-no-folder", "bench-work-dir-file", "bench-video-folder",
+        "bench-weights", "pretrain-lr-nan", "pretrain-lr-inf", "pretrain-out-folder", "synth-width", "synth-workers",
+        "synth-out-file", "synth-classes"])
 def test_missing_inputs_are_one_line_and_fast(tmp_path, args, code, needle):
     """Errors found before any model loads answer at once (no torch import) in one line."""
     argv = [a.format(tmp=tmp_path) for a in args]
     t0 = time.monotonic()
     r = rtl(*argv, timeout=60)
     took = time.monotonic() - t0
-    error_line(r, code, needle)
+    error_line(r, code, needle.format(tmp=tmp_path))
     assert took < 5, took  # ~0.5-1.5 s; importing torch alone takes several seconds here
 
 

@@ -247,7 +247,7 @@ def test_calibrate_on_the_dev_split_next_to_the_weights(trained, tmp_path):
     cal = load_checkpoint(out)
     assert cal.meta.threshold == pytest.approx(float(m.group(1)), abs=5e-5)
     # the EER threshold of the run's dev split, recomputed here
-    scores, classes, names, _ = score_dataset(data, run / "model.pt", "cpu", run / "split.json", "dev")
+    scores, classes, names, _, _ = score_dataset(data, run / "model.pt", "cpu", run / "split.json", "dev")
     assert sorted(names) == sorted(json.loads((run / "split.json").read_text())["dev"])
     expect = deployment_threshold(scores, np.asarray(classes))
     assert cal.meta.threshold == pytest.approx(expect, abs=1e-4)
@@ -384,3 +384,33 @@ def test_prepare_refuses_a_photo_in_one_line(tmp_path):
     r = rtl("prepare", photo, "--label", "real", "--out", tmp_path / "data")
     line = one_error_line(r, r.returncode, f"{photo} is a photo: prepare cuts videos into samples of 5 consecutive frames")
     assert r.returncode != 0 and line and not (tmp_path / "data" / "real").exists()
+
+
+# ------------------------------------------------------------------ eval / calibrate inputs and outputs
+def test_eval_and_calibrate_say_what_skip_bad_left_out_and_read_split_files_strictly(tmp_path, tiny_weights):
+    """--skip-bad counts what it left out (eval printed nothing, calibrate had no such option and
+    its error message advised it); a split file that is not a split is one line naming it."""
+    data = make_dataset(tmp_path / "d", per_class=3, persons=3, size=32)
+    (data / "printed" / "printed_p0_000" / "2.png").write_bytes(b"x")
+    e = ok(rtl("eval", data, "--weights", tiny_weights, "--device", "cpu", "--skip-bad", "--json", tmp_path / "r" / "e.json"))
+    assert "skipped 1 malformed sample (--skip-bad)" in e.stderr and e.stdout.startswith("11 samples (3 bona fide, 8 attacks)")
+    assert json.loads((tmp_path / "r" / "e.json").read_text())["skipped"] == 1  # its folder made, like calibrate's
+    one_error_line(rtl("calibrate", data, "--weights", tiny_weights, "--out", tmp_path / "c.pt", "--all-samples",
+                       "--device", "cpu"), 6, "image 2.png cannot be read")
+    c = ok(rtl("calibrate", data, "--weights", tiny_weights, "--out", tmp_path / "c.pt", "--all-samples", "--device", "cpu",
+               "--skip-bad"))
+    assert "skipped 1 malformed sample (--skip-bad)" in c.stderr and load_checkpoint(tmp_path / "c.pt").meta.threshold > 0
+    # one class only: a data error (exit 6), not "unexpected"
+    (tmp_path / "live.json").write_text(json.dumps({"dev": ["real/real_p0_000", "real/real_p1_001"]}))
+    one_error_line(rtl("calibrate", data, "--weights", tiny_weights, "--out", tmp_path / "x.pt", "--split-file",
+                       tmp_path / "live.json", "--device", "cpu", "--skip-bad"), 6,
+                   f"calibration needs both bona fide ('real') and attack samples; the dev split of {tmp_path / 'live.json'} "
+                   "has 2 bona fide and 0 attack samples")
+    for name, text in (("list.json", "[1, 2]"), ("str.json", '{"test": "real/real_p0_000"}'), ("num.json", '{"test": [5]}')):
+        (tmp_path / name).write_text(text)
+        one_error_line(rtl("eval", data, "--weights", tiny_weights, "--device", "cpu", "--skip-bad", "--split-file",
+                           tmp_path / name), 6, f"split file {tmp_path / name} is not a split: expected a JSON object of sample-name lists")
+    one_error_line(rtl("eval", data, "--weights", tiny_weights, "--split-file", tmp_path / "none.json"), 2,
+                   f"split file not found: {tmp_path / 'none.json'}; pass the split.json a training run wrote")
+    one_error_line(rtl("eval", data, "--weights", tiny_weights, "--split-file", tmp_path), 2,
+                   f"split file {tmp_path} is a folder; pass the split.json inside a training run")

@@ -463,3 +463,17 @@ def test_pretrain_cli_distils_into_a_resnet18_state_dict(tmp_path: Path) -> None
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "no images" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.pt").exists()
+    bad = subprocess.run([str(exe), "pretrain", str(empty), "--dlib", str(tmp_path), "--out", str(tmp_path / "x.pt")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 5 and bad.stderr.strip().splitlines() == [
+        f"rtliveness: error: --dlib is a folder: {tmp_path}; give the .dnn file (resnet34_1000_imagenet_classifier.dnn)"]
+    # fewer than 10 images: none held out, and the record says so with null (strict JSON), not NaN
+    few = tmp_path / "few"
+    _write_images(few, 4, rng)
+    r = subprocess.run([str(exe), "pretrain", str(few), "--dlib", str(dnn), "--out", str(tmp_path / "f.pt"), "--steps", "2",
+                        "--batch-size", "2", "--input-size", "32", "--cache-views", "0"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "no image held out (fewer than 10)" in r.stderr.splitlines()[-1]
+    rep = json.loads((tmp_path / "f.pt.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the record"))["report"]
+    assert rep["heldout_cos_before"] is None and rep["heldout_cos_after"] is None
+    assert oct((tmp_path / "f.pt.json").stat().st_mode & 0o777) == oct((tmp_path / "f.pt").stat().st_mode & 0o777)

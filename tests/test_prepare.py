@@ -76,7 +76,7 @@ def test_numbering_continues_and_max_samples(tmp_path):
 def test_an_interrupted_prepare_leaves_only_whole_samples(tmp_path, monkeypatch):
     """A crash while a sample's crops are written (here on its 4th crop) leaves the samples before
     it whole and nothing of it but a hidden folder, which datasets skip and the next run replaces."""
-    from rtliveness.training import prepare as prep
+    from rtliveness.training import files as prep
     from rtliveness.training.data import scan_dataset
 
     video = numbered_video(tmp_path / "v.avi", 15)

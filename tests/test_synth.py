@@ -139,6 +139,55 @@ def test_detect_boxes_keep_the_old_cut(tmp_path, detector):
     assert "warmup" not in rec["params"]
 
 
+def test_an_existing_dataset_is_refused_and_an_interrupted_run_keeps_its_records(tmp_path, detector, monkeypatch):
+    """synth into a folder holding samples is refused (the records would describe only the new
+    run); a Ctrl+C keeps the whole samples written so far with their records (marked interrupted),
+    and no half-written sample."""
+    from rtliveness.errors import ConfigError
+    from rtliveness.training.data import scan_dataset
+    from rtliveness.training.synth import render
+
+    out = tmp_path / "d"
+    synth.synthesize(ASSETS, out, _cfg(0, classes=("real",)), detector=detector)
+    with pytest.raises(ConfigError, match=r"already holds real, rtliveness_data.json, synth_samples.jsonl: synth writes a new dataset"):
+        synth.synthesize(ASSETS, out, _cfg(0, classes=("real",)), detector=detector)
+    real_make, calls = render._make_sample, []
+
+    def interrupted_after_one(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_make(*args, **kw)
+
+    monkeypatch.setattr(render, "_make_sample", interrupted_after_one)
+    cut = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        synth.synthesize(ASSETS, cut, _cfg(0, classes=("real", "printed")), detector=detector)
+    recs = [json.loads(x) for x in (cut / "synth_samples.jsonl").read_text().splitlines()]
+    meta = json.loads((cut / "rtliveness_data.json").read_text())
+    assert [r["sample"] for r in recs] == [s.name for s in scan_dataset(cut).samples] and len(recs) == 1
+    assert meta["report"]["interrupted"] is True and meta["report"]["counts"] == {"real": 1, "printed": 0}
+    assert not any(p.name.startswith(".") for p in (cut / "real").iterdir())
+
+
+def test_no_sample_rendered_is_an_error_and_unreadable_assets_are_named(tmp_path, detector, monkeypatch):
+    from rtliveness.errors import DataError
+    from rtliveness.training.synth import render
+
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    for name in SMALL:
+        (assets / name).symlink_to(ASSETS / name)
+    (assets / "broken.jpg").write_bytes(b"not a jpeg")
+    rep = synth.synthesize(assets, tmp_path / "d", _cfg(0, classes=("real",), sources=()), detector=detector)
+    assert rep["unreadable_assets"] == ["broken.jpg"] and rep["counts"] == {"real": 2}
+    # every attempt fails (here: the renderer gives nothing): no sample is an error, not exit 0
+    monkeypatch.setattr(render, "_render_sample", lambda *a, **k: None)
+    with pytest.raises(DataError, match=r"synth rendered no sample \(1 given up: .* window of 320x240\); try a larger"):
+        synth.synthesize(assets, tmp_path / "e", _cfg(0, classes=("real",), sources=(), samples_per_class=1,
+                                                       max_attempts=2), detector=detector)
+
+
 def test_config_validation():
     with pytest.raises(ValueError):
         synth.SynthConfig(classes=("real", "cartoon"))

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import cv2
@@ -216,8 +217,9 @@ def test_calibrate_checkpoint_apcer_target(tmp_path, tiny_weights):
 
     root = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
     out = tmp_path / "cal.pt"
-    thr = calibrate_checkpoint(root, tiny_weights, out, method="apcer", target=0.2, device="cpu")
-    scores, classes, names, _ = score_dataset(root, tiny_weights, "cpu", split=None)
+    thr, skipped = calibrate_checkpoint(root, tiny_weights, out, method="apcer", target=0.2, device="cpu")
+    scores, classes, names, _, _ = score_dataset(root, tiny_weights, "cpu", split=None)
+    assert skipped == 0
     assert len(names) == 24
     expect = deployment_threshold(scores, np.asarray(classes), method="apcer", target=0.2)
     assert thr == pytest.approx(expect)
@@ -230,6 +232,39 @@ def test_calibrate_checkpoint_apcer_target(tmp_path, tiny_weights):
     assert cal.meta.input_size == orig.meta.input_size and cal.meta.crop_scale == orig.meta.crop_scale
     for k, v in orig.model.state_dict().items():
         assert torch.equal(v, cal.model.state_dict()[k]), k  # only the threshold changed
+
+
+def test_calibrate_in_place_keeps_storage_and_refreshes_the_checksum(tmp_path, tiny_weights):
+    """An int8 checkpoint with a .sha256 beside it (as the bundled weights ship), calibrated in
+    place: the file stays int8 with the same weights, and its checksum is rewritten (a stale one
+    made every later load refuse the file); a dataset of one class is one DataError line."""
+    from rtliveness.errors import DataError
+    from rtliveness.model.checkpoint import save_checkpoint
+    from rtliveness.training.evaluate import calibrate_checkpoint
+
+    root = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
+    orig = load_checkpoint(tiny_weights)
+    w = tmp_path / "w" / "spoofmodel.pt"
+    w.parent.mkdir()
+    save_checkpoint(w, orig.model, orig.meta, storage="int8-kernel", write_sha256=True)
+    before = load_checkpoint(w)
+    size = w.stat().st_size
+    thr, _ = calibrate_checkpoint(root, w, w, method="eer", device="cpu")
+    after = load_checkpoint(w)  # the sidecar matches the new file
+    assert after.storage == "int8-kernel" and after.meta.threshold == pytest.approx(thr)
+    assert (w.parent / "spoofmodel.pt.sha256").read_text().split()[0] == after.sha256
+    assert abs(w.stat().st_size - size) < 4096  # not re-stored as float32 (2.7x larger)
+    for k, v in before.model.state_dict().items():
+        assert torch.equal(v, after.model.state_dict()[k]), k
+    # written elsewhere from a checkpoint with a sidecar: the new file gets its own
+    other = tmp_path / "o" / "tuned.pt"
+    calibrate_checkpoint(root, w, other, device="cpu")
+    assert load_checkpoint(other).sha256 == (tmp_path / "o" / "tuned.pt.sha256").read_text().split()[0]
+    only_live = make_dataset(tmp_path / "live", per_class=3, persons=3, size=32)
+    for c in ("printed", "replay", "2dmask"):
+        shutil.rmtree(only_live / c)
+    with pytest.raises(DataError, match=r"calibration needs both bona fide \('real'\) and attack samples; .*live has 3 bona fide and 0 attack samples"):
+        calibrate_checkpoint(only_live, w, tmp_path / "x.pt", device="cpu")
 
 
 @pytest.mark.slow
@@ -632,7 +667,7 @@ def test_bad_json_and_a_bad_person_pattern_are_one_data_error(tmp_path):
     bad.write_text("{not json")
     from rtliveness.training.evaluate import evaluate_dataset
 
-    with pytest.raises(DataError, match=r"--split-file .*split\.json is not valid JSON"):
+    with pytest.raises(DataError, match=r"split file .*split\.json is not valid JSON"):
         evaluate_dataset(root, None, "cpu", None, bad, "test")
     with pytest.raises(DataError, match=r"--person-pattern '\(' is not a valid regular expression"):
         scan_dataset(root, person_pattern="(")

@@ -119,6 +119,10 @@ def run_benchmark(video: Path | str | None = None, cases: Sequence[str] = ("file
             if info is None:
                 say(f"bench: no video for the {case!r} case; skipped")
             else:
+                n = info.get("frame_count") or 0
+                if 0 < n < warmup + frames:
+                    say(f"bench: {info['video']} has {n} frames: the {case!r} rows time the {max(0, n - warmup)} "
+                        f"after {warmup} warm-up frames, not {frames}")
                 case_info.append(info)
         rows: list[dict] = []
         for info in case_info:

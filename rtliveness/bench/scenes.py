@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,14 @@ def prepare_case(case: str, work: Path, video: Path | str | None = None, frames:
     else:
         path = Path(work) / f"synthetic_{faces}face_{size[0]}x{size[1]}_{frames}f.mp4"
         if not path.is_file():
-            make_synthetic_video(path, faces=faces, frames=frames, size=size, face_image=face_image)
+            # written under a temporary name and renamed when whole: an interrupted bench leaves no
+            # short video for the next run to reuse as if it had every frame
+            tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+            try:
+                make_synthetic_video(tmp, faces=faces, frames=frames, size=size, face_image=face_image)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
         label = f"generated {size[0]}x{size[1]} 30 FPS, {faces} face(s)"
     with FileSource(path) as src:
         return {"case": case, "video": str(path), "label": label, "size": list(src.size),

@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import ConfigError
+from ..errors import ConfigError, WeightsError
+from ..outputs import check_output_file, check_output_folder
 from .common import guarded
 
 __all__ = ["bench"]
@@ -71,12 +72,16 @@ def bench(
     size_list = _sizes(sizes)
     devices = _csv(device, "--device") if device is not None else None
     size_wh = _wxh(synthetic_size)
+    if video is not None and video.is_dir():
+        raise ConfigError(f"--video is a folder: {video}; give a video file")
     if video is not None and not video.is_file():
         raise ConfigError(f"--video not found: {video}")
     if weights is not None and not weights.is_file():
-        raise ConfigError(f"--weights not found: {weights}")
-    if json_out is not None and not json_out.parent.exists():
-        raise ConfigError(f"--json folder does not exist: {json_out.parent}; create it first")
+        raise WeightsError(f"weights file not found: {weights}; check --weights")
+    if json_out is not None:
+        check_output_file(json_out, "--json")
+    if work_dir is not None:
+        check_output_folder(work_dir, "--work-dir")
 
     from ..bench import format_table, run_benchmark
 

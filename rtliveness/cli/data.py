@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
+from ..outputs import check_output_folder
 from .common import DeviceOpt, guarded
 
 __all__ = ["prepare", "synth"]
@@ -84,13 +85,23 @@ def synth(
     """Build a labelled synthetic dataset (real + printed/replay/2dmask attacks) from real live faces."""
     if samples_per_class < 1:
         raise ConfigError(f"--samples-per-class must be >= 1, got {samples_per_class}")
+    if width < 64 or height < 64:
+        raise ConfigError(f"--width and --height must be at least 64, got {width}x{height}")
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    check_output_folder(out, "--out")
     from ..runtime.progress import Progress, stderr_if_tty
     from ..training.prepare import BOX_MODES
     from ..training.synth import SynthConfig, default_assets_dir, synthesize
+    from ..training.attacks import CLASSES
+    from ..training.synth.render import check_new_dataset
 
+    check_new_dataset(out)
     if boxes not in BOX_MODES:
         raise ConfigError(f"--boxes must be {' or '.join(BOX_MODES)}, got {boxes!r}")
     kinds = {} if classes is None else {"classes": tuple(c.strip() for c in classes.split(",") if c.strip())}
+    if classes is not None and not kinds["classes"]:
+        raise ConfigError(f"--classes needs at least one of {', '.join(CLASSES)}, got {classes!r}")
     for flag, value in (("--replay-source-p", replay_source_p), ("--camera-tone-p", camera_tone_p)):
         if not 0.0 <= value <= 1.0:
             raise ConfigError(f"{flag} must be in [0, 1], got {value}")
@@ -102,5 +113,8 @@ def synth(
     bar = Progress(stderr_if_tty(), total=samples_per_class * len(cfg.classes), unit="samples")
     rep = synthesize(assets_dir, out, cfg, progress=lambda done, total, *rest: bar.update(done), workers=workers)
     bar.finish()
+    if rep.get("unreadable_assets"):
+        typer.echo(f"left out {len(rep['unreadable_assets'])} asset file(s) that could not be read (or videos under "
+                   f"10 frames): {', '.join(rep['unreadable_assets'])}", err=True)
     typer.echo(json.dumps({k: rep[k] for k in rep if k in ("counts", "seconds", "skipped", "identities")}, default=str),
                err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -9,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import check_onnx_opset
+from ..outputs import check_output_file, check_output_folder
 from ..errors import ConfigError
 from .common import DeviceOpt, WeightsOpt, guarded
 
@@ -21,6 +23,9 @@ def _need_dataset(data: Path) -> None:
         from ..errors import DataError
         from ..training.attacks import CLASSES
 
+        if Path(data).exists():
+            raise DataError(f"dataset path is a file, not a folder: {data}; give the folder holding "
+                            f"{{{','.join(CLASSES)}}}/<sample>/")
         raise DataError(f"dataset folder not found: {data}; expected {data}/{{{','.join(CLASSES)}}}/<sample>/ "
                         "with 5 images each")
 
@@ -104,11 +109,12 @@ def pretrain(
     device: DeviceOpt = "cpu",
 ) -> None:
     """ImageNet-like init for the encoder, offline: distil dlib's ImageNet ResNet-34 into resnet18."""
-    if steps < 1 or batch_size < 1 or cache_views < 0 or not 32 <= input_size <= 512 or lr <= 0:
+    if steps < 1 or batch_size < 1 or cache_views < 0 or not 32 <= input_size <= 512 or not (math.isfinite(lr) and lr > 0):
         raise ConfigError(f"need --steps >= 1, --batch-size >= 1, --cache-views >= 0, --input-size in 32..512 and "
                           f"--lr > 0; got {steps}, {batch_size}, {cache_views}, {input_size}, {lr}")
     if max_images is not None and max_images < 1:
         raise ConfigError(f"--max-images must be >= 1, got {max_images}")
+    check_output_file(out, "--out", make_parent=True)
     from ..model.device import resolve_device
     from ..training.pretrain.distill import DistillConfig
     from ..training.pretrain.job import pretrain_encoder
@@ -117,9 +123,10 @@ def pretrain(
                         device=str(resolve_device(device)), warmup_steps=min(100, max(1, steps // 10)),
                         log_every=max(1, min(50, steps // 10)))
     rep = pretrain_encoder(images, dlib, out, steps, cfg, max_images=max_images, log=lambda m: typer.echo(m, err=True))
-    typer.echo(f"encoder: {rep.out} ({rep.steps} steps on {rep.images} images; held-out agreement with the teacher "
-               f"cos {rep.heldout_cos_before:.3f} -> {rep.heldout_cos_after:.3f}); next: rtliveness train DATA "
-               f"--pretrained {rep.out} --input-size {input_size}", err=True)
+    agreement = ("no image held out (fewer than 10)" if rep.heldout_cos_before is None else
+                 f"held-out agreement with the teacher cos {rep.heldout_cos_before:.3f} -> {rep.heldout_cos_after:.3f}")
+    typer.echo(f"encoder: {rep.out} ({rep.steps} steps on {rep.images} images; {agreement}); next: rtliveness train "
+               f"DATA --pretrained {rep.out} --input-size {input_size}", err=True)
 
 
 @guarded
@@ -140,10 +147,20 @@ def eval_cmd(
     if split_file is None and split != "test":
         raise ConfigError(f"--split {split} needs --split-file RUN/split.json (without it every sample of DATA is evaluated)")
     _need_dataset(data)
+    if json_out is not None:
+        check_output_file(json_out, "--json", make_parent=True)
+    if plots is not None:
+        check_output_folder(plots, "--plots")
+    if split_file is not None:
+        from ..training.data import read_split_file
+
+        read_split_file(split_file)  # before the model loads
     from ..training.evaluate import evaluate_dataset, format_report
 
     rep = evaluate_dataset(data, weights, device, threshold, split_file, split if split_file else None, json_out, plots,
                            skip_bad, progress=sys.stderr if sys.stderr.isatty() else None)
+    if rep.get("skipped"):
+        typer.echo(f"skipped {rep['skipped']} malformed sample{'s' if rep['skipped'] != 1 else ''} (--skip-bad)", err=True)
     typer.echo(format_report(rep))
 
 
@@ -158,6 +175,7 @@ def calibrate(
     split: Annotated[str, typer.Option("--split", help="Which split of --split-file to calibrate on.")] = "dev",
     all_samples: Annotated[bool, typer.Option("--all-samples", help="Calibrate on all of DATA (a separate dev set).")] = False,
     device: DeviceOpt = "auto",
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed samples (counted) instead of stopping.")] = False,
 ) -> None:
     """Calibrate the decision threshold on a dev set and store it in a checkpoint.
 
@@ -166,15 +184,25 @@ def calibrate(
 
     check_calibration(method, target, "--method")
     _need_dataset(data)
+    if all_samples and split_file is not None:
+        raise ConfigError("--all-samples calibrates on every sample of DATA and --split-file on one split of it: give one")
+    check_output_file(out, "--out", make_parent=True)
     if split_file is None and not all_samples:
         cand = Path(weights).parent / "split.json"
         if not cand.is_file():
             raise ConfigError("pass --split-file RUN/split.json (the dev split), or --all-samples to calibrate on every "
                               "sample of DATA (only right when DATA is a separate dev set)")
         split_file = cand
+    if split_file is not None:
+        from ..training.data import read_split_file
+
+        read_split_file(split_file)  # before the model loads
     from ..training.evaluate import calibrate_checkpoint
 
-    thr = calibrate_checkpoint(data, weights, out, method, target, device, split_file, split if split_file else None)
+    thr, skipped = calibrate_checkpoint(data, weights, out, method, target, device, split_file,
+                                        split if split_file else None, skip_bad=skip_bad)
+    if skipped:
+        typer.echo(f"skipped {skipped} malformed sample{'s' if skipped != 1 else ''} (--skip-bad)", err=True)
     typer.echo(f"threshold {thr:.4f} written to {out}")
 
 

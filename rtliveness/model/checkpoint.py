@@ -136,6 +136,7 @@ class LoadedModel:
     meta: ModelMeta
     path: Path | None
     sha256: str | None
+    storage: str = "fp32"  # how the file stored its tensors (fp32, fp16, int8, int8-kernel; origin files: fp32)
 
 
 def sha256_file(path: Path) -> str:
@@ -179,6 +180,8 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 
 
 _INT8_SCALES = "int8_scales"
+#: how a checkpoint may store its tensors (see :func:`_quantise`)
+STORAGES = ("fp32", "fp16", "int8", "int8-kernel")
 
 
 def _quantise(sd: Mapping[str, torch.Tensor], storage: str) -> tuple[dict, dict]:
@@ -220,7 +223,7 @@ def save_checkpoint(path: Path, model: SpoofModel, meta: ModelMeta, storage: str
     """Write a checkpoint atomically. ``storage='fp16'`` halves the file, ``'int8'`` quarters it
     (per-channel weights), ``'int8-kernel'`` keeps about 0.37 of it (a scale per kernel; for
     shipping, see :func:`_quantise`)."""
-    if storage not in ("fp32", "fp16", "int8", "int8-kernel"):
+    if storage not in STORAGES:
         raise ValueError(f"storage must be fp32, fp16, int8 or int8-kernel, got {storage!r}")
     state, scales = _quantise(model.state_dict(), storage)
     obj = {
@@ -324,7 +327,9 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
                                "refused (weights-only loading) — use a checkpoint saved as a state dict") from exc
         if "weights_only" in text or "Weights only load failed" in text:
             msg = "not a PyTorch checkpoint"  # torch's own advice (weights_only=False) is not for our users
-        raise WeightsError(f"cannot read weights file {path}: {msg[:200]}; the file is truncated, corrupt or not a PyTorch checkpoint") from exc
+        if len(msg) > 160:  # torch's long advice: its first sentence, not a cut in mid-sentence
+            msg = msg.split(". ")[0][:160].rstrip(" .") + "…"
+        raise WeightsError(f"cannot read weights file {path}: {msg}; the file is truncated, corrupt or not a PyTorch checkpoint") from exc
     sd, meta_d = _extract_state_dict(obj, path)
     sd = _strip_prefix(sd)
     meta = ModelMeta.from_dict(meta_d) if meta_d else ModelMeta()
@@ -345,5 +350,7 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise WeightsError(f"weights file {path} holds NaN/Inf values in {name}; the training diverged — use another checkpoint")
     model.eval()
-    return LoadedModel(model=model, meta=meta, path=path, sha256=digest)
+    storage = meta_d.get("storage") if isinstance(meta_d, Mapping) else None
+    return LoadedModel(model=model, meta=meta, path=path, sha256=digest,
+                       storage=storage if storage in STORAGES else "fp32")
 

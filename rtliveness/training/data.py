@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..runtime.crop import center_rescale
 from .attacks import CLASSES
 
@@ -75,6 +75,23 @@ def read_json(path: Path, what: str):
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{what} {path} is not valid JSON ({exc}); fix or replace it") from None
+
+
+def read_split_file(path: Path) -> dict[str, list[str]]:
+    """A split file (``{"train": [sample names], "dev": [...], "test": [...]}``, what ``train``
+    writes as ``RUN/split.json``): a missing file or a folder is a :class:`ConfigError`, anything
+    but an object of lists of sample names one :class:`DataError` line naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"split file {path} is a folder; pass the split.json inside a training run")
+    if not path.is_file():
+        raise ConfigError(f"split file not found: {path}; pass the split.json a training run wrote")
+    names = read_json(path, "split file")
+    if not isinstance(names, dict) or not all(isinstance(v, list) and all(isinstance(n, str) for n in v)
+                                              for v in names.values()):
+        raise DataError(f"split file {path} is not a split: expected a JSON object of sample-name lists, "
+                        'e.g. {"train": ["real/real_ann_00000", ...], "dev": [...], "test": [...]}')
+    return names
 
 
 def compile_person_pattern(pattern: str | None) -> "re.Pattern | None":

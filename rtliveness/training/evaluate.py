@@ -8,18 +8,29 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..model.checkpoint import load_checkpoint, save_checkpoint
+from ..model.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from ..model.device import resolve_device
 from ..runtime.progress import Progress
-from .data import load_windows, person_of_sample, read_json, scan_dataset
+from .data import load_windows, person_of_sample, read_split_file, scan_dataset
+from .files import atomic_write_text
 from .train import predict_windows
 
-__all__ = ["evaluate_dataset", "calibrate_checkpoint", "score_dataset", "select_split"]
+__all__ = ["evaluate_dataset", "calibrate_checkpoint", "score_dataset", "select_split", "Scored", "Calibrated"]
+
+
+class Scored(NamedTuple):
+    """What :func:`score_dataset` scored: one entry per sample, the model, and how many malformed
+    samples ``skip_bad`` left out."""
+    scores: np.ndarray
+    classes: list[str]
+    names: list[str]
+    loaded: LoadedModel
+    skipped: int
 
 
 def select_split(ds, split_file: Path | None, split: str | None):
@@ -27,7 +38,7 @@ def select_split(ds, split_file: Path | None, split: str | None):
     samples = list(ds.samples)
     if split_file is None:
         return samples
-    names = read_json(Path(split_file), "--split-file")
+    names = read_split_file(Path(split_file))
     if split not in names:
         raise ConfigError(f"split {split!r} is not in {split_file} (has {', '.join(names)})")
     wanted = set(names[split])
@@ -39,8 +50,9 @@ def select_split(ds, split_file: Path | None, split: str | None):
 
 def score_dataset(data_root: str | Path, weights: str | Path | None, device: str = "auto",
                   split_file: Path | None = None, split: str | None = "test", skip_bad: bool = False,
-                  exclude_classes: tuple[str, ...] = (), progress: TextIO | None = None):
-    """(scores, classes, names, loaded model) for every selected sample."""
+                  exclude_classes: tuple[str, ...] = (), progress: TextIO | None = None) -> Scored:
+    """The scores, classes and names of every selected sample, the model, and the malformed
+    samples skipped."""
     loaded = load_checkpoint(weights)
     device = resolve_device(device)
     model = loaded.model.to(device)
@@ -59,7 +71,7 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
         scores.append(predict_windows(model, X, meta, device))
         bar.status(f"scoring {min(i + 64, len(samples))}/{len(samples)}")
     bar.finish()
-    return np.concatenate(scores), [s.class_name for s in samples], [s.name for s in samples], loaded
+    return Scored(np.concatenate(scores), [s.class_name for s in samples], [s.name for s in samples], loaded, len(ds.skipped))
 
 
 def evaluate_dataset(data_root: str | Path, weights: str | Path | None = None, device: str = "auto",
@@ -71,8 +83,8 @@ def evaluate_dataset(data_root: str | Path, weights: str | Path | None = None, d
     from .metrics_bootstrap import bootstrap_intervals
 
     t0 = time.perf_counter()
-    scores, classes, names, loaded = score_dataset(data_root, weights, device, split_file, split, skip_bad,
-                                                   progress=progress)
+    scores, classes, names, loaded, skipped = score_dataset(data_root, weights, device, split_file, split, skip_bad,
+                                                            progress=progress)
     thr = loaded.meta.threshold if threshold is None else float(threshold)
     report = evaluate_scores(scores, np.asarray(classes), thr)
     persons = [person_of_sample(n) for n in names]
@@ -82,6 +94,7 @@ def evaluate_dataset(data_root: str | Path, weights: str | Path | None = None, d
     report["weights"] = str(loaded.path)
     report["data"] = str(data_root)
     report["split"] = split if split_file is not None else "all"
+    report["skipped"] = skipped
     report["seconds"] = round(time.perf_counter() - t0, 2)
     report["scores"] = [{"sample": n, "class": c, "p_spoof": round(float(p), 6)} for n, c, p in zip(names, classes, scores)]
     if plots_dir is not None:
@@ -90,20 +103,36 @@ def evaluate_dataset(data_root: str | Path, weights: str | Path | None = None, d
         Path(plots_dir).mkdir(parents=True, exist_ok=True)
         report["plots"] = [str(p) for p in save_plots(scores, np.asarray(classes), thr, Path(plots_dir))]
     if json_path is not None:
-        Path(json_path).write_text(json.dumps(report, indent=1))
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(json_path), json.dumps(report, indent=1))
     return report
+
+
+class Calibrated(NamedTuple):
+    threshold: float
+    skipped: int  # malformed samples left out (``skip_bad``)
 
 
 def calibrate_checkpoint(data_root: str | Path, weights: str | Path, out: str | Path, method: str = "eer",
                          target: float | None = None, device: str = "auto", split_file: Path | None = None,
-                         split: str | None = "dev") -> float:
-    """Calibrate the threshold on a dev set and write a checkpoint that carries it."""
+                         split: str | None = "dev", skip_bad: bool = False) -> Calibrated:
+    """Calibrate the threshold on a dev set and write a checkpoint that carries it, stored as the
+    input was (int8 stays int8). A ``<file>.sha256`` beside ``out`` or beside ``weights`` means
+    one is written for ``out``: a stale one would make every later load refuse the file."""
     from .metrics import deployment_threshold
 
-    scores, classes, _, loaded = score_dataset(data_root, weights, device, split_file, split)
+    scores, classes, _, loaded, skipped = score_dataset(data_root, weights, device, split_file, split, skip_bad)
+    where = f"the {split} split of {split_file}" if split_file is not None else str(data_root)
+    n_live = sum(c == "real" for c in classes)
+    if n_live == 0 or n_live == len(classes):
+        raise DataError(f"calibration needs both bona fide ('real') and attack samples; {where} has {n_live} bona fide "
+                        f"and {len(classes) - n_live} attack samples")
     thr = deployment_threshold(scores, np.asarray(classes), method=method, target=target)
-    save_checkpoint(Path(out), loaded.model.cpu(), replace(loaded.meta, threshold=thr))
-    return thr
+    out = Path(out)
+    sidecar = any(p.with_name(p.name + ".sha256").is_file() for p in (out, Path(weights)))
+    save_checkpoint(out, loaded.model.cpu(), replace(loaded.meta, threshold=thr), storage=loaded.storage,
+                    write_sha256=sidecar)
+    return Calibrated(thr, skipped)
 
 
 def format_report(r: dict) -> str:

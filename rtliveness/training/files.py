@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
+
+import cv2
+
+from ..errors import DataError
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, flush it to disk, then rename it over
-    ``path``: a reader sees the old file or the new one, never half of one."""
+    ``path``: a reader sees the old file or the new one, never half of one. The file gets the
+    permissions of any new file (the umask), not ``mkstemp``'s private 0600."""
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; these are ordinary files
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
@@ -20,3 +29,18 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_sample(sdir: Path, crops: list) -> None:
+    """Write a sample's crops as ``0.png``… into a hidden folder beside ``sdir``, then rename it:
+    an interrupted command leaves no half-written sample (datasets skip hidden folders)."""
+    tmp = sdir.with_name(f".{sdir.name}.partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    for j, crop in enumerate(crops):
+        if not cv2.imwrite(str(tmp / f"{j}.png"), crop):
+            raise DataError(f"could not write {tmp / f'{j}.png'}; check the disk and the permissions of {sdir.parent}")
+    if sdir.exists():
+        shutil.rmtree(sdir)
+    os.replace(tmp, sdir)

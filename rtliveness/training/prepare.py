@@ -17,20 +17,16 @@ an explicit label for every file given. Existing samples are never overwritten.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable
-
-import cv2
 
 from ..errors import DataError
 from ..runtime.crop import crop_face
 from ..runtime.track import box_iou, follow_face
 from .attacks import CLASSES
-from .files import atomic_write_text
 from .data import DATA_META, WINDOW, person_id, read_json, sample_name
+from .files import atomic_write_text, write_sample
 
 __all__ = ["BOX_MODES", "LoopBoxes", "loop_window", "prepare_videos", "labelled_videos", "VIDEO_EXT"]
 
@@ -65,19 +61,6 @@ def _check_meta(out_root: Path, crop_scale: float, crop_size: int) -> None:
         out_root.mkdir(parents=True, exist_ok=True)
         atomic_write_text(meta_path, json.dumps({"crop_scale": crop_scale, "crop_size": crop_size,
                                                  "generator": "rtliveness prepare"}, indent=2))
-
-
-def _write_sample(sdir: Path, crops: list) -> None:
-    """Write a sample's crops as ``0.png``… into a hidden folder beside ``sdir``, then rename it:
-    an interrupted prepare leaves no half-written sample (readers skip hidden folders)."""
-    tmp = sdir.with_name(f".{sdir.name}.partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    for j, crop in enumerate(crops):
-        if not cv2.imwrite(str(tmp / f"{j}.png"), crop):
-            raise DataError(f"could not write {tmp / f'{j}.png'}; check the disk and the permissions of {sdir.parent}")
-    os.replace(tmp, sdir)
 
 
 def _next_index(folder: Path, prefix: str) -> int:
@@ -214,7 +197,7 @@ def prepare_videos(videos: Iterable[tuple[str | Path, str]], out_root: str | Pat
                 if boxes is None:
                     dropped += 1
                     continue
-                _write_sample(out_root / label / sample_name(label, pid, k),
+                write_sample(out_root / label / sample_name(label, pid, k),
                               [crop_face(image, box, crop_scale, crop_size) for (image, _), box in zip(picked, boxes)])
                 k += 1
                 written += 1

@@ -29,7 +29,7 @@ from ..model.spoofmodel import EMBED_DIM, SpoofModel
 from ..runtime.progress import Progress
 from .attacks import CLASSES
 from .balance import BALANCE_MODES, family_weights
-from .data import Dataset, load_windows, read_json, scan_dataset, split_samples
+from .data import Dataset, load_windows, read_split_file, scan_dataset, split_samples
 
 __all__ = ["TrainConfig", "TrainResult", "train", "predict_windows", "load_pretrained_encoder"]
 
@@ -342,11 +342,10 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         raise ConfigError(f"crop scale {crop_scale} is wider than the dataset's stored crops ({ds.crop_scale})")
     split_path = run_dir / "split.json"
     if config.split_file is not None and not (resume and split_path.is_file()):
-        if not Path(config.split_file).is_file():
-            raise ConfigError(f"split file not found: {config.split_file}")
+        read_split_file(Path(config.split_file))  # checked before it is copied into the run
         split_path.write_text(Path(config.split_file).read_text())
     if split_path.is_file() and (resume or config.split_file is not None):
-        names = read_json(split_path, "split file")
+        names = read_split_file(split_path)
         by_name = {s.name: s for s in ds.samples}
         try:
             splits = {k: [by_name[n] for n in v] for k, v in names.items() if k in ("train", "dev", "test")}

@@ -42,8 +42,8 @@ class PretrainReport:
     student_images_per_s: float
     teacher_images_per_s: float
     #: mean cosine(student, teacher) on the held-out images' central views, before / after
-    heldout_cos_before: float
-    heldout_cos_after: float
+    heldout_cos_before: float | None  # None: too few images to hold any out (fewer than 10)
+    heldout_cos_after: float | None
     seconds: float
 
 
@@ -91,6 +91,8 @@ def load_feature_teacher(path: Path) -> DlibResNet:
     """dlib's ImageNet ResNet-34 file, checked quirk by quirk; any other dlib network that ends in
     a global average pool and an fc with 512 inputs is accepted as it is (for small test nets)."""
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"--dlib is a folder: {path}; give the .dnn file (resnet34_1000_imagenet_classifier.dnn)")
     if not path.is_file():
         raise WeightsError(f"dlib network not found: {path}; run scripts/fetch_dlib_resnet34.sh to cache "
                            "resnet34_1000_imagenet_classifier.dnn")
@@ -140,6 +142,9 @@ def pretrain_encoder(image_paths: Sequence[Path], dnn: Path, out: Path, steps: i
             f"{row['images_per_s']:.0f} img/s")
 
     res = distill(teacher, train_imgs, steps, config, student=student, callback=on_row)
+    if not all(torch.isfinite(v).all() for v in res.state_dict.values() if v.is_floating_point()):
+        raise ConfigError(f"distillation diverged (weights are no longer finite numbers) at --lr {config.lr}; "
+                          "nothing written: use a smaller --lr")
     trained = make_student()
     trained.load_state_dict(res.state_dict)
     after = heldout_agreement(teacher, trained, held_imgs, config)
@@ -149,10 +154,11 @@ def pretrain_encoder(image_paths: Sequence[Path], dnn: Path, out: Path, steps: i
                             steps=res.steps_done, cached_views=res.cached_views,
                             student_images_per_s=round(res.images_per_s, 1),
                             teacher_images_per_s=round(res.teacher_images_per_s, 1),
-                            heldout_cos_before=round(before, 4), heldout_cos_after=round(after, 4),
+                            heldout_cos_before=None if not held_imgs else round(before, 4),
+                            heldout_cos_after=None if not held_imgs else round(after, 4),
                             seconds=round(time.perf_counter() - t0, 1))
     record = {"report": asdict(report), "teacher": {"file": dnn.name, "sha256": sha256_file(dnn)},
               "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
               "history": res.history}
-    atomic_write_text(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
+    atomic_write_text(out.with_name(out.name + ".json"), json.dumps(record, indent=2, allow_nan=False) + "\n")
     return report

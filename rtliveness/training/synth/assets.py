@@ -29,6 +29,7 @@ class _Sources:
     identities: list
     backgrounds: list               # BGR uint8 images without a usable face, or any still
     detector: object
+    unreadable: tuple = ()          # asset files left out: not decodable, or videos under 10 frames
 
     def video_ids(self) -> list:
         return [i for i in self.identities if i.kind == "video"]
@@ -76,17 +77,19 @@ def load_sources(assets_dir: Path, config: SynthConfig, detector) -> _Sources:
            config.min_source_face, config.background_only, id(detector))
     if key in _SOURCE_CACHE:
         return _SOURCE_CACHE[key]
-    idents, backgrounds = [], []
+    idents, backgrounds, unreadable = [], [], []
     for p in files:
         if p.suffix.lower() in _VIDEO_EXT:
             frames, fps = _read_video(p)
             if len(frames) < 2 * _WINDOW:
+                unreadable.append(p.name)
                 continue
             name = _pid_from(p.stem.replace("webcam_talking_head", "talkinghead").replace("_pristine", ""))
             idents.append(_Identity(name, "video", p.name, frames, fps=fps))
             continue
         img = cv2.imread(str(p), cv2.IMREAD_COLOR)
         if img is None:
+            unreadable.append(p.name)
             continue
         backgrounds.append(img)
         if p.name in config.background_only:
@@ -98,7 +101,7 @@ def load_sources(assets_dir: Path, config: SynthConfig, detector) -> _Sources:
             idents.append(_Identity(pid, "still", p.name, [img], box=b))
     if not idents:
         raise DataError(f"no face identities found in {assets_dir} (need videos or face images)")
-    src = _Sources(idents, backgrounds, detector)
+    src = _Sources(idents, backgrounds, detector, tuple(unreadable))
     _SOURCE_CACHE[key] = src
     return src
 

@@ -65,6 +65,7 @@ from ...runtime.track import FaceFollower
 from ...types import FaceBox
 from ..attacks import CLASSES, class_seed
 from ..data import sample_name
+from ..files import atomic_write_text, write_sample
 from .assets import _Identity, _Sources, load_sources
 from .camera import _camera, _camera_params, tone_params
 from .config import SynthConfig, _WINDOW
@@ -216,10 +217,7 @@ def _make_sample(src: _Sources, det, cfg: SynthConfig, out_dir: Path, ci: int, k
             continue
         frames, boxes = frames[warm:], boxes[warm:]
         name = sample_name(kind, ident.pid, k)
-        sdir = out_dir / kind / name
-        sdir.mkdir(parents=True, exist_ok=True)
-        for j, (fr, b) in enumerate(zip(frames, boxes)):
-            cv2.imwrite(str(sdir / f"{j}.png"), crop_face(fr, b, cfg.store_scale, cfg.store_size))
+        write_sample(out_dir / kind / name, [crop_face(fr, b, cfg.store_scale, cfg.store_size) for fr, b in zip(frames, boxes)])
         rec = {"sample": f"{kind}/{name}", "class": kind, "person": ident.pid, "source": ident.file,
                "attempt": attempt, "boxes": [bb.as_list() for bb in boxes], "params": params}
         return {"record": rec, "skipped": skipped, "t_render": t_render, "t_detect": t_detect}
@@ -244,10 +242,27 @@ def _worker_job(job: tuple) -> tuple:
     return ci, k, _make_sample(w["src"], w["det"], w["cfg"], w["out"], ci, k, ident)
 
 
+def check_new_dataset(out_dir: Path) -> None:
+    """``synth`` writes a whole dataset and its records: a folder that already holds samples or
+    records is refused (mixing runs would leave records that describe only the last one)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out is a file: {out_dir}; give a new or empty folder")
+    if not out_dir.is_dir():
+        return
+    held = [p.name for p in out_dir.iterdir() if not p.name.startswith(".")
+            and (p.is_file() or any(not q.name.startswith(".") for q in p.iterdir()))]
+    if held:
+        raise ConfigError(f"--out {out_dir} already holds {', '.join(sorted(held)[:3])}{'…' if len(held) > 3 else ''}: "
+                          "synth writes a new dataset with its records; give a new or empty folder "
+                          "(join datasets with scripts/joint_dataset.py)")
+
+
 def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, progress, workers: int = 1) -> dict:
     t0 = time.time()
     cfg = config
     out_dir = Path(out_dir)
+    check_new_dataset(out_dir)
     det = detector if detector is not None else _default_detector(cfg)
     src = load_sources(Path(assets_dir), cfg, det)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -259,6 +274,22 @@ def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, 
         jobs += [(ci, k, ident) for k, ident in enumerate(plan)]
     total = len(jobs)
     results: dict = {}
+    try:
+        _run_jobs(jobs, results, src, det, cfg, out_dir, assets_dir, detector, progress, workers)
+    except KeyboardInterrupt:
+        # the samples already written keep their records; the report says the run was cut short
+        _write_records(out_dir, cfg, src, results, t0, workers, detector, interrupted=True)
+        raise
+    report = _write_records(out_dir, cfg, src, results, t0, workers, detector, interrupted=False)
+    if report["total"] == 0:
+        given_up = sum(v["given_up"] for v in report["skipped"].values())
+        raise DataError(f"synth rendered no sample ({given_up} given up: the detector found no face in any rendered "
+                        f"window of {cfg.frame_size[0]}x{cfg.frame_size[1]}); try a larger --width/--height or other --assets")
+    return report
+
+
+def _run_jobs(jobs, results, src, det, cfg, out_dir, assets_dir, detector, progress, workers) -> None:
+    total = len(jobs)
     if workers > 1 and detector is None:
         import multiprocessing as mp
         ctx = mp.get_context("spawn")
@@ -273,6 +304,12 @@ def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, 
             results[(ci, k)] = _make_sample(src, finder, cfg, out_dir, ci, k, ident)
             if progress is not None:
                 progress(len(results), total, cfg.classes[ci])
+
+
+def _write_records(out_dir: Path, cfg: SynthConfig, src, results: dict, t0: float, workers: int, detector,
+                   interrupted: bool) -> dict:
+    """The run's report, written as ``rtliveness_data.json`` with one ``synth_samples.jsonl``
+    record per sample written (both atomically); returns the report."""
     counts = {kind: 0 for kind in cfg.classes}
     per_ident: dict = {kind: {} for kind in cfg.classes}
     skipped = {kind: {"render": 0, "detect": 0, "given_up": 0} for kind in cfg.classes}
@@ -302,13 +339,15 @@ def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, 
         "seconds_detect": round(t_detect, 2),
         "workers": workers if (workers > 1 and detector is None) else 1,
         "synthetic": True,
+        "unreadable_assets": list(src.unreadable),
     }
+    if interrupted:
+        report["interrupted"] = True
     meta = {"crop_scale": cfg.store_scale, "crop_size": cfg.store_size, "generator": "rtliveness synth",
             "config": _config_dict(cfg), "report": report}
-    (out_dir / "rtliveness_data.json").write_text(json.dumps(meta, indent=2, default=_jsonable) + "\n")
-    with open(out_dir / "synth_samples.jsonl", "w") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, default=_jsonable, sort_keys=True) + "\n")
+    atomic_write_text(out_dir / "rtliveness_data.json", json.dumps(meta, indent=2, default=_jsonable) + "\n")
+    atomic_write_text(out_dir / "synth_samples.jsonl",
+                      "".join(json.dumps(rec, default=_jsonable, sort_keys=True) + "\n" for rec in records))
     return report
 
 

@@ -1,0 +1,64 @@
+"""Output paths checked before any work: one place for the rule every command follows.
+
+A command that would spend minutes (scoring a dataset, training, rendering, benchmarking) and then
+fail to write its result checks the path first: the folder it goes in exists (or, where the
+command makes it, can be made), the path is not a folder (for a file) or a file (for a folder),
+and the place is writable. Each problem is one :class:`ConfigError` line naming the option.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = ["check_output_file", "check_output_folder"]
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _check_writable_parent(path: Path, option: str, make_parent: bool) -> None:
+    parent = path.parent
+    if not parent.exists():
+        if not make_parent:
+            raise ConfigError(f"{option} folder does not exist: {parent}; create it first")
+        base = _nearest_existing(parent)
+        if not base.is_dir():
+            raise ConfigError(f"{option} cannot go under {base}: it is a file, not a folder; give another path")
+        parent = base
+    elif not parent.is_dir():
+        raise ConfigError(f"{option} cannot go under {parent}: it is a file, not a folder; give another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} cannot be written: {parent} is read-only or not yours; give another path")
+
+
+def check_output_file(path: str | os.PathLike, option: str, make_parent: bool = False) -> Path:
+    """``path`` as a :class:`Path` if a file can be written there; ``make_parent``: the command
+    creates missing folders above it (else a missing folder is refused)."""
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{option} is a folder: {p}; give a file path")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise ConfigError(f"{option} cannot be written: {p} is read-only; give another path")
+    _check_writable_parent(p, option, make_parent)
+    return p
+
+
+def check_output_folder(path: str | os.PathLike, option: str) -> Path:
+    """``path`` as a :class:`Path` if it is, or can be made, a writable folder (missing folders
+    above it are made by the command)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{option} is a file: {p}; give a folder path")
+    if p.is_dir():
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise ConfigError(f"{option} cannot be written: {p} is read-only or not yours; give another path")
+        return p
+    _check_writable_parent(p, option, make_parent=True)
+    return p
