@@ -86,8 +86,11 @@ def main() -> int:
                            f"{pct(r['apcer_printed'])} | {pct(r['bpcer'])} | {pct(r['acer'])} | — |")
     rendered = [m for m in models if m.get("rendered_deployed")]
     if rendered:
+        lengths = sorted({row["frames"] for m in rendered
+                          for row in json.loads((d / m["rendered_deployed"]).read_text())["rows"] if row.get("frames")})
+        frames = "/".join(str(n) for n in lengths) or "30"
         out += ["", "Rendered held-out identities through the deployed loop (`scripts/eval_rendered_deployed.py`: 3 new "
-                "scenes per identity and class, 30 frames of 640×480 each, written as MJPG video and run as `rtliveness run` "
+                f"scenes per identity and class, {frames} frames of 640×480 each, written as MJPG video and run as `rtliveness run` "
                 "does; verdict = the main track's summary; one clip = one sample; 95 % bootstrap interval over identities):", "",
                 "| model | threshold | clips | live video: BPCER / APCER printed, replay, 2D mask | stills: BPCER | stills: APCER printed / replay / 2D mask | all: ACER (95 % CI) | no verdict |",
                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
