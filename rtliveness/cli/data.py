@@ -91,12 +91,10 @@ def synth(
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     check_output_folder(out, "--out")
     from ..runtime.progress import Progress, stderr_if_tty
+    from ..training.attacks import CLASSES
     from ..training.prepare import BOX_MODES
     from ..training.synth import SynthConfig, default_assets_dir, synthesize
-    from ..training.attacks import CLASSES
-    from ..training.synth.render import check_new_dataset
 
-    check_new_dataset(out)
     if boxes not in BOX_MODES:
         raise ConfigError(f"--boxes must be {' or '.join(BOX_MODES)}, got {boxes!r}")
     kinds = {} if classes is None else {"classes": tuple(c.strip() for c in classes.split(",") if c.strip())}

@@ -272,7 +272,6 @@ def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, 
         plan = _allot(src.identities, cfg.samples_per_class,
                       np.random.default_rng([cfg.seed, class_seed(kind), 7919]), cfg.video_weight)
         jobs += [(ci, k, ident) for k, ident in enumerate(plan)]
-    total = len(jobs)
     results: dict = {}
     try:
         _run_jobs(jobs, results, src, det, cfg, out_dir, assets_dir, detector, progress, workers)
