@@ -1,6 +1,7 @@
 """The CLI contract, through the real console script and typer's runner."""
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -163,6 +164,7 @@ def _free_port():
     ("jsonl_is_source", ["run", "{video}", "--jsonl", "{video}"], "--jsonl is the source file itself", 2),
     ("same_outputs", ["run", "{video}", "--out", "{tmp}/o.mp4", "--jsonl", "{tmp}/o.mp4"], "--out and --jsonl are the same file", 2),
     ("jsonl_folder", ["run", "{video}", "--jsonl", "{tmp}"], "--jsonl is a folder", 2),
+    ("out_under_file", ["run", "{video}", "--out", "{tmp}/text.mp4/o.mp4"], "--out cannot go under {tmp}/text.mp4: it is a file, not a folder", 2),
     ("camera", ["run", "42", "--no-show"], "camera 42 did not open", 3),
 ])
 def test_bad_input_one_line(tmp_path, face_video, case, args, needle, code):
@@ -173,8 +175,25 @@ def test_bad_input_one_line(tmp_path, face_video, case, args, needle, code):
     assert r.exit_code == code, (r.exit_code, r.output)
     assert Path(face_video).read_bytes() == before  # the source is never written to
     lines = [x for x in r.output.splitlines() if x.startswith("rtliveness: error:")]
-    assert len(lines) == 1 and needle in lines[0], r.output
+    assert len(lines) == 1 and needle.format(tmp=tmp_path) in lines[0], r.output
     assert "Traceback" not in r.output
+
+
+def test_run_refuses_a_read_only_output_folder_before_opening_the_source(tmp_path, face_video, monkeypatch):
+    """run's --out / --jsonl go through rtliveness.outputs like every other command's outputs: a
+    folder it cannot write is one line and exit 2 before the source or the model is opened
+    (checked with os.access, faked here: the suite may run as root, who writes anywhere)."""
+    import rtliveness.outputs as outputs
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if Path(p) == ro else real_access(p, mode))
+    r = RUNNER.invoke(app, ["run", str(tmp_path / "missing.mp4"), "--jsonl", str(ro / "o.jsonl")])
+    assert r.exit_code == 2, r.output  # not 3: the missing source is never reached
+    lines = [x for x in r.output.splitlines() if x.startswith("rtliveness: error:")]
+    assert lines == [f"rtliveness: error: --jsonl cannot be written: {ro} is read-only or not yours; give another path"]
+    assert not (ro / "o.jsonl").exists()
 
 
 def test_unreachable_url_fails_fast_without_traceback(tiny_weights):

@@ -39,6 +39,26 @@ def test_margin_is_the_same_log_odds_distance_at_every_threshold():
     assert decision_bounds(0.0198, 0.1) == pytest.approx((0.013288, 0.029409), abs=1e-6)
 
 
+@pytest.mark.parametrize("margin", [0.5, -0.01, float("nan")])
+def test_decision_bounds_refuses_a_margin_outside_its_range(margin):
+    """The one check, in decision_bounds: the public function, DecisionRule and decide all get it."""
+    with pytest.raises(ConfigError, match=r"margin must be in \[0, 0\.5\)"):
+        decision_bounds(0.4, margin)
+    with pytest.raises(ConfigError, match="margin must be"):
+        DecisionRule(0.4, windows=3, margin=margin)
+
+
+def test_logodds_pair_inverts_and_clips():
+    from rtliveness.logodds import logit, sigmoid
+
+    p = np.array([1e-9, 0.0198, 0.5, 0.4206, 1 - 1e-9])
+    assert np.allclose(sigmoid(logit(p)), p, rtol=1e-12, atol=0)
+    assert float(logit(0.6)) == pytest.approx(np.log(1.5), abs=1e-15)
+    assert float(sigmoid(0.0)) == 0.5
+    with np.errstate(over="raise"):  # clipped at +-60: no overflow for a huge logit
+        assert sigmoid(np.array([-1e6, 1e6])).tolist() == pytest.approx([0.0, 1.0], abs=1e-26)
+
+
 def test_rule_decides_live_at_a_low_threshold():
     """At threshold 0.02 (the `balanced` level) a live face scoring 0.003 is decided live; a
     plain threshold - margin rule left no live side there (it needed p_spoof < -0.08)."""

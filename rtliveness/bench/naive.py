@@ -37,7 +37,8 @@ class NaiveLoop:
     def __init__(self, weights: Path, device: str) -> None:
         import torch
 
-        from ..model.backends import preprocess_crops, sigmoid
+        from ..logodds import sigmoid
+        from ..model.backends import preprocess_crops
         from ..model.checkpoint import load_checkpoint
 
         self._torch = torch

@@ -151,10 +151,6 @@ def eval_cmd(
         check_output_file(json_out, "--json", make_parent=True)
     if plots is not None:
         check_output_folder(plots, "--plots")
-    if split_file is not None:
-        from ..training.data import read_split_file
-
-        read_split_file(split_file)  # before the model loads
     from ..training.evaluate import evaluate_dataset, format_report
 
     rep = evaluate_dataset(data, weights, device, threshold, split_file, split if split_file else None, json_out, plots,
@@ -193,10 +189,6 @@ def calibrate(
             raise ConfigError("pass --split-file RUN/split.json (the dev split), or --all-samples to calibrate on every "
                               "sample of DATA (only right when DATA is a separate dev set)")
         split_file = cand
-    if split_file is not None:
-        from ..training.data import read_split_file
-
-        read_split_file(split_file)  # before the model loads
     from ..training.evaluate import calibrate_checkpoint
 
     thr, skipped = calibrate_checkpoint(data, weights, out, method, target, device, split_file,

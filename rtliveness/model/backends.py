@@ -19,6 +19,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..logodds import sigmoid
 from .checkpoint import LoadedModel, ModelMeta
 
 __all__ = [
@@ -26,16 +27,11 @@ __all__ = [
     "BackendSpec",
     "TorchScorer",
     "preprocess_crops",
-    "sigmoid",
     "register_backend",
     "backend_names",
     "build_scorer",
     "choose_backend",
 ]
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
 
 
 @lru_cache(maxsize=8)

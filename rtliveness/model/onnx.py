@@ -14,7 +14,8 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ConfigError, WeightsError
-from .backends import preprocess_crops, sigmoid
+from ..logodds import sigmoid
+from .backends import preprocess_crops
 from .checkpoint import ModelMeta
 from .export import ENCODER_FILE, HEAD_FILE, INSTALL_HINT, cached_export, read_export
 from .spoofmodel import EMBED_DIM

@@ -5,13 +5,13 @@ Pure logic over :class:`FrameResult` objects; :func:`decide` drives a pipeline o
 
 from __future__ import annotations
 
-import math
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterable
 
 from ..errors import ConfigError
+from ..logodds import logit, sigmoid
 from ..types import FrameResult
 
 __all__ = ["DECISION_MARGIN", "DECISION_WINDOWS", "Decision", "DecisionRule", "decide", "decision_bounds", "label_for"]
@@ -37,10 +37,11 @@ def decision_bounds(threshold: float, margin: float) -> tuple[float, float]:
     ``logit(threshold)`` is not confident). A plain ``threshold ± margin`` would leave no live
     side at all below a threshold of ``margin`` — the ``balanced`` and ``strict`` levels sit at
     p_spoof 0.02 and 0.003 — so a kiosk could never say ``live`` there."""
+    if not 0 <= margin < 0.5:
+        raise ConfigError(f"margin must be in [0, 0.5), got {margin}")
     t = min(max(float(threshold), 1e-9), 1.0 - 1e-9)
-    d = math.log((0.5 + margin) / (0.5 - margin))
-    z = math.log(t / (1.0 - t))
-    return 1.0 / (1.0 + math.exp(-(z - d))), 1.0 / (1.0 + math.exp(-(z + d)))
+    d, z = float(logit(0.5 + margin)), float(logit(t))
+    return float(sigmoid(z - d)), float(sigmoid(z + d))
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,6 @@ class DecisionRule:
     def __init__(self, threshold: float, windows: int = DECISION_WINDOWS, margin: float = DECISION_MARGIN) -> None:
         if windows < 1:
             raise ConfigError(f"windows must be >= 1, got {windows}")
-        if not 0 <= margin < 0.5:
-            raise ConfigError(f"margin must be in [0, 0.5), got {margin}")
         self.threshold = threshold
         self.windows = windows
         self.margin = margin

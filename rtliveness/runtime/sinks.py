@@ -22,6 +22,7 @@ from typing import IO, Any, Callable, Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import ConfigError
+from ..outputs import check_output_file
 from ..types import Frame, FrameResult
 
 __all__ = [
@@ -84,15 +85,12 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def check_output_paths(source: str | os.PathLike | None, out: str | os.PathLike | None,
                        jsonl: str | os.PathLike | None) -> None:
-    """Refuse, before anything is opened, an output whose folder is missing, that is a folder, or
-    that would overwrite the source file being read or the other output (``source``: a file
-    source's path, None for cameras and streams)."""
-    named = [(what, Path(p)) for what, p in (("--out", out), ("--jsonl", jsonl)) if p is not None]
+    """Refuse, before anything is opened, an output that :func:`rtliveness.outputs.check_output_file`
+    refuses (a missing or read-only folder, a folder, a read-only file) or that would overwrite
+    the source file being read or the other output (``source``: a file source's path, None for
+    cameras and streams)."""
+    named = [(what, check_output_file(p, what)) for what, p in (("--out", out), ("--jsonl", jsonl)) if p is not None]
     for what, p in named:
-        if not p.parent.exists():
-            raise ConfigError(f"{what} folder does not exist: {p.parent}; create it first")
-        if p.is_dir():
-            raise ConfigError(f"{what} is a folder: {p}; give a file path")
         if source is not None and _same_file(p, Path(source)):
             raise ConfigError(f"{what} is the source file itself: {p}; write to another path")
     if len(named) == 2 and _same_file(named[0][1], named[1][1]):

@@ -20,7 +20,7 @@ from .data import load_windows, person_of_sample, read_split_file, scan_dataset
 from .files import atomic_write_text
 from .train import predict_windows
 
-__all__ = ["evaluate_dataset", "calibrate_checkpoint", "score_dataset", "select_split", "Scored", "Calibrated"]
+__all__ = ["evaluate_dataset", "calibrate_checkpoint", "score_dataset", "select_split", "split_names", "Scored", "Calibrated"]
 
 
 class Scored(NamedTuple):
@@ -33,15 +33,24 @@ class Scored(NamedTuple):
     skipped: int
 
 
-def select_split(ds, split_file: Path | None, split: str | None):
-    """The samples of ``ds`` named by ``split`` in ``split_file`` (all samples without a file)."""
-    samples = list(ds.samples)
+def split_names(split_file: Path | None, split: str | None) -> set[str] | None:
+    """The sample names of ``split`` in ``split_file``, read (once) and checked; None without a file."""
     if split_file is None:
-        return samples
+        return None
     names = read_split_file(Path(split_file))
     if split not in names:
         raise ConfigError(f"split {split!r} is not in {split_file} (has {', '.join(names)})")
-    wanted = set(names[split])
+    return set(names[split])
+
+
+def select_split(ds, split_file: Path | None, split: str | None, wanted: set[str] | None = None):
+    """The samples of ``ds`` named by ``split`` in ``split_file`` (all samples without a file);
+    ``wanted``: :func:`split_names`' answer when the caller has read the file already."""
+    samples = list(ds.samples)
+    if split_file is None:
+        return samples
+    if wanted is None:
+        wanted = split_names(split_file, split)
     chosen = [s for s in samples if s.name in wanted]
     if len(chosen) != len(wanted):
         raise DataError(f"{len(wanted) - len(chosen)} samples of split {split!r} in {split_file} are missing from {ds.root}")
@@ -53,11 +62,12 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
                   exclude_classes: tuple[str, ...] = (), progress: TextIO | None = None) -> Scored:
     """The scores, classes and names of every selected sample, the model, and the malformed
     samples skipped."""
+    wanted = split_names(split_file, split)  # a bad split file or split is refused before the model loads
     loaded = load_checkpoint(weights)
     device = resolve_device(device)
     model = loaded.model.to(device)
     ds = scan_dataset(data_root, skip_bad=skip_bad)
-    samples = [s for s in select_split(ds, split_file, split) if s.class_name not in exclude_classes]
+    samples = [s for s in select_split(ds, split_file, split, wanted) if s.class_name not in exclude_classes]
     if not samples:
         raise DataError(f"no samples to evaluate in {data_root}")
     meta = loaded.meta

@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..logodds import logit, sigmoid
 from .metrics_inputs import BONA_FIDE, ArrayLike, _classes, _scores, class_order
 from .metrics_roc import eer
 
@@ -134,6 +135,5 @@ def deployment_threshold(
     below = s[s < t]
     if below.size:
         lo, hi = float(np.clip(below.max(), _CLIP, 1 - _CLIP)), float(np.clip(t, _CLIP, 1 - _CLIP))
-        z = 0.5 * (np.log(lo / (1 - lo)) + np.log(hi / (1 - hi)))
-        t = float(1.0 / (1.0 + np.exp(-z)))
+        t = float(sigmoid(0.5 * (logit(lo) + logit(hi))))
     return float(min(max(t, _CLIP), 1 - _CLIP))
