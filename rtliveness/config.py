@@ -50,6 +50,18 @@ def check_low_light_target(target: float) -> float:
     return t
 
 
+def check_threshold(threshold: float) -> float:
+    """A decision threshold given by the user (``--threshold``, ``threshold=``) as a float in
+    (0, 1); raises :class:`~rtliveness.errors.ConfigError` otherwise (the one place of this rule)."""
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        t = float("nan")
+    _check(0.0 < t < 1.0, f"--threshold (threshold) must be in (0, 1), got {threshold!r}; leave it out for the "
+                          "weights' calibrated threshold, or choose --security LEVEL")
+    return t
+
+
 #: ONNX opsets ``rtliveness export`` writes: those whose graphs ONNX Runtime loads and matches
 #: PyTorch on (checked with torch 2.14: 5 and 6 write graphs it refuses; the TorchScript exporter
 #: stops at 20)
@@ -204,11 +216,11 @@ class PipelineConfig:
         parse_device(self.device)
         object.__setattr__(self, "low_light_target", check_low_light_target(self.low_light_target))
         if self.threshold is not None:
-            _check(0.0 < self.threshold < 1.0, f"threshold must be in (0, 1), got {self.threshold!r}")
+            check_threshold(self.threshold)
         _check(isinstance(self.backend, str) and bool(self.backend), f"invalid backend {self.backend!r}: use auto, torch or onnx")
         _check(self.security is None or (isinstance(self.security, str) and bool(self.security)),
                f"invalid security level {self.security!r}: use convenience, balanced or strict")
         _check(isinstance(self.cpu_threads, int) and self.cpu_threads >= 0,
-               f"cpu_threads must be an integer >= 0 (0 = leave torch's setting alone), got {self.cpu_threads!r}")
+               f"--threads (cpu_threads) must be an integer >= 0 (0 = leave torch's setting alone), got {self.cpu_threads!r}")
         if self.weights is not None:
             object.__setattr__(self, "weights", Path(self.weights))

@@ -150,7 +150,10 @@ def _free_port():
     ("text", ["run", "{tmp}/text.mp4"], "cannot decode video file", 3),
     ("weights", ["run", "{video}", "--weights", "{tmp}/none.pt"], "weights file not found", 5),
     ("corrupt_w", ["run", "{video}", "--weights", "{tmp}/text.mp4"], "cannot read weights file", 5),
-    ("threshold", ["run", "{video}", "--threshold", "1.5"], "threshold must be in (0, 1)", 2),
+    ("threshold", ["run", "{video}", "--threshold", "1.5"], "--threshold (threshold) must be in (0, 1), got 1.5; leave it out for the weights' calibrated threshold, or choose --security LEVEL", 2),
+    ("eval_threshold", ["eval", "{tmp}", "--threshold", "0"], "--threshold (threshold) must be in (0, 1), got 0.0", 2),
+    ("fleet_threshold", ["fleet", "{video}", "--out-dir", "{tmp}/o", "--threshold", "1"], "--threshold (threshold) must be in (0, 1), got 1.0", 2),
+    ("threads", ["run", "{video}", "--threads", "-1"], "--threads (cpu_threads) must be an integer >= 0", 2),
     ("low_light", ["run", "{video}", "--low-light-target", "1.5"], "--low-light-target (low_light_target) must be in [0, 1)", 2),
     ("serve_low_light", ["serve", "--low-light-target", "2"], "--low-light-target (low_light_target) must be in [0, 1)", 2),
     ("fleet_low_light", ["fleet", "{video}", "--out-dir", "{tmp}/o", "--low-light-target", "-1"], "--low-light-target (low_light_target) must be in [0, 1)", 2),
@@ -325,6 +328,13 @@ def test_lazy_imports_leave_torch_and_cv2_out():
             "import rtliveness; assert 'decide' in dir(rtliveness); print(LivenessPipeline.__module__, open_source.__module__)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.split() == ["rtliveness.runtime.pipeline", "rtliveness.runtime.sources"], r.stderr
+
+
+@pytest.mark.parametrize("cmd", ["run", "serve", "fleet"])
+def test_help_install_hints_can_be_copied(cmd):
+    """Help is plain text (no rich markup): a markup escape showed as 'rtliveness\\[onnx]'."""
+    r = RUNNER.invoke(app, [cmd, "--help"], terminal_width=200)
+    assert r.exit_code == 0 and "'rtliveness[openvino]' extra" in r.output and "\\[" not in r.output
 
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"]], ids=["help", "run-help"])

@@ -290,6 +290,8 @@ def test_export_onnx_folder(trained, tmp_path):
     one_error_line(rtl("export", "--out", run / "model.pt", "--weights", run / "model.pt"), 2,
                    f"--out {run / 'model.pt'} is a file; name a new folder for the export")
     assert (run / "model.pt").is_file()
+    one_error_line(rtl("export", "--out", run / "model.pt" / "sub", "--weights", run / "model.pt"), 2,
+                   f"--out cannot go under {run / 'model.pt'}: it is a file, not a folder; give another path")
 
 
 def test_train_consistency_without_crop_jitter_is_one_error_line(trained, tmp_path):

@@ -107,8 +107,10 @@ def test_sources_are_named_after_the_path_given_and_folders_are_not_missing_file
     os.symlink(tmp_path / "src" / "short3.mp4", tmp_path / "cams" / "front_door.mp4")
     spec = absolute_source(str(tmp_path / "cams" / ".." / "cams" / "front_door.mp4"))
     assert spec == str(tmp_path / "cams" / "front_door.mp4") and source_name(spec) == "front_door"
-    assert check_source(str(tmp_path / "src")) == f"source is a folder, not a video file: {tmp_path / 'src'}; name a video file or a photo"
-    assert check_source(str(tmp_path / "nope.mp4")).startswith("file not found")
+    assert check_source(str(tmp_path / "src")) == f"source is a folder, not a video file: {tmp_path / 'src'}; give one video or photo file"
+    assert check_source(str(tmp_path / "nope.mp4")) == f"video file not found: {tmp_path / 'nope.mp4'}; check the path"
+    (tmp_path / "empty.mp4").write_bytes(b"")  # the same rule as run's (rtliveness.runtime.sources.check_file)
+    assert check_source(str(tmp_path / "empty.mp4")).startswith(f"video file is empty (0 bytes): {tmp_path / 'empty.mp4'}; ")
 
 
 def test_outputs_never_overwrite_a_source_even_through_a_link(tmp_path):
@@ -145,7 +147,9 @@ def test_out_dir_and_options_are_checked_before_ray(tmp_path):
             ({"detector": DetectorConfig(kind="bogus")}, ConfigError, "unknown detector 'bogus': use mtcnn"),
             ({"backend": "bogus"}, ConfigError, "unknown backend 'bogus': use auto, torch"),
             ({"device": "bogus"}, ConfigError, "bogus"),
-            ({"weights": tmp_path / "nofile.pt"}, WeightsError, "weights file not found")):
+            ({"weights": tmp_path / "nofile.pt"}, WeightsError, "weights file not found"),
+            # run's and serve's exit 5, on the driver before Ray starts (it was exit 2 from a Ray actor)
+            ({"backend": "onnx-int8"}, WeightsError, "no int8 encoder made from ")):
         with pytest.raises(err, match=re.escape(words)):
             check_options(FleetConfig(**{**base, "device": "cpu", **kw}))
     import torch
@@ -153,6 +157,14 @@ def test_out_dir_and_options_are_checked_before_ray(tmp_path):
     if not torch.cuda.is_available():  # a local cluster has this machine's devices: refused at once
         with pytest.raises(ConfigError, match="CUDA is not available here"):
             check_options(FleetConfig(**base, device="cuda"))
+
+
+def test_a_remote_error_keeps_its_type_and_loses_its_class_name():
+    from rtliveness.fleet.controller import _our_error
+
+    assert _our_error("rtliveness.errors.WeightsError: no int8 encoder made from w.pt") == (WeightsError, "no int8 encoder made from w.pt")
+    assert _our_error("rtliveness.errors.Nope: x") == (ConfigError, "rtliveness.errors.Nope: x")
+    assert _our_error("RuntimeError: boom") == (ConfigError, "RuntimeError: boom")
 
 
 def test_a_fleet_the_cluster_cannot_hold_is_refused_not_left_waiting(tmp_path):

@@ -95,6 +95,29 @@ def test_truncated_weights(tmp_path, tiny_weights):
         load_checkpoint(bad)
 
 
+@pytest.mark.parametrize("kind", ["text", "onnx", "export"])
+def test_what_is_not_a_checkpoint_is_named(tmp_path, kind):
+    """A text file got 'cannot read weights file t.pt: 101; ...' (the unpickler's bare code); an
+    ONNX graph or an export folder (rtliveness export) got advice that could not work."""
+    if kind == "text":
+        path = tmp_path / "t.pt"
+        path.write_text("not a video\n" * 20)
+        words = f"cannot read weights file {path}: not a PyTorch checkpoint; pass a .pt file written by rtliveness"
+    elif kind == "onnx":
+        path = tmp_path / "encoder.onnx"
+        path.write_bytes(b"\x08\x07")
+        words = f"weights file is an ONNX graph, not a checkpoint: {path}; pass the .pt checkpoint"
+    else:
+        path = tmp_path / "exp"
+        path.mkdir()
+        (path / "meta.json").write_text("{}")
+        (path / "encoder.onnx").write_bytes(b"\x08")
+        words = f"weights path is an ONNX export folder (rtliveness export, for other runtimes): {path}; pass the .pt"
+    with pytest.raises(WeightsError) as e:
+        load_checkpoint(path)
+    assert str(e.value).startswith(words), str(e.value)
+
+
 def test_checksum_mismatch(tmp_path, tiny_weights):
     copy = tmp_path / "w.pt"
     data = bytearray(tiny_weights.read_bytes())

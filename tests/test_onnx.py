@@ -2,6 +2,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,6 +103,55 @@ def test_from_checkpoint_caches_by_sha256(weights48, tmp_path):
     assert (folders[0] / "encoder.onnx").stat().st_mtime_ns == mtime
     assert a.path == b.path
     assert not [p for p in cache.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "change"])
+def test_a_damaged_cache_entry_is_made_again(weights48, tmp_path, damage):
+    """A truncated or altered encoder.onnx in the cache used to block every default run with
+    'cannot load the ONNX export ...; export it again', which no command could do (export never
+    writes the cache). meta.json records each graph file's size and sha256; a mismatch re-exports."""
+    cache = tmp_path / "cache"
+    OnnxScorer.from_checkpoint(weights48, cache_dir=cache)
+    (folder,) = list(cache.iterdir())
+    info = json.loads((folder / "meta.json").read_text())
+    enc = folder / "encoder.onnx"
+    assert info["files"]["encoder.onnx"] == {"bytes": enc.stat().st_size, "sha256": sha256_file(enc)}
+    data = enc.read_bytes()
+    enc.write_bytes(data[: len(data) // 2] if damage == "truncate" else data[:-1] + bytes([data[-1] ^ 1]))
+    if damage == "truncate":  # read_export alone names the damage (export folders given to from_onnx)
+        with pytest.raises(WeightsError, match=r"is damaged: encoder.onnx has \d+ bytes, meta.json says \d+; export it again"):
+            OnnxScorer.from_onnx(folder)
+    sc = OnnxScorer.from_checkpoint(weights48, cache_dir=cache)  # made again, then loads
+    assert enc.read_bytes() == data
+    crops = [np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)]
+    ref = TorchScorer(load_checkpoint(weights48), device="cpu").embed(crops)
+    np.testing.assert_allclose(sc.embed(crops), ref, atol=1e-4, rtol=1e-4)
+
+
+def test_a_cache_entry_without_file_records_is_made_again(weights48, tmp_path):
+    """Entries written before meta.json recorded the graph files are rebuilt once, then reused."""
+    cache = tmp_path / "cache"
+    OnnxScorer.from_checkpoint(weights48, cache_dir=cache)
+    (folder,) = list(cache.iterdir())
+    info = json.loads((folder / "meta.json").read_text())
+    del info["files"]
+    (folder / "meta.json").write_text(json.dumps(info))
+    OnnxScorer.from_checkpoint(weights48, cache_dir=cache)
+    assert "files" in json.loads((folder / "meta.json").read_text())
+
+
+def test_export_refuses_a_read_only_place_before_loading_the_weights(weights48, tmp_path, monkeypatch):
+    import rtliveness.model.export as export
+    import rtliveness.outputs as outputs
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real_access = outputs.os.access
+    monkeypatch.setattr(outputs.os, "access", lambda p, mode: False if Path(p) == ro else real_access(p, mode))
+    monkeypatch.setattr(export, "load_checkpoint", lambda *a, **k: pytest.fail("weights loaded before the check"))
+    with pytest.raises(ConfigError, match=f"--out cannot be written: {ro} is read-only or not yours; give another path"):
+        export_onnx(weights48, ro / "sub")
+    assert not any(ro.iterdir())
 
 
 def test_from_checkpoint_checks_sha256(weights48, tmp_path):

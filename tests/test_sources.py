@@ -408,6 +408,29 @@ def test_still_source_on_a_bad_path_says_what_is_wrong(tmp_path, kind):
         StillSource(path)
 
 
+@pytest.mark.parametrize("name", ["clip.mp4", "p.jpg"])
+def test_an_unreadable_file_is_named_as_such_not_as_a_corrupt_video(tmp_path, monkeypatch, name):
+    """Permission denied is not 'cannot decode video file ... convert it to mp4'. (Faked: the
+    suite may run as root, who reads anything.)"""
+    import builtins
+
+    import rtliveness.runtime.sources as sources
+
+    path = tmp_path / name
+    path.write_bytes(b"\xff\xd8\xff\xe0" + b"x" * 100)
+    real_open = builtins.open
+
+    def fake_open(p, *a, **k):
+        if Path(p) == path:
+            raise PermissionError(13, "Permission denied", str(p))
+        return real_open(p, *a, **k)
+
+    monkeypatch.setattr(sources, "open", fake_open, raising=False)
+    with pytest.raises(SourceOpenError) as e:
+        sources.open_source(str(path))
+    assert str(e.value) == f"cannot read {path}: permission denied; check the file's permissions"
+
+
 def test_a_huge_photo_is_decoded_not_refused(tmp_path, monkeypatch):
     """Pillow's decompression-bomb limit must not refuse a large phone photo: OpenCV decodes it."""
     import cv2

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
-from ..config import LOW_LIGHT_TARGET
+from ..config import LOW_LIGHT_TARGET, check_threshold
 from .common import DeviceOpt, LowLightOpt, WeightsOpt, guarded
 
 __all__ = ["fleet"]
@@ -29,7 +29,7 @@ def fleet(
     security: Annotated[Optional[str], typer.Option("--security", help="Operating point stored with the weights: convenience | balanced | strict.")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="Spoof threshold on p_spoof in (0, 1); overrides --security.")] = None,
     detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
-    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (an int8 encoder built for the weights; the bundled weights ship none) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness\\[openvino]' extra).")] = "auto",
+    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (an int8 encoder built for the weights; the bundled weights ship none) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness[openvino]' extra).")] = "auto",
     give_up: Annotated[float, typer.Option("--give-up", help="Live streams: seconds without frames before giving up.")] = 30.0,
     worker_cpus: Annotated[float, typer.Option("--worker-cpus", help="Ray CPUs reserved per stream worker.")] = 1.0,
     batch_wait_ms: Annotated[float, typer.Option("--batch-wait-ms", help="How long a scorer call waits for other streams' calls to share its batch (0: never; calls that arrive while the scorer is busy are merged anyway).")] = 0.0,
@@ -44,8 +44,8 @@ def fleet(
 
     if importlib.util.find_spec("ray") is None:
         raise ConfigError("fleet needs Ray: pip install 'rtliveness[cluster]'")
-    if threshold is not None and not 0.0 < threshold < 1.0:
-        raise ConfigError(f"--threshold must be in (0, 1), got {threshold}")
+    if threshold is not None:
+        check_threshold(threshold)
     config = FleetConfig(sources=tuple(sources or ()), sources_file=sources_file, out_dir=out_dir, address=address,
                          workers=workers, scorers=scorers, save_video=save_video, max_frames=max_frames,
                          weights=weights, device=device, threshold=threshold, security=security, backend=backend,

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import check_onnx_opset
+from ..config import check_onnx_opset, check_threshold
 from ..outputs import check_output_file, check_output_folder
 from ..errors import ConfigError
 from .common import DeviceOpt, WeightsOpt, guarded
@@ -142,8 +142,8 @@ def eval_cmd(
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed samples (counted) instead of stopping.")] = False,
 ) -> None:
     """Evaluate: APCER per attack type, BPCER, ACER, EER, AUC, BPCER@APCER, F1/F2/accuracy."""
-    if threshold is not None and not 0 < threshold < 1:
-        raise ConfigError(f"--threshold must be in (0, 1), got {threshold}")
+    if threshold is not None:
+        check_threshold(threshold)
     if split_file is None and split != "test":
         raise ConfigError(f"--split {split} needs --split-file RUN/split.json (without it every sample of DATA is evaluated)")
     _need_dataset(data)

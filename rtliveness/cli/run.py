@@ -32,7 +32,7 @@ def run(
     min_face: Annotated[Optional[int], typer.Option("--min-face", help="Smallest face side in pixels (default: 1/8 of the frame's short side).")] = None,
     max_faces: Annotated[int, typer.Option("--max-faces", help="At most this many faces per frame (largest first).")] = 20,
     give_up: Annotated[float, typer.Option("--give-up", help="Live streams: seconds without frames before giving up.")] = 30.0,
-    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 | torch-bf16 | openvino-bf16 (onnx needs the 'rtliveness\\[onnx]' extra; auto uses it on the CPU when installed; onnx-int8: an int8 encoder built for the weights (scripts/build_int8_encoder.py; the bundled weights ship none), about 2x faster; torch-bf16: the encoder in bfloat16 on CPUs with AMX or AVX512-BF16, p_spoof within 0.02; openvino-bf16: the same through OpenVINO, its encoder about 4x faster than ONNX Runtime, needs the 'rtliveness\\[openvino]' extra).")] = "auto",
+    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 | torch-bf16 | openvino-bf16 (onnx needs the 'rtliveness[onnx]' extra; auto uses it on the CPU when installed; onnx-int8: an int8 encoder built for the weights (scripts/build_int8_encoder.py; the bundled weights ship none), about 2x faster; torch-bf16: the encoder in bfloat16 on CPUs with AMX or AVX512-BF16, p_spoof within 0.02; openvino-bf16: the same through OpenVINO, its encoder about 4x faster than ONNX Runtime, needs the 'rtliveness[openvino]' extra).")] = "auto",
     threads: Annotated[int, typer.Option("--threads", help="PyTorch CPU threads (0 = PyTorch's default).")] = 1,
     low_light_target: LowLightOpt = LOW_LIGHT_TARGET,
 ) -> None:

@@ -27,7 +27,7 @@ def serve(
     idle_timeout: Annotated[float, typer.Option("--idle-timeout", help="Close a WebSocket stream that sends no frame for this many seconds (close code 1001), so idle clients cannot hold every slot.")] = 60.0,
     allow_origin: Annotated[Optional[list[str]], typer.Option("--allow-origin", help="Only browser pages of these origins (scheme://host[:port], repeatable) and the service's own page may open streams (close code 4403 for others); default: any page.")] = None,
     detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
-    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (an int8 encoder built for the weights; the bundled weights ship none) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness\\[openvino]' extra).")] = "auto",
+    backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (an int8 encoder built for the weights; the bundled weights ship none) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness[openvino]' extra).")] = "auto",
     low_light_target: LowLightOpt = LOW_LIGHT_TARGET,
 ) -> None:
     """Serve the model over HTTP and WebSocket, with a kiosk page at /."""

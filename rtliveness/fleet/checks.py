@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SourceOpenError
 
 __all__ = ["absolute_source", "check_source", "check_options", "check_out_dir", "grpc_probe", "output_clash", "probe_address"]
 
@@ -63,8 +63,14 @@ def check_options(config) -> None:
     device = parse_device(config.device)
     if config.address is None:  # a local cluster: this machine's devices are the cluster's
         resolve_device(device)
-    meta = load_checkpoint(config.weights).meta
-    meta.operating_threshold(config.threshold, config.security)
+    loaded = load_checkpoint(config.weights)
+    loaded.meta.operating_threshold(config.threshold, config.security)
+    if config.backend == "onnx-int8":  # an encoder made from exactly these weights, next to them
+        from ..model.checkpoint import default_weights_path, sha256_file
+        from ..model.quantize import require_int8_encoder
+
+        path = Path(config.weights) if config.weights is not None else default_weights_path()
+        require_int8_encoder(path, loaded.sha256 or sha256_file(path))
 
 
 def probe_address(address: str, timeout_s: float = 5.0) -> None:
@@ -116,8 +122,10 @@ def check_source(spec: str) -> str | None:
     """A missing file is reported at once; cameras and URLs are checked by the worker that opens them."""
     if spec.isdigit() or "://" in spec:
         return None
-    if Path(spec).is_dir():
-        return f"source is a folder, not a video file: {spec}; name a video file or a photo"
-    if not Path(spec).is_file():
-        return f"file not found: {spec}; check the path"
+    from ..runtime.sources import check_file
+
+    try:
+        check_file(Path(spec))
+    except SourceOpenError as e:
+        return str(e)
     return None

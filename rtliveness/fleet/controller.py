@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, RtlivenessError
 from .checks import absolute_source, check_options, check_out_dir, check_source, output_clash, probe_address
 from .config import FleetConfig
 from .merge import StreamLedger, merge_histograms
@@ -122,8 +122,9 @@ class Fleet:
         ]
         try:
             ray.get([s.meta.remote() for s in self.scorers])
-        except Exception as exc:  # noqa: BLE001 - the model failed to load: one line
-            raise ConfigError(f"the scorer could not load the model: {_cause(exc)}") from None
+        except Exception as exc:  # noqa: BLE001 - the model failed to load: one line, our error's own type (exit code)
+            kind, text = _our_error(_cause(exc))
+            raise kind(f"the scorer could not load the model: {text}") from None
         worker_device = "cpu" if str(self.config.device).startswith("cuda") else self.config.device
         self.workers = [
             StreamWorker.options(num_cpus=self.config.worker_cpus, scheduling_strategy="SPREAD").remote(
@@ -448,6 +449,19 @@ def _cause(exc: BaseException) -> str:
     lines = [x.strip() for x in str(cause).splitlines() if x.strip()]
     text = lines[-1] if lines else type(cause).__name__
     return text[:300]
+
+
+def _our_error(text: str) -> tuple[type[RtlivenessError], str]:
+    """``rtliveness.errors.WeightsError: no int8 …`` (a remote error's last line) → (WeightsError,
+    ``no int8 …``); anything else → (ConfigError, the text as it is)."""
+    from .. import errors
+
+    head, sep, rest = text.partition(": ")
+    if sep and head.startswith("rtliveness.errors."):
+        kind = getattr(errors, head.rsplit(".", 1)[1], None)
+        if isinstance(kind, type) and issubclass(kind, RtlivenessError):
+            return kind, rest
+    return ConfigError, text
 
 
 def _sigterm_as_interrupt(_signo, _frame):

@@ -89,8 +89,11 @@ class ModelMeta:
     def operating_threshold(self, threshold: float | None = None, security: str | None = None) -> float:
         """The threshold a pipeline runs at: ``threshold`` when given, else the ``security``
         level's, else the checkpoint's own; a :class:`ConfigError` outside (0, 1)."""
-        t = float(threshold) if threshold is not None else (
-            self.threshold_for(security) if security is not None else float(self.threshold))
+        if threshold is not None:
+            from ..config import check_threshold
+
+            return check_threshold(threshold)
+        t = self.threshold_for(security) if security is not None else float(self.threshold)
         if not 0.0 < t < 1.0:
             from ..errors import ConfigError
 
@@ -310,7 +313,13 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
     if not path.exists():
         raise WeightsError(f"weights file not found: {path}; pass --weights PATH or reinstall rtliveness")
     if path.is_dir():
+        if (path / "meta.json").is_file() and (path / "encoder.onnx").is_file():
+            raise WeightsError(f"weights path is an ONNX export folder (rtliveness export, for other runtimes): {path}; "
+                               "pass the .pt checkpoint it was made from (run, serve and fleet make their own ONNX cache)")
         raise WeightsError(f"weights path is a folder, not a file: {path}; pass the .pt file inside it")
+    if path.suffix.lower() == ".onnx":
+        raise WeightsError(f"weights file is an ONNX graph, not a checkpoint: {path}; pass the .pt checkpoint it was "
+                           "exported from (run, serve and fleet make their own ONNX cache)")
     digest = verify_sidecar(path) if verify_checksum else None
     try:
         with warnings.catch_warnings():
@@ -325,10 +334,13 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
         if ("Unsupported global" in text or "GLOBAL" in text or "REDUCE" in text) and "Unsupported operand" not in text:
             raise WeightsError(f"weights file {path} contains code or objects that are not plain tensors; "
                                "refused (weights-only loading) — use a checkpoint saved as a state dict") from exc
-        if "weights_only" in text or "Weights only load failed" in text:
-            msg = "not a PyTorch checkpoint"  # torch's own advice (weights_only=False) is not for our users
+        if "weights_only" in text or "Weights only load failed" in text or not any(c.isalpha() for c in msg):
+            msg = "not a PyTorch checkpoint"  # also for a bare code such as "101" from the unpickler  # torch's own advice (weights_only=False) is not for our users
         if len(msg) > 160:  # torch's long advice: its first sentence, not a cut in mid-sentence
             msg = msg.split(". ")[0][:160].rstrip(" .") + "…"
+        if msg == "not a PyTorch checkpoint":
+            raise WeightsError(f"cannot read weights file {path}: not a PyTorch checkpoint; pass a .pt file written by "
+                               "rtliveness (train, calibrate) or the origin recipe") from exc
         raise WeightsError(f"cannot read weights file {path}: {msg}; the file is truncated, corrupt or not a PyTorch checkpoint") from exc
     sd, meta_d = _extract_state_dict(obj, path)
     sd = _strip_prefix(sd)

@@ -5,7 +5,8 @@ Export layout — ``export_onnx(weights, out)`` writes a **folder** ``out`` hold
     encoder.onnx   crops  float32 (N, 3, S, S) -> embeddings float32 (N, 512)   dynamic N
     head.onnx      windows float32 (B, 5, 512) -> logits   float32 (B,)         dynamic B
     meta.json      {"format": "rtliveness-onnx", "version": 1, "opset": 17,
-                    "checkpoint_sha256": "...", "checkpoint": "<path>", "meta": {ModelMeta.to_dict()}}
+                    "checkpoint_sha256": "...", "checkpoint": "<path>", "meta": {ModelMeta.to_dict()},
+                    "files": {"encoder.onnx": {"bytes": ..., "sha256": "..."}, "head.onnx": {...}}}
 
 The encoder takes crops already normalised by :func:`rtliveness.model.backends.preprocess_crops`
 (the same arithmetic as the torch backend), so both backends see identical inputs. The head
@@ -15,7 +16,13 @@ returns logits; the ONNX scorer applies the same sigmoid.
 opset) — ``$RTLIVENESS_CACHE`` or ``$XDG_CACHE_HOME/rtliveness`` or ``~/.cache/rtliveness``,
 falling back to the system temp dir when that is not writable — and reuses the export afterwards.
 The cache entry is written to a temporary sibling and renamed into place, so a crash or two
-processes exporting at once never leave a half-written model.
+processes exporting at once never leave a half-written model; an entry damaged later (a
+truncated or changed graph file: its size or sha256 no longer what ``meta.json`` recorded) is
+made again rather than blocking every run.
+
+``rtliveness export`` writes the same folder for other runtimes (ONNX Runtime, OpenVINO, a
+browser or mobile runtime): ``run``, ``serve`` and ``fleet`` take the ``.pt`` checkpoint and use
+their own cached export (``OnnxScorer.from_onnx`` loads an export folder in Python).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pathlib import Path
 
 from ..config import check_onnx_opset
 from ..errors import ConfigError, WeightsError
+from ..outputs import check_output_folder
 from .checkpoint import default_weights_path, load_checkpoint, sha256_file, verify_sidecar
 from .spoofmodel import EMBED_DIM
 
@@ -133,6 +141,9 @@ def export_onnx(weights: Path | None, out: Path, opset: int = 17, verify_checksu
             "checkpoint": str(path),
             "checkpoint_sha256": digest,
             "meta": meta.to_dict(),
+            # what each graph file must be: a damaged cache entry is found and rebuilt (cached_export)
+            "files": {name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
+                      for name in (ENCODER_FILE, HEAD_FILE)},
         }
         (tmp / META_FILE).write_text(json.dumps(info, indent=2) + "\n")
         if out.exists():
@@ -155,6 +166,7 @@ _EXPORT_FILES = {ENCODER_FILE, HEAD_FILE, META_FILE}
 def _check_export_target(out: Path) -> None:
     """``out`` may be new, an empty folder or an earlier export (only its three files)."""
     if not out.exists():
+        check_output_folder(out, "--out")  # a read-only place or a file above it: one line, before any work
         return
     if not out.is_dir():
         raise ConfigError(f"--out {out} is a file; name a new folder for the export")
@@ -162,6 +174,7 @@ def _check_export_target(out: Path) -> None:
     if other:
         raise ConfigError(f"--out {out} holds other files ({', '.join(other[:3])}{', …' if len(other) > 3 else ''}); "
                           "name a new folder for the export (an earlier export there is replaced, nothing else)")
+    check_output_folder(out.parent, "--out")  # an earlier export is replaced by a rename in its folder
 
 
 def read_export(path: Path) -> tuple[Path, dict]:
@@ -176,17 +189,33 @@ def read_export(path: Path) -> tuple[Path, dict]:
         raise WeightsError(f"cannot read {meta_path}: {exc}") from exc
     if not isinstance(info, dict) or info.get("format") != ONNX_FORMAT:
         raise WeightsError(f"{meta_path} is not an rtliveness ONNX export (format {info.get('format') if isinstance(info, dict) else None!r})")
+    files = info.get("files") if isinstance(info.get("files"), dict) else {}
     for name in (ENCODER_FILE, HEAD_FILE):
         if not (folder / name).is_file():
             raise WeightsError(f"ONNX export {folder} is incomplete: {name} is missing; export it again")
+        want = files.get(name, {}).get("bytes") if isinstance(files.get(name), dict) else None
+        if want is not None and (folder / name).stat().st_size != want:
+            raise WeightsError(f"ONNX export {folder} is damaged: {name} has {(folder / name).stat().st_size} bytes, "
+                               f"{META_FILE} says {want}; export it again")
     return folder, info
+
+
+def _intact(folder: Path, info: dict) -> bool:
+    """Whether every graph file of an export has the sha256 its ``meta.json`` recorded (an export
+    written before the record was kept counts as not intact: it is simply made again)."""
+    files = info.get("files")
+    if not isinstance(files, dict):
+        return False
+    return all(isinstance(files.get(n), dict) and sha256_file(folder / n) == files[n].get("sha256")
+               for n in (ENCODER_FILE, HEAD_FILE))
 
 
 
 
 def cached_export(weights: Path | None = None, verify_checksum: bool = True, opset: int = 17,
                   cache_dir: Path | None = None) -> Path:
-    """Export ``weights`` (None = bundled) once into the cache (keyed by its sha256); the folder."""
+    """Export ``weights`` (None = bundled) once into the cache (keyed by its sha256); the folder.
+    An entry whose graph files do not match the sha256 its ``meta.json`` recorded is made again."""
     path = Path(weights) if weights is not None else default_weights_path()
     if not path.is_file():
         load_checkpoint(path, verify_checksum=verify_checksum)  # its usual one-line error
@@ -196,8 +225,8 @@ def cached_export(weights: Path | None = None, verify_checksum: bool = True, ops
     folder = root / f"{digest[:32]}-opset{int(opset)}"
     try:
         _, info = read_export(folder)
-        if info.get("checkpoint_sha256") != digest:
-            raise WeightsError("stale cache entry")
-    except WeightsError:
+        if info.get("checkpoint_sha256") != digest or not _intact(folder, info):
+            raise WeightsError("stale or damaged cache entry")
+    except WeightsError:  # made (again): a truncated or changed graph file never blocks a run
         export_onnx(path, folder, opset=opset, verify_checksum=verify_checksum)
     return folder

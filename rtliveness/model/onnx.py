@@ -125,7 +125,7 @@ class OnnxScorer:
         encoder = None
         if int8:
             from .checkpoint import default_weights_path
-            from .quantize import int8_encoder_for
+            from .quantize import require_int8_encoder
 
             cpu_only = all((p if isinstance(p, str) else p[0]) == "CPUExecutionProvider"
                            for p in (providers or ["CPUExecutionProvider"]))
@@ -133,10 +133,7 @@ class OnnxScorer:
                 raise ConfigError("the int8 encoder runs on the CPU only; use --backend onnx on CUDA")
             path = Path(weights) if weights is not None else default_weights_path()
             _, info = read_export(folder)
-            encoder = int8_encoder_for(path, info.get("checkpoint_sha256", ""))
-            if encoder is None:
-                raise WeightsError(f"no int8 encoder made from {path} next to it; build one with "
-                                   f"'python scripts/build_int8_encoder.py --weights {path}' or use --backend onnx")
+            encoder = require_int8_encoder(path, info.get("checkpoint_sha256", ""))
         return cls.from_onnx(folder, threads=threads, providers=providers, encoder_file=encoder)
 
     # ------------------------------------------------------------------ the Scorer protocol

@@ -20,7 +20,9 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["INT8_SUFFIX", "int8_encoder_for", "quantize_encoder"]
+from ..errors import WeightsError
+
+__all__ = ["INT8_SUFFIX", "int8_encoder_for", "require_int8_encoder", "quantize_encoder"]
 
 INT8_SUFFIX = ".encoder-int8.onnx"
 
@@ -42,6 +44,16 @@ def int8_encoder_for(weights: Path, digest: str) -> Path | None:
     except (OSError, ValueError):
         return None
     return cand if isinstance(info, dict) and info.get("checkpoint_sha256") == digest else None
+
+
+def require_int8_encoder(weights: Path, digest: str) -> Path:
+    """:func:`int8_encoder_for`, or the one :class:`WeightsError` every entry point gives (``run``,
+    ``serve``, and the fleet driver before any Ray actor starts)."""
+    found = int8_encoder_for(weights, digest)
+    if found is None:
+        raise WeightsError(f"no int8 encoder made from {weights} next to it; build one with "
+                           f"'python scripts/build_int8_encoder.py --weights {weights}' or use --backend onnx")
+    return found
 
 
 def quantize_encoder(fp32_encoder: Path, out: Path, batches: Iterable[np.ndarray], info: dict) -> Path:

@@ -218,14 +218,22 @@ def _png_chunk_before_idat(fh) -> bytes | None:
         fh.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
 
 
-def _check_file(p: Path, what: str) -> None:
-    """One clear error for a path that is not a readable, non-empty file."""
+def check_file(p: Path, what: str = "video file") -> None:
+    """One clear :class:`SourceOpenError` for a path that is not a readable, non-empty file (the
+    one place of this rule: ``run``, the API and the fleet driver's early check)."""
     if not p.exists():
         raise SourceOpenError(f"{what} not found: {p}; check the path")
     if p.is_dir():
-        raise SourceOpenError(f"source is a folder, not {'an' if what[0] in 'aeiou' else 'a'} {what}: {p}")
+        raise SourceOpenError(f"source is a folder, not {'an' if what[0] in 'aeiou' else 'a'} {what}: {p}; give one video or photo file")
     if p.stat().st_size == 0:
-        raise SourceOpenError(f"{what} is empty (0 bytes): {p}")
+        raise SourceOpenError(f"{what} is empty (0 bytes): {p}; give a file that holds frames (was its recording finished?)")
+    try:
+        with open(p, "rb") as fh:
+            fh.read(1)
+    except PermissionError:
+        raise SourceOpenError(f"cannot read {p}: permission denied; check the file's permissions") from None
+    except OSError as e:
+        raise SourceOpenError(f"cannot read {p}: {e.strerror or e}; check the file") from None
 
 
 def _decode_with_pillow(path: Path) -> np.ndarray | None:
@@ -250,7 +258,7 @@ class StillSource(_SourceBase):
             raise ConfigError(f"a still photo is delivered as frames >= 1 times, got {frames}")
         p = Path(path)
         self.name = str(p)
-        _check_file(p, "image file")
+        check_file(p, "image file")
         bad = f"cannot decode image file {p}: corrupt or an unsupported format; save it as JPEG or PNG and retry"
         # Pillow checks the whole file first, quietly: OpenCV's JPEG decoder prints its own
         # complaints about a truncated file on stderr, which would break the one-line error
@@ -312,7 +320,7 @@ class FileSource(_SourceBase):
         p = Path(path) if capture is None else path
         self.name = str(p)
         if capture is None:
-            _check_file(p, "video file")
+            check_file(p, "video file")
         cap = capture if capture is not None else cv2.VideoCapture(str(p))
         if not cap.isOpened():
             cap.release()
