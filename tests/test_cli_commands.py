@@ -301,6 +301,14 @@ def test_train_consistency_without_crop_jitter_is_one_error_line(trained, tmp_pa
     assert not (tmp_path / "run" / "last.pt").exists(), line
 
 
+def test_train_anchor_clean_without_degrade_is_one_error_line(trained, tmp_path):
+    data, run, _, _ = trained
+    one_error_line(rtl("train", data, "--out", tmp_path / "run", "--init-weights", run / "model.pt", "--anchor-live", "1",
+                       "--anchor-clean", "--device", "cpu"), 2, "--anchor-clean takes the live anchor on the window before "
+                   "--degrade's degradations: it needs --anchor-live W and --degrade P")
+    assert not (tmp_path / "run").exists()
+
+
 def test_train_records_crop_jitter_and_consistency(trained, tmp_path):
     data, _, _, _ = trained
     run = tmp_path / "run"

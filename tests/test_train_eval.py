@@ -610,6 +610,38 @@ def test_anchor_loss_counts_live_windows_only():
         TrainConfig(anchor_live=-1.0, init_weights=Path("x.pt"))
 
 
+def test_anchor_clean_takes_the_reference_on_the_window_before_its_degradations(tmp_path, monkeypatch):
+    """--anchor-clean: the model sees the degraded windows, the anchor the same windows (same
+    jitter, flips) before apply_batch; checked exactly on one real training step."""
+    import rtliveness.training.train as T
+    from rtliveness.training.degrade import apply_batch
+
+    with pytest.raises(ConfigError, match="--anchor-clean .* needs --anchor-live W and --degrade P"):
+        TrainConfig(anchor_clean=True, anchor_live=1.0, init_weights=Path("x.pt"))
+    with pytest.raises(ConfigError, match="--anchor-clean"):
+        TrainConfig(anchor_clean=True, degrade=0.5)
+    root = make_dataset(tmp_path / "d", per_class=4, persons=4)
+    start = train(root, tmp_path / "start", TrainConfig(**{**CFG, "epochs": 1})).model_path
+    seen, outs, refs = [], [], []
+    real_to_tensor, real_anchor_loss = T._to_tensor, T.anchor_loss
+
+    def to_tensor(w, meta, flips=None):
+        seen.append(w.copy())
+        outs.append(real_to_tensor(w, meta, flips))
+        return outs[-1]
+
+    monkeypatch.setattr(T, "_to_tensor", to_tensor)
+    monkeypatch.setattr(T, "anchor_loss", lambda logits, anchor, x, live: (refs.append(x.clone()), real_anchor_loss(logits, anchor, x, live))[1])
+    cfg = TrainConfig(**{**CFG, "epochs": 1, "augment": "strong", "degrade": 1.0, "anchor_live": 1.0, "anchor_clean": True,
+                         "init_weights": start, "split_file": tmp_path / "start" / "split.json"})
+    train(root, tmp_path / "clean", cfg, stop_after_steps=1)
+    model_in, anchor_in = seen[0], seen[1]  # the step's two conversions: the degraded batch, then the clean one
+    assert not np.array_equal(model_in, anchor_in)
+    again, hit = apply_batch(anchor_in, 1.0, np.random.default_rng([cfg.seed, 0, 0, 2]))
+    assert hit == len(anchor_in) and np.array_equal(again, model_in)  # the same windows, degraded by the step's own draw
+    assert len(refs) == 1 and torch.equal(refs[0], outs[1]) and not torch.equal(refs[0], outs[0])  # the anchor got the clean one
+
+
 @pytest.mark.slow
 def test_anchor_live_keeps_live_windows_near_the_start_and_resumes_exactly(tmp_path):
     prev = torch.get_num_threads()

@@ -46,6 +46,7 @@ def train(
     teacher: Annotated[Optional[Path], typer.Option("--teacher", help="Teacher folder (MiniFASNet .pth files): distil its soft targets into the model.")] = None,
     distill_weight: Annotated[float, typer.Option("--distill-weight", help="Soft target = (1 - w) x label + w x teacher p_spoof (real/printed/replay samples).")] = 0.5,
     distill_features: Annotated[float, typer.Option("--distill-features", help="With --teacher, training only: weight of feature distillation — a linear map from the encoder's embedding of each crop must predict the teacher's 128-d embedding of it (cosine); the map is dropped after training, the checkpoint keeps the origin's parameters (0 = off).")] = 0.0,
+    anchor_clean: Annotated[bool, typer.Option("--anchor-clean", help="With --anchor-live and --degrade: the anchor's reference is the starting model's logit on each live window before its degradations (and --gray / --still), so a darkened, blurred or compressed live window is pulled to the score its clean version had.")] = False,
     anchor_live: Annotated[float, typer.Option("--anchor-live", help="With --init-weights, training only: weight of learning without forgetting on the bona fide side — each live window's logit is kept near the starting model's on the same input, so real people stay accepted while the attack side moves (0 = off).")] = 0.0,
     distill_agree: Annotated[bool, typer.Option("--distill-agree", help="With --teacher: blend the teacher in only where it is on the label's side; where it is fooled (a sharp replay, a print it takes for a face) or wrong about a live face, the target stays the label.")] = False,
     split_file: Annotated[Optional[Path], typer.Option("--split-file", help="Use this split.json (train/dev/test sample names) instead of a new split.")] = None,
@@ -82,7 +83,7 @@ def train(
         crop_scale = crop_scale or init_meta.crop_scale
     cfg = TrainConfig(epochs=5 if epochs is None else epochs, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
                       input_size=input_size or 224, crop_scale=crop_scale, init_weights=init_weights,
-                      encoder_lr_mult=encoder_lr, teacher=teacher, distill_weight=distill_weight, distill_agree=distill_agree, distill_features=distill_features, anchor_live=anchor_live, split_file=split_file, seed=seed, device=device, pretrained=pretrained,
+                      encoder_lr_mult=encoder_lr, teacher=teacher, distill_weight=distill_weight, distill_agree=distill_agree, distill_features=distill_features, anchor_live=anchor_live, anchor_clean=anchor_clean, split_file=split_file, seed=seed, device=device, pretrained=pretrained,
                       exclude_classes=tuple(exclude or ()), skip_bad=skip_bad, person_pattern=person_pattern,
                       calibration=calibration, calibration_target=target, augment=augment, schedule=schedule,
                       select=select, mixstyle=mixstyle, degrade=degrade, still=still, gray=gray,

@@ -75,6 +75,7 @@ class TrainConfig:
     distill_agree: bool = False  # blend the teacher in only where it is on the label's side (else the hard label)
     distill_features: float = 0.0  # weight of feature distillation: the encoder's crop embeddings must predict the teacher's (training only; 0 = off)
     anchor_live: float = 0.0  # weight of learning without forgetting on live windows: logits kept near the --init-weights model's (0 = off)
+    anchor_clean: bool = False  # the anchor's reference on the window before --degrade's degradations (a degraded live window scores as its clean one did)
     split_file: Path | None = None  # use this split.json (train/dev/test sample names) instead of a new split
     select: str = "acer"  # which epoch becomes model.pt: acer | eer (lowest on dev) | last
     mixstyle: float = 0.0  # MixStyle after the encoder's first two stages, with this probability per batch (0 = off)
@@ -101,6 +102,9 @@ class TrainConfig:
             raise ConfigError(f"live anchor weight must be in [0, 100], got {self.anchor_live}")
         if self.anchor_live > 0 and self.init_weights is None:
             raise ConfigError("--anchor-live keeps live windows near the starting model: it needs --init-weights CHECKPOINT")
+        if self.anchor_clean and not (self.anchor_live > 0 and self.degrade > 0):
+            raise ConfigError("--anchor-clean takes the live anchor on the window before --degrade's degradations: "
+                              "it needs --anchor-live W and --degrade P")
         if self.distill_features > 0 and self.encoder_lr_mult == 0:
             raise ConfigError("feature distillation trains the encoder: it needs --encoder-lr-mult > 0")
         check_calibration(self.calibration, self.calibration_target)
@@ -420,7 +424,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                 m.momentum = 0.0
         if config.encoder_lr_mult == 0:
             anchor.encoder.eval()
-        log(f"live windows anchored to {config.init_weights} (weight {config.anchor_live:g}; training only)")
+        log(f"live windows anchored to {config.init_weights} (weight {config.anchor_live:g}; training only"
+            + ("; the reference on each window before its degradations)" if config.anchor_clean else ")"))
     pixel = None
     if config.pixel_aux > 0:  # training-only head, outside the model: the checkpoint keeps the origin's names
         from .pixel_aux import STAGE, PixelSupervision
@@ -535,6 +540,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                                          for _ in range(views)])
                 else:
                     xb = _jitter(Xtr[idx], jitter[idx])
+                clean = xb if config.anchor_clean else None  # the anchor's input: before the degradations
                 if config.degrade > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral;
                     # both views of a window get the same degradation (and MixStyle draw), so they differ only by the crop wobble
                     xb = np.concatenate([apply_batch(part, config.degrade, np.random.default_rng([config.seed, epoch, step, 2]))[0]
@@ -562,7 +568,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                     if pixel is not None:  # every crop of every view, against its window's target
                         loss = loss + config.pixel_aux * pixel.loss(y.repeat(views), w.repeat(views))
                     if anchor is not None:  # learning without forgetting, bona fide windows only; every view
-                        loss = loss + config.anchor_live * anchor_loss(logits, anchor, x, torch.from_numpy(live_tr[idx]).to(device).repeat(views))
+                        ref_x = x if clean is None else _to_tensor(clean, meta, np.tile(flips[idx], views)).to(device)
+                        loss = loss + config.anchor_live * anchor_loss(logits, anchor, ref_x, torch.from_numpy(live_tr[idx]).to(device).repeat(views))
                     if hint is not None:  # every crop of every view, against the teacher's embedding of that stored crop
                         loss = loss + config.distill_features * hint.loss(torch.from_numpy(tfeat[idx]).to(device).repeat(views, 1, 1))
                 if not torch.isfinite(loss):
