@@ -1,6 +1,8 @@
 """Round 31's conditions 7 and 8 (RULE.md), from the files beside this script.
 
-    python weights/reports/round31/dark_rule.py BASE_KEY CAND_KEY [--json OUT]
+    python weights/reports/round31/dark_rule.py DIR BASE_KEY CAND_KEY [--json OUT]
+
+(DIR: the round's reports folder, e.g. weights/reports/round31 or round32)
 
 7. real live videos dim + dark (KEY_R_videos_off.json): fewer (video, condition) pairs rejected
    than the baseline (no verdict counts as rejected);
@@ -13,15 +15,14 @@ import json
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
 MAX_FAMILY_LOSS = 8.4
 
 
-def figures(key: str) -> dict:
-    rv = json.loads((HERE / f"{key}_R_videos_off.json").read_text())
+def figures(here: Path, key: str) -> dict:
+    rv = json.loads((here / f"{key}_R_videos_off.json").read_text())
     pairs = [r for r in rv["rows"] if r["condition"] in ("dim", "dark")]
-    n = json.loads((HERE / f"{key}_deployed_devpeople_dark.json").read_text())["ours"]
-    s = json.loads((HERE / f"{key}_rendered_deployed_dev_dark.json").read_text())["groups"]["all"]
+    n = json.loads((here / f"{key}_deployed_devpeople_dark.json").read_text())["ours"]
+    s = json.loads((here / f"{key}_rendered_deployed_dev_dark.json").read_text())["groups"]["all"]
     return {"real_live_dim_dark_rejected": sum(r["verdict"] != "live" for r in pairs), "pairs": len(pairs),
             "nuaa_dark_printed_accepted": round(n["apcer_printed"] * n["n_attack"]), "nuaa_dark_printed": n["n_attack"],
             "nuaa_dark_live_rejected": round(n["bpcer"] * n["n_real"]), "nuaa_dark_live": n["n_real"],
@@ -30,8 +31,8 @@ def figures(key: str) -> dict:
 
 
 def main() -> int:
-    base_key, cand_key = sys.argv[1:3]
-    b, c = figures(base_key), figures(cand_key)
+    here, base_key, cand_key = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    b, c = figures(here, base_key), figures(here, cand_key)
     checks = {
         "7 real live dim+dark: fewer rejected": c["real_live_dim_dark_rejected"] < b["real_live_dim_dark_rejected"],
         "8a NUAA dev dark: printed accepted <= base + 1": c["nuaa_dark_printed_accepted"] <= b["nuaa_dark_printed_accepted"] + 1,
