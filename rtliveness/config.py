@@ -62,6 +62,17 @@ def check_threshold(threshold: float) -> float:
     return t
 
 
+def check_calibration(method: str, target: float | None, flag: str = "--calibration") -> None:
+    """The one check of a calibration method and its target (``train --calibration``,
+    ``calibrate --method``), made before any data is read (and before torch is imported): it
+    used to fail after an epoch."""
+    _check(method in ("eer", "apcer", "bpcer"), f"{flag} must be eer, apcer or bpcer, got {method!r}")
+    _check(not (method == "eer" and target is not None),
+           f"{flag} eer takes no --target (APCER = BPCER on dev); use {flag} apcer or bpcer with --target")
+    _check(method == "eer" or (target is not None and 0.0 <= target <= 1.0),
+           f"{flag} {method} needs --target in [0, 1] (e.g. 0.05), got {target}")
+
+
 #: ONNX opsets ``rtliveness export`` writes: those whose graphs ONNX Runtime loads and matches
 #: PyTorch on (checked with torch 2.14: 5 and 6 write graphs it refuses; the TorchScript exporter
 #: stops at 20)
@@ -213,6 +224,10 @@ class PipelineConfig:
     low_light_target: float = LOW_LIGHT_TARGET
 
     def __post_init__(self) -> None:
+        _check(isinstance(self.detector, DetectorConfig),
+               f"detector must be a DetectorConfig, e.g. DetectorConfig(kind='haar'), got {self.detector!r}")
+        _check(isinstance(self.tracker, TrackerConfig),
+               f"tracker must be a TrackerConfig, e.g. TrackerConfig(), got {self.tracker!r}")
         parse_device(self.device)
         object.__setattr__(self, "low_light_target", check_low_light_target(self.low_light_target))
         if self.threshold is not None:

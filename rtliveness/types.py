@@ -91,6 +91,9 @@ class FaceBox:
         vals = (self.x1, self.y1, self.x2, self.y2, self.score)
         if not all(np.isfinite(v) for v in vals):
             raise ValueError(f"FaceBox values must be finite, got {vals}")
+        for name, v in zip(("x1", "y1", "x2", "y2", "score"), vals):
+            if type(v) is not float:  # NumPy scalars from the tracker's carry: plain floats on every frame
+                object.__setattr__(self, name, float(v))
         if self.x2 <= self.x1 or self.y2 <= self.y1:
             raise ValueError(f"FaceBox must have x2 > x1 and y2 > y1, got {vals[:4]}")
 

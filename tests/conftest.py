@@ -117,6 +117,7 @@ def fake_pipeline(detector, scorer, every_n: int = 1, **kw):
     from rtliveness.runtime.pipeline import LivenessPipeline
 
     cfg = kw.pop("detector_config", DetectorConfig(every_n=every_n, full_every=1))
+    kw.setdefault("repeat_identical", False)  # the fakes' frames are often identical: every frame runs the loop
     return LivenessPipeline(detector, scorer, detector_config=cfg, **kw)
 
 

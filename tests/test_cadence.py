@@ -43,7 +43,7 @@ class ScriptedDetector:
 def run(scene, n, **cfg):
     det = ScriptedDetector(scene)
     config = DetectorConfig(full_every=1, **{"steady_every": 5, **cfg})
-    p = LivenessPipeline(det, FakeScorer(), detector_config=config)
+    p = LivenessPipeline(det, FakeScorer(), detector_config=config, repeat_identical=False)
     results = []
     for i in range(n):
         det.frame = i

@@ -35,7 +35,7 @@ class SceneDetector:
 
 
 def run(det, n, cfg, size=(480, 640)):
-    p = LivenessPipeline(det, FakeScorer(), detector_config=cfg)
+    p = LivenessPipeline(det, FakeScorer(), detector_config=cfg, repeat_identical=False)
     out = []
     for i in range(n):
         det.frame = i
@@ -106,7 +106,7 @@ def test_region_on_a_huge_frame_is_downscaled_and_mapped_back():
                 return (FaceBox(100, 100, 150, 150, 0.99),)
             return (FaceBox(50, 50, 100, 100, 0.99),)  # in the downscaled region's pixels
 
-    p = LivenessPipeline(CropDetector(), FakeScorer(), detector_config=DetectorConfig(every_n=1, full_every=2))
+    p = LivenessPipeline(CropDetector(), FakeScorer(), detector_config=DetectorConfig(every_n=1, full_every=2), repeat_identical=False)
     img = np.zeros((2160, 3840, 3), np.uint8)
     r0, r1 = p.step(img), p.step(img)
     assert r0.faces[0].box.as_list() == [400, 400, 600, 600]

@@ -194,3 +194,79 @@ def test_explicit_min_face_is_in_full_frame_pixels_on_huge_frames():
     p = fake_pipeline(MinFaceDetector(), FakeScorer(), detector_config=DetectorConfig(max_side=960, min_face_size=80))
     p.step(np.zeros((2160, 3840, 3), np.uint8))
     assert asked == [(960, 20)]  # 80 px at 3840 wide = 20 px on the 960-wide copy
+
+
+# ------------------------------------------------------------------ the same frame again
+def test_a_photo_given_again_keeps_its_first_verdict_exactly(grace):
+    """Real MTCNN, the bundled weights: a still photo passed to step() again and again. Its first
+    verdict comes on the 5th call (as `rtliveness run photo.jpg`), and later calls repeat it —
+    before, region scans and the tracker's carry moved the box on an image that never changes and
+    p_spoof drifted across the threshold (a review found 0.35-0.60 over 30 calls)."""
+    with LivenessPipeline.from_config(PipelineConfig(device="cpu")) as pl:
+        results = [pl.step(grace.copy()) for _ in range(12)]  # a new array each time, same pixels
+        first = [r for r in results if r.faces and r.faces[0].p_spoof is not None][0]
+        assert first.frame_index == 4 and [r.faces[0].label for r in results[:4]] == ["pending"] * 4
+        for r in results[5:]:
+            assert r.faces == first.faces and not r.detected  # boxes and p_spoof identical
+        summary = pl.track_summaries()[0]
+        assert summary.windows == 1 and summary.frames == 12  # repeats are frames, not new windows
+        fresh = LivenessPipeline.from_config(PipelineConfig(device="cpu"))
+        with fresh:
+            again = [fresh.step(grace.copy()) for _ in range(5)][-1]
+        assert again.faces == first.faces  # what a photo gets through run / the service
+
+
+def test_a_reused_buffer_or_a_changed_frame_is_processed_not_repeated():
+    face = FaceBox(10, 10, 40, 40)
+    det = FakeDetector([(face,)])
+    sc = FakeScorer()
+    pl = fake_pipeline(det, sc, repeat_identical=True)  # the API's default
+    img = np.full((60, 60, 3), 100, np.uint8)
+    for _ in range(5):
+        pl.step(img.copy())
+    assert det.calls == 5 and sc.embedded == 5
+    buf = img.copy()
+    pl.step(buf)  # the same pixels in a new array: repeated, nothing run
+    assert det.calls == 5 and sc.embedded == 5
+    pl.step(buf)  # the previous frame's array again (a caller's buffer may have been refilled): processed
+    assert det.calls == 6 and sc.embedded == 6
+    changed = img.copy()
+    changed[30, 30] = 101  # one pixel off the subsample grid
+    pl.step(changed)
+    assert det.calls == 7 and sc.embedded == 7
+    pl.reset()
+    pl.step(changed.copy())  # after reset nothing is repeated: pending again
+    assert det.calls == 8 and pl.step(changed.copy()).faces[0].p_spoof is None
+
+
+def test_reset_after_close_is_a_closed_error_and_reset_keeps_indices():
+    det = FakeDetector([(FaceBox(10, 10, 40, 40),)])
+    pl = fake_pipeline(det, FakeScorer())
+    img = np.full((60, 60, 3), 100, np.uint8)
+    r = [pl.step(img.copy()) for _ in range(3)]
+    pl.reset()
+    after = pl.step(img.copy())
+    assert after.frame_index == 3 and after.timestamp == 3.0  # indices keep counting (documented)
+    assert after.faces[0].track_id != r[0].faces[0].track_id and after.faces[0].p_spoof is None
+    pl.close()
+    with pytest.raises(ClosedError, match=r"reset\(\) after close\(\)"):
+        pl.reset()
+    pl.close()  # still idempotent
+
+
+def test_pipeline_config_wants_typed_detector_and_tracker_configs():
+    from rtliveness.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"detector must be a DetectorConfig, e\.g\. DetectorConfig\(kind='haar'\), got 'haar'"):
+        PipelineConfig(detector="haar")
+    with pytest.raises(ConfigError, match="tracker must be a TrackerConfig"):
+        PipelineConfig(tracker=None)
+
+
+def test_boxes_are_plain_floats_on_carried_frames():
+    det = FakeDetector([(FaceBox(np.float32(10), 10, 40, 40),), ()])
+    pl = fake_pipeline(det, FakeScorer(), every_n=3)
+    for i in range(4):
+        img = np.full((60, 60, 3), 100 + i, np.uint8)
+        for v in pl.step(img).faces:
+            assert all(type(getattr(v.box, k)) is float for k in ("x1", "y1", "x2", "y2", "score"))

@@ -80,7 +80,10 @@ def test_toy_detector_and_backend_run_the_pipeline_from_config():
     assert res[0].faces[0].box == FaceBox(50, 25, 100, 50, 0.97)  # the toy detector's box
     assert [r.faces[0].label for r in res] == ["pending"] * 4 + ["spoof"] * 2  # 0.8 >= 0.6
     assert res[-1].faces[0].p_spoof == pytest.approx(0.8)  # the toy backend's score
-    assert len(det.calls) == 6 and sc.crops == [(24, 24, 3)] * 6  # crops at the backend's input size
+    # crops at the backend's input size; the 6th frame is the 5th again with its face decided:
+    # its verdict is repeated, nothing detected or embedded (LivenessPipeline.step)
+    assert len(det.calls) == 5 and sc.crops == [(24, 24, 3)] * 5 and not res[-1].detected
+    assert res[-1].faces == res[-2].faces
     # the security level comes from the backend's meta too
     strict = LivenessPipeline.from_config(PipelineConfig(backend="toy", detector=DetectorConfig(kind="toy", every_n=1),
                                                          device="cpu", cpu_threads=0, security="strict"))

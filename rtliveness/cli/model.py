@@ -177,7 +177,7 @@ def calibrate(
     """Calibrate the decision threshold on a dev set and store it in a checkpoint.
 
     Default: the dev split of the split.json next to --weights (a training run's folder)."""
-    from ..training.train import check_calibration
+    from ..config import check_calibration
 
     check_calibration(method, target, "--method")
     _need_dataset(data)

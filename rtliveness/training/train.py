@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import check_calibration
 from ..errors import ConfigError, DataError, WeightsError
 from ..model.backends import preprocess_crops
 from ..model.checkpoint import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, atomic_torch_save, save_checkpoint
@@ -32,17 +33,6 @@ from .balance import BALANCE_MODES, family_weights
 from .data import Dataset, load_windows, read_split_file, scan_dataset, split_samples
 
 __all__ = ["TrainConfig", "TrainResult", "train", "predict_windows", "load_pretrained_encoder"]
-
-
-def check_calibration(method: str, target: float | None, flag: str = "--calibration") -> None:
-    """The one check of a calibration method and its target (``train --calibration``,
-    ``calibrate --method``), made before any data is read: it used to fail after an epoch."""
-    if method not in ("eer", "apcer", "bpcer"):
-        raise ConfigError(f"{flag} must be eer, apcer or bpcer, got {method!r}")
-    if method == "eer" and target is not None:
-        raise ConfigError(f"{flag} eer takes no --target (APCER = BPCER on dev); use {flag} apcer or bpcer with --target")
-    if method != "eer" and (target is None or not 0.0 <= target <= 1.0):
-        raise ConfigError(f"{flag} {method} needs --target in [0, 1] (e.g. 0.05), got {target}")
 
 
 @dataclass(frozen=True)
