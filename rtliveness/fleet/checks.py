@@ -66,11 +66,10 @@ def check_options(config) -> None:
     loaded = load_checkpoint(config.weights)
     loaded.meta.operating_threshold(config.threshold, config.security)
     if config.backend == "onnx-int8":  # an encoder made from exactly these weights, next to them
-        from ..model.checkpoint import default_weights_path, sha256_file
+        from ..model.checkpoint import sha256_file
         from ..model.quantize import require_int8_encoder
 
-        path = Path(config.weights) if config.weights is not None else default_weights_path()
-        require_int8_encoder(path, loaded.sha256 or sha256_file(path))
+        require_int8_encoder(loaded.path, loaded.sha256 or sha256_file(loaded.path))
 
 
 def probe_address(address: str, timeout_s: float = 5.0) -> None:

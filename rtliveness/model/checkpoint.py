@@ -334,14 +334,14 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
         if ("Unsupported global" in text or "GLOBAL" in text or "REDUCE" in text) and "Unsupported operand" not in text:
             raise WeightsError(f"weights file {path} contains code or objects that are not plain tensors; "
                                "refused (weights-only loading) — use a checkpoint saved as a state dict") from exc
+        advice = "the file is truncated, corrupt or not a PyTorch checkpoint"
+        # torch's own advice (weights_only=False) is not for our users; a bare code such as "101"
+        # from the unpickler says nothing
         if "weights_only" in text or "Weights only load failed" in text or not any(c.isalpha() for c in msg):
-            msg = "not a PyTorch checkpoint"  # also for a bare code such as "101" from the unpickler  # torch's own advice (weights_only=False) is not for our users
+            msg, advice = "not a PyTorch checkpoint", "pass a .pt file written by rtliveness (train, calibrate) or the origin recipe"
         if len(msg) > 160:  # torch's long advice: its first sentence, not a cut in mid-sentence
             msg = msg.split(". ")[0][:160].rstrip(" .") + "…"
-        if msg == "not a PyTorch checkpoint":
-            raise WeightsError(f"cannot read weights file {path}: not a PyTorch checkpoint; pass a .pt file written by "
-                               "rtliveness (train, calibrate) or the origin recipe") from exc
-        raise WeightsError(f"cannot read weights file {path}: {msg}; the file is truncated, corrupt or not a PyTorch checkpoint") from exc
+        raise WeightsError(f"cannot read weights file {path}: {msg}; {advice}") from exc
     sd, meta_d = _extract_state_dict(obj, path)
     sd = _strip_prefix(sd)
     meta = ModelMeta.from_dict(meta_d) if meta_d else ModelMeta()

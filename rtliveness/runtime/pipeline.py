@@ -209,15 +209,13 @@ class LivenessPipeline:
         if self.cpu_threads is not None:
             keep_torch_threads(self.cpu_threads)
         image = frame.image_bgr
-        h, w = image.shape[:2]
         again = self._repeat(image)
-        if again is not None:
+        if again is None:
+            result = self._step(frame, image)
+        else:
             for v in again:
                 self._record(v.track_id, frame.index, None)
             result = FrameResult(frame.index, frame.timestamp, again, detected=False)
-            self._last = (image, result)
-            return result
-        result = self._step(frame, image, w, h)
         self._last = (image, result)
         return result
 
@@ -235,8 +233,9 @@ class LivenessPipeline:
             return None
         return result.faces
 
-    def _step(self, frame: Frame, image: np.ndarray, w: int, h: int) -> FrameResult:
-
+    def _step(self, frame: Frame, image: np.ndarray) -> FrameResult:
+        """Detect (or carry), crop, embed and score one frame that is not a repeat."""
+        h, w = image.shape[:2]
         t0 = time.perf_counter()
         detect_now = self._since_detect + 1 >= self._gap or not self.tracker.active_ids
         boxes = self._detect_tracked(image) if detect_now else None
