@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,48 @@ def parse_device(device: str) -> str:
 def _check(cond: bool, msg: str) -> None:
     if not cond:
         raise ConfigError(msg)
+
+
+_NUMBER = {"float": numbers.Real, "int": int}
+
+
+def check_field_types(record: object) -> None:
+    """Each field of a frozen config record holds a value of its annotated kind — a number where
+    ``float``/``int`` is written (``None`` where ``| None`` is), a string, a flag, a path, a
+    tuple of numbers — else :class:`ConfigError` naming the record and the field. The range
+    checks that follow compare values, and ``None < 0.5`` would be a bare ``TypeError``."""
+    import dataclasses
+
+    cls = type(record).__name__
+    for f in dataclasses.fields(record):  # type: ignore[arg-type]
+        value = getattr(record, f.name)
+        kinds = [k.strip() for k in str(f.type).split("|")]
+        if "None" in kinds and value is None:
+            continue
+        base = kinds[0]
+        if base in _NUMBER:
+            ok = isinstance(value, _NUMBER[base]) and not isinstance(value, bool)
+            want = "an integer" if base == "int" else "a number"
+        elif base == "bool":
+            ok, want = isinstance(value, bool), "true or false"
+        elif base == "str":
+            ok, want = isinstance(value, str), "a string"
+        elif base == "Path":
+            import os
+
+            ok, want = isinstance(value, (str, os.PathLike)), "a path (str or pathlib.Path)"
+        elif base.startswith("tuple[str"):
+            ok = isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value)
+            want = "a tuple of strings"
+        elif base.startswith("tuple["):
+            ok = isinstance(value, (tuple, list)) and all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
+            want = "a tuple of numbers"
+        else:  # records and other kinds are checked by the record itself
+            continue
+        if not ok:
+            none = " (or None)" if "None" in kinds else ""
+            raise ConfigError(f"{cls}: {f.name} must be {want}{none}, got {value!r}")
 
 
 #: the loop's default low-light target: a face crop whose mean grey level is under this fraction of
@@ -137,21 +181,22 @@ class DetectorConfig:
         return max(20, int(round(self.min_face_frac * min(height, width))))
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         _check(isinstance(self.kind, str) and bool(self.kind), f"invalid detector {self.kind!r}: use mtcnn or haar")
         _check(self.min_face_size is None or (isinstance(self.min_face_size, int) and self.min_face_size >= 12),
-               f"min_face_size must be an integer >= 12 (or None: relative to the frame), got {self.min_face_size!r}")
+               f"--min-face (min_face_size) must be an integer >= 12 (or None: relative to the frame), got {self.min_face_size!r}")
         _check(0.01 <= self.min_face_frac <= 0.9, f"min_face_frac must be in [0.01, 0.9], got {self.min_face_frac!r}")
         _check(0.1 <= self.factor < 1.0, f"factor must be in [0.1, 1), got {self.factor!r}")
         _check(len(self.thresholds) == 3 and all(0.0 < t < 1.0 for t in self.thresholds),
                f"thresholds must be three values in (0, 1), got {self.thresholds!r}")
         _check(0.0 <= self.min_confidence <= 1.0, f"min_confidence must be in [0, 1], got {self.min_confidence!r}")
-        _check(isinstance(self.every_n, int) and self.every_n >= 1, f"every_n must be an integer >= 1, got {self.every_n!r}")
+        _check(isinstance(self.every_n, int) and self.every_n >= 1, f"--detect-every (every_n) must be an integer >= 1, got {self.every_n!r}")
         _check(self.steady_every is None or (isinstance(self.steady_every, int) and self.steady_every >= 1),
-               f"steady_every must be an integer >= 1 (or None: a fixed cadence), got {self.steady_every!r}")
+               f"--steady-detect-every (steady_every) must be an integer >= 1 (or None: a fixed cadence), got {self.steady_every!r}")
         _check(0.0 < self.steady_iou <= 1.0, f"steady_iou must be in (0, 1], got {self.steady_iou!r}")
-        _check(isinstance(self.max_faces, int) and self.max_faces >= 1, f"max_faces must be an integer >= 1, got {self.max_faces!r}")
+        _check(isinstance(self.max_faces, int) and self.max_faces >= 1, f"--max-faces (max_faces) must be an integer >= 1, got {self.max_faces!r}")
         _check(isinstance(self.max_side, int) and self.max_side >= 64, f"max_side must be an integer >= 64, got {self.max_side!r}")
-        _check(isinstance(self.full_every, int) and self.full_every >= 1, f"full_every must be an integer >= 1, got {self.full_every!r}")
+        _check(isinstance(self.full_every, int) and self.full_every >= 1, f"--full-detect-every (full_every) must be an integer >= 1 (1 = always the whole frame), got {self.full_every!r}")
         _check(0.1 <= self.roi_margin <= 3.0, f"roi_margin must be in [0.1, 3], got {self.roi_margin!r}")
         _check(isinstance(self.batch_regions, bool), f"batch_regions must be true or false, got {self.batch_regions!r}")
         _check(isinstance(self.channels_last, bool), f"channels_last must be true or false, got {self.channels_last!r}")
@@ -166,6 +211,7 @@ class TrackerConfig:
     max_missed: int = 2
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         _check(0.0 < self.iou_threshold < 1.0, f"iou_threshold must be in (0, 1), got {self.iou_threshold!r}")
         _check(isinstance(self.max_missed, int) and self.max_missed >= 0,
                f"max_missed must be an integer >= 0, got {self.max_missed!r}")
@@ -183,11 +229,13 @@ class StreamConfig:
     give_up_s: float = 30.0
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         _check(self.open_timeout_s > 0, f"open_timeout_s must be > 0, got {self.open_timeout_s!r}")
         _check(self.read_timeout_s > 0, f"read_timeout_s must be > 0, got {self.read_timeout_s!r}")
         _check(0 < self.backoff_initial_s <= self.backoff_max_s,
                f"need 0 < backoff_initial_s <= backoff_max_s, got {self.backoff_initial_s!r}, {self.backoff_max_s!r}")
-        _check(self.give_up_s >= 0, f"give_up_s must be >= 0, got {self.give_up_s!r}")
+        _check(math.isfinite(self.give_up_s) and self.give_up_s >= 0,
+               f"--give-up (give_up_s) must be >= 0 seconds, got {self.give_up_s!r}")
 
 
 @dataclass(frozen=True)
@@ -224,6 +272,7 @@ class PipelineConfig:
     low_light_target: float = LOW_LIGHT_TARGET
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         _check(isinstance(self.detector, DetectorConfig),
                f"detector must be a DetectorConfig, e.g. DetectorConfig(kind='haar'), got {self.detector!r}")
         _check(isinstance(self.tracker, TrackerConfig),

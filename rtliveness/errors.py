@@ -16,6 +16,7 @@ __all__ = [
     "FrameError",
     "DataError",
     "ClosedError",
+    "OutputError",
 ]
 
 
@@ -63,6 +64,13 @@ class DataError(RtlivenessError):
     """A dataset in the origin layout is malformed."""
 
     exit_code = 6
+
+
+class OutputError(RtlivenessError, OSError):
+    """An output could not be written while running: the disk is full, the pipe was closed, the
+    folder went away (``--out`` video, ``--jsonl`` lines). What was written before stays whole."""
+
+    exit_code = 7
 
 
 class ClosedError(RtlivenessError, RuntimeError):

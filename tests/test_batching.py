@@ -70,4 +70,10 @@ def test_a_client_close_leaves_the_shared_scorer_open():
     a, b = scorer.client(), scorer.client()
     a.close()
     assert b.embed([np.zeros((16, 16, 3), np.uint8)]).shape == (1, 512)
+    from rtliveness.errors import ClosedError
+
+    with pytest.raises(ClosedError, match=r"^this scorer client is closed \(its pipeline was closed\)"):
+        a.embed([np.zeros((16, 16, 3), np.uint8)])
+    with pytest.raises(ClosedError):
+        a.head(np.zeros((1, 5, 512), np.float32))
     scorer.close()

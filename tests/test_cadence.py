@@ -99,8 +99,8 @@ def test_a_lost_face_brings_the_normal_cadence_back_then_every_frame():
     assert res[-1].faces == ()
 
 
-@pytest.mark.parametrize("kw,msg", [({"steady_every": 0}, "steady_every must be an integer >= 1"),
-                                    ({"steady_every": 2.5}, "steady_every must be an integer >= 1"),
+@pytest.mark.parametrize("kw,msg", [({"steady_every": 0}, r"^--steady-detect-every \(steady_every\) must be an integer >= 1 \(or None: a fixed cadence\), got 0$"),
+                                    ({"steady_every": 2.5}, r"^DetectorConfig: steady_every must be an integer \(or None\), got 2.5$"),
                                     ({"steady_iou": 0.0}, r"steady_iou must be in \(0, 1\]")])
 def test_bad_steady_settings_are_config_errors(kw, msg):
     with pytest.raises(ConfigError, match=msg):
@@ -112,7 +112,7 @@ def test_cli_rejects_a_bad_steady_cadence_in_one_line(tmp_path):
                            "0", "--no-show"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "rtliveness: error: --steady-detect-every must be >= 1 (<= --detect-every: a fixed cadence), got 0"]
+        "rtliveness: error: --steady-detect-every (steady_every) must be an integer >= 1 (or None: a fixed cadence), got 0"]
 
 
 def test_real_mtcnn_on_a_real_video_runs_less_often_with_the_same_faces():

@@ -74,6 +74,8 @@ def test_training_loads_stored_crops_narrowed_by_center_rescale(tmp_path, scene)
 def test_square_region_and_padding_inside_vs_outside(grace):
     box = FaceBox(10, 20, 110, 100)  # 100 x 80: the square follows the longer side
     assert square_region(box, 1.5) == (-15, -15, 135, 135)
+    assert square_region(FaceBox(10, 20, 90, 120), 1.5) == (-25, -5, 125, 145)  # taller than wide: the height
+    assert square_region(FaceBox(10.6, 20.4, 50.6, 60.4), 1.0) == (10, 20, 50, 60)  # fractional edges: floor
     crop = crop_face(grace, box, 1.5, 150)  # no resampling: 150 px region to 150 px
     np.testing.assert_array_equal(crop[15:, 15:], grace[0:135, 0:135])
     np.testing.assert_array_equal(crop[:15, 15:], np.repeat(grace[0:1, 0:135], 15, axis=0))  # replicated top row

@@ -22,8 +22,8 @@ def test_rule_needs_consecutive_confident_windows():
     assert rule.update(R(2, (1, 0.45))) is None  # inside the margin: not confident
     assert rule.update(R(3, (1, 0.1))) is None
     assert rule.update(R(4, (1, 0.3))) is None
-    label, tid, p = rule.update(R(5, (1, 0.2)))
-    assert (label, tid) == ("live", 1) and p == pytest.approx(0.2)
+    label, tid, p = rule.update(R(5, (1, 0.35)))
+    assert (label, tid) == ("live", 1) and p == pytest.approx(0.25)  # the mean of the last 3, not the last
 
 
 def test_margin_is_the_same_log_odds_distance_at_every_threshold():

@@ -185,3 +185,72 @@ def test_the_service_gives_every_stream_the_configured_lift():
             pipe.step(np.full((64, 64, 3), 30, np.uint8))
         assert np.all(engine.scorer.inner.crops[-1] == (89 if target else 30))
         assert engine.health()["model"]["low_light_target"] == target  # a kiosk can check it
+
+
+def _first_frame_and_face():
+    from pathlib import Path
+
+    cap = cv2.VideoCapture(str(Path(__file__).resolve().parents[1] / "examples" / "live_webcam.mov"))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    return frame, FaceBox(119, 51, 202, 159)  # where MTCNN finds the face in the first frame
+
+
+def test_grey_faces_are_told_from_colour_ones_after_a_video_codec(tmp_path):
+    from conftest import read_frames, write_video
+    from rtliveness.runtime.exposure import looks_grey
+
+    frame, b = _first_frame_and_face()
+    face = lambda img: img[int(b.y1):int(b.y2), int(b.x1):int(b.x2)]  # noqa: E731
+    grey = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    assert looks_grey(face(frame)) is False and looks_grey(face(grey)) is True
+    assert looks_grey(face(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))) is True  # one channel
+    for fourcc, ext in (("mp4v", "mp4"), ("MJPG", "avi")):  # chroma rounding of grey stored as colour
+        (decoded,) = read_frames(write_video(tmp_path / f"g.{ext}", [grey], fourcc=fourcc))
+        assert looks_grey(face(decoded)) is True
+    assert looks_grey(face((frame * 0.3).astype(np.uint8))) is False  # a dim colour face keeps its colour
+    assert looks_grey(face((grey * 0.1).astype(np.uint8))) is None  # too dark to tell
+    assert looks_grey(np.full((4, 4, 3), 128, np.uint8)) is None  # too small to tell
+
+
+def test_the_grey_watch_needs_five_judged_faces_all_grey():
+    from rtliveness.runtime.exposure import GreyFaceWatch
+    from rtliveness.types import Frame, FrameResult, Verdict
+
+    frame, b = _first_frame_and_face()
+    grey = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+    def feed(images):
+        watch = GreyFaceWatch()
+        for i, img in enumerate(images):
+            watch.write(Frame(i, img, float(i)), FrameResult(i, float(i), (Verdict(1, b, None, "pending"),)))
+        return watch
+
+    assert feed([grey] * 5).grey and not feed([grey] * 4).grey  # four faces are too few to warn
+    assert not feed([grey] * 4 + [frame] + [grey] * 5).grey  # one colour face among the first five: no warning
+    assert feed([(grey * 0.05).astype(np.uint8)] * 3 + [grey] * 5).grey  # faces too dark to judge are skipped
+
+
+def test_run_warns_about_grey_faces_with_real_mtcnn_and_the_bundled_weights(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import write_video
+
+    src = cv2.VideoCapture(str(Path(__file__).resolve().parents[1] / "examples" / "live_webcam.mov"))
+    frames = [src.read()[1] for _ in range(12)]
+    src.release()
+    grey = write_video(tmp_path / "grey.mp4", [cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+                                               for f in frames])
+    colour = write_video(tmp_path / "colour.mp4", frames)
+    exe = Path(sys.executable).with_name("rtliveness")
+    warning = ("rtliveness: warning: the faces have no colour (an infrared or night-mode camera?); the bundled model "
+               "scores many grey live faces as attacks: light the scene so the camera stays in colour, or fine-tune on "
+               "your own grey recordings (README, Limits)")
+    for video, warned in ((grey, True), (colour, False)):
+        r = subprocess.run([str(exe), "run", str(video), "--backend", "torch", "--device", "cpu"], capture_output=True,
+                           text=True, timeout=180)
+        assert r.returncode == 0 and "track 1:" in r.stderr, r.stderr
+        assert (r.stderr.strip().splitlines()[-1] == warning) is warned and ("warning" in r.stderr) is warned, r.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 import torch
 from torch import nn

@@ -28,7 +28,7 @@ def test_ledger_merges_epochs_into_the_run_summary():
     led = StreamLedger("door", "/v/door.mp4")
     led.new_epoch()
     led.add_records([{"frame": i, "time": 0.0, "faces": [{"track": 1}]} for i in range(10)])
-    led.update({"frames": 10, "seconds": 2.0, "dropped": 0, "stopped": None, "error": None,
+    led.update({"frames": 10, "seconds": 2.0, "dropped": 2, "stopped": None, "error": None,
                 "tracks": [{"track": 1, "windows": 6, "mean_p_spoof": 0.1, "label": "live"}]})
     led.new_epoch()  # the worker died: resumed
     led.add_records([{"frame": i, "time": 0.0, "faces": [{"track": 2}]} for i in range(10, 20)])
@@ -36,7 +36,7 @@ def test_ledger_merges_epochs_into_the_run_summary():
                 "tracks": [{"track": 2, "windows": 6, "mean_p_spoof": 0.2, "label": "live"}]})
     s = led.summary()
     assert set(s) == {"source", "frames", "seconds", "fps", "dropped", "stopped", "error", "tracks"}
-    assert (s["frames"], s["seconds"], s["fps"], s["dropped"], s["stopped"]) == (20, 5.0, 4.0, 1, "end")
+    assert (s["frames"], s["seconds"], s["fps"], s["dropped"], s["stopped"]) == (20, 5.0, 4.0, 3, "end")
     assert [t["track"] for t in s["tracks"]] == [1, 2] and led.last_frame == 19 and led.max_track == 2
 
 
@@ -72,7 +72,6 @@ def test_runner_reports_a_source_that_cannot_open_in_one_line(tmp_path):
 
 # ---------------------------------------------------------------- checks made before Ray starts
 import os  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -111,6 +110,19 @@ def test_sources_are_named_after_the_path_given_and_folders_are_not_missing_file
     assert check_source(str(tmp_path / "nope.mp4")) == f"video file not found: {tmp_path / 'nope.mp4'}; check the path"
     (tmp_path / "empty.mp4").write_bytes(b"")  # the same rule as run's (rtliveness.runtime.sources.check_file)
     assert check_source(str(tmp_path / "empty.mp4")).startswith(f"video file is empty (0 bytes): {tmp_path / 'empty.mp4'}; ")
+
+
+def test_the_fleet_classifies_sources_as_run_does():
+    """One rule (rtliveness.runtime.sources.parse_source): upper-case schemes are streams, a
+    negative camera index is run's ConfigError message, a path with '://' inside is a file."""
+    from rtliveness.fleet.naming import source_kind
+
+    assert [source_kind(s) for s in ("3", " 0 ", "RTSP://cam/x", "https://h/v.m3u8", "-1", "clips/a.mp4")] == [
+        "camera", "camera", "stream", "stream", "invalid", "file"]
+    assert absolute_source("RTSP://cam/x") == "RTSP://cam/x" and source_name("RTSP://cam/x") == "cam_x"
+    assert check_source("-1") == "camera index must be >= 0, got -1"
+    assert check_source("2") is None and check_source("rtsp://cam/x") is None
+    assert source_kind("file:///v/a.mp4") == "file"  # run opens it as a file path, so the fleet checks it as one
 
 
 def test_outputs_never_overwrite_a_source_even_through_a_link(tmp_path):
@@ -227,3 +239,11 @@ def test_an_address_that_is_not_ray_is_refused_within_seconds():
         web.shutdown()
         silent.close()
         h2.close()
+
+
+def test_batching_histograms_of_every_scorer_are_summed_in_caller_order():
+    from rtliveness.fleet.merge import merge_histograms
+
+    stats = [{"embed": {"callers_histogram": {"1": 5, "2": 3}}}, None,
+             {"embed": {"callers_histogram": {"10": 1, "2": 4}}}]
+    assert list(merge_histograms(stats).items()) == [("1", 5), ("2", 7), ("10", 1)]  # numeric order, not text

@@ -257,9 +257,9 @@ def test_calibrate_threshold():
     eer_s = [0.1, 0.2, 0.3, 0.6, 0.4, 0.5, 0.7, 0.8]
     eer_c = ["real"] * 4 + ["printed"] * 2 + ["replay"] * 2
     assert M.calibrate_threshold(eer_s, eer_c, "eer") == 0.5
-    with pytest.raises(ValueError, match="unknown calibration method"):
+    with pytest.raises(ValueError, match="^method must be eer, apcer or bpcer, got 'f1'$"):
         M.calibrate_threshold(A_SCORES, A_CLASSES, "f1")
-    with pytest.raises(ValueError, match="needs a target"):
+    with pytest.raises(ValueError, match=r"^method apcer needs --target in \[0, 1\] \(e\.g\. 0\.05\), got None$"):
         M.calibrate_threshold(A_SCORES, A_CLASSES, "apcer")
     with pytest.raises(ValueError, match="both bona fide"):
         M.calibrate_threshold([0.1, 0.2], ["real", "real"], "eer")

@@ -219,3 +219,27 @@ def test_a_text_file_is_refused_in_plain_words(tmp_path, content):
     msg = str(ei.value)
     assert "\n" not in msg
     assert "weights_only" not in msg and "PyTorch 2.6" not in msg, msg
+
+
+def test_atomic_torch_save_keeps_the_old_file_whole_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    import os
+
+    from rtliveness.model import checkpoint as ck
+
+    path = tmp_path / "m.pt"
+    ck.atomic_torch_save({"v": 1}, path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == 0o666 & ~umask  # an ordinary file, not mkstemp's 0600
+    before = path.read_bytes()
+
+    def half_then_fail(obj, fh):
+        fh.write(b"half a checkpoint")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ck.torch, "save", half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        ck.atomic_torch_save({"v": 2}, path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"v": 1}

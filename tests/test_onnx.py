@@ -105,8 +105,9 @@ def test_from_checkpoint_caches_by_sha256(weights48, tmp_path):
     assert not [p for p in cache.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.parametrize("graph", ["encoder.onnx", "head.onnx"])
 @pytest.mark.parametrize("damage", ["truncate", "change"])
-def test_a_damaged_cache_entry_is_made_again(weights48, tmp_path, damage):
+def test_a_damaged_cache_entry_is_made_again(weights48, tmp_path, damage, graph):
     """A truncated or altered encoder.onnx in the cache used to block every default run with
     'cannot load the ONNX export ...; export it again', which no command could do (export never
     writes the cache). meta.json records each graph file's size and sha256; a mismatch re-exports."""
@@ -114,12 +115,12 @@ def test_a_damaged_cache_entry_is_made_again(weights48, tmp_path, damage):
     OnnxScorer.from_checkpoint(weights48, cache_dir=cache)
     (folder,) = list(cache.iterdir())
     info = json.loads((folder / "meta.json").read_text())
-    enc = folder / "encoder.onnx"
-    assert info["files"]["encoder.onnx"] == {"bytes": enc.stat().st_size, "sha256": sha256_file(enc)}
+    enc = folder / graph
+    assert info["files"][graph] == {"bytes": enc.stat().st_size, "sha256": sha256_file(enc)}
     data = enc.read_bytes()
     enc.write_bytes(data[: len(data) // 2] if damage == "truncate" else data[:-1] + bytes([data[-1] ^ 1]))
     if damage == "truncate":  # read_export alone names the damage (export folders given to from_onnx)
-        with pytest.raises(WeightsError, match=r"is damaged: encoder.onnx has \d+ bytes, meta.json says \d+; export it again"):
+        with pytest.raises(WeightsError, match=rf"is damaged: {graph} has \d+ bytes, meta.json says \d+; export it again"):
             OnnxScorer.from_onnx(folder)
     sc = OnnxScorer.from_checkpoint(weights48, cache_dir=cache)  # made again, then loads
     assert enc.read_bytes() == data
@@ -161,6 +162,17 @@ def test_from_checkpoint_checks_sha256(weights48, tmp_path):
     with pytest.raises(WeightsError, match="sha256"):
         OnnxScorer.from_checkpoint(bad, cache_dir=tmp_path / "c")
     OnnxScorer.from_checkpoint(bad, verify_checksum=False, cache_dir=tmp_path / "c")
+
+
+def test_a_closed_onnx_scorer_is_a_closed_error(exported):
+    from rtliveness.errors import ClosedError
+
+    sc = OnnxScorer.from_onnx(exported)
+    sc.close()
+    for call in (lambda: sc.embed_array(np.zeros((1, 3, 48, 48), np.float32)), lambda: sc.head(np.zeros((1, 5, 512))),
+                 lambda: sc.logits(np.zeros((1, 5, 512)))):
+        with pytest.raises(ClosedError, match=r"^this scorer is closed"):
+            call()
 
 
 def test_from_onnx_rejects_non_exports(tmp_path):

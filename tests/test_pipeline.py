@@ -1,5 +1,7 @@
 """Pipeline logic with fakes (no model), and with a real (tiny, random) model + real MTCNN."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -32,6 +34,20 @@ def test_pending_until_window_full_then_scored():
     assert sc.windows == 3
     s = p.track_summaries()
     assert len(s) == 1 and s[0].windows == 3 and s[0].frames == 7 and s[0].label == "spoof"
+
+
+def test_track_summary_is_the_mean_of_its_windows_and_spans_its_frames():
+    det = FakeDetector([(B(10, 10),)])
+    p = fake_pipeline(det, FakeScorer(threshold=0.5))
+    values = [51, 102, 153, 204, 255, 0, 51]  # windows of 5: means 153, 142.8, 132.6 (/255: 0.6, 0.56, 0.52)
+    results = list(p.run(ArraySource([np.full((120, 160, 3), v, np.uint8) for v in values])))
+    scored = [r.faces[0].p_spoof for r in results[4:]]
+    assert scored == pytest.approx([0.6, 0.56, 0.52])
+    (s,) = p.track_summaries()
+    assert s.mean_p_spoof == pytest.approx(np.mean(scored)) and s.windows == 3
+    assert (s.first_frame, s.last_frame, s.frames) == (0, 6, 7)
+    assert {k: s.to_json()[k] for k in ("first_frame", "last_frame", "frames", "windows")} == {
+        "first_frame": 0, "last_frame": 6, "frames": 7, "windows": 3}
 
 
 def test_live_below_threshold_and_threshold_override():
@@ -261,6 +277,37 @@ def test_pipeline_config_wants_typed_detector_and_tracker_configs():
         PipelineConfig(detector="haar")
     with pytest.raises(ConfigError, match="tracker must be a TrackerConfig"):
         PipelineConfig(tracker=None)
+
+
+def test_config_records_refuse_wrong_kinds_with_a_config_error_naming_the_field():
+    """A wrong kind of value is a ConfigError naming the record and field, not the TypeError of
+    a comparison (``None < 0.5``) or of ``Path(123)``; numpy numbers and lists still pass."""
+    from rtliveness.config import DetectorConfig, StreamConfig, TrackerConfig
+    from rtliveness.errors import ConfigError
+    from rtliveness.fleet.config import FleetConfig
+    from rtliveness.serve.config import ServeConfig
+
+    cases = [
+        (lambda: PipelineConfig(weights=123), "PipelineConfig: weights must be a path (str or pathlib.Path) (or None), got 123"),
+        (lambda: PipelineConfig(threshold="0.5"), "PipelineConfig: threshold must be a number (or None), got '0.5'"),
+        (lambda: PipelineConfig(verify_checksum=1), "PipelineConfig: verify_checksum must be true or false, got 1"),
+        (lambda: DetectorConfig(thresholds=None), "DetectorConfig: thresholds must be a tuple of numbers, got None"),
+        (lambda: DetectorConfig(every_n=True), "DetectorConfig: every_n must be an integer, got True"),
+        (lambda: TrackerConfig(iou_threshold=None), "TrackerConfig: iou_threshold must be a number, got None"),
+        (lambda: StreamConfig(give_up_s="x"), "StreamConfig: give_up_s must be a number, got 'x'"),
+        (lambda: ServeConfig(port="80"), "ServeConfig: port must be an integer, got '80'"),
+        (lambda: ServeConfig(allow_origins=("https://a", 1)), "ServeConfig: allow_origins must be a tuple of strings, got ('https://a', 1)"),
+        (lambda: FleetConfig(sources=("a.mp4",), workers=2.5), "FleetConfig: workers must be an integer, got 2.5"),
+    ]
+    for make, message in cases:
+        with pytest.raises(ConfigError) as err:
+            make()
+        assert str(err.value) == message
+    assert PipelineConfig(threshold=np.float32(0.25)).threshold == np.float32(0.25)
+    assert PipelineConfig(weights="w.pt").weights == Path("w.pt")
+    assert DetectorConfig(thresholds=[0.6, 0.7, 0.7], min_face_size=None).thresholds == [0.6, 0.7, 0.7]
+    with pytest.raises(ConfigError, match=r"^from_config takes a PipelineConfig \(or None for the defaults\), got 'x'"):
+        LivenessPipeline.from_config("x")
 
 
 def test_boxes_are_plain_floats_on_carried_frames():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import read_frames, write_video
-from rtliveness.errors import DataError
+from rtliveness.errors import ConfigError, DataError
 from rtliveness.runtime.crop import crop_face
 from rtliveness.training.prepare import labelled_videos, prepare_videos
 from rtliveness.types import FaceBox
@@ -108,7 +108,7 @@ def test_errors(tmp_path):
     video = numbered_video(tmp_path / "v.avi", 6)
     with pytest.raises(DataError, match="unknown label 'deepfake'"):
         prepare_videos([(video, "deepfake")], tmp_path / "d", ScriptedDetector(), 1.5, 32)
-    with pytest.raises(DataError, match="stride and window step must be >= 1"):
+    with pytest.raises(ConfigError, match=r"^--stride and --step must be >= 1 frame, got 0 and 5$"):
         prepare_videos([(video, "real")], tmp_path / "d", ScriptedDetector(), 1.5, 32, stride=0)
 
 
@@ -118,7 +118,10 @@ def test_labelled_videos_from_class_folders(tmp_path):
     numbered_video(tmp_path / "real" / "b.avi", 3)
     numbered_video(tmp_path / "2dmask" / "a.avi", 3)
     (tmp_path / "real" / "notes.txt").write_text("ignored")
-    assert labelled_videos(tmp_path) == [(tmp_path / "2dmask" / "a.avi", "2dmask"), (tmp_path / "real" / "b.avi", "real")]
+    (tmp_path / "real" / "C.MOV").write_bytes(b"a phone's upper-case extension")
+    assert labelled_videos(tmp_path) == [(tmp_path / "2dmask" / "a.avi", "2dmask"), (tmp_path / "real" / "C.MOV", "real"),
+                                         (tmp_path / "real" / "b.avi", "real")]
+    (tmp_path / "real" / "C.MOV").unlink()
     (tmp_path / "cartoon").mkdir()
     with pytest.raises(DataError, match="unknown class folder"):
         labelled_videos(tmp_path)

@@ -117,6 +117,11 @@ def test_close_releases_the_real_model_and_mtcnn(tiny_weights, grace):
     pipe.close()
     assert pipe.scorer is None and pipe.detector is None
     assert sc.model is None and det._mtcnn is None  # the network objects are dropped, not only the pipeline's refs
+    from rtliveness.errors import ClosedError
+
+    for call in (lambda: sc.embed_array(np.zeros((1, 3, 8, 8), np.float32)), lambda: sc.head(np.zeros((1, 5, 512)))):
+        with pytest.raises(ClosedError, match=r"^this scorer is closed \(close\(\) was called\); build a new one$"):
+            call()
 
 
 def test_protocol_detector_with_min_face_on_a_large_frame():

@@ -172,6 +172,69 @@ def test_many_faces_are_capped(tiny_weights, grace):
         assert len(p.step(img).faces) == 24
 
 
+def _limit_file_size(limit: int):
+    """A subprocess's files may not grow past ``limit`` bytes: the kernel then fails its writes as
+    a full disk does (RLIMIT_FSIZE, with SIGXFSZ ignored so the write errors instead of killing)."""
+    import resource
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    return apply
+
+
+def test_a_full_disk_under_the_video_is_one_line_exit_7_and_the_summary_says_so(tmp_path, tiny_weights):
+    video = write_video(tmp_path / "in.avi", [np.random.default_rng(i).integers(0, 255, (240, 320, 3), np.uint8)
+                                             for i in range(30)], fourcc="MJPG")
+    out, jl = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    exe = Path(sys.executable).with_name("rtliveness")
+    r = subprocess.run([str(exe), "run", str(video), "--out", str(out), "--jsonl", str(jl), "--weights", str(tiny_weights),
+                        "--backend", "torch", "--device", "cpu"], capture_output=True, text=True, timeout=120,
+                       preexec_fn=_limit_file_size(60_000))
+    message = f"the video {out} could not be finalised after 30 frames (the disk may be full); free disk space or choose another --out"
+    assert r.returncode == 7 and r.stderr.strip().splitlines()[-1] == f"rtliveness: error: {message}", r.stderr
+    summary = json.loads(jl.read_text().splitlines()[-1])["summary"]
+    assert summary["stopped"] == "error" and summary["error"] == message and summary["frames"] == 30
+
+
+def test_a_full_disk_under_the_json_lines_keeps_whole_lines_and_is_exit_7(tmp_path, tiny_weights):
+    video = write_video(tmp_path / "in.avi", [np.full((120, 160, 3), 30 + i, np.uint8) for i in range(200)], fourcc="MJPG")
+    jl = tmp_path / "o.jsonl"
+    exe = Path(sys.executable).with_name("rtliveness")
+    r = subprocess.run([str(exe), "run", str(video), "--jsonl", str(jl), "--weights", str(tiny_weights), "--backend", "torch",
+                        "--device", "cpu"], capture_output=True, text=True, timeout=120, preexec_fn=_limit_file_size(1000))
+    raw = jl.read_text()
+    lines = raw.splitlines()
+    assert raw.endswith("\n") and len(raw) <= 1000 and [json.loads(x)["frame"] for x in lines] == list(range(len(lines)))
+    assert 1000 - len(raw) < min(len(x) + 1 for x in lines)  # the lines that fit whole, and no part of the next
+    assert r.returncode == 7 and r.stderr.strip().splitlines()[-1] == (
+        f"rtliveness: error: cannot write JSON lines to {jl}: File too large after {len(lines)} lines (those are whole); "
+        "free disk space or choose another --jsonl"), r.stderr
+
+
+def test_jsonl_dash_writes_the_lines_to_standard_output_and_a_truncated_file_is_warned(tmp_path, tiny_weights):
+    frames = [np.full((120, 160, 3), 4 * i, np.uint8) for i in range(60)]
+    video = write_video(tmp_path / "in.avi", frames, fps=25, fourcc="MJPG")
+    exe = Path(sys.executable).with_name("rtliveness")
+    r = subprocess.run([str(exe), "run", str(video), "--jsonl", "-", "--weights", str(tiny_weights), "--backend", "torch",
+                        "--device", "cpu"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]  # stdout holds the JSON lines and nothing else
+    assert [x["frame"] for x in lines[:-1]] == list(range(60)) and lines[-1]["summary"]["frames"] == 60
+    assert not (Path.cwd() / "-").exists() and "warning" not in r.stderr
+    cut = tmp_path / "cut.avi"  # a recording that stopped half-way: the header still declares 60 frames
+    data = video.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    r = subprocess.run([str(exe), "run", str(cut), "--weights", str(tiny_weights), "--backend", "torch", "--device", "cpu"],
+                       capture_output=True, text=True, timeout=120)
+    decoded = int(r.stderr.split(" frames in ")[0])
+    assert r.returncode == 0 and 10 < decoded < 40, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"rtliveness: warning: {decoded} of the 60 frames {cut} declares could be decoded; the file may be truncated "
+        "(was its recording finished?)")
+
+
 def test_no_face_video(tmp_path, tiny_weights):
     video = write_video(tmp_path / "empty.mp4", [np.full((120, 160, 3), 30 + i, np.uint8) for i in range(10)])
     jl = tmp_path / "o.jsonl"
@@ -185,7 +248,10 @@ def test_no_face_video(tmp_path, tiny_weights):
 
 
 @pytest.mark.slow
-def test_sigint_finalises_video_and_jsonl(tmp_path, grace, tiny_weights):
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "sigterm", "sighup"])
+def test_a_stop_signal_finalises_video_and_jsonl(tmp_path, grace, tiny_weights, signo):
+    """Ctrl+C, a supervisor's SIGTERM (systemd, docker stop) and a closed terminal's SIGHUP all
+    end the run cleanly: a playable video and a summary line, exit 130."""
     video = write_video(tmp_path / "long.mp4", moving_face_frames(grace, 150, size=(320, 240)) * 3)
     out, jl = tmp_path / "o.mp4", tmp_path / "o.jsonl"
     exe = Path(sys.executable).with_name("rtliveness")
@@ -197,7 +263,7 @@ def test_sigint_finalises_video_and_jsonl(tmp_path, grace, tiny_weights):
         if jl.exists() and len(jl.read_text().splitlines()) >= 20:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signo)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "stopped: interrupted" in err

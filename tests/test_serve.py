@@ -111,6 +111,9 @@ def test_bad_requests_get_4xx_with_one_line(client):
         (client.post("/v1/analyze", files={"other": ("x.mp4", b"abc")}, headers=AUTH), 422, "field named 'file'"),
         (client.post("/v1/analyze?frames=maybe", content=b"x", headers=AUTH), 422, "frames"),
         (client.post("/v1/analyze", content=b"x" * (1024 * 1024 + 1), headers=AUTH), 413, "exceeds the limit"),
+        # chunked, no Content-Length: counted as it streams in, 64 KiB pieces adding up past 1 MiB
+        (client.post("/v1/analyze", content=(b"x" * 65536 for _ in range(17)), headers=AUTH), 413,
+         "upload exceeds the limit of 1048576 bytes"),
         (client.post("/v1/analyze", content=b"x"), 401, "token"),
         (client.post("/v1/analyze", content=b"x", headers={"Authorization": "Bearer wrong-token-0"}), 401, "token"),
         (client.get("/v1/nothing-here", headers=AUTH), 404, "Not Found"),

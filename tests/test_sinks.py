@@ -128,10 +128,12 @@ def test_jsonl_and_video_sinks_take_frame_and_result(tmp_path):
     js = JsonlSink(tmp_path / "o.jsonl")
     meter = FpsMeter()
     vs = VideoSink(tmp_path / "o.avi", 10, meter=meter)
-    for f, r in zip(frames, results):
+    for i, (f, r) in enumerate(zip(frames, results)):
         meter.tick()
         js.write(f, r)
         vs.write(f, r)
+        # each line is in the file as soon as it is written (a crash loses no whole line)
+        assert len((tmp_path / "o.jsonl").read_text().splitlines()) == i + 1
     js.end({"frames": 4})
     js.close()
     vs.close()
@@ -164,7 +166,9 @@ def test_closed_jsonl_sink_refuses_writes(tmp_path):
     js = JsonlSink(tmp_path / "o.jsonl")
     js.close()
     js.close()  # idempotent
-    with pytest.raises(ValueError, match="closed"):
+    from rtliveness.errors import ClosedError
+
+    with pytest.raises(ClosedError, match=r"^JSON lines sink .* is closed; open a new JsonlSink$"):
         js.write(Frame(0, np.zeros((4, 4, 3), np.uint8), 0.0), FrameResult(0, 0.0))
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import moving_face_frames, write_video
 from rtliveness.config import StreamConfig
-from rtliveness.errors import ConfigError, SourceOpenError, StreamLostError
+from rtliveness.errors import ClosedError, ConfigError, SourceOpenError, StreamLostError
 from rtliveness.runtime.sources import (STILL_FRAMES, ArraySource, FileSource, LiveSource, StillSource, is_still_image,
                                        open_source, parse_source)
 
@@ -20,8 +20,19 @@ def test_parse_source():
     assert parse_source("HTTP://h/x.mjpg")[0] == "stream"
     assert parse_source("https://h/x")[0] == "stream"
     assert parse_source("clip.mp4") == ("file", "clip.mp4")
-    with pytest.raises(ConfigError):
-        parse_source("-1")
+    assert parse_source("rtsp://user:pw@[::1]:554/live") == ("stream", "rtsp://user:pw@[::1]:554/live")
+    for bad, message in [("-1", "camera index must be >= 0, got -1"),
+                         (-1, "camera index must be >= 0, got -1"),  # an int -1 (OpenCV's "any camera") crashed cv2
+                         (True, "invalid source True: give a camera index (0, 1 …), a URL or a file path"),
+                         (None, "invalid source None: give a camera index (0, 1 …), a URL or a file path"),
+                         (" ", "empty source: give a camera index (0, 1 …), a URL or a file path"),
+                         ("rtsp://", "malformed stream URL 'rtsp://': no host; e.g. rtsp://camera.local:554/stream"),
+                         ("rtsp://[::1", "malformed stream URL 'rtsp://[::1': Invalid IPv6 URL; e.g. rtsp://camera.local:554/stream")]:
+        with pytest.raises(ConfigError) as err:
+            parse_source(bad)
+        assert str(err.value) == message
+    with pytest.raises(ConfigError, match="^camera index must be >= 0, got -1$"):
+        open_source(-1)  # the API refuses it before OpenCV sees it
 
 
 def test_file_source_delivers_every_frame_in_order(tmp_path, grace):
@@ -30,6 +41,8 @@ def test_file_source_delivers_every_frame_in_order(tmp_path, grace):
     with FileSource(path) as src:
         assert src.frame_count == 40 and src.fps == pytest.approx(30)
         got = list(src)
+        with pytest.raises(ClosedError, match="^a FileSource can be iterated once; open the file again$"):
+            list(src)
     assert [f.index for f in got] == list(range(40))
     assert got[10].timestamp == pytest.approx(10 / 30)
     # MJPG is lossy but close: frame i is the face shifted by i pixels, not another frame

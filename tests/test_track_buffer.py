@@ -125,3 +125,10 @@ def test_greedy_pairs_takes_the_best_iou_first_and_each_box_once():
     assert greedy_pairs(ious, 0.3) == [(0, 0)]  # row 1's best column is taken; its other pair is too weak
     assert greedy_pairs(ious, 0.1) == [(0, 0), (2, 2), (1, 1)]
     assert greedy_pairs(np.zeros((0, 3)), 0.3) == []
+
+
+def test_greedy_pairs_take_a_pair_exactly_at_the_threshold_best_first():
+    assert greedy_pairs(np.array([[0.3]]), 0.3) == [(0, 0)]  # IoU >= the threshold joins
+    assert greedy_pairs(np.array([[0.2999]]), 0.3) == []
+    # best first, each row and column once: (1, 0) at 0.9 wins column 0, row 0 then takes column 1
+    assert greedy_pairs(np.array([[0.8, 0.5], [0.9, 0.1]]), 0.3) == [(1, 0), (0, 1)]

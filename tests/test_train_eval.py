@@ -706,3 +706,25 @@ def test_bad_json_and_a_bad_person_pattern_are_one_data_error(tmp_path):
     (root / "rtliveness_data.json").write_text("[1, 2")
     with pytest.raises(DataError, match="dataset metadata .*rtliveness_data.json is not valid JSON"):
         scan_dataset(root)
+
+
+def test_security_levels_meet_their_apcer_targets_at_the_lowest_bpcer():
+    """balanced: worst-case APCER <= 5 %, strict: <= 1 %, each the most lenient threshold that
+    meets it (a higher one lets one more attack through); convenience is the most lenient."""
+    from rtliveness.training.train import security_levels
+
+    rng = np.random.default_rng(0)
+    real, printed, replay = rng.uniform(0, 0.6, 400), rng.uniform(0.3, 1.0, 200), rng.uniform(0.2, 1.0, 200)
+    scores = np.concatenate([real, printed, replay])
+    levels = dict(security_levels(scores, ["real"] * 400 + ["printed"] * 200 + ["replay"] * 200))
+    assert list(levels) == ["convenience", "balanced", "strict"]
+    assert levels["convenience"] > levels["balanced"] > levels["strict"]
+
+    def worst_apcer(t):
+        return max(float((printed < t).mean()), float((replay < t).mean()))
+
+    attacks = np.sort(np.concatenate([printed, replay]))
+    for name, target in (("balanced", 0.05), ("strict", 0.01)):
+        t = levels[name]
+        assert worst_apcer(t) <= target
+        assert worst_apcer(attacks[attacks >= t][0] + 1e-9) > target  # one attack more would break the target

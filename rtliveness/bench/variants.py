@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..config import DetectorConfig, PipelineConfig
+from ..model.dims import EMBED_DIM
 from ..runtime.pipeline import LivenessPipeline
 from ..types import Frame, FrameResult
 from .measure import InlineOutput, Measurement, measure, warm
@@ -92,7 +93,7 @@ class TimedScorer:
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         inner = self.inner
         if len(crops) == 0:
-            return np.zeros((0, 512), np.float32)
+            return np.zeros((0, EMBED_DIM), np.float32)
         embed_array = getattr(inner, "embed_array", None)
         if embed_array is None:
             return inner.embed(crops)

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import __version__
-from .common import DEBUG
+from .common import DEBUG, EXIT_INTERRUPTED
 from .data import prepare, synth
 from .model import calibrate, eval_cmd, export, pretrain, train
 from .run import run
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except typer.Abort:
         typer.echo("rtliveness: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     finally:

@@ -17,7 +17,10 @@ import typer
 from ..errors import RtlivenessError
 from ..config import LOW_LIGHT_MAX_GAIN
 
-__all__ = ["guarded", "fail", "debug_enabled", "DeviceOpt", "WeightsOpt", "LowLightOpt", "quiet_native_logs"]
+#: the exit status of a command stopped by Ctrl+C or SIGTERM (128 + SIGINT, the shell's convention)
+EXIT_INTERRUPTED = 130
+
+__all__ = ["EXIT_INTERRUPTED", "guarded", "fail", "debug_enabled", "DeviceOpt", "WeightsOpt", "LowLightOpt", "quiet_native_logs"]
 
 
 DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar("rtliveness_debug", default=False)
@@ -78,7 +81,7 @@ def guarded(fn: Callable) -> Callable:
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             typer.echo("rtliveness: interrupted", err=True)
-            raise typer.Exit(130)
+            raise typer.Exit(EXIT_INTERRUPTED)
         except MemoryError:
             fail("out of memory; use smaller frames/batches or a bigger machine", 1)
         except Exception as exc:  # OpenCV/torch/runtime failures: still one line (--debug shows all)

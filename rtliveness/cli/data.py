@@ -35,8 +35,9 @@ def prepare(
     from ..model.device import resolve_device
     from ..runtime.detect import build_detector
     from ..training.attacks import CLASSES
-    from ..training.prepare import BOX_MODES, LoopBoxes, labelled_videos, prepare_videos
+    from ..training.prepare import BOX_MODES, LoopBoxes, check_windows, labelled_videos, prepare_videos
 
+    check_windows(stride, step)
     if not 0.5 <= crop_scale <= 4.0 or not 16 <= crop_size <= 1024:
         raise ConfigError(f"--crop-scale must be in 0.5..4 and --crop-size in 16..1024, got {crop_scale}, {crop_size}")
     if len(videos) == 1 and Path(videos[0]).is_dir():

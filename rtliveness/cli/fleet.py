@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SourceError
 from ..config import LOW_LIGHT_TARGET, check_threshold
-from .common import DeviceOpt, LowLightOpt, WeightsOpt, guarded
+from .common import EXIT_INTERRUPTED, DeviceOpt, LowLightOpt, WeightsOpt, guarded
 
 __all__ = ["fleet"]
 
@@ -60,6 +60,6 @@ def fleet(
     typer.echo(f"rtliveness: fleet {how}: {len(sources)} sources, {total} frames, {len(failed)} failed{where}",
                err=True)
     if failed:
-        raise typer.Exit(3)
+        raise typer.Exit(SourceError.exit_code)  # a source failed, as run's exit status
     if result.get("stopped") == "interrupted":
-        raise typer.Exit(130)
+        raise typer.Exit(EXIT_INTERRUPTED)

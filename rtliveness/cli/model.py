@@ -12,7 +12,7 @@ import typer
 from ..config import check_onnx_opset, check_threshold
 from ..outputs import check_output_file, check_output_folder
 from ..errors import ConfigError
-from .common import DeviceOpt, WeightsOpt, guarded
+from .common import EXIT_INTERRUPTED, DeviceOpt, WeightsOpt, guarded
 
 __all__ = ["train", "eval_cmd", "calibrate", "export", "pretrain"]
 
@@ -91,7 +91,7 @@ def train(
     res = run_train(data, out, cfg, resume=resume, progress=sys.stderr if sys.stderr.isatty() else None,
                     log=lambda m: typer.echo(m, err=True), resume_epochs=epochs if resume else None)
     if res.interrupted:
-        raise typer.Exit(130)
+        raise typer.Exit(EXIT_INTERRUPTED)
     typer.echo(f"model: {res.model_path} (threshold {res.threshold:.4f}); test split in {out / 'split.json'}", err=True)
 
 

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import ConfigError
 from ..config import LOW_LIGHT_TARGET
-from .common import DeviceOpt, LowLightOpt, WeightsOpt, guarded
+from .common import EXIT_INTERRUPTED, DeviceOpt, LowLightOpt, WeightsOpt, guarded
 
 __all__ = ["run"]
 
@@ -18,7 +18,7 @@ __all__ = ["run"]
 def run(
     source: Annotated[str, typer.Argument(help="Camera index (0), rtsp:// or http(s):// URL, a video file, or a photo (JPEG, PNG, BMP, WebP, TIFF, GIF, PPM, JPEG 2000, AVIF: scored as a still scene of one 5-frame window).")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the annotated video here (.mp4, .m4v, .mov, .avi or .mkv).")] = None,
-    jsonl: Annotated[Optional[Path], typer.Option("--jsonl", help="Write one JSON object per frame here, then a summary line.")] = None,
+    jsonl: Annotated[Optional[Path], typer.Option("--jsonl", help="Write one JSON object per frame here, then a summary line ('-': standard output).")] = None,
     show: Annotated[Optional[bool], typer.Option("--show/--no-show", help="Open a window (q/Esc quits). Default: only for cameras.")] = None,
     device: DeviceOpt = "auto",
     weights: WeightsOpt = None,
@@ -43,12 +43,7 @@ def run(
 
     if max_frames is not None and max_frames < 1:
         raise ConfigError(f"--max-frames must be >= 1, got {max_frames}")
-    if steady_detect_every is not None and steady_detect_every < 1:
-        raise ConfigError(f"--steady-detect-every must be >= 1 (<= --detect-every: a fixed cadence), got {steady_detect_every}")
-    if full_detect_every < 1:
-        raise ConfigError(f"--full-detect-every must be >= 1 (1 = always the whole frame), got {full_detect_every}")
-    if give_up < 0:
-        raise ConfigError(f"--give-up must be >= 0 seconds, got {give_up}")
+    stream_config = StreamConfig(give_up_s=give_up)
     kind, _ = parse_source(source)
     det_cfg = DetectorConfig(kind=detector, every_n=detect_every, min_face_size=min_face, max_faces=max_faces,
                              full_every=full_detect_every, steady_every=steady_detect_every)
@@ -60,7 +55,8 @@ def run(
     if show is None:
         show = kind == "camera"
 
-    from ..runtime.app import format_summary, process_source
+    from ..runtime.app import format_summary, process_source, stop_signals_as_interrupt
+    from ..runtime.exposure import GreyFaceWatch
     from ..runtime.pipeline import LivenessPipeline
     from ..runtime.progress import stderr_if_tty
     from ..runtime.sources import open_source
@@ -68,10 +64,19 @@ def run(
     def on_event(event: str, detail: str) -> None:
         typer.echo(f"rtliveness: stream {event}: {detail}", err=True)
 
-    with open_source(source, StreamConfig(give_up_s=give_up), on_event=on_event) as src:
+    grey = GreyFaceWatch()
+    with stop_signals_as_interrupt(), open_source(source, stream_config, on_event=on_event) as src:
         with LivenessPipeline.from_config(config) as pipeline:
-            report = process_source(pipeline, src, out=out, jsonl=jsonl, show=show, max_frames=max_frames,
+            report = process_source(pipeline, src, [grey], out=out, jsonl=jsonl, show=show, max_frames=max_frames,
                                     progress=stderr_if_tty())
     typer.echo(format_summary(report), err=True)
+    declared = getattr(src, "frame_count", None) if kind == "file" else None
+    if report.stopped == "end" and declared and report.frames < 0.9 * declared - 5:
+        typer.echo(f"rtliveness: warning: {report.frames} of the {declared} frames {source} declares could be decoded; "
+                   "the file may be truncated (was its recording finished?)", err=True)
+    if grey.grey:
+        typer.echo("rtliveness: warning: the faces have no colour (an infrared or night-mode camera?); the bundled model "
+                   "scores many grey live faces as attacks: light the scene so the camera stays in colour, or fine-tune "
+                   "on your own grey recordings (README, Limits)", err=True)
     if report.stopped == "interrupted":
-        raise typer.Exit(130)
+        raise typer.Exit(EXIT_INTERRUPTED)

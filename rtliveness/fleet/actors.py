@@ -48,9 +48,6 @@ class ScorerActor:
     def stats(self) -> dict:
         return self.scorer.stats()
 
-    def where(self) -> dict:
-        return {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
-
 
 class RemoteScorer:
     """The :class:`~rtliveness.model.backends.Scorer` a worker's pipelines use: calls a scorer
@@ -142,6 +139,3 @@ class StreamWorker:
     def stop_all(self) -> None:
         for runner in list(self.runners.values()):
             runner.stop()
-
-    def pid(self) -> int:
-        return os.getpid()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError, SourceOpenError
+from .naming import source_kind
 
 __all__ = ["absolute_source", "check_source", "check_options", "check_out_dir", "grpc_probe", "output_clash", "probe_address"]
 
@@ -19,7 +20,7 @@ def absolute_source(spec: str) -> str:
     Links are kept as given (``os.path.abspath``), so a source is named after the path the user
     wrote, not after its target."""
     s = spec.strip()
-    if s.isdigit() or "://" in s:
+    if source_kind(s) != "file":
         return s
     return os.path.abspath(os.path.expanduser(s))
 
@@ -27,7 +28,7 @@ def absolute_source(spec: str) -> str:
 def output_clash(spec: str, outputs: list[Path]) -> str | None:
     """A file source that one of the fleet's outputs would overwrite (seen through links), as
     ``run`` refuses ``--out`` naming its source."""
-    if spec.isdigit() or "://" in spec or not Path(spec).exists():
+    if source_kind(spec) != "file" or not Path(spec).exists():
         return None
     src = Path(spec).resolve()
     for out in outputs:
@@ -118,11 +119,16 @@ def grpc_probe(host: str, port: int, timeout_s: float = 5.0) -> str | None:
 
 
 def check_source(spec: str) -> str | None:
-    """A missing file is reported at once; cameras and URLs are checked by the worker that opens them."""
-    if spec.isdigit() or "://" in spec:
-        return None
-    from ..runtime.sources import check_file
+    """A missing file (or a negative camera index) is reported at once; cameras and URLs are
+    checked by the worker that opens them."""
+    from ..runtime.sources import check_file, parse_source
 
+    try:
+        kind, _ = parse_source(spec)
+    except ConfigError as e:
+        return str(e)
+    if kind != "file":
+        return None
     try:
         check_file(Path(spec))
     except SourceOpenError as e:

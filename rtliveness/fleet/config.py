@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_low_light_target
+from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_low_light_target, check_field_types
 from ..errors import ConfigError
 
 __all__ = ["FleetConfig"]
@@ -39,6 +39,7 @@ class FleetConfig:
     low_light_target: float = LOW_LIGHT_TARGET  # the loop's crop gain (rtliveness.runtime.exposure)
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         object.__setattr__(self, "low_light_target", check_low_light_target(self.low_light_target))
         if self.workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {self.workers}")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__
+from ..atomic import atomic_file
 from ..errors import ConfigError, RtlivenessError
 from .checks import absolute_source, check_options, check_out_dir, check_source, output_clash, probe_address
 from .config import FleetConfig
@@ -436,9 +437,8 @@ class Fleet:
             "scorer": {"actors": len(self.scorers), "batching": scorer,
                        "batch_sizes": merge_histograms(scorer)},
         }
-        tmp = self.out_dir / ".fleet.json.tmp"
-        tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.out_dir / "fleet.json")
+        with atomic_file(self.out_dir / "fleet.json", "w", fsync=False, encoding="utf-8") as fh:
+            fh.write(json.dumps(doc, indent=2) + "\n")
         return doc
 
 

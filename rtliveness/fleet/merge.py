@@ -31,7 +31,6 @@ class StreamLedger:
         self.last_frame = -1  # index of the last frame record written
         self.max_track = 0
         self.restarts = 0
-        self.events: list[str] = []
 
     def new_epoch(self) -> int:
         self.epochs.append(EpochState())
@@ -52,10 +51,6 @@ class StreamLedger:
         e.stopped, e.error = report["stopped"], report["error"]
         for t in e.tracks:
             self.max_track = max(self.max_track, int(t["track"]))
-
-    @property
-    def ended(self) -> bool:
-        return bool(self.epochs) and self.epochs[-1].stopped is not None
 
     def seconds(self) -> float:
         return sum(e.seconds for e in self.epochs)

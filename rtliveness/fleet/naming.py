@@ -8,7 +8,7 @@ from typing import Iterable
 
 from ..errors import ConfigError
 
-__all__ = ["source_name", "unique_names", "read_sources_file"]
+__all__ = ["source_kind", "source_name", "unique_names", "read_sources_file"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _EPOCH = re.compile(r"\.(epoch\d+)$")  # the suffix of a restarted stream's video: never a source's own name
@@ -22,11 +22,24 @@ def source_name(spec: str) -> str:
     return _EPOCH.sub(r"_\1", _plain_name(spec))
 
 
+def source_kind(spec: str) -> str:
+    """``camera``, ``stream`` or ``file``, as ``rtliveness run`` classifies a SOURCE
+    (:func:`rtliveness.runtime.sources.parse_source`, the one rule); a negative camera index,
+    which ``run`` refuses, is ``invalid`` (the stream fails with run's message)."""
+    from ..runtime.sources import parse_source
+
+    try:
+        return parse_source(spec)[0]
+    except ConfigError:
+        return "invalid"
+
+
 def _plain_name(spec: str) -> str:
     s = str(spec).strip()
-    if s.isdigit():
-        return f"camera{s}"
-    if "://" in s:
+    kind = source_kind(s)
+    if kind == "camera":
+        return f"camera{int(s)}"
+    if kind == "stream":
         rest = s.split("://", 1)[1]
         rest = rest.rsplit("@", 1)[-1]  # drop user:password@
         rest = rest.split("?", 1)[0]

@@ -76,7 +76,7 @@ class StreamRunner:
                 if self.spec.video_path:
                     from ..runtime.sinks import VideoSink
 
-                    video = VideoSink(self.spec.video_path, getattr(src, "fps", None) or 25.0)
+                    video = VideoSink(self.spec.video_path, getattr(src, "fps", None))
                 live = bool(getattr(src, "is_live", False))
                 for frame in src:
                     if self._stop.is_set():
@@ -105,7 +105,11 @@ class StreamRunner:
         finally:
             try:
                 if video is not None:
-                    video.close()
+                    try:
+                        video.close()
+                    except Exception as exc:  # noqa: BLE001 - a video that could not be finalised fails the stream
+                        if error is None:
+                            stopped, error = "error", " ".join(str(exc).split())[:300] or type(exc).__name__
             finally:
                 if pipeline is not None:
                     pipeline.close()

@@ -18,8 +18,9 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ClosedError, ConfigError
 from ..logodds import sigmoid
+from .dims import EMBED_DIM
 from .checkpoint import LoadedModel, ModelMeta
 
 __all__ = [
@@ -98,14 +99,14 @@ class TorchScorer:
 
     def embed(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
         if len(crops_bgr) == 0:
-            return np.zeros((0, 512), np.float32)
+            return np.zeros((0, EMBED_DIM), np.float32)
         return self.embed_array(preprocess_crops(crops_bgr, self.meta))
 
     def embed_array(self, x: np.ndarray) -> np.ndarray:
         """Normalised float32 NCHW crops (:func:`preprocess_crops`) → (N, 512) float32 embeddings."""
         torch = self._torch
         if self.model is None:
-            raise RuntimeError("this scorer is closed")
+            raise ClosedError("this scorer is closed (close() was called); build a new one")
         with torch.inference_mode():
             return self._encode(torch.from_numpy(x)).float().cpu().numpy()
 
@@ -120,7 +121,7 @@ class TorchScorer:
     def head(self, windows: np.ndarray) -> np.ndarray:
         torch = self._torch
         if self.model is None:
-            raise RuntimeError("this scorer is closed")
+            raise ClosedError("this scorer is closed (close() was called); build a new one")
         if len(windows) == 0:
             return np.zeros((0,), np.float64)
         with torch.inference_mode():

@@ -20,6 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .dims import EMBED_DIM
+
 __all__ = ["BatchingScorer", "BatchStats"]
 
 
@@ -119,11 +121,18 @@ class _Client:
         self._owner = owner
         self.meta = owner.meta
 
+    def _shared(self) -> "BatchingScorer":
+        if self._owner is None:
+            from ..errors import ClosedError
+
+            raise ClosedError("this scorer client is closed (its pipeline was closed); ask the shared scorer for a new client")
+        return self._owner
+
     def embed(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
-        return self._owner.embed(crops_bgr)
+        return self._shared().embed(crops_bgr)
 
     def head(self, windows: np.ndarray) -> np.ndarray:
-        return self._owner.head(windows)
+        return self._shared().head(windows)
 
     def close(self) -> None:
         self._owner = None  # type: ignore[assignment]
@@ -142,7 +151,7 @@ class BatchingScorer:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self.inner = scorer
         self.meta = scorer.meta
-        self._embed = _Lane("embed", scorer.embed, max_batch, max_wait_s, np.zeros((0, 512), np.float32))
+        self._embed = _Lane("embed", scorer.embed, max_batch, max_wait_s, np.zeros((0, EMBED_DIM), np.float32))
         self._head = _Lane("head", scorer.head, max_batch * 4, max_wait_s, np.zeros((0,), np.float64))
         self._closed = False
 

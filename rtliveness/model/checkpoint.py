@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +22,9 @@ from typing import Any, Mapping
 
 import torch
 
+from ..atomic import atomic_file
 from ..errors import WeightsError
+from .dims import IMAGENET_MEAN, IMAGENET_STD, WINDOW
 from .spoofmodel import SpoofModel
 
 __all__ = [
@@ -43,8 +43,6 @@ __all__ = [
 
 CHECKPOINT_FORMAT = "rtliveness-spoofmodel"
 CHECKPOINT_VERSION = 1
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ class ModelMeta:
     input_size: int = 224
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    window: int = 5
+    window: int = WINDOW
     threshold: float = 0.5
     crop_scale: float = 1.0
     class_names: tuple[str, ...] = ("real", "replay", "printed", "2dmask")
@@ -65,8 +63,8 @@ class ModelMeta:
     def __post_init__(self) -> None:
         if not (16 <= int(self.input_size) <= 1024):
             raise WeightsError(f"checkpoint input_size {self.input_size!r} is out of range 16..1024")
-        if int(self.window) != 5:
-            raise WeightsError(f"checkpoint window {self.window!r} is not 5: the SpoofModel head takes 5 crops")
+        if int(self.window) != WINDOW:
+            raise WeightsError(f"checkpoint window {self.window!r} is not {WINDOW}: the SpoofModel head takes {WINDOW} crops")
         if not (0.0 < float(self.threshold) < 1.0):
             raise WeightsError(f"checkpoint threshold {self.threshold!r} is not in (0, 1)")
         for name, thr in self.security_levels:
@@ -164,22 +162,8 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_file(path, "wb") as fh:
+        torch.save(obj, fh)
 
 
 _INT8_SCALES = "int8_scales"

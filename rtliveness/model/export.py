@@ -38,7 +38,7 @@ from ..config import check_onnx_opset
 from ..errors import ConfigError, WeightsError
 from ..outputs import check_output_folder
 from .checkpoint import default_weights_path, load_checkpoint, sha256_file, verify_sidecar
-from .spoofmodel import EMBED_DIM
+from .dims import EMBED_DIM
 
 __all__ = ["export_onnx", "cached_export", "read_export", "onnx_cache_dir", "ONNX_FORMAT", "INSTALL_HINT",
            "ENCODER_FILE", "HEAD_FILE"]

@@ -13,12 +13,12 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, WeightsError
+from ..errors import ClosedError, ConfigError, WeightsError
 from ..logodds import sigmoid
 from .backends import preprocess_crops
 from .checkpoint import ModelMeta
 from .export import ENCODER_FILE, HEAD_FILE, INSTALL_HINT, cached_export, read_export
-from .spoofmodel import EMBED_DIM
+from .dims import EMBED_DIM
 
 __all__ = ["OnnxScorer", "default_ort_threads", "providers_for_device"]
 
@@ -139,6 +139,8 @@ class OnnxScorer:
     # ------------------------------------------------------------------ the Scorer protocol
     def embed_array(self, x: np.ndarray) -> np.ndarray:
         """Already-normalised ``(N, 3, S, S)`` float32 → ``(N, 512)`` float32."""
+        if self._enc is None:
+            raise ClosedError("this scorer is closed (close() was called); build a new one")
         if len(x) == 0:
             return np.zeros((0, EMBED_DIM), np.float32)
         (e,) = self._enc.run(None, {"crops": np.ascontiguousarray(x, dtype=np.float32)})
@@ -151,6 +153,8 @@ class OnnxScorer:
 
     def logits(self, windows: np.ndarray) -> np.ndarray:
         """``(B, 5, 512)`` → ``(B,)`` float64 logits."""
+        if self._head is None:
+            raise ClosedError("this scorer is closed (close() was called); build a new one")
         w = np.ascontiguousarray(np.asarray(windows, np.float32))
         if w.ndim != 3 or w.shape[1] != self.meta.window or w.shape[2] != EMBED_DIM:
             raise ValueError(f"head expects (B, {self.meta.window}, {EMBED_DIM}), got {tuple(w.shape)}")
@@ -158,6 +162,8 @@ class OnnxScorer:
         return np.asarray(logits, np.float64).reshape(-1)
 
     def head(self, windows: np.ndarray) -> np.ndarray:
+        if self._head is None:
+            raise ClosedError("this scorer is closed (close() was called); build a new one")
         if len(windows) == 0:
             return np.zeros((0,), np.float64)
         return sigmoid(self.logits(windows))

@@ -20,12 +20,12 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, WeightsError
+from ..errors import ClosedError, ConfigError, WeightsError
 from ..logodds import sigmoid
 from .backends import preprocess_crops
 from .checkpoint import ModelMeta
 from .export import ENCODER_FILE, HEAD_FILE, cached_export, read_export
-from .spoofmodel import EMBED_DIM
+from .dims import EMBED_DIM
 
 __all__ = ["OpenVinoScorer", "OPENVINO_HINT"]
 
@@ -90,7 +90,7 @@ class OpenVinoScorer:
 
     def _run(self, request, array: np.ndarray) -> np.ndarray:
         if request is None:
-            raise RuntimeError("this scorer is closed")
+            raise ClosedError("this scorer is closed (close() was called); build a new one")
         with self._lock:
             return np.array(request.infer({0: np.ascontiguousarray(array, np.float32)})[0], np.float32)
 

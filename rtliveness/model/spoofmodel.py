@@ -16,10 +16,17 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-__all__ = ["SpoofModel", "EMBED_DIM", "WINDOW"]
+from .dims import EMBED_DIM, WINDOW
 
-EMBED_DIM = 512
-WINDOW = 5
+__all__ = ["SpoofModel", "EMBED_DIM", "WINDOW", "make_encoder"]
+
+
+def make_encoder() -> nn.Module:
+    """torchvision ``resnet18(weights=None)`` with ``fc`` replaced by identity: a crop → 512 numbers
+    (the SpoofModel's ``encoder``; ``rtliveness pretrain`` trains one alone)."""
+    net = resnet18(weights=None)
+    net.fc = nn.Identity()
+    return net
 
 
 class SpoofModel(nn.Module):
@@ -30,8 +37,7 @@ class SpoofModel(nn.Module):
         if window != WINDOW:
             raise ValueError("the origin SpoofModel head is built for windows of 5 crops")
         self.window = window
-        self.encoder = resnet18(weights=None)
-        self.encoder.fc = nn.Identity()
+        self.encoder = make_encoder()
         self.conv1d = nn.Conv1d(window, 1, kernel_size=3, stride=2, padding=1)
         self.fc = nn.Linear(EMBED_DIM // 2, 1)
 

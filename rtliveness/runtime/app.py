@@ -11,7 +11,7 @@ import contextlib
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
@@ -20,7 +20,7 @@ from .pipeline import LivenessPipeline
 from .progress import FpsMeter, Progress
 from .sinks import CallbackSink, JsonlSink, Sink, StopRequested, VideoSink, WindowSink
 
-__all__ = ["RunReport", "process_source", "format_summary", "build_sinks"]
+__all__ = ["RunReport", "process_source", "format_summary", "build_sinks", "stop_signals_as_interrupt"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def build_sinks(source, out: Path | None = None, jsonl: Path | None = None, show
         if show:
             sinks.append(WindowSink(meter=meter))
         if out is not None:
-            sinks.append(VideoSink(out, getattr(source, "fps", None) or 25.0, meter=meter))
+            sinks.append(VideoSink(out, getattr(source, "fps", None), meter=meter))
         if jsonl is not None:
             sinks.append(JsonlSink(jsonl))
     except BaseException:
@@ -167,20 +167,46 @@ def process_source(
     return report
 
 
+def _stop_signals() -> list[signal.Signals]:
+    return [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+
+
+@contextlib.contextmanager
+def stop_signals_as_interrupt():
+    """While inside, SIGTERM and SIGHUP (a supervisor's stop, ``docker stop``, a closed
+    terminal) interrupt as Ctrl+C does — ``KeyboardInterrupt``, so :func:`process_source`
+    finalises every output — where they still have the default action (a host's handlers are
+    left alone). Main thread only; elsewhere nothing changes. ``rtliveness run`` uses it."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in _stop_signals()[1:]:
+            with contextlib.suppress(ValueError, TypeError, OSError):
+                if signal.getsignal(sig) is signal.SIG_DFL:
+                    previous[sig] = signal.signal(sig, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError, OSError):
+                signal.signal(sig, handler)
+
+
 class _WholeFrames:
-    """Ctrl+C during the sink writes of a frame is held until every sink has written it, so the
-    video and the JSON lines end on the same frame; anywhere else it interrupts at once. Active
-    only in the main thread under Python's default SIGINT handler (a host's own handler is left
-    alone)."""
+    """A stop signal (Ctrl+C; SIGTERM / SIGHUP under :func:`stop_signals_as_interrupt`) during the
+    sink writes of a frame is held until every sink has written it, so the video and the JSON
+    lines end on the same frame; anywhere else it interrupts at once. Active only in the main
+    thread, for signals whose handler is Python's default SIGINT handler (a host's own handler is
+    left alone)."""
 
     def __init__(self) -> None:
         self._inside = False
         self._pending = False
-        self._previous = None
+        self._previous: dict = {}
         if threading.current_thread() is threading.main_thread():
-            with contextlib.suppress(ValueError, TypeError):
-                if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-                    self._previous = signal.signal(signal.SIGINT, self._handler)
+            for sig in _stop_signals():
+                with contextlib.suppress(ValueError, TypeError, OSError):
+                    if signal.getsignal(sig) is signal.default_int_handler:
+                        self._previous[sig] = signal.signal(sig, self._handler)
 
     def _handler(self, signum, frame) -> None:
         if self._inside:
@@ -199,21 +225,28 @@ class _WholeFrames:
             raise KeyboardInterrupt
 
     def close(self) -> None:
-        if self._previous is not None:
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for sig, handler in self._previous.items():
+            with contextlib.suppress(ValueError, TypeError, OSError):
+                signal.signal(sig, handler)
+        self._previous = {}
 
 
 def _finalise(sinks: Sequence[Sink], report: RunReport) -> None:
-    """``end(summary)`` then ``close()`` on every sink; every sink is closed even if one fails."""
+    """Close the sinks without a summary first (the video: its trailer, checked), then
+    ``end(summary)`` and ``close()`` the others, so a video that could not be finalised is the
+    summary's error; every sink is closed even if one fails, and the first failure is raised."""
     first: BaseException | None = None
-    for s in sinks:
+    for s in [s for s in sinks if not callable(getattr(s, "end", None))]:
         try:
-            end = getattr(s, "end", None)
-            if callable(end):
-                end(report.to_json())
+            s.close()
         except BaseException as exc:  # noqa: BLE001 - keep closing the others, re-raise below
+            first = first or exc
+    if first is not None and report.error is None:
+        report = replace(report, stopped="error", error=str(first))
+    for s in [s for s in sinks if callable(getattr(s, "end", None))]:
+        try:
+            s.end(report.to_json())
+        except BaseException as exc:  # noqa: BLE001
             first = first or exc
         finally:
             try:

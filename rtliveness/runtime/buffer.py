@@ -7,6 +7,8 @@ from typing import Iterable
 
 import numpy as np
 
+from ..model.dims import WINDOW
+
 __all__ = ["WindowBuffer"]
 
 
@@ -16,7 +18,7 @@ class WindowBuffer:
     Items are anything array-like of a fixed shape (the 512-d embedding of a crop, or the crop).
     """
 
-    def __init__(self, window: int = 5) -> None:
+    def __init__(self, window: int = WINDOW) -> None:
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
         self.window = window

@@ -15,7 +15,58 @@ import numpy as np
 
 from ..config import LOW_LIGHT_MAX_GAIN, check_low_light_target
 
-__all__ = ["lift_low_light"]
+__all__ = ["lift_low_light", "looks_grey", "GreyFaceWatch"]
+
+#: a face region whose channels differ by at most this many grey levels on average has no colour
+#: (grey stored as BGR comes back from mp4v / MJPG within 2.5; a colour face, even a pale one in
+#: a dim webcam frame, differs by 12 or more)
+GREY_TOLERANCE = 4.0
+#: a face region darker than this mean level is not judged (its colour differences shrink with it:
+#: a colour face at a third of its light still differs by 12)
+GREY_MIN_LEVEL = 20.0
+
+
+def looks_grey(region_bgr: np.ndarray) -> bool | None:
+    """Whether a face region carries no colour (an infrared or night-mode camera), ``None`` when
+    it is too dark or too small to tell. A 1-channel region is grey."""
+    if region_bgr.ndim == 2 or region_bgr.shape[2] == 1:
+        return True
+    g = region_bgr[::2, ::2, :3].astype(np.int16)
+    if g.size < 3 * 64 or g.mean() < GREY_MIN_LEVEL:
+        return None
+    spread = (np.abs(g[..., 0] - g[..., 1]).mean() + np.abs(g[..., 1] - g[..., 2]).mean()) / 2.0
+    return bool(spread <= GREY_TOLERANCE)
+
+
+class GreyFaceWatch:
+    """A sink that looks at the first ``faces`` faces of a run (their boxes in the frame):
+    :attr:`grey` is True when that many could be judged and every one had no colour. The bundled
+    model scores many grey live faces as attacks (README, Limits); ``rtliveness run`` warns."""
+
+    def __init__(self, faces: int = 5) -> None:
+        self.faces = faces
+        self.judged = 0
+        self.grey_faces = 0
+
+    def write(self, frame, result) -> None:
+        if self.judged >= self.faces:
+            return
+        img = frame.image_bgr
+        h, w = img.shape[:2]
+        for v in result.faces:
+            b = v.box
+            region = img[max(0, int(b.y1)):min(h, int(b.y2)), max(0, int(b.x1)):min(w, int(b.x2))]
+            verdict = looks_grey(region) if region.size else None
+            if verdict is not None and self.judged < self.faces:
+                self.judged += 1
+                self.grey_faces += int(verdict)
+
+    @property
+    def grey(self) -> bool:
+        return self.judged >= self.faces and self.grey_faces == self.judged
+
+    def close(self) -> None:
+        pass
 
 
 def lift_low_light(crop_bgr: np.ndarray, target: float, max_gain: float = LOW_LIGHT_MAX_GAIN) -> np.ndarray:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..config import LOW_LIGHT_TARGET, DetectorConfig, PipelineConfig, TrackerConfig, check_low_light_target
-from ..errors import ClosedError, FrameError
+from ..errors import ClosedError, ConfigError, FrameError
 from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
 from ..model.device import keep_torch_threads
 from .buffer import WindowBuffer
@@ -152,7 +152,10 @@ class LivenessPipeline:
         from ..model.backends import BackendSpec, build_scorer
         from ..model.device import resolve_device
 
-        config = config or PipelineConfig()
+        config = PipelineConfig() if config is None else config
+        if not isinstance(config, PipelineConfig):
+            raise ConfigError(f"from_config takes a PipelineConfig (or None for the defaults), got {config!r}; "
+                              "e.g. LivenessPipeline.from_config(PipelineConfig(security='balanced'))")
         device = resolve_device(config.device)
         if device == "cpu" and config.cpu_threads:
             import torch

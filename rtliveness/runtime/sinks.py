@@ -13,6 +13,8 @@ Built in: :class:`JsonlSink` (JSON lines), :class:`VideoSink` (annotated video f
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sys
@@ -21,9 +23,10 @@ from typing import IO, Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ClosedError, ConfigError, OutputError
 from ..outputs import check_output_file
 from ..types import Frame, FrameResult
+from .sources import DEFAULT_FPS, sane_fps
 
 __all__ = [
     "Sink",
@@ -38,6 +41,8 @@ __all__ = [
     "VIDEO_EXTENSIONS",
 ]
 
+#: the ``--jsonl`` path that means standard output
+STDOUT = "-"
 #: output video containers and the codec OpenCV's wheels write into each
 VIDEO_EXTENSIONS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID"}
 
@@ -89,7 +94,8 @@ def check_output_paths(source: str | os.PathLike | None, out: str | os.PathLike 
     refuses (a missing or read-only folder, a folder, a read-only file) or that would overwrite
     the source file being read or the other output (``source``: a file source's path, None for
     cameras and streams)."""
-    named = [(what, check_output_file(p, what)) for what, p in (("--out", out), ("--jsonl", jsonl)) if p is not None]
+    named = [(what, check_output_file(p, what)) for what, p in (("--out", out), ("--jsonl", jsonl))
+             if p is not None and str(p) != STDOUT]
     for what, p in named:
         if source is not None and _same_file(p, Path(source)):
             raise ConfigError(f"{what} is the source file itself: {p}; write to another path")
@@ -98,54 +104,77 @@ def check_output_paths(source: str | os.PathLike | None, out: str | os.PathLike 
 
 
 class JsonlSink:
-    """One JSON object per frame (the frame record), then the summary line; each line flushed as
-    written, so a crash never leaves half a line."""
+    """One JSON object per frame (the frame record), then the summary line; each line reaches
+    the file as it is written (no buffer). A line that cannot be written whole (a full disk, a
+    closed pipe) is cut back off the file, so the file holds complete lines only, and the write
+    is an :class:`~rtliveness.errors.OutputError` naming the file."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        _check_folder(self.path)
-        try:
-            self._fh: IO[str] | None = open(self.path, "w", encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"cannot write JSON lines {self.path}: {e.strerror or e}; check the path") from e
+        self._fh: IO[bytes] | None
+        if str(path) == STDOUT:  # ``--jsonl -``: the lines go to standard output (a pipe to jq, say)
+            self._fh = os.fdopen(os.dup(1), "wb", buffering=0)
+            self._name = "standard output"
+        else:
+            _check_folder(self.path)
+            try:
+                self._fh = open(self.path, "wb", buffering=0)
+            except OSError as e:
+                raise ConfigError(f"cannot write JSON lines {self.path}: {e.strerror or e}; check the path") from e
+            self._name = str(self.path)
         self.lines = 0
+        self._whole = 0  # bytes of complete lines in the file
+        self._failed: OutputError | None = None
 
     def write_obj(self, obj: dict[str, Any]) -> None:
         if self._fh is None:
-            raise ValueError("JsonlSink is closed")
-        self._fh.write(json_line(obj) + "\n")
-        self._fh.flush()
+            raise ClosedError(f"JSON lines sink {self._name} is closed; open a new JsonlSink")
+        if self._failed is not None:
+            raise self._failed
+        line = (json_line(obj) + "\n").encode("utf-8")
+        try:
+            done = 0
+            while done < len(line):  # an unbuffered write may take part of the line
+                done += self._fh.write(memoryview(line)[done:]) or 0
+        except OSError as e:
+            with contextlib.suppress(OSError):  # a pipe or a terminal cannot be cut back
+                os.ftruncate(self._fh.fileno(), self._whole)
+            advice = ("the reader of the pipe went away" if e.errno == errno.EPIPE
+                      else "free disk space or choose another --jsonl")
+            self._failed = OutputError(f"cannot write JSON lines to {self._name}: {e.strerror or e} after {self.lines} "
+                                       f"lines (those are whole); {advice}")
+            raise self._failed from None
+        self._whole += len(line)
         self.lines += 1
 
     def write(self, frame: Frame, result: FrameResult) -> None:
         self.write_obj(result.to_json())
 
     def end(self, summary: dict[str, Any]) -> None:
-        self.write_obj({"summary": summary})
+        if self._failed is None:  # after a failed write the file ends on its last whole line
+            self.write_obj({"summary": summary})
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.flush()
-            try:
+            with contextlib.suppress(OSError):
                 os.fsync(self._fh.fileno())
-            except OSError:
-                pass
-            self._fh.close()
+            with contextlib.suppress(OSError):
+                self._fh.close()
             self._fh = None
 
 
 class VideoSink:
     """The annotated video: every frame with the overlay drawn, written to a video file.
 
-    The writer opens on the first frame (its size). ``fps`` is the output file's frame rate;
-    ``meter`` (a :class:`~rtliveness.runtime.progress.FpsMeter`) supplies the processing FPS drawn
-    in the corner, when given."""
+    The writer opens on the first frame (its size). ``fps`` is the output file's frame rate (None
+    or an implausible value: 25); ``meter`` (a :class:`~rtliveness.runtime.progress.FpsMeter`)
+    supplies the processing FPS drawn in the corner, when given."""
 
-    def __init__(self, path: str | os.PathLike, fps: float, meter=None) -> None:
+    def __init__(self, path: str | os.PathLike, fps: float | None, meter=None) -> None:
         self.path = Path(path)
         self.fourcc = fourcc_for(self.path)
         _check_folder(self.path)
-        self.fps = float(fps) if fps and fps > 0 else 25.0
+        self.fps = sane_fps(fps) or DEFAULT_FPS
         self.meter = meter
         self._writer = None
         self._size: tuple[int, int] | None = None
@@ -171,9 +200,23 @@ class VideoSink:
         self.write_image(draw_result(frame.image_bgr, result, None if self.meter is None else self.meter.fps))
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+        """Write the trailer, then prove the file opens and its first frame decodes: OpenCV's
+        writer reports no error (a full disk leaves an mp4 without its index, unplayable), so a
+        file that fails is an :class:`~rtliveness.errors.OutputError` (a few ms per run)."""
+        if self._writer is None:
+            return
+        import cv2
+
+        self._writer.release()
+        self._writer = None
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            ok = cap.isOpened() and cap.read()[0]
+        finally:
+            cap.release()
+        if not ok:
+            raise OutputError(f"the video {self.path} could not be finalised after {self.frames} frames (the disk may "
+                              "be full); free disk space or choose another --out")
 
 
 class WindowSink:

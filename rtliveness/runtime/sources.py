@@ -35,7 +35,8 @@ import cv2
 import numpy as np
 
 from ..config import StreamConfig
-from ..errors import ConfigError, SourceOpenError, StreamLostError
+from ..errors import ClosedError, ConfigError, SourceOpenError, StreamLostError
+from ..model.dims import WINDOW
 from ..types import Frame, as_bgr
 
 __all__ = [
@@ -74,15 +75,28 @@ class FrameSource(Protocol):
 
 def parse_source(spec: str | int) -> tuple[str, str | int]:
     """Classify a SOURCE argument: ('camera', index) | ('stream', url) | ('file', path)."""
+    if isinstance(spec, bool) or spec is None:
+        raise ConfigError(f"invalid source {spec!r}: give a camera index (0, 1 …), a URL or a file path")
     if isinstance(spec, int):
+        if spec < 0:  # OpenCV's "any camera" (-1) crashes some capture back ends: refuse it here
+            raise ConfigError(f"camera index must be >= 0, got {spec}")
         return "camera", spec
     s = str(spec).strip()
+    if not s:
+        raise ConfigError("empty source: give a camera index (0, 1 …), a URL or a file path")
     if s.lstrip("-").isdigit():
         idx = int(s)
         if idx < 0:
             raise ConfigError(f"camera index must be >= 0, got {idx}")
         return "camera", idx
     if s.lower().startswith(_STREAM_PREFIXES):
+        try:
+            parts = urlsplit(s)
+            parts.port  # noqa: B018 - raises on a port outside 0..65535 or not a number
+        except ValueError as e:
+            raise ConfigError(f"malformed stream URL {s!r}: {e}; e.g. rtsp://camera.local:554/stream") from None
+        if not parts.hostname:
+            raise ConfigError(f"malformed stream URL {s!r}: no host; e.g. rtsp://camera.local:554/stream")
         return "stream", s
     return "file", s
 
@@ -118,8 +132,21 @@ class ArraySource(_SourceBase):
             yield Frame(i, as_bgr(img), i / self.fps)
 
 
+#: the frame rate assumed where a source reports none (a camera, a photo) or an implausible one
+DEFAULT_FPS = 25.0
+
+
+def sane_fps(fps: float | None) -> float | None:
+    """A reported frame rate if it is plausible (finite, in (0, 1000)), else None."""
+    try:
+        f = float(fps) if fps is not None else float("nan")
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) and 0.0 < f < 1000.0 else None
+
+
 #: frames a still photo is delivered as: one full window of the SpoofModel (``ModelMeta.window``)
-STILL_FRAMES = 5
+STILL_FRAMES = WINDOW
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 _BMP_HEADER_SIZES = (b"\x0c", b"\x28", b"\x38", b"\x40", b"\x6c", b"\x7c")  # the DIB header's size, first byte
@@ -222,6 +249,9 @@ def check_file(p: Path, what: str = "video file") -> None:
     """One clear :class:`SourceOpenError` for a path that is not a readable, non-empty file (the
     one place of this rule: ``run``, the API and the fleet driver's early check)."""
     if not p.exists():
+        scheme = str(p).split(":/", 1)[0].lower() + "://"
+        if ":/" in str(p) and scheme in _STREAM_PREFIXES:  # rtsp:/host/x: Path() folds the URL's "//"
+            raise SourceOpenError(f"{what} not found: {p}; a stream URL needs two slashes, e.g. {scheme}host:port/path")
         raise SourceOpenError(f"{what} not found: {p}; check the path")
     if p.is_dir():
         raise SourceOpenError(f"source is a folder, not {'an' if what[0] in 'aeiou' else 'a'} {what}: {p}; give one video or photo file")
@@ -253,7 +283,7 @@ class StillSource(_SourceBase):
     default), so it is detected, tracked and scored exactly as a video that does not move. The
     image is read-only: every frame is the same array."""
 
-    def __init__(self, path: str | os.PathLike, frames: int = STILL_FRAMES, fps: float = 25.0) -> None:
+    def __init__(self, path: str | os.PathLike, frames: int = STILL_FRAMES, fps: float = DEFAULT_FPS) -> None:
         if frames < 1:
             raise ConfigError(f"a still photo is delivered as frames >= 1 times, got {frames}")
         p = Path(path)
@@ -324,13 +354,14 @@ class FileSource(_SourceBase):
         cap = capture if capture is not None else cv2.VideoCapture(str(p))
         if not cap.isOpened():
             cap.release()
-            raise SourceOpenError(f"cannot decode video file {p}: not a video OpenCV can read, or corrupt; convert it to mp4 (H.264) and retry")
+            raise SourceOpenError(f"cannot decode video file {p}: not a video OpenCV can read, or corrupt (a recording "
+                                  "cut off before it was finished has no index); convert it to mp4 (H.264) and retry")
         ok, first = cap.read()
         if not ok or first is None:
             cap.release()
             raise SourceOpenError(f"cannot decode any frame of video file {p}: the file is truncated or corrupt")
         fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else 25.0
+        self.fps = sane_fps(fps) or DEFAULT_FPS
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = n if n > 0 else None
         self.size = (int(first.shape[1]), int(first.shape[0]))
@@ -386,7 +417,7 @@ class FileSource(_SourceBase):
         ``time.monotonic()`` reaches ``deadline``, even while waiting for the decoder.
         ``None``: no deadline. A file source can be iterated once either way."""
         if self._thread is not None:
-            raise RuntimeError("a FileSource can be iterated once; open the file again")
+            raise ClosedError("a FileSource can be iterated once; open the file again")
         self._thread = threading.Thread(target=self._reader, name=f"rtliveness-file-{id(self):x}", daemon=True)
         self._thread.start()
         i = 0
@@ -453,7 +484,7 @@ class LiveSource(_SourceBase):
                 cap.release()
             raise SourceOpenError(self._open_failure_message())
         fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else None
+        self.fps = sane_fps(fps)
         self._cap = cap
         self._thread = threading.Thread(target=self._reader, name=f"rtliveness-live-{id(self):x}", daemon=True)
         self._thread.start()

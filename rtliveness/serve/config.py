@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_low_light_target
+from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_low_light_target, check_field_types
 from ..errors import ConfigError
 
 __all__ = ["ServeConfig"]
@@ -45,6 +45,7 @@ class ServeConfig:
     allow_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if not 0 < self.port < 65536:
             raise ConfigError(f"--port must be in 1..65535, got {self.port}")
         if self.max_streams < 1:

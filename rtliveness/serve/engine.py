@@ -68,10 +68,6 @@ class Engine:
         with self._lock:
             self._active = max(0, self._active - 1)
 
-    @property
-    def active_streams(self) -> int:
-        return self._active
-
     # ------------------------------------------------------------------ pipelines
     def pipeline(self):
         """A new pipeline with its own tracks and windows on the shared model and detector."""

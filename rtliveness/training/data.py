@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..model.dims import WINDOW
 from ..runtime.crop import center_rescale
 from .attacks import CLASSES
 
@@ -38,7 +39,6 @@ __all__ = [
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
 DATA_META = "rtliveness_data.json"
 DEFAULT_PERSON_PATTERN = r"^[^_]+_([^_]+)_"
-WINDOW = 5
 
 
 @dataclass(frozen=True)

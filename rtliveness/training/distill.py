@@ -10,13 +10,13 @@ read from the folder the user gives (``--teacher DIR``).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
+from ..atomic import atomic_file
 from ..errors import DataError
 from .data import Sample
 from .teachers.minifasnet_constants import SPOOF_THRESHOLD
@@ -43,9 +43,8 @@ def soft_targets(teacher_dir: str | Path, samples: Sequence[Sample], crop_scale:
             if progress is not None:
                 progress(i + 1, len(todo))
         if cache is not None:
-            tmp = Path(cache).with_suffix(".tmp")
-            tmp.write_text(json.dumps(known, indent=0, sort_keys=True))
-            os.replace(tmp, cache)
+            with atomic_file(cache, "w") as fh:
+                fh.write(json.dumps(known, indent=0, sort_keys=True))
     return np.array([known[s.name] for s in samples], np.float64)
 
 
@@ -70,10 +69,8 @@ def teacher_features(teacher_dir: str | Path, samples: Sequence[Sample], crop_sc
             if progress is not None:
                 progress(i + 1, len(todo))
         if cache is not None:
-            tmp = Path(cache).with_name(Path(cache).name + ".tmp")
-            with open(tmp, "wb") as f:
-                np.savez(f, **known)
-            os.replace(tmp, cache)
+            with atomic_file(cache, "wb") as fh:
+                np.savez(fh, **known)
     return np.stack([known[s.name] for s in samples]).astype(np.float32)
 
 

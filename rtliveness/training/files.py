@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
 
+from ..atomic import atomic_file
 from ..errors import DataError
 
 
@@ -16,19 +16,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, flush it to disk, then rename it over
     ``path``: a reader sees the old file or the new one, never half of one. The file gets the
     permissions of any new file (the umask), not ``mkstemp``'s private 0600."""
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; these are ordinary files
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w") as fh:
+        fh.write(text)
 
 
 def write_sample(sdir: Path, crops: list) -> None:

@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..config import check_calibration
 from ..logodds import logit, sigmoid
 from .metrics_inputs import BONA_FIDE, ArrayLike, _classes, _scores, class_order
 from .metrics_roc import eer
@@ -78,22 +79,14 @@ def calibrate_threshold(
       BPCER, then the higher threshold.
 
     Returns a score value (or just above the largest score) to use as ``score >= threshold``.
-    Raises ValueError for an unknown method, a missing/invalid target, or data without both bona
-    fide and attack samples (no threshold can be calibrated then).
+    Raises :class:`~rtliveness.errors.ConfigError` (a ValueError) for an unknown method or a
+    missing/invalid target, and ValueError for data without both bona fide and attack samples
+    (no threshold can be calibrated then).
     """
     s = _scores(scores)
     c = _classes(classes, s.size)
     n_bf = int(np.count_nonzero(c == bona_fide))
-    if method not in ("eer", "apcer", "bpcer"):
-        raise ValueError(f"unknown calibration method {method!r}: use 'eer', 'apcer' or 'bpcer'")
-    if method == "eer":
-        if target is not None:
-            raise ValueError("method='eer' takes no target")
-    else:
-        if target is None:
-            raise ValueError(f"method={method!r} needs a target rate, e.g. target=0.05")
-        if not 0.0 <= float(target) <= 1.0:
-            raise ValueError(f"target must be in [0, 1], got {target!r}")
+    check_calibration(method, target, flag="method")  # the one rule (a ConfigError, a ValueError)
     if n_bf == 0 or n_bf == s.size:
         raise ValueError(
             f"calibration needs both bona fide ({bona_fide!r}) and attack samples, got "

@@ -21,7 +21,8 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
+from ..model.dims import EMBED_DIM
 from ..runtime.crop import crop_face
 from ..runtime.track import box_iou, follow_face
 from .attacks import CLASSES
@@ -128,7 +129,7 @@ class _NoScores:
     def embed(self, crops):
         import numpy as np
 
-        return np.zeros((len(crops), 512), np.float32)
+        return np.zeros((len(crops), EMBED_DIM), np.float32)
 
     def head(self, windows):
         import numpy as np
@@ -147,6 +148,13 @@ def loop_window(found: list) -> list | None:
     return [f[1] for f in found]
 
 
+def check_windows(stride: int, window_step: int) -> None:
+    """``--stride`` and ``--step`` are frame counts >= 1 (:class:`ConfigError` otherwise: an
+    option, not the data, is wrong)."""
+    if stride < 1 or window_step < 1:
+        raise ConfigError(f"--stride and --step must be >= 1 frame, got {stride} and {window_step}")
+
+
 def prepare_videos(videos: Iterable[tuple[str | Path, str]], out_root: str | Path, detector, crop_scale: float,
                    crop_size: int = 224, stride: int = 1, window_step: int = 5, person: str | None = None,
                    max_samples: int | None = None, progress: Callable[[int, str], None] | None = None) -> dict:
@@ -161,8 +169,7 @@ def prepare_videos(videos: Iterable[tuple[str | Path, str]], out_root: str | Pat
     """
     from ..runtime.sources import FileSource
 
-    if stride < 1 or window_step < 1:
-        raise DataError("stride and window step must be >= 1")
+    check_windows(stride, window_step)
     from ..runtime.sources import is_still_image
 
     pairs = [(Path(v), label) for v, label in videos]

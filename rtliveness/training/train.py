@@ -26,7 +26,7 @@ from ..errors import ConfigError, DataError, WeightsError
 from ..model.backends import preprocess_crops
 from ..model.checkpoint import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, atomic_torch_save, save_checkpoint
 from ..model.device import resolve_device
-from ..model.spoofmodel import EMBED_DIM, SpoofModel
+from ..model.spoofmodel import EMBED_DIM, WINDOW, SpoofModel
 from ..runtime.progress import Progress
 from .attacks import CLASSES
 from .balance import BALANCE_MODES, family_weights
@@ -355,7 +355,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     if not dev_s or len({s.label for s in dev_s}) < 2:
         raise DataError(f"the dev split of {data_root} needs both real and attack samples; add more identities")
 
-    meta = ModelMeta(input_size=config.input_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, window=5, threshold=0.5,
+    meta = ModelMeta(input_size=config.input_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, window=WINDOW, threshold=0.5,
                      crop_scale=float(crop_scale), class_names=CLASSES)
     if config.init_weights is not None:
         init_meta = load_init_weights(SpoofModel(), Path(config.init_weights))  # fail early on a bad file

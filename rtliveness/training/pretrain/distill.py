@@ -36,8 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import resnet18
-
+from ...model.dims import EMBED_DIM, IMAGENET_MEAN, IMAGENET_STD
+from ...model.spoofmodel import make_encoder
 from .dlib_resnet import DLIB_IMAGENET_MEAN, DlibResNet, dlib_normalize
 
 __all__ = [
@@ -52,8 +52,6 @@ __all__ = [
     "heldout_agreement",
 ]
 
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -106,10 +104,9 @@ class DistillResult:
 
 
 def make_student() -> nn.Module:
-    """torchvision ``resnet18(weights=None)`` with ``fc = Identity`` (512-d output)."""
-    net = resnet18(weights=None)
-    net.fc = nn.Identity()
-    return net
+    """A new SpoofModel encoder (:func:`~rtliveness.model.spoofmodel.make_encoder`: torchvision
+    ``resnet18(weights=None)`` with ``fc = Identity``, 512-d output)."""
+    return make_encoder()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,7 +273,7 @@ def distill(teacher: DlibResNet, images: Iterable[np.ndarray], steps: int,
                 t_feat = _teacher_features(teacher, t_rgb.to(device))
                 s_rgb = s_rgb.to(device)
             if t_feat.shape[1] != 512:
-                raise ValueError(f"teacher features are {t_feat.shape[1]}-d; resnet18 gives 512")
+                raise ValueError(f"teacher features are {t_feat.shape[1]}-d; resnet18 gives {EMBED_DIM}")
             for group in opt.param_groups:
                 group["lr"] = lr_at(step)
             loss, cos = _loss(net(_student_normalize(s_rgb, cfg)), t_feat, cfg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import ConfigError
+from ...model.dims import WINDOW
 from ..attacks import CLASSES
 
 _VIDEO_EXT = (".mov", ".mp4", ".avi", ".mkv")
@@ -13,7 +14,7 @@ _VIDEO_EXT = (".mov", ".mp4", ".avi", ".mkv")
 _IMAGE_EXT = (".jpg", ".jpeg", ".png")
 
 
-_WINDOW = 5
+_WINDOW = WINDOW  # frames of a sample: one window of the SpoofModel
 
 
 @dataclass(frozen=True)
