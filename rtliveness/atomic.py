@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -17,14 +17,12 @@ def atomic_file(path: str | os.PathLike, mode: str = "wb", fsync: bool = True, *
     """A file opened beside ``path`` (``mode`` ``"wb"`` or ``"w"``), renamed over ``path`` when
     the block ends without an error and removed when it raises: a reader sees the old file or
     the new one, never half of one. ``fsync``: the data reach the disk before the rename (off
-    for a status file rewritten every second). The file gets the permissions of any new file
-    (the umask), not ``mkstemp``'s private 0600."""
+    for a status file rewritten every second). The file is created with the permissions of any
+    new file (0666 less the umask; no process-wide umask change, no chmod)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, mode, **open_kw) as fh:
             yield fh
             fh.flush()
@@ -32,5 +30,5 @@ def atomic_file(path: str | os.PathLike, mode: str = "wb", fsync: bool = True, *
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

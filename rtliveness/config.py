@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 from dataclasses import dataclass, field
@@ -33,15 +32,50 @@ def _check(cond: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
-_NUMBER = {"float": numbers.Real, "int": int}
+def _as_float(value: object) -> float | None:
+    """A float from a number or a numeric string (``"0.5"``, ``Decimal``, numpy), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (numbers.Real, str)) or type(value).__name__ == "Decimal":
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _as_int(value: object) -> int | None:
+    """An int from an integer (numpy's too) or a string of digits, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    return None
+
+
+def _as_bool(value: object) -> bool | None:
+    """A flag from a bool (numpy's too) or 0 / 1, else None."""
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and int(value) in (0, 1):
+        return bool(value)
+    return None
 
 
 def check_field_types(record: object) -> None:
-    """Each field of a frozen config record holds a value of its annotated kind — a number where
-    ``float``/``int`` is written (``None`` where ``| None`` is), a string, a flag, a path, a
-    tuple of numbers — else :class:`ConfigError` naming the record and the field. The range
-    checks that follow compare values, and ``None < 0.5`` would be a bare ``TypeError``."""
+    """Each field of a frozen config record holds a value of its annotated kind, normalised in
+    place — a float where ``float`` is written (numbers, numeric strings and numpy scalars are
+    converted), an int where ``int`` is (numpy integers and strings of digits too), a flag
+    (``bool``, numpy's, 0 / 1), a string, a path, a tuple (lists and arrays become tuples);
+    ``None`` where ``| None`` is written — else :class:`ConfigError` naming the record and the
+    field. The range checks that follow compare values, and ``None < 0.5`` would be a bare
+    ``TypeError``."""
     import dataclasses
+    import os
 
     cls = type(record).__name__
     for f in dataclasses.fields(record):  # type: ignore[arg-type]
@@ -50,29 +84,35 @@ def check_field_types(record: object) -> None:
         if "None" in kinds and value is None:
             continue
         base = kinds[0]
-        if base in _NUMBER:
-            ok = isinstance(value, _NUMBER[base]) and not isinstance(value, bool)
-            want = "an integer" if base == "int" else "a number"
+        new: object = None
+        if base == "float":
+            new, want = _as_float(value), "a number"
+        elif base == "int":
+            new, want = _as_int(value), "an integer"
         elif base == "bool":
-            ok, want = isinstance(value, bool), "true or false"
+            new, want = _as_bool(value), "true or false"
         elif base == "str":
-            ok, want = isinstance(value, str), "a string"
+            new, want = (value if isinstance(value, str) else None), "a string"
         elif base == "Path":
-            import os
-
-            ok, want = isinstance(value, (str, os.PathLike)), "a path (str or pathlib.Path)"
-        elif base.startswith("tuple[str"):
-            ok = isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value)
-            want = "a tuple of strings"
+            new, want = (value if isinstance(value, (str, os.PathLike)) else None), "a path (str or pathlib.Path)"
         elif base.startswith("tuple["):
-            ok = isinstance(value, (tuple, list)) and all(
-                isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
-            want = "a tuple of numbers"
+            import numpy as np
+
+            items = list(value) if isinstance(value, (tuple, list, np.ndarray)) else None
+            if base.startswith("tuple[str"):
+                want = "a tuple of strings"
+                new = tuple(items) if items is not None and all(isinstance(v, str) for v in items) else None
+            else:
+                want = "a tuple of numbers"
+                floats = [_as_float(v) for v in items] if items is not None else [None]
+                new = tuple(floats) if all(v is not None for v in floats) else None  # type: ignore[arg-type]
         else:  # records and other kinds are checked by the record itself
             continue
-        if not ok:
+        if new is None:
             none = " (or None)" if "None" in kinds else ""
             raise ConfigError(f"{cls}: {f.name} must be {want}{none}, got {value!r}")
+        if new is not value:
+            object.__setattr__(record, f.name, new)
 
 
 #: the loop's default low-light target: a face crop whose mean grey level is under this fraction of
@@ -234,8 +274,7 @@ class StreamConfig:
         _check(self.read_timeout_s > 0, f"read_timeout_s must be > 0, got {self.read_timeout_s!r}")
         _check(0 < self.backoff_initial_s <= self.backoff_max_s,
                f"need 0 < backoff_initial_s <= backoff_max_s, got {self.backoff_initial_s!r}, {self.backoff_max_s!r}")
-        _check(math.isfinite(self.give_up_s) and self.give_up_s >= 0,
-               f"--give-up (give_up_s) must be >= 0 seconds, got {self.give_up_s!r}")
+        _check(self.give_up_s >= 0, f"--give-up (give_up_s) must be >= 0 seconds (inf: never give up), got {self.give_up_s!r}")
 
 
 @dataclass(frozen=True)

@@ -289,13 +289,14 @@ def test_config_records_refuse_wrong_kinds_with_a_config_error_naming_the_field(
 
     cases = [
         (lambda: PipelineConfig(weights=123), "PipelineConfig: weights must be a path (str or pathlib.Path) (or None), got 123"),
-        (lambda: PipelineConfig(threshold="0.5"), "PipelineConfig: threshold must be a number (or None), got '0.5'"),
-        (lambda: PipelineConfig(verify_checksum=1), "PipelineConfig: verify_checksum must be true or false, got 1"),
+        (lambda: PipelineConfig(threshold="half"), "PipelineConfig: threshold must be a number (or None), got 'half'"),
+        (lambda: PipelineConfig(verify_checksum="yes"), "PipelineConfig: verify_checksum must be true or false, got 'yes'"),
+        (lambda: PipelineConfig(cpu_threads=2.5), "PipelineConfig: cpu_threads must be an integer, got 2.5"),
         (lambda: DetectorConfig(thresholds=None), "DetectorConfig: thresholds must be a tuple of numbers, got None"),
         (lambda: DetectorConfig(every_n=True), "DetectorConfig: every_n must be an integer, got True"),
         (lambda: TrackerConfig(iou_threshold=None), "TrackerConfig: iou_threshold must be a number, got None"),
         (lambda: StreamConfig(give_up_s="x"), "StreamConfig: give_up_s must be a number, got 'x'"),
-        (lambda: ServeConfig(port="80"), "ServeConfig: port must be an integer, got '80'"),
+        (lambda: ServeConfig(port="http"), "ServeConfig: port must be an integer, got 'http'"),
         (lambda: ServeConfig(allow_origins=("https://a", 1)), "ServeConfig: allow_origins must be a tuple of strings, got ('https://a', 1)"),
         (lambda: FleetConfig(sources=("a.mp4",), workers=2.5), "FleetConfig: workers must be an integer, got 2.5"),
     ]
@@ -303,9 +304,18 @@ def test_config_records_refuse_wrong_kinds_with_a_config_error_naming_the_field(
         with pytest.raises(ConfigError) as err:
             make()
         assert str(err.value) == message
-    assert PipelineConfig(threshold=np.float32(0.25)).threshold == np.float32(0.25)
+    # values a host reads from a YAML / JSON file or computes with numpy are normalised, not refused
+    from decimal import Decimal
+
+    assert PipelineConfig(threshold=np.float32(0.25)).threshold == 0.25 and PipelineConfig(threshold="0.5").threshold == 0.5
+    assert type(PipelineConfig(threshold=np.float32(0.25)).threshold) is float
     assert PipelineConfig(weights="w.pt").weights == Path("w.pt")
-    assert DetectorConfig(thresholds=[0.6, 0.7, 0.7], min_face_size=None).thresholds == [0.6, 0.7, 0.7]
+    assert DetectorConfig(thresholds=np.array([0.6, 0.7, 0.7])).thresholds == (0.6, 0.7, 0.7)
+    assert DetectorConfig(thresholds=[0.6, 0.7, 0.7]).thresholds == (0.6, 0.7, 0.7)
+    assert DetectorConfig(every_n=np.int64(2)).every_n == 2 and type(DetectorConfig(every_n=np.int64(2)).every_n) is int
+    assert TrackerConfig(iou_threshold=Decimal("0.3")).iou_threshold == 0.3
+    assert StreamConfig(reconnect=np.bool_(False)).reconnect is False and StreamConfig(reconnect=1).reconnect is True
+    assert StreamConfig(give_up_s=float("inf")).give_up_s == float("inf")  # never give up
     with pytest.raises(ConfigError, match=r"^from_config takes a PipelineConfig \(or None for the defaults\), got 'x'"):
         LivenessPipeline.from_config("x")
 

@@ -191,3 +191,38 @@ def test_outputs_must_not_name_the_source_or_each_other(tmp_path):
         check_output_paths(str(src), None, tmp_path / "." / "in.mp4")
     with pytest.raises(ConfigError, match="--out and --jsonl are the same file"):
         check_output_paths(src, tmp_path / "o.mp4", tmp_path / "sub" / ".." / "o.mp4")
+
+
+class _FullAfter:
+    """A file object that takes ``room`` more bytes, then fails as a full disk does (part of a write first)."""
+
+    def __init__(self, fh, room: int) -> None:
+        self._fh, self.room = fh, room
+
+    def write(self, data) -> int:
+        if self.room <= 0:
+            raise OSError(28, "No space left on device")
+        n = min(len(data), self.room)
+        self.room -= n
+        return self._fh.write(bytes(data[:n]))
+
+    def __getattr__(self, name):
+        return getattr(self._fh, name)
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["its-own-file", "standard-output"])
+def test_a_line_that_cannot_be_written_whole_is_cut_back_only_from_a_file_the_sink_opened(tmp_path, own):
+    from rtliveness.errors import OutputError
+
+    path = tmp_path / "o.jsonl"
+    js = JsonlSink(path)
+    js._own = own  # standard output (--jsonl -) may hold other writers' lines: never cut back
+    js.write_obj({"frame": 0})
+    js._fh = _FullAfter(js._fh, 5)
+    with pytest.raises(OutputError, match=r"No space left on device after 1 lines \(those are whole\); free disk space"):
+        js.write_obj({"frame": 1})
+    with pytest.raises(OutputError):  # the sink stays failed
+        js.write_obj({"frame": 2})
+    js.end({"frames": 3})  # nothing more is written after a failure
+    js.close()
+    assert path.read_text() == ('{"frame":0}\n' if own else '{"frame":0}\n{"fra')

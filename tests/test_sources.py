@@ -20,14 +20,18 @@ def test_parse_source():
     assert parse_source("HTTP://h/x.mjpg")[0] == "stream"
     assert parse_source("https://h/x")[0] == "stream"
     assert parse_source("clip.mp4") == ("file", "clip.mp4")
-    assert parse_source("rtsp://user:pw@[::1]:554/live") == ("stream", "rtsp://user:pw@[::1]:554/live")
+    # what FFmpeg opens stays a stream: IPv6 hosts, brackets in a password, its listening forms without a host
+    for url in ("rtsp://user:pw@[::1]:554/live", "http://admin:p[1]@cam/x", "udp://@:5004", "tcp://:5000?listen=1",
+                "rtsp://u:p@ss@cam/x", "rtsp://cam?x=1"):
+        assert parse_source(url) == ("stream", url)
     for bad, message in [("-1", "camera index must be >= 0, got -1"),
                          (-1, "camera index must be >= 0, got -1"),  # an int -1 (OpenCV's "any camera") crashed cv2
                          (True, "invalid source True: give a camera index (0, 1 …), a URL or a file path"),
                          (None, "invalid source None: give a camera index (0, 1 …), a URL or a file path"),
                          (" ", "empty source: give a camera index (0, 1 …), a URL or a file path"),
                          ("rtsp://", "malformed stream URL 'rtsp://': no host; e.g. rtsp://camera.local:554/stream"),
-                         ("rtsp://[::1", "malformed stream URL 'rtsp://[::1': Invalid IPv6 URL; e.g. rtsp://camera.local:554/stream")]:
+                         ("rtsp://[::1", "malformed stream URL 'rtsp://[::1': an IPv6 host needs its closing ]; e.g. rtsp://camera.local:554/stream"),
+                         ("rtsp://cam:0/x", "malformed stream URL 'rtsp://cam:0/x': port '0' is not a number in 1..65535; e.g. rtsp://camera.local:554/stream")]:
         with pytest.raises(ConfigError) as err:
             parse_source(bad)
         assert str(err.value) == message

@@ -241,8 +241,8 @@ def _finalise(sinks: Sequence[Sink], report: RunReport) -> None:
             s.close()
         except BaseException as exc:  # noqa: BLE001 - keep closing the others, re-raise below
             first = first or exc
-    if first is not None and report.error is None:
-        report = replace(report, stopped="error", error=str(first))
+    if isinstance(first, Exception) and report.error is None:  # not a stop signal arriving meanwhile
+        report = replace(report, stopped="error", error=str(first) or type(first).__name__)
     for s in [s for s in sinks if callable(getattr(s, "end", None))]:
         try:
             s.end(report.to_json())

@@ -26,7 +26,6 @@ import numpy as np
 from ..errors import ClosedError, ConfigError, OutputError
 from ..outputs import check_output_file
 from ..types import Frame, FrameResult
-from .sources import DEFAULT_FPS, sane_fps
 
 __all__ = [
     "Sink",
@@ -113,8 +112,12 @@ class JsonlSink:
         self.path = Path(path)
         self._fh: IO[bytes] | None
         if str(path) == STDOUT:  # ``--jsonl -``: the lines go to standard output (a pipe to jq, say)
-            self._fh = os.fdopen(os.dup(1), "wb", buffering=0)
+            try:
+                self._fh = os.fdopen(os.dup(1), "wb", buffering=0)
+            except OSError as e:
+                raise ConfigError(f"cannot write JSON lines to standard output: {e.strerror or e}; give a file path") from e
             self._name = "standard output"
+            self._own = False  # whatever else it holds is not ours to cut back
         else:
             _check_folder(self.path)
             try:
@@ -122,6 +125,7 @@ class JsonlSink:
             except OSError as e:
                 raise ConfigError(f"cannot write JSON lines {self.path}: {e.strerror or e}; check the path") from e
             self._name = str(self.path)
+            self._own = True
         self.lines = 0
         self._whole = 0  # bytes of complete lines in the file
         self._failed: OutputError | None = None
@@ -137,8 +141,9 @@ class JsonlSink:
             while done < len(line):  # an unbuffered write may take part of the line
                 done += self._fh.write(memoryview(line)[done:]) or 0
         except OSError as e:
-            with contextlib.suppress(OSError):  # a pipe or a terminal cannot be cut back
-                os.ftruncate(self._fh.fileno(), self._whole)
+            if self._own:  # a file this sink opened: only its own lines are in it
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fh.fileno(), self._whole)
             advice = ("the reader of the pipe went away" if e.errno == errno.EPIPE
                       else "free disk space or choose another --jsonl")
             self._failed = OutputError(f"cannot write JSON lines to {self._name}: {e.strerror or e} after {self.lines} "
@@ -174,6 +179,8 @@ class VideoSink:
         self.path = Path(path)
         self.fourcc = fourcc_for(self.path)
         _check_folder(self.path)
+        from .sources import DEFAULT_FPS, sane_fps
+
         self.fps = sane_fps(fps) or DEFAULT_FPS
         self.meter = meter
         self._writer = None
@@ -200,9 +207,10 @@ class VideoSink:
         self.write_image(draw_result(frame.image_bgr, result, None if self.meter is None else self.meter.fps))
 
     def close(self) -> None:
-        """Write the trailer, then prove the file opens and its first frame decodes: OpenCV's
-        writer reports no error (a full disk leaves an mp4 without its index, unplayable), so a
-        file that fails is an :class:`~rtliveness.errors.OutputError` (a few ms per run)."""
+        """Write the trailer, then prove the file opens, its first frame decodes and it declares
+        at least 90 % of the frames written: OpenCV's writer reports no error (a full disk leaves
+        an mp4 without its index, an AVI without its frame count), so a file that fails is an
+        :class:`~rtliveness.errors.OutputError` (a few ms per run)."""
         if self._writer is None:
             return
         import cv2
@@ -211,7 +219,7 @@ class VideoSink:
         self._writer = None
         cap = cv2.VideoCapture(str(self.path))
         try:
-            ok = cap.isOpened() and cap.read()[0]
+            ok = cap.isOpened() and cap.read()[0] and cap.get(cv2.CAP_PROP_FRAME_COUNT) >= 0.9 * self.frames
         finally:
             cap.release()
         if not ok:

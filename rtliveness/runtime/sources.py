@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import os
 import queue
+import re
 import socket
 import threading
 import time
@@ -90,15 +91,38 @@ def parse_source(spec: str | int) -> tuple[str, str | int]:
             raise ConfigError(f"camera index must be >= 0, got {idx}")
         return "camera", idx
     if s.lower().startswith(_STREAM_PREFIXES):
-        try:
-            parts = urlsplit(s)
-            parts.port  # noqa: B018 - raises on a port outside 0..65535 or not a number
-        except ValueError as e:
-            raise ConfigError(f"malformed stream URL {s!r}: {e}; e.g. rtsp://camera.local:554/stream") from None
-        if not parts.hostname:
-            raise ConfigError(f"malformed stream URL {s!r}: no host; e.g. rtsp://camera.local:554/stream")
+        problem = _url_problem(s)
+        if problem is not None:
+            raise ConfigError(f"malformed stream URL {s!r}: {problem}; e.g. rtsp://camera.local:554/stream")
         return "stream", s
     return "file", s
+
+
+#: schemes whose URL names a host to connect to (``udp://@:5004`` and ``tcp://:5000?listen=1``
+#: are FFmpeg's listening forms, without one)
+_HOST_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp")
+
+
+def _url_problem(url: str) -> str | None:
+    """What is wrong with a stream URL's host and port (None: nothing). Read by hand, not with
+    ``urlsplit``, which also judges brackets in a password that FFmpeg accepts."""
+    scheme, rest = url.split("://", 1)
+    hostport = re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1]
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            return "an IPv6 host needs its closing ]"
+        host, port = hostport[1:end], hostport[end + 1:]
+        if port and not port.startswith(":"):
+            return f"unexpected {port!r} after the IPv6 host"
+        port = port[1:]
+    else:
+        host, _, port = hostport.partition(":")
+    if not host and scheme.lower() in _HOST_SCHEMES:
+        return "no host"
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return f"port {port!r} is not a number in 1..65535"
+    return None
 
 
 class _SourceBase:

@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
+#: the videos the data commands read (``prepare``'s inputs, ``synth``'s live assets)
+VIDEO_EXT = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 DATA_META = "rtliveness_data.json"
 DEFAULT_PERSON_PATTERN = r"^[^_]+_([^_]+)_"
 

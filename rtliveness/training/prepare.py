@@ -26,7 +26,7 @@ from ..model.dims import EMBED_DIM
 from ..runtime.crop import crop_face
 from ..runtime.track import box_iou, follow_face
 from .attacks import CLASSES
-from .data import DATA_META, WINDOW, person_id, read_json, sample_name
+from .data import DATA_META, VIDEO_EXT, WINDOW, person_id, read_json, sample_name
 from .files import atomic_write_text, write_sample
 
 __all__ = ["BOX_MODES", "LoopBoxes", "loop_window", "prepare_videos", "labelled_videos", "VIDEO_EXT"]
@@ -34,7 +34,6 @@ __all__ = ["BOX_MODES", "LoopBoxes", "loop_window", "prepare_videos", "labelled_
 #: how a window's boxes are found: where the deployed loop puts them, or a detection on every frame
 BOX_MODES = ("loop", "detect")
 
-VIDEO_EXT = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 
 
 def labelled_videos(root: str | Path) -> list[tuple[Path, str]]:
