@@ -99,6 +99,19 @@ def _timestamp(value) -> float:
     return ts
 
 
+def _shrink(image: np.ndarray, f: float) -> np.ndarray:
+    """``image`` scaled by ``f`` < 1 for detection (area interpolation), or itself at ``f`` >= 1."""
+    if f >= 1.0:
+        return image
+    return cv2.resize(image, (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f))),
+                      interpolation=cv2.INTER_AREA)
+
+
+def _scaled_face(px: int, f: float) -> int:
+    """A minimum face side in frame pixels, on a copy scaled by ``f`` (never under MTCNN's 12)."""
+    return max(12, round(px * f))
+
+
 def _to_frame(boxes, x0: float, y0: float, f: float, w: int, h: int) -> tuple[FaceBox, ...]:
     """Boxes found on a copy of the frame's region at ``(x0, y0)`` scaled by ``f``, in frame
     pixels, clipped to the frame (boxes left with no area are dropped)."""
@@ -329,14 +342,8 @@ class LivenessPipeline:
         h, w = image.shape[:2]
         cfg = self.detector_config
         f = min(1.0, cfg.max_side / float(max(h, w)))  # large frames: regions scanned as the whole frame would be
-        subs = []
-        for x1, y1, x2, y2 in regions:
-            sub = image[y1:y2, x1:x2]
-            if f < 1.0:
-                sub = cv2.resize(sub, (max(1, round(sub.shape[1] * f)), max(1, round(sub.shape[0] * f))),
-                                 interpolation=cv2.INTER_AREA)
-            subs.append(sub)
-        min_face = cfg.min_face_for(h, w) if f == 1.0 else max(12, round(cfg.min_face_for(h, w) * f))
+        subs = [_shrink(image[y1:y2, x1:x2], f) for x1, y1, x2, y2 in regions]
+        min_face = _scaled_face(cfg.min_face_for(h, w), f)
         return [b for (x1, y1, _, _), boxes in zip(regions, batched(subs, min_face))
                 for b in _to_frame(boxes, x1, y1, f, w, h)]
 
@@ -348,13 +355,10 @@ class LivenessPipeline:
         cfg = self.detector_config
         if max(h, w) <= cfg.max_side:  # the detector sizes the minimum face by the whole image
             return self.detector.detect(image, region=region)
-        min_face = cfg.min_face_for(h, w)
         f = cfg.max_side / float(max(h, w))
         x1, y1, x2, y2 = region
-        sub = image[y1:y2, x1:x2]
-        small = cv2.resize(sub, (max(1, round(sub.shape[1] * f)), max(1, round(sub.shape[0] * f))),
-                           interpolation=cv2.INTER_AREA)
-        return _to_frame(self.detector.detect(small, min_face=max(12, round(min_face * f))), x1, y1, f, w, h)
+        small = _shrink(image[y1:y2, x1:x2], f)
+        return _to_frame(self.detector.detect(small, min_face=_scaled_face(cfg.min_face_for(h, w), f)), x1, y1, f, w, h)
 
     def _detect(self, image: np.ndarray) -> tuple[FaceBox, ...]:
         h, w = image.shape[:2]
@@ -362,10 +366,10 @@ class LivenessPipeline:
         if max(h, w) <= side:
             return self.detector.detect(image)
         f = side / float(max(h, w))
-        small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        small = _shrink(image, f)
         px = self.detector_config.min_face_size
         # an explicit minimum face is in full-frame pixels: scale it to the copy detected on
-        found = self.detector.detect(small) if px is None else self.detector.detect(small, min_face=max(12, round(px * f)))
+        found = self.detector.detect(small) if px is None else self.detector.detect(small, min_face=_scaled_face(px, f))
         return _to_frame(found, 0, 0, f, w, h)
 
     def _record(self, tid: int, frame_index: int, p_new: float | None) -> None:
