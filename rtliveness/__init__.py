@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "decide": "rtliveness.runtime.decision",
     "Decision": "rtliveness.runtime.decision",
     "DecisionRule": "rtliveness.runtime.decision",
+    "decision_bounds": "rtliveness.runtime.decision",
     "Frame": "rtliveness.types",
     "FaceBox": "rtliveness.types",
     "Verdict": "rtliveness.types",
@@ -66,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     "FrameError": "rtliveness.errors",
     "DataError": "rtliveness.errors",
     "ClosedError": "rtliveness.errors",
+    "OutputError": "rtliveness.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -86,13 +88,13 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static analysers see the real names
     from .config import DetectorConfig, PipelineConfig, StreamConfig, TrackerConfig
-    from .errors import (ClosedError, ConfigError, DataError, FrameError, RtlivenessError, SourceError,
+    from .errors import (ClosedError, ConfigError, DataError, FrameError, OutputError, RtlivenessError, SourceError,
                          SourceOpenError, StreamLostError, WeightsError)
     from .model.backends import register_backend
     from .model.checkpoint import ModelMeta, load_checkpoint, save_checkpoint
     from .model.spoofmodel import SpoofModel
     from .runtime.app import RunReport, process_source
-    from .runtime.decision import Decision, DecisionRule, decide
+    from .runtime.decision import Decision, DecisionRule, decide, decision_bounds
     from .runtime.detect import register_detector
     from .runtime.pipeline import LivenessPipeline
     from .runtime.sinks import JsonlSink, MemorySink, Sink, VideoSink, WindowSink

@@ -10,8 +10,14 @@ from conftest import FakeDetector, FakeScorer, fake_pipeline
 
 def test_public_names_resolve_lazily():
     for name in ("LivenessPipeline", "PipelineConfig", "DetectorConfig", "open_source", "decide", "process_source",
-                 "Sink", "MemorySink", "register_backend", "register_detector", "ModelMeta", "SpoofModel"):
+                 "Sink", "MemorySink", "register_backend", "register_detector", "ModelMeta", "SpoofModel",
+                 "decision_bounds", "OutputError"):
         assert name in dir(rtliveness) and getattr(rtliveness, name) is not None, name
+    from rtliveness import errors
+
+    # every error the README lists in the family is importable from the top level
+    for name in errors.__all__:
+        assert getattr(rtliveness, name) is getattr(errors, name), name
     with pytest.raises(AttributeError):
         rtliveness.no_such_name  # noqa: B018
 

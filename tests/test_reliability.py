@@ -210,7 +210,7 @@ def test_a_full_disk_under_the_json_lines_keeps_whole_lines_and_is_exit_7(tmp_pa
     assert raw.endswith("\n") and len(raw) <= 1000 and [json.loads(x)["frame"] for x in lines] == list(range(len(lines)))
     assert 1000 - len(raw) < min(len(x) + 1 for x in lines)  # the lines that fit whole, and no part of the next
     assert r.returncode == 7 and r.stderr.strip().splitlines()[-1] == (
-        f"rtliveness: error: cannot write JSON lines to {jl}: File too large after {len(lines)} lines (those are whole); "
+        f"rtliveness: error: cannot write JSON lines to {jl}: File too large after {len(lines)} lines (written whole); "
         "free disk space or choose another --jsonl"), r.stderr
 
 

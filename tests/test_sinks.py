@@ -219,7 +219,7 @@ def test_a_line_that_cannot_be_written_whole_is_cut_back_only_from_a_file_the_si
     js._own = own  # standard output (--jsonl -) may hold other writers' lines: never cut back
     js.write_obj({"frame": 0})
     js._fh = _FullAfter(js._fh, 5)
-    with pytest.raises(OutputError, match=r"No space left on device after 1 lines \(those are whole\); free disk space"):
+    with pytest.raises(OutputError, match=r"No space left on device after 1 line \(written whole\); free disk space"):
         js.write_obj({"frame": 1})
     with pytest.raises(OutputError):  # the sink stays failed
         js.write_obj({"frame": 2})

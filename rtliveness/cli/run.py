@@ -16,7 +16,7 @@ __all__ = ["run"]
 
 @guarded
 def run(
-    source: Annotated[str, typer.Argument(help="Camera index (0), rtsp:// or http(s):// URL, a video file, or a photo (JPEG, PNG, BMP, WebP, TIFF, GIF, PPM, JPEG 2000, AVIF: scored as a still scene of one 5-frame window).")],
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="Camera index (0), rtsp:// or http(s):// URL, a video file, or a photo (JPEG, PNG, BMP, WebP, TIFF, GIF, PPM, JPEG 2000, AVIF: scored as a still scene of one 5-frame window).")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Write the annotated video here (.mp4, .m4v, .mov, .avi or .mkv).")] = None,
     jsonl: Annotated[Optional[Path], typer.Option("--jsonl", help="Write one JSON object per frame here, then a summary line ('-': standard output).")] = None,
     show: Annotated[Optional[bool], typer.Option("--show/--no-show", help="Open a window (q/Esc quits). Default: only for cameras.")] = None,

@@ -57,7 +57,7 @@ def format_summary(report: RunReport) -> str:
     if report.tracks:
         verdicts = []
         for t in report.tracks:
-            score = "" if t.mean_p_spoof is None else f" (mean p_spoof {t.mean_p_spoof:.2f}, {t.windows} windows)"
+            score = "" if t.mean_p_spoof is None else f" (mean p_spoof {t.mean_p_spoof:.2f}, {t.windows} window{'' if t.windows == 1 else 's'})"
             verdicts.append(f"track {t.track_id}: {t.label}{score}")
         parts.append("; ".join(verdicts))
     else:

@@ -147,7 +147,7 @@ class JsonlSink:
             advice = ("the reader of the pipe went away" if e.errno == errno.EPIPE
                       else "free disk space or choose another --jsonl")
             self._failed = OutputError(f"cannot write JSON lines to {self._name}: {e.strerror or e} after {self.lines} "
-                                       f"lines (those are whole); {advice}")
+                                       f"line{'' if self.lines == 1 else 's'} (written whole); {advice}")
             raise self._failed from None
         self._whole += len(line)
         self.lines += 1
