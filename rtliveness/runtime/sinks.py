@@ -105,8 +105,9 @@ def check_output_paths(source: str | os.PathLike | None, out: str | os.PathLike 
 class JsonlSink:
     """One JSON object per frame (the frame record), then the summary line; each line reaches
     the file as it is written (no buffer). A line that cannot be written whole (a full disk, a
-    closed pipe) is cut back off the file, so the file holds complete lines only, and the write
-    is an :class:`~rtliveness.errors.OutputError` naming the file."""
+    closed pipe) is an :class:`~rtliveness.errors.OutputError` naming the file, and is cut back
+    off a file the sink opened, so that file holds complete lines only (``"-"``, standard output,
+    is never cut: it may hold other writers' lines)."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
