@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .errors import ConfigError
 
 __all__ = [
@@ -57,8 +59,6 @@ def _as_int(value: object) -> int | None:
 
 def _as_bool(value: object) -> bool | None:
     """A flag from a bool (numpy's too) or 0 / 1, else None."""
-    import numpy as np
-
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, numbers.Integral) and int(value) in (0, 1):
@@ -96,8 +96,6 @@ def check_field_types(record: object) -> None:
         elif base == "Path":
             new, want = (value if isinstance(value, (str, os.PathLike)) else None), "a path (str or pathlib.Path)"
         elif base.startswith("tuple["):
-            import numpy as np
-
             items = list(value) if isinstance(value, (tuple, list, np.ndarray)) else None
             if base.startswith("tuple[str"):
                 want = "a tuple of strings"

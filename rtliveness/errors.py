@@ -20,6 +20,12 @@ __all__ = [
 ]
 
 
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An error's message on one line, at most ``limit`` characters (for a status field or an
+    HTTP reason, where a traceback-like text must not spill)."""
+    return " ".join(str(exc).split())[:limit]
+
+
 class RtlivenessError(Exception):
     """Base class of every error rtliveness raises on purpose."""
 

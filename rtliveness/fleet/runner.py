@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from ..errors import one_line
 from ..types import Frame, FrameResult
 
 __all__ = ["StreamSpec", "StreamRunner"]
@@ -101,7 +102,7 @@ class StreamRunner:
             if self._stop.is_set():
                 stopped, error = "stopped", None  # closed by stop(): not a failure
             else:
-                stopped, error = "error", " ".join(str(exc).split())[:300] or type(exc).__name__
+                stopped, error = "error", one_line(exc) or type(exc).__name__
         finally:
             try:
                 if video is not None:
@@ -109,7 +110,7 @@ class StreamRunner:
                         video.close()
                     except Exception as exc:  # noqa: BLE001 - a video that could not be finalised fails the stream
                         if error is None:
-                            stopped, error = "error", " ".join(str(exc).split())[:300] or type(exc).__name__
+                            stopped, error = "error", one_line(exc) or type(exc).__name__
             finally:
                 if pipeline is not None:
                     pipeline.close()

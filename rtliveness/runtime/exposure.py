@@ -43,19 +43,21 @@ class GreyFaceWatch:
     :attr:`grey` is True when that many could be judged and every one had no colour. The bundled
     model scores many grey live faces as attacks (README, Limits); ``rtliveness run`` warns."""
 
-    def __init__(self, faces: int = 5) -> None:
+    def __init__(self, faces: int = 5, tries: int = 100) -> None:
         self.faces = faces
+        self.tries = tries  # faces looked at before giving up (too dark or too small to tell)
         self.judged = 0
         self.grey_faces = 0
 
     def write(self, frame, result) -> None:
-        if self.judged >= self.faces:
+        if self.judged >= self.faces or self.tries <= 0:
             return
         img = frame.image_bgr
         h, w = img.shape[:2]
         for v in result.faces:
             b = v.box
             region = img[max(0, int(b.y1)):min(h, int(b.y2)), max(0, int(b.x1)):min(w, int(b.x2))]
+            self.tries -= 1
             verdict = looks_grey(region) if region.size else None
             if verdict is not None and self.judged < self.faces:
                 self.judged += 1

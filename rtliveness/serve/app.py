@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.websockets import WebSocketDisconnect
 
-from ..errors import RtlivenessError, SourceError
+from ..errors import RtlivenessError, SourceError, one_line
 from ..runtime.sinks import json_line
 from .config import ServeConfig
 from .engine import Busy, Engine, ShuttingDown
@@ -148,9 +148,9 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
             except ShuttingDown as exc:
                 raise ClientError(503, str(exc)) from None
             except SourceError as exc:
-                raise ClientError(422, _one_line(exc)) from None
+                raise ClientError(422, one_line(exc)) from None
             except RtlivenessError as exc:
-                raise ClientError(422, _one_line(exc)) from None
+                raise ClientError(422, one_line(exc)) from None
             finally:
                 engine.release()
         finally:
@@ -186,10 +186,6 @@ def _version() -> str:
     from .. import __version__
 
     return __version__
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
 
 
 _SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
@@ -229,7 +225,7 @@ async def _receive_upload(request: Request, limit: int) -> tuple[Path, str]:
                 try:
                     form = await MultiPartParser(request.headers, capped(), max_files=1, max_fields=16).parse()
                 except MultiPartException as exc:
-                    raise ClientError(400, f"malformed multipart body: {_one_line(exc)}") from None
+                    raise ClientError(400, f"malformed multipart body: {one_line(exc)}") from None
                 upload = form.get("file")
                 if upload is None or isinstance(upload, str):
                     raise ClientError(422, "multipart upload needs the video in a file field named 'file'")
