@@ -5,7 +5,7 @@
 In the deployed loop the tracker's boxes wobble by a pixel or two between frames (and between a
 detection cadence and another), so the same face gives slightly different crops. For every window
 of the split's ``test`` part (or ``--part dev``) this moves (and zooms in) each of its 5 crops on its own by up to
-``amount`` of the crop side (``rtliveness.training.train.crop_wobble``, seeded: every model sees
+``amount`` of the crop side (``rtliveness.training.augment.crop_wobble``, seeded: every model sees
 the same wobbles), scores it with PyTorch and compares with the unmoved window: the largest /
 99th percentile / mean |p_spoof difference| and the share of label changes at each model's own
 threshold.
@@ -36,7 +36,8 @@ def main() -> int:
 
     from rtliveness.model.checkpoint import load_checkpoint
     from rtliveness.training.data import load_window, scan_dataset
-    from rtliveness.training.train import _jitter, crop_wobble, predict_windows
+    from rtliveness.training.augment import crop_wobble, jitter_windows
+    from rtliveness.training.predict import predict_windows
 
     ds = scan_dataset(a.data)
     by = {s.name: s for s in ds.samples}
@@ -54,7 +55,7 @@ def main() -> int:
             rng = np.random.default_rng(0)
             d, flips = [], 0
             for _ in range(a.draws):
-                moved = _jitter(win, ident, crop_wobble(rng, len(win), win.shape[1], amount))
+                moved = jitter_windows(win, ident, crop_wobble(rng, len(win), win.shape[1], amount))
                 p = predict_windows(model, moved, meta, "cpu")
                 d.append(np.abs(p - p0))
                 flips += int(((p >= meta.threshold) != (p0 >= meta.threshold)).sum())

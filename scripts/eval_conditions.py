@@ -23,7 +23,7 @@ from rtliveness.training.data import load_windows, scan_dataset
 from rtliveness.training.degrade import CONDITIONS, apply
 from rtliveness.training.evaluate import select_split
 from rtliveness.training.metrics import apcer_per_type, bpcer
-from rtliveness.training.train import predict_windows
+from rtliveness.training.predict import predict_windows
 
 from card_tables import domain_of
 

@@ -442,7 +442,7 @@ def test_pretrain_cli_distils_into_a_resnet18_state_dict(tmp_path: Path) -> None
 
     # the state dict is what `rtliveness train --pretrained` loads
     from rtliveness.model.spoofmodel import SpoofModel
-    from rtliveness.training.train import load_pretrained_encoder
+    from rtliveness.training.start import load_pretrained_encoder
 
     model = SpoofModel()
     load_pretrained_encoder(model, out)

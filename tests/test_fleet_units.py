@@ -172,7 +172,7 @@ def test_out_dir_and_options_are_checked_before_ray(tmp_path):
 
 
 def test_a_remote_error_keeps_its_type_and_loses_its_class_name():
-    from rtliveness.fleet.controller import _our_error
+    from rtliveness.fleet.remote import our_error as _our_error
 
     assert _our_error("rtliveness.errors.WeightsError: no int8 encoder made from w.pt") == (WeightsError, "no int8 encoder made from w.pt")
     assert _our_error("rtliveness.errors.Nope: x") == (ConfigError, "rtliveness.errors.Nope: x")

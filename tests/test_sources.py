@@ -442,7 +442,7 @@ def test_an_unreadable_file_is_named_as_such_not_as_a_corrupt_video(tmp_path, mo
             raise PermissionError(13, "Permission denied", str(p))
         return real_open(p, *a, **k)
 
-    monkeypatch.setattr(sources, "open", fake_open, raising=False)
+    monkeypatch.setattr(builtins, "open", fake_open)  # every reader of the file meets the refusal
     with pytest.raises(SourceOpenError) as e:
         sources.open_source(str(path))
     assert str(e.value) == f"cannot read {path}: permission denied; check the file's permissions"
@@ -492,7 +492,7 @@ def test_decide_on_a_photo_needs_one_window(tmp_path):
 def test_the_scan_for_a_second_picture_spans_read_chunks():
     import io
 
-    from rtliveness.runtime.sources import _contains
+    from rtliveness.runtime.sources.stills import _contains
 
     data = b"\xff\xd8\xff" + b"x" * 20 + b"\xff\xd9\xff\xd8" + b"y" * 5
     for chunk in (1, 2, 3, 5, 1 << 20):  # the marker split across reads in every way

@@ -128,7 +128,7 @@ def resnet18_state(tmp_path_factory):
 @pytest.mark.parametrize("wrapped", [False, True], ids=["bare", "state_dict_key"])
 def test_load_pretrained_encoder_fills_the_encoder_only(tmp_path, resnet18_state, wrapped):
     from rtliveness.model.spoofmodel import SpoofModel
-    from rtliveness.training.train import load_pretrained_encoder
+    from rtliveness.training.start import load_pretrained_encoder
 
     path, sd = resnet18_state
     if wrapped:
@@ -154,7 +154,7 @@ def test_load_pretrained_encoder_errors(tmp_path):
 
     from rtliveness.errors import WeightsError
     from rtliveness.model.spoofmodel import SpoofModel
-    from rtliveness.training.train import load_pretrained_encoder
+    from rtliveness.training.start import load_pretrained_encoder
 
     with pytest.raises(WeightsError, match="not found"):
         load_pretrained_encoder(SpoofModel(), tmp_path / "nope.pt")
@@ -173,7 +173,7 @@ def test_load_pretrained_encoder_odd_files_are_weights_errors(tmp_path, kind):
 
     from rtliveness.errors import WeightsError
     from rtliveness.model.spoofmodel import SpoofModel
-    from rtliveness.training.train import load_pretrained_encoder
+    from rtliveness.training.start import load_pretrained_encoder
 
     if kind == "shape":
         sd = torchvision.models.resnet18(weights=None).state_dict()
@@ -309,7 +309,7 @@ def _dot(img):
 
 
 def test_crop_wobble_moves_each_crop_on_its_own():
-    from rtliveness.training.train import _jitter, crop_wobble
+    from rtliveness.training.augment import crop_wobble, jitter_windows as _jitter
 
     win = _dot_window(at=(25, 20))
     params = np.array([[1.0, 0.0, 0.0, 0.0, 1.0]])  # no window-level change
@@ -345,7 +345,7 @@ def test_crop_jitter_and_consistency_settings_are_checked(kw, needle):
 
 
 def test_still_windows_are_one_crop_five_times_and_ignore_labels():
-    from rtliveness.training.train import still_windows
+    from rtliveness.training.augment import still_windows
 
     rng = np.random.default_rng(0)
     w = rng.integers(0, 255, (400, 5, 4, 4, 3), dtype=np.uint8)
@@ -367,7 +367,7 @@ def test_still_windows_are_one_crop_five_times_and_ignore_labels():
 def test_gray_windows_turn_whole_windows_grey_and_ignore_labels():
     import cv2
 
-    from rtliveness.training.train import gray_windows
+    from rtliveness.training.augment import gray_windows
 
     rng = np.random.default_rng(0)
     w = rng.integers(0, 255, (400, 5, 4, 4, 3), dtype=np.uint8)
@@ -592,7 +592,7 @@ def test_ctrl_c_inside_a_forward_pass_still_resumes_exactly(tmp_path, monkeypatc
 
 
 def test_anchor_loss_counts_live_windows_only():
-    from rtliveness.training.train import anchor_loss
+    from rtliveness.training.start import anchor_loss
 
     class Fixed(torch.nn.Module):
         def forward(self, x):
@@ -623,14 +623,14 @@ def test_anchor_clean_takes_the_reference_on_the_window_before_its_degradations(
     root = make_dataset(tmp_path / "d", per_class=4, persons=4)
     start = train(root, tmp_path / "start", TrainConfig(**{**CFG, "epochs": 1})).model_path
     seen, outs, refs = [], [], []
-    real_to_tensor, real_anchor_loss = T._to_tensor, T.anchor_loss
+    real_to_tensor, real_anchor_loss = T.to_tensor, T.anchor_loss
 
     def to_tensor(w, meta, flips=None):
         seen.append(w.copy())
         outs.append(real_to_tensor(w, meta, flips))
         return outs[-1]
 
-    monkeypatch.setattr(T, "_to_tensor", to_tensor)
+    monkeypatch.setattr(T, "to_tensor", to_tensor)
     monkeypatch.setattr(T, "anchor_loss", lambda logits, anchor, x, live: (refs.append(x.clone()), real_anchor_loss(logits, anchor, x, live))[1])
     cfg = TrainConfig(**{**CFG, "epochs": 1, "augment": "strong", "degrade": 1.0, "anchor_live": 1.0, "anchor_clean": True,
                          "init_weights": start, "split_file": tmp_path / "start" / "split.json"})
@@ -711,7 +711,7 @@ def test_bad_json_and_a_bad_person_pattern_are_one_data_error(tmp_path):
 def test_security_levels_meet_their_apcer_targets_at_the_lowest_bpcer():
     """balanced: worst-case APCER <= 5 %, strict: <= 1 %, each the most lenient threshold that
     meets it (a higher one lets one more attack through); convenience is the most lenient."""
-    from rtliveness.training.train import security_levels
+    from rtliveness.training.metrics_thresholds import security_levels
 
     rng = np.random.default_rng(0)
     real, printed, replay = rng.uniform(0, 0.6, 400), rng.uniform(0.3, 1.0, 200), rng.uniform(0.2, 1.0, 200)

@@ -8,6 +8,8 @@
   the scorers' batch histograms joined. Pure.
 * :mod:`.actors` — the Ray actors: stream workers (detector, tracker, windows) and the shared,
   stateless, batched scorer pool.
+* :mod:`.stream` — the driver's record of one stream: state, worker, its JSON lines.
+* :mod:`.remote` — a worker's error on one line, and our own error type back from its text.
 * :mod:`.controller` — the driver: places streams on workers, writes every output, restarts
   streams whose worker died, watches the sources file.
 

@@ -76,7 +76,7 @@ def check_options(config) -> None:
 def probe_address(address: str, timeout_s: float = 5.0) -> None:
     """Fail in one line within ``timeout_s`` when a ``HOST:PORT`` / ``ray://HOST:PORT`` cluster
     address does not accept connections (Ray itself retries for minutes)."""
-    from ..runtime.sources import tcp_probe
+    from ..runtime.sources.network import tcp_probe
 
     if address == "auto":
         return
@@ -121,7 +121,8 @@ def grpc_probe(host: str, port: int, timeout_s: float = 5.0) -> str | None:
 def check_source(spec: str) -> str | None:
     """A missing file (or a negative camera index) is reported at once; cameras and URLs are
     checked by the worker that opens them."""
-    from ..runtime.sources import check_file, parse_source
+    from ..runtime.sources.files import check_file
+    from ..runtime.sources.spec import parse_source
 
     try:
         kind, _ = parse_source(spec)

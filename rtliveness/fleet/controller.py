@@ -21,53 +21,16 @@ from typing import Callable
 
 from .. import __version__
 from ..atomic import atomic_file
-from ..errors import ConfigError, RtlivenessError
+from ..errors import ConfigError
 from .checks import absolute_source, check_options, check_out_dir, check_source, output_clash, probe_address
 from .config import FleetConfig
-from .merge import StreamLedger, merge_histograms
+from .merge import merge_histograms
 from .naming import read_sources_file, unique_names
+from .remote import our_error, remote_cause
 from .runner import StreamSpec
+from .stream import DriverStream
 
 __all__ = ["FleetConfig", "Fleet", "run_fleet"]
-
-
-class _Stream:
-    """One source's outputs and state on the driver; its JSON lines go through the same
-    :class:`~rtliveness.runtime.sinks.JsonlSink` as ``rtliveness run``."""
-
-    def __init__(self, spec: str, name: str, out_dir: Path, write: bool = True) -> None:
-        from ..runtime.sinks import JsonlSink
-
-        self.spec = spec
-        self.ledger = StreamLedger(name, spec)
-        # write=False: a stream refused before it started (its outputs would overwrite a source)
-        self.jsonl_path = (out_dir / f"{name}.jsonl").resolve() if write else None
-        self._sink = JsonlSink(self.jsonl_path) if write else None
-        self._done = False
-        self.worker: int | None = None
-        self.status = "starting"  # starting | running | ended | failed | stopped | interrupted
-        self.videos: list[str] = []
-        self.stop_as: str | None = None  # set when the controller stopped it (removed / Ctrl+C)
-
-    def write(self, records: list[dict]) -> None:
-        for r in records:
-            self._sink.write_obj(r)
-        self.ledger.add_records(records)
-
-    def finish(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        if self._sink is None:
-            return
-        try:
-            self._sink.end(self.ledger.summary(self.stop_as))
-        finally:
-            self._sink.close()
-
-    @property
-    def done(self) -> bool:
-        return self._done
 
 
 class Fleet:
@@ -77,7 +40,7 @@ class Fleet:
         self.config = config
         self.out_dir = Path(config.out_dir)
         self.log = log or (lambda line: print(f"rtliveness: {line}", file=sys.stderr, flush=True))
-        self.streams: dict[str, _Stream] = {}  # by name
+        self.streams: dict[str, DriverStream] = {}  # by name
         self.by_spec: dict[str, str] = {}  # spec -> name
         self.workers: list = []
         self.worker_state: list[dict] = []
@@ -124,7 +87,7 @@ class Fleet:
         try:
             ray.get([s.meta.remote() for s in self.scorers])
         except Exception as exc:  # noqa: BLE001 - the model failed to load: one line, our error's own type (exit code)
-            kind, text = _our_error(_cause(exc))
+            kind, text = our_error(remote_cause(exc))
             raise kind(f"the scorer could not load the model: {text}") from None
         worker_device = "cpu" if str(self.config.device).startswith("cuda") else self.config.device
         self.workers = [
@@ -138,7 +101,7 @@ class Fleet:
             try:
                 infos.append(ray.get(w.info.remote()))
             except Exception as exc:  # noqa: BLE001
-                raise ConfigError(f"a stream worker failed to start: {_cause(exc)}") from None
+                raise ConfigError(f"a stream worker failed to start: {remote_cause(exc)}") from None
         self.worker_state = [{"incarnation": i["incarnation"], "node": i["node"], "pid": i["pid"], "restarts": 0,
                               "down_since": None} for i in infos]
         for spec in specs:
@@ -167,7 +130,7 @@ class Fleet:
             try:
                 ray.init(address=self.config.address, logging_level="ERROR", log_to_driver=False)
             except Exception as exc:  # noqa: BLE001
-                cause = _cause(exc)
+                cause = remote_cause(exc)
                 if "ray[client]" in cause:
                     raise ConfigError(f"--address {self.config.address} is a Ray Client address, which needs "
                                       "pip install 'ray[client]'; or give the cluster's HOST:PORT") from None
@@ -189,7 +152,7 @@ class Fleet:
         clash = output_clash(spec, [p for n in [*self.streams, name] for p in self._outputs(n)])
         if clash is None and any(output_clash(s.spec, self._outputs(name)) for s in self.streams.values()):
             clash = "its outputs would overwrite another source; choose an --out-dir that does not hold the sources"
-        stream = _Stream(spec, name, self.out_dir, write=clash is None)
+        stream = DriverStream(spec, name, self.out_dir, write=clash is None)
         self.streams[name] = stream
         self.by_spec[spec] = name
         problem = clash or check_source(spec)
@@ -225,7 +188,7 @@ class Fleet:
                 load[s.worker] += 1
         return min(load, key=lambda i: (load[i], i))
 
-    def _submit(self, stream: _Stream, worker: int) -> None:
+    def _submit(self, stream: DriverStream, worker: int) -> None:
         led = stream.ledger
         epoch = led.new_epoch()
         if epoch > 0:
@@ -305,7 +268,7 @@ class Fleet:
             if rep["stopped"] is not None:
                 self._ended(s, rep)
 
-    def _ended(self, s: _Stream, rep: dict) -> None:
+    def _ended(self, s: DriverStream, rep: dict) -> None:
         if rep["stopped"] == "error" and s.stop_as is None:
             s.status = "failed"
             self.log(f"error: {s.ledger.name}: {rep['error']}")
@@ -440,28 +403,6 @@ class Fleet:
         with atomic_file(self.out_dir / "fleet.json", "w", fsync=False, encoding="utf-8") as fh:
             fh.write(json.dumps(doc, indent=2) + "\n")
         return doc
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost message of a Ray error, on one line: our own errors by their message, others
-    by their last line (Ray's text holds the remote traceback before it)."""
-    cause = getattr(exc, "cause", None) or exc.__cause__ or exc
-    lines = [x.strip() for x in str(cause).splitlines() if x.strip()]
-    text = lines[-1] if lines else type(cause).__name__
-    return text[:300]
-
-
-def _our_error(text: str) -> tuple[type[RtlivenessError], str]:
-    """``rtliveness.errors.WeightsError: no int8 …`` (a remote error's last line) → (WeightsError,
-    ``no int8 …``); anything else → (ConfigError, the text as it is)."""
-    from .. import errors
-
-    head, sep, rest = text.partition(": ")
-    if sep and head.startswith("rtliveness.errors."):
-        kind = getattr(errors, head.rsplit(".", 1)[1], None)
-        if isinstance(kind, type) and issubclass(kind, RtlivenessError):
-            return kind, rest
-    return ConfigError, text
 
 
 def _sigterm_as_interrupt(_signo, _frame):

@@ -180,7 +180,7 @@ class VideoSink:
         self.path = Path(path)
         self.fourcc = fourcc_for(self.path)
         _check_folder(self.path)
-        from .sources import DEFAULT_FPS, sane_fps
+        from .sources.base import DEFAULT_FPS, sane_fps
 
         self.fps = sane_fps(fps) or DEFAULT_FPS
         self.meter = meter

@@ -18,7 +18,7 @@ from ..model.device import resolve_device
 from ..runtime.progress import Progress
 from .data import load_windows, person_of_sample, read_split_file, scan_dataset
 from .files import atomic_write_text
-from .train import predict_windows
+from .predict import predict_windows
 
 __all__ = ["evaluate_dataset", "calibrate_checkpoint", "score_dataset", "select_split", "split_names", "Scored", "Calibrated"]
 

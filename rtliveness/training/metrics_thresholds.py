@@ -11,7 +11,7 @@ from ..logodds import logit, sigmoid
 from .metrics_inputs import BONA_FIDE, ArrayLike, _classes, _scores, class_order
 from .metrics_roc import eer
 
-__all__ = ["bpcer_at_apcer", "calibrate_threshold", "deployment_threshold"]
+__all__ = ["bpcer_at_apcer", "calibrate_threshold", "deployment_threshold", "SECURITY_LEVELS", "security_levels"]
 
 
 def _operating_points(
@@ -130,3 +130,16 @@ def deployment_threshold(
         lo, hi = float(np.clip(below.max(), _CLIP, 1 - _CLIP)), float(np.clip(t, _CLIP, 1 - _CLIP))
         t = float(sigmoid(0.5 * (logit(lo) + logit(hi))))
     return float(min(max(t, _CLIP), 1 - _CLIP))
+
+
+#: named operating points calibrated on the dev split and stored with the weights
+SECURITY_LEVELS: tuple[tuple[str, str, float | None], ...] = (
+    ("convenience", "eer", None),  # APCER = BPCER on dev
+    ("balanced", "apcer", 0.05),  # lowest BPCER with worst-case APCER <= 5 %
+    ("strict", "apcer", 0.01),  # lowest BPCER with worst-case APCER <= 1 %
+)
+
+
+def security_levels(scores: ArrayLike, classes: ArrayLike) -> tuple[tuple[str, float], ...]:
+    """Thresholds of :data:`SECURITY_LEVELS` calibrated on labelled dev scores."""
+    return tuple((name, deployment_threshold(scores, np.asarray(classes), method=method, target=target)) for name, method, target in SECURITY_LEVELS)

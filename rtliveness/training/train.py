@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -21,277 +21,32 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import check_calibration
-from ..errors import ConfigError, DataError, WeightsError
-from ..model.backends import preprocess_crops
+from ..errors import ConfigError, DataError
 from ..model.checkpoint import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, atomic_torch_save, save_checkpoint
 from ..model.device import resolve_device
 from ..model.spoofmodel import EMBED_DIM, WINDOW, SpoofModel
 from ..runtime.progress import Progress
 from .attacks import CLASSES
-from .balance import BALANCE_MODES, family_weights
+from .augment import crop_wobble, gray_windows, jitter_windows, still_windows
+from .balance import family_weights
 from .data import Dataset, load_windows, read_split_file, scan_dataset, split_samples
+from .metrics_thresholds import deployment_threshold, security_levels
+from .predict import predict_windows, to_tensor
+from .start import (
+    anchor_loss,
+    frozen_anchor,
+    load_init_weights,
+    load_pretrained_encoder,
+)
+from .train_config import TrainConfig, TrainResult
 
 __all__ = ["TrainConfig", "TrainResult", "train", "predict_windows", "load_pretrained_encoder"]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 5
-    batch_size: int = 64
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 1e-7
-    input_size: int = 224
-    crop_scale: float | None = None  # None: the dataset's stored scale
-    hflip: float = 0.5
-    seed: int = 0
-    device: str = "auto"
-    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    person_pattern: str | None = r"^[^_]+_([^_]+)_"
-    calibration: str = "eer"  # eer | apcer | bpcer
-    calibration_target: float | None = None
-    skip_bad: bool = False
-    exclude_classes: tuple[str, ...] = ()
-    pretrained: Path | None = None
-    amp: bool = True
-    augment: str = "origin"  # origin: Resize + flip | strong: + framing jitter, brightness/contrast
-    schedule: str = "constant"  # constant (origin) | cosine
-    init_weights: Path | None = None  # fine-tune: start from this SpoofModel checkpoint (ours or the origin's)
-    encoder_lr_mult: float = 1.0  # encoder learning rate = lr * this (0 freezes the encoder)
-    teacher: Path | None = None  # a teacher folder (MiniFASNet): distil its soft targets
-    distill_weight: float = 0.5  # soft target = (1 - w) * label + w * teacher p_spoof
-    distill_classes: tuple[str, ...] = ("real", "printed", "replay")  # classes the teacher is trusted on
-    distill_agree: bool = False  # blend the teacher in only where it is on the label's side (else the hard label)
-    distill_features: float = 0.0  # weight of feature distillation: the encoder's crop embeddings must predict the teacher's (training only; 0 = off)
-    anchor_live: float = 0.0  # weight of learning without forgetting on live windows: logits kept near the --init-weights model's (0 = off)
-    anchor_clean: bool = False  # the anchor's reference on the window before --degrade's degradations (a degraded live window scores as its clean one did)
-    split_file: Path | None = None  # use this split.json (train/dev/test sample names) instead of a new split
-    select: str = "acer"  # which epoch becomes model.pt: acer | eer (lowest on dev) | last
-    mixstyle: float = 0.0  # MixStyle after the encoder's first two stages, with this probability per batch (0 = off)
-    degrade: float = 0.0  # label-neutral camera degradations (dim light, noise, blur, low resolution, JPEG, white balance, roll) per window with this probability
-    crop_jitter: float = 0.0  # per-crop framing wobble inside a window (shift and zoom, fraction of the crop side), as tracker boxes move between frames
-    still: float = 0.0  # this share of windows (every class alike) made static, one crop five times, as `run` sees a photo
-    gray: float = 0.0  # this share of windows (every class alike) turned grey, as an infrared or night-mode camera sees a face
-    consistency: float = 0.0  # weight of a term pulling together the logits of two crop-jittered views of each window (0 = off)
-    balance: str = "none"  # none (origin) | families: bona fide and attacks half the loss each, every attack family an equal part of its half
-    pixel_aux: float = 0.0  # weight of pixel-wise binary supervision on the encoder's layer3 map (training only; 0 = off)
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.encoder_lr_mult <= 10.0:
-            raise ConfigError(f"encoder learning-rate multiplier must be in [0, 10], got {self.encoder_lr_mult}")
-        if not 0.0 <= self.distill_weight <= 1.0:
-            raise ConfigError(f"distill weight must be in [0, 1], got {self.distill_weight}")
-        if self.distill_agree and self.teacher is None:
-            raise ConfigError("distilling only where the teacher agrees needs a teacher: add --teacher DIR")
-        if not 0.0 <= self.distill_features <= 10.0:
-            raise ConfigError(f"feature distillation weight must be in [0, 10], got {self.distill_features}")
-        if self.distill_features > 0 and self.teacher is None:
-            raise ConfigError("feature distillation needs a teacher: add --teacher DIR")
-        if not 0.0 <= self.anchor_live <= 100.0:
-            raise ConfigError(f"live anchor weight must be in [0, 100], got {self.anchor_live}")
-        if self.anchor_live > 0 and self.init_weights is None:
-            raise ConfigError("--anchor-live keeps live windows near the starting model: it needs --init-weights CHECKPOINT")
-        if self.anchor_clean and not (self.anchor_live > 0 and self.degrade > 0):
-            raise ConfigError("--anchor-clean takes the live anchor on the window before --degrade's degradations: "
-                              "it needs --anchor-live W and --degrade P")
-        if self.distill_features > 0 and self.encoder_lr_mult == 0:
-            raise ConfigError("feature distillation trains the encoder: it needs --encoder-lr-mult > 0")
-        check_calibration(self.calibration, self.calibration_target)
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("epochs and batch size must be >= 1")
-        if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.momentum < 1):
-            raise ConfigError(f"invalid optimiser settings lr={self.lr} momentum={self.momentum} wd={self.weight_decay}")
-        if not 16 <= self.input_size <= 1024:
-            raise ConfigError(f"input size must be in 16..1024, got {self.input_size}")
-        if self.crop_scale is not None and not 0.5 <= self.crop_scale <= 4.0:
-            raise ConfigError(f"crop scale must be in 0.5..4, got {self.crop_scale}")
-        if not 0 <= self.hflip <= 1:
-            raise ConfigError(f"hflip probability must be in [0, 1], got {self.hflip}")
-        if self.augment not in ("origin", "strong"):
-            raise ConfigError(f"augment must be origin or strong, got {self.augment!r}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ConfigError(f"schedule must be constant or cosine, got {self.schedule!r}")
-        if not 0.0 <= self.mixstyle <= 1.0:
-            raise ConfigError(f"MixStyle probability must be in [0, 1], got {self.mixstyle}")
-        if self.mixstyle > 0 and self.encoder_lr_mult == 0:
-            raise ConfigError("MixStyle perturbs the encoder's feature statistics so that the encoder learns past them: "
-                              "with a frozen encoder (--encoder-lr-mult 0) it does nothing; drop --mixstyle or unfreeze")
-        if not 0.0 <= self.degrade <= 1.0:
-            raise ConfigError(f"degradation probability must be in [0, 1], got {self.degrade}")
-        if not 0.0 <= self.still <= 1.0:
-            raise ConfigError(f"still-window share must be in [0, 1], got {self.still}")
-        if not 0.0 <= self.gray <= 1.0:
-            raise ConfigError(f"grey-window share must be in [0, 1], got {self.gray}")
-        if not 0.0 <= self.crop_jitter <= 0.1:
-            raise ConfigError(f"crop jitter must be in [0, 0.1] (a fraction of the crop side), got {self.crop_jitter}")
-        if self.crop_jitter > 0 and self.augment != "strong":
-            raise ConfigError("crop jitter needs --augment strong")
-        if not 0.0 <= self.consistency <= 100.0:
-            raise ConfigError(f"consistency weight must be in [0, 100], got {self.consistency}")
-        if self.consistency > 0 and self.crop_jitter == 0:
-            raise ConfigError("a consistency weight needs crop jitter (--crop-jitter > 0): the two views would be identical")
-        if not 0.0 <= self.pixel_aux <= 10.0:
-            raise ConfigError(f"pixel supervision weight must be in [0, 10], got {self.pixel_aux}")
-        if self.pixel_aux > 0 and self.encoder_lr_mult == 0:
-            raise ConfigError("pixel supervision trains the encoder: it needs --encoder-lr-mult > 0")
-        if self.balance not in BALANCE_MODES:
-            raise ConfigError(f"balance must be {' or '.join(BALANCE_MODES)}, got {self.balance!r}")
-        if self.select not in ("acer", "eer", "last"):
-            raise ConfigError(f"select must be acer, eer or last, got {self.select!r}")
-        unknown = set(self.exclude_classes) - set(CLASSES)
-        if unknown or "real" in self.exclude_classes:
-            raise ConfigError(f"can only exclude attack classes ({', '.join(CLASSES[1:])}), got {sorted(self.exclude_classes)}")
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        for k in ("pretrained", "init_weights", "teacher", "split_file"):
-            d[k] = None if d[k] is None else str(d[k])
-        return d
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    run_dir: Path
-    model_path: Path
-    history: list[dict]
-    threshold: float
-    interrupted: bool = False
-
-
-def load_pretrained_encoder(model: SpoofModel, path: Path) -> None:
-    """Load torchvision-format resnet18 ImageNet weights (``fc.*`` ignored) into the encoder."""
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise WeightsError(f"pretrained weights not found: {path}") from exc
-    except Exception as exc:
-        raise WeightsError(f"cannot read pretrained weights {path}: not a PyTorch state dict, or the file is "
-                           "truncated") from exc
-    if isinstance(sd, dict) and "state_dict" in sd:
-        sd = sd["state_dict"]
-    if not isinstance(sd, dict):
-        raise WeightsError(f"{path} is not a torchvision resnet18 state dict (it holds a {type(sd).__name__})")
-    sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
-    try:
-        missing, unexpected = model.encoder.load_state_dict(sd, strict=False)
-    except RuntimeError as exc:
-        raise WeightsError(f"{path} is not a torchvision resnet18 state dict (tensor shapes differ)") from exc
-    if missing or unexpected:
-        raise WeightsError(f"{path} is not a torchvision resnet18 state dict ({len(missing)} missing, {len(unexpected)} unexpected keys)")
-
-
-#: named operating points calibrated on the dev split and stored with the weights
-SECURITY_LEVELS: tuple[tuple[str, str, float | None], ...] = (
-    ("convenience", "eer", None),  # APCER = BPCER on dev
-    ("balanced", "apcer", 0.05),  # lowest BPCER with worst-case APCER <= 5 %
-    ("strict", "apcer", 0.01),  # lowest BPCER with worst-case APCER <= 1 %
-)
-
-
-def security_levels(scores: np.ndarray, classes: list[str]) -> tuple[tuple[str, float], ...]:
-    """Thresholds of :data:`SECURITY_LEVELS` calibrated on labelled dev scores."""
-    return tuple((name, _calibrate(scores, classes, method, target)) for name, method, target in SECURITY_LEVELS)
-
-
-def load_init_weights(model: SpoofModel, path: Path) -> ModelMeta:
-    """Start from a SpoofModel checkpoint (ours or an origin one); returns its preprocessing."""
-    from ..model.checkpoint import load_checkpoint
-
-    loaded = load_checkpoint(Path(path))
-    model.load_state_dict(loaded.model.state_dict())
-    return loaded.meta
-
-
-def still_windows(windows: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
-    """``share`` of the windows (B, T, ...) made static: every crop replaced by one of them (drawn
-    at random), what the deployed loop's window holds for a photo (``rtliveness run photo.jpg``).
-    The draw never looks at a label. Returns a new array; the input is not changed."""
-    pick = rng.random(len(windows)) < share
-    which = rng.integers(windows.shape[1], size=len(windows))
-    out = windows.copy()
-    out[pick] = windows[pick, which[pick]][:, None]
-    return out
-
-
-def gray_windows(windows: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
-    """``share`` of the BGR windows (B, T, H, W, 3) turned grey — every crop of a picked window,
-    the grey level in all three channels — as an infrared or night-mode camera delivers a face.
-    The draw never looks at a label. Returns a new array; the input is not changed."""
-    from .degrade import to_gray
-
-    pick = rng.random(len(windows)) < share
-    out = windows.copy()
-    for i in np.flatnonzero(pick):
-        for t in range(windows.shape[1]):
-            out[i, t] = to_gray(windows[i, t])
-    return out
-
-
-def _jitter(windows_bgr: np.ndarray, params: np.ndarray, crop_params: np.ndarray | None = None) -> np.ndarray:
-    """Framing and photometric jitter of whole windows, optionally with a per-crop framing wobble.
-
-    ``params`` rows: (zoom in [0.85, 1], shift x, shift y in [-1, 1], brightness, contrast), the same
-    for all 5 crops of a window. ``crop_params`` (B, 5, 3): per-crop (zoom change, shift x, shift y)
-    as fractions of the crop side, added to the window's framing. A zoom change can only narrow the
-    view (nothing wider than the stored crop exists, so a zoom-out draw leaves the zoom as it is);
-    a shift may pull a few reflected border pixels in at the edge."""
-    import cv2
-
-    out = np.empty_like(windows_bgr)
-    s = windows_bgr.shape[2]
-    for i, (zoom, sx, sy, bright, contrast) in enumerate(params):
-        for j in range(windows_bgr.shape[1]):
-            z, dx, dy = (zoom, 0.0, 0.0) if crop_params is None else (
-                min(1.0, zoom * (1.0 + crop_params[i, j, 0])), crop_params[i, j, 1] * s, crop_params[i, j, 2] * s)
-            side = z * s
-            free = s - side
-            x0, y0 = free * (sx + 1) / 2 + dx, free * (sy + 1) / 2 + dy
-            a = np.array([[s / side, 0, -x0 * s / side], [0, s / side, -y0 * s / side]], np.float32)
-            img = cv2.warpAffine(windows_bgr[i, j], a, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            img = img.astype(np.float32) * contrast + (bright + (1 - contrast) * 128.0)
-            out[i, j] = np.clip(img, 0, 255).astype(np.uint8)
-    return out
-
-
-def crop_wobble(rng: np.random.Generator, n: int, window: int, amount: float) -> np.ndarray:
-    """(n, window, 3) per-crop (zoom change, shift x, shift y), each uniform in [-amount, amount]."""
-    return rng.uniform(-amount, amount, (n, window, 3))
-
-
-def _to_tensor(windows_bgr: np.ndarray, meta: ModelMeta, flips: np.ndarray | None = None) -> torch.Tensor:
-    """(B, 5, S, S, 3) uint8 BGR → (B, 5, 3, S, S) normalised float32 (optionally flipped)."""
-    b, t, s = windows_bgr.shape[:3]
-    arr = windows_bgr
-    if flips is not None and flips.any():
-        arr = arr.copy()
-        arr[flips] = arr[flips][:, :, :, ::-1]  # the same flip for all 5 crops of a window
-    x = preprocess_crops(list(arr.reshape(b * t, s, s, 3)), meta)
-    return torch.from_numpy(x).view(b, t, 3, s, s)
-
-
-@torch.inference_mode()
-def predict_windows(model: SpoofModel, windows_bgr: np.ndarray, meta: ModelMeta, device: str,
-                    batch_size: int = 32) -> np.ndarray:
-    """p_spoof for each (5, S, S, 3) window."""
-    model.eval()
-    out = []
-    for i in range(0, len(windows_bgr), batch_size):
-        x = _to_tensor(windows_bgr[i:i + batch_size], meta).to(device)
-        out.append(torch.sigmoid(model(x).float()).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0)
 
 
 def _metrics(scores: np.ndarray, classes: list[str], threshold: float) -> dict:
     from .metrics import evaluate_scores
 
     return evaluate_scores(scores, np.asarray(classes), threshold)
-
-
-def _calibrate(scores: np.ndarray, classes: list[str], method: str, target: float | None) -> float:
-    from .metrics import deployment_threshold
-
-    return deployment_threshold(scores, np.asarray(classes), method=method, target=target)
 
 
 def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None = None, resume: bool = False,
@@ -403,17 +158,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             log("no --pretrained weights: the encoder starts from scratch (nothing is downloaded)")
     anchor = None
     if config.anchor_live > 0:  # the starting model, frozen: the live side's reference (training only)
-        anchor = SpoofModel().to(device)
-        load_init_weights(anchor, Path(config.init_weights))
-        anchor.requires_grad_(False).train()
-        # the same mode as the model it anchors: batch-norm on the batch's statistics (as the
-        # training model's are), its running statistics left as loaded (momentum 0); a frozen
-        # encoder runs on its running statistics in both
-        for m in anchor.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.momentum = 0.0
-        if config.encoder_lr_mult == 0:
-            anchor.encoder.eval()
+        anchor = frozen_anchor(Path(config.init_weights), device, frozen_encoder=config.encoder_lr_mult == 0)
         log(f"live windows anchored to {config.init_weights} (weight {config.anchor_live:g}; training only"
             + ("; the reference on each window before its degradations)" if config.anchor_clean else ")"))
     pixel = None
@@ -526,10 +271,10 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                     xb = Xtr[idx]
                 elif config.crop_jitter > 0:  # drawn from (seed, epoch, step): resumable
                     wob = np.random.default_rng([config.seed, epoch, step, 3])
-                    xb = np.concatenate([_jitter(Xtr[idx], jitter[idx], crop_wobble(wob, len(idx), Xtr.shape[1], config.crop_jitter))
+                    xb = np.concatenate([jitter_windows(Xtr[idx], jitter[idx], crop_wobble(wob, len(idx), Xtr.shape[1], config.crop_jitter))
                                          for _ in range(views)])
                 else:
-                    xb = _jitter(Xtr[idx], jitter[idx])
+                    xb = jitter_windows(Xtr[idx], jitter[idx])
                 clean = xb if config.anchor_clean else None  # the anchor's input: before the degradations
                 if config.degrade > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral;
                     # both views of a window get the same degradation (and MixStyle draw), so they differ only by the crop wobble
@@ -542,7 +287,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                 if config.gray > 0:  # drawn from (seed, epoch, step), never from the labels: resumable, label-neutral
                     xb = np.concatenate([gray_windows(part, config.gray, np.random.default_rng([config.seed, epoch, step, 5]))
                                          for part in np.split(xb, views)])
-                x = _to_tensor(xb, meta, np.tile(flips[idx], views)).to(device)
+                x = to_tensor(xb, meta, np.tile(flips[idx], views)).to(device)
                 y = torch.from_numpy(ytr[idx]).to(device)
                 w = torch.from_numpy(wtr[idx]).to(device)
                 if mixer is not None:  # drawn from (seed, epoch, step): a resumed run mixes the same way
@@ -558,7 +303,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                     if pixel is not None:  # every crop of every view, against its window's target
                         loss = loss + config.pixel_aux * pixel.loss(y.repeat(views), w.repeat(views))
                     if anchor is not None:  # learning without forgetting, bona fide windows only; every view
-                        ref_x = x if clean is None else _to_tensor(clean, meta, np.tile(flips[idx], views)).to(device)
+                        ref_x = x if clean is None else to_tensor(clean, meta, np.tile(flips[idx], views)).to(device)
                         loss = loss + config.anchor_live * anchor_loss(logits, anchor, ref_x, torch.from_numpy(live_tr[idx]).to(device).repeat(views))
                     if hint is not None:  # every crop of every view, against the teacher's embedding of that stored crop
                         loss = loss + config.distill_features * hint.loss(torch.from_numpy(tfeat[idx]).to(device).repeat(views, 1, 1))
@@ -581,7 +326,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             bar.finish()
             dev_scores = predict_windows(model, Xdev, meta, device)
             dev_classes = [s.class_name for s in dev_s]
-            thr = _calibrate(dev_scores, dev_classes, config.calibration, config.calibration_target)
+            thr = deployment_threshold(dev_scores, np.asarray(dev_classes), method=config.calibration, target=config.calibration_target)
             m = _metrics(dev_scores, dev_classes, thr)
             rec = {"epoch": epoch + 1, "train_loss": running, "seconds": round(time.perf_counter() - t0, 2),
                    "dev": {k: m[k] for k in ("acer", "apcer", "apcer_max", "bpcer", "eer", "auc", "f1_macro", "accuracy")},
@@ -621,14 +366,6 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     model_path = run_dir / "model.pt"
     thr = float(best.get("threshold", 0.5))  # the threshold stored with the best epoch's model.pt
     return TrainResult(run_dir, model_path, history, thr, interrupted)
-
-
-def anchor_loss(logits: torch.Tensor, anchor: nn.Module, x: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of ``live * (logit - anchor logit)^2``: the bona fide windows' logits
-    held near the frozen ``anchor``'s on the same input; attack windows add nothing."""
-    with torch.no_grad():
-        ref = anchor(x).float()
-    return ((logits.float() - ref).pow(2) * live.float()).mean()
 
 
 def _pct(v) -> str:

@@ -3,7 +3,7 @@
 The student is torchvision ``resnet18(weights=None)`` with ``fc = Identity`` — exactly
 ``SpoofModel.encoder`` — so the returned state dict (keys ``conv1.weight``, ``bn1.*``,
 ``layer1.0.conv1.weight``, ...) loads into ``model.encoder`` or through
-``rtliveness.training.train.load_pretrained_encoder``.
+``rtliveness.training.start.load_pretrained_encoder``.
 
 Each training sample is one augmented *view* of an image: a random resized crop (area fraction
 ``scale``, aspect ``ratio``), a horizontal flip and a brightness / contrast / saturation jitter.

@@ -1,0 +1,49 @@
+"""The driver's record of one stream: its state, its worker, and its JSON lines (the controller is
+their only writer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .merge import StreamLedger
+
+__all__ = ["DriverStream"]
+
+
+class DriverStream:
+    """One source's outputs and state on the driver; its JSON lines go through the same
+    :class:`~rtliveness.runtime.sinks.JsonlSink` as ``rtliveness run``."""
+
+    def __init__(self, spec: str, name: str, out_dir: Path, write: bool = True) -> None:
+        from ..runtime.sinks import JsonlSink
+
+        self.spec = spec
+        self.ledger = StreamLedger(name, spec)
+        # write=False: a stream refused before it started (its outputs would overwrite a source)
+        self.jsonl_path = (out_dir / f"{name}.jsonl").resolve() if write else None
+        self._sink = JsonlSink(self.jsonl_path) if write else None
+        self._done = False
+        self.worker: int | None = None
+        self.status = "starting"  # starting | running | ended | failed | stopped | interrupted
+        self.videos: list[str] = []
+        self.stop_as: str | None = None  # set when the controller stopped it (removed / Ctrl+C)
+
+    def write(self, records: list[dict]) -> None:
+        for r in records:
+            self._sink.write_obj(r)
+        self.ledger.add_records(records)
+
+    def finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        if self._sink is None:
+            return
+        try:
+            self._sink.end(self.ledger.summary(self.stop_as))
+        finally:
+            self._sink.close()
+
+    @property
+    def done(self) -> bool:
+        return self._done

@@ -1,0 +1,87 @@
+"""Frame sources behind one protocol: video files, cameras, RTSP/HTTP streams, in-memory arrays.
+
+* Files deliver every frame in order and never drop one; decoding runs on a background thread
+  a few frames ahead (bounded queue) so it overlaps with inference.
+* A still photo (JPEG, PNG, BMP, WebP, TIFF, GIF, PPM, JPEG 2000, AVIF: told by its first bytes, not its name) is a static
+  scene: :class:`StillSource` delivers it ``STILL_FRAMES`` times — one full window — so a
+  photo gets a verdict like a video does instead of staying ``pending`` after one frame.
+* Live sources (camera index, ``rtsp://``/``http(s)://``) read on a background thread and hand
+  out the freshest frame, counting the ones they drop. A lost stream is retried with backoff;
+  each reconnect increases ``Frame.epoch`` so the pipeline clears its windows. No substitute
+  frame (black, repeated) is ever produced. After ``give_up_s`` without frames the iterator
+  raises :class:`StreamLostError`. Before the first open of a network URL a TCP connect to its
+  host and port tells a refused connection, an unknown host or a host that does not answer
+  apart at once (one line), instead of leaving it to FFmpeg's open timeout.
+* File and live sources also have ``frames_until(deadline)``: the same frames, but the wait for
+  the next one never passes ``deadline`` (``time.monotonic()``), so a caller's timeout holds
+  even when no frame comes (a frozen camera); :func:`~rtliveness.runtime.decision.decide` uses it.
+
+Every source is a context manager; ``close()`` ends its thread (joined with a timeout).
+
+Modules: :mod:`.spec` (what a SOURCE argument is), :mod:`.base` (the protocol, in-memory frames),
+:mod:`.files` (video files), :mod:`.stills` (photos), :mod:`.live` (cameras and streams),
+:mod:`.network` (reaching a stream's server); this module opens the right one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+
+from ...config import StreamConfig
+from .base import ArraySource, FrameSource, SourceEvent
+from .files import FileSource
+from .live import LiveSource
+from .network import _open_capture, _probe_stream
+from .spec import parse_source
+from .stills import STILL_FRAMES, StillSource, is_still_image
+
+__all__ = [
+    "FrameSource",
+    "FileSource",
+    "StillSource",
+    "STILL_FRAMES",
+    "is_still_image",
+    "open_file",
+    "LiveSource",
+    "ArraySource",
+    "open_source",
+    "parse_source",
+    "SourceEvent",
+]
+
+
+def open_file(path: str | os.PathLike, still_frames: int = STILL_FRAMES) -> "FileSource | StillSource":
+    """A local file: a :class:`StillSource` for a still photo, else a :class:`FileSource`."""
+    p = Path(path)
+    if p.is_file() and is_still_image(p):
+        return StillSource(p, frames=still_frames)
+    return FileSource(p)
+
+
+def open_source(spec: str | int, stream: StreamConfig | None = None,
+                on_event: SourceEvent | None = None) -> FileSource | StillSource | LiveSource:
+    """Open SOURCE: an integer is a camera index; ``rtsp://``/``http(s)://`` are streams;
+    anything else is a file path (a video, or a still photo: see :func:`open_file`)."""
+    kind, value = parse_source(spec)
+    if kind == "file":
+        return open_file(value)
+    if kind == "stream" and str(value).lower().startswith(("http://", "https://")):
+        # a finite video file served over HTTP has a frame count: read it like a file (every
+        # frame, end at its end) instead of "reconnecting" to replay it forever
+        cfg = stream or StreamConfig()
+        _probe_stream(str(value), cfg.open_timeout_s)
+        cap = _open_capture(value, cfg)
+        if cap.isOpened() and (cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) > 0:
+            return FileSource(value, capture=cap)
+        # a live stream: hand this capture over (a second open would double the wait when it
+        # failed, and a second connection for nothing when it worked); reconnects open anew
+        first = [cap]
+
+        def opener(spec: str | int, config: StreamConfig) -> cv2.VideoCapture:
+            return first.pop() if first else _open_capture(spec, config)
+
+        return LiveSource(value, cfg, on_event=on_event, opener=opener)
+    return LiveSource(value, stream, on_event=on_event)

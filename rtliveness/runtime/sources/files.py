@@ -1,0 +1,154 @@
+"""Video files: the one check of a file path, and every frame of a video decoded ahead on a thread."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+
+from ...errors import ClosedError, SourceOpenError
+from ...types import Frame
+from .base import DEFAULT_FPS, _SourceBase, sane_fps
+from .spec import STREAM_PREFIXES
+
+
+def check_file(p: Path, what: str = "video file") -> None:
+    """One clear :class:`SourceOpenError` for a path that is not a readable, non-empty file (the
+    one place of this rule: ``run``, the API and the fleet driver's early check)."""
+    if not p.exists():
+        scheme = str(p).split(":/", 1)[0].lower() + "://"
+        if ":/" in str(p) and scheme in STREAM_PREFIXES:  # rtsp:/host/x: Path() folds the URL's "//"
+            raise SourceOpenError(f"{what} not found: {p}; a stream URL needs two slashes, e.g. {scheme}host:port/path")
+        raise SourceOpenError(f"{what} not found: {p}; check the path")
+    if p.is_dir():
+        raise SourceOpenError(f"source is a folder, not {'an' if what[0] in 'aeiou' else 'a'} {what}: {p}; give one video or photo file")
+    if p.stat().st_size == 0:
+        raise SourceOpenError(f"{what} is empty (0 bytes): {p}; give a file that holds frames (was its recording finished?)")
+    try:
+        with open(p, "rb") as fh:
+            fh.read(1)
+    except PermissionError:
+        raise SourceOpenError(f"cannot read {p}: permission denied; check the file's permissions") from None
+    except OSError as e:
+        raise SourceOpenError(f"cannot read {p}: {e.strerror or e}; check the file") from None
+
+
+
+_END = object()
+
+
+class FileSource(_SourceBase):
+    """A video file (or a finite video behind an http(s) URL, opened by :func:`open_source`):
+    every frame, in order, decoded ``prefetch`` frames ahead on a thread."""
+
+    def __init__(self, path: str | os.PathLike, prefetch: int = 4, capture: "cv2.VideoCapture | None" = None) -> None:
+        p = Path(path) if capture is None else path
+        self.name = str(p)
+        if capture is None:
+            check_file(p, "video file")
+        cap = capture if capture is not None else cv2.VideoCapture(str(p))
+        if not cap.isOpened():
+            cap.release()
+            raise SourceOpenError(f"cannot decode video file {p}: not a video OpenCV can read, or corrupt (a recording "
+                                  "cut off before it was finished has no index); convert it to mp4 (H.264) and retry")
+        ok, first = cap.read()
+        if not ok or first is None:
+            cap.release()
+            raise SourceOpenError(f"cannot decode any frame of video file {p}: the file is truncated or corrupt")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = sane_fps(fps) or DEFAULT_FPS
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count = n if n > 0 else None
+        self.size = (int(first.shape[1]), int(first.shape[0]))
+        self._cap = cap
+        self._first = first
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.decode_seconds = 0.0
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _reader(self) -> None:
+        try:
+            frame = self._first
+            self._first = None
+            while frame is not None and not self._stop.is_set():
+                if not self._put(frame):
+                    return
+                t0 = time.perf_counter()
+                ok, frame = self._cap.read()
+                self.decode_seconds += time.perf_counter() - t0
+                if not ok:
+                    frame = None
+        except BaseException as exc:  # reported to the consumer, never swallowed
+            self._error = exc
+        finally:
+            self._put_end()
+
+    def _put_end(self) -> None:
+        # the end marker must arrive even if the consumer is slow; bounded by the stop flag
+        while True:
+            try:
+                self._queue.put(_END, timeout=0.1)
+                return
+            except queue.Full:
+                if self._stop.is_set():
+                    return
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames_until(None)
+
+    def frames_until(self, deadline: float | None) -> Iterator[Frame]:
+        """The frames in order, as iteration gives them, but the iteration ends (no error) once
+        ``time.monotonic()`` reaches ``deadline``, even while waiting for the decoder.
+        ``None``: no deadline. A file source can be iterated once either way."""
+        if self._thread is not None:
+            raise ClosedError("a FileSource can be iterated once; open the file again")
+        self._thread = threading.Thread(target=self._reader, name=f"rtliveness-file-{id(self):x}", daemon=True)
+        self._thread.start()
+        i = 0
+        while True:
+            if deadline is None:
+                item = self._queue.get()
+            else:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                try:
+                    item = self._queue.get(timeout=left)
+                except queue.Empty:
+                    return
+            if item is _END:
+                break
+            yield Frame(i, item, i / self.fps)
+            i += 1
+        if self._error is not None:
+            raise SourceOpenError(f"error while decoding {self.name} at frame {i}: {self._error}")
+
+    def close(self) -> None:
+        self._stop.set()
+        t = self._thread
+        if t is not None:
+            # drain so a blocked put can finish
+            while t.is_alive():
+                try:
+                    while True:
+                        self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+                t.join(timeout=0.1)
+        self._cap.release()
