@@ -5,6 +5,7 @@ Colour order is part of every image's name: ``image_bgr`` is what OpenCV reads a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,10 +21,26 @@ __all__ = [
     "FrameResult",
     "TrackSummary",
     "as_bgr",
+    "as_timestamp",
 ]
 
 Label = Literal["live", "spoof", "pending"]
 LABELS: tuple[str, ...] = ("live", "spoof", "pending")
+
+
+def as_timestamp(value) -> float:
+    """A frame's time as float seconds (a number; numpy scalars too); anything else, NaN and
+    infinities included, is one :class:`FrameError`. The one rule of a timestamp: ``Frame``'s and
+    ``LivenessPipeline.step``'s."""
+    if isinstance(value, bool):
+        raise FrameError(f"timestamp must be a number of seconds, got {value!r}")
+    try:
+        ts = float(value)
+    except (TypeError, ValueError):
+        raise FrameError(f"timestamp must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(ts):
+        raise FrameError(f"timestamp must be finite, got {value!r}")
+    return ts
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
@@ -70,6 +87,7 @@ class Frame:
             raise FrameError(f"Frame.image_bgr must be HxWx3 uint8, got shape {shape} dtype {dtype}")
         if self.index < 0:
             raise FrameError(f"Frame.index must be >= 0, got {self.index}")
+        object.__setattr__(self, "timestamp", as_timestamp(self.timestamp))
 
     @property
     def size(self) -> tuple[int, int]:

@@ -175,6 +175,19 @@ def test_bad_timestamp_raises_typed_error(ts):
     assert p.step(frames(1)[0], timestamp="2.5").timestamp == 2.5  # a numeric string is a number
 
 
+@pytest.mark.parametrize("ts", [float("nan"), -float("inf"), None, "abc", True])
+def test_a_frame_built_by_hand_keeps_the_same_timestamp_rule(ts):
+    """Frame(...) passed to step() bypasses step's timestamp argument: the record checks its own."""
+    image = frames(1)[0]
+    with pytest.raises(FrameError, match="timestamp must be"):
+        Frame(0, image, ts)
+    for value in (3, np.float32(1.5), np.int64(2)):
+        f = Frame(0, image, value)
+        assert type(f.timestamp) is float and f.timestamp == float(value)
+    p = fake_pipeline(FakeDetector([(B(1, 1, 20),)]), FakeScorer())
+    assert p.step(Frame(0, image, 4)).timestamp == 4.0
+
+
 def test_nan_after_a_score_returns_to_pending_and_is_not_counted():
     class FlakyScorer(FakeScorer):
         def head(self, windows):

@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 
 from ..config import LOW_LIGHT_TARGET, DetectorConfig, PipelineConfig, TrackerConfig, check_low_light_target
-from ..errors import ClosedError, ConfigError, FrameError
-from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
+from ..errors import ClosedError, ConfigError
+from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr, as_timestamp
 from ..model.device import keep_torch_threads
 from .buffer import WindowBuffer
 from .crop import crop_face
@@ -86,17 +86,6 @@ class _TrackStats:
         self.windows = 0
         self.p_sum = 0.0
         self.last_p: float | None = None
-
-
-def _timestamp(value) -> float:
-    """A step()'s timestamp as float seconds; anything else is one FrameError."""
-    try:
-        ts = float(value)
-    except (TypeError, ValueError):
-        raise FrameError(f"timestamp must be a number of seconds, got {value!r}") from None
-    if not math.isfinite(ts):
-        raise FrameError(f"timestamp must be finite, got {value!r}")
-    return ts
 
 
 def _shrink(image: np.ndarray, f: float) -> np.ndarray:
@@ -215,7 +204,7 @@ class LivenessPipeline:
             raise ClosedError("pipeline is closed: step() after close(); build a new one with LivenessPipeline.from_config")
         if not isinstance(frame, Frame):
             image = as_bgr(frame)
-            ts = _timestamp(timestamp) if timestamp is not None else float(self._frames_seen)
+            ts = as_timestamp(timestamp) if timestamp is not None else float(self._frames_seen)
             frame = Frame(self._frames_seen, image, ts, self._epoch)
         if frame.epoch != self._epoch:
             self._epoch = frame.epoch

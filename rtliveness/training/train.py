@@ -32,12 +32,7 @@ from .balance import family_weights
 from .data import Dataset, load_windows, read_split_file, scan_dataset, split_samples
 from .metrics_thresholds import deployment_threshold, security_levels
 from .predict import predict_windows, to_tensor
-from .start import (
-    anchor_loss,
-    frozen_anchor,
-    load_init_weights,
-    load_pretrained_encoder,
-)
+from .start import anchor_loss, frozen_anchor, load_init_weights, load_pretrained_encoder
 from .train_config import TrainConfig, TrainResult
 
 __all__ = ["TrainConfig", "TrainResult", "train", "predict_windows", "load_pretrained_encoder"]
