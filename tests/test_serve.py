@@ -202,7 +202,7 @@ def test_tokens_origins_sizes_and_idle_streams():
         code, reason = closed_with(f"/v1/stream?token={TOKEN}", headers={"origin": "http://evil.example"})
         assert code == 4403 and "--allow-origin" in reason
         big = b"\xff" * (512 * 1024 + 1)
-        for headers in ({"origin": "https://kiosk.example:8443"}, {"origin": "http://testserver"}, {}):
+        for headers in ({"origin": "https://kiosk.example:8443"}, {"origin": "https://KIOSK.example:8443/"}, {}):
             with c.websocket_connect(f"/v1/stream?token={TOKEN}", headers=headers) as ws:
                 ws.send_bytes(big)
                 with pytest.raises(WebSocketDisconnect) as exc:
@@ -224,6 +224,56 @@ def test_tokens_origins_sizes_and_idle_streams():
         while c.get("/health").json()["streams"]["active"] != 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert c.get("/health").json()["streams"]["active"] == 0  # the slot is free again
+
+
+def test_origin_rule_normalises_origins_and_trusts_only_an_address_as_the_own_page():
+    """Review findings: a listed origin matches what browsers send (lower case, no default
+    port); a page is the service's own only when reached by an IP address or localhost — a host
+    name in Host is what a DNS-rebinding page sends, so that origin must be listed."""
+    from rtliveness.serve.app import _origin_ok
+    from rtliveness.serve.config import ServeConfig, normalise_origin
+
+    cfg = ServeConfig(allow_origins=("https://Kiosk.example", "https://k2.example:443/", "http://k3.example:8080"))
+    assert cfg.allow_origins == ("https://kiosk.example", "https://k2.example", "http://k3.example:8080")
+    allowed = cfg.allow_origins
+    assert _origin_ok("https://kiosk.example", None, allowed)
+    assert _origin_ok("https://k2.example", None, allowed) and _origin_ok("https://k2.example:443", None, allowed)
+    assert not _origin_ok("http://k3.example", None, allowed)  # another port is another origin
+    assert not _origin_ok("http://evil.example:8000", "evil.example:8000", allowed)  # DNS rebinding
+    assert not _origin_ok("http://testserver", "testserver", allowed)
+    for origin, host in (("http://127.0.0.1:8000", "127.0.0.1:8000"), ("http://localhost:8000", "localhost:8000"),
+                         ("http://[::1]:8000", "[::1]:8000"), ("http://192.168.1.20", "192.168.1.20:80")):
+        assert _origin_ok(origin, host, allowed), origin
+    assert not _origin_ok("http://127.0.0.1:9000", "127.0.0.1:8000", allowed)  # another page on the machine
+    assert not _origin_ok("null", "127.0.0.1:8000", allowed)
+    assert _origin_ok("http://anything.example", "x", ())  # without --allow-origin every page may
+    assert _origin_ok(None, "x", allowed)  # no Origin: not a browser page
+    assert normalise_origin("HTTP://[::1]:80") == "http://[::1]" and normalise_origin("https://h:8443") == "https://h:8443"
+
+
+def test_pictures_over_40_megapixels_are_refused_by_their_header_in_uploads_and_streams(tmp_path):
+    """Review findings: an upload had no pixel limit (a 445 KB PNG of 12000 x 12000 took 1.2 GB),
+    and a stream frame in a format only OpenCV reads (Radiance HDR) was decoded whatever its size."""
+    from fastapi.testclient import TestClient
+
+    from rtliveness.serve.app import create_app
+    from rtliveness.serve.config import ServeConfig
+
+    huge = cv2.imencode(".png", np.zeros((7000, 6000, 3), np.uint8))[1].tobytes()  # 42 MP
+    hdr_path = tmp_path / "f.hdr"
+    assert cv2.imwrite(str(hdr_path), np.zeros((64, 64, 3), np.float32))
+    with TestClient(create_app(ServeConfig())) as c:
+        r = c.post("/v1/analyze", content=huge)
+        assert r.status_code == 422
+        assert r.json() == {"error": "image of 6000x7000 pixels exceeds 40 megapixels: send camera frames (downscale larger images)"}
+        with c.websocket_connect("/v1/stream") as ws:
+            ws.send_bytes(hdr_path.read_bytes())
+            hdr_bytes = len(hdr_path.read_bytes())
+            assert ws.receive_json() == {"frame": 0, "error": f"cannot decode {hdr_bytes} bytes as an image: send each frame as JPEG or PNG bytes"}
+            ws.send_bytes(cv2.imencode(".webp", np.full((48, 64, 3), 128, np.uint8))[1].tobytes())
+            rec = ws.receive_json()  # a WebP frame (what a browser's canvas may send) is decoded
+            assert rec["frame"] == 1 and rec["faces"] == [] and "error" not in rec
+        assert c.get("/health").json()["streams"]["active"] == 0
 
 
 def test_health_names_no_security_level_when_a_threshold_overrides_it():
@@ -457,3 +507,28 @@ def test_sigterm_during_an_upload_analysis_answers_503_with_a_reason(tmp_path):
     assert r.status_code == 503, r.text
     assert r.json() == {"error": "the service is shutting down; send the upload again when it is back"}
     assert "Traceback" not in err and "CancelledError" not in err, err
+
+
+@pytest.mark.slow
+def test_an_analysis_whose_client_went_away_stops_and_frees_its_slot(tmp_path):
+    """Review finding: a client that gave up (its own timeout) left its analysis running to the end,
+    holding a stream slot: clients that retry on timeout filled every slot and got 503s."""
+    from conftest import read_frames, write_video
+
+    frames = read_frames(LIVE)
+    video = write_video(tmp_path / "long.avi", (frames + frames[::-1]) * 4, fourcc="MJPG")  # 800 frames, tens of seconds
+    srv = Server("--device", "cpu", "--max-streams", "1")
+    try:
+        with open(video, "rb") as fh, pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{srv.base}/v1/analyze", files={"file": ("long.avi", fh)},
+                       timeout=httpx.Timeout(60, read=3))  # sent whole, then no answer within 3 s: the client leaves
+        t_left = time.monotonic()
+        while httpx.get(f"{srv.base}/health", timeout=5).json()["streams"]["active"] != 0:
+            assert time.monotonic() - t_left < 5, "the abandoned analysis still holds its slot"
+            time.sleep(0.1)
+        with open(LIVE, "rb") as fh:  # the one slot serves the next client
+            r = httpx.post(f"{srv.base}/v1/analyze", files={"file": ("live.mov", fh)}, timeout=120)
+        assert r.status_code == 200 and [t["label"] for t in r.json()["summary"]["tracks"]] == ["live"]
+    finally:
+        err = srv.stop()
+    assert "Traceback" not in err, err

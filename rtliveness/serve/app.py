@@ -14,7 +14,9 @@ import asyncio
 import os
 import re
 import secrets
+import ipaddress
 import tempfile
+import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -30,7 +32,7 @@ from starlette.websockets import WebSocketDisconnect
 from ..errors import RtlivenessError, SourceError, one_line
 from ..runtime.sinks import json_line
 from .config import ServeConfig
-from .engine import Busy, Engine, ShuttingDown
+from .engine import Busy, ClientGone, Engine, ShuttingDown
 from .stream import Item, PendingFrames, decode_frame, dropped_record, error_record
 
 __all__ = ["create_app"]
@@ -49,12 +51,34 @@ def _token_ok(given: str, expected: str) -> bool:
 
 def _origin_ok(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
     """Without ``--allow-origin`` every page may open a stream (a kiosk app served elsewhere is
-    the service's first user). With it: a non-browser client (no Origin), a page this service
-    served (the Origin's host is the Host the request came to) or a listed origin."""
+    the service's first user). With it: a non-browser client (no Origin), a listed origin
+    (compared as browsers send it: :func:`~rtliveness.serve.config.normalise_origin`), or a page
+    this service served, reached by an IP address or ``localhost`` (the Origin's host is the Host
+    the request came to). Reached by a host name, the service's own origin must be listed too: a
+    Host header naming any other host is what a DNS-rebinding page sends."""
     if origin is None or not allowed:
         return True
-    _, _, netloc = origin.partition("://")
-    return (host is not None and netloc.lower() == host.lower()) or origin.rstrip("/") in allowed
+    from .config import normalise_origin
+
+    seen = normalise_origin(origin)
+    if seen in allowed:
+        return True
+    if host is None:
+        return False
+    own = normalise_origin(f"{seen.partition('://')[0]}://{host}")
+    return seen == own and _is_address(own.partition("://")[2])
+
+
+def _is_address(netloc: str) -> bool:
+    """Whether a ``host[:port]`` names an IP address or ``localhost``, not a DNS name."""
+    hostname = netloc[1:netloc.find("]")] if netloc.startswith("[") else netloc.rsplit(":", 1)[0]
+    if hostname == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(hostname)
+    except ValueError:
+        return False
+    return True
 
 
 class ClientError(Exception):
@@ -143,15 +167,20 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
                 engine.acquire()
             except Busy as exc:
                 raise ClientError(503, str(exc)) from None
+            gone = threading.Event()
+            watch = asyncio.ensure_future(_watch_disconnect(request, gone))
             try:
-                return await run_in_threadpool(engine.analyze, path, name, frames)
+                return await run_in_threadpool(engine.analyze, path, name, frames, gone)
             except ShuttingDown as exc:
                 raise ClientError(503, str(exc)) from None
+            except ClientGone as exc:  # nobody reads the answer: the slot is free again
+                raise ClientError(400, f"{exc}; the analysis was stopped") from None
             except SourceError as exc:
                 raise ClientError(422, one_line(exc)) from None
             except RtlivenessError as exc:
                 raise ClientError(422, one_line(exc)) from None
             finally:
+                watch.cancel()
                 engine.release()
         finally:
             path.unlink(missing_ok=True)
@@ -180,6 +209,15 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
             engine.release()
 
     return app
+
+
+async def _watch_disconnect(request: Request, gone: threading.Event, every_s: float = 0.25) -> None:
+    """Set ``gone`` when the client of an upload disconnects while its analysis runs."""
+    while not gone.is_set():
+        if await request.is_disconnected():
+            gone.set()
+            return
+        await asyncio.sleep(every_s)
 
 
 def _version() -> str:

@@ -10,7 +10,25 @@ from pathlib import Path
 from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_low_light_target, check_field_types
 from ..errors import ConfigError
 
-__all__ = ["ServeConfig"]
+__all__ = ["ServeConfig", "normalise_origin"]
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def normalise_origin(origin: str) -> str:
+    """An origin as browsers send it in the ``Origin`` header: scheme and host in lower case,
+    no default port (``:443`` for https, ``:80`` for http), no trailing slash. Both sides of the
+    origin check go through it, so ``https://Kiosk.example:443/`` matches ``https://kiosk.example``."""
+    scheme, sep, netloc = origin.strip().rstrip("/").partition("://")
+    if not sep:
+        return origin.strip().lower()
+    scheme, netloc = scheme.lower(), netloc.lower()
+    host, colon, port = netloc.rpartition(":")
+    if colon and not host.endswith("]") and "]" in port:  # an IPv6 literal without a port
+        host, port = netloc, ""
+    if colon and port == _DEFAULT_PORTS.get(scheme):
+        netloc = host
+    return f"{scheme}://{netloc}"
 
 
 @dataclass(frozen=True)
@@ -55,9 +73,10 @@ class ServeConfig:
         if not (math.isfinite(self.idle_timeout_s) and self.idle_timeout_s > 0):
             raise ConfigError(f"--idle-timeout must be a finite number of seconds > 0, got {self.idle_timeout_s}")
         for origin in self.allow_origins:
-            if not re.fullmatch(r"https?://[^/\s]+", origin):
+            if not re.fullmatch(r"https?://[^/\s]+/?", origin):
                 raise ConfigError(f"--allow-origin must be a scheme and host like https://kiosk.example:8443 "
                                   f"(no path), got {origin!r}")
+        object.__setattr__(self, "allow_origins", tuple(normalise_origin(o) for o in self.allow_origins))
         if self.max_pending < 1:
             raise ConfigError(f"max_pending must be >= 1, got {self.max_pending}")
         if self.token is not None and len(self.token) < 8:

@@ -26,6 +26,10 @@ class ShuttingDown(Exception):
     """The server is stopping (SIGTERM / Ctrl+C): an analysis in progress ends with 503."""
 
 
+class ClientGone(Exception):
+    """The client of an upload disconnected: its analysis ends between two frames and frees its slot."""
+
+
 class Engine:
     """Loads the model once; hands out pipelines and stream slots; analyses uploaded videos."""
 
@@ -77,28 +81,41 @@ class Engine:
                                 detector_config=self.config.detector, tracker_config=TrackerConfig(),
                                 low_light_target=self.config.low_light_target)
 
-    def analyze(self, path: Path, name: str, frames: bool = False) -> dict:
+    def analyze(self, path: Path, name: str, frames: bool = False, gone: threading.Event | None = None) -> dict:
         """Run an uploaded video — or photo, a still scene of one window — through a fresh
         pipeline: ``{"summary": ...}`` exactly as the last line of ``rtliveness run --jsonl``
         (plus ``"frames"`` when asked). Raises :class:`~rtliveness.errors.SourceOpenError` for a
-        file that is not a readable video or photo."""
-        from ..errors import SourceError
+        file that is not a readable video or photo, or whose pictures are over
+        :data:`~rtliveness.serve.stream.MAX_FRAME_PIXELS` (a photo's size is read from its header,
+        before it is decoded); :class:`ClientGone` once ``gone`` is set (the client left)."""
+        from ..errors import SourceError, SourceOpenError
         from ..runtime.app import process_source
-        from ..runtime.sources import open_file
+        from ..runtime.sources import is_still_image, open_file
+        from .stream import declared_pixels, too_many_pixels
 
         records: list[dict] = []
 
         def on_result(result) -> None:
             if self.stopping.is_set():  # end between frames, so the client gets a 503, not a cut connection
                 raise ShuttingDown("the service is shutting down; send the upload again when it is back")
+            if gone is not None and gone.is_set():
+                raise ClientGone(f"the client of {name} disconnected")
             if frames:
                 records.append(result.to_json())
 
+        declared = declared_pixels(path) if is_still_image(path) else None
+        problem = None if declared is None else too_many_pixels(*declared, what="image")
+        if problem is not None:
+            raise SourceOpenError(problem)
         try:
             src = open_file(path)
         except SourceError as exc:  # name the upload, not the temporary file
             raise type(exc)(str(exc).replace(str(path), name)) from None
         with src:
+            width, height = src.size
+            problem = too_many_pixels(width * height, f"{width}x{height}", what="video frame")
+            if problem is not None:
+                raise SourceOpenError(problem)
             src.name = name
             with self.pipeline() as pipe:
                 report = process_source(pipe, src, on_result=on_result)

@@ -10,6 +10,7 @@ client gets exactly one record per message, in order.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import deque
 from dataclasses import dataclass
 
@@ -34,15 +35,15 @@ class Item:
 MAX_FRAME_PIXELS = 40_000_000
 
 
-def _declared_pixels(data: bytes) -> tuple[int, str] | None:
-    """(pixels, "WxH") as the image's header declares them (Pillow reads the header only), or
-    None when Pillow does not know the format (OpenCV then decodes it as before)."""
+def declared_pixels(image: bytes | str | os.PathLike) -> tuple[int, str] | None:
+    """(pixels, "WxH") as a picture's header declares them (Pillow reads the header only; bytes
+    or a file path), or None when Pillow does not know the format."""
     import io
 
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with Image.open(io.BytesIO(image) if isinstance(image, bytes) else image) as im:
             return im.size[0] * im.size[1], f"{im.size[0]}x{im.size[1]}"
     except Image.DecompressionBombError:  # Pillow's own refusal: more than 179 megapixels
         return 2 * Image.MAX_IMAGE_PIXELS + 1, "more than 179 million"
@@ -50,17 +51,29 @@ def _declared_pixels(data: bytes) -> tuple[int, str] | None:
         return None
 
 
+def too_many_pixels(pixels: int, size: str, what: str = "frame") -> str | None:
+    """The one-line refusal of a picture over :data:`MAX_FRAME_PIXELS`, or None: the one rule for
+    stream frames and uploads."""
+    if pixels <= MAX_FRAME_PIXELS:
+        return None
+    return f"{what} of {size} pixels exceeds {MAX_FRAME_PIXELS // 1_000_000} megapixels: send camera frames (downscale larger images)"
+
+
 def decode_frame(data: bytes) -> np.ndarray | str:
-    """JPEG/PNG (any format OpenCV decodes) bytes → a BGR image, or a one-line reason. A frame
-    whose header declares more than :data:`MAX_FRAME_PIXELS` is refused before it is decoded."""
+    """JPEG / PNG / WebP (any picture format whose header Pillow reads) bytes → a BGR image, or a
+    one-line reason. The size is read from the header first: a frame over
+    :data:`MAX_FRAME_PIXELS`, or one whose size cannot be read (a format only OpenCV knows, such
+    as Radiance HDR, could declare any size), is refused before it is decoded."""
     import cv2
 
     if not data:
         return "empty message: send each frame as JPEG or PNG bytes"
-    declared = _declared_pixels(data)
-    if declared is not None and declared[0] > MAX_FRAME_PIXELS:
-        return (f"frame of {declared[1]} pixels exceeds {MAX_FRAME_PIXELS // 1_000_000} megapixels: "
-                "send camera frames (downscale larger images)")
+    declared = declared_pixels(data)
+    if declared is None:
+        return f"cannot decode {len(data)} bytes as an image: send each frame as JPEG or PNG bytes"
+    problem = too_many_pixels(*declared)
+    if problem is not None:
+        return problem
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         return f"cannot decode {len(data)} bytes as an image: send each frame as JPEG or PNG bytes"
