@@ -41,9 +41,10 @@ def jsonl(path: Path) -> tuple[list[dict], dict]:
 
 def test_fleet_cli_writes_the_run_contract_per_source(tmp_path):
     out = tmp_path / "out"
-    r = subprocess.run([str(EXE), "fleet", str(LIVE), str(PRINTED), str(tmp_path / "missing.mp4"), "--out-dir", str(out),
+    live_as_given = str(LIVE.relative_to(ROOT))  # relative, as a user types it: the summary names it so, as run does
+    r = subprocess.run([str(EXE), "fleet", live_as_given, str(PRINTED), str(tmp_path / "missing.mp4"), "--out-dir", str(out),
                         "--workers", "2", "--max-frames", "30", "--save-video", "--device", "cpu"],
-                       capture_output=True, text=True, timeout=400)
+                       capture_output=True, text=True, timeout=400, cwd=ROOT)
     assert r.returncode == 3, r.stderr  # one source failed
     assert "missing.mp4" in r.stderr and "Traceback" not in r.stderr
     doc = json.loads((out / "fleet.json").read_text())
@@ -59,9 +60,9 @@ def test_fleet_cli_writes_the_run_contract_per_source(tmp_path):
         assert len(read_frames(out / f"{name}.mp4")) == 30
     # the same records as `rtliveness run --jsonl` on the same file
     ref = tmp_path / "run.jsonl"
-    subprocess.run([str(EXE), "run", str(LIVE), "--jsonl", str(ref), "--max-frames", "30", "--no-show", "--device", "cpu"],
-                   check=True, capture_output=True, timeout=300)
-    mine, _ = jsonl(out / "live_webcam.jsonl")
+    subprocess.run([str(EXE), "run", live_as_given, "--jsonl", str(ref), "--max-frames", "30", "--no-show", "--device", "cpu"],
+                   check=True, capture_output=True, timeout=300, cwd=ROOT)
+    mine, my_summary = jsonl(out / "live_webcam.jsonl")
     theirs, ref_summary = jsonl(ref)
     assert [[f["box"] for f in x["faces"]] for x in mine] == [[f["box"] for f in x["faces"]] for x in theirs]
     assert [[f["label"] for f in x["faces"]] for x in mine] == [[f["label"] for f in x["faces"]] for x in theirs]
@@ -71,6 +72,7 @@ def test_fleet_cli_writes_the_run_contract_per_source(tmp_path):
             if fa["p_spoof"] is not None:
                 assert abs(fa["p_spoof"] - fb["p_spoof"]) < 1e-3
     assert set(ref_summary) == SUMMARY_KEYS
+    assert my_summary["source"] == ref_summary["source"] == live_as_given
 
 
 def test_fleet_cli_refuses_an_unreachable_cluster_in_one_line(tmp_path):
@@ -89,6 +91,9 @@ def test_fleet_refuses_bad_options_and_outputs_over_sources_before_ray_starts(tm
     src = tmp_path / "door.mp4"
     shutil.copy(PRINTED, src)
     before = src.read_bytes()
+    epoch_src = tmp_path / "o2" / "door.epoch1.mp4"  # where stream 'door' writes its video after a restart
+    epoch_src.parent.mkdir()
+    shutil.copy(PRINTED, epoch_src)
     cases = [
         (["--out-dir", str(tmp_path), "--save-video"], 2,
          f"{src} would be overwritten by the fleet's output {tmp_path / 'door.mp4'}; choose an --out-dir that does not hold the sources"),
@@ -97,6 +102,9 @@ def test_fleet_refuses_bad_options_and_outputs_over_sources_before_ray_starts(tm
         (["--out-dir", str(tmp_path / "o"), "--weights", str(tmp_path / "nofile.pt")], 5, "weights file not found"),
         (["--out-dir", str(src)], 2, "is a file, not a folder"),
         (["--out-dir", str(tmp_path / "o"), "--give-up", "-1"], 2, "--give-up must be >= 0 seconds"),
+        ([str(epoch_src), "--out-dir", str(tmp_path / "o2"), "--save-video"], 2,
+         f"{epoch_src} would be overwritten by the video of stream 'door' after a worker restart; "
+         "choose an --out-dir that does not hold the sources"),
     ]
     for args, code, words in cases:
         t0 = time.monotonic()
@@ -104,8 +112,9 @@ def test_fleet_refuses_bad_options_and_outputs_over_sources_before_ray_starts(tm
         assert r.returncode == code, (args, r.stderr)
         assert r.stderr.strip().count("\n") == 0 and words in r.stderr, (args, r.stderr)
         assert time.monotonic() - t0 < 30, args  # Ray never started
-    assert src.read_bytes() == before
+    assert src.read_bytes() == before and epoch_src.read_bytes() == before
     assert not (tmp_path / "door.jsonl").exists() and not (tmp_path / "fleet.json").exists()
+    assert not (tmp_path / "o").exists()  # a refused option leaves no --out-dir behind
 
 
 def long_video(tmp_path: Path, frames: int) -> Path:

@@ -3,6 +3,7 @@ stream runner resuming after a restart without repeating a frame or a track."""
 
 import json
 import re
+import time
 
 import numpy as np
 
@@ -183,20 +184,67 @@ def test_a_fleet_the_cluster_cannot_hold_is_refused_not_left_waiting(tmp_path):
     from rtliveness.fleet.controller import Fleet
 
     class FakeRay:
-        def __init__(self, cpu, gpu=0.0):
+        def __init__(self, cpu, gpu=0.0, free_cpu=None):
             self.res = {"CPU": cpu, "GPU": gpu} if gpu else {"CPU": cpu}
+            self.free = {**self.res, "CPU": cpu if free_cpu is None else free_cpu}
 
         def cluster_resources(self):
             return self.res
 
+        def available_resources(self):
+            return self.free
+
     fleet = Fleet(FleetConfig(sources=("a.mp4",), out_dir=tmp_path / "o", workers=2, device="cpu"))
     fleet._check_resources(FakeRay(3.0), 0.0)  # 2 workers + 1 scorer fit in 3 CPUs
     with pytest.raises(ConfigError, match=re.escape(
-            "the Ray cluster has 2 CPUs and 0 GPUs; this fleet needs 3 CPUs (--workers 2 x --worker-cpus 1 + 1 scorer x 1): "
-            "lower --workers / --worker-cpus, or add nodes")):
+            "the Ray cluster has 2 CPUs and 0 GPUs free; this fleet needs 3 CPUs (--workers 2 x --worker-cpus 1 + 1 scorer x 1): "
+            "lower --workers / --worker-cpus, wait for the other jobs, or add nodes")):
         fleet._check_resources(FakeRay(2.0), 0.0)
     with pytest.raises(ConfigError, match=re.escape("and 1 GPUs (--device cpu)")):
         fleet._check_resources(FakeRay(8.0), 1.0)
+    # review finding: a joined cluster busy with another fleet made this one wait for ever
+    with pytest.raises(ConfigError, match=re.escape(
+            "the Ray cluster has 1 CPUs and 0 GPUs free (of 8 and 0: other jobs hold the rest); this fleet needs 3 CPUs")):
+        fleet._check_resources(FakeRay(8.0, free_cpu=1.0), 0.0)
+
+
+def test_a_second_stop_signal_while_the_fleet_finishes_is_noted_not_obeyed():
+    """Review finding: Ctrl+C then SIGTERM 0.15 s later killed the driver inside finish(): no
+    summaries, fleet.json not final, Ray left running."""
+    import os
+    import signal
+
+    from rtliveness.fleet.controller import _hold_stop_signals
+
+    said = []
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    held = _hold_stop_signals(said.append)
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # delivered here, to the main thread: no KeyboardInterrupt, no exit
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+    assert said == ["finishing: writing every summary and fleet.json; this takes a few seconds"]
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_a_source_where_a_restart_would_write_its_video_is_refused(tmp_path):
+    """Review finding: after a worker restart, stream 'door' writes door.epoch1.mp4 in --out-dir;
+    a source of that name there was overwritten while another stream read it."""
+    from rtliveness.fleet.checks import epoch_video_clash
+
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = out / "door.epoch1.mp4"
+    victim.write_bytes(b"x")
+    assert epoch_video_clash(str(victim), out, ["door", "other"]) == (
+        f"{victim} would be overwritten by the video of stream 'door' after a worker restart; "
+        "choose an --out-dir that does not hold the sources")
+    assert epoch_video_clash(str(victim), out, ["other"]) is None  # no stream of that name
+    assert epoch_video_clash(str(victim), tmp_path, ["door"]) is None  # written elsewhere
+    assert epoch_video_clash("rtsp://cam/door.epoch1.mp4", out, ["door"]) is None
 
 
 def test_an_address_that_is_not_ray_is_refused_within_seconds():

@@ -4,6 +4,7 @@ reported at once, a cluster address that does not answer refused within seconds.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tempfile
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 from ..errors import ConfigError, SourceOpenError
 from .naming import source_kind
 
-__all__ = ["absolute_source", "check_source", "check_options", "check_out_dir", "grpc_probe", "output_clash", "probe_address"]
+__all__ = ["absolute_source", "check_source", "check_options", "check_out_dir", "epoch_video_clash", "grpc_probe", "output_clash", "probe_address"]
 
 
 def absolute_source(spec: str) -> str:
@@ -36,6 +37,22 @@ def output_clash(spec: str, outputs: list[Path]) -> str | None:
             return (f"{spec} would be overwritten by the fleet's output {out}; choose an --out-dir "
                     "that does not hold the sources")
     return None
+
+
+_EPOCH_VIDEO = re.compile(r"(.+)\.epoch\d+\.mp4")
+
+
+def epoch_video_clash(spec: str, out_dir: Path, names) -> str | None:
+    """A file source in ``out_dir`` named as a restart's video of one of the streams ``names``
+    (``NAME.epochN.mp4``, written only after a worker restart, so not among the planned outputs)."""
+    if source_kind(spec) != "file" or not Path(spec).exists():
+        return None
+    src = Path(spec).resolve()
+    match = _EPOCH_VIDEO.fullmatch(src.name)
+    if match is None or src.parent != Path(out_dir).resolve() or match.group(1) not in set(names):
+        return None
+    return (f"{spec} would be overwritten by the video of stream {match.group(1)!r} after a worker restart; "
+            "choose an --out-dir that does not hold the sources")
 
 
 def check_out_dir(out_dir: Path) -> None:

@@ -10,11 +10,13 @@ its streams moved to the other workers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -22,7 +24,9 @@ from typing import Callable
 from .. import __version__
 from ..atomic import atomic_file
 from ..errors import ConfigError
-from .checks import absolute_source, check_options, check_out_dir, check_source, output_clash, probe_address
+from ..runtime.sources.spec import display_name
+from .checks import (absolute_source, check_options, check_out_dir, check_source, epoch_video_clash, output_clash,
+                     probe_address)
 from .config import FleetConfig
 from .merge import merge_histograms
 from .naming import read_sources_file, unique_names
@@ -42,6 +46,7 @@ class Fleet:
         self.log = log or (lambda line: print(f"rtliveness: {line}", file=sys.stderr, flush=True))
         self.streams: dict[str, DriverStream] = {}  # by name
         self.by_spec: dict[str, str] = {}  # spec -> name
+        self.given: dict[str, str] = {}  # spec (absolute for a file) -> the source as the user first wrote it
         self.workers: list = []
         self.worker_state: list[dict] = []
         self.scorers: list = []
@@ -59,15 +64,17 @@ class Fleet:
         from .actors import ScorerActor, StreamWorker
 
         # everything a user can get wrong is checked before Ray starts: one line, exit 2 (5: weights)
-        check_out_dir(self.out_dir)
         check_options(self.config)
+        check_out_dir(self.out_dir)
         specs = list(self.config.sources)
         if self.config.sources_file is not None:
             specs += self._read_sources_file(strict=True) or []
-        specs = list(dict.fromkeys(absolute_source(s) for s in specs))
-        planned = [p for n in unique_names(specs).values() for p in self._outputs(n)]
+        specs = list(dict.fromkeys(self._absolute(s) for s in specs))
+        names = unique_names(specs).values()
+        planned = [p for n in names for p in self._outputs(n)]
         for spec in specs:
-            problem = output_clash(spec, planned)
+            problem = output_clash(spec, planned) or (epoch_video_clash(spec, self.out_dir, names)
+                                                      if self.config.save_video else None)
             if problem is not None:
                 raise ConfigError(problem)
         self._init_ray(ray)
@@ -108,19 +115,29 @@ class Fleet:
             self.add(spec)
         self._write_json()
 
+    def _absolute(self, spec: str) -> str:
+        """The spec the fleet works with (a file's absolute path), remembering how it was written."""
+        a = absolute_source(spec)
+        self.given.setdefault(a, spec.strip())
+        return a
+
     def _check_resources(self, ray, gpus: float) -> None:
-        """Ray waits for ever for an actor it cannot place: refuse a fleet the cluster cannot hold."""
+        """Ray waits for ever for an actor it cannot place: refuse a fleet the cluster cannot hold,
+        counting what is free now (another fleet or job may hold part of a joined cluster)."""
         c = self.config
         need_cpu = c.workers * c.worker_cpus + c.scorers * c.scorer_cpus
         need_gpu = c.scorers * gpus
-        have = ray.cluster_resources()
-        have_cpu, have_gpu = float(have.get("CPU", 0.0)), float(have.get("GPU", 0.0))
+        total, free = ray.cluster_resources(), ray.available_resources()
+        have_cpu, have_gpu = float(free.get("CPU", 0.0)), float(free.get("GPU", 0.0))
         if have_cpu + 1e-9 < need_cpu or have_gpu + 1e-9 < need_gpu:
+            busy = (float(total.get("CPU", 0.0)) > have_cpu + 1e-9) or (float(total.get("GPU", 0.0)) > have_gpu + 1e-9)
             raise ConfigError(
-                f"the Ray cluster has {have_cpu:g} CPUs and {have_gpu:g} GPUs; this fleet needs {need_cpu:g} CPUs "
+                f"the Ray cluster has {have_cpu:g} CPUs and {have_gpu:g} GPUs free"
+                + (f" (of {float(total.get('CPU', 0.0)):g} and {float(total.get('GPU', 0.0)):g}: other jobs hold the rest)" if busy else "")
+                + f"; this fleet needs {need_cpu:g} CPUs "
                 f"(--workers {c.workers} x --worker-cpus {c.worker_cpus:g} + {c.scorers} scorer x {c.scorer_cpus:g})"
                 + (f" and {need_gpu:g} GPUs (--device {c.device})" if need_gpu else "")
-                + ": lower --workers / --worker-cpus, or add nodes")
+                + ": lower --workers / --worker-cpus, wait for the other jobs, or add nodes")
 
     def _init_ray(self, ray) -> None:
         quiet = {"logging_level": "ERROR", "log_to_driver": False, "include_dashboard": False}
@@ -128,9 +145,14 @@ class Fleet:
         if self.config.address:
             probe_address(self.config.address)
             try:
-                ray.init(address=self.config.address, logging_level="ERROR", log_to_driver=False)
+                with _native_stderr_quiet():  # Ray's C++ client prints a warning per retry (a wrong token: 20 lines)
+                    ray.init(address=self.config.address, logging_level="ERROR", log_to_driver=False)
             except Exception as exc:  # noqa: BLE001
                 cause = remote_cause(exc)
+                if "AuthenticationError" in cause or "RAY_AUTH_MODE" in cause or type(exc).__name__ == "AuthenticationError":
+                    raise ConfigError(f"the Ray cluster at {self.config.address} needs Ray's token authentication: set "
+                                      "RAY_AUTH_MODE=token and the cluster's token (RAY_AUTH_TOKEN, or the file "
+                                      "~/.ray/auth_token) on this machine too") from None
                 if "ray[client]" in cause:
                     raise ConfigError(f"--address {self.config.address} is a Ray Client address, which needs "
                                       "pip install 'ray[client]'; or give the cluster's HOST:PORT") from None
@@ -139,8 +161,8 @@ class Fleet:
             _keep_sigterm(self.owns_sigterm)
             return
         need = self.config.workers * self.config.worker_cpus + self.config.scorers * self.config.scorer_cpus
+        self._started_ray = True  # before: an interrupt inside ray.init still shuts down what it started
         ray.init(num_cpus=max(os.cpu_count() or 1, int(math.ceil(need))), **quiet)
-        self._started_ray = True
         _keep_sigterm(self.owns_sigterm)
 
     # ------------------------------------------------------------------ streams
@@ -150,9 +172,14 @@ class Fleet:
         name = unique_names([spec], taken=self.streams)[spec]  # a finished stream's outputs are kept
         # before anything is written: this source must not be an output, nor its outputs a source
         clash = output_clash(spec, [p for n in [*self.streams, name] for p in self._outputs(n)])
-        if clash is None and any(output_clash(s.spec, self._outputs(name)) for s in self.streams.values()):
+        if clash is None and self.config.save_video:
+            clash = epoch_video_clash(spec, self.out_dir, [*self.streams, name])
+        if clash is None and any(output_clash(s.spec, self._outputs(name))
+                                 or (self.config.save_video and epoch_video_clash(s.spec, self.out_dir, [name]))
+                                 for s in self.streams.values()):
             clash = "its outputs would overwrite another source; choose an --out-dir that does not hold the sources"
-        stream = DriverStream(spec, name, self.out_dir, write=clash is None)
+        stream = DriverStream(spec, name, self.out_dir, write=clash is None,
+                              source=display_name(self.given.get(spec, spec)))
         self.streams[name] = stream
         self.by_spec[spec] = name
         problem = clash or check_source(spec)
@@ -297,7 +324,7 @@ class Fleet:
         try:
             self._sources_mtime = path.stat().st_mtime
             specs = read_sources_file(path)
-            self._file_specs = [absolute_source(s) for s in specs]
+            self._file_specs = [self._absolute(s) for s in specs]
             return specs
         except OSError as exc:
             self.log(f"cannot read --sources-file {path}: {exc.strerror}; keeping the current sources")
@@ -405,6 +432,26 @@ class Fleet:
         return doc
 
 
+@contextlib.contextmanager
+def _native_stderr_quiet():
+    """File descriptor 2 sent to /dev/null while inside: what native code writes there (Ray's
+    C++ log lines) is dropped; Python's own errors still come back as exceptions."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (an embedding host): nothing to quiet
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _sigterm_as_interrupt(_signo, _frame):
     raise KeyboardInterrupt
 
@@ -439,10 +486,35 @@ def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> 
     except KeyboardInterrupt:
         reason = "interrupted"
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        result = fleet.finish(reason) if fleet.workers or fleet.streams else _shutdown(fleet, reason)
+        held = _hold_stop_signals(fleet.log)  # a second Ctrl+C / SIGTERM must not cut the summaries short
+        try:
+            result = fleet.finish(reason) if fleet.workers or fleet.streams else _shutdown(fleet, reason)
+        finally:
+            for sig, handler in held.items():
+                signal.signal(sig, handler)
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
     return result
+
+
+def _hold_stop_signals(log: Callable[[str], None]) -> dict:
+    """While the fleet finishes (every summary line, ``fleet.json``, Ray's shutdown; bounded by
+    ``finish``'s timeout), SIGINT and SIGTERM are noted, not obeyed: a second Ctrl+C used to lose
+    every output. Main thread only; returns the handlers to put back."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    told = []
+
+    def note(_signo, _frame) -> None:
+        if not told:
+            told.append(True)
+            log("finishing: writing every summary and fleet.json; this takes a few seconds")
+
+    held = {}
+    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+        if sig is not None:
+            held[sig] = signal.signal(sig, note)
+    return held
 
 
 def _shutdown(fleet: Fleet, reason: str) -> dict:

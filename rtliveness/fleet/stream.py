@@ -14,11 +14,12 @@ class DriverStream:
     """One source's outputs and state on the driver; its JSON lines go through the same
     :class:`~rtliveness.runtime.sinks.JsonlSink` as ``rtliveness run``."""
 
-    def __init__(self, spec: str, name: str, out_dir: Path, write: bool = True) -> None:
+    def __init__(self, spec: str, name: str, out_dir: Path, write: bool = True, source: str | None = None) -> None:
+        """``source``: the summary's ``source``, as ``run`` names it (default: ``spec``)."""
         from ..runtime.sinks import JsonlSink
 
         self.spec = spec
-        self.ledger = StreamLedger(name, spec)
+        self.ledger = StreamLedger(name, spec if source is None else source)
         # write=False: a stream refused before it started (its outputs would overwrite a source)
         self.jsonl_path = (out_dir / f"{name}.jsonl").resolve() if write else None
         self._sink = JsonlSink(self.jsonl_path) if write else None

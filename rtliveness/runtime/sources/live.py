@@ -14,6 +14,7 @@ from ...errors import SourceOpenError, StreamLostError
 from ...types import Frame
 from .base import SourceEvent, _SourceBase, sane_fps
 from .network import _open_capture, _probe_stream
+from .spec import display_name
 
 
 class LiveSource(_SourceBase):
@@ -26,7 +27,7 @@ class LiveSource(_SourceBase):
                  opener: Callable[[str | int, StreamConfig], "cv2.VideoCapture"] | None = None) -> None:
         self.spec = spec
         self.config = config or StreamConfig()
-        self.name = f"camera {spec}" if isinstance(spec, int) else str(spec)
+        self.name = display_name(spec)
         self._on_event = on_event
         self._opener = opener or _open_capture
         self._cond = threading.Condition()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from ...errors import ConfigError
 
@@ -32,6 +33,15 @@ def parse_source(spec: str | int) -> tuple[str, str | int]:
             raise ConfigError(f"malformed stream URL {s!r}: {problem}; e.g. rtsp://camera.local:554/stream")
         return "stream", s
     return "file", s
+
+
+def display_name(spec: str | int) -> str:
+    """The name a source has in outputs (``run``'s summary ``source``, the fleet's): ``camera N``
+    for a camera index, the URL for a stream, the path as ``pathlib`` writes it for a file."""
+    kind, value = parse_source(spec)
+    if kind == "camera":
+        return f"camera {value}"
+    return str(value) if kind == "stream" else str(Path(value))
 
 
 #: schemes whose URL names a host to connect to (``udp://@:5004`` and ``tcp://:5000?listen=1``
