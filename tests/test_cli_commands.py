@@ -95,6 +95,17 @@ def test_prepare_a_class_folder_tree(tmp_path, grace):
         stored = cv2.imread(str(out2 / "real" / "real_alicexsmith_00001" / f"{j}.png"))
         assert mad(stored, crop_face(decoded[5 + j], boxes[j], 2.0, 64)) < 2.0
     one_error_line(rtl("prepare", videos, "--out", tmp_path / "x", "--boxes", "every"), 2, "--boxes must be loop or detect")
+    # review findings: a line per video; run again, every video already cut is skipped, not duplicated;
+    # a video with no face is named; --out naming a file is one line, exit 2
+    assert f"{videos / 'real' / 'Alice Smith.mp4'}: 2 real samples of person alicexsmith" in r.stderr
+    write_video(videos / "printed" / "wall.mp4", [np.full((240, 320, 3), 90, np.uint8)] * 12)
+    again = ok(rtl("prepare", videos, "--out", out, "--crop-scale", "2.0", "--crop-size", "64", "--device", "cpu"))
+    assert f"{videos / 'real' / 'Alice Smith.mp4'}: already prepared in {out} (2 samples), skipped" in again.stderr
+    assert (f"rtliveness: warning: {videos / 'printed' / 'wall.mp4'}: no sample (no face followed through 5 frames; "
+            "2 windows lost the face); check that a face is in view and large enough (--min-face)") in again.stderr
+    assert "wrote 0 samples" in again.stderr and "2 videos already prepared, skipped" in again.stderr
+    assert sorted(str(p.relative_to(out)) for p in out.glob("*/*") if p.is_dir()) == names
+    one_error_line(rtl("prepare", videos, "--out", out / "rtliveness_data.json"), 2, "--out")
 
 
 def test_prepare_labelled_files_with_haar_and_one_person(tmp_path, grace):
@@ -242,13 +253,15 @@ def test_calibrate_on_the_dev_split_next_to_the_weights(trained, tmp_path):
     ok(r)
     out = tmp_path / "calibrated.pt"
     c = ok(rtl("calibrate", data, "--weights", run / "model.pt", "--out", out, "--device", "cpu"))
-    m = re.fullmatch(r"threshold ([0-9.]+) written to (\S+)\s*", c.stdout)
-    assert m and Path(m.group(2)) == out
+    m = re.fullmatch(r"threshold ([0-9.]+) written to (\S+); security levels convenience ([0-9.]+), balanced ([0-9.]+), "
+                     r"strict ([0-9.]+) \(calibrated on (\d+) samples: the dev split of (\S+)\)\s*", c.stdout)
+    assert m and Path(m.group(2)) == out and Path(m.group(7)) == run / "split.json", c.stdout
     cal = load_checkpoint(out)
     assert cal.meta.threshold == pytest.approx(float(m.group(1)), abs=5e-5)
+    assert [round(v, 4) for _, v in cal.meta.security_levels] == [float(m.group(k)) for k in (3, 4, 5)]
     # the EER threshold of the run's dev split, recomputed here
     scores, classes, names, _, _ = score_dataset(data, run / "model.pt", "cpu", run / "split.json", "dev")
-    assert sorted(names) == sorted(json.loads((run / "split.json").read_text())["dev"])
+    assert sorted(names) == sorted(json.loads((run / "split.json").read_text())["dev"]) and len(names) == int(m.group(6))
     expect = deployment_threshold(scores, np.asarray(classes))
     assert cal.meta.threshold == pytest.approx(expect, abs=1e-4)
     orig = load_checkpoint(run / "model.pt").model.state_dict()

@@ -2,6 +2,7 @@
 files: window placement, the face follower dropping windows with a gap, numbering, errors."""
 
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from conftest import read_frames, write_video
 from rtliveness.errors import ConfigError, DataError
 from rtliveness.runtime.crop import crop_face
-from rtliveness.training.prepare import labelled_videos, prepare_videos
+from rtliveness.training.prepare import VIDEO_EXT, labelled_videos, prepare_videos
 from rtliveness.types import FaceBox
 
 BOX = FaceBox(100, 60, 180, 160, 0.99)
@@ -43,7 +44,8 @@ def test_windows_stride_step_and_crops(tmp_path):
     out = tmp_path / "d"
     rep = prepare_videos([(video, "real")], out, ScriptedDetector(), 1.5, 32, stride=2, window_step=4)
     # span (5-1)*2 = 8 frames: windows start at 0, 4, 8, 12 (12 + 8 = 20 > 19 ends it)
-    assert rep == {"written": 3, "dropped": 0, "per_class": {"real": 3, "replay": 0, "printed": 0, "2dmask": 0}}
+    assert rep == {"written": 3, "dropped": 0, "per_class": {"real": 3, "replay": 0, "printed": 0, "2dmask": 0},
+                   "videos": [{"video": str(video), "class": "real", "person": "clip", "samples": 3, "dropped": 0, "skipped": False}]}
     samples = sorted((out / "real").iterdir())
     assert [s.name for s in samples] == ["real_clip_00000", "real_clip_00001", "real_clip_00002"]
     assert [[frame_of(s / f"{j}.png") for j in range(5)] for s in samples] == [
@@ -69,13 +71,21 @@ def test_numbering_continues_and_max_samples(tmp_path):
     rep = prepare_videos([(video, "replay")], out, ScriptedDetector(), 1.5, 32, person="Ann")
     assert rep["written"] == 3
     assert sorted(p.name for p in (out / "replay").iterdir()) == [f"replay_ann_{k:05d}" for k in range(5)]
+    # the whole cut is recorded: the same video again is skipped (review finding: a rerun duplicated it)
+    seen = []
+    again = prepare_videos([(video, "replay")], out, ScriptedDetector(), 1.5, 32, person="Ann", on_video=seen.append)
+    assert again["written"] == 0 and seen == [{"video": str(video), "class": "replay", "person": "ann", "samples": 3,
+                                               "dropped": 0, "skipped": True}]
+    assert prepare_videos([(video, "replay")], out, ScriptedDetector(), 1.5, 32, person="Bo")["written"] == 3  # another person
     with pytest.raises(DataError, match="holds crops at scale 1.5, not 2.0"):
         prepare_videos([(video, "replay")], out, ScriptedDetector(), 2.0, 32)
 
 
 def test_an_interrupted_prepare_leaves_only_whole_samples(tmp_path, monkeypatch):
-    """A crash while a sample's crops are written (here on its 4th crop) leaves the samples before
-    it whole and nothing of it but a hidden folder, which datasets skip and the next run replaces."""
+    """A crash while a sample's crops are written (here on its 4th crop of the 2nd sample) leaves
+    nothing of the video being cut but a hidden folder, which datasets skip and the next run
+    replaces: the samples it had written are removed, so running again cuts it whole, once
+    (review finding: a rerun after Ctrl+C duplicated the samples written before it)."""
     from rtliveness.training import files as prep
     from rtliveness.training.data import scan_dataset
 
@@ -92,16 +102,17 @@ def test_an_interrupted_prepare_leaves_only_whole_samples(tmp_path, monkeypatch)
     monkeypatch.setattr(prep.cv2, "imwrite", failing_write)
     with pytest.raises(KeyboardInterrupt):
         prepare_videos([(video, "real")], out, ScriptedDetector(), 1.5, 32)
-    assert sorted(p.name for p in (out / "real").iterdir()) == [".real_v_00001.partial", "real_v_00000"]
-    assert len(list((out / "real" / "real_v_00000").iterdir())) == 5
-    assert [s.name for s in scan_dataset(out).samples] == ["real/real_v_00000"]
+    assert sorted(p.name for p in (out / "real").iterdir()) == [".real_v_00001.partial"]
+    with pytest.raises(DataError, match="no usable samples"):  # nothing of the unfinished video
+        scan_dataset(out)
     monkeypatch.setattr(prep.cv2, "imwrite", real_write)
     assert prepare_videos([(video, "real")], out, ScriptedDetector(), 1.5, 32)["written"] == 3
-    assert sorted(p.name for p in (out / "real").iterdir()) == [f"real_v_{k:05d}" for k in range(4)]
+    assert sorted(p.name for p in (out / "real").iterdir()) == [f"real_v_{k:05d}" for k in range(3)]
     # a crop that cannot be written (OpenCV returns False) is one DataError naming it
+    other = numbered_video(tmp_path / "w.avi", 15)
     monkeypatch.setattr(prep.cv2, "imwrite", lambda path, image: False)
-    with pytest.raises(DataError, match=r"could not write .*\.real_v_00004\.partial/0\.png; check the disk"):
-        prepare_videos([(video, "real")], out, ScriptedDetector(), 1.5, 32)
+    with pytest.raises(DataError, match=r"could not write .*\.real_w_00000\.partial/0\.png; check the disk"):
+        prepare_videos([(other, "real")], out, ScriptedDetector(), 1.5, 32)
 
 
 def test_errors(tmp_path):
@@ -119,9 +130,25 @@ def test_labelled_videos_from_class_folders(tmp_path):
     numbered_video(tmp_path / "2dmask" / "a.avi", 3)
     (tmp_path / "real" / "notes.txt").write_text("ignored")
     (tmp_path / "real" / "C.MOV").write_bytes(b"a phone's upper-case extension")
-    assert labelled_videos(tmp_path) == [(tmp_path / "2dmask" / "a.avi", "2dmask"), (tmp_path / "real" / "C.MOV", "real"),
-                                         (tmp_path / "real" / "b.avi", "real")]
-    (tmp_path / "real" / "C.MOV").unlink()
+    (tmp_path / "real" / "d.3gp").write_bytes(b"a phone video")
+    (tmp_path / "real" / "ann").mkdir()  # a person's folder: several recordings, one person
+    numbered_video(tmp_path / "real" / "ann" / "1.avi", 8)
+    numbered_video(tmp_path / "real" / "ann" / "2.avi", 3)
+    warned = []
+    assert labelled_videos(tmp_path, warn=warned.append) == [
+        (tmp_path / "2dmask" / "a.avi", "2dmask"), (tmp_path / "real" / "C.MOV", "real"),
+        (tmp_path / "real" / "ann" / "1.avi", "real", "ann"), (tmp_path / "real" / "ann" / "2.avi", "real", "ann"),
+        (tmp_path / "real" / "b.avi", "real"), (tmp_path / "real" / "d.3gp", "real")]
+    assert warned == ["left out 1 file that is not a video (" + ", ".join(VIDEO_EXT) + "): real/notes.txt"]
+    cv2.imwrite(str(tmp_path / "real" / "e.jpg"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(DataError, match=r"e\.jpg is a photo: prepare cuts videos"):  # review finding: it was skipped silently
+        labelled_videos(tmp_path)
+    (tmp_path / "real" / "e.jpg").unlink()
+    rep = prepare_videos([(tmp_path / "real" / "ann" / "1.avi", "real", "ann")], tmp_path / "out", ScriptedDetector(), 1.5, 32)
+    assert rep["videos"][0]["person"] == "ann" and (tmp_path / "out" / "real" / "real_ann_00000").is_dir()
+    for name in ("C.MOV", "d.3gp"):
+        (tmp_path / "real" / name).unlink()
+    shutil.rmtree(tmp_path / "real" / "ann")
     (tmp_path / "cartoon").mkdir()
     with pytest.raises(DataError, match="unknown class folder"):
         labelled_videos(tmp_path)

@@ -217,7 +217,7 @@ def test_calibrate_checkpoint_apcer_target(tmp_path, tiny_weights):
 
     root = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
     out = tmp_path / "cal.pt"
-    thr, skipped = calibrate_checkpoint(root, tiny_weights, out, method="apcer", target=0.2, device="cpu")
+    thr, skipped, levels, n = calibrate_checkpoint(root, tiny_weights, out, method="apcer", target=0.2, device="cpu")
     scores, classes, names, _, _ = score_dataset(root, tiny_weights, "cpu", split=None)
     assert skipped == 0
     assert len(names) == 24
@@ -227,11 +227,17 @@ def test_calibrate_checkpoint_apcer_target(tmp_path, tiny_weights):
     assert thr <= at_score and not np.any((scores >= thr) != (scores >= at_score))  # the same decisions on dev
     cal = load_checkpoint(out)
     assert cal.meta.threshold == pytest.approx(thr)
+    # review finding: the levels used to stay the old data's, so --security ignored the site's calibration
+    from rtliveness.training.metrics_thresholds import security_levels
+
+    assert n == 24 and levels == security_levels(scores, classes)
+    assert dict(cal.meta.security_levels) == pytest.approx(dict(levels))
+    assert cal.meta.operating_threshold(None, "balanced") == pytest.approx(dict(levels)["balanced"])
     assert max(v for v in apcer_per_type(scores, np.asarray(classes), thr).values() if v is not None) <= 0.2 + 1e-9
     orig = load_checkpoint(tiny_weights)
     assert cal.meta.input_size == orig.meta.input_size and cal.meta.crop_scale == orig.meta.crop_scale
     for k, v in orig.model.state_dict().items():
-        assert torch.equal(v, cal.model.state_dict()[k]), k  # only the threshold changed
+        assert torch.equal(v, cal.model.state_dict()[k]), k  # only the threshold and the levels changed
 
 
 def test_calibrate_in_place_keeps_storage_and_refreshes_the_checksum(tmp_path, tiny_weights):
@@ -249,7 +255,7 @@ def test_calibrate_in_place_keeps_storage_and_refreshes_the_checksum(tmp_path, t
     save_checkpoint(w, orig.model, orig.meta, storage="int8-kernel", write_sha256=True)
     before = load_checkpoint(w)
     size = w.stat().st_size
-    thr, _ = calibrate_checkpoint(root, w, w, method="eer", device="cpu")
+    thr = calibrate_checkpoint(root, w, w, method="eer", device="cpu").threshold
     after = load_checkpoint(w)  # the sidecar matches the new file
     assert after.storage == "int8-kernel" and after.meta.threshold == pytest.approx(thr)
     assert (w.parent / "spoofmodel.pt.sha256").read_text().split()[0] == after.sha256
@@ -728,3 +734,21 @@ def test_security_levels_meet_their_apcer_targets_at_the_lowest_bpcer():
         t = levels[name]
         assert worst_apcer(t) <= target
         assert worst_apcer(attacks[attacks >= t][0] + 1e-9) > target  # one attack more would break the target
+
+
+def test_an_empty_split_is_named_not_reported_as_an_empty_dataset(tmp_path, tiny_weights):
+    """Review finding: with 4 people the 70/15/15 split has no test people, and eval said 'no
+    samples to evaluate in DATA' of a dataset holding 96 samples."""
+    from rtliveness.training.data import scan_dataset, split_samples
+    from rtliveness.training.evaluate import score_dataset
+
+    root = make_dataset(tmp_path / "d", per_class=4, persons=4, size=32)
+    splits = split_samples(scan_dataset(root).samples, (0.7, 0.15, 0.15), seed=0)
+    assert splits["test"] == []
+    split_file = tmp_path / "split.json"
+    split_file.write_text(json.dumps({k: [s.name for s in v] for k, v in splits.items()}))
+    with pytest.raises(DataError) as e:
+        score_dataset(root, tiny_weights, "cpu", split_file, "test")
+    assert str(e.value) == (f"the test split of {split_file} is empty (4 people in {root}: a person-disjoint 70/15/15 split "
+                            "needs about 6 people for a test split, 3 for a dev split); record more people, or evaluate "
+                            "with --all-samples on recordings the model was not trained on")

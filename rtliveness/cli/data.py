@@ -38,12 +38,13 @@ def prepare(
     from ..training.prepare import BOX_MODES, LoopBoxes, check_windows, labelled_videos, prepare_videos
 
     check_windows(stride, step)
+    check_output_folder(out, "--out")
     if not 0.5 <= crop_scale <= 4.0 or not 16 <= crop_size <= 1024:
         raise ConfigError(f"--crop-scale must be in 0.5..4 and --crop-size in 16..1024, got {crop_scale}, {crop_size}")
     if len(videos) == 1 and Path(videos[0]).is_dir():
         if label is not None:
             raise ConfigError("--label is for video files; a folder gives each video the class of its sub-folder")
-        pairs = labelled_videos(videos[0])
+        pairs = labelled_videos(videos[0], warn=lambda m: typer.echo(f"rtliveness: warning: {m}", err=True))
     else:
         if label is None:
             raise ConfigError("give --label CLASS for video files, or one folder with a sub-folder per class")
@@ -59,14 +60,31 @@ def prepare(
     det = build_detector(det_config, device=resolve_device(device))
     if boxes == "loop":
         det = LoopBoxes.for_detector(det, det_config)
+    def on_video(v: dict) -> None:  # one line per video as it ends: progress, and the video that gave nothing
+        if v["skipped"]:
+            typer.echo(f"{v['video']}: already prepared in {out} ({v['samples']} samples), skipped", err=True)
+        elif v["samples"] == 0:
+            typer.echo(f"rtliveness: warning: {v['video']}: no sample (no face followed through 5 frames"
+                       f"{'; ' + str(v['dropped']) + ' windows lost the face' if v['dropped'] else ''}); "
+                       "check that a face is in view and large enough (--min-face)", err=True)
+        else:
+            typer.echo(f"{v['video']}: {v['samples']} {v['class']} samples of person {v['person']}"
+                       f"{f' ({n} windows dropped: face lost)' if (n := v['dropped']) else ''}", err=True)
+
     try:
-        rep = prepare_videos(pairs, out, det, crop_scale, crop_size, stride=stride, window_step=step, person=person)
+        rep = prepare_videos(pairs, out, det, crop_scale, crop_size, stride=stride, window_step=step, person=person,
+                             on_video=on_video)
+    except KeyboardInterrupt:
+        typer.echo("rtliveness: the videos finished so far are kept, the one being cut left nothing; "
+                   "run the same command again to go on", err=True)
+        raise
     finally:
         if boxes == "loop":
             det.close()
     per = ", ".join(f"{k} {v}" for k, v in rep["per_class"].items() if v)
-    typer.echo(f"wrote {rep['written']} samples to {out} ({per or 'none'}; {rep['dropped']} windows dropped: face lost)",
-               err=True)
+    skipped = sum(v["skipped"] for v in rep["videos"])
+    typer.echo(f"wrote {rep['written']} samples to {out} ({per or 'none'}; {rep['dropped']} windows dropped: face lost)"
+               + (f"; {skipped} video{'s' if skipped != 1 else ''} already prepared, skipped" if skipped else ""), err=True)
 
 
 @guarded

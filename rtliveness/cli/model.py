@@ -192,11 +192,14 @@ def calibrate(
         split_file = cand
     from ..training.evaluate import calibrate_checkpoint
 
-    thr, skipped = calibrate_checkpoint(data, weights, out, method, target, device, split_file,
-                                        split if split_file else None, skip_bad=skip_bad)
-    if skipped:
-        typer.echo(f"skipped {skipped} malformed sample{'s' if skipped != 1 else ''} (--skip-bad)", err=True)
-    typer.echo(f"threshold {thr:.4f} written to {out}")
+    cal = calibrate_checkpoint(data, weights, out, method, target, device, split_file,
+                               split if split_file else None, skip_bad=skip_bad)
+    if cal.skipped:
+        typer.echo(f"skipped {cal.skipped} malformed sample{'s' if cal.skipped != 1 else ''} (--skip-bad)", err=True)
+    on = f"the {split} split of {split_file}" if split_file else f"every sample of {data}"
+    levels = ", ".join(f"{name} {value:.4f}" for name, value in cal.levels)
+    typer.echo(f"threshold {cal.threshold:.4f} written to {out}; security levels {levels} "
+               f"(calibrated on {cal.samples} samples: {on})")
 
 
 @guarded

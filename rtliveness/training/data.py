@@ -38,7 +38,8 @@ __all__ = [
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
 #: the videos the data commands read (``prepare``'s inputs, ``synth``'s live assets)
-VIDEO_EXT = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
+#: (phones' .3gp, camcorders' .mts / .m2ts, broadcast .ts, .mpg, .wmv, .flv included: FFmpeg reads them all)
+VIDEO_EXT = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".3gp", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".flv")
 DATA_META = "rtliveness_data.json"
 DEFAULT_PERSON_PATTERN = r"^[^_]+_([^_]+)_"
 

@@ -69,6 +69,11 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
     ds = scan_dataset(data_root, skip_bad=skip_bad)
     samples = [s for s in select_split(ds, split_file, split, wanted) if s.class_name not in exclude_classes]
     if not samples:
+        if split_file is not None and split is not None:
+            people = len({s.person for s in ds.samples})
+            raise DataError(f"the {split} split of {split_file} is empty ({people} people in {data_root}: a person-disjoint "
+                            "70/15/15 split needs about 6 people for a test split, 3 for a dev split); record more people, "
+                            "or evaluate with --all-samples on recordings the model was not trained on")
         raise DataError(f"no samples to evaluate in {data_root}")
     meta = loaded.meta
     if ds.crop_scale is not None and meta.crop_scale > ds.crop_scale + 1e-6:
@@ -121,15 +126,20 @@ def evaluate_dataset(data_root: str | Path, weights: str | Path | None = None, d
 class Calibrated(NamedTuple):
     threshold: float
     skipped: int  # malformed samples left out (``skip_bad``)
+    levels: tuple[tuple[str, float], ...] = ()  # the security levels calibrated on the same scores
+    samples: int = 0  # how many samples the calibration scored
 
 
 def calibrate_checkpoint(data_root: str | Path, weights: str | Path, out: str | Path, method: str = "eer",
                          target: float | None = None, device: str = "auto", split_file: Path | None = None,
                          split: str | None = "dev", skip_bad: bool = False) -> Calibrated:
     """Calibrate the threshold on a dev set and write a checkpoint that carries it, stored as the
-    input was (int8 stays int8). A ``<file>.sha256`` beside ``out`` or beside ``weights`` means
-    one is written for ``out``: a stale one would make every later load refuse the file."""
+    input was (int8 stays int8), with its security levels calibrated again on the same scores (a
+    site's ``--security balanced`` is then the site's, not the old data's). A ``<file>.sha256``
+    beside ``out`` or beside ``weights`` means one is written for ``out``: a stale one would make
+    every later load refuse the file."""
     from .metrics import deployment_threshold
+    from .metrics_thresholds import security_levels
 
     scores, classes, _, loaded, skipped = score_dataset(data_root, weights, device, split_file, split, skip_bad)
     where = f"the {split} split of {split_file}" if split_file is not None else str(data_root)
@@ -140,9 +150,10 @@ def calibrate_checkpoint(data_root: str | Path, weights: str | Path, out: str | 
     thr = deployment_threshold(scores, np.asarray(classes), method=method, target=target)
     out = Path(out)
     sidecar = any(p.with_name(p.name + ".sha256").is_file() for p in (out, Path(weights)))
-    save_checkpoint(out, loaded.model.cpu(), replace(loaded.meta, threshold=thr), storage=loaded.storage,
-                    write_sha256=sidecar)
-    return Calibrated(thr, skipped)
+    levels = security_levels(scores, classes)
+    save_checkpoint(out, loaded.model.cpu(), replace(loaded.meta, threshold=thr, security_levels=levels),
+                    storage=loaded.storage, write_sha256=sidecar)
+    return Calibrated(thr, skipped, levels, len(classes))
 
 
 def format_report(r: dict) -> str:

@@ -36,16 +36,42 @@ BOX_MODES = ("loop", "detect")
 
 
 
-def labelled_videos(root: str | Path) -> list[tuple[Path, str]]:
-    """(video, class) pairs from a folder with one sub-folder per class (names of ``CLASSES``)."""
+def labelled_videos(root: str | Path, warn: Callable[[str], None] | None = None) -> list[tuple]:
+    """(video, class) pairs from a folder with one sub-folder per class (names of ``CLASSES``);
+    a folder inside a class folder is one person, its videos ``(video, class, person)``
+    (``real/alice/1.mp4``, ``real/alice/2.mp4``: one person, not two). A photo is refused in
+    one line (a sample is 5 consecutive frames); any other file that is not a video
+    (``VIDEO_EXT``) is named through ``warn`` and left out."""
+    from ..runtime.sources import is_still_image
+
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root} is not a folder; give a folder with one sub-folder per class ({', '.join(CLASSES)})")
-    pairs = []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+    pairs: list[tuple] = []
+    ignored: list[Path] = []
+
+    def videos_in(folder: Path, label: str, person: str | None) -> None:
+        for v in sorted(folder.iterdir()):
+            if v.is_dir() or v.name.startswith("."):
+                if v.is_dir() and person is None:
+                    videos_in(v, label, v.name)
+                continue
+            if v.suffix.lower() in VIDEO_EXT:
+                pairs.append((v, label) if person is None else (v, label, person))
+            elif is_still_image(v):
+                raise DataError(f"{v} is a photo: prepare cuts videos into samples of 5 consecutive frames; "
+                                "record a few seconds of video instead, or move the photo out of the folder")
+            else:
+                ignored.append(v)
+
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if sub.name not in CLASSES:
             raise DataError(f"{sub}: unknown class folder; use {', '.join(CLASSES)}")
-        pairs += [(v, sub.name) for v in sorted(sub.iterdir()) if v.suffix.lower() in VIDEO_EXT]
+        videos_in(sub, sub.name, None)
+    if ignored and warn is not None:
+        shown = ", ".join(str(v.relative_to(root)) for v in ignored[:5]) + (" …" if len(ignored) > 5 else "")
+        warn(f"left out {len(ignored)} file{'s' if len(ignored) != 1 else ''} that {'are' if len(ignored) != 1 else 'is'} "
+             f"not a video ({', '.join(VIDEO_EXT)}): {shown}")
     if not pairs:
         raise DataError(f"no videos ({', '.join(VIDEO_EXT)}) in class folders under {root}")
     return pairs
@@ -154,62 +180,113 @@ def check_windows(stride: int, window_step: int) -> None:
         raise ConfigError(f"--stride and --step must be >= 1 frame, got {stride} and {window_step}")
 
 
-def prepare_videos(videos: Iterable[tuple[str | Path, str]], out_root: str | Path, detector, crop_scale: float,
+def _video_key(video: Path, label: str, pid: str, stride: int, window_step: int, crop_size: int) -> str:
+    """What makes a video's cut the same cut: the file (path, size, time), class, person and settings."""
+    st = video.stat()
+    return json.dumps([str(video.resolve()), st.st_size, st.st_mtime_ns, label, pid, stride, window_step, crop_size])
+
+
+def _record_video(out_root: Path, key: str, entry: dict) -> None:
+    """Add a finished video to the dataset's metadata (atomically): a later run skips it."""
+    meta_path = out_root / DATA_META
+    meta = read_json(meta_path, "dataset metadata")
+    meta.setdefault("videos", {})[key] = entry
+    atomic_write_text(meta_path, json.dumps(meta, indent=2))
+
+
+def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop_scale: float,
                    crop_size: int = 224, stride: int = 1, window_step: int = 5, person: str | None = None,
-                   max_samples: int | None = None, progress: Callable[[int, str], None] | None = None) -> dict:
-    """Cut (video, class) pairs into 5-crop samples under ``out_root/<class>/``.
+                   max_samples: int | None = None, progress: Callable[[int, str], None] | None = None,
+                   on_video: Callable[[dict], None] | None = None) -> dict:
+    """Cut (video, class) pairs — or (video, class, person) triples — into 5-crop samples under
+    ``out_root/<class>/``.
 
     ``detector``: a :class:`LoopBoxes` (the deployed loop's boxes; what ``rtliveness prepare``
     uses) or a face detector run on every frame, its largest face followed by
     :func:`~rtliveness.runtime.track.follow_face`. ``stride``: frames between the 5 crops of a
     sample (1 = consecutive, as ``run`` sees them); ``window_step``: frames between the starts of
-    consecutive samples. A window in which the face is lost is dropped. Returns
-    ``{"written", "dropped", "per_class"}``.
+    consecutive samples. A window in which the face is lost is dropped. The person of a sample:
+    the triple's, else ``person``, else the video's name.
+
+    Run again on the same videos, it goes on: a video cut whole before (same file, class, person
+    and settings; recorded in the dataset's ``rtliveness_data.json``) is skipped, and a video whose
+    cut is interrupted (Ctrl+C, an error) leaves none of its samples, so it is cut whole next time.
+    ``on_video`` gets each video's ``{"video", "class", "person", "samples", "dropped",
+    "skipped"}`` as it ends. Returns ``{"written", "dropped", "per_class", "videos"}``.
     """
-    from ..runtime.sources import FileSource
+    import shutil
+
+    from ..runtime.sources import FileSource, is_still_image
 
     check_windows(stride, window_step)
-    from ..runtime.sources import is_still_image
-
-    pairs = [(Path(v), label) for v, label in videos]
-    for v, label in pairs:
+    jobs = []
+    for item in videos:
+        v, label = Path(item[0]), item[1]
+        who = item[2] if len(item) > 2 else person
         if label not in CLASSES:
             raise DataError(f"unknown label {label!r} for {v}; use one of {', '.join(CLASSES)}")
         if v.is_file() and is_still_image(v):
             raise DataError(f"{v} is a photo: prepare cuts videos into samples of 5 consecutive frames; "
                             "record a few seconds of video instead")
+        jobs.append((v, label, person_id(who or v.stem)))
     out_root = Path(out_root)
     _check_meta(out_root, crop_scale, crop_size)
+    done = read_json(out_root / DATA_META, "dataset metadata").get("videos", {})
     written, dropped = 0, 0
     per_class = {c: 0 for c in CLASSES}
+    reports = []
     span = (WINDOW - 1) * stride
-    for video, label in pairs:
+    for video, label, pid in jobs:
+        key = _video_key(video, label, pid, stride, window_step, crop_size) if video.is_file() else None
+        report = {"video": str(video), "class": label, "person": pid, "samples": 0, "dropped": 0, "skipped": False}
+        if key is not None and key in done:
+            report.update(samples=done[key].get("samples", 0), skipped=True)
+            reports.append(report)
+            if on_video is not None:
+                on_video(report)
+            continue
         (out_root / label).mkdir(parents=True, exist_ok=True)
-        pid = person_id(person or video.stem)
         k = _next_index(out_root / label, f"{label}_{pid}_")
         recent: deque = deque(maxlen=span + 1)  # (image, boxes) of the last span+1 frames
         loop = isinstance(detector, LoopBoxes)
         if loop:
             detector.reset()
-        with FileSource(video) as src:
-            for frame in src:
-                found = detector(frame.image_bgr) if loop else detector.detect(frame.image_bgr)
-                recent.append((frame.image_bgr, found))
-                start = frame.index - span
-                if start < 0 or start % window_step:
-                    continue
-                picked = [recent[j * stride] for j in range(WINDOW)]
-                boxes = loop_window([b for _, b in picked]) if loop else follow_face([b for _, b in picked])
-                if boxes is None:
-                    dropped += 1
-                    continue
-                write_sample(out_root / label / sample_name(label, pid, k),
-                              [crop_face(image, box, crop_scale, crop_size) for (image, _), box in zip(picked, boxes)])
-                k += 1
-                written += 1
-                per_class[label] += 1
-                if progress is not None:
-                    progress(written, label)
-                if max_samples is not None and written >= max_samples:
-                    return {"written": written, "dropped": dropped, "per_class": per_class}
-    return {"written": written, "dropped": dropped, "per_class": per_class}
+        mine: list[Path] = []  # this video's samples so far: removed if its cut does not finish
+        finished = False
+        try:
+            with FileSource(video) as src:
+                for frame in src:
+                    found = detector(frame.image_bgr) if loop else detector.detect(frame.image_bgr)
+                    recent.append((frame.image_bgr, found))
+                    start = frame.index - span
+                    if start < 0 or start % window_step:
+                        continue
+                    picked = [recent[j * stride] for j in range(WINDOW)]
+                    boxes = loop_window([b for _, b in picked]) if loop else follow_face([b for _, b in picked])
+                    if boxes is None:
+                        dropped += 1
+                        report["dropped"] += 1
+                        continue
+                    sdir = out_root / label / sample_name(label, pid, k)
+                    write_sample(sdir, [crop_face(image, box, crop_scale, crop_size) for (image, _), box in zip(picked, boxes)])
+                    mine.append(sdir)
+                    k += 1
+                    written += 1
+                    report["samples"] += 1
+                    per_class[label] += 1
+                    if progress is not None:
+                        progress(written, label)
+                    if max_samples is not None and written >= max_samples:
+                        reports.append(report)
+                        return {"written": written, "dropped": dropped, "per_class": per_class, "videos": reports}
+            finished = True
+        finally:
+            if not finished and (max_samples is None or written < max_samples):
+                for sdir in mine:  # an unfinished cut leaves nothing: the next run cuts this video whole
+                    shutil.rmtree(sdir, ignore_errors=True)
+        if key is not None:
+            _record_video(out_root, key, {"samples": report["samples"], "dropped": report["dropped"]})
+        reports.append(report)
+        if on_video is not None:
+            on_video(report)
+    return {"written": written, "dropped": dropped, "per_class": per_class, "videos": reports}
