@@ -221,12 +221,17 @@ def test_a_second_stop_signal_while_the_fleet_finishes_is_noted_not_obeyed():
     held = _hold_stop_signals(said.append)
     try:
         os.kill(os.getpid(), signal.SIGINT)
-        os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.05)  # delivered here, to the main thread: no KeyboardInterrupt, no exit
+        assert said == ["finishing: writing every summary and fleet.json; this takes a few seconds"]
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+        # the second is noted too, and opens the way out should finishing hang: the next is obeyed
+        assert said[1:] == ["finishing; one more Ctrl+C or SIGTERM stops at once, without the summaries"]
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         for sig, handler in held.items():
             signal.signal(sig, handler)
-    assert said == ["finishing: writing every summary and fleet.json; this takes a few seconds"]
     assert {s: signal.getsignal(s) for s in before} == before
 
 
@@ -245,6 +250,27 @@ def test_a_source_where_a_restart_would_write_its_video_is_refused(tmp_path):
     assert epoch_video_clash(str(victim), out, ["other"]) is None  # no stream of that name
     assert epoch_video_clash(str(victim), tmp_path, ["door"]) is None  # written elsewhere
     assert epoch_video_clash("rtsp://cam/door.epoch1.mp4", out, ["door"]) is None
+    elsewhere = tmp_path / "clip.mp4"  # a link in --out-dir named as the restart video: the writer would follow it
+    elsewhere.write_bytes(b"x")
+    link = out / "door.epoch2.mp4"
+    link.symlink_to(elsewhere)
+    assert epoch_video_clash(str(link), out, ["door"]).startswith(f"{link} would be overwritten by the video of stream 'door'")
+
+
+def test_a_malformed_source_added_to_a_running_fleet_fails_alone(tmp_path):
+    """Review finding: naming the source the run way raised for camera -1, which stopped the whole
+    fleet instead of failing that one source."""
+    from rtliveness.fleet.controller import Fleet
+
+    said = []
+    fleet = Fleet(FleetConfig(sources=("a.mp4",), out_dir=tmp_path / "o", device="cpu"), log=said.append)
+    (tmp_path / "o").mkdir()
+    for spec in ("-1", "rtsp://:554/x"):
+        fleet.add(spec)
+        stream = fleet.streams[fleet.by_spec[spec]]
+        assert stream.status == "failed" and stream.done
+        assert stream.ledger.source == spec
+    assert len(said) == 2 and all(line.startswith("error: ") for line in said)
 
 
 def test_an_address_that_is_not_ray_is_refused_within_seconds():

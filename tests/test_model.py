@@ -243,3 +243,14 @@ def test_atomic_torch_save_keeps_the_old_file_whole_and_leaves_no_temp_file(tmp_
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
     monkeypatch.undo()
     assert torch.load(path, weights_only=True) == {"v": 1}
+
+
+def test_a_missing_weights_path_names_where_the_bundled_weights_are(tmp_path):
+    """Review finding: --init-weights weights/spoofmodel.pt outside the repository said 'pass
+    --weights PATH or reinstall rtliveness' (the wrong option, and nothing to reinstall)."""
+    from rtliveness.model.checkpoint import default_weights_path
+
+    missing = tmp_path / "weights" / "spoofmodel.pt"
+    with pytest.raises(WeightsError) as e:
+        load_checkpoint(missing)
+    assert str(e.value) == f"weights file not found: {missing}; check the path (the bundled weights are {default_weights_path()})"

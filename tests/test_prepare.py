@@ -227,3 +227,20 @@ def test_windows_from_the_loop_need_one_track_on_all_five_frames(tmp_path):
     script = [[(1, BOX)]] * 3 + [[(2, BOX)]] * 12
     rep = prepare_videos([(video, "real")], tmp_path / "e", LoopBoxes(ScriptedLoop(script)), 1.5, 32)
     assert rep["written"] == 2 and rep["dropped"] == 1
+
+
+def test_resume_rules_same_video_twice_settings_and_videos_without_a_sample(tmp_path):
+    """Review findings on the resume: a video given twice in one run was cut twice; a video that
+    gave no sample was recorded, so the rerun the warning asks for (another --min-face) skipped it;
+    the detector's settings were not part of what makes a cut the same cut."""
+    video = numbered_video(tmp_path / "v.avi", 15)
+    out = tmp_path / "d"
+    rep = prepare_videos([(video, "real"), (video, "real")], out, ScriptedDetector(), 1.5, 32)
+    assert rep["written"] == 3 and [v["skipped"] for v in rep["videos"]] == [False, True]
+    again = prepare_videos([(video, "real")], out, ScriptedDetector(), 1.5, 32, settings={"min_face": 40})
+    assert again["written"] == 3  # other detector settings: another cut
+    blind = ScriptedDetector(missing=set(range(100)))
+    wall = numbered_video(tmp_path / "wall.avi", 15)
+    assert prepare_videos([(wall, "printed")], out, blind, 1.5, 32)["videos"][0]["samples"] == 0
+    second = prepare_videos([(wall, "printed")], out, ScriptedDetector(), 1.5, 32)["videos"][0]
+    assert second["skipped"] is False and second["samples"] == 3

@@ -266,6 +266,13 @@ def test_pictures_over_40_megapixels_are_refused_by_their_header_in_uploads_and_
         r = c.post("/v1/analyze", content=huge)
         assert r.status_code == 422
         assert r.json() == {"error": "image of 6000x7000 pixels exceeds 40 megapixels: send camera frames (downscale larger images)"}
+        apng = tmp_path / "a.png"  # an animated PNG is a video: its frames were decoded before the check
+        from PIL import Image
+
+        Image.new("L", (6000, 7000)).save(apng, save_all=True, append_images=[Image.new("L", (6000, 7000), 1)])
+        r = c.post("/v1/analyze", content=apng.read_bytes())
+        assert r.status_code == 422
+        assert r.json() == {"error": "video frame of 6000x7000 pixels exceeds 40 megapixels: send camera frames (downscale larger images)"}
         with c.websocket_connect("/v1/stream") as ws:
             ws.send_bytes(hdr_path.read_bytes())
             hdr_bytes = len(hdr_path.read_bytes())

@@ -73,7 +73,7 @@ def prepare(
 
     try:
         rep = prepare_videos(pairs, out, det, crop_scale, crop_size, stride=stride, window_step=step, person=person,
-                             on_video=on_video)
+                             on_video=on_video, settings={"detector": detector, "min_face": min_face, "boxes": boxes})
     except KeyboardInterrupt:
         typer.echo("rtliveness: the videos finished so far are kept, the one being cut left nothing; "
                    "run the same command again to go on", err=True)

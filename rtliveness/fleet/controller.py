@@ -178,8 +178,11 @@ class Fleet:
                                  or (self.config.save_video and epoch_video_clash(s.spec, self.out_dir, [name]))
                                  for s in self.streams.values()):
             clash = "its outputs would overwrite another source; choose an --out-dir that does not hold the sources"
-        stream = DriverStream(spec, name, self.out_dir, write=clash is None,
-                              source=display_name(self.given.get(spec, spec)))
+        try:
+            source = display_name(self.given.get(spec, spec))
+        except ConfigError:  # a malformed source (camera -1, a URL without a host) fails alone, below
+            source = self.given.get(spec, spec)
+        stream = DriverStream(spec, name, self.out_dir, write=clash is None, source=source)
         self.streams[name] = stream
         self.by_spec[spec] = name
         problem = clash or check_source(spec)
@@ -504,14 +507,20 @@ def _hold_stop_signals(log: Callable[[str], None]) -> dict:
     if threading.current_thread() is not threading.main_thread():
         return {}
     told = []
+    defaults = {signal.SIGINT: signal.default_int_handler, getattr(signal, "SIGTERM", None): signal.SIG_DFL}
 
     def note(_signo, _frame) -> None:
-        if not told:
-            told.append(True)
+        told.append(True)
+        if len(told) == 1:
             log("finishing: writing every summary and fleet.json; this takes a few seconds")
+        elif len(told) == 2:  # a way out if finishing hangs (a lost head node): the next signal is obeyed
+            log("finishing; one more Ctrl+C or SIGTERM stops at once, without the summaries")
+            for sig, handler in defaults.items():
+                if sig is not None:
+                    signal.signal(sig, handler)
 
     held = {}
-    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+    for sig in defaults:
         if sig is not None:
             held[sig] = signal.signal(sig, note)
     return held

@@ -293,8 +293,12 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
     When a ``<file>.sha256`` sidecar exists (the bundled weights have one) the file's sha256 must
     match it. Raises :class:`WeightsError` with one clear line on any problem.
     """
-    path = Path(path) if path is not None else default_weights_path()
+    given = path is not None
+    path = Path(path) if given else default_weights_path()
     if not path.exists():
+        bundled = default_weights_path()
+        if given and bundled.is_file():  # e.g. weights/spoofmodel.pt typed outside the repository
+            raise WeightsError(f"weights file not found: {path}; check the path (the bundled weights are {bundled})")
         raise WeightsError(f"weights file not found: {path}; pass --weights PATH or reinstall rtliveness")
     if path.is_dir():
         if (path / "meta.json").is_file() and (path / "encoder.onnx").is_file():

@@ -26,6 +26,21 @@ class ShuttingDown(Exception):
     """The server is stopping (SIGTERM / Ctrl+C): an analysis in progress ends with 503."""
 
 
+def _video_pixels(path: Path) -> tuple[int, str] | None:
+    """(pixels, "WxH") of a video's frames as its container declares them, read without decoding
+    a frame; None when OpenCV cannot open it (the open that follows then says why)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            return None
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        cap.release()
+    return (w * h, f"{w}x{h}") if w > 0 and h > 0 else None
+
+
 class ClientGone(Exception):
     """The client of an upload disconnected: its analysis ends between two frames and frees its slot."""
 
@@ -103,8 +118,11 @@ class Engine:
             if frames:
                 records.append(result.to_json())
 
-        declared = declared_pixels(path) if is_still_image(path) else None
-        problem = None if declared is None else too_many_pixels(*declared, what="image")
+        declared = declared_pixels(path)  # a photo, a GIF or animated PNG, an MJPEG stream's first JPEG
+        what = "image" if is_still_image(path) else "video frame"
+        if declared is None:
+            declared = _video_pixels(path)  # from the container, before any frame is decoded
+        problem = None if declared is None else too_many_pixels(*declared, what=what)
         if problem is not None:
             raise SourceOpenError(problem)
         try:
@@ -112,10 +130,6 @@ class Engine:
         except SourceError as exc:  # name the upload, not the temporary file
             raise type(exc)(str(exc).replace(str(path), name)) from None
         with src:
-            width, height = src.size
-            problem = too_many_pixels(width * height, f"{width}x{height}", what="video frame")
-            if problem is not None:
-                raise SourceOpenError(problem)
             src.name = name
             with self.pipeline() as pipe:
                 report = process_source(pipe, src, on_result=on_result)

@@ -52,8 +52,10 @@ def labelled_videos(root: str | Path, warn: Callable[[str], None] | None = None)
 
     def videos_in(folder: Path, label: str, person: str | None) -> None:
         for v in sorted(folder.iterdir()):
-            if v.is_dir() or v.name.startswith("."):
-                if v.is_dir() and person is None:
+            if v.name.startswith("."):  # hidden: a tool's folder (.ipynb_checkpoints) or file, not a person or a video
+                continue
+            if v.is_dir():
+                if person is None:
                     videos_in(v, label, v.name)
                 continue
             if v.suffix.lower() in VIDEO_EXT:
@@ -180,10 +182,10 @@ def check_windows(stride: int, window_step: int) -> None:
         raise ConfigError(f"--stride and --step must be >= 1 frame, got {stride} and {window_step}")
 
 
-def _video_key(video: Path, label: str, pid: str, stride: int, window_step: int, crop_size: int) -> str:
+def _video_key(video: Path, label: str, pid: str, settings: list) -> str:
     """What makes a video's cut the same cut: the file (path, size, time), class, person and settings."""
     st = video.stat()
-    return json.dumps([str(video.resolve()), st.st_size, st.st_mtime_ns, label, pid, stride, window_step, crop_size])
+    return json.dumps([str(video.resolve()), st.st_size, st.st_mtime_ns, label, pid, *settings])
 
 
 def _record_video(out_root: Path, key: str, entry: dict) -> None:
@@ -197,7 +199,7 @@ def _record_video(out_root: Path, key: str, entry: dict) -> None:
 def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop_scale: float,
                    crop_size: int = 224, stride: int = 1, window_step: int = 5, person: str | None = None,
                    max_samples: int | None = None, progress: Callable[[int, str], None] | None = None,
-                   on_video: Callable[[dict], None] | None = None) -> dict:
+                   on_video: Callable[[dict], None] | None = None, settings: dict | None = None) -> dict:
     """Cut (video, class) pairs — or (video, class, person) triples — into 5-crop samples under
     ``out_root/<class>/``.
 
@@ -209,8 +211,10 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
     the triple's, else ``person``, else the video's name.
 
     Run again on the same videos, it goes on: a video cut whole before (same file, class, person
-    and settings; recorded in the dataset's ``rtliveness_data.json``) is skipped, and a video whose
-    cut is interrupted (Ctrl+C, an error) leaves none of its samples, so it is cut whole next time.
+    and settings, ``settings`` included: the detector's, which ``prepare`` passes; recorded in the
+    dataset's ``rtliveness_data.json``) is skipped, and a video whose cut is interrupted (Ctrl+C, an
+    error) leaves none of its samples, so it is cut whole next time. A video that gave no sample is
+    not recorded (with another ``--min-face`` it may give some).
     ``on_video`` gets each video's ``{"video", "class", "person", "samples", "dropped",
     "skipped"}`` as it ends. Returns ``{"written", "dropped", "per_class", "videos"}``.
     """
@@ -237,7 +241,8 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
     reports = []
     span = (WINDOW - 1) * stride
     for video, label, pid in jobs:
-        key = _video_key(video, label, pid, stride, window_step, crop_size) if video.is_file() else None
+        key = (_video_key(video, label, pid, [stride, window_step, crop_size, crop_scale, sorted((settings or {}).items())])
+               if video.is_file() else None)
         report = {"video": str(video), "class": label, "person": pid, "samples": 0, "dropped": 0, "skipped": False}
         if key is not None and key in done:
             report.update(samples=done[key].get("samples", 0), skipped=True)
@@ -268,8 +273,8 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
                         report["dropped"] += 1
                         continue
                     sdir = out_root / label / sample_name(label, pid, k)
+                    mine.append(sdir)  # before it exists: an interrupt right after the rename still removes it
                     write_sample(sdir, [crop_face(image, box, crop_scale, crop_size) for (image, _), box in zip(picked, boxes)])
-                    mine.append(sdir)
                     k += 1
                     written += 1
                     report["samples"] += 1
@@ -279,13 +284,15 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
                     if max_samples is not None and written >= max_samples:
                         reports.append(report)
                         return {"written": written, "dropped": dropped, "per_class": per_class, "videos": reports}
+            if key is not None and report["samples"]:  # recorded before it counts as finished
+                entry = {"samples": report["samples"], "dropped": report["dropped"]}
+                _record_video(out_root, key, entry)
+                done[key] = entry  # the same video twice in one run is cut once
             finished = True
         finally:
             if not finished and (max_samples is None or written < max_samples):
                 for sdir in mine:  # an unfinished cut leaves nothing: the next run cuts this video whole
                     shutil.rmtree(sdir, ignore_errors=True)
-        if key is not None:
-            _record_video(out_root, key, {"samples": report["samples"], "dropped": report["dropped"]})
         reports.append(report)
         if on_video is not None:
             on_video(report)
