@@ -62,12 +62,15 @@ def browser(fake_video: Path):
     return webdriver.Chrome(service=Service(DRIVER), options=opts)
 
 
-def run_kiosk(tmp_path: Path, clip: Path, name: str, *serve_args: str) -> tuple[str, dict, Path]:
+def run_kiosk(tmp_path: Path, clip: Path, name: str, *serve_args: str, page: str = f"/?token={TOKEN}",
+              expect_error: bool = False) -> tuple[str, dict, Path]:
     fake = write_y4m(clip, tmp_path / f"{name}.y4m")
     srv = Server("--token", TOKEN, *serve_args)
     driver = browser(fake)
     try:
-        driver.get(f"{srv.base}/?token={TOKEN}")
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
+            "window.__events = []; window.addEventListener('rtliveness:decision', e => window.__events.push(e.detail));")})
+        driver.get(f"{srv.base}{page}")
         deadline = time.monotonic() + 90
         decision = None
         while time.monotonic() < deadline:
@@ -77,6 +80,10 @@ def run_kiosk(tmp_path: Path, clip: Path, name: str, *serve_args: str) -> tuple[
             time.sleep(0.5)
         stats = driver.execute_script("return window.rtliveness.stats")
         error = driver.execute_script("return window.rtliveness.error")
+        state = driver.execute_script("return window.rtliveness.state")
+        result = driver.execute_script("return window.rtliveness.result")
+        events = driver.execute_script("return window.__events")
+        again_shown = driver.find_element("id", "again").is_displayed()
         shown = driver.find_element("id", "decision").text.strip().lower()
         shot = tmp_path / f"kiosk_{name}.png"
         driver.save_screenshot(str(shot))
@@ -89,8 +96,13 @@ def run_kiosk(tmp_path: Path, clip: Path, name: str, *serve_args: str) -> tuple[
         driver.quit()
         srv.stop()
     assert decision, f"no decision shown; status: {status!r}, stats: {stats}"
-    assert shown == decision
+    assert shown == decision and state == "done" and again_shown
+    assert events == [{"decision": decision, "result": result, "error": error}]  # one event for the host app
+    if expect_error:
+        assert decision == "undecided" and error and status == error and result is None
+        return error, stats, shot
     assert error is None, error  # the service decided; no connection or service failure
+    assert result["label"] == decision and isinstance(result["track"], int) and 0 <= result["p"] <= 1
     return decision, stats, shot
 
 
@@ -115,5 +127,13 @@ def test_kiosk_page_decides_live_at_the_balanced_security_level(tmp_path):
     """At `balanced` (threshold p_spoof ~0.02) the confident-live side lies below the threshold
     by the same log-odds margin; a plain threshold - 0.1 left none, and every live user timed
     out as `undecided`."""
-    decision, stats, _ = run_kiosk(tmp_path, LIVE, "live_balanced", "--security", "balanced")
+    decision, stats, _ = run_kiosk(tmp_path, LIVE, "live_balanced", "--security", "balanced",
+                                   page=f"/#token={TOKEN}")  # the token in the fragment, which no server or log sees
     assert decision == "live", stats
+
+
+def test_kiosk_page_says_why_a_check_ended_without_a_decision(tmp_path):
+    """Review findings: a failed check must end (undecided, with its reason in `error`, the
+    status line and the host's event) and offer "Check again", never leave the kiosk stuck."""
+    error, stats, _ = run_kiosk(tmp_path, LIVE, "wrong_token", page="/?token=not-the-token", expect_error=True)
+    assert error.startswith("wrong or missing token") and stats["records"] == 0

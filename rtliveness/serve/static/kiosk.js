@@ -2,8 +2,14 @@
 // The decision rule and timeout are the ones of rtliveness.runtime.decision.decide(): a face
 // is decided once `windows` consecutive scored windows all lie on one side of the threshold
 // by at least the margin — p_spoof below `live_below` or at least `spoof_from`, both computed
-// by the service (decision_bounds) and sent in /health; after `timeout_s` without that, the
-// answer is "undecided".
+// by the service (decision_bounds) and sent in /health, read again at every check; after
+// `timeout_s` from the start of the check without that, the answer is "undecided".
+//
+// For a host app: window.rtliveness = {state, decision, result, error, stats}; state is
+// "starting" | "checking" | "done"; a "rtliveness:decision" event (detail: decision, result,
+// error) is dispatched on window when a check ends. A check that ends without the service
+// deciding (no camera, service unreachable, wrong token, busy, connection lost) is "undecided"
+// with `error` saying why, and "Check again" starts over (camera and /health included).
 "use strict";
 
 class DecisionRule {
@@ -31,8 +37,9 @@ class DecisionRule {
   }
 }
 
-const params = new URLSearchParams(location.search);
-const token = params.get("token");
+// the token: ?token=… or #token=… (a fragment never reaches servers, proxies' logs or Referer headers)
+const token = new URLSearchParams(location.search).get("token")
+  || new URLSearchParams(location.hash.replace(/^#/, "")).get("token");
 const video = document.getElementById("video");
 const overlay = document.getElementById("overlay");
 const decisionEl = document.getElementById("decision");
@@ -40,24 +47,47 @@ const statusEl = document.getElementById("status");
 const againBtn = document.getElementById("again");
 const grab = document.createElement("canvas");
 const stats = { sent: 0, records: 0, boxes: 0, dropped: 0, errors: 0 };
-window.rtliveness = { stats, decision: null, error: null };  // error: why a check ended without the service deciding
+// error: why a check ended without the service deciding
+window.rtliveness = { stats, state: "starting", decision: null, result: null, error: null };
 
-let ws = null, rule = null, started = 0, inFlight = 0, done = true, timer = null, cfg = null;
+let ws = null, rule = null, started = 0, inFlight = 0, done = true, timer = null, cfg = null, camera = null;
+
+const CLOSE_REASONS = {
+  4401: "wrong or missing token (add ?token=… or #token=… to the page address, URL-encoded)",
+  4403: "this page's origin is not allowed (start the service with --allow-origin)",
+  1013: "the service is busy; try again shortly",
+  1012: "the service restarted; check again",
+  1001: "the service closed the idle connection; check again",
+  1009: "a camera frame was too large for the service (--max-upload-mb)",
+  1006: "the connection to the service was lost",
+};
 
 function setStatus(text) { statusEl.textContent = text; }
 
-function finish(label, detail, error = null) {
+function clearOverlay() {
+  overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
+}
+
+function finish(label, detail, error = null, result = null) {
   if (done) return;
   done = true;
-  window.rtliveness.decision = label;
-  window.rtliveness.error = error;
+  Object.assign(window.rtliveness, { state: "done", decision: label, result, error });
   decisionEl.textContent = label;
   decisionEl.className = label;
   setStatus(detail);
   againBtn.hidden = false;
+  againBtn.focus();
   clearInterval(timer);
-  if (ws) ws.close(1000, "decided");
+  const sock = ws;
+  ws = null;
+  if (sock) {
+    sock.onopen = sock.onmessage = sock.onclose = null;  // a late event of this socket cannot touch the next check
+    if (sock.readyState <= WebSocket.OPEN) sock.close(1000, "decided");
+  }
+  window.dispatchEvent(new CustomEvent("rtliveness:decision", { detail: { decision: label, result, error } }));
 }
+
+function fail(why) { finish("undecided", why, why); }
 
 function draw(record) {
   const ctx = overlay.getContext("2d");
@@ -77,71 +107,95 @@ function draw(record) {
 }
 
 function sendFrame() {
-  if (done || !ws || ws.readyState !== WebSocket.OPEN || inFlight >= 2 || !video.videoWidth) return;
+  const sock = ws;
+  if (done || !sock || sock.readyState !== WebSocket.OPEN || inFlight >= 2 || !video.videoWidth) return;
   grab.width = video.videoWidth; grab.height = video.videoHeight;
   grab.getContext("2d").drawImage(video, 0, 0, grab.width, grab.height);
   inFlight += 1;
   grab.toBlob(blob => {
-    if (!blob || done || ws.readyState !== WebSocket.OPEN) { inFlight -= 1; return; }
-    blob.arrayBuffer().then(buf => { ws.send(buf); stats.sent += 1; });
+    if (!blob || sock !== ws || sock.readyState !== WebSocket.OPEN) { if (sock === ws) inFlight = Math.max(0, inFlight - 1); return; }
+    blob.arrayBuffer().then(buf => {
+      if (sock !== ws || sock.readyState !== WebSocket.OPEN) return;
+      sock.send(buf); stats.sent += 1;
+    });
   }, "image/jpeg", 0.85);
 }
 
-function start() {
+async function ensureCamera() {
+  if (camera && camera.getVideoTracks().some(t => t.readyState === "live")) return;
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    throw new Error(window.isSecureContext === false
+      ? "the camera needs https:// or localhost (this page is not a secure context)"
+      : "this browser gives no camera access");
+  }
+  try {
+    camera = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  } catch (e) {
+    throw new Error(`camera not available: ${e.name || e}${e.name === "NotAllowedError" ? " (allow the camera for this page)" : ""}`);
+  }
+  for (const t of camera.getVideoTracks()) {
+    t.onended = () => { if (!done) fail("the camera was lost (unplugged or taken by another program)"); };
+  }
+  video.srcObject = camera;
+  await video.play().catch(() => {});
+}
+
+async function start() {
   done = false;
-  started = 0;  // the timeout counts from this check's connection, not the previous one's
+  started = performance.now();  // the timeout counts from this check's start, connecting included
   clearInterval(timer);
-  window.rtliveness.decision = null;
-  window.rtliveness.error = null;
+  Object.assign(window.rtliveness, { state: "starting", decision: null, result: null, error: null });
   decisionEl.textContent = ""; decisionEl.className = "";
   againBtn.hidden = true;
+  clearOverlay();
+  setStatus("starting…");
+  try {
+    const res = await fetch("health", { cache: "no-store" });  // the service's bounds now: it may have restarted
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    cfg = await res.json();
+  } catch (e) { fail(`service not reachable: ${e.message || e}`); return; }
+  try { await ensureCamera(); } catch (e) { fail(e.message); return; }
+  if (done) return;
   rule = new DecisionRule(cfg.decision.live_below, cfg.decision.spoof_from, cfg.decision.windows);
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const q = token ? `?token=${encodeURIComponent(token)}` : "";
   const base = location.pathname.replace(/[^/]*$/, "");  // works behind a proxy path prefix too
-  ws = new WebSocket(`${scheme}://${location.host}${base}v1/stream${q}`);
-  ws.binaryType = "arraybuffer";
+  const sock = new WebSocket(`${scheme}://${location.host}${base}v1/stream${q}`);
+  ws = sock;
+  sock.binaryType = "arraybuffer";
   inFlight = 0;
-  ws.onopen = () => { started = performance.now(); setStatus("look at the camera"); sendFrame(); };
-  ws.onmessage = ev => {
+  window.rtliveness.state = "checking";
+  sock.onopen = () => { setStatus("look at the camera"); sendFrame(); };
+  sock.onmessage = ev => {
+    if (sock !== ws) return;
     inFlight = Math.max(0, inFlight - 1);
     const record = JSON.parse(ev.data);
     stats.records += 1;
     if (record.error) { stats.errors += 1; }
+    else if (record.dropped) { stats.dropped += 1; }  // a frame the service skipped: no news about any face
     else {
-      if (record.dropped) stats.dropped += 1;
       draw(record);
       const got = rule.update(record);
-      if (got) finish(got.label, `track ${got.track}, mean p_spoof ${got.p.toFixed(2)}`);
+      if (got) finish(got.label, `track ${got.track}, mean p_spoof ${got.p.toFixed(2)}`, null, got);
     }
     sendFrame();
   };
-  ws.onclose = ev => {
-    if (done) return;
-    const why = ev.code === 4401 ? "wrong or missing token (add ?token=… to the page address)"
-              : ev.code === 1013 ? "the service is busy; try again shortly"
-              : ev.code === 4403 ? "this page's origin is not allowed (start the service with --allow-origin)"
-              : `connection closed (${ev.code}${ev.reason ? ": " + ev.reason : ""})`;
-    finish("undecided", why, why);
+  sock.onclose = ev => {
+    if (sock !== ws || done) return;
+    const why = CLOSE_REASONS[ev.code] || `connection closed (${ev.code}${ev.reason ? ": " + ev.reason : ""})`;
+    fail(why);
   };
   timer = setInterval(() => {
-    if (!done && started && performance.now() - started > cfg.decision.timeout_s * 1000) {
+    if (!done && performance.now() - started > cfg.decision.timeout_s * 1000) {
       finish("undecided", `no confident decision within ${cfg.decision.timeout_s} s`);
     }
     sendFrame();
   }, 100);
 }
 
-async function main() {
-  try {
-    cfg = await (await fetch("health")).json();
-  } catch (e) { setStatus(`service not reachable: ${e}`); return; }
-  try {
-    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
-  } catch (e) { setStatus(`camera not available: ${e.name || e}`); decisionEl.textContent = ""; return; }
-  await video.play().catch(() => {});
-  againBtn.onclick = start;
-  start();
-}
-
-main();
+document.addEventListener("visibilitychange", () => {
+  // a hidden tab's timers slow to once a second: the check would time out without saying why
+  if (document.hidden && !done) fail("the page was hidden during the check");
+});
+againBtn.onclick = start;
+start();
