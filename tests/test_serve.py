@@ -201,6 +201,12 @@ def test_tokens_origins_sizes_and_idle_streams():
         assert closed_with(f"/v1/stream?token={TOKEN}\u00e9")[0] == 4401
         code, reason = closed_with(f"/v1/stream?token={TOKEN}", headers={"origin": "http://evil.example"})
         assert code == 4403 and "--allow-origin" in reason
+        # uploads too (review finding: a foreign page could make the service analyse its posts)
+        r = c.post("/v1/analyze", content=b"x", headers={"Authorization": f"Bearer {TOKEN}", "origin": "http://evil.example"})
+        assert r.status_code == 403 and r.json() == {
+            "error": "origin not allowed: serve the page from this service or start it with --allow-origin"}
+        r = c.post("/v1/analyze", content=b"x", headers={"Authorization": f"Bearer {TOKEN}", "origin": "https://kiosk.example:8443"})
+        assert r.status_code == 422  # a listed origin gets as far as the upload itself
         big = b"\xff" * (512 * 1024 + 1)
         for headers in ({"origin": "https://kiosk.example:8443"}, {"origin": "https://KIOSK.example:8443/"}, {}):
             with c.websocket_connect(f"/v1/stream?token={TOKEN}", headers=headers) as ws:

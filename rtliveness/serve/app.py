@@ -1,7 +1,7 @@
 """The FastAPI application: health, upload analysis, the WebSocket stream, the kiosk page.
 
 Every error a client can cause is a 4xx with ``{"error": "<one line>"}``: 400 malformed,
-401 token, 413 too large, 422 not a video / bad parameter, 503 all stream slots busy.
+401 token, 403 a browser page of an origin ``--allow-origin`` does not list, 413 too large, 422 not a video / bad parameter, 503 all stream slots busy.
 WebSocket: close code 4401 for a missing/wrong token, 4403 for a browser page of an origin
 ``--allow-origin`` does not list (when given), 1013 when all slots are busy, 1009 for a frame over the size limit, 1001 after
 ``idle_timeout_s`` without a frame; a frame that cannot be decoded gets ``{"frame", "error"}``
@@ -161,6 +161,8 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
     @app.post("/v1/analyze")
     async def analyze(request: Request, frames: bool = False):
         check_token(request)
+        if not _origin_ok(request.headers.get("origin"), request.headers.get("host"), config.allow_origins):
+            raise ClientError(403, "origin not allowed: serve the page from this service or start it with --allow-origin")
         path, name = await _receive_upload(request, config.max_upload_bytes)
         try:
             try:
