@@ -79,6 +79,8 @@ def test_numbering_continues_and_max_samples(tmp_path):
     assert prepare_videos([(video, "replay")], out, ScriptedDetector(), 1.5, 32, person="Bo")["written"] == 3  # another person
     with pytest.raises(DataError, match="holds crops at scale 1.5, not 2.0"):
         prepare_videos([(video, "replay")], out, ScriptedDetector(), 2.0, 32)
+    with pytest.raises(DataError, match=r"holds crops of 32 px, not 64; use --crop-size 32 or another --out"):
+        prepare_videos([(video, "replay")], out, ScriptedDetector(), 1.5, 64)  # review finding: sizes were mixed
 
 
 def test_an_interrupted_prepare_leaves_only_whole_samples(tmp_path, monkeypatch):

@@ -82,8 +82,11 @@ def test_train_loss_falls_and_resume_is_exact(tmp_path, extra):
         # interrupted after 3 steps (mid-epoch), then resumed
         part = train(root, tmp_path / "part", TrainConfig(**CFG, **extra), stop_after_steps=3)
         assert part.interrupted and (tmp_path / "part" / "last.pt").is_file()
-        resumed = train(root, tmp_path / "part", TrainConfig(device="cpu"), resume=True)
+        said = []
+        resumed = train(root, tmp_path / "part", TrainConfig(device="cpu"), resume=True, log=said.append)
         assert not resumed.interrupted
+        assert any(line.endswith("with the run's own settings (only --device and a larger --epochs apply; other options "
+                                 "given now are not used)") for line in said), said  # review finding: it was silent
         a = load_checkpoint(tmp_path / "full" / "model.pt").model.state_dict()
         b = load_checkpoint(tmp_path / "part" / "model.pt").model.state_dict()
         for k in a:

@@ -85,6 +85,9 @@ def _check_meta(out_root: Path, crop_scale: float, crop_size: int) -> None:
         existing = read_json(meta_path, "dataset metadata")
         if abs(float(existing.get("crop_scale", crop_scale)) - crop_scale) > 1e-6:
             raise DataError(f"{out_root} holds crops at scale {existing['crop_scale']}, not {crop_scale}; use another --out")
+        if int(existing.get("crop_size", crop_size)) != crop_size:
+            raise DataError(f"{out_root} holds crops of {existing['crop_size']} px, not {crop_size}; "
+                            f"use --crop-size {existing['crop_size']} or another --out")
     else:
         out_root.mkdir(parents=True, exist_ok=True)
         atomic_write_text(meta_path, json.dumps({"crop_scale": crop_scale, "crop_size": crop_size,

@@ -75,7 +75,8 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         # a resumed run keeps its own settings; only the device and a larger --epochs apply
         config = replace(TrainConfig(**{**saved, "pretrained": None}), device=config.device,
                          epochs=max(int(saved["epochs"]), resume_epochs or 0))
-        log(f"resuming from {last_path} at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}")
+        log(f"resuming from {last_path} at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}, with the run's "
+            "own settings (only --device and a larger --epochs apply; other options given now are not used)")
     device = resolve_device(config.device)
 
     ds: Dataset = scan_dataset(data_root, skip_bad=config.skip_bad, person_pattern=config.person_pattern)
