@@ -87,7 +87,9 @@ class Frame:
             raise FrameError(f"Frame.image_bgr must be HxWx3 uint8, got shape {shape} dtype {dtype}")
         if self.index < 0:
             raise FrameError(f"Frame.index must be >= 0, got {self.index}")
-        object.__setattr__(self, "timestamp", as_timestamp(self.timestamp))
+        ts = self.timestamp
+        if type(ts) is not float or not math.isfinite(ts):  # a finite float (every source's) needs no work
+            object.__setattr__(self, "timestamp", as_timestamp(ts))
 
     @property
     def size(self) -> tuple[int, int]:

@@ -47,10 +47,10 @@ def epoch_video_clash(spec: str, out_dir: Path, names) -> str | None:
     (``NAME.epochN.mp4``, written only after a worker restart, so not among the planned outputs)."""
     if source_kind(spec) != "file" or not Path(spec).exists():
         return None
-    out = Path(out_dir).resolve()
+    out, names = Path(out_dir).resolve(), set(names)
     for src in (Path(spec).resolve(), Path(os.path.abspath(spec))):  # the file, and a link to it in --out-dir
         match = _EPOCH_VIDEO.fullmatch(src.name)
-        if match is not None and src.parent.resolve() == out and match.group(1) in set(names):
+        if match is not None and src.parent.resolve() == out and match.group(1) in names:
             return (f"{spec} would be overwritten by the video of stream {match.group(1)!r} after a worker restart; "
                     "choose an --out-dir that does not hold the sources")
     return None

@@ -70,11 +70,9 @@ class Fleet:
         if self.config.sources_file is not None:
             specs += self._read_sources_file(strict=True) or []
         specs = list(dict.fromkeys(self._absolute(s) for s in specs))
-        names = unique_names(specs).values()
-        planned = [p for n in names for p in self._outputs(n)]
+        names = list(unique_names(specs).values())
         for spec in specs:
-            problem = output_clash(spec, planned) or (epoch_video_clash(spec, self.out_dir, names)
-                                                      if self.config.save_video else None)
+            problem = self._clash(spec, names)
             if problem is not None:
                 raise ConfigError(problem)
         self._init_ray(ray)
@@ -171,12 +169,8 @@ class Fleet:
             return
         name = unique_names([spec], taken=self.streams)[spec]  # a finished stream's outputs are kept
         # before anything is written: this source must not be an output, nor its outputs a source
-        clash = output_clash(spec, [p for n in [*self.streams, name] for p in self._outputs(n)])
-        if clash is None and self.config.save_video:
-            clash = epoch_video_clash(spec, self.out_dir, [*self.streams, name])
-        if clash is None and any(output_clash(s.spec, self._outputs(name))
-                                 or (self.config.save_video and epoch_video_clash(s.spec, self.out_dir, [name]))
-                                 for s in self.streams.values()):
+        clash = self._clash(spec, [*self.streams, name])
+        if clash is None and any(self._clash(s.spec, [name]) for s in self.streams.values()):
             clash = "its outputs would overwrite another source; choose an --out-dir that does not hold the sources"
         try:
             source = display_name(self.given.get(spec, spec))
@@ -194,6 +188,12 @@ class Fleet:
             self.log(f"error: {name}: {problem}")
             return
         self._submit(stream, self._least_loaded())
+
+    def _clash(self, spec: str, names: list[str]) -> str | None:
+        """Why a file source would be overwritten by the outputs of the streams ``names`` (their
+        JSON lines and videos, or with ``--save-video`` a restart's video), or None."""
+        return output_clash(spec, [p for n in names for p in self._outputs(n)]) or (
+            epoch_video_clash(spec, self.out_dir, names) if self.config.save_video else None)
 
     def _outputs(self, name: str) -> list[Path]:
         """The files a stream of this name writes (its epoch videos add ``.epochN``, a suffix

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import LOW_LIGHT_TARGET, DetectorConfig, PipelineConfig, TrackerConfig, check_low_light_target
 from ..errors import ClosedError, ConfigError
-from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr, as_timestamp
+from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
 from ..model.device import keep_torch_threads
 from .buffer import WindowBuffer
 from .crop import crop_face
@@ -204,7 +204,7 @@ class LivenessPipeline:
             raise ClosedError("pipeline is closed: step() after close(); build a new one with LivenessPipeline.from_config")
         if not isinstance(frame, Frame):
             image = as_bgr(frame)
-            ts = as_timestamp(timestamp) if timestamp is not None else float(self._frames_seen)
+            ts = timestamp if timestamp is not None else float(self._frames_seen)  # Frame checks it (as_timestamp)
             frame = Frame(self._frames_seen, image, ts, self._epoch)
         if frame.epoch != self._epoch:
             self._epoch = frame.epoch

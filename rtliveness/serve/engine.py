@@ -26,19 +26,17 @@ class ShuttingDown(Exception):
     """The server is stopping (SIGTERM / Ctrl+C): an analysis in progress ends with 503."""
 
 
-def _video_pixels(path: Path) -> tuple[int, str] | None:
-    """(pixels, "WxH") of a video's frames as its container declares them, read without decoding
-    a frame; None when OpenCV cannot open it (the open that follows then says why)."""
+def _open_video(path: Path):
+    """The video's capture (handed to :class:`FileSource`, so the file is opened once) and its
+    frames' (pixels, "WxH") as the container declares them, read before any frame is decoded;
+    None for the size when OpenCV cannot open it (``FileSource`` then says why)."""
     import cv2
 
     cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            return None
-        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    finally:
-        cap.release()
-    return (w * h, f"{w}x{h}") if w > 0 and h > 0 else None
+    if not cap.isOpened():
+        return cap, None
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    return cap, ((w * h, f"{w}x{h}") if w > 0 and h > 0 else None)
 
 
 class ClientGone(Exception):
@@ -105,7 +103,7 @@ class Engine:
         before it is decoded); :class:`ClientGone` once ``gone`` is set (the client left)."""
         from ..errors import SourceError, SourceOpenError
         from ..runtime.app import process_source
-        from ..runtime.sources import is_still_image, open_file
+        from ..runtime.sources import FileSource, StillSource, is_still_image
         from .stream import declared_pixels, too_many_pixels
 
         records: list[dict] = []
@@ -118,15 +116,18 @@ class Engine:
             if frames:
                 records.append(result.to_json())
 
+        still = is_still_image(path)
         declared = declared_pixels(path)  # a photo, a GIF or animated PNG, an MJPEG stream's first JPEG
-        what = "image" if is_still_image(path) else "video frame"
-        if declared is None:
-            declared = _video_pixels(path)  # from the container, before any frame is decoded
-        problem = None if declared is None else too_many_pixels(*declared, what=what)
+        capture = None
+        if declared is None and not still:
+            capture, declared = _open_video(path)  # from the container, before any frame is decoded
+        problem = None if declared is None else too_many_pixels(*declared, what="image" if still else "video frame")
         if problem is not None:
+            if capture is not None:
+                capture.release()
             raise SourceOpenError(problem)
         try:
-            src = open_file(path)
+            src = StillSource(path) if still else FileSource(path, capture=capture)
         except SourceError as exc:  # name the upload, not the temporary file
             raise type(exc)(str(exc).replace(str(path), name)) from None
         with src:

@@ -69,15 +69,12 @@ def decode_frame(data: bytes) -> np.ndarray | str:
     if not data:
         return "empty message: send each frame as JPEG or PNG bytes"
     declared = declared_pixels(data)
-    if declared is None:
-        return f"cannot decode {len(data)} bytes as an image: send each frame as JPEG or PNG bytes"
-    problem = too_many_pixels(*declared)
-    if problem is not None:
-        return problem
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
-        return f"cannot decode {len(data)} bytes as an image: send each frame as JPEG or PNG bytes"
-    return image
+    problem = None if declared is None else too_many_pixels(*declared)
+    if declared is not None and problem is None:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if image is not None and image.size > 0:
+            return image
+    return problem or f"cannot decode {len(data)} bytes as an image: send each frame as JPEG or PNG bytes"
 
 
 def dropped_record(item: Item) -> dict:

@@ -61,8 +61,7 @@ def labelled_videos(root: str | Path, warn: Callable[[str], None] | None = None)
             if v.suffix.lower() in VIDEO_EXT:
                 pairs.append((v, label) if person is None else (v, label, person))
             elif is_still_image(v):
-                raise DataError(f"{v} is a photo: prepare cuts videos into samples of 5 consecutive frames; "
-                                "record a few seconds of video instead, or move the photo out of the folder")
+                raise _photo_refused(v, "record a few seconds of video instead, or move the photo out of the folder")
             else:
                 ignored.append(v)
 
@@ -79,7 +78,13 @@ def labelled_videos(root: str | Path, warn: Callable[[str], None] | None = None)
     return pairs
 
 
-def _check_meta(out_root: Path, crop_scale: float, crop_size: int) -> None:
+def _photo_refused(path: Path, what_to_do: str) -> DataError:
+    """The one refusal of a photo given to ``prepare`` (a sample is 5 consecutive frames)."""
+    return DataError(f"{path} is a photo: prepare cuts videos into samples of 5 consecutive frames; {what_to_do}")
+
+
+def _check_meta(out_root: Path, crop_scale: float, crop_size: int) -> dict:
+    """The dataset's metadata (written if new), refusing crops of another scale or size."""
     meta_path = out_root / DATA_META
     if meta_path.is_file():
         existing = read_json(meta_path, "dataset metadata")
@@ -88,10 +93,11 @@ def _check_meta(out_root: Path, crop_scale: float, crop_size: int) -> None:
         if int(existing.get("crop_size", crop_size)) != crop_size:
             raise DataError(f"{out_root} holds crops of {existing['crop_size']} px, not {crop_size}; "
                             f"use --crop-size {existing['crop_size']} or another --out")
-    else:
-        out_root.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(meta_path, json.dumps({"crop_scale": crop_scale, "crop_size": crop_size,
-                                                 "generator": "rtliveness prepare"}, indent=2))
+        return existing
+    out_root.mkdir(parents=True, exist_ok=True)
+    meta = {"crop_scale": crop_scale, "crop_size": crop_size, "generator": "rtliveness prepare"}
+    atomic_write_text(meta_path, json.dumps(meta, indent=2))
+    return meta
 
 
 def _next_index(folder: Path, prefix: str) -> int:
@@ -191,12 +197,11 @@ def _video_key(video: Path, label: str, pid: str, settings: list) -> str:
     return json.dumps([str(video.resolve()), st.st_size, st.st_mtime_ns, label, pid, *settings])
 
 
-def _record_video(out_root: Path, key: str, entry: dict) -> None:
-    """Add a finished video to the dataset's metadata (atomically): a later run skips it."""
-    meta_path = out_root / DATA_META
-    meta = read_json(meta_path, "dataset metadata")
+def _record_video(out_root: Path, meta: dict, key: str, entry: dict) -> None:
+    """Add a finished video to the dataset's metadata ``meta`` and write it (atomically): a later
+    run, or the same video later in this run, skips it."""
     meta.setdefault("videos", {})[key] = entry
-    atomic_write_text(meta_path, json.dumps(meta, indent=2))
+    atomic_write_text(out_root / DATA_META, json.dumps(meta, indent=2))
 
 
 def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop_scale: float,
@@ -233,15 +238,20 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
         if label not in CLASSES:
             raise DataError(f"unknown label {label!r} for {v}; use one of {', '.join(CLASSES)}")
         if v.is_file() and is_still_image(v):
-            raise DataError(f"{v} is a photo: prepare cuts videos into samples of 5 consecutive frames; "
-                            "record a few seconds of video instead")
+            raise _photo_refused(v, "record a few seconds of video instead")
         jobs.append((v, label, person_id(who or v.stem)))
     out_root = Path(out_root)
-    _check_meta(out_root, crop_scale, crop_size)
-    done = read_json(out_root / DATA_META, "dataset metadata").get("videos", {})
+    meta = _check_meta(out_root, crop_scale, crop_size)
+    done = meta.setdefault("videos", {})
     written, dropped = 0, 0
     per_class = {c: 0 for c in CLASSES}
     reports = []
+
+    def ended(report: dict) -> None:
+        reports.append(report)
+        if on_video is not None:
+            on_video(report)
+
     span = (WINDOW - 1) * stride
     for video, label, pid in jobs:
         key = (_video_key(video, label, pid, [stride, window_step, crop_size, crop_scale, sorted((settings or {}).items())])
@@ -249,9 +259,7 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
         report = {"video": str(video), "class": label, "person": pid, "samples": 0, "dropped": 0, "skipped": False}
         if key is not None and key in done:
             report.update(samples=done[key].get("samples", 0), skipped=True)
-            reports.append(report)
-            if on_video is not None:
-                on_video(report)
+            ended(report)
             continue
         (out_root / label).mkdir(parents=True, exist_ok=True)
         k = _next_index(out_root / label, f"{label}_{pid}_")
@@ -288,15 +296,11 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
                         reports.append(report)
                         return {"written": written, "dropped": dropped, "per_class": per_class, "videos": reports}
             if key is not None and report["samples"]:  # recorded before it counts as finished
-                entry = {"samples": report["samples"], "dropped": report["dropped"]}
-                _record_video(out_root, key, entry)
-                done[key] = entry  # the same video twice in one run is cut once
+                _record_video(out_root, meta, key, {"samples": report["samples"], "dropped": report["dropped"]})
             finished = True
         finally:
             if not finished and (max_samples is None or written < max_samples):
                 for sdir in mine:  # an unfinished cut leaves nothing: the next run cuts this video whole
                     shutil.rmtree(sdir, ignore_errors=True)
-        reports.append(report)
-        if on_video is not None:
-            on_video(report)
+        ended(report)
     return {"written": written, "dropped": dropped, "per_class": per_class, "videos": reports}

@@ -112,10 +112,11 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         init_meta = load_init_weights(SpoofModel(), Path(config.init_weights))  # fail early on a bad file
         if (init_meta.mean, init_meta.std, init_meta.color_order) != (meta.mean, meta.std, "RGB"):
             meta = replace(meta, mean=init_meta.mean, std=init_meta.std, color_order=init_meta.color_order)
+    people = len({s.person for s in ds.samples})
     log(f"{len(train_s)} train / {len(dev_s)} dev / {len(splits['test'])} test samples "
-        f"({len({s.person for s in ds.samples})} identities), crop scale {crop_scale}, input {config.input_size} px, device {device}")
+        f"({people} identities), crop scale {crop_scale}, input {config.input_size} px, device {device}")
     if not splits["test"]:
-        log(f"note: the test split is empty ({len({s.person for s in ds.samples})} people; a person-disjoint test split "
+        log(f"note: the test split is empty ({people} people; a person-disjoint test split "
             "needs about 6): evaluate on recordings of other people with 'rtliveness eval --all-samples'")
     bar = Progress(progress)
     Xtr = load_windows(train_s, config.input_size, crop_scale, ds.crop_scale,

@@ -10,6 +10,7 @@ from ..config import check_calibration
 from ..errors import ConfigError
 from .attacks import CLASSES
 from .balance import BALANCE_MODES
+from .data import DEFAULT_PERSON_PATTERN
 
 __all__ = ["TrainConfig", "TrainResult"]
 
@@ -27,7 +28,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    person_pattern: str | None = r"^[^_]+_([^_]+)_"
+    person_pattern: str | None = DEFAULT_PERSON_PATTERN
     calibration: str = "eer"  # eer | apcer | bpcer
     calibration_target: float | None = None
     skip_bad: bool = False

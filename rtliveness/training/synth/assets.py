@@ -9,8 +9,8 @@ import cv2
 
 from ...errors import ConfigError, DataError
 from ...types import FaceBox
-from ..data import person_id
-from .config import SynthConfig, _IMAGE_EXT, _VIDEO_EXT, _WINDOW
+from ..data import IMAGE_EXT, VIDEO_EXT, person_id
+from .config import SynthConfig, _WINDOW
 
 
 @dataclass
@@ -70,7 +70,7 @@ def load_sources(assets_dir: Path, config: SynthConfig, detector) -> _Sources:
     assets_dir = Path(assets_dir)
     if not assets_dir.is_dir():
         raise DataError(f"assets folder {assets_dir} does not exist")
-    files = sorted(p for p in assets_dir.iterdir() if p.suffix.lower() in _VIDEO_EXT + _IMAGE_EXT)
+    files = sorted(p for p in assets_dir.iterdir() if p.suffix.lower() in VIDEO_EXT + IMAGE_EXT)  # what the data commands read
     if config.sources:
         files = [p for p in files if p.name in config.sources or p.name in config.background_only]
     key = (tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files),
@@ -79,7 +79,7 @@ def load_sources(assets_dir: Path, config: SynthConfig, detector) -> _Sources:
         return _SOURCE_CACHE[key]
     idents, backgrounds, unreadable = [], [], []
     for p in files:
-        if p.suffix.lower() in _VIDEO_EXT:
+        if p.suffix.lower() in VIDEO_EXT:
             frames, fps = _read_video(p)
             if len(frames) < 2 * _WINDOW:
                 unreadable.append(p.name)

@@ -7,10 +7,7 @@ from dataclasses import dataclass
 from ...errors import ConfigError
 from ...model.dims import WINDOW
 from ..attacks import CLASSES
-from ..data import IMAGE_EXT, VIDEO_EXT
 
-_VIDEO_EXT = VIDEO_EXT  # the live videos and face photos an assets folder may hold: what the data commands read
-_IMAGE_EXT = IMAGE_EXT
 _WINDOW = WINDOW  # frames of a sample: one window of the SpoofModel
 
 
