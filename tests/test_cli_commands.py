@@ -158,6 +158,40 @@ def test_synth_two_samples_per_class_from_the_repo_assets(tmp_path):
     ok(rtl("synth", "--out", old, "--samples-per-class", "1", "--assets", assets, "--width", "320", "--height", "240",
            "--classes", "real", "--boxes", "detect"))
     assert json.loads((old / "rtliveness_data.json").read_text())["config"]["boxes"] == "detect"
+
+
+def test_synth_with_workers_stopped_by_ctrl_c_keeps_only_recorded_samples(tmp_path):
+    """A terminal's Ctrl+C reaches the whole process group, workers included: one line, exit
+    130, and every sample folder on disk has its record (a worker's finished but uncollected
+    sample is removed, no half-written one is left)."""
+    import os
+    import signal
+    import time
+
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    for name in ("webcam_talking_head.mov", "grace_hopper_512x512.jpg", "astronaut.png"):
+        (assets / name).symlink_to(ASSETS / name)
+    out = tmp_path / "synth"
+    proc = subprocess.Popen([str(EXE), "synth", "--out", str(out), "--samples-per-class", "12", "--assets", str(assets),
+                             "--width", "320", "--height", "240", "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        # 4 samples from 2 workers: one worker has finished two, so its first result was sent
+        if sum(1 for p in out.glob("*/*") if not p.name.startswith(".")) >= 4:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "synth ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert [x for x in err.splitlines() if x.strip()] == ["rtliveness: interrupted"]
+    on_disk = sorted(f"{p.parent.name}/{p.name}" for p in out.glob("*/*"))
+    recs = [json.loads(x)["sample"] for x in (out / "synth_samples.jsonl").read_text().splitlines()]
+    assert len(recs) >= 1 and on_disk == sorted(recs)  # hidden .partial folders would show here too
+    meta = json.loads((out / "rtliveness_data.json").read_text())
+    assert meta["report"]["interrupted"] is True and sum(meta["report"]["counts"].values()) == len(recs)
     # --replay-source-p: the replay's content is recorded first, and the sample says how
     rec = tmp_path / "recorded"
     ok(rtl("synth", "--out", rec, "--samples-per-class", "2", "--assets", assets, "--width", "320", "--height", "240",

@@ -268,6 +268,34 @@ def test_a_reused_buffer_or_a_changed_frame_is_processed_not_repeated():
     assert det.calls == 8 and pl.step(changed.copy()).faces[0].p_spoof is None
 
 
+def test_a_face_that_left_is_not_repeated_onto_a_frozen_picture():
+    """The person leaves on a frame without a detector run (the tracker carries the box onto the
+    empty picture, and that window is scored), then the picture freezes (a stalled camera, a
+    still end slate). Before, every identical frame repeated that carried verdict: a 'live' for
+    nobody, forever, the detector never run again. Now the next detector run drops it."""
+    face = FaceBox(10, 10, 40, 40)
+
+    class SeesTheFace:  # a face wherever the picture is bright
+        calls = 0
+
+        def detect(self, image, region=None, min_face=None):
+            self.calls += 1
+            return (face,) if image.mean() > 50 else ()
+
+    det = SeesTheFace()
+    pl = fake_pipeline(det, FakeScorer(), every_n=3, repeat_identical=True)
+    faces = [pl.step(np.full((60, 60, 3), 100 + i, np.uint8)) for i in range(8)]  # detector runs on 0, 3, 6
+    assert faces[-1].faces[0].label == "live" and not faces[-1].detected
+    empty = np.full((60, 60, 3), 20, np.uint8)
+    left = pl.step(empty.copy())  # frame 8: carried onto the empty picture, scored
+    assert not left.detected and left.faces[0].p_spoof is not None
+    after = [pl.step(empty.copy())]
+    assert after[0].detected and det.calls == 4  # frame 9: a detector run, not a repeat of frame 8
+    after += [pl.step(empty.copy()) for _ in range(11)]
+    assert [r.faces for r in after] == [()] * 12
+    assert pl.track_summaries()[0].last_frame == 8
+
+
 def test_reset_after_close_is_a_closed_error_and_reset_keeps_indices():
     det = FakeDetector([(FaceBox(10, 10, 40, 40),)])
     pl = fake_pipeline(det, FakeScorer())

@@ -108,6 +108,14 @@ def _to_frame(boxes, x0: float, y0: float, f: float, w: int, h: int) -> tuple[Fa
     return tuple(b for b in out if b is not None)
 
 
+def _same_pixels(prev: np.ndarray, image: np.ndarray) -> bool:
+    """``image`` holds ``prev``'s pixels in another array (a reused buffer proves nothing: the
+    caller may have refilled it; the bounds check is fast and never a false "no")."""
+    if prev.shape != image.shape or np.may_share_memory(prev, image):
+        return False
+    return bool(np.array_equal(prev[::31, ::31], image[::31, ::31]) and np.array_equal(prev, image))
+
+
 class LivenessPipeline:
     """Per-face live/spoof verdicts for a stream of frames.
 
@@ -140,7 +148,9 @@ class LivenessPipeline:
         self._since_full = 0
         self._since_detect = 0  # frames since the last detector run
         self._gap = self.detector_config.every_n  # frames from the last detector run to the next
-        self._last: tuple[np.ndarray, FrameResult] | None = None  # the previous frame's image and result
+        # the previous frame's image and result, and whether a detector run on those very pixels
+        # found every face in it (a box carried onto a changed picture never is)
+        self._last: tuple[np.ndarray, FrameResult, bool] | None = None
         self._closed = False
 
     # ------------------------------------------------------------------ construction
@@ -217,26 +227,28 @@ class LivenessPipeline:
         again = self._repeat(image)
         if again is None:
             result = self._step(frame, image)
+            # confirmed: a detector run on this frame, or on the previous one's very pixels
+            confirmed = result.detected or (self._last is not None and self._last[2] and _same_pixels(self._last[0], image))
         else:
             for v in again:
                 self._record(v.track_id, frame.index, None)
             result = FrameResult(frame.index, frame.timestamp, again, detected=False)
-        self._last = (image, result)
+            confirmed = True
+        self._last = (image, result, confirmed)
         return result
 
     def _repeat(self, image: np.ndarray) -> tuple[Verdict, ...] | None:
         """The previous frame's verdicts when ``image`` is that frame's image again (same pixels,
-        another array) and every face in it had a verdict; else None."""
+        another array), every face in it had a verdict and the detector found those faces in
+        those pixels; else None. A box the tracker only carried is never repeated: a person who
+        left on a frame without a detector run, the picture then frozen (a stalled camera, a
+        still end slate), is dropped at the next run instead of staying a verdict for nobody."""
         if self._last is None or not self.repeat_identical:
             return None
-        prev, result = self._last
-        if not result.faces or any(v.p_spoof is None for v in result.faces):
+        prev, result, confirmed = self._last
+        if not confirmed or not result.faces or any(v.p_spoof is None for v in result.faces):
             return None
-        if prev.shape != image.shape or np.may_share_memory(prev, image):  # a reused buffer proves nothing (bounds check: fast, never a false "no")
-            return None
-        if not np.array_equal(prev[::31, ::31], image[::31, ::31]) or not np.array_equal(prev, image):
-            return None
-        return result.faces
+        return result.faces if _same_pixels(prev, image) else None
 
     def _step(self, frame: Frame, image: np.ndarray) -> FrameResult:
         """Detect (or carry), crop, embed and score one frame that is not a repeat."""

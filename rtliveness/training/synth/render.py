@@ -229,7 +229,13 @@ _WORKER: dict = {}
 
 
 def _worker_init(assets_dir: str, cfg: SynthConfig, out_dir: str) -> None:
+    import signal
+
     import torch
+
+    # Ctrl+C reaches the whole process group: the parent alone handles it (it stops the pool and
+    # keeps what it has recorded), so a worker neither prints a traceback nor starts a new sample
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     det = _default_detector(cfg)
     _WORKER.update(src=load_sources(Path(assets_dir), cfg, det), det=_boxes_for(cfg, det), cfg=cfg, out=Path(out_dir))
@@ -276,7 +282,10 @@ def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, 
     try:
         _run_jobs(jobs, results, src, det, cfg, out_dir, assets_dir, detector, progress, workers)
     except KeyboardInterrupt:
-        # the samples already written keep their records; the report says the run was cut short
+        # the samples already written keep their records; the report says the run was cut short.
+        # A worker may have written a sample the parent had not collected yet: it goes, so every
+        # sample on disk has its record (the pool is stopped by now: nothing more is written)
+        _drop_unrecorded(out_dir, cfg, jobs, results)
         _write_records(out_dir, cfg, src, results, t0, workers, detector, interrupted=True)
         raise
     report = _write_records(out_dir, cfg, src, results, t0, workers, detector, interrupted=False)
@@ -287,13 +296,30 @@ def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, 
     return report
 
 
+def _drop_unrecorded(out_dir: Path, cfg: SynthConfig, jobs: list, results: dict) -> None:
+    """Remove the folders (whole or half-written) of the jobs that have no record in ``results``."""
+    import shutil
+
+    for ci, k, ident in jobs:
+        res = results.get((ci, k))
+        if res is not None and res["record"] is not None:
+            continue
+        kind = cfg.classes[ci]
+        name = sample_name(kind, ident.pid, k)
+        for p in (out_dir / kind / name, out_dir / kind / f".{name}.partial"):
+            if p.exists():
+                shutil.rmtree(p)
+
+
 def _run_jobs(jobs, results, src, det, cfg, out_dir, assets_dir, detector, progress, workers) -> None:
     total = len(jobs)
     if workers > 1 and detector is None:
         import multiprocessing as mp
         ctx = mp.get_context("spawn")
         with ctx.Pool(workers, initializer=_worker_init, initargs=(str(assets_dir), cfg, str(out_dir))) as pool:
-            for ci, k, res in pool.imap_unordered(_worker_job, [(ci, k, i.pid) for ci, k, i in jobs], chunksize=4):
+            # one job at a time: a result reaches the parent (and its record) as soon as its sample
+            # is written, so a Ctrl+C drops at most the samples in flight
+            for ci, k, res in pool.imap_unordered(_worker_job, [(ci, k, i.pid) for ci, k, i in jobs], chunksize=1):
                 results[(ci, k)] = res
                 if progress is not None:
                     progress(len(results), total, cfg.classes[ci])
