@@ -3,6 +3,7 @@ from pathlib import Path
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 
@@ -350,6 +351,27 @@ def test_a_photo_opencv_cannot_decode_is_decoded_by_pillow(tmp_path, grace, monk
     bad.write_bytes(path.read_bytes()[:40])
     with pytest.raises(SourceOpenError, match="cannot decode image file"):
         StillSource(bad)
+
+
+def test_a_phone_photo_with_a_second_picture_is_a_photo_and_a_raw_mjpeg_stream_a_video(tmp_path, grace):
+    """Ultra HDR and gain-map photos, and MPF multi-picture files, store a second JPEG right after
+    the first; their header declares it (MPF here, written by Pillow). Before, any JPEG followed
+    by another was a raw MJPEG stream: one frame, no verdict, no EXIF rotation."""
+    from PIL import Image
+
+    small = cv2.resize(grace, (128, 128))
+    mpo = tmp_path / "PXL_0001.jpg"
+    Image.fromarray(grace[:, :, ::-1]).save(mpo, format="MPO", save_all=True,
+                                            append_images=[Image.fromarray(small[:, :, ::-1])])
+    raw = mpo.read_bytes()
+    assert raw.count(b"\xff\xd9\xff\xd8") == 1 and b"MPF\x00" in raw[:4096]
+    assert is_still_image(mpo)
+    with open_source(str(mpo)) as src:
+        assert isinstance(src, StillSource) and [f.image_bgr.shape for f in src] == [grace.shape] * 5
+    # two plain JPEGs back to back (no such header): an MJPEG stream, as before
+    mjpeg = tmp_path / "cam.mjpg"
+    mjpeg.write_bytes(cv2.imencode(".jpg", grace)[1].tobytes() + cv2.imencode(".jpg", small)[1].tobytes())
+    assert not is_still_image(mjpeg)
 
 
 def test_an_animated_gif_or_avif_sequence_is_a_video_and_heic_is_a_photo_refused_in_one_line(tmp_path, grace):

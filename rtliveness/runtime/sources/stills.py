@@ -38,7 +38,13 @@ def is_still_image(path: str | os.PathLike) -> bool:
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
-            if head.startswith(b"\xff\xd8\xff"):  # a second picture after the first one's end: MJPEG
+            if head.startswith(b"\xff\xd8\xff"):
+                # a phone's photo may carry a second picture after the first (an Ultra HDR or
+                # Apple gain map, an MPF multi-picture file): its header says so. Otherwise a
+                # second picture after the first one's end is a raw MJPEG stream
+                if _jpeg_declares_pictures(fh):
+                    return True
+                fh.seek(len(head))
                 return not _contains(fh, head, b"\xff\xd9\xff\xd8")
             if head.startswith(b"\x89PNG\r\n\x1a\n"):  # APNG announces its frames before the image data
                 return _png_chunk_before_idat(fh) != b"acTL"
@@ -54,6 +60,31 @@ def is_still_image(path: str | os.PathLike) -> bool:
         return head[8:12] in _HEIF_STILL_BRANDS
     return (head.startswith(_TIFF_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
             or head.startswith(_JP2_MAGIC) or _is_netpbm(head))
+
+
+#: header segments that make a JPEG's appended pictures part of one photo: MPF (CIPA DC-007,
+#: in APP2) and the XMP container of Ultra HDR / gain-map photos (in APP1)
+_MULTI_PICTURE_TAGS = ((0xE2, b"MPF\x00"), (0xE1, b"GContainer"), (0xE1, b"hdrgm:"), (0xE1, b"HDRGainMap"))
+
+
+def _jpeg_declares_pictures(fh) -> bool:
+    """Whether a JPEG's header segments (read from the start, up to the first scan) declare
+    pictures stored after the primary one (:data:`_MULTI_PICTURE_TAGS`)."""
+    fh.seek(2)
+    for _ in range(64):  # a header has a handful of segments; a broken file ends the walk
+        mark = fh.read(4)
+        if len(mark) < 4 or mark[0] != 0xFF or mark[1] in (0xD9, 0xDA):
+            return False
+        size = int.from_bytes(mark[2:4], "big") - 2
+        if size < 0:
+            return False
+        if mark[1] not in (0xE1, 0xE2):
+            fh.seek(size, os.SEEK_CUR)
+            continue
+        body = fh.read(size)
+        if any(mark[1] == m and tag in body for m, tag in _MULTI_PICTURE_TAGS):
+            return True
+    return False
 
 
 def _contains(fh, start: bytes, needle: bytes, chunk: int = 1 << 20) -> bool:
