@@ -146,7 +146,7 @@ def process_source(
         stopped = "error"
         error = exc
     finally:
-        guard.close()
+        guard.hold()  # from here a stop signal (a second Ctrl+C) waits until every output is finalised
         seconds = time.perf_counter() - t_start
         if frames:
             bar.update(frames, f"{meter.fps:5.1f} FPS  faces {faces}", force=True)
@@ -161,9 +161,14 @@ def process_source(
             tracks=pipeline.track_summaries(),
             error=None if error is None else str(error),
         )
-        _finalise(all_sinks, report)
+        try:
+            _finalise(all_sinks, report)
+        finally:
+            late = guard.close()
     if error is not None:
         raise error
+    if late and stopped != "interrupted":
+        raise KeyboardInterrupt  # the run had ended, its outputs are whole: the signal is obeyed now
     return report
 
 
@@ -224,11 +229,17 @@ class _WholeFrames:
             self._pending = False
             raise KeyboardInterrupt
 
-    def close(self) -> None:
+    def hold(self) -> None:
+        """Hold every stop signal from now until :meth:`close` (the outputs are being finalised)."""
+        self._inside = True
+
+    def close(self) -> bool:
+        """Give the handlers back; whether a stop signal is still held."""
         for sig, handler in self._previous.items():
             with contextlib.suppress(ValueError, TypeError, OSError):
                 signal.signal(sig, handler)
         self._previous = {}
+        return self._pending
 
 
 def _finalise(sinks: Sequence[Sink], report: RunReport) -> None:
