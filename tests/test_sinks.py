@@ -162,6 +162,30 @@ def test_video_sink_refuses_unknown_extension_and_missing_folder(tmp_path):
         JsonlSink(tmp_path / "no" / "o.jsonl")
 
 
+def test_frames_a_codec_cannot_take_are_the_error_not_a_full_disk(tmp_path):
+    """A 9000x3000 panorama or a 1 px picture: mp4v and XVID refuse the size. The cause is the
+    error (it was hidden by 'could not be finalised … the disk may be full', exit 7), the run's
+    summary says so, and no file is left; MJPG (.avi) takes the same frames."""
+    pano = np.full((3000, 9000, 3), 90, np.uint8)
+    for name, fourcc in (("o.mp4", "mp4v"), ("o.mkv", "XVID")):
+        jl = tmp_path / f"{name}.jsonl"
+        pipe = fake_pipeline(FakeDetector([()]), FakeScorer())
+        with pytest.raises(ConfigError) as ei:
+            process_source(pipe, ArraySource([pano] * 2), out=tmp_path / name, jsonl=jl)
+        assert str(ei.value) == (f"cannot write video {tmp_path / name}: its {fourcc} codec takes 2 to 8191 pixels a side, "
+                                 "the frames are 9000x3000; write an .avi (MJPG) or give a smaller input")
+        assert json.loads(jl.read_text().splitlines()[-1])["summary"]["error"] == str(ei.value)
+        assert not (tmp_path / name).exists()
+    sink = VideoSink(tmp_path / "one.mp4", 25)
+    with pytest.raises(ConfigError, match=r"takes 2 to 8191 pixels a side, the frames are 1x1"):
+        sink.write_image(np.zeros((1, 1, 3), np.uint8))
+    sink.close()  # nothing opened, nothing to finalise
+    avi = VideoSink(tmp_path / "o.avi", 25)
+    avi.write_image(pano)
+    avi.close()
+    assert read_frames(tmp_path / "o.avi")[0].shape == pano.shape
+
+
 def test_closed_jsonl_sink_refuses_writes(tmp_path):
     js = JsonlSink(tmp_path / "o.jsonl")
     js.close()

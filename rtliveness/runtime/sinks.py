@@ -193,9 +193,14 @@ class VideoSink:
 
         h, w = image_bgr.shape[:2]
         if self._writer is None:
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h))
-            if not self._writer.isOpened():
+            writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h))
+            if not writer.isOpened():
+                writer.release()  # never kept: close() has no video to finalise, the cause stays the error
+                if self.fourcc != "MJPG" and (max(w, h) > 8191 or min(w, h) < 2):
+                    raise ConfigError(f"cannot write video {self.path}: its {self.fourcc} codec takes 2 to 8191 pixels a side, "
+                                      f"the frames are {w}x{h}; write an .avi (MJPG) or give a smaller input")
                 raise ConfigError(f"cannot write video {self.path} ({self.fourcc}, {w}x{h}); check the path and extension")
+            self._writer = writer
             self._size = (w, h)
         elif (w, h) != self._size:
             image_bgr = cv2.resize(image_bgr, self._size)
