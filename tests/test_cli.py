@@ -367,3 +367,17 @@ def test_debug_is_per_invocation_not_module_state(tmp_path):
     assert isinstance(r1.exc_info[1], SystemExit)
     assert "rtliveness: error:" not in r1.output  # --debug: the traceback instead of the one line
     assert r2.output.count("rtliveness: error: video file not found") == 1  # the next call is not in debug mode
+
+
+def test_run_minus_one_is_the_camera_refusal_and_a_closed_stderr_does_not_stop_the_run(tmp_path, grace, tiny_weights):
+    """`run -1` was 'No such option: -1' (parsed as an option); a process started with standard
+    error closed (some daemonisers) crashed before it wrote anything (exit 1)."""
+    r = rtl("run", "-1")
+    assert r.returncode == 2 and r.stderr == "rtliveness: error: camera index must be >= 0, got -1 (see 'rtliveness run --help')\n"
+    video = write_video(tmp_path / "face.mp4", moving_face_frames(grace, 12))
+    jl = tmp_path / "o.jsonl"
+    cmd = " ".join(map(str, [Path(sys.executable).with_name("rtliveness"), "run", video, "--jsonl", jl, "--weights", tiny_weights, "--device", "cpu"]))
+    r = subprocess.run(["bash", "-c", f"exec 2>&-; {cmd}"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout == ""
+    lines = [json.loads(x) for x in jl.read_text().splitlines()]
+    assert len(lines) == 13 and lines[-1]["summary"]["stopped"] == "end"

@@ -7,6 +7,8 @@ non-zero exit code (``--debug`` shows the traceback and keeps the exit code); us
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from typing import Annotated, Optional
 
@@ -72,6 +74,10 @@ def main(argv: list[str] | None = None) -> None:
     from ._compat import NoArgsIsHelpError, UsageError
 
     args = sys.argv[1:] if argv is None else list(argv)
+    # started with standard error (or output) closed, as some daemonisers do: Python has None
+    # there, and every message or progress line would crash the command before it did its job
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")
     token = DEBUG.set(False)
     try:
         rv = app(args=args, prog_name="rtliveness", standalone_mode=False)
@@ -81,6 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "rtliveness"
         msg = " ".join(exc.format_message().split())
+        negative = re.fullmatch(r"No such option: (-\d+)", msg)
+        if negative and where == "rtliveness run":  # `run -1`: a camera index, parsed as an option
+            msg = f"camera index must be >= 0, got {negative.group(1)}"
         typer.echo(f"rtliveness: error: {msg} (see '{where} --help')", err=True)
         sys.exit(2)
     except typer.Abort:

@@ -87,4 +87,4 @@ class Progress:
 
 def stderr_if_tty() -> TextIO | None:
     """stderr when it is a terminal (progress is for people), else None."""
-    return sys.stderr if sys.stderr.isatty() else None
+    return sys.stderr if sys.stderr is not None and sys.stderr.isatty() else None
