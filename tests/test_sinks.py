@@ -186,6 +186,28 @@ def test_frames_a_codec_cannot_take_are_the_error_not_a_full_disk(tmp_path):
     assert read_frames(tmp_path / "o.avi")[0].shape == pano.shape
 
 
+def test_json_lines_whose_file_was_removed_while_running_are_an_output_error(tmp_path):
+    """The --jsonl folder removed mid-run: the lines went to an unlinked file, exit 0 and nothing
+    said (the video in the same case was exit 7). Now the summary's end says so."""
+    import shutil
+
+    from rtliveness.errors import OutputError
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    js = JsonlSink(folder / "o.jsonl")
+    js.write_obj({"frame": 0})
+    shutil.rmtree(folder)
+    with pytest.raises(OutputError) as ei:
+        js.end({"frames": 1})
+    js.close()
+    assert str(ei.value) == (f"the JSON lines file {folder / 'o.jsonl'} was removed while running (its 2 lines are lost); "
+                             "keep its folder, or choose another --jsonl")
+    kept = JsonlSink(tmp_path / "kept.jsonl")
+    kept.end({"frames": 0})  # a file still there: no error
+    kept.close()
+
+
 def test_closed_jsonl_sink_refuses_writes(tmp_path):
     js = JsonlSink(tmp_path / "o.jsonl")
     js.close()

@@ -146,6 +146,7 @@ class JsonlSink:
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fh.fileno(), self._whole)
             advice = ("the reader of the pipe went away" if e.errno == errno.EPIPE
+                      else "give it an open standard output or a file" if e.errno == errno.EBADF
                       else "free disk space or choose another --jsonl")
             self._failed = OutputError(f"cannot write JSON lines to {self._name}: {e.strerror or e} after {self.lines} "
                                        f"line{'' if self.lines == 1 else 's'} (written whole); {advice}")
@@ -159,6 +160,11 @@ class JsonlSink:
     def end(self, summary: dict[str, Any]) -> None:
         if self._failed is None:  # after a failed write the file ends on its last whole line
             self.write_obj({"summary": summary})
+            if self._own and self._fh is not None and os.fstat(self._fh.fileno()).st_nlink == 0:
+                # the file (or its folder) was removed while running: every line went nowhere
+                self._failed = OutputError(f"the JSON lines file {self._name} was removed while running (its "
+                                           f"{self.lines} lines are lost); keep its folder, or choose another --jsonl")
+                raise self._failed
 
     def close(self) -> None:
         if self._fh is not None:
