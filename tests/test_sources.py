@@ -143,14 +143,28 @@ def test_live_source_reconnects_with_new_epoch_and_gives_up():
 
 
 def test_live_source_keeps_freshest_and_counts_drops():
-    src = LiveSource("rtsp://fake", StreamConfig(reconnect=False), opener=lambda s, c: _FakeCap(30, delay=0.002))
-    time.sleep(0.3)  # the consumer is slow: the reader overwrote frames
+    src = LiveSource("rtsp://fake", StreamConfig(reconnect=False), opener=lambda s, c: _FakeCap(60, delay=0.005))
     got = []
     with pytest.raises(StreamLostError):
         for f in src:
             got.append(f)
+            time.sleep(0.03)  # the consumer is slow: the reader overwrote frames
     src.close()
-    assert len(got) < 30 and src.dropped == 30 - len(got)
+    assert 2 <= len(got) < 30 and src.dropped == 60 - len(got)
+
+
+def test_a_live_source_counts_time_and_drops_from_the_first_frame_asked_for():
+    """run opens the source before the model loads (a bad URL fails first): the frames the camera
+    sent meanwhile are not drops of the loop, and its clock starts with the loop. Before, a 2.5 s
+    model load gave a first frame at time 2.5 and more frames 'dropped' than processed."""
+    src = LiveSource("rtsp://fake", StreamConfig(reconnect=False), opener=lambda s, c: _FakeCap(200, delay=0.005))
+    time.sleep(0.4)  # the model loads; about 80 frames arrive
+    it = iter(src)
+    first = next(it)
+    assert first.timestamp == 0.0 and src.dropped == 0
+    second = next(it)
+    assert 0.0 < second.timestamp < 0.2
+    src.close()
 
 
 def test_live_source_close_ends_thread_while_reading():

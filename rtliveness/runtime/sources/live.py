@@ -39,6 +39,7 @@ class LiveSource(_SourceBase):
         self.dropped = 0
         self.reconnects = 0
         self._t0 = time.monotonic()
+        self._started = False  # the first frame asked for restarts the clock and the dropped count
         if opener is None and isinstance(spec, str):
             _probe_stream(spec, self.config.open_timeout_s)  # a refused port fails now, in one line
         cap = self._opener(spec, self.config)
@@ -139,10 +140,24 @@ class LiveSource(_SourceBase):
     def __iter__(self) -> Iterator[Frame]:
         return self.frames_until(None)
 
+    def _begin(self) -> None:
+        """At the first frame asked for: the clock starts and nothing counts as dropped yet. The
+        source opens before the model loads (a bad URL fails first, in one line); the frames the
+        camera sent meanwhile are not frames the loop skipped, and time counts from here."""
+        with self._cond:
+            if self._started:
+                return
+            self._started = True
+            self._t0 = time.monotonic()
+            self.dropped = 0
+            if self._latest is not None:
+                self._latest = (self._latest[0], 0.0, self._latest[2])
+
     def frames_until(self, deadline: float | None) -> Iterator[Frame]:
         """The freshest frames, as iteration gives them, but the iteration ends (no error) once
         ``time.monotonic()`` reaches ``deadline``, even when no frame arrives (a frozen camera
         or a stalled stream, which alone would end only at ``give_up_s``). ``None``: no deadline."""
+        self._begin()
         i = 0
         while True:
             if deadline is not None and time.monotonic() >= deadline:
