@@ -214,6 +214,15 @@ def test_finite_http_video_is_read_like_a_file(tmp_path, grace):
             assert isinstance(src, FileSource)
             frames = list(src)
         assert [f.index for f in frames] == list(range(12))
+        # one picture at a URL (a camera's snapshot.jpg) is a still scene, as the same photo on
+        # disk: it was a one-frame video, always pending
+        assert cv2.imwrite(str(tmp_path / "snapshot.jpg"), grace)
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/snapshot.jpg"
+        with open_source(url) as src:
+            assert isinstance(src, StillSource) and src.name == url
+            shots = list(src)
+        assert len(shots) == STILL_FRAMES  # decoded as the file is (its decoder, its EXIF orientation)
+        assert np.array_equal(shots[0].image_bgr, cv2.imread(str(tmp_path / "snapshot.jpg")))
     finally:
         httpd.shutdown()
         httpd.server_close()

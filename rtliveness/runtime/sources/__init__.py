@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 
 from ...config import StreamConfig
+from ...errors import SourceOpenError
 from .base import ArraySource, FrameSource, SourceEvent
 from .files import FileSource
 from .live import LiveSource
@@ -61,6 +62,37 @@ def open_file(path: str | os.PathLike, still_frames: int = STILL_FRAMES) -> "Fil
     return FileSource(p)
 
 
+#: the largest picture fetched from a URL to be decoded as a file (a 200 MP JPEG is about 60 MB)
+_MAX_URL_PICTURE = 128 << 20
+
+
+def _still_at_url(url: str, decoded, timeout_s: float) -> StillSource:
+    """The picture at ``url`` decoded as the same file on disk would be (its own decoder, its EXIF
+    orientation); FFmpeg's decoding (``decoded``) when the bytes cannot be fetched again (a
+    camera's self-signed certificate, say) or do not decode as a photo."""
+    import tempfile
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - the user's own URL
+            data = resp.read(_MAX_URL_PICTURE + 1)
+    except (OSError, ValueError):
+        data = b""
+    if 0 < len(data) <= _MAX_URL_PICTURE:
+        with tempfile.TemporaryDirectory(prefix="rtliveness-url-") as tmp:
+            path = Path(tmp) / "picture"
+            path.write_bytes(data)
+            if is_still_image(path):
+                try:
+                    still = StillSource(path)
+                except SourceOpenError:
+                    still = None
+                if still is not None:
+                    still.name = url
+                    return still
+    return StillSource.from_image(decoded, url)
+
+
 def open_source(spec: str | int, stream: StreamConfig | None = None,
                 on_event: SourceEvent | None = None) -> FileSource | StillSource | LiveSource:
     """Open SOURCE: an integer is a camera index; ``rtsp://``/``http(s)://`` are streams;
@@ -74,7 +106,14 @@ def open_source(spec: str | int, stream: StreamConfig | None = None,
         cfg = stream or StreamConfig()
         _probe_stream(str(value), cfg.open_timeout_s)
         cap = _open_capture(value, cfg)
-        if cap.isOpened() and (cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) > 0:
+        count = (cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
+        if count == 1:  # one picture (a camera's snapshot.jpg): a still scene, as the same photo on disk
+            ok, image = cap.read()
+            cap.release()
+            if not ok or image is None:
+                raise SourceOpenError(f"cannot decode the picture at {value}; check the URL")
+            return _still_at_url(str(value), image, cfg.open_timeout_s)
+        if count > 0:
             return FileSource(value, capture=cap)
         # a live stream: hand this capture over (a second open would double the wait when it
         # failed, and a second connection for nothing when it worked); reconnects open anew

@@ -192,6 +192,19 @@ class StillSource(_SourceBase):
             image = _decode_with_pillow(p)
         if image is None:
             raise SourceOpenError(bad)
+        self._hold(image, frames, fps)
+
+    @classmethod
+    def from_image(cls, image: np.ndarray, name: str, frames: int = STILL_FRAMES, fps: float = DEFAULT_FPS) -> "StillSource":
+        """A picture already decoded (a camera's snapshot URL, read by FFmpeg) as a still scene."""
+        if frames < 1:
+            raise ConfigError(f"a still photo is delivered as frames >= 1 times, got {frames}")
+        src = cls.__new__(cls)
+        src.name = name
+        src._hold(np.array(image, copy=True), frames, fps)
+        return src
+
+    def _hold(self, image: np.ndarray, frames: int, fps: float) -> None:
         image.setflags(write=False)
         self._image = image
         self.fps = float(fps)
