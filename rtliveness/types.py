@@ -85,6 +85,12 @@ class Frame:
             shape = getattr(img, "shape", None)
             dtype = getattr(img, "dtype", None)
             raise FrameError(f"Frame.image_bgr must be HxWx3 uint8, got shape {shape} dtype {dtype}")
+        if img.shape[0] < 1 or img.shape[1] < 1:
+            raise FrameError(f"Frame.image_bgr is empty: shape {img.shape}")
+        for name in ("index", "epoch"):
+            v = getattr(self, name)
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+                raise FrameError(f"Frame.{name} must be an integer, got {v!r}")
         if self.index < 0:
             raise FrameError(f"Frame.index must be >= 0, got {self.index}")
         ts = self.timestamp

@@ -188,6 +188,36 @@ def test_a_frame_built_by_hand_keeps_the_same_timestamp_rule(ts):
     assert p.step(Frame(0, image, 4)).timestamp == 4.0
 
 
+def test_a_frame_built_by_hand_is_checked_like_an_array_and_keeps_its_own_timestamp():
+    """A review found Frame("a", …) a bare TypeError, Frame(1.5, …) and an empty image accepted
+    (the array path refuses one), and step(Frame, timestamp=…) ignoring the timestamp."""
+    image = frames(1)[0]
+    for index in ("a", None, 1.5, True):
+        with pytest.raises(FrameError, match=r"^Frame\.index must be an integer, got "):
+            Frame(index, image, 0.0)
+    with pytest.raises(FrameError, match=r"^Frame\.epoch must be an integer, got 'x'$"):
+        Frame(0, image, 0.0, epoch="x")
+    with pytest.raises(FrameError, match=r"^Frame\.image_bgr is empty: shape \(0, 0, 3\)$"):
+        Frame(0, np.zeros((0, 0, 3), np.uint8), 0.0)
+    assert Frame(np.int64(3), image, 0.0, np.int32(1)).index == 3  # numpy integers are integers
+    p = fake_pipeline(FakeDetector([(B(1, 1, 20),)]), FakeScorer())
+    with pytest.raises(FrameError, match=r"^step\(\) got a Frame and timestamp=5\.0: a Frame carries its own timestamp"):
+        p.step(Frame(0, image, 1.0), timestamp=5.0)
+    assert p.step(Frame(0, image, 1.0)).timestamp == 1.0
+
+
+def test_process_source_refuses_max_frames_below_one():
+    from rtliveness.errors import ConfigError
+    from rtliveness.runtime.app import process_source
+    from rtliveness.runtime.sources import ArraySource
+
+    p = fake_pipeline(FakeDetector([()]), FakeScorer())
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ConfigError, match=r"^max_frames must be an integer >= 1 \(or None: every frame\), got "):
+            process_source(p, ArraySource(frames(3)), max_frames=bad)
+    assert process_source(p, ArraySource(frames(3)), max_frames=2).frames == 2
+
+
 def test_nan_after_a_score_returns_to_pending_and_is_not_counted():
     class FlakyScorer(FakeScorer):
         def head(self, windows):

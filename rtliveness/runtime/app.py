@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
+from ..errors import ConfigError
 from ..types import FrameResult, TrackSummary
 from .pipeline import LivenessPipeline
 from .progress import FpsMeter, Progress
@@ -104,6 +105,10 @@ def process_source(
     stops the loop and returns a report with ``stopped='interrupted'``; any other exception is
     re-raised after the outputs are finalised (the summary records it).
     """
+    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
+        for s in sinks:
+            s.close()
+        raise ConfigError(f"max_frames must be an integer >= 1 (or None: every frame), got {max_frames!r}")
     meter = FpsMeter()
     all_sinks: list[Sink] = list(sinks)
     try:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..config import LOW_LIGHT_TARGET, DetectorConfig, PipelineConfig, TrackerConfig, check_low_light_target
-from ..errors import ClosedError, ConfigError
+from ..errors import ClosedError, ConfigError, FrameError
 from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
 from ..model.device import keep_torch_threads
 from .buffer import WindowBuffer
@@ -212,7 +212,11 @@ class LivenessPipeline:
         verdict comes on its 5th call, as ``rtliveness run photo.jpg`` gives it."""
         if self._closed:
             raise ClosedError("pipeline is closed: step() after close(); build a new one with LivenessPipeline.from_config")
-        if not isinstance(frame, Frame):
+        if isinstance(frame, Frame):
+            if timestamp is not None:
+                raise FrameError(f"step() got a Frame and timestamp={timestamp!r}: a Frame carries its own timestamp; "
+                                 "pass one or the other")
+        else:
             image = as_bgr(frame)
             ts = timestamp if timestamp is not None else float(self._frames_seen)  # Frame checks it (as_timestamp)
             frame = Frame(self._frames_seen, image, ts, self._epoch)
