@@ -57,6 +57,23 @@ def test_splits_are_person_disjoint_stratified_and_seeded(tmp_path):
     assert [s.name for s in split_samples(ds.samples, (0.6, 0.2, 0.2), seed=4)["test"]] != [s.name for s in sp["test"]]
 
 
+def test_people_recorded_in_one_class_each_still_get_a_70_15_15_split():
+    """Live people and attack 'people' are often different (a prepared folder per video): each
+    person in one class. A flat bonus for the largest share kept train winning: 14 such people
+    gave 12/2/0 (no test split) and 40 gave 32/4/4. Ties now go to the split filled least."""
+    from rtliveness.training.data import Sample
+
+    def people(counts):
+        return [Sample(f"{c}/{c}_{c}x{p}_{k}", c, (), f"{c}x{p}") for c, n, per in counts for p in range(n) for k in range(per)]
+
+    def sizes(samples):
+        return {k: len(v) for k, v in split_samples(samples, (0.7, 0.15, 0.15), seed=0).items()}
+
+    assert sizes(people([("real", 4, 1), ("replay", 3, 1), ("printed", 4, 1), ("2dmask", 3, 1)])) == {"train": 10, "dev": 2, "test": 2}
+    assert sizes(people([(c, 10, 1) for c in CLASSES])) == {"train": 28, "dev": 6, "test": 6}
+    assert sizes(people([("real", 10, 5), ("printed", 10, 5)])) == {"train": 70, "dev": 15, "test": 15}
+
+
 CFG = dict(epochs=2, batch_size=8, lr=0.01, input_size=32, device="cpu", fractions=(0.5, 0.25, 0.25), seed=1)
 
 

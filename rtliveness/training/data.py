@@ -187,8 +187,10 @@ def split_samples(samples: Sequence[Sample], fractions: tuple[float, ...] = (0.7
     """Person-disjoint splits, stratified by class as well as identities allow.
 
     Persons are shuffled with ``seed`` and each goes, whole, to the split whose per-class sample
-    counts lag furthest behind their target. (The origin script split a class-ordered list
-    70/30 without shuffling, which leaves whole classes out of training.)
+    counts lag furthest behind their target; a tie goes to the split filled least, relative to
+    its share (so dev and test take turns when every person is in one class), then to the larger
+    share. (The origin script split a class-ordered list 70/30 without shuffling, which leaves
+    whole classes out of training.)
     """
     if len(fractions) != len(names) or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
         raise ValueError(f"fractions {fractions} must be non-negative, sum to 1 and match names {names}")
@@ -207,10 +209,12 @@ def split_samples(samples: Sequence[Sample], fractions: tuple[float, ...] = (0.7
         group = by_person[p]
         gc = {c: sum(1 for s in group if s.class_name == c) for c in CLASSES}
 
-        def deficit(n: str, f: float) -> float:
-            return sum(f * totals[c] - have[n][c] for c in CLASSES if gc[c]) / max(1, sum(gc.values())) + (f if f else -1e9)
+        def priority(n: str, f: float) -> tuple[float, float, float]:
+            lag = sum(f * totals[c] - have[n][c] for c in CLASSES if gc[c]) / max(1, sum(gc.values()))
+            filled = sum(have[n].values()) / (f * len(samples))
+            return round(lag, 9), -filled, f
 
-        best = max(((n, f) for n, f in zip(names, fractions) if f > 0), key=lambda nf: deficit(*nf))[0]
+        best = max(((n, f) for n, f in zip(names, fractions) if f > 0), key=lambda nf: priority(*nf))[0]
         out[best].extend(group)
         for c in CLASSES:
             have[best][c] += gc[c]
