@@ -277,6 +277,17 @@ def test_eval_on_the_test_split(trained, tmp_path):
     test_names = json.loads((run / "split.json").read_text())["test"]
     assert rep["n"] == len(test_names) and sorted(s["sample"] for s in rep["scores"]) == sorted(test_names)
     assert rep["threshold"] == pytest.approx(load_checkpoint(run / "model.pt").meta.threshold)
+    # at a stored security level (as run --security); --threshold overrides it; an unknown level
+    # is refused before any sample is scored
+    strict = dict(load_checkpoint(run / "model.pt").meta.security_levels)["strict"]
+    ok(rtl("eval", data, "--weights", run / "model.pt", "--split-file", run / "split.json", "--json", rep_path,
+           "--device", "cpu", "--security", "strict"))
+    assert json.loads(rep_path.read_text())["threshold"] == pytest.approx(strict)
+    ok(rtl("eval", data, "--weights", run / "model.pt", "--split-file", run / "split.json", "--json", rep_path,
+           "--device", "cpu", "--security", "strict", "--threshold", "0.3"))
+    assert json.loads(rep_path.read_text())["threshold"] == pytest.approx(0.3)
+    one_error_line(rtl("eval", data, "--weights", run / "model.pt", "--security", "paranoid"), 2,
+                   "unknown security level 'paranoid'; this model has: convenience, balanced, strict")
 
 
 def test_calibrate_on_the_dev_split_next_to_the_weights(trained, tmp_path):

@@ -771,4 +771,5 @@ def test_an_empty_split_is_named_not_reported_as_an_empty_dataset(tmp_path, tiny
         score_dataset(root, tiny_weights, "cpu", split_file, "test")
     assert str(e.value) == (f"the test split of {split_file} is empty (4 people in {root}: a person-disjoint 70/15/15 split "
                             "needs about 6 people for a test split, 3 for a dev split); record more people, or evaluate "
-                            "with --all-samples on recordings the model was not trained on")
+                            "on a folder of recordings the model was not trained on (without --split-file, eval scores "
+                            "every sample)")

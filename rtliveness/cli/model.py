@@ -136,7 +136,8 @@ def eval_cmd(
     weights: WeightsOpt = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the full report here.")] = None,
     plots: Annotated[Optional[Path], typer.Option("--plots", help="Write ROC/DET/histogram/confusion PNGs here.")] = None,
-    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Override the checkpoint's threshold.")] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Override the checkpoint's threshold (and --security).")] = None,
+    security: Annotated[Optional[str], typer.Option("--security", help="Evaluate at an operating point stored with the weights: convenience | balanced | strict.")] = None,
     split_file: Annotated[Optional[Path], typer.Option("--split-file", help="split.json of a training run.")] = None,
     split: Annotated[str, typer.Option("--split", help="Which split of --split-file to evaluate.")] = "test",
     device: DeviceOpt = "auto",
@@ -155,7 +156,7 @@ def eval_cmd(
     from ..training.evaluate import evaluate_dataset, format_report
 
     rep = evaluate_dataset(data, weights, device, threshold, split_file, split if split_file else None, json_out, plots,
-                           skip_bad, progress=sys.stderr if sys.stderr.isatty() else None)
+                           skip_bad, progress=sys.stderr if sys.stderr.isatty() else None, security=security)
     if rep.get("skipped"):
         typer.echo(f"skipped {rep['skipped']} malformed sample{'s' if rep['skipped'] != 1 else ''} (--skip-bad)", err=True)
     typer.echo(format_report(rep))

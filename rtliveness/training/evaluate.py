@@ -53,17 +53,23 @@ def select_split(ds, split_file: Path | None, split: str | None, wanted: set[str
         wanted = split_names(split_file, split)
     chosen = [s for s in samples if s.name in wanted]
     if len(chosen) != len(wanted):
-        raise DataError(f"{len(wanted) - len(chosen)} samples of split {split!r} in {split_file} are missing from {ds.root}")
+        missing = sorted(set(wanted) - {s.name for s in chosen})
+        raise DataError(f"{len(missing)} sample{'s' if len(missing) != 1 else ''} of split {split!r} in {split_file} "
+                        f"{'are' if len(missing) != 1 else 'is'} missing from {ds.root} (first: {missing[0]}); "
+                        "give the dataset the split was made for")
     return chosen
 
 
 def score_dataset(data_root: str | Path, weights: str | Path | None, device: str = "auto",
                   split_file: Path | None = None, split: str | None = "test", skip_bad: bool = False,
-                  exclude_classes: tuple[str, ...] = (), progress: TextIO | None = None) -> Scored:
+                  exclude_classes: tuple[str, ...] = (), progress: TextIO | None = None,
+                  security: str | None = None) -> Scored:
     """The scores, classes and names of every selected sample, the model, and the malformed
-    samples skipped."""
+    samples skipped. ``security``: a level the weights must store (checked before any scoring)."""
     wanted = split_names(split_file, split)  # a bad split file or split is refused before the model loads
     loaded = load_checkpoint(weights)
+    if security is not None:
+        loaded.meta.threshold_for(security)
     device = resolve_device(device)
     model = loaded.model.to(device)
     ds = scan_dataset(data_root, skip_bad=skip_bad)
@@ -73,7 +79,8 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
             people = len({s.person for s in ds.samples})
             raise DataError(f"the {split} split of {split_file} is empty ({people} people in {data_root}: a person-disjoint "
                             "70/15/15 split needs about 6 people for a test split, 3 for a dev split); record more people, "
-                            "or evaluate with --all-samples on recordings the model was not trained on")
+                            "or evaluate on a folder of recordings the model was not trained on (without --split-file, eval "
+                            "scores every sample)")
         raise DataError(f"no samples to evaluate in {data_root}")
     meta = loaded.meta
     if ds.crop_scale is not None and meta.crop_scale > ds.crop_scale + 1e-6:
@@ -92,15 +99,16 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
 def evaluate_dataset(data_root: str | Path, weights: str | Path | None = None, device: str = "auto",
                      threshold: float | None = None, split_file: Path | None = None, split: str | None = "test",
                      json_path: Path | None = None, plots_dir: Path | None = None, skip_bad: bool = False,
-                     progress: TextIO | None = None) -> dict:
-    """Score every sample and report the metrics at the checkpoint's (or the given) threshold."""
+                     progress: TextIO | None = None, security: str | None = None) -> dict:
+    """Score every sample and report the metrics at the checkpoint's threshold, or its
+    ``security`` level's, or the given ``threshold`` (which overrides ``security``)."""
     from .metrics import evaluate_scores
     from .metrics_bootstrap import bootstrap_intervals
 
     t0 = time.perf_counter()
     scores, classes, names, loaded, skipped = score_dataset(data_root, weights, device, split_file, split, skip_bad,
-                                                            progress=progress)
-    thr = loaded.meta.threshold if threshold is None else float(threshold)
+                                                            progress=progress, security=None if threshold is not None else security)
+    thr = loaded.meta.operating_threshold(threshold, security)
     report = evaluate_scores(scores, np.asarray(classes), thr)
     persons = [person_of_sample(n) for n in names]
     if len(set(persons)) > 1:

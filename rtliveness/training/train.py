@@ -116,8 +116,9 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     log(f"{len(train_s)} train / {len(dev_s)} dev / {len(splits['test'])} test samples "
         f"({people} identities), crop scale {crop_scale}, input {config.input_size} px, device {device}")
     if not splits["test"]:
-        log(f"note: the test split is empty ({people} people; a person-disjoint test split "
-            "needs about 6): evaluate on recordings of other people with 'rtliveness eval --all-samples'")
+        log(f"note: the test split is empty ({people} people are too few for a person-disjoint test split, "
+            "which needs about 6 who each appear in every class): evaluate on recordings of other people with "
+            "'rtliveness eval OTHER_DATA --weights RUN/model.pt' (without --split-file it scores every sample)")
     bar = Progress(progress)
     Xtr = load_windows(train_s, config.input_size, crop_scale, ds.crop_scale,
                        progress=lambda i, n: bar.status(f"loading train {i}/{n}"))
