@@ -384,6 +384,19 @@ def test_train_distill_agree_without_teacher_is_one_error_line(trained, tmp_path
                    "distilling only where the teacher agrees needs a teacher: add --teacher DIR")
 
 
+def test_train_out_on_a_file_and_input_size_zero_are_one_error_line(trained, tmp_path):
+    """Review findings: --out naming a file was 'File exists', exit 1; --input-size 0 trained at 224 px."""
+    data, run, r, _ = trained
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    one_error_line(rtl("train", data, "--out", a_file, "--device", "cpu"), 2, f"--out is a file: {a_file}; give a folder path")
+    one_error_line(rtl("train", data, "--out", a_file / "run", "--device", "cpu"), 2,
+                   f"--out cannot go under {a_file}: it is a file, not a folder")
+    one_error_line(rtl("train", data, "--out", tmp_path / "run", "--input-size", "0", "--device", "cpu"), 2,
+                   "input size must be in 16..1024, got 0")
+    assert not (tmp_path / "run").exists()
+
+
 def test_train_feature_distillation_without_teacher_is_one_error_line(trained, tmp_path):
     data, _, _, _ = trained
     one_error_line(rtl("train", data, "--out", tmp_path / "run", "--distill-features", "1", "--device", "cpu"), 2,

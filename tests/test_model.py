@@ -245,6 +245,30 @@ def test_atomic_torch_save_keeps_the_old_file_whole_and_leaves_no_temp_file(tmp_
     assert torch.load(path, weights_only=True) == {"v": 1}
 
 
+def test_rewriting_a_checkpoint_with_its_sha256_loads_whatever_step_is_interrupted(tmp_path, monkeypatch):
+    """calibrate --out over its input: the sidecar was rewritten after the new file, so a Ctrl+C
+    between the two left the new file under the old sum, refused by every later load. The stale
+    sum now goes first and the new one is written atomically after the file."""
+    from rtliveness.model import checkpoint as ck
+
+    path = tmp_path / "m.pt"
+    ck.save_checkpoint(path, SpoofModel(), ModelMeta(input_size=32, threshold=0.5), write_sha256=True)
+    real_hash = ck.sha256_file
+
+    def interrupted(p):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ck, "sha256_file", interrupted)  # after the new file, before its sum
+    with pytest.raises(KeyboardInterrupt):
+        ck.save_checkpoint(path, SpoofModel(), ModelMeta(input_size=32, threshold=0.25), write_sha256=True)
+    monkeypatch.setattr(ck, "sha256_file", real_hash)
+    assert not path.with_name("m.pt.sha256").exists() and ck.load_checkpoint(path).meta.threshold == 0.25
+    ck.save_checkpoint(path, SpoofModel(), ModelMeta(input_size=32, threshold=0.3), write_sha256=True)
+    assert path.with_name("m.pt.sha256").read_text() == f"{real_hash(path)}  m.pt\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "m.pt.sha256"]
+    assert ck.load_checkpoint(path).meta.threshold == 0.3
+
+
 def test_a_missing_weights_path_names_where_the_bundled_weights_are(tmp_path):
     """Review finding: --init-weights weights/spoofmodel.pt outside the repository said 'pass
     --weights PATH or reinstall rtliveness' (the wrong option, and nothing to reinstall)."""

@@ -73,16 +73,17 @@ def train(
 ) -> None:
     """Train a SpoofModel (origin recipe defaults) with person-disjoint train/dev/test splits."""
     _need_dataset(data)
+    check_output_folder(out, "--out")
     from ..training.train import TrainConfig, train as run_train
 
     if init_weights is not None and (input_size is None or crop_scale is None):
         from ..model.checkpoint import load_checkpoint
 
         init_meta = load_checkpoint(init_weights).meta
-        input_size = input_size or init_meta.input_size
-        crop_scale = crop_scale or init_meta.crop_scale
+        input_size = init_meta.input_size if input_size is None else input_size
+        crop_scale = init_meta.crop_scale if crop_scale is None else crop_scale
     cfg = TrainConfig(epochs=5 if epochs is None else epochs, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                      input_size=input_size or 224, crop_scale=crop_scale, init_weights=init_weights,
+                      input_size=224 if input_size is None else input_size, crop_scale=crop_scale, init_weights=init_weights,
                       encoder_lr_mult=encoder_lr, teacher=teacher, distill_weight=distill_weight, distill_agree=distill_agree, distill_features=distill_features, anchor_live=anchor_live, anchor_clean=anchor_clean, split_file=split_file, seed=seed, device=device, pretrained=pretrained,
                       exclude_classes=tuple(exclude or ()), skip_bad=skip_bad, person_pattern=person_pattern,
                       calibration=calibration, calibration_target=target, augment=augment, schedule=schedule,

@@ -224,10 +224,15 @@ def save_checkpoint(path: Path, model: SpoofModel, meta: ModelMeta, storage: str
     if extra:
         obj.update(extra)
     path = Path(path)
+    # a stale sidecar goes first and the new one is written atomically after the new file: an
+    # interruption anywhere leaves a file that loads (old or new, with its own sum or with none)
+    sidecar = path.with_name(path.name + ".sha256")
+    if write_sha256 and sidecar.exists():
+        sidecar.unlink()
     atomic_torch_save(obj, path)
     if write_sha256:
-        sidecar = path.with_name(path.name + ".sha256")
-        sidecar.write_text(f"{sha256_file(path)}  {path.name}\n")
+        with atomic_file(sidecar, "w") as fh:
+            fh.write(f"{sha256_file(path)}  {path.name}\n")
     return path
 
 

@@ -30,6 +30,7 @@ from .attacks import CLASSES
 from .augment import crop_wobble, gray_windows, jitter_windows, still_windows
 from .balance import family_weights
 from .data import Dataset, load_windows, read_split_file, scan_dataset, split_samples
+from .files import atomic_write_text
 from .metrics_thresholds import deployment_threshold, security_levels
 from .predict import predict_windows, to_tensor
 from .start import anchor_loss, frozen_anchor, load_init_weights, load_pretrained_encoder
@@ -42,6 +43,41 @@ def _metrics(scores: np.ndarray, classes: list[str], threshold: float) -> dict:
     from .metrics import evaluate_scores
 
     return evaluate_scores(scores, np.asarray(classes), threshold)
+
+
+def _splits_from_file(path: Path, ds: Dataset, data_root, resumed: bool, log: Callable[[str], None]) -> dict:
+    """The train / dev / test samples a split file names: it needs ``train`` and ``dev`` (``test``
+    may be left out: empty), every name in the dataset and in one split only; people in more
+    than one split are named in a note (the split is then not person-disjoint)."""
+    names = read_split_file(path)
+    lacking = [k for k in ("train", "dev") if k not in names]
+    if lacking:
+        raise DataError(f"split file {path} has no {' or '.join(repr(k) for k in lacking)} list (it has "
+                        f"{', '.join(sorted(names)) or 'none'}); train needs train and dev (test may be left out)")
+    seen: dict[str, str] = {}
+    for k in ("train", "dev", "test"):
+        for n in names.get(k, []):
+            if n in seen:
+                raise DataError(f"sample {n} is in both the {seen[n]} and the {k} split of {path}; a sample belongs to one split")
+            seen[n] = k
+    by_name = {s.name: s for s in ds.samples}
+    missing = [n for n in seen if n not in by_name]
+    if missing:
+        why = ("the dataset changed since the run started" if resumed
+               else "give the dataset the split was made for")
+        raise DataError(f"{len(missing)} sample{'s' if len(missing) != 1 else ''} of {path} "
+                        f"{'are' if len(missing) != 1 else 'is'} missing from {data_root} (first: {missing[0]}); {why}")
+    splits = {k: [by_name[n] for n in names.get(k, [])] for k in ("train", "dev", "test")}
+    where: dict[str, set] = {}
+    for k, v in splits.items():
+        for smp in v:
+            where.setdefault(smp.person, set()).add(k)
+    shared = sorted(p for p, ks in where.items() if len(ks) > 1)
+    if shared:
+        log(f"note: {len(shared)} {'people are' if len(shared) != 1 else 'person is'} in more than one split of {path} "
+            f"({', '.join(shared[:5])}{'…' if len(shared) > 5 else ''}): the split is not person-disjoint, so dev "
+            "and test figures flatter the model")
+    return splits
 
 
 def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None = None, resume: bool = False,
@@ -59,7 +95,6 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     if not resume and any((run_dir / n).exists() for n in ("model.pt", "last.pt")):
         raise ConfigError(f"{run_dir} already holds a training run (model.pt / last.pt); continue it with --resume, "
                           "or choose a new --out (nothing was changed)")
-    run_dir.mkdir(parents=True, exist_ok=True)
     last_path = run_dir / "last.pt"
     state = None
     if resume:
@@ -78,6 +113,13 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         log(f"resuming from {last_path} at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}, with the run's "
             "own settings (only --device and a larger --epochs apply; other options given now are not used)")
     device = resolve_device(config.device)
+    if state is None:  # a fresh run's starting weights and teacher load before any sample does
+        if config.pretrained is not None:
+            load_pretrained_encoder(SpoofModel(), Path(config.pretrained))
+        if config.teacher is not None:
+            from .teachers.minifasnet import MiniFasTeacher
+
+            MiniFasTeacher.from_dir(config.teacher, detector=False)
 
     ds: Dataset = scan_dataset(data_root, skip_bad=config.skip_bad, person_pattern=config.person_pattern)
     if ds.skipped:
@@ -86,25 +128,22 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     if ds.crop_scale is not None and crop_scale > ds.crop_scale + 1e-6:
         raise ConfigError(f"crop scale {crop_scale} is wider than the dataset's stored crops ({ds.crop_scale})")
     split_path = run_dir / "split.json"
-    if config.split_file is not None and not (resume and split_path.is_file()):
-        read_split_file(Path(config.split_file))  # checked before it is copied into the run
-        split_path.write_text(Path(config.split_file).read_text())
-    if split_path.is_file() and (resume or config.split_file is not None):
-        names = read_split_file(split_path)
-        by_name = {s.name: s for s in ds.samples}
-        try:
-            splits = {k: [by_name[n] for n in v] for k, v in names.items() if k in ("train", "dev", "test")}
-        except KeyError as exc:
-            raise DataError(f"sample {exc} of {split_path} is missing from {data_root}; the dataset changed since the run started") from exc
+    given = config.split_file is not None and not (resume and split_path.is_file())
+    if given or (resume and split_path.is_file()):
+        # a given split file is checked against the dataset before it is copied into the run
+        source = Path(config.split_file) if given else split_path
+        splits = _splits_from_file(source, ds, data_root, resumed=not given, log=log)
     else:
         splits = split_samples(ds.samples, config.fractions, seed=config.seed)
-        split_path.write_text(json.dumps({k: [s.name for s in v] for k, v in splits.items()}, indent=1))
     train_s = [s for s in splits["train"] if s.class_name not in config.exclude_classes]
     dev_s = [s for s in splits["dev"] if s.class_name not in config.exclude_classes]
     if not train_s or len({s.label for s in train_s}) < 2:
         raise DataError(f"the training split of {data_root} needs both real and attack samples (has {len(train_s)} samples)")
     if not dev_s or len({s.label for s in dev_s}) < 2:
         raise DataError(f"the dev split of {data_root} needs both real and attack samples; add more identities")
+    run_dir.mkdir(parents=True, exist_ok=True)  # only now: a refused run leaves no folder behind
+    if not split_path.is_file() or given:
+        atomic_write_text(split_path, json.dumps({k: [s.name for s in v] for k, v in splits.items()}, indent=1))
 
     meta = ModelMeta(input_size=config.input_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, window=WINDOW, threshold=0.5,
                      crop_scale=float(crop_scale), class_names=CLASSES)
@@ -346,7 +385,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             running_loss[0] = None
             save_state(epoch + 1, 0)
             pos[:] = [epoch + 1, 0]
-            (run_dir / "history.json").write_text(json.dumps(history, indent=1))
+            atomic_write_text(run_dir / "history.json", json.dumps(history, indent=1))
     except KeyboardInterrupt:
         interrupted = True
         bar.finish()
