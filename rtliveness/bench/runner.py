@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
 from ..errors import ConfigError
+from ..model.dims import WINDOW
 from .measure import STAGE_KEYS, make_row, torch_threads
 from .naive import NAIVE_DOC, run_naive
 from .scenes import CASES, make_random_checkpoint, prepare_case
@@ -64,6 +65,9 @@ def _check_args(cases, frames, naive_frames, warmup, sizes, weights, variants) -
         raise ConfigError(f"unknown bench cases {bad}; choose from {', '.join(CASES)}")
     if frames < 1 or naive_frames < 1 or warmup < 0:
         raise ConfigError(f"need frames >= 1, naive_frames >= 1 and warmup >= 0 (got {frames}, {naive_frames}, {warmup})")
+    if naive_frames < WINDOW:
+        raise ConfigError(f"--naive-frames must be >= {WINDOW}, got {naive_frames}: the naive loop scores its first "
+                          f"window on frame {WINDOW}, so fewer frames time the detector alone")
     if weights is None and not sizes:
         raise ConfigError("no model input sizes to time")
 
@@ -120,9 +124,8 @@ def run_benchmark(video: Path | str | None = None, cases: Sequence[str] = ("file
                 say(f"bench: no video for the {case!r} case; skipped")
             else:
                 n = info.get("frame_count") or 0
-                if 0 < n < warmup + frames:
-                    say(f"bench: {info['video']} has {n} frames: the {case!r} rows time the {max(0, n - warmup)} "
-                        f"after {warmup} warm-up frames, not {frames}")
+                if 0 < n < frames:  # the warm-up is a pass of its own: the timed pass starts at frame 0
+                    say(f"bench: {info['video']} has {n} frames: the {case!r} rows time all {n}, not {frames}")
                 case_info.append(info)
         rows: list[dict] = []
         for info in case_info:
