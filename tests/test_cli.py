@@ -381,3 +381,22 @@ def test_run_minus_one_is_the_camera_refusal_and_a_closed_stderr_does_not_stop_t
     assert r.returncode == 0 and r.stdout == ""
     lines = [json.loads(x) for x in jl.read_text().splitlines()]
     assert len(lines) == 13 and lines[-1]["summary"]["stopped"] == "end"
+
+
+def test_synth_says_when_a_class_got_fewer_samples_than_asked(tmp_path, monkeypatch):
+    """Review finding: 3 of 4 printed samples (one given up) ended with exit 0 and only the JSON
+    line's counts to tell."""
+    from rtliveness.training import synth
+
+    def fake(assets, out, cfg, progress=None, workers=1):
+        return {"counts": {"real": 4, "replay": 4, "printed": 3, "2dmask": 2}, "seconds": 1.0,
+                "skipped": {}, "identities": {}}
+
+    monkeypatch.setattr(synth, "synthesize", fake)
+    r = RUNNER.invoke(app, ["synth", "--out", str(tmp_path / "s"), "--samples-per-class", "4"])
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.strip().splitlines()
+    assert lines[-2] == ("rtliveness: warning: fewer samples than --samples-per-class 4: printed 3, 2dmask 2 (a sample "
+                         "whose face the detector lost in every attempt is given up: 'given_up' below); ask for more, "
+                         "or render larger frames (--width/--height)")
+    assert json.loads(lines[-1])["counts"]["2dmask"] == 2

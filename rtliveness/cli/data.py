@@ -133,5 +133,11 @@ def synth(
     if rep.get("unreadable_assets"):
         typer.echo(f"left out {len(rep['unreadable_assets'])} asset file(s) that could not be read (or videos under "
                    f"10 frames): {', '.join(rep['unreadable_assets'])}", err=True)
+    short = {k: v for k, v in rep["counts"].items() if v < samples_per_class}
+    if short:
+        typer.echo(f"rtliveness: warning: fewer samples than --samples-per-class {samples_per_class}: "
+                   f"{', '.join(f'{k} {v}' for k, v in short.items())} (a sample whose face the detector lost in every "
+                   "attempt is given up: 'given_up' below); ask for more, or render larger frames (--width/--height)",
+                   err=True)
     typer.echo(json.dumps({k: rep[k] for k in rep if k in ("counts", "seconds", "skipped", "identities")}, default=str),
                err=True)
