@@ -477,3 +477,15 @@ def test_pretrain_cli_distils_into_a_resnet18_state_dict(tmp_path: Path) -> None
     rep = json.loads((tmp_path / "f.pt.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the record"))["report"]
     assert rep["heldout_cos_before"] is None and rep["heldout_cos_after"] is None
     assert oct((tmp_path / "f.pt.json").stat().st_mode & 0o777) == oct((tmp_path / "f.pt").stat().st_mode & 0o777)
+
+
+def test_pretrain_names_a_wrong_image_path_before_it_reads_the_network(tmp_path: Path, monkeypatch) -> None:
+    """Review finding: the images were looked for only after the (200 MB) dlib network was parsed."""
+    from rtliveness.errors import ConfigError
+    from rtliveness.training.pretrain import job
+
+    read = []
+    monkeypatch.setattr(job, "load_feature_teacher", lambda dnn: read.append(dnn))
+    with pytest.raises(ConfigError, match=r"^image path not found: .*typo$"):
+        job.pretrain_encoder([tmp_path / "typo"], tmp_path / "net.dnn", tmp_path / "enc.pt", 1, DistillConfig())
+    assert read == []

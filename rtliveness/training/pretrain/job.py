@@ -122,7 +122,7 @@ def pretrain_encoder(image_paths: Sequence[Path], dnn: Path, out: Path, steps: i
     if steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {steps}")
     t0 = time.perf_counter()
-    teacher = load_feature_teacher(dnn)
+    # the images first: a typo in their path is told before the 200 MB network is parsed
     files = find_images(image_paths, max_images, config.seed)
     order = np.random.default_rng(config.seed + 1).permutation(len(files))
     n_held = min(heldout, len(files) // 10)
@@ -131,6 +131,7 @@ def pretrain_encoder(image_paths: Sequence[Path], dnn: Path, out: Path, steps: i
     if len(train_files) < config.batch_size:
         raise DataError(f"{len(train_files)} training images, fewer than one batch of {config.batch_size}; "
                         "give more images or a smaller --batch-size")
+    teacher = load_feature_teacher(dnn)
     log(f"{len(train_files)} images to distil on, {len(held_files)} held out; teacher {dnn.name}")
     train_imgs, held_imgs = read_images(train_files), read_images(held_files)
     torch.manual_seed(config.seed)
