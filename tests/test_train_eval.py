@@ -116,6 +116,18 @@ def test_train_loss_falls_and_resume_is_exact(tmp_path, extra):
         torch.set_num_threads(prev)
 
 
+def test_eval_intervals_group_samples_by_the_given_person_pattern(tmp_path, tiny_weights):
+    """A model trained with its own --person-pattern is evaluated with the same identities (the
+    95 % intervals resample people); a bad pattern is one line before any scoring."""
+    root = make_dataset(tmp_path / "d", per_class=6, persons=4, size=32)
+    default = evaluate_dataset(root, tiny_weights, device="cpu")
+    assert default["ci95_over_identities"]["identities"] == 4  # p0 … p3
+    by_take = evaluate_dataset(root, tiny_weights, device="cpu", person_pattern=r"_0*(\d)$")
+    assert by_take["ci95_over_identities"]["identities"] == 6  # the sample's last digit, 0 … 5
+    with pytest.raises(DataError, match=r"--person-pattern '\(' is not a valid regular expression"):
+        evaluate_dataset(root, tiny_weights, device="cpu", person_pattern="(")
+
+
 def test_train_checks_its_split_file_and_starting_weights_before_any_work(tmp_path):
     """Review findings: a split file without 'dev' was 'unexpected KeyError', one naming a sample
     twice (dev samples also trained on) was used as it was, a missing --pretrained or --teacher

@@ -143,6 +143,7 @@ def eval_cmd(
     split: Annotated[str, typer.Option("--split", help="Which split of --split-file to evaluate.")] = "test",
     device: DeviceOpt = "auto",
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed samples (counted) instead of stopping.")] = False,
+    person_pattern: Annotated[str, typer.Option("--person-pattern", help="Regex whose group 1 is the person id in a sample name (the identities of the 95 % intervals; as train's).")] = r"^[^_]+_([^_]+)_",
 ) -> None:
     """Evaluate: APCER per attack type, BPCER, ACER, EER, AUC, BPCER@APCER, F1/F2/accuracy."""
     if threshold is not None:
@@ -157,7 +158,8 @@ def eval_cmd(
     from ..training.evaluate import evaluate_dataset, format_report
 
     rep = evaluate_dataset(data, weights, device, threshold, split_file, split if split_file else None, json_out, plots,
-                           skip_bad, progress=sys.stderr if sys.stderr.isatty() else None, security=security)
+                           skip_bad, progress=sys.stderr if sys.stderr.isatty() else None, security=security,
+                           person_pattern=person_pattern)
     if rep.get("skipped"):
         typer.echo(f"skipped {rep['skipped']} malformed sample{'s' if rep['skipped'] != 1 else ''} (--skip-bad)", err=True)
     typer.echo(format_report(rep))

@@ -16,7 +16,7 @@ from ..errors import ConfigError, DataError
 from ..model.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from ..model.device import resolve_device
 from ..runtime.progress import Progress
-from .data import load_windows, person_of_sample, read_split_file, scan_dataset
+from .data import DEFAULT_PERSON_PATTERN, compile_person_pattern, load_windows, person_of_sample, read_split_file, scan_dataset
 from .files import atomic_write_text
 from .predict import predict_windows
 
@@ -99,18 +99,20 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
 def evaluate_dataset(data_root: str | Path, weights: str | Path | None = None, device: str = "auto",
                      threshold: float | None = None, split_file: Path | None = None, split: str | None = "test",
                      json_path: Path | None = None, plots_dir: Path | None = None, skip_bad: bool = False,
-                     progress: TextIO | None = None, security: str | None = None) -> dict:
+                     progress: TextIO | None = None, security: str | None = None,
+                     person_pattern: str | None = DEFAULT_PERSON_PATTERN) -> dict:
     """Score every sample and report the metrics at the checkpoint's threshold, or its
     ``security`` level's, or the given ``threshold`` (which overrides ``security``)."""
     from .metrics import evaluate_scores
     from .metrics_bootstrap import bootstrap_intervals
 
+    compile_person_pattern(person_pattern)  # a bad pattern is one line before any scoring
     t0 = time.perf_counter()
     scores, classes, names, loaded, skipped = score_dataset(data_root, weights, device, split_file, split, skip_bad,
                                                             progress=progress, security=None if threshold is not None else security)
     thr = loaded.meta.operating_threshold(threshold, security)
     report = evaluate_scores(scores, np.asarray(classes), thr)
-    persons = [person_of_sample(n) for n in names]
+    persons = [person_of_sample(n, person_pattern) for n in names]  # the identities of the intervals
     if len(set(persons)) > 1:
         report["ci95_over_identities"] = bootstrap_intervals(scores, classes, persons, thr)
     report["security_levels"] = {k: float(v) for k, v in (loaded.meta.security_levels or ())}
