@@ -1,4 +1,4 @@
-"""Score a recorded video: annotated copy, JSON lines, and per-track verdicts as Python objects.
+"""Score a recorded video (or a photo): annotated copy, JSON lines, and per-track verdicts as Python objects.
 
     python examples/video_file.py examples/live_webcam.mov annotated.mp4 results.jsonl
 
@@ -14,13 +14,14 @@ from pathlib import Path
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-from rtliveness import FileSource, LivenessPipeline, PipelineConfig, RtlivenessError, process_source
+from rtliveness import LivenessPipeline, PipelineConfig, RtlivenessError, open_source, process_source
 
 USAGE = "usage: python examples/video_file.py VIDEO [OUT.mp4] [RESULTS.jsonl]"
 
 
 def main(video: str, out: str = "annotated.mp4", jsonl: str = "results.jsonl") -> int:
-    with FileSource(video) as src, LivenessPipeline.from_config(PipelineConfig(device="cpu")) as pipeline:
+    # open_source: a photo is a still scene of one window, as `rtliveness run` reads it
+    with open_source(video) as src, LivenessPipeline.from_config(PipelineConfig(device="cpu")) as pipeline:
         report = process_source(pipeline, src, out=Path(out), jsonl=Path(jsonl))
     print(f"{report.frames} frames at {report.fps:.1f} FPS")
     for t in report.tracks:

@@ -22,7 +22,7 @@ import cv2
 from rtliveness import LivenessPipeline, PipelineConfig
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 
-from eval_nuaa_deployed import bootstrap, emit_report, rates, run_video, sessions
+from eval_nuaa_deployed import add_low_light_arg, bootstrap, emit_report, rates, run_video, sessions
 
 
 def main() -> int:
@@ -33,6 +33,7 @@ def main() -> int:
     ap.add_argument("--every", type=int, default=5, help="every N-th picture of a session is a photo")
     ap.add_argument("--teacher", type=Path, default=None, help="MiniFASNet folder: also score each photo with it")
     ap.add_argument("--json", type=Path, default=None)
+    add_low_light_arg(ap)
     a = ap.parse_args()
     teacher = None
     if a.teacher is not None:
@@ -40,7 +41,7 @@ def main() -> int:
 
         teacher = MiniFasTeacher.from_dir(a.teacher)
     rows = []
-    with LivenessPipeline.from_config(PipelineConfig(weights=a.weights)) as pipe:
+    with LivenessPipeline.from_config(PipelineConfig(weights=a.weights, low_light_target=a.low_light_target)) as pipe:
         for person, label, paths in sessions(a.nuaa, set(a.persons.split(","))):
             for photo in paths[::a.every]:
                 _, main_track = run_video(pipe, photo)
@@ -54,6 +55,7 @@ def main() -> int:
         threshold = pipe.threshold
     print(file=sys.stderr)
     report = {"persons": a.persons.split(","), "every": a.every, "weights": str(a.weights or "bundled"),
+              "low_light_target": a.low_light_target,
               "threshold": threshold, "photos": len(rows),
               "ours": {**rates(rows, "ours"), **bootstrap(rows, "ours")},
               "undecided": sum(r["ours"] is None for r in rows), "rows": rows}

@@ -106,3 +106,23 @@ def test_video_file_scores_the_live_clip(tmp_path):
     assert re.search(r"^100 frames at \d+\.\d FPS$", r.stdout, re.M), r.stdout
     assert re.search(r"^track 1: live  mean p_spoof=0\.\d{3}  windows=\d+$", r.stdout, re.M), r.stdout
     assert out.stat().st_size > 0 and len(jl.read_text().splitlines()) == 101
+
+
+@pytest.mark.slow
+def test_video_file_scores_a_photo_and_never_overwrites_its_input(tmp_path):
+    """A review found the example read a photo as a one-frame video (no verdict) and, given its
+    input as the output, cut the video down to 12 frames: process_source now refuses that, as run does."""
+    import shutil
+
+    photo = tmp_path / "face.jpg"
+    shutil.copy(Path(__file__).resolve().parents[1] / "assets" / "grace_hopper_512x512.jpg", photo)
+    r = example("video_file.py", photo, tmp_path / "p.mp4", tmp_path / "p.jsonl")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^5 frames at \d+\.\d FPS$", r.stdout, re.M) and "windows=1" in r.stdout, r.stdout
+    clip = tmp_path / "clip.mov"
+    shutil.copy(EXAMPLES / "live_webcam.mov", clip)
+    before = clip.read_bytes()
+    r = example("video_file.py", clip, clip, tmp_path / "c.jsonl")
+    assert r.returncode == 2
+    one_error_line(r, f"--out is the source file itself: {clip}; write to another path")
+    assert clip.read_bytes() == before and not (tmp_path / "c.jsonl").exists()

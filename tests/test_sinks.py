@@ -239,6 +239,20 @@ def test_outputs_must_not_name_the_source_or_each_other(tmp_path):
         check_output_paths(src, tmp_path / "o.mp4", tmp_path / "sub" / ".." / "o.mp4")
 
 
+def test_process_source_refuses_outputs_that_would_overwrite_its_input(tmp_path, grace):
+    """A host calling process_source (examples/video_file.py) had no such check: jsonl= naming the
+    source turned the video into a JSON lines file; out= and jsonl= naming one file failed only
+    at the end ('the disk may be full')."""
+    video = write_video(tmp_path / "in.mp4", moving_face_frames(grace, 6))
+    before = video.read_bytes()
+    for kw, words in (({"jsonl": video}, "--jsonl is the source file itself"),
+                      ({"out": tmp_path / "o.mp4", "jsonl": tmp_path / "o.mp4"}, "--out and --jsonl are the same file")):
+        pipe = fake_pipeline(FakeDetector([(BOX,)]), FakeScorer())
+        with FileSource(video) as src, pytest.raises(ConfigError, match=words):
+            process_source(pipe, src, **kw)
+    assert video.read_bytes() == before and not (tmp_path / "o.mp4").exists()
+
+
 class _FullAfter:
     """A file object that takes ``room`` more bytes, then fails as a full disk does (part of a write first)."""
 

@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..types import FrameResult, TrackSummary
 from .pipeline import LivenessPipeline
 from .progress import FpsMeter, Progress
-from .sinks import CallbackSink, JsonlSink, Sink, StopRequested, VideoSink, WindowSink
+from .sinks import CallbackSink, JsonlSink, Sink, StopRequested, VideoSink, WindowSink, check_output_paths
 
 __all__ = ["RunReport", "process_source", "format_summary", "build_sinks", "stop_signals_as_interrupt"]
 
@@ -71,6 +71,10 @@ def build_sinks(source, out: Path | None = None, jsonl: Path | None = None, show
     """The ``run`` command's sinks: window (checked first: it refuses without a display before
     any file is created), annotated video, JSON lines. Already-opened sinks are closed when a
     later one fails."""
+    name = getattr(source, "name", None)
+    # the run command checks these before the model loads; a host calling process_source gets the
+    # same refusal here: an output naming the file being read, or the other output, overwrites it
+    check_output_paths(name if isinstance(name, str) and Path(name).is_file() else None, out, jsonl)
     sinks: list[Sink] = []
     try:
         if show:
