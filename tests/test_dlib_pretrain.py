@@ -486,6 +486,7 @@ def test_pretrain_names_a_wrong_image_path_before_it_reads_the_network(tmp_path:
 
     read = []
     monkeypatch.setattr(job, "load_feature_teacher", lambda dnn: read.append(dnn))
+    (tmp_path / "net.dnn").write_bytes(b"a large file, never parsed here")
     with pytest.raises(ConfigError, match=r"^image path not found: .*typo$"):
         job.pretrain_encoder([tmp_path / "typo"], tmp_path / "net.dnn", tmp_path / "enc.pt", 1, DistillConfig())
     assert read == []

@@ -87,15 +87,21 @@ def read_images(files: Sequence[Path], max_side: int = 480) -> list[np.ndarray]:
     return out
 
 
-def load_feature_teacher(path: Path) -> DlibResNet:
-    """dlib's ImageNet ResNet-34 file, checked quirk by quirk; any other dlib network that ends in
-    a global average pool and an fc with 512 inputs is accepted as it is (for small test nets)."""
+def check_dnn_path(path: Path) -> Path:
+    """The dlib network's path as a file that exists (a cheap check, before any parsing)."""
     path = Path(path)
     if path.is_dir():
         raise WeightsError(f"--dlib is a folder: {path}; give the .dnn file (resnet34_1000_imagenet_classifier.dnn)")
     if not path.is_file():
         raise WeightsError(f"dlib network not found: {path}; run scripts/fetch_dlib_resnet34.sh to cache "
                            "resnet34_1000_imagenet_classifier.dnn")
+    return path
+
+
+def load_feature_teacher(path: Path) -> DlibResNet:
+    """dlib's ImageNet ResNet-34 file, checked quirk by quirk; any other dlib network that ends in
+    a global average pool and an fc with 512 inputs is accepted as it is (for small test nets)."""
+    path = check_dnn_path(path)
     try:
         return load_dlib_resnet34(path)
     except DlibFormatError:
@@ -122,7 +128,8 @@ def pretrain_encoder(image_paths: Sequence[Path], dnn: Path, out: Path, steps: i
     if steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {steps}")
     t0 = time.perf_counter()
-    # the images first: a typo in their path is told before the 200 MB network is parsed
+    # the paths first (the network's, then the images'): a typo is told before the 200 MB network is parsed
+    check_dnn_path(dnn)
     files = find_images(image_paths, max_images, config.seed)
     order = np.random.default_rng(config.seed + 1).permutation(len(files))
     n_held = min(heldout, len(files) // 10)
