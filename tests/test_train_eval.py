@@ -142,7 +142,9 @@ def test_train_checks_its_split_file_and_starting_weights_before_any_work(tmp_pa
         ({"train": by({"p0", "p1", "p2"}), "test": by({"p3"})},
          DataError, r"has no 'dev' list \(it has test, train\); train needs train and dev \(test may be left out\)$"),
         ({"train": by({"p0", "p1", "p2", "p3"}), "dev": by({"p3"})},
-         DataError, rf"^sample {by({'p3'})[0]} is in both the train and the dev split of .*; a sample belongs to one split$"),
+         DataError, rf"^sample {by({'p3'})[0]} is in both the train and the dev split of .*; a sample belongs to one split, once$"),
+        ({"train": by({"p0", "p1"}) * 2, "dev": by({"p3"})},
+         DataError, rf"^sample {by({'p0', 'p1'})[0]} is twice in the train split of .*; a sample belongs to one split, once$"),
         ({"train": by({"p0", "p1"}) + ["real/real_nobody_00009"], "dev": by({"p3"})},
          DataError, r"^1 sample of .* is missing from .* \(first: real/real_nobody_00009\); give the dataset the split was made for$"),
     ]
@@ -156,7 +158,17 @@ def test_train_checks_its_split_file_and_starting_weights_before_any_work(tmp_pa
         train(root, tmp_path / "pre", TrainConfig(**{**CFG, "epochs": 1, "pretrained": tmp_path / "nope.pt"}))
     with pytest.raises(WeightsError):
         train(root, tmp_path / "teach", TrainConfig(**{**CFG, "epochs": 1, "teacher": tmp_path / "no_teacher"}))
-    assert not (tmp_path / "pre").exists() and not (tmp_path / "teach").exists()
+    with pytest.raises(WeightsError, match="not found"):
+        train(root, tmp_path / "init", TrainConfig(**{**CFG, "epochs": 1, "init_weights": tmp_path / "nope.pt"}))
+    assert not (tmp_path / "pre").exists() and not (tmp_path / "teach").exists() and not (tmp_path / "init").exists()
+    # a split.json left by an earlier attempt that died before its first checkpoint is replaced
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / "split.json").write_text(json.dumps({"train": by({"p0"}), "dev": by({"p1"}), "test": []}))
+    fresh = train(root, stale, TrainConfig(**{**CFG, "epochs": 1}))
+    assert json.loads((stale / "split.json").read_text()) == {k: [smp.name for smp in v] for k, v in
+                                                              split_samples(scan_dataset(root).samples, CFG["fractions"], seed=CFG["seed"]).items()}
+    assert fresh.model_path.is_file()
     # people split across train and dev: allowed, and said
     shared = [n for n in names if person[n] == "p4"]
     f = tmp_path / "shared.json"
@@ -164,6 +176,7 @@ def test_train_checks_its_split_file_and_starting_weights_before_any_work(tmp_pa
     said = []
     res = train(root, tmp_path / "ok", TrainConfig(**{**CFG, "epochs": 1, "split_file": f}), log=said.append)
     assert any(x.startswith("note: 1 person is in more than one split of ") and "(p4)" in x for x in said), said
+    assert f"note: {f} has no test samples: evaluate on recordings of other people with" in "\n".join(said)
     assert json.loads((tmp_path / "ok" / "split.json").read_text())["test"] == [] and res.model_path.is_file()
 
 

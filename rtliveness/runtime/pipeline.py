@@ -229,6 +229,13 @@ class LivenessPipeline:
             keep_torch_threads(self.cpu_threads)
         image = frame.image_bgr
         again = self._repeat(image)
+        if again is not None and not self._last[2]:
+            # boxes the tracker carried onto these pixels: repeated only until the detector's next
+            # scheduled run, which then looks again (a person who left is dropped there)
+            if self._since_detect + 1 >= self._gap:
+                again = None
+            else:
+                self._since_detect += 1
         if again is None:
             result = self._step(frame, image)
             # confirmed: a detector run on this frame, or on the previous one's very pixels
@@ -237,20 +244,21 @@ class LivenessPipeline:
             for v in again:
                 self._record(v.track_id, frame.index, None)
             result = FrameResult(frame.index, frame.timestamp, again, detected=False)
-            confirmed = True
+            confirmed = self._last[2]
         self._last = (image, result, confirmed)
         return result
 
     def _repeat(self, image: np.ndarray) -> tuple[Verdict, ...] | None:
         """The previous frame's verdicts when ``image`` is that frame's image again (same pixels,
-        another array), every face in it had a verdict and the detector found those faces in
-        those pixels; else None. A box the tracker only carried is never repeated: a person who
-        left on a frame without a detector run, the picture then frozen (a stalled camera, a
-        still end slate), is dropped at the next run instead of staying a verdict for nobody."""
+        another array) and every face in it had a verdict; else None. (:meth:`step` repeats a
+        result whose boxes the detector did not find in these pixels only until the detector's
+        next scheduled run: a person who left on a frame without a detector run, the picture then
+        frozen — a stalled camera, a still end slate — is dropped there instead of staying a
+        verdict for nobody.)"""
         if self._last is None or not self.repeat_identical:
             return None
-        prev, result, confirmed = self._last
-        if not confirmed or not result.faces or any(v.p_spoof is None for v in result.faces):
+        prev, result, _ = self._last
+        if not result.faces or any(v.p_spoof is None for v in result.faces):
             return None
         return result.faces if _same_pixels(prev, image) else None
 

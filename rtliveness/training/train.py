@@ -58,7 +58,8 @@ def _splits_from_file(path: Path, ds: Dataset, data_root, resumed: bool, log: Ca
     for k in ("train", "dev", "test"):
         for n in names.get(k, []):
             if n in seen:
-                raise DataError(f"sample {n} is in both the {seen[n]} and the {k} split of {path}; a sample belongs to one split")
+                where = f"twice in the {k} split" if seen[n] == k else f"in both the {seen[n]} and the {k} split"
+                raise DataError(f"sample {n} is {where} of {path}; a sample belongs to one split, once")
             seen[n] = k
     by_name = {s.name: s for s in ds.samples}
     missing = [n for n in seen if n not in by_name]
@@ -113,6 +114,9 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         log(f"resuming from {last_path} at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}, with the run's "
             "own settings (only --device and a larger --epochs apply; other options given now are not used)")
     device = resolve_device(config.device)
+    init_meta = None
+    if config.init_weights is not None:  # its preprocessing is the run's (a resumed run's included)
+        init_meta = load_init_weights(SpoofModel(), Path(config.init_weights))
     if state is None:  # a fresh run's starting weights and teacher load before any sample does
         if config.pretrained is not None:
             load_pretrained_encoder(SpoofModel(), Path(config.pretrained))
@@ -142,19 +146,21 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     if not dev_s or len({s.label for s in dev_s}) < 2:
         raise DataError(f"the dev split of {data_root} needs both real and attack samples; add more identities")
     run_dir.mkdir(parents=True, exist_ok=True)  # only now: a refused run leaves no folder behind
-    if not split_path.is_file() or given:
+    if not resume or given or not split_path.is_file():  # a fresh run's split replaces any left by a refused one
         atomic_write_text(split_path, json.dumps({k: [s.name for s in v] for k, v in splits.items()}, indent=1))
 
     meta = ModelMeta(input_size=config.input_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, window=WINDOW, threshold=0.5,
                      crop_scale=float(crop_scale), class_names=CLASSES)
-    if config.init_weights is not None:
-        init_meta = load_init_weights(SpoofModel(), Path(config.init_weights))  # fail early on a bad file
+    if init_meta is not None:
         if (init_meta.mean, init_meta.std, init_meta.color_order) != (meta.mean, meta.std, "RGB"):
             meta = replace(meta, mean=init_meta.mean, std=init_meta.std, color_order=init_meta.color_order)
     people = len({s.person for s in ds.samples})
     log(f"{len(train_s)} train / {len(dev_s)} dev / {len(splits['test'])} test samples "
         f"({people} identities), crop scale {crop_scale}, input {config.input_size} px, device {device}")
-    if not splits["test"]:
+    if not splits["test"] and given:
+        log(f"note: {config.split_file} has no test samples: evaluate on recordings of other people with "
+            "'rtliveness eval OTHER_DATA --weights RUN/model.pt' (without --split-file it scores every sample)")
+    elif not splits["test"]:
         log(f"note: the test split is empty ({people} people are too few for a person-disjoint test split, "
             "which needs about 6 who each appear in every class): evaluate on recordings of other people with "
             "'rtliveness eval OTHER_DATA --weights RUN/model.pt' (without --split-file it scores every sample)")
