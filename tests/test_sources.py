@@ -389,6 +389,10 @@ def test_a_phone_photo_with_a_second_picture_is_a_photo_and_a_raw_mjpeg_stream_a
     raw = mpo.read_bytes()
     assert raw.count(b"\xff\xd9\xff\xd8") == 1 and b"MPF\x00" in raw[:4096]
     assert is_still_image(mpo)
+    at = raw.find(b"\xff\xe2")  # the MPF segment, with a fill byte before its marker (allowed)
+    filled = tmp_path / "filled.jpg"
+    filled.write_bytes(raw[:at] + b"\xff" + raw[at:])
+    assert is_still_image(filled)
     with open_source(str(mpo)) as src:
         assert isinstance(src, StillSource) and [f.image_bgr.shape for f in src] == [grace.shape] * 5
     # two plain JPEGs back to back (no such header): an MJPEG stream, as before
@@ -546,3 +550,28 @@ def test_the_scan_for_a_second_picture_spans_read_chunks():
         assert _contains(fh, start, b"\xff\xd9\xff\xd8", chunk=chunk)
     fh = io.BytesIO(data.replace(b"\xff\xd9\xff\xd8", b"\xff\xd9zz"))
     assert not _contains(fh, fh.read(4), b"\xff\xd9\xff\xd8", chunk=2)
+
+
+def test_a_snapshot_url_login_becomes_basic_auth_and_a_broken_second_fetch_keeps_ffmpegs_picture(monkeypatch, grace):
+    """Cameras take http://user:pass@cam/snapshot.jpg; urllib took 'user:pass@cam' for the host
+    (the password went to the resolver). A camera's broken HTTP answer (BadStatusLine,
+    IncompleteRead) escaped as an unexpected error although FFmpeg had decoded the picture."""
+    import base64
+    import http.client
+    import urllib.request
+
+    from rtliveness.runtime import sources
+
+    req = sources._plain_request("http://admin:s%40cret@cam.example:8080/snap.jpg?ch=1")
+    assert req.full_url == "http://cam.example:8080/snap.jpg?ch=1"
+    assert req.get_header("Authorization") == "Basic " + base64.b64encode(b"admin:s@cret").decode()
+    assert sources._plain_request("http://u@[fe80::1]/s.jpg").full_url == "http://[fe80::1]/s.jpg"
+    assert sources._plain_request("http://cam/s.jpg").get_header("Authorization") is None
+
+    def broken(*a, **k):
+        raise http.client.BadStatusLine("HELLO")
+
+    monkeypatch.setattr(urllib.request, "urlopen", broken)
+    still = sources._still_at_url("http://cam/s.jpg", grace, 1.0)
+    assert isinstance(still, StillSource) and still.name == "http://cam/s.jpg"
+    assert np.array_equal(next(iter(still)).image_bgr, grace)

@@ -66,6 +66,26 @@ def open_file(path: str | os.PathLike, still_frames: int = STILL_FRAMES) -> "Fil
 _MAX_URL_PICTURE = 128 << 20
 
 
+def _plain_request(url: str):
+    """A request for ``url`` with its ``user:password@`` (a camera's login, which FFmpeg sends as
+    Basic auth) moved into an Authorization header: urllib would take it for part of the host."""
+    import base64
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return urllib.request.Request(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    login = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+    req = urllib.request.Request(urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)))
+    req.add_header("Authorization", "Basic " + base64.b64encode(login.encode()).decode("ascii"))
+    return req
+
+
 def _still_at_url(url: str, decoded, timeout_s: float) -> StillSource:
     """The picture at ``url`` decoded as the same file on disk would be (its own decoder, its EXIF
     orientation); FFmpeg's decoding (``decoded``) when the bytes cannot be fetched again (a
@@ -74,9 +94,9 @@ def _still_at_url(url: str, decoded, timeout_s: float) -> StillSource:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - the user's own URL
+        with urllib.request.urlopen(_plain_request(url), timeout=timeout_s) as resp:  # noqa: S310 - the user's own URL
             data = resp.read(_MAX_URL_PICTURE + 1)
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - a best-effort second fetch: broken HTTP, auth, TLS … keep FFmpeg's picture
         data = b""
     if 0 < len(data) <= _MAX_URL_PICTURE:
         with tempfile.TemporaryDirectory(prefix="rtliveness-url-") as tmp:
@@ -95,8 +115,9 @@ def _still_at_url(url: str, decoded, timeout_s: float) -> StillSource:
 
 def open_source(spec: str | int, stream: StreamConfig | None = None,
                 on_event: SourceEvent | None = None) -> FileSource | StillSource | LiveSource:
-    """Open SOURCE: an integer is a camera index; ``rtsp://``/``http(s)://`` are streams;
-    anything else is a file path (a video, or a still photo: see :func:`open_file`)."""
+    """Open SOURCE: an integer is a camera index; ``rtsp://``/``http(s)://`` are streams (an
+    http(s) URL of a finite video is read as a file, of one picture as a still photo); anything
+    else is a file path (a video, or a still photo: see :func:`open_file`)."""
     kind, value = parse_source(spec)
     if kind == "file":
         return open_file(value)

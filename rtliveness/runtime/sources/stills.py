@@ -33,7 +33,8 @@ def is_still_image(path: str | os.PathLike) -> bool:
     AVIF, HEIC), told by its first bytes so that an upload without a name, or a misnamed file, is
     classified right. Several pictures in one file — a raw MJPEG stream (JPEGs back to back, as IP
     cameras send them), an animated PNG or GIF, an AVIF or HEIF image sequence — are a video, not
-    a photo. (A HEIC photo is a photo: :class:`StillSource` then says in one line that it cannot
+    a photo; a JPEG whose header declares the pictures after it (MPF, an Ultra HDR gain map) is a
+    photo. (A HEIC photo is a photo: :class:`StillSource` then says in one line that it cannot
     decode it, rather than a video decoder failing on it.)"""
     try:
         with open(path, "rb") as fh:
@@ -72,17 +73,24 @@ def _jpeg_declares_pictures(fh) -> bool:
     pictures stored after the primary one (:data:`_MULTI_PICTURE_TAGS`)."""
     fh.seek(2)
     for _ in range(64):  # a header has a handful of segments; a broken file ends the walk
-        mark = fh.read(4)
-        if len(mark) < 4 or mark[0] != 0xFF or mark[1] in (0xD9, 0xDA):
+        if fh.read(1) != b"\xff":
             return False
-        size = int.from_bytes(mark[2:4], "big") - 2
+        code = fh.read(1)
+        for _ in range(64):  # fill bytes may precede a marker's code
+            if code != b"\xff":
+                break
+            code = fh.read(1)
+        length = fh.read(2)
+        if not code or len(length) < 2 or code[0] in (0xD9, 0xDA, 0xFF):
+            return False
+        marker, size = code[0], int.from_bytes(length, "big") - 2
         if size < 0:
             return False
-        if mark[1] not in (0xE1, 0xE2):
+        if marker not in (0xE1, 0xE2):
             fh.seek(size, os.SEEK_CUR)
             continue
         body = fh.read(size)
-        if any(mark[1] == m and tag in body for m, tag in _MULTI_PICTURE_TAGS):
+        if any(marker == m and tag in body for m, tag in _MULTI_PICTURE_TAGS):
             return True
     return False
 
