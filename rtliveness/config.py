@@ -11,6 +11,10 @@ import numpy as np
 
 from .errors import ConfigError
 
+#: the person id in a sample's folder name ``<class>_<person>_<k>`` (group 1): what keeps splits
+#: person-disjoint and groups the 95 % intervals (``--person-pattern`` of train and eval)
+DEFAULT_PERSON_PATTERN = r"^[^_]+_([^_]+)_"
+
 __all__ = [
     "DetectorConfig",
     "TrackerConfig",

@@ -55,7 +55,7 @@ def test_bench_command_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     env = {**os.environ, "RTLIVENESS_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run(
-        [str(RTLIVENESS), "bench", "--video", str(DATA / "talking_head.mov"), "--cases", "file", "--frames", "4",
+        [str(RTLIVENESS), "bench", "--video", str(DATA / "talking_head.mov"), "--cases", "file", "--frames", "5",
          "--naive-frames", "5", "--warmup", "1", "--sizes", "32", "--variants", "default", "--device", "cpu",
          "--json", str(out), "--work-dir", str(tmp_path / "work")],
         capture_output=True, text=True, env=env, timeout=600)
@@ -63,12 +63,13 @@ def test_bench_command_writes_json(tmp_path):
     assert "FPS" in proc.stdout and "naive" in proc.stdout and "default" in proc.stdout
     res = json.loads(out.read_text())
     assert set(RESULT_KEYS) <= set(res)
-    assert res["settings"]["frames"] == 4 and res["settings"]["naive_frames"] == 5
+    assert res["settings"]["frames"] == 5 and res["settings"]["naive_frames"] == 5
     assert res["settings"]["devices"] == ["cpu"] and res["settings"]["sizes"] == [32]
     assert [c["case"] for c in res["cases"]] == ["file"]
     rows = res["rows"]
     assert [r["variant"] for r in rows] == ["default", "naive"]
-    _check_row(rows[0], frames=4, size=32)
+    _check_row(rows[0], frames=5, size=32)
+    assert rows[0]["windows_scored"] >= 1
     _check_row(rows[1], frames=5, size=32)
     assert rows[1]["windows_scored"] >= 1  # the naive row scores a window, so its speed-up means something
     assert (tmp_path / "work" / "random_32.pt").is_file()
@@ -91,8 +92,10 @@ def test_bench_command_help_and_errors():
     few = subprocess.run([str(RTLIVENESS), "bench", "--naive-frames", "3", "--device", "cpu"],
                          capture_output=True, text=True, timeout=120)
     assert few.returncode == 2 and few.stderr == (
-        "rtliveness: error: --naive-frames must be >= 5, got 3: the naive loop scores its first window on frame 5, "
+        "rtliveness: error: --naive-frames must be >= 5, got 3: a loop scores its first window on frame 5, "
         "so fewer frames time the detector alone\n")
+    few = subprocess.run([str(RTLIVENESS), "bench", "--frames", "4", "--device", "cpu"], capture_output=True, text=True, timeout=120)
+    assert few.returncode == 2 and few.stderr.startswith("rtliveness: error: --frames must be >= 5, got 4: ")
 
 
 def test_synthetic_video_has_the_faces(tmp_path):
@@ -142,7 +145,11 @@ def test_a_video_shorter_than_the_frames_asked_is_said(tmp_path, monkeypatch):
                   variants=("default",), work_dir=tmp_path, progress=said)
     # the warm-up is a pass of its own: the rows time every frame the video has (a review found
     # the line said 16 after 4 warm-up frames)
-    assert "bench: short.mp4 has 20 frames: the 'file' rows time all 20, not 30" in said.getvalue()
+    assert "bench: short.mp4 has 20 frames: the 'file' case times the variant rows all 20, not 30\n" in said.getvalue()
+    said = io.StringIO()
+    run_benchmark(cases=("file",), frames=16, naive_frames=45, warmup=4, devices=("cpu",), sizes=(32,),
+                  variants=("default",), work_dir=tmp_path, progress=said)
+    assert "bench: short.mp4 has 20 frames: the 'file' case times the naive rows all 20, not 45\n" in said.getvalue()
     said = io.StringIO()
     run_benchmark(cases=("file",), frames=16, naive_frames=5, warmup=4, devices=("cpu",), sizes=(32,),
                   variants=("default",), work_dir=tmp_path, progress=said)

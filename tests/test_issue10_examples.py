@@ -124,5 +124,5 @@ def test_video_file_scores_a_photo_and_never_overwrites_its_input(tmp_path):
     before = clip.read_bytes()
     r = example("video_file.py", clip, clip, tmp_path / "c.jsonl")
     assert r.returncode == 2
-    one_error_line(r, f"--out is the source file itself: {clip}; write to another path")
+    one_error_line(r, f"out= is the source file itself: {clip}; write to another path")
     assert clip.read_bytes() == before and not (tmp_path / "c.jsonl").exists()

@@ -247,24 +247,41 @@ def test_atomic_torch_save_keeps_the_old_file_whole_and_leaves_no_temp_file(tmp_
 
 def test_rewriting_a_checkpoint_with_its_sha256_loads_whatever_step_is_interrupted(tmp_path, monkeypatch):
     """calibrate --out over its input: the sidecar was rewritten after the new file, so a Ctrl+C
-    between the two left the new file under the old sum, refused by every later load. The stale
-    sum now goes first and the new one is written atomically after the file."""
+    between the two left the new file under the old sum, refused by every later load. Now a save
+    that fails while serialising touches nothing, and one cut between the file and its sum leaves
+    the new file without a sum (it loads)."""
+    from contextlib import contextmanager
+
     from rtliveness.model import checkpoint as ck
 
-    path = tmp_path / "m.pt"
+    path, sidecar = tmp_path / "m.pt", tmp_path / "m.pt.sha256"
     ck.save_checkpoint(path, SpoofModel(), ModelMeta(input_size=32, threshold=0.5), write_sha256=True)
-    real_hash = ck.sha256_file
+    old_bytes, old_sum = path.read_bytes(), sidecar.read_text()
 
-    def interrupted(p):
-        raise KeyboardInterrupt
+    def full_disk(obj, fh):
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ck, "sha256_file", interrupted)  # after the new file, before its sum
+    monkeypatch.setattr(ck.torch, "save", full_disk)
+    with pytest.raises(OSError):
+        ck.save_checkpoint(path, SpoofModel(), ModelMeta(input_size=32, threshold=0.25), write_sha256=True)
+    monkeypatch.undo()
+    assert path.read_bytes() == old_bytes and sidecar.read_text() == old_sum  # the old file keeps its sum
+    real = ck.atomic_file
+
+    @contextmanager
+    def cut_before_the_sum(p, *a, **k):
+        if str(p).endswith(".sha256"):
+            raise KeyboardInterrupt
+        with real(p, *a, **k) as fh:
+            yield fh
+
+    monkeypatch.setattr(ck, "atomic_file", cut_before_the_sum)
     with pytest.raises(KeyboardInterrupt):
         ck.save_checkpoint(path, SpoofModel(), ModelMeta(input_size=32, threshold=0.25), write_sha256=True)
-    monkeypatch.setattr(ck, "sha256_file", real_hash)
-    assert not path.with_name("m.pt.sha256").exists() and ck.load_checkpoint(path).meta.threshold == 0.25
+    monkeypatch.undo()
+    assert not sidecar.exists() and ck.load_checkpoint(path).meta.threshold == 0.25
     ck.save_checkpoint(path, SpoofModel(), ModelMeta(input_size=32, threshold=0.3), write_sha256=True)
-    assert path.with_name("m.pt.sha256").read_text() == f"{real_hash(path)}  m.pt\n"
+    assert sidecar.read_text() == f"{ck.sha256_file(path)}  m.pt\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "m.pt.sha256"]
     assert ck.load_checkpoint(path).meta.threshold == 0.3
 

@@ -216,6 +216,7 @@ def test_process_source_refuses_max_frames_below_one():
         with pytest.raises(ConfigError, match=r"^max_frames must be an integer >= 1 \(or None: every frame\), got "):
             process_source(p, ArraySource(frames(3)), max_frames=bad)
     assert process_source(p, ArraySource(frames(3)), max_frames=2).frames == 2
+    assert process_source(p, ArraySource(frames(3)), max_frames=np.int64(1)).frames == 1
 
 
 def test_nan_after_a_score_returns_to_pending_and_is_not_counted():

@@ -245,8 +245,8 @@ def test_process_source_refuses_outputs_that_would_overwrite_its_input(tmp_path,
     at the end ('the disk may be full')."""
     video = write_video(tmp_path / "in.mp4", moving_face_frames(grace, 6))
     before = video.read_bytes()
-    for kw, words in (({"jsonl": video}, "--jsonl is the source file itself"),
-                      ({"out": tmp_path / "o.mp4", "jsonl": tmp_path / "o.mp4"}, "--out and --jsonl are the same file")):
+    for kw, words in (({"jsonl": video}, "^jsonl= is the source file itself"),
+                      ({"out": tmp_path / "o.mp4", "jsonl": tmp_path / "o.mp4"}, "^out= and jsonl= are the same file")):
         pipe = fake_pipeline(FakeDetector([(BOX,)]), FakeScorer())
         with FileSource(video) as src, pytest.raises(ConfigError, match=words):
             process_source(pipe, src, **kw)

@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "rtliveness"
         msg = " ".join(exc.format_message().split())
-        negative = re.fullmatch(r"No such option: (-\d+)", msg)
-        if negative and where == "rtliveness run":  # `run -1`: a camera index, parsed as an option
+        negative = re.fullmatch(r"No such option: (-[1-9]\d*)", msg)
+        after_run = args[args.index("run") + 1:args.index("run") + 2] if "run" in args else []
+        if negative and where == "rtliveness run" and after_run == [negative.group(1)]:  # `run -1`: the SOURCE, parsed as an option
             msg = f"camera index must be >= 0, got {negative.group(1)}"
         typer.echo(f"rtliveness: error: {msg} (see '{where} --help')", err=True)
         sys.exit(2)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..config import check_onnx_opset, check_threshold
+from ..config import DEFAULT_PERSON_PATTERN, check_onnx_opset, check_threshold
 from ..outputs import check_output_file, check_output_folder
 from ..errors import ConfigError
 from .common import EXIT_INTERRUPTED, DeviceOpt, WeightsOpt, guarded
@@ -56,7 +56,7 @@ def train(
     pretrained: Annotated[Optional[Path], typer.Option("--pretrained", help="torchvision resnet18 ImageNet state dict.")] = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Leave an attack class out of training (cross-attack tests).")] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed samples instead of stopping.")] = False,
-    person_pattern: Annotated[str, typer.Option("--person-pattern", help="Regex whose group 1 is the person id in a sample name.")] = r"^[^_]+_([^_]+)_",
+    person_pattern: Annotated[str, typer.Option("--person-pattern", help="Regex whose group 1 is the person id in a sample name.")] = DEFAULT_PERSON_PATTERN,
     calibration: Annotated[str, typer.Option("--calibration", help="eer | apcer | bpcer (threshold calibrated on the dev split).")] = "eer",
     target: Annotated[Optional[float], typer.Option("--target", help="Target APCER/BPCER for --calibration apcer|bpcer.")] = None,
     augment: Annotated[str, typer.Option("--augment", help="origin (Resize + flip) | strong (+ framing jitter, brightness/contrast).")] = "origin",
@@ -143,7 +143,7 @@ def eval_cmd(
     split: Annotated[str, typer.Option("--split", help="Which split of --split-file to evaluate.")] = "test",
     device: DeviceOpt = "auto",
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip malformed samples (counted) instead of stopping.")] = False,
-    person_pattern: Annotated[str, typer.Option("--person-pattern", help="Regex whose group 1 is the person id in a sample name (the identities of the 95 % intervals; as train's).")] = r"^[^_]+_([^_]+)_",
+    person_pattern: Annotated[str, typer.Option("--person-pattern", help="Regex whose group 1 is the person id in a sample name (the identities of the 95 % intervals; as train's).")] = DEFAULT_PERSON_PATTERN,
 ) -> None:
     """Evaluate: APCER per attack type, BPCER, ACER, EER, AUC, BPCER@APCER, F1/F2/accuracy."""
     if threshold is not None:

@@ -224,15 +224,25 @@ def save_checkpoint(path: Path, model: SpoofModel, meta: ModelMeta, storage: str
     if extra:
         obj.update(extra)
     path = Path(path)
-    # a stale sidecar goes first and the new one is written atomically after the new file: an
-    # interruption anywhere leaves a file that loads (old or new, with its own sum or with none)
+    if not write_sha256:
+        atomic_torch_save(obj, path)
+        return path
+    # serialised and summed first (a failure there touches nothing); then the stale sum goes, the
+    # file is renamed in and its sum written: an interruption leaves a file that loads (the old
+    # or the new one, with its own sum or with none)
+    import io
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    data = buf.getbuffer()
+    digest = hashlib.sha256(data).hexdigest()
     sidecar = path.with_name(path.name + ".sha256")
-    if write_sha256 and sidecar.exists():
-        sidecar.unlink()
-    atomic_torch_save(obj, path)
-    if write_sha256:
-        with atomic_file(sidecar, "w") as fh:
-            fh.write(f"{sha256_file(path)}  {path.name}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sidecar.unlink(missing_ok=True)
+    with atomic_file(path, "wb") as fh:
+        fh.write(data)
+    with atomic_file(sidecar, "w") as fh:
+        fh.write(f"{digest}  {path.name}\n")
     return path
 
 

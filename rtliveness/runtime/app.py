@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
+import numpy as np
+
 from ..errors import ConfigError
 from ..types import FrameResult, TrackSummary
 from .pipeline import LivenessPipeline
@@ -74,7 +76,7 @@ def build_sinks(source, out: Path | None = None, jsonl: Path | None = None, show
     name = getattr(source, "name", None)
     # the run command checks these before the model loads; a host calling process_source gets the
     # same refusal here: an output naming the file being read, or the other output, overwrites it
-    check_output_paths(name if isinstance(name, str) and Path(name).is_file() else None, out, jsonl)
+    check_output_paths(name if isinstance(name, str) and Path(name).is_file() else None, out, jsonl, ("out=", "jsonl="))
     sinks: list[Sink] = []
     try:
         if show:
@@ -107,9 +109,12 @@ def process_source(
     ``out`` / ``jsonl`` / ``show`` / ``on_result`` are shortcuts that add the built-in sinks.
     Every sink is finalised (``end(summary)`` where defined, then ``close()``). ``KeyboardInterrupt``
     stops the loop and returns a report with ``stopped='interrupted'``; any other exception is
-    re-raised after the outputs are finalised (the summary records it).
+    re-raised after the outputs are finalised (the summary records it). A stop signal that comes
+    while the outputs are finalised waits for them (a second one during that is obeyed at once);
+    after a run that had ended otherwise it is then raised as ``KeyboardInterrupt`` (the summary
+    says how the run ended).
     """
-    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
+    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1):
         for s in sinks:
             s.close()
         raise ConfigError(f"max_frames must be an integer >= 1 (or None: every frame), got {max_frames!r}")
@@ -223,9 +228,9 @@ class _WholeFrames:
                         self._previous[sig] = signal.signal(sig, self._handler)
 
     def _handler(self, signum, frame) -> None:
-        if self._inside:
+        if self._inside and not self._pending:
             self._pending = True
-        else:
+        else:  # outside the held part, or a signal already held: the user insists, obey at once
             raise KeyboardInterrupt
 
     def __enter__(self) -> "_WholeFrames":

@@ -88,18 +88,19 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_output_paths(source: str | os.PathLike | None, out: str | os.PathLike | None,
-                       jsonl: str | os.PathLike | None) -> None:
+                       jsonl: str | os.PathLike | None, names: tuple[str, str] = ("--out", "--jsonl")) -> None:
     """Refuse, before anything is opened, an output that :func:`rtliveness.outputs.check_output_file`
     refuses (a missing or read-only folder, a folder, a read-only file) or that would overwrite
     the source file being read or the other output (``source``: a file source's path, None for
-    cameras and streams)."""
-    named = [(what, check_output_file(p, what)) for what, p in (("--out", out), ("--jsonl", jsonl))
+    cameras and streams). ``names``: how the errors name the two outputs (the CLI's options, or
+    the arguments of a library call)."""
+    named = [(what, check_output_file(p, what)) for what, p in zip(names, (out, jsonl))
              if p is not None and str(p) != STDOUT]
     for what, p in named:
         if source is not None and _same_file(p, Path(source)):
             raise ConfigError(f"{what} is the source file itself: {p}; write to another path")
     if len(named) == 2 and _same_file(named[0][1], named[1][1]):
-        raise ConfigError(f"--out and --jsonl are the same file: {named[0][1]}; give them different paths")
+        raise ConfigError(f"{names[0]} and {names[1]} are the same file: {named[0][1]}; give them different paths")
 
 
 class JsonlSink:

@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
+from ..config import DEFAULT_PERSON_PATTERN
 from ..errors import ConfigError, DataError
 from ..model.dims import WINDOW
 from ..runtime.crop import center_rescale
@@ -41,7 +42,6 @@ IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
 #: (phones' .3gp, camcorders' .mts / .m2ts, broadcast .ts, .mpg, .wmv, .flv included: FFmpeg reads them all)
 VIDEO_EXT = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".3gp", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".flv")
 DATA_META = "rtliveness_data.json"
-DEFAULT_PERSON_PATTERN = r"^[^_]+_([^_]+)_"
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ def read_json(path: Path, what: str):
 def read_split_file(path: Path) -> dict[str, list[str]]:
     """A split file (``{"train": [sample names], "dev": [...], "test": [...]}``, what ``train``
     writes as ``RUN/split.json``): a missing file or a folder is a :class:`ConfigError`, anything
-    but an object of lists of sample names one :class:`DataError` line naming the file."""
+    but an object of lists of sample names, or a sample named twice, one :class:`DataError` line
+    naming the file."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"split file {path} is a folder; pass the split.json inside a training run")
@@ -94,6 +95,13 @@ def read_split_file(path: Path) -> dict[str, list[str]]:
                                               for v in names.values()):
         raise DataError(f"split file {path} is not a split: expected a JSON object of sample-name lists, "
                         'e.g. {"train": ["real/real_ann_00000", ...], "dev": [...], "test": [...]}')
+    seen: dict[str, str] = {}
+    for k, v in names.items():
+        for n in v:
+            if n in seen:
+                where = f"twice in the {k} split" if seen[n] == k else f"in both the {seen[n]} and the {k} split"
+                raise DataError(f"sample {n} is {where} of {path}; a sample belongs to one split, once")
+            seen[n] = k
     return names
 
 

@@ -63,7 +63,7 @@ def select_split(ds, split_file: Path | None, split: str | None, wanted: set[str
 def score_dataset(data_root: str | Path, weights: str | Path | None, device: str = "auto",
                   split_file: Path | None = None, split: str | None = "test", skip_bad: bool = False,
                   exclude_classes: tuple[str, ...] = (), progress: TextIO | None = None,
-                  security: str | None = None) -> Scored:
+                  security: str | None = None, person_pattern: str | None = DEFAULT_PERSON_PATTERN) -> Scored:
     """The scores, classes and names of every selected sample, the model, and the malformed
     samples skipped. ``security``: a level the weights must store (checked before any scoring)."""
     wanted = split_names(split_file, split)  # a bad split file or split is refused before the model loads
@@ -72,7 +72,7 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
         loaded.meta.threshold_for(security)
     device = resolve_device(device)
     model = loaded.model.to(device)
-    ds = scan_dataset(data_root, skip_bad=skip_bad)
+    ds = scan_dataset(data_root, skip_bad=skip_bad, person_pattern=person_pattern)
     samples = [s for s in select_split(ds, split_file, split, wanted) if s.class_name not in exclude_classes]
     if not samples:
         if split_file is not None and split is not None:
@@ -109,7 +109,8 @@ def evaluate_dataset(data_root: str | Path, weights: str | Path | None = None, d
     compile_person_pattern(person_pattern)  # a bad pattern is one line before any scoring
     t0 = time.perf_counter()
     scores, classes, names, loaded, skipped = score_dataset(data_root, weights, device, split_file, split, skip_bad,
-                                                            progress=progress, security=None if threshold is not None else security)
+                                                            progress=progress, security=None if threshold is not None else security,
+                                                            person_pattern=person_pattern)
     thr = loaded.meta.operating_threshold(threshold, security)
     report = evaluate_scores(scores, np.asarray(classes), thr)
     persons = [person_of_sample(n, person_pattern) for n in names]  # the identities of the intervals

@@ -47,22 +47,17 @@ def _metrics(scores: np.ndarray, classes: list[str], threshold: float) -> dict:
 
 def _splits_from_file(path: Path, ds: Dataset, data_root, resumed: bool, log: Callable[[str], None]) -> dict:
     """The train / dev / test samples a split file names: it needs ``train`` and ``dev`` (``test``
-    may be left out: empty), every name in the dataset and in one split only; people in more
-    than one split are named in a note (the split is then not person-disjoint)."""
+    may be left out: empty) and every name in the dataset (:func:`read_split_file` refuses a
+    sample named twice); people in more than one split are named in a note (the split is then
+    not person-disjoint)."""
     names = read_split_file(path)
     lacking = [k for k in ("train", "dev") if k not in names]
     if lacking:
         raise DataError(f"split file {path} has no {' or '.join(repr(k) for k in lacking)} list (it has "
                         f"{', '.join(sorted(names)) or 'none'}); train needs train and dev (test may be left out)")
-    seen: dict[str, str] = {}
-    for k in ("train", "dev", "test"):
-        for n in names.get(k, []):
-            if n in seen:
-                where = f"twice in the {k} split" if seen[n] == k else f"in both the {seen[n]} and the {k} split"
-                raise DataError(f"sample {n} is {where} of {path}; a sample belongs to one split, once")
-            seen[n] = k
+    listed = [n for k in ("train", "dev", "test") for n in names.get(k, [])]  # each once (read_split_file)
     by_name = {s.name: s for s in ds.samples}
-    missing = [n for n in seen if n not in by_name]
+    missing = [n for n in listed if n not in by_name]
     if missing:
         why = ("the dataset changed since the run started" if resumed
                else "give the dataset the split was made for")
