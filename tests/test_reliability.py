@@ -93,43 +93,62 @@ def test_host_callback_exception_finalises_outputs_and_closes(tmp_path, grace):
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
 
 
-def test_a_second_ctrl_c_while_the_outputs_are_finalised_waits_for_them(tmp_path, grace):
+_DOUBLE_CTRL_C = """
+import json, os, signal, sys
+from pathlib import Path
+from conftest import FakeDetector, FakeScorer, fake_pipeline
+from rtliveness.runtime.app import process_source
+from rtliveness.runtime.sources import FileSource
+from rtliveness.types import FaceBox
+
+video, out, jl, stop_in_loop = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] == "1"
+pipe = fake_pipeline(FakeDetector([(FaceBox(40, 60, 160, 180),)]), FakeScorer())
+summaries = pipe.track_summaries
+
+def second_signal():  # called once the loop has ended, while the report is built
+    os.kill(os.getpid(), signal.SIGINT)
+    return summaries()
+
+pipe.track_summaries = second_signal
+seen = []
+
+def first_signal(result):
+    seen.append(result.frame_index)
+    if stop_in_loop and len(seen) == 10:
+        os.kill(os.getpid(), signal.SIGINT)
+
+with FileSource(video) as src:
+    try:
+        report = process_source(pipe, src, out=out, jsonl=jl, on_result=first_signal)
+        outcome = {"returned": report.stopped, "frames": report.frames}
+    except KeyboardInterrupt:
+        outcome = {"raised": "KeyboardInterrupt"}
+outcome["handler_restored"] = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+print(json.dumps(outcome))
+"""
+
+
+@pytest.mark.parametrize("stop_in_loop", [True, False], ids=["ctrl-c-twice", "ctrl-c-after-the-end"])
+def test_a_second_ctrl_c_while_the_outputs_are_finalised_waits_for_them(tmp_path, grace, stop_in_loop):
     """An impatient double Ctrl+C: the first stops the loop, the second lands while the report is
     built. Before, it raised there and no output was finalised (no summary line); now it waits
     until every output is whole, and the run reports 'interrupted' (the signal already obeyed).
-    A stop signal that arrives while a run that ended normally is finalised is obeyed after."""
-    import os
-
+    A stop signal that arrives while a run that ended normally is finalised is obeyed after.
+    (In a process of its own, as a user's run is: signals sent to the test process itself land
+    among the threads other tests' native libraries left behind.)"""
     video = write_video(tmp_path / "v.mp4", moving_face_frames(grace, 30))
-    for stop_in_loop in (True, False):
-        pipe = fake_pipeline(FakeDetector([(FaceBox(40, 60, 160, 180),)]), FakeScorer())
-        summaries = pipe.track_summaries
-
-        def second_signal():  # called once the loop has ended, while the report is built
-            os.kill(os.getpid(), signal.SIGINT)
-            return summaries()
-
-        pipe.track_summaries = second_signal
-        seen = []
-
-        def first_signal(result):
-            seen.append(result.frame_index)
-            if stop_in_loop and len(seen) == 10:
-                os.kill(os.getpid(), signal.SIGINT)
-
-        out, jl = tmp_path / f"o{stop_in_loop}.mp4", tmp_path / f"o{stop_in_loop}.jsonl"
-        with FileSource(video) as src:
-            if stop_in_loop:
-                report = process_source(pipe, src, out=out, jsonl=jl, on_result=first_signal)
-                assert report.stopped == "interrupted" and report.frames == 10
-            else:
-                with pytest.raises(KeyboardInterrupt):
-                    process_source(pipe, src, out=out, jsonl=jl, on_result=first_signal)
-        n = 10 if stop_in_loop else 30
-        lines = [json.loads(x) for x in jl.read_text().splitlines()]
-        assert len(lines) == n + 1 and lines[-1]["summary"]["stopped"] == ("interrupted" if stop_in_loop else "end")
-        assert len(read_frames(out)) == n
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    out, jl = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    r = subprocess.run([sys.executable, "-c", _DOUBLE_CTRL_C, str(video), str(out), str(jl), "1" if stop_in_loop else "0"],
+                       capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent,
+                       env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parent)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    outcome = json.loads(r.stdout.strip().splitlines()[-1])
+    n = 10 if stop_in_loop else 30
+    assert outcome == ({"returned": "interrupted", "frames": 10} if stop_in_loop else {"raised": "KeyboardInterrupt"}) | {
+        "handler_restored": True}
+    lines = [json.loads(x) for x in jl.read_text().splitlines()]
+    assert len(lines) == n + 1 and lines[-1]["summary"]["stopped"] == ("interrupted" if stop_in_loop else "end")
+    assert len(read_frames(out)) == n
 
 
 def test_source_exception_is_reported_not_hung(tmp_path):
