@@ -228,39 +228,32 @@ class LivenessPipeline:
         if self.cpu_threads is not None:
             keep_torch_threads(self.cpu_threads)
         image = frame.image_bgr
-        again = self._repeat(image)
-        if again is not None and not self._last[2]:
-            # boxes the tracker carried onto these pixels: repeated only until the detector's next
-            # scheduled run, which then looks again (a person who left is dropped there)
+        last = self._last
+        # the previous frame's pixels again (compared once, and only where it matters): its
+        # verdicts are repeated when every face in it is decided; boxes the tracker only carried
+        # onto them, only until the detector's next scheduled run, which looks again (a person
+        # who left on a frame without a detector run, the picture then frozen — a stalled
+        # camera, a still end slate — is dropped there instead of staying a verdict for nobody)
+        decided = last is not None and bool(last[1].faces) and all(v.p_spoof is not None for v in last[1].faces)
+        same = (self.repeat_identical and last is not None and (decided or last[2])
+                and _same_pixels(last[0], image))
+        repeat = same and decided
+        if repeat and not last[2]:
             if self._since_detect + 1 >= self._gap:
-                again = None
+                repeat = False
             else:
                 self._since_detect += 1
-        if again is None:
+        if repeat:
+            for v in last[1].faces:
+                self._record(v.track_id, frame.index, None)
+            result = FrameResult(frame.index, frame.timestamp, last[1].faces, detected=False)
+            confirmed = last[2]
+        else:
             result = self._step(frame, image)
             # confirmed: a detector run on this frame, or on the previous one's very pixels
-            confirmed = result.detected or (self._last is not None and self._last[2] and _same_pixels(self._last[0], image))
-        else:
-            for v in again:
-                self._record(v.track_id, frame.index, None)
-            result = FrameResult(frame.index, frame.timestamp, again, detected=False)
-            confirmed = self._last[2]
+            confirmed = result.detected or (same and last[2])
         self._last = (image, result, confirmed)
         return result
-
-    def _repeat(self, image: np.ndarray) -> tuple[Verdict, ...] | None:
-        """The previous frame's verdicts when ``image`` is that frame's image again (same pixels,
-        another array) and every face in it had a verdict; else None. (:meth:`step` repeats a
-        result whose boxes the detector did not find in these pixels only until the detector's
-        next scheduled run: a person who left on a frame without a detector run, the picture then
-        frozen — a stalled camera, a still end slate — is dropped there instead of staying a
-        verdict for nobody.)"""
-        if self._last is None or not self.repeat_identical:
-            return None
-        prev, result, _ = self._last
-        if not result.faces or any(v.p_spoof is None for v in result.faces):
-            return None
-        return result.faces if _same_pixels(prev, image) else None
 
     def _step(self, frame: Frame, image: np.ndarray) -> FrameResult:
         """Detect (or carry), crop, embed and score one frame that is not a repeat."""

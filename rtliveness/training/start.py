@@ -47,13 +47,14 @@ def load_init_weights(model: SpoofModel, path: Path) -> ModelMeta:
     return loaded.meta
 
 
-def frozen_anchor(path: Path, device: str, frozen_encoder: bool) -> SpoofModel:
-    """The checkpoint at ``path`` as a frozen reference for :func:`anchor_loss`, in the same mode
-    as the model it anchors: batch norm on the batch's statistics (as the training model's are),
-    its running statistics left as loaded (momentum 0); with ``frozen_encoder`` (an encoder
-    learning rate of 0) the encoder runs on its running statistics, as the trained one does."""
-    anchor = SpoofModel().to(device)
-    load_init_weights(anchor, path)
+def frozen_anchor(start: SpoofModel, device: str, frozen_encoder: bool) -> SpoofModel:
+    """A frozen copy of the starting model (``--init-weights``, as :func:`load_init_weights` read
+    it) as the reference of :func:`anchor_loss`, in the same mode as the model it anchors: batch
+    norm on the batch's statistics (as the training model's are), its running statistics left as
+    loaded (momentum 0); with ``frozen_encoder`` (an encoder learning rate of 0) the encoder runs
+    on its running statistics, as the trained one does."""
+    anchor = SpoofModel().to(device)  # a fresh module, as the training model is (the same random draws)
+    anchor.load_state_dict(start.state_dict())
     anchor.requires_grad_(False).train()
     for m in anchor.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):

@@ -109,12 +109,15 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         log(f"resuming from {last_path} at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}, with the run's "
             "own settings (only --device and a larger --epochs apply; other options given now are not used)")
     device = resolve_device(config.device)
-    init_meta = None
+    # the starting weights are read once, here, before any sample loads (a bad file fails first)
+    start, init_meta, pretrained = None, None, None
     if config.init_weights is not None:  # its preprocessing is the run's (a resumed run's included)
-        init_meta = load_init_weights(SpoofModel(), Path(config.init_weights))
-    if state is None:  # a fresh run's starting weights and teacher load before any sample does
+        start = SpoofModel()
+        init_meta = load_init_weights(start, Path(config.init_weights))
+    if state is None:  # a fresh run's teacher loads before any sample does too
         if config.pretrained is not None:
-            load_pretrained_encoder(SpoofModel(), Path(config.pretrained))
+            pretrained = SpoofModel()
+            load_pretrained_encoder(pretrained, Path(config.pretrained))
         if config.teacher is not None:
             from .teachers.minifasnet import MiniFasTeacher
 
@@ -152,13 +155,12 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     people = len({s.person for s in ds.samples})
     log(f"{len(train_s)} train / {len(dev_s)} dev / {len(splits['test'])} test samples "
         f"({people} identities), crop scale {crop_scale}, input {config.input_size} px, device {device}")
-    if not splits["test"] and given:
-        log(f"note: {config.split_file} has no test samples: evaluate on recordings of other people with "
-            "'rtliveness eval OTHER_DATA --weights RUN/model.pt' (without --split-file it scores every sample)")
-    elif not splits["test"]:
-        log(f"note: the test split is empty ({people} people are too few for a person-disjoint test split, "
-            "which needs about 6 who each appear in every class): evaluate on recordings of other people with "
-            "'rtliveness eval OTHER_DATA --weights RUN/model.pt' (without --split-file it scores every sample)")
+    if not splits["test"]:
+        why = (f"{config.split_file} has no test samples" if given else
+               f"the test split is empty ({people} people are too few for a person-disjoint test split, "
+               "which needs about 6 who each appear in every class)")
+        log(f"note: {why}: evaluate on recordings of other people with 'rtliveness eval OTHER_DATA --weights "
+            "RUN/model.pt' (without --split-file it scores every sample)")
     bar = Progress(progress)
     Xtr = load_windows(train_s, config.input_size, crop_scale, ds.crop_scale,
                        progress=lambda i, n: bar.status(f"loading train {i}/{n}"))
@@ -189,17 +191,17 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     torch.manual_seed(config.seed)
     model = SpoofModel().to(device)
     if state is None:
-        if config.init_weights is not None:
-            load_init_weights(model, Path(config.init_weights))
+        if start is not None:
+            model.load_state_dict(start.state_dict())
             log(f"fine-tuning from {config.init_weights}")
-        elif config.pretrained is not None:
-            load_pretrained_encoder(model, Path(config.pretrained))
+        elif pretrained is not None:
+            model.encoder.load_state_dict(pretrained.encoder.state_dict())
             log(f"encoder initialised from {config.pretrained}")
         else:
             log("no --pretrained weights: the encoder starts from scratch (nothing is downloaded)")
     anchor = None
     if config.anchor_live > 0:  # the starting model, frozen: the live side's reference (training only)
-        anchor = frozen_anchor(Path(config.init_weights), device, frozen_encoder=config.encoder_lr_mult == 0)
+        anchor = frozen_anchor(start, device, frozen_encoder=config.encoder_lr_mult == 0)
         log(f"live windows anchored to {config.init_weights} (weight {config.anchor_live:g}; training only"
             + ("; the reference on each window before its degradations)" if config.anchor_clean else ")"))
     pixel = None

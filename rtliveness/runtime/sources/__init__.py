@@ -25,6 +25,7 @@ Modules: :mod:`.spec` (what a SOURCE argument is), :mod:`.base` (the protocol, i
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -103,11 +104,8 @@ def _still_at_url(url: str, decoded, timeout_s: float) -> StillSource:
             path = Path(tmp) / "picture"
             path.write_bytes(data)
             if is_still_image(path):
-                try:
+                with contextlib.suppress(SourceOpenError):  # not a photo its decoder reads: FFmpeg's picture
                     still = StillSource(path)
-                except SourceOpenError:
-                    still = None
-                if still is not None:
                     still.name = url
                     return still
     return StillSource.from_image(decoded, url)

@@ -168,14 +168,18 @@ def _decode_with_pillow(path: Path) -> np.ndarray | None:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
+def _check_frames(frames: int) -> None:
+    if frames < 1:
+        raise ConfigError(f"a still photo is delivered as frames >= 1 times, got {frames}")
+
+
 class StillSource(_SourceBase):
     """A still photo as a static scene: the same image ``frames`` times (one full window by
     default), so it is detected, tracked and scored exactly as a video that does not move. The
     image is read-only: every frame is the same array."""
 
     def __init__(self, path: str | os.PathLike, frames: int = STILL_FRAMES, fps: float = DEFAULT_FPS) -> None:
-        if frames < 1:
-            raise ConfigError(f"a still photo is delivered as frames >= 1 times, got {frames}")
+        _check_frames(frames)
         p = Path(path)
         self.name = str(p)
         check_file(p, "image file")
@@ -205,8 +209,7 @@ class StillSource(_SourceBase):
     @classmethod
     def from_image(cls, image: np.ndarray, name: str, frames: int = STILL_FRAMES, fps: float = DEFAULT_FPS) -> "StillSource":
         """A picture already decoded (a camera's snapshot URL, read by FFmpeg) as a still scene."""
-        if frames < 1:
-            raise ConfigError(f"a still photo is delivered as frames >= 1 times, got {frames}")
+        _check_frames(frames)
         src = cls.__new__(cls)
         src.name = name
         src._hold(np.array(image, copy=True), frames, fps)
