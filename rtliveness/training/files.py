@@ -20,10 +20,22 @@ def atomic_write_text(path: Path, text: str) -> None:
         fh.write(text)
 
 
+def _partial(sdir: Path) -> Path:
+    """The hidden folder a sample is written into before it is renamed to ``sdir``."""
+    return sdir.with_name(f".{sdir.name}.partial")
+
+
+def remove_sample(sdir: Path) -> None:
+    """Remove a sample's folder, whole or still being written."""
+    for p in (sdir, _partial(sdir)):
+        if p.exists():
+            shutil.rmtree(p)
+
+
 def write_sample(sdir: Path, crops: list) -> None:
     """Write a sample's crops as ``0.png``… into a hidden folder beside ``sdir``, then rename it:
     an interrupted command leaves no half-written sample (datasets skip hidden folders)."""
-    tmp = sdir.with_name(f".{sdir.name}.partial")
+    tmp = _partial(sdir)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)

@@ -65,7 +65,7 @@ from ...runtime.track import FaceFollower
 from ...types import FaceBox
 from ..attacks import CLASSES, class_seed
 from ..data import sample_name
-from ..files import atomic_write_text, write_sample
+from ..files import atomic_write_text, remove_sample, write_sample
 from .assets import _Identity, _Sources, load_sources
 from .camera import _camera, _camera_params, tone_params
 from .config import SynthConfig, _WINDOW
@@ -298,17 +298,11 @@ def _synthesize(assets_dir: Path, out_dir: Path, config: SynthConfig, detector, 
 
 def _drop_unrecorded(out_dir: Path, cfg: SynthConfig, jobs: list, results: dict) -> None:
     """Remove the folders (whole or half-written) of the jobs that have no record in ``results``."""
-    import shutil
-
     for ci, k, ident in jobs:
         res = results.get((ci, k))
-        if res is not None and res["record"] is not None:
-            continue
-        kind = cfg.classes[ci]
-        name = sample_name(kind, ident.pid, k)
-        for p in (out_dir / kind / name, out_dir / kind / f".{name}.partial"):
-            if p.exists():
-                shutil.rmtree(p)
+        if res is None or res["record"] is None:
+            kind = cfg.classes[ci]
+            remove_sample(out_dir / kind / sample_name(kind, ident.pid, k))
 
 
 def _run_jobs(jobs, results, src, det, cfg, out_dir, assets_dir, detector, progress, workers) -> None:
