@@ -148,6 +148,17 @@ def check_threshold(threshold: float) -> float:
     return t
 
 
+def check_max_frames(max_frames: object, flag: str = "--max-frames") -> int | None:
+    """A frame limit given by the user (``run``/``fleet --max-frames``, ``process_source(max_frames=)``):
+    ``None`` (every frame) or an integer >= 1 (NumPy integers too, not bools), returned as an ``int``;
+    raises :class:`~rtliveness.errors.ConfigError` naming ``flag`` otherwise (the one place of this rule)."""
+    if max_frames is None:
+        return None
+    _check(not isinstance(max_frames, bool) and isinstance(max_frames, (int, np.integer)) and max_frames >= 1,
+           f"{flag} must be an integer >= 1 (leave it out for every frame), got {max_frames!r}")
+    return int(max_frames)
+
+
 def check_calibration(method: str, target: float | None, flag: str = "--calibration") -> None:
     """The one check of a calibration method and its target (``train --calibration``,
     ``calibrate --method``), made before any data is read (and before torch is imported): it

@@ -159,7 +159,7 @@ def _free_port():
     ("fleet_low_light", ["fleet", "{video}", "--out-dir", "{tmp}/o", "--low-light-target", "-1"], "--low-light-target (low_light_target) must be in [0, 1)", 2),
     ("device", ["run", "{video}", "--device", "gpu"], "invalid device 'gpu'", 2),
     ("detector", ["run", "{video}", "--detector", "yolo"], "invalid detector 'yolo'", 2),
-    ("max_frames", ["run", "{video}", "--max-frames", "0"], "--max-frames must be >= 1", 2),
+    ("max_frames", ["run", "{video}", "--max-frames", "0"], "--max-frames must be an integer >= 1 (leave it out for every frame), got 0", 2),
     ("url_no_host", ["run", "rtsp://"], "malformed stream URL 'rtsp://': no host; e.g. rtsp://camera.local:554/stream", 2),
     ("url_port", ["run", "rtsp://127.0.0.1:99999/x"], "malformed stream URL 'rtsp://127.0.0.1:99999/x': port '99999' is not a number in 1..65535", 2),
     ("url_one_slash", ["run", "rtsp:/127.0.0.1/x"], "a stream URL needs two slashes, e.g. rtsp://host:port/path", 3),

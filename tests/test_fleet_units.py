@@ -151,7 +151,9 @@ def test_out_dir_and_options_are_checked_before_ray(tmp_path):
     base = dict(sources=("a.mp4",), out_dir=tmp_path / "o")
     for kw, words in (({"give_up_s": -1.0}, "--give-up must be >= 0 seconds, got -1.0"),
                       ({"worker_cpus": -1.0}, "--worker-cpus must be a number of CPUs > 0, got -1.0"),
-                      ({"worker_cpus": float("nan")}, "--worker-cpus must be a number of CPUs > 0")):
+                      ({"worker_cpus": float("nan")}, "--worker-cpus must be a number of CPUs > 0"),
+                      # run's rule and words (rtliveness.config.check_max_frames)
+                      ({"max_frames": 0}, "--max-frames must be an integer >= 1 (leave it out for every frame), got 0")):
         with pytest.raises(ConfigError, match=re.escape(words)):
             FleetConfig(**base, **kw)
     check_options(FleetConfig(**base, device="cpu", security="strict"))

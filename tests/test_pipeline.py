@@ -213,7 +213,7 @@ def test_process_source_refuses_max_frames_below_one():
 
     p = fake_pipeline(FakeDetector([()]), FakeScorer())
     for bad in (0, -2, 1.5, True):
-        with pytest.raises(ConfigError, match=r"^max_frames must be an integer >= 1 \(or None: every frame\), got "):
+        with pytest.raises(ConfigError, match=r"^max_frames must be an integer >= 1 \(leave it out for every frame\), got "):
             process_source(p, ArraySource(frames(3)), max_frames=bad)
     assert process_source(p, ArraySource(frames(3)), max_frames=2).frames == 2
     assert process_source(p, ArraySource(frames(3)), max_frames=np.int64(1)).frames == 1

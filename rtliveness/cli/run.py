@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import ConfigError
-from ..config import LOW_LIGHT_TARGET
+from ..config import LOW_LIGHT_TARGET, check_max_frames
 from .common import EXIT_INTERRUPTED, DeviceOpt, LowLightOpt, WeightsOpt, guarded
 
 __all__ = ["run"]
@@ -41,8 +40,7 @@ def run(
     from ..runtime.sinks import check_output_paths, fourcc_for
     from ..runtime.sources import parse_source
 
-    if max_frames is not None and max_frames < 1:
-        raise ConfigError(f"--max-frames must be >= 1, got {max_frames}")
+    check_max_frames(max_frames)
     stream_config = StreamConfig(give_up_s=give_up)
     kind, _ = parse_source(source)
     det_cfg = DetectorConfig(kind=detector, every_n=detect_every, min_face_size=min_face, max_faces=max_faces,

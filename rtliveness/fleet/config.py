@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_low_light_target, check_field_types
+from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_field_types, check_low_light_target, check_max_frames
 from ..errors import ConfigError
 
 __all__ = ["FleetConfig"]
@@ -47,8 +47,7 @@ class FleetConfig:
             raise ConfigError(f"--scorers must be >= 1, got {self.scorers}")
         if not 0 <= self.batch_wait_ms <= 1000:
             raise ConfigError(f"--batch-wait-ms must be in [0, 1000], got {self.batch_wait_ms}")
-        if self.max_frames is not None and self.max_frames < 1:
-            raise ConfigError(f"--max-frames must be >= 1, got {self.max_frames}")
+        object.__setattr__(self, "max_frames", check_max_frames(self.max_frames))
         if not self.sources and self.sources_file is None:
             raise ConfigError("no sources: give SOURCE arguments or --sources-file FILE")
         if self.sources_file is not None and not Path(self.sources_file).is_file():

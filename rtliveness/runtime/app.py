@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
-import numpy as np
 
+from ..config import check_max_frames
 from ..errors import ConfigError
 from ..types import FrameResult, TrackSummary
 from .pipeline import LivenessPipeline
@@ -114,10 +114,12 @@ def process_source(
     after a run that had ended otherwise it is then raised as ``KeyboardInterrupt`` (the summary
     says how the run ended).
     """
-    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1):
+    try:
+        max_frames = check_max_frames(max_frames, "max_frames")
+    except ConfigError:
         for s in sinks:
             s.close()
-        raise ConfigError(f"max_frames must be an integer >= 1 (or None: every frame), got {max_frames!r}")
+        raise
     meter = FpsMeter()
     all_sinks: list[Sink] = list(sinks)
     try:
