@@ -148,6 +148,8 @@ def _free_port():
 @pytest.mark.parametrize("case,args,needle,code", [
     ("missing", ["run", "{tmp}/nope.mp4"], "video file not found", 3),
     ("text", ["run", "{tmp}/text.mp4"], "cannot decode video file", 3),
+    # FFmpeg opens .txt/.nfo/.asc... as "ANSI art" frames: run used to score 5 frames of letters, exit 0
+    ("text_art", ["run", "{tmp}/notes.txt"], "not a video: {tmp}/notes.txt is a text file (FFmpeg would draw its characters as frames); give a video or photo file", 3),
     ("weights", ["run", "{video}", "--weights", "{tmp}/none.pt"], "weights file not found", 5),
     ("corrupt_w", ["run", "{video}", "--weights", "{tmp}/text.mp4"], "cannot read weights file", 5),
     ("threshold", ["run", "{video}", "--threshold", "1.5"], "--threshold (threshold) must be in (0, 1), got 1.5; leave it out for the weights' calibrated threshold, or choose --security LEVEL", 2),
@@ -177,6 +179,7 @@ def _free_port():
 ])
 def test_bad_input_one_line(tmp_path, face_video, case, args, needle, code):
     (tmp_path / "text.mp4").write_text("not a video\n" * 20)
+    (tmp_path / "notes.txt").write_text("hello world\n" * 100)
     argv = [a.format(tmp=tmp_path, video=face_video) for a in args]
     before = Path(face_video).read_bytes()
     r = RUNNER.invoke(app, argv)

@@ -327,6 +327,33 @@ def test_a_face_that_left_is_not_repeated_onto_a_frozen_picture():
     assert pl.track_summaries()[0].last_frame == 8
 
 
+def test_a_frame_of_another_size_starts_afresh():
+    """A service client switching cameras, a phone turned, a stream renegotiated: boxes of the old
+    picture used to be carried (clipped) onto the new one until the detector's next run — faces
+    where there were none, a real face missed. Now the tracks and windows end and the detector
+    runs on the new picture at once; ids keep counting."""
+    big, small = FaceBox(300, 200, 400, 300), FaceBox(10, 10, 40, 40)
+
+    class BySize:
+        calls = 0
+
+        def detect(self, image, region=None, min_face=None):
+            self.calls += 1
+            return (big,) if image.shape[1] == 640 else (small,)
+
+    det = BySize()
+    pl = fake_pipeline(det, FakeScorer(), every_n=3)
+    before = [pl.step(np.full((480, 640, 3), 100 + i, np.uint8)) for i in range(5)]  # detector on 0 and 3, not due on 5
+    assert before[-1].faces[0].label == "live" and det.calls == 2
+    after = [pl.step(np.full((60, 60, 3), 100, np.uint8))]
+    assert after[0].detected and det.calls == 3
+    after += [pl.step(np.full((60, 60, 3), 101 + i, np.uint8)) for i in range(4)]
+    assert [(v.track_id, v.box, v.label) for v in after[0].faces] == [(2, small, "pending")]
+    assert [r.faces[0].label for r in after] == ["pending"] * 4 + ["live"]  # a window of its own
+    assert [s.track_id for s in pl.track_summaries()] == [1, 2]
+    assert pl.track_summaries()[0].last_frame == 4
+
+
 def test_a_duplicated_video_frame_is_repeated_until_a_detector_run_is_due():
     """15 fps content in a 30 fps file: every frame comes twice. A copy gets the previous verdicts
     again, not a new score from a carried box (the drift the repeat rule stops), unless the

@@ -109,6 +109,9 @@ def test_bad_requests_get_4xx_with_one_line(client):
         (client.post("/v1/analyze", content=b"not a video at all" * 10, headers=AUTH), 422, "not a video"),
         (client.post("/v1/analyze", content=b"", headers=AUTH), 400, "empty upload"),
         (client.post("/v1/analyze", files={"other": ("x.mp4", b"abc")}, headers=AUTH), 422, "field named 'file'"),
+        # FFmpeg draws a .txt's characters as frames: it was a 200 with a 5-frame summary
+        (client.post("/v1/analyze", files={"file": ("notes.txt", b"hello world\n" * 100)}, headers=AUTH), 422,
+         "is a text file (FFmpeg would draw its characters as frames)"),
         (client.post("/v1/analyze?frames=maybe", content=b"x", headers=AUTH), 422, "frames"),
         (client.post("/v1/analyze", content=b"x" * (1024 * 1024 + 1), headers=AUTH), 413, "exceeds the limit"),
         # chunked, no Content-Length: counted as it streams in, 64 KiB pieces adding up past 1 MiB

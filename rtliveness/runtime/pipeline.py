@@ -209,7 +209,8 @@ class LivenessPipeline:
         A frame identical to the previous one while every face in view already has a verdict
         (a photo given again, a duplicated video frame) gets the previous verdicts again, boxes
         and p_spoof unchanged: nothing new was seen, so no new window is scored. A photo's first
-        verdict comes on its 5th call, as ``rtliveness run photo.jpg`` gives it."""
+        verdict comes on its 5th call, as ``rtliveness run photo.jpg`` gives it. A frame of
+        another size than the previous one starts afresh, as after :meth:`reset`."""
         if self._closed:
             raise ClosedError("pipeline is closed: step() after close(); build a new one with LivenessPipeline.from_config")
         if isinstance(frame, Frame):
@@ -223,6 +224,11 @@ class LivenessPipeline:
         if frame.epoch != self._epoch:
             self._epoch = frame.epoch
             self.reset()
+        elif self._last is not None and self._last[0].shape != frame.image_bgr.shape:
+            # another picture size is another picture (a camera switched, a phone turned, a
+            # stream renegotiated): boxes of the old one mean nothing on it, so tracks and windows
+            # end and the detector looks at once (ids keep counting, as after reset())
+            self._forget()
         self._frames_seen += 1
         self.timings.frames += 1
         if self.cpu_threads is not None:

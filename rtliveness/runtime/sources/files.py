@@ -40,6 +40,8 @@ def check_file(p: Path, what: str = "video file") -> None:
 
 
 _END = object()
+#: the FOURCC OpenCV reports for FFmpeg's text-art codec (its "tty" demuxer, chosen by a text file's suffix)
+_TEXT_ART = int.from_bytes(b"ansi", "little")
 
 
 class FileSource(_SourceBase):
@@ -56,6 +58,11 @@ class FileSource(_SourceBase):
             cap.release()
             raise SourceOpenError(f"cannot decode video file {p}: not a video OpenCV can read, or corrupt (a recording "
                                   "cut off before it was finished has no index); convert it to mp4 (H.264) and retry")
+        if int(cap.get(cv2.CAP_PROP_FOURCC) or 0) & 0xFFFFFFFF == _TEXT_ART:
+            # FFmpeg renders a text file (.txt, .nfo, .asc, ...) as "ANSI art" frames: no camera made them
+            cap.release()
+            raise SourceOpenError(f"not a video: {p} is a text file (FFmpeg would draw its characters as frames); "
+                                  "give a video or photo file")
         ok, first = cap.read()
         if not ok or first is None:
             cap.release()
