@@ -59,6 +59,7 @@ def browser(fake_video: Path):
                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-video-capture={fake_video}", "--window-size=900,900"):
         opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console, read by run_kiosk
     return webdriver.Chrome(service=Service(DRIVER), options=opts)
 
 
@@ -92,6 +93,7 @@ def run_kiosk(tmp_path: Path, clip: Path, name: str, *serve_args: str, page: str
             out.mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, out / shot.name)
         status = driver.find_element("id", "status").text
+        console = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     finally:
         driver.quit()
         srv.stop()
@@ -102,6 +104,7 @@ def run_kiosk(tmp_path: Path, clip: Path, name: str, *serve_args: str, page: str
         assert decision == "undecided" and error and status == error and result is None
         return error, stats, shot
     assert error is None, error  # the service decided; no connection or service failure
+    assert console == []  # no error in the page's console (a missing /favicon.ico was one, on every load)
     assert result["label"] == decision and isinstance(result["track"], int) and 0 <= result["p"] <= 1
     return decision, stats, shot
 

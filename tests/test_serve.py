@@ -4,6 +4,7 @@ on the bundled live and attack clips."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -146,6 +148,53 @@ def test_websocket_answers_every_message_in_order(client):
     assert all(set(r) == {"frame", "time", "faces"} for r in ok)
     assert all(len(r["faces"]) == 1 for r in ok)  # the face is found in every frame
     assert ok[-1]["faces"][0]["label"] == "live"  # windows are full after 5 frames
+
+
+def test_a_stream_slot_is_free_as_soon_as_its_client_has_left():
+    """The slot used to be held until the frames still in hand were processed and the pipeline
+    closed: a kiosk page reloaded at once with --max-streams 1 got close code 1013."""
+    from fastapi.testclient import TestClient
+
+    from rtliveness.serve.app import create_app
+    from rtliveness.serve.config import ServeConfig
+    from rtliveness.serve.engine import Engine
+
+    engine = Engine(ServeConfig(max_streams=1))
+    make, started, finish, done = engine.pipeline, threading.Event(), threading.Event(), threading.Event()
+
+    def slow_pipeline():
+        p = make()
+        step = p.step
+
+        def held_step(frame):  # the first frame is still being processed when the client leaves
+            started.set()
+            finish.wait(30)
+            try:
+                return step(frame)
+            finally:
+                done.set()
+
+        p.step = held_step
+        return p
+
+    engine.pipeline = slow_pipeline
+    frame = jpeg_frames(LIVE, 1)[0]
+    with TestClient(create_app(engine=engine)) as c:
+        def active():
+            return c.get("/health").json()["streams"]["active"]
+
+        try:
+            with c.websocket_connect("/v1/stream") as ws:
+                ws.send_bytes(frame)
+                assert started.wait(30)
+                ws.close()
+                deadline = time.monotonic() + 10
+                while active() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert active() == 0  # free while the frame is still in hand
+        finally:
+            finish.set()
+            assert done.wait(30)  # the frame in hand is finished before the app shuts down
 
 
 def test_websocket_connections_have_their_own_tracks(client):
@@ -489,6 +538,35 @@ def test_serve_refuses_a_busy_port_in_one_line():
                            text=True, timeout=60)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
+
+
+def test_serve_answers_no_connection_before_the_model_is_loaded(monkeypatch):
+    """The port used to listen before the model loaded: a TCP readiness probe (Kubernetes'
+    tcpSocket, a load balancer) saw the service up seconds early and requests hung. It is bound
+    first (a busy port still fails at once) and listens once the model is loaded; a bad
+    --threshold is refused before the model loads."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    import rtliveness.serve.app as serve_app
+    from rtliveness.cli import app
+
+    port = free_port()
+    seen = {}
+
+    def loading(config):  # stands in for the model load: is the port answering meanwhile?
+        with socket.socket() as probe:
+            seen["connect"] = probe.connect_ex(("127.0.0.1", port))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(serve_app, "create_app", loading)
+    CliRunner().invoke(app, ["serve", "--port", str(port), "--device", "cpu"])
+    assert seen == {"connect": errno.ECONNREFUSED}
+    seen.clear()
+    r = CliRunner().invoke(app, ["serve", "--port", str(port), "--threshold", "1.5"])
+    assert r.exit_code == 2 and "--threshold (threshold) must be in (0, 1), got 1.5" in r.output
+    assert seen == {}  # refused before any model load
 
 
 @pytest.mark.slow

@@ -48,7 +48,8 @@ def serve(
     try:
         from ..serve.app import create_app
 
-        app = create_app(config)
+        app = create_app(config)  # the model loads before the port answers: a TCP probe means ready
+        sock.listen(128)
         _run(app, sock, config)
     finally:
         sock.close()
@@ -65,8 +66,7 @@ def _bind(host: str, port: int):
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind(addr)
-        sock.listen(128)
+        sock.bind(addr)  # a busy port fails here, before the model loads; listen() once it has
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port or --host") from None

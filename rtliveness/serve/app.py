@@ -18,6 +18,7 @@ import ipaddress
 import tempfile
 import threading
 import time
+from typing import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -205,10 +206,17 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
         except Busy as exc:
             await ws.close(code=WS_TRY_AGAIN_LATER, reason=str(exc)[:120])
             return
+        held = [True]
+
+        def release() -> None:  # once: when the client leaves, or at the latest when the stream ends
+            if held[0]:
+                held[0] = False
+                engine.release()
+
         try:
-            await _serve_stream(ws, engine, config)
+            await _serve_stream(ws, engine, config, release)
         finally:
-            engine.release()
+            release()
 
     return app
 
@@ -300,8 +308,10 @@ async def _receive_upload(request: Request, limit: int) -> tuple[Path, str]:
     return path, Path(name).name
 
 
-async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig) -> None:
-    """Receive frames and answer each with one record, in order, until the client leaves."""
+async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, client_gone: Callable[[], None]) -> None:
+    """Receive frames and answer each with one record, in order, until the client leaves.
+    ``client_gone`` is called as soon as it has (its slot is free for the next client while the
+    frames still in hand are finished and the pipeline is closed)."""
     pending = PendingFrames(config.max_pending)
     pipeline = await run_in_threadpool(engine.pipeline)
     limit = config.max_upload_bytes
@@ -328,6 +338,7 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig) -> N
                     await ws.close(code=WS_GOING_AWAY, reason=f"no frame for {config.idle_timeout_s:g} s (--idle-timeout)")
                     return
                 if msg["type"] == "websocket.disconnect":
+                    client_gone()
                     return
                 now = time.monotonic()
                 t0 = now if t0 is None else t0
@@ -344,6 +355,7 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig) -> N
                                                         f"(JPEG or PNG bytes), got {len(text or '')} characters of text"))
                 index += 1
         except WebSocketDisconnect:
+            client_gone()
             return
         finally:
             pending.close()

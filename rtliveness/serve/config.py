@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_low_light_target, check_field_types
+from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_field_types, check_low_light_target, check_threshold
 from ..errors import ConfigError
 
 __all__ = ["ServeConfig", "normalise_origin"]
@@ -64,6 +64,8 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         check_field_types(self)
+        if self.threshold is not None:  # before the model loads (it used to fail after it, seconds later)
+            check_threshold(self.threshold)
         if not 0 < self.port < 65536:
             raise ConfigError(f"--port must be in 1..65535, got {self.port}")
         if self.max_streams < 1:
