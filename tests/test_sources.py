@@ -591,3 +591,95 @@ def test_a_snapshot_url_login_becomes_basic_auth_and_a_broken_second_fetch_keeps
     still = sources._still_at_url("http://cam/s.jpg", grace, 1.0)
     assert isinstance(still, StillSource) and still.name == "http://cam/s.jpg"
     assert np.array_equal(next(iter(still)).image_bgr, grace)
+
+
+# ---------------------------------------------------------------- media time, damaged stretches
+LIVE_CLIP = Path(__file__).resolve().parents[1] / "examples" / "live_webcam.mov"  # H.264, 100 frames at 25 fps
+
+
+def test_media_time_follows_the_container_and_falls_back_one_frame_on():
+    from rtliveness.runtime.sources.files import media_time
+
+    assert media_time(500.0, 500.0, None, 25.0) == 0.0  # the first frame: 0, whatever its own time
+    assert media_time(540.0, 500.0, 0.0, 25.0) == pytest.approx(0.04)
+    assert media_time(1700.0, 500.0, 0.04, 25.0) == pytest.approx(1.2)  # a long frame (variable rate)
+    for bad in (float("nan"), 500.0, 520.0):  # none, not after the previous one: one frame on
+        assert media_time(bad, 500.0, 0.04, 25.0) == pytest.approx(0.08)
+
+
+def _two_rate_mp4(path: Path, frames: list[np.ndarray]) -> Path:
+    """An mp4 whose first half lasts one tick per frame and second half three (a variable frame rate
+    phone recording): cv2 writes a constant-rate file, then its sample-duration table ('stts', one
+    entry) is rewritten as two entries, every box holding it grows by the 8 bytes added, and the
+    edit list (which would end playback at the old duration) is made a free box."""
+    import struct
+
+    write_video(path, frames, fps=25.0)
+    data = bytearray(path.read_bytes())
+
+    def boxes(start, end, parents):
+        while start < end:
+            size, kind = struct.unpack(">I4s", data[start:start + 8])
+            yield start, size, kind, parents
+            if kind in (b"moov", b"trak", b"mdia", b"minf", b"stbl"):
+                yield from boxes(start + 8, start + size, parents + [start])
+            start += size
+
+    order = [k for _, _, k, p in boxes(0, len(data), []) if not p]
+    assert order.index(b"mdat") < order.index(b"moov")  # chunk offsets stay valid when moov grows
+    for at, size, kind, parents in boxes(0, len(data), []):
+        if kind == b"edts":  # the edit list would cut playback at the old duration
+            data[at + 4:at + 8] = b"free"
+        if kind == b"mdhd":
+            scale, duration = struct.unpack(">II", data[at + 20:at + 28])
+            data[at + 24:at + 28] = struct.pack(">I", duration * 2)
+        if kind == b"stts":
+            entries, count, tick = struct.unpack(">III", data[at + 12:at + 24])
+            assert (entries, count) == (1, len(frames))
+            half = len(frames) // 2
+            data[at:at + size] = struct.pack(">I4sIIIIII", size + 8, b"stts", 0, 2, half, tick, len(frames) - half, 3 * tick)
+            for parent in parents:
+                data[parent:parent + 4] = struct.pack(">I", struct.unpack(">I", data[parent:parent + 4])[0] + 8)
+            break
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_variable_frame_rate_file_gets_its_media_time(tmp_path, grace):
+    """`time` is media time for files (README): it was index / average fps, up to 1.2 s off here."""
+    video = _two_rate_mp4(tmp_path / "vfr.mp4", moving_face_frames(grace, 20))
+    src = FileSource(video)
+    try:
+        times = [f.timestamp for f in src]
+    finally:
+        src.close()
+    assert len(times) == 20
+    assert times == pytest.approx([i * 0.04 for i in range(10)] + [0.4 + i * 0.12 for i in range(10)])
+
+
+def test_a_damaged_stretch_mid_file_is_skipped_and_the_frames_after_it_kept(tmp_path):
+    """20 KB of garbage at 40 % of a phone-style H.264 file: one read fails, the next frames decode.
+    The source stopped at the first failed read (44 of 100 frames, 'stopped: end'); now it reads on
+    and counts the stretch, and the frames after it keep their media time."""
+    data = bytearray(LIVE_CLIP.read_bytes())
+    at = 36 + int(720420 * 0.40)
+    data[at:at + 20000] = np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mov"
+    damaged.write_bytes(bytes(data))
+    src = FileSource(damaged)
+    try:
+        frames = list(src)
+    finally:
+        src.close()
+    assert len(frames) == 99 and src.gaps == 1 and [f.index for f in frames] == list(range(99))
+    steps = np.round(np.diff([f.timestamp for f in frames]), 6)
+    assert sorted(set(steps)) == [0.04, 0.08] and list(steps).count(0.08) == 1  # one frame lost, time says so
+    from rtliveness.cli import app
+    from typer.testing import CliRunner
+
+    r = CliRunner().invoke(app, ["run", str(damaged), "--jsonl", str(tmp_path / "o.jsonl"), "--max-faces", "1",
+                                 "--detector", "haar"])
+    assert r.exit_code == 0, r.output
+    assert (f"rtliveness: warning: {damaged} has damaged data: 1 stretch of it could not be decoded and was skipped"
+            in r.output)
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 100  # 99 frames and the summary

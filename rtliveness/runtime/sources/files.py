@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import threading
@@ -40,6 +41,29 @@ def check_file(p: Path, what: str = "video file") -> None:
 
 
 _END = object()
+#: failed reads in a row a local video file may have (a damaged stretch mid-file) before its end is assumed
+MAX_BAD_READS = 25
+
+
+def _position_ms(cap: "cv2.VideoCapture") -> float:
+    """The presentation time (ms) of the frame ``cap`` decoded last (NaN where it has none)."""
+    try:
+        return float(cap.get(cv2.CAP_PROP_POS_MSEC))
+    except (cv2.error, TypeError, ValueError):
+        return float("nan")
+
+
+def media_time(position_ms: float, first_ms: float, previous: float | None, fps: float) -> float:
+    """A file frame's ``time``: its presentation time from the first frame's (variable frame rate
+    phone recordings, frames skipped over damaged data), in seconds; where the container gives
+    no usable time (missing, or not after the previous frame's), the previous time plus one
+    frame at ``fps``. ``previous`` is ``None`` for the first frame (time 0)."""
+    if previous is None:
+        return 0.0
+    t = (position_ms - first_ms) / 1000.0
+    if math.isfinite(t) and t > previous:
+        return t
+    return previous + 1.0 / fps
 #: the FOURCC OpenCV reports for FFmpeg's text-art codec (its "tty" demuxer, chosen by a text file's suffix)
 _TEXT_ART = int.from_bytes(b"ansi", "little")
 
@@ -67,13 +91,18 @@ class FileSource(_SourceBase):
         if not ok or first is None:
             cap.release()
             raise SourceOpenError(f"cannot decode any frame of video file {p}: the file is truncated or corrupt")
+        self._first_ms = _position_ms(cap)
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = sane_fps(fps) or DEFAULT_FPS
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = n if n > 0 else None
         self.size = (int(first.shape[1]), int(first.shape[0]))
         self._cap = cap
-        self._first = first
+        self._first: tuple | None = (first, self._first_ms)
+        # a local file's damaged stretch (a bad block, a lost packet) fails a few reads and the frames
+        # after it decode again; over a network a failed read is the end (a retry may wait for a timeout)
+        self._bad_reads_allowed = MAX_BAD_READS if capture is None else 0
+        self.gaps = 0  # damaged stretches skipped (frames after them were decoded)
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -91,20 +120,32 @@ class FileSource(_SourceBase):
 
     def _reader(self) -> None:
         try:
-            frame = self._first
+            item = self._first
             self._first = None
-            while frame is not None and not self._stop.is_set():
-                if not self._put(frame):
+            while item is not None and not self._stop.is_set():
+                if not self._put(item):
                     return
-                t0 = time.perf_counter()
-                ok, frame = self._cap.read()
-                self.decode_seconds += time.perf_counter() - t0
-                if not ok:
-                    frame = None
+                item = self._next()
         except BaseException as exc:  # reported to the consumer, never swallowed
             self._error = exc
         finally:
             self._put_end()
+
+    def _next(self) -> tuple | None:
+        """The next decodable frame and its position (ms), past at most ``_bad_reads_allowed``
+        failed reads in a row; ``None`` at the end."""
+        bad = 0
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            ok, frame = self._cap.read()
+            self.decode_seconds += time.perf_counter() - t0
+            if ok and frame is not None:
+                self.gaps += bad > 0
+                return frame, _position_ms(self._cap)
+            bad += 1
+            if bad > self._bad_reads_allowed:
+                return None
+        return None
 
     def _put_end(self) -> None:
         # the end marker must arrive even if the consumer is slow; bounded by the stop flag
@@ -127,7 +168,7 @@ class FileSource(_SourceBase):
             raise ClosedError("a FileSource can be iterated once; open the file again")
         self._thread = threading.Thread(target=self._reader, name=f"rtliveness-file-{id(self):x}", daemon=True)
         self._thread.start()
-        i = 0
+        i, t = 0, 0.0
         while True:
             if deadline is None:
                 item = self._queue.get()
@@ -141,7 +182,9 @@ class FileSource(_SourceBase):
                     return
             if item is _END:
                 break
-            yield Frame(i, item, i / self.fps)
+            image, position_ms = item
+            t = media_time(position_ms, self._first_ms, t if i else None, self.fps)
+            yield Frame(i, image, t)
             i += 1
         if self._error is not None:
             raise SourceOpenError(f"error while decoding {self.name} at frame {i}: {self._error}")
