@@ -129,6 +129,18 @@ def test_bad_frames_raise_typed_error(bad):
         p.step(bad)
 
 
+@pytest.mark.parametrize("dtype,advice", [
+    # floats are 0..1 pixels more often than not: the old advice (clip, cast) gave a black frame
+    (np.float32, "frame must be uint8, got dtype float32; scale floats in [0, 1] first: np.clip(frame * 255, 0, 255).astype(np.uint8)"),
+    (np.uint16, "frame must be uint8, got dtype uint16; convert with np.clip(frame, 0, 255).astype(np.uint8)"),
+    (bool, "frame must be uint8, got dtype bool; give a uint8 gray, BGR or BGRA image")])
+def test_a_frame_of_another_dtype_gets_advice_that_fits_it(dtype, advice):
+    p = fake_pipeline(FakeDetector([()]), FakeScorer())
+    with pytest.raises(FrameError) as err:
+        p.step(np.zeros((40, 50, 3), dtype))
+    assert str(err.value) == advice
+
+
 def test_huge_frames_are_downscaled_for_detection_only():
     seen = []
 
@@ -167,12 +179,13 @@ def test_closed_pipeline_refuses_work(tiny_weights, grace):
     assert isinstance(e.value, RuntimeError)  # what it raised before the typed error
 
 
-@pytest.mark.parametrize("ts", [float("nan"), float("inf"), "abc", [1.0]])
+@pytest.mark.parametrize("ts", [float("nan"), float("inf"), "abc", [1.0], "2.5", b"2.5"])
 def test_bad_timestamp_raises_typed_error(ts):
+    """Not a finite number: a FrameError (README). A numeric string used to pass as a number."""
     p = fake_pipeline(FakeDetector([(B(1, 1, 20),)]), FakeScorer())
     with pytest.raises(FrameError, match="timestamp must be"):
         p.step(frames(1)[0], timestamp=ts)
-    assert p.step(frames(1)[0], timestamp="2.5").timestamp == 2.5  # a numeric string is a number
+    assert p.step(frames(1)[0], timestamp=np.float64(2.5)).timestamp == 2.5
 
 
 @pytest.mark.parametrize("ts", [float("nan"), -float("inf"), None, "abc", True])

@@ -244,6 +244,37 @@ def test_finite_http_video_is_read_like_a_file(tmp_path, grace):
         httpd.server_close()
 
 
+def test_an_mp4_on_a_server_without_byte_ranges_is_explained(tmp_path, grace):
+    """Python's http.server answers no Range request: FFmpeg reads an mp4's header, cannot seek to
+    its index at the end (cv2 writes it there) and decodes nothing. The error blamed a truncated or
+    corrupt file; it now names the server's missing byte ranges and what to do."""
+    import functools
+    import http.server
+    import threading as th
+
+    rng = np.random.default_rng(0)  # noise: a file too large for FFmpeg to read past without seeking
+    noisy = [np.clip(f.astype(np.int16) + rng.integers(-40, 40, f.shape), 0, 255).astype(np.uint8)
+             for f in moving_face_frames(grace, 12)]
+    write_video(tmp_path / "clip.mp4", noisy)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    th.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/clip.mp4"
+    try:
+        with pytest.raises(SourceOpenError) as err:
+            open_source(url)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert str(err.value) == (f"cannot decode any frame of video {url}: truncated or corrupt, or an mp4 whose index is "
+                              "at its end on a server without byte ranges (HTTP Range); download it and give the file, "
+                              "or serve it from a server that answers Range requests")
+
+
 def test_an_opener_that_raises_is_reported_with_its_reason_then_retried():
     calls = []
 

@@ -90,6 +90,10 @@ class FileSource(_SourceBase):
         ok, first = cap.read()
         if not ok or first is None:
             cap.release()
+            if capture is not None:  # a URL: FFmpeg read its header, then could not seek to the frames
+                raise SourceOpenError(f"cannot decode any frame of video {p}: truncated or corrupt, or an mp4 whose "
+                                      "index is at its end on a server without byte ranges (HTTP Range); download "
+                                      "it and give the file, or serve it from a server that answers Range requests")
             raise SourceOpenError(f"cannot decode any frame of video file {p}: the file is truncated or corrupt")
         self._first_ms = _position_ms(cap)
         fps = cap.get(cv2.CAP_PROP_FPS)

@@ -56,8 +56,8 @@ class LiveSource(_SourceBase):
     def _open_failure_message(self) -> str:
         if isinstance(self.spec, int):
             return f"camera {self.spec} did not open: no such camera or it is busy; check the index (0 is the first camera) and that no other program uses it"
-        return (f"cannot open stream {self.spec} within {self.config.open_timeout_s:g} s: unreachable, wrong path "
-                "or unsupported protocol; check the URL and that the camera/server is up")
+        return (f"cannot open stream {self.spec}: FFmpeg could not open it (waiting at most {self.config.open_timeout_s:g} s): "
+                "unreachable, wrong path or unsupported protocol; check the URL and that the camera/server is up")
 
     def _emit(self, event: str, detail: str) -> None:
         if self._on_event is not None:
