@@ -4,6 +4,7 @@ stream runner resuming after a restart without repeating a frame or a track."""
 import json
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -323,3 +324,143 @@ def test_batching_histograms_of_every_scorer_are_summed_in_caller_order():
     stats = [{"embed": {"callers_histogram": {"1": 5, "2": 3}}}, None,
              {"embed": {"callers_histogram": {"10": 1, "2": 4}}}]
     assert list(merge_histograms(stats).items()) == [("1", 5), ("2", 7), ("10", 1)]  # numeric order, not text
+
+
+# ---------------------------------------------------------------- fleet review (2026-12-07)
+def test_a_stream_removed_from_the_sources_file_ends_in_runs_words():
+    """Its summary said stopped: 'stopped', a word `run --jsonl` never writes; it is run's q/Esc, 'user'."""
+    led = StreamLedger("door", "rtsp://cam/door")
+    led.new_epoch()
+    led.add_records([{"frame": 0, "time": 0.5, "faces": []}, {"frame": 1, "time": 0.25, "faces": []}])
+    led.update({"frames": 2, "seconds": 1.0, "dropped": 0, "stopped": "stopped", "error": None, "tracks": []})
+    assert led.summary()["stopped"] == "user" and led.summary("stopped")["stopped"] == "user"
+    assert led.summary("interrupted")["stopped"] == "interrupted" and led.last_time == 0.5
+
+
+def test_a_live_stream_resumed_after_a_restart_keeps_its_time_growing(monkeypatch, grace):
+    """After a worker restart a live stream's frame numbers went on but its time began at 0 again."""
+    from types import SimpleNamespace
+
+    import rtliveness.fleet.stream as stream_mod
+    import rtliveness.runtime.sources as sources
+    from rtliveness.fleet.stream import DriverStream
+    from rtliveness.types import Frame
+
+    class Camera:  # a live source: time counts from the loop's first frame
+        is_live, fps, dropped = True, 10.0, 0
+
+        def __init__(self, *args, **kwargs):
+            self.frames = [Frame(i, grace, i * 0.1) for i in range(3)]
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def __iter__(self):
+            return iter(self.frames)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(sources, "open_source", Camera)
+    now = [100.0]
+    monkeypatch.setattr(stream_mod, "time", SimpleNamespace(monotonic=lambda: now[0]))  # the driver's clock only
+    stream = DriverStream("rtsp://cam/a", "a", Path("/nonexistent"), write=False)
+    assert stream.resume_time() == 0.0
+    stream.ledger.new_epoch()
+    stream.ledger.add_records([{"frame": 54, "time": 4.79, "faces": []}])
+    stream.last_write_at = 100.0
+    now[0] = 102.5  # the restart took 2.5 s
+    start_time = stream.resume_time()
+    assert start_time == pytest.approx(7.29)
+    r = _runner("rtsp://cam/a", epoch=1, start_frame=55, start_time=start_time).start()
+    r._thread.join(30)
+    got = r.drain()["records"]
+    assert [x["frame"] for x in got] == [55, 56, 57]
+    assert [x["time"] for x in got] == pytest.approx([7.29, 7.39, 7.49])
+
+
+def test_a_refused_start_leaves_no_out_dir_behind(tmp_path, monkeypatch):
+    """A cluster that refused the fleet, and a sources file that is not UTF-8, left an empty --out-dir
+    (the README says a refused option leaves none): the folder is made last, and removed again when
+    Ray refuses; the cluster's address is probed before the weights load."""
+    from rtliveness.fleet.controller import Fleet
+
+    video = write_video(tmp_path / "v.mp4", [np.zeros((48, 64, 3), np.uint8)] * 3)
+    latin = tmp_path / "sources.txt"
+    latin.write_bytes(b"v.mp4\n\xe9t\xe9\n")
+    with pytest.raises(ConfigError, match="not UTF-8|UTF-8"):
+        Fleet(FleetConfig(sources_file=latin, out_dir=tmp_path / "o1", device="cpu")).start()
+    assert not (tmp_path / "o1").exists()
+    loaded = []
+    monkeypatch.setattr("rtliveness.fleet.controller.check_options", lambda config: loaded.append(config))
+    with pytest.raises(ConfigError, match="cannot join the Ray cluster at 127.0.0.1:1"):
+        Fleet(FleetConfig(sources=(str(video),), out_dir=tmp_path / "o2", address="127.0.0.1:1", device="cpu")).start()
+    assert not (tmp_path / "o2").exists() and loaded == []  # refused before the weights were read
+
+    def refused(self, ray):
+        raise ConfigError("cannot join the Ray cluster at auto: no cluster")
+
+    monkeypatch.setattr(Fleet, "_init_ray", refused)
+    with pytest.raises(ConfigError, match="no cluster"):
+        Fleet(FleetConfig(sources=(str(video),), out_dir=tmp_path / "o3", device="cpu")).start()
+    assert not (tmp_path / "o3").exists()
+    (tmp_path / "o4").mkdir()  # a folder the user made is theirs: kept
+    with pytest.raises(ConfigError, match="no cluster"):
+        Fleet(FleetConfig(sources=(str(video),), out_dir=tmp_path / "o4", device="cpu")).start()
+    assert (tmp_path / "o4").is_dir()
+
+
+def test_fleet_json_lists_only_videos_written_and_names_sources_as_given(tmp_path, monkeypatch):
+    """A source that failed to open was listed with a video that was never written; fleet.json
+    named a file source by its absolute path where the summary names it as given."""
+    from rtliveness.fleet.controller import Fleet
+
+    class Worker:
+        class add:
+            @staticmethod
+            def remote(spec):
+                pass
+
+    monkeypatch.chdir(tmp_path)
+    write_video(tmp_path / "v.mp4", [np.zeros((48, 64, 3), np.uint8)] * 3)
+    out = tmp_path / "o"
+    out.mkdir()
+    fleet = Fleet(FleetConfig(sources=("v.mp4",), out_dir=out, device="cpu", save_video=True))
+    fleet.workers, fleet.worker_state = [Worker()], [{"down_since": None}]
+    fleet.add(fleet._absolute("v.mp4"))
+    doc = fleet._write_json()
+    assert doc["sources"]["v"]["videos"] == [] and doc["sources"]["v"]["source"] == "v.mp4"
+    (out / "v.mp4").write_bytes(b"x")  # the worker wrote it
+    assert fleet._write_json()["sources"]["v"]["videos"] == [str((out / "v.mp4").resolve())]
+
+
+SIGNAL_SCRIPT = r"""
+import ctypes, os, signal, sys, time
+from rtliveness.fleet.controller import _ray_shutdown
+
+got = []
+signal.signal(signal.SIGTERM, lambda s, f: got.append(s))
+
+class Ray:  # what Ray's native shutdown does: SIGTERM back to its default action beneath Python
+    @staticmethod
+    def shutdown():
+        ctypes.CDLL(None).signal(int(signal.SIGTERM), ctypes.c_void_p(0))
+
+_ray_shutdown(Ray)
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(0.2)
+print("handled", got)
+"""
+
+
+def test_the_stop_signal_handlers_are_set_again_after_ray_shuts_down():
+    """A second SIGTERM while the fleet finished killed the driver (exit 143, no final line): Ray's
+    shutdown had left SIGTERM at its default action beneath Python's handler."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", SIGNAL_SCRIPT], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "handled [15]", (r.returncode, r.stdout, r.stderr)

@@ -61,11 +61,11 @@ class Fleet:
     def start(self) -> None:
         import ray
 
-        from .actors import ScorerActor, StreamWorker
-
-        # everything a user can get wrong is checked before Ray starts: one line, exit 2 (5: weights)
+        # everything a user can get wrong is checked before Ray starts: one line, exit 2 (5: weights);
+        # the cluster's address first (a few seconds at most, before the weights load)
+        if self.config.address:
+            probe_address(self.config.address)
         check_options(self.config)
-        check_out_dir(self.out_dir)
         specs = list(self.config.sources)
         if self.config.sources_file is not None:
             specs += self._read_sources_file(strict=True) or []
@@ -75,7 +75,24 @@ class Fleet:
             problem = self._clash(spec, names)
             if problem is not None:
                 raise ConfigError(problem)
-        self._init_ray(ray)
+        made = not self.out_dir.exists()
+        check_out_dir(self.out_dir)
+        try:
+            self._init_ray(ray)
+            self._start_actors(ray)
+        except BaseException:  # refused by the cluster (or Ctrl+C meanwhile): no empty --out-dir left behind
+            if made:
+                with contextlib.suppress(OSError):
+                    self.out_dir.rmdir()
+            raise
+        for spec in specs:
+            self.add(spec)
+        self._write_json()
+
+    def _start_actors(self, ray) -> None:
+        """The scorers (the model loaded once each) and the stream workers, every one answering."""
+        from .actors import ScorerActor, StreamWorker
+
         gpus = self.config.scorer_gpus
         if gpus is None:
             gpus = 1.0 if str(self.config.device).startswith("cuda") else 0.0
@@ -109,9 +126,6 @@ class Fleet:
                 raise ConfigError(f"a stream worker failed to start: {remote_cause(exc)}") from None
         self.worker_state = [{"incarnation": i["incarnation"], "node": i["node"], "pid": i["pid"], "restarts": 0,
                               "down_since": None} for i in infos]
-        for spec in specs:
-            self.add(spec)
-        self._write_json()
 
     def _absolute(self, spec: str) -> str:
         """The spec the fleet works with (a file's absolute path), remembering how it was written."""
@@ -141,7 +155,6 @@ class Fleet:
         quiet = {"logging_level": "ERROR", "log_to_driver": False, "include_dashboard": False}
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         if self.config.address:
-            probe_address(self.config.address)
             try:
                 with _native_stderr_quiet():  # Ray's C++ client prints a warning per retry (a wrong token: 20 lines)
                     ray.init(address=self.config.address, logging_level="ERROR", log_to_driver=False)
@@ -233,7 +246,7 @@ class Fleet:
             video = str((self.out_dir / f"{led.name}{suffix}.mp4").resolve())
             stream.videos.append(video)
         spec = StreamSpec(name=led.name, source=stream.spec, epoch=epoch, start_frame=led.last_frame + 1,
-                          track_offset=led.max_track, max_frames=remaining, video_path=video,
+                          start_time=stream.resume_time(), track_offset=led.max_track, max_frames=remaining, video_path=video,
                           give_up_s=self.config.give_up_s)
         stream.worker = worker
         stream.status = "running"
@@ -388,7 +401,7 @@ class Fleet:
                 s.finish()
         result = self._write_json(finished=True, stopped=reason)
         if self._started_ray:
-            ray.shutdown()
+            _ray_shutdown(ray)
         return result
 
     # ------------------------------------------------------------------ fleet.json
@@ -407,7 +420,7 @@ class Fleet:
             led = s.ledger
             seconds = led.seconds()
             sources[name] = {
-                "source": s.spec,
+                "source": s.ledger.source,  # as written, as the summary names it
                 "status": s.status,
                 "frames": led.written,
                 "fps": round(led.written / seconds, 3) if seconds > 0 else 0.0,
@@ -416,7 +429,7 @@ class Fleet:
                 "worker": s.worker,
                 "error": led.epochs[-1].error if led.epochs else None,
                 "jsonl": None if s.jsonl_path is None else str(s.jsonl_path),
-                "videos": list(s.videos),
+                "videos": [v for v in s.videos if os.path.exists(v)],  # a source that never opened wrote none
             }
         doc = {
             "version": __version__,
@@ -459,25 +472,44 @@ def _sigterm_as_interrupt(_signo, _frame):
     raise KeyboardInterrupt
 
 
+#: the stop signals besides Ctrl+C that stop the fleet as Ctrl+C does: a supervisor's stop
+#: (SIGTERM: docker stop, systemd, Kubernetes) and a closed terminal (SIGHUP), as in ``run``
+_OTHER_STOPS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _ray_shutdown(ray) -> None:
+    """``ray.shutdown()``, then the process's signal handlers set again: Ray's native shutdown
+    leaves SIGTERM at its default action beneath Python (which still reports our handler), so a
+    second SIGTERM while the fleet finished killed the driver (exit 143, no final line)."""
+    ray.shutdown()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, *_OTHER_STOPS):
+            handler = signal.getsignal(sig)
+            if handler is not None:
+                with contextlib.suppress(ValueError, OSError):
+                    signal.signal(sig, handler)
+
+
 def _keep_sigterm(owned: bool) -> None:
     """``ray.init`` replaces the driver's SIGTERM handler with its own (exit 15, nothing
     finalised; its native one dumps a stack and aborts): when :func:`run_fleet` ``owned``
     SIGTERM, put its handler back, so SIGTERM stops the fleet like Ctrl+C."""
     if owned:
-        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+        for sig in _OTHER_STOPS:
+            signal.signal(sig, _sigterm_as_interrupt)
 
 
 def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> dict:
     """Run the fleet until every file source has ended (live sources: until Ctrl+C or SIGTERM);
     returns what ``fleet.json`` holds."""
     fleet = Fleet(config, log)
-    previous = signal.getsignal(signal.SIGTERM)
-    if hasattr(signal, "SIGTERM"):
-        try:
-            signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-            fleet.owns_sigterm = True
-        except ValueError:  # not the main thread
-            previous = None
+    previous = {}
+    try:
+        for sig in _OTHER_STOPS:
+            previous[sig] = signal.signal(sig, _sigterm_as_interrupt)
+        fleet.owns_sigterm = bool(previous)
+    except ValueError:  # not the main thread
+        previous = {}
     reason = "interrupted"
     try:
         fleet.start()
@@ -495,8 +527,8 @@ def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> 
         finally:
             for sig, handler in held.items():
                 signal.signal(sig, handler)
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return result
 
 
@@ -507,7 +539,7 @@ def _hold_stop_signals(log: Callable[[str], None]) -> dict:
     if threading.current_thread() is not threading.main_thread():
         return {}
     told = []
-    defaults = {signal.SIGINT: signal.default_int_handler, getattr(signal, "SIGTERM", None): signal.SIG_DFL}
+    defaults = {signal.SIGINT: signal.default_int_handler, **{sig: signal.SIG_DFL for sig in _OTHER_STOPS}}
 
     def note(_signo, _frame) -> None:
         told.append(True)
@@ -531,5 +563,5 @@ def _shutdown(fleet: Fleet, reason: str) -> dict:
     if fleet._started_ray:
         import ray
 
-        ray.shutdown()
+        _ray_shutdown(ray)
     return {"finished": True, "stopped": reason, "sources": {}}

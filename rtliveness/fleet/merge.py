@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 __all__ = ["EpochState", "StreamLedger", "merge_histograms"]
 
 
+#: a worker's or the controller's words for how a stream ended, in run's vocabulary where they
+#: differ: a stream the controller stopped (its line removed from the sources file) ends as run's
+#: q/Esc does, 'user' (run never writes 'stopped')
+RUN_STOPPED = {"stopped": "user"}
+
+
 @dataclass
 class EpochState:
     """The last state a worker reported for one epoch of a stream."""
@@ -29,6 +35,7 @@ class StreamLedger:
         self.epochs: list[EpochState] = []
         self.written = 0  # frame records written to the JSON lines
         self.last_frame = -1  # index of the last frame record written
+        self.last_time: float | None = None  # time of the last frame record written
         self.max_track = 0
         self.restarts = 0
 
@@ -40,6 +47,7 @@ class StreamLedger:
         for r in records:
             self.written += 1
             self.last_frame = max(self.last_frame, int(r["frame"]))
+            self.last_time = float(r["time"]) if self.last_time is None else max(self.last_time, float(r["time"]))
             for f in r.get("faces", ()):
                 self.max_track = max(self.max_track, int(f["track"]))
 
@@ -60,13 +68,14 @@ class StreamLedger:
         last = self.epochs[-1] if self.epochs else EpochState()
         seconds = self.seconds()
         tracks = sorted((t for e in self.epochs for t in e.tracks), key=lambda t: t["track"])
+        how = stopped or last.stopped or "interrupted"
         return {
             "source": self.source,
             "frames": self.written,
             "seconds": round(seconds, 4),
             "fps": round(self.written / seconds, 3) if seconds > 0 else 0.0,
             "dropped": sum(e.dropped for e in self.epochs),
-            "stopped": stopped or last.stopped or "interrupted",
+            "stopped": RUN_STOPPED.get(how, how),
             "error": last.error,
             "tracks": tracks,
         }

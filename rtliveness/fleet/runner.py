@@ -29,6 +29,7 @@ class StreamSpec:
     source: str
     epoch: int = 0
     start_frame: int = 0  # first frame index to process (files: skip before it)
+    start_time: float = 0.0  # live sources: added to every frame's time (it continues across restarts)
     track_offset: int = 0  # added to every track id of this epoch
     max_frames: int | None = None  # frames still to process (None: to the end)
     video_path: str | None = None  # this epoch's annotated video (None: no video)
@@ -83,8 +84,9 @@ class StreamRunner:
                     if self._stop.is_set():
                         stopped = "stopped"
                         break
-                    if live:  # numbers continue across restarts
-                        frame = Frame(frame.index + self.spec.start_frame, frame.image_bgr, frame.timestamp, frame.epoch)
+                    if live:  # numbers and time continue across restarts
+                        frame = Frame(frame.index + self.spec.start_frame, frame.image_bgr,
+                                      frame.timestamp + self.spec.start_time, frame.epoch)
                     elif frame.index < self.spec.start_frame:
                         continue  # written before a restart
                     result = self._shift(pipeline.step(frame))

@@ -3,6 +3,7 @@ their only writer)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from .merge import StreamLedger
@@ -28,11 +29,22 @@ class DriverStream:
         self.status = "starting"  # starting | running | ended | failed | stopped | interrupted
         self.videos: list[str] = []
         self.stop_as: str | None = None  # set when the controller stopped it (removed / Ctrl+C)
+        self.last_write_at: float | None = None  # time.monotonic() of the last records written
 
     def write(self, records: list[dict]) -> None:
         for r in records:
             self._sink.write_obj(r)
         self.ledger.add_records(records)
+        if records:
+            self.last_write_at = time.monotonic()
+
+    def resume_time(self) -> float:
+        """Where a live stream's time goes on after a restart: its last time written plus the time
+        since (at least a millisecond), so time keeps growing with the frame numbers."""
+        if self.ledger.last_time is None:
+            return 0.0
+        since = 0.0 if self.last_write_at is None else time.monotonic() - self.last_write_at
+        return self.ledger.last_time + max(since, 1e-3)
 
     def finish(self) -> None:
         if self._done:
