@@ -32,7 +32,7 @@ def as_timestamp(value) -> float:
     """A frame's time as float seconds (a number; numpy scalars too); anything else, NaN and
     infinities included, is one :class:`FrameError`. The one rule of a timestamp: ``Frame``'s and
     ``LivenessPipeline.step``'s."""
-    if isinstance(value, (bool, str, bytes)):  # float("4") would take a string
+    if isinstance(value, (bool, str, bytes, bytearray, memoryview)):  # float("4") would take a string
         raise FrameError(f"timestamp must be a number of seconds, got {value!r}")
     try:
         ts = float(value)
@@ -52,9 +52,12 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise FrameError(f"frame must be a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
-        hint = ("scale floats in [0, 1] first: np.clip(frame * 255, 0, 255).astype(np.uint8)" if image.dtype.kind == "f"
-                else "convert with np.clip(frame, 0, 255).astype(np.uint8)" if image.dtype.kind in "iu"
-                else "give a uint8 gray, BGR or BGRA image")
+        if image.dtype.kind == "f" and image.size and image.max() <= 1.0:  # pixels in [0, 1]
+            hint = "scale floats in [0, 1] first: np.clip(frame * 255, 0, 255).astype(np.uint8)"
+        elif image.dtype.kind in "iuf":
+            hint = "convert with np.clip(frame, 0, 255).astype(np.uint8)"
+        else:
+            hint = "give a uint8 gray, BGR or BGRA image"
         raise FrameError(f"frame must be uint8, got dtype {image.dtype}; {hint}")
     if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
         gray = image.reshape(image.shape[0], image.shape[1])

@@ -221,7 +221,7 @@ def test_a_second_stop_signal_while_the_fleet_finishes_is_noted_not_obeyed():
 
     said = []
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    held = _hold_stop_signals(said.append)
+    held = _hold_stop_signals(said.append, (signal.SIGTERM,))
     try:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # delivered here, to the main thread: no KeyboardInterrupt, no exit
@@ -433,7 +433,9 @@ def test_fleet_json_lists_only_videos_written_and_names_sources_as_given(tmp_pat
     fleet.add(fleet._absolute("v.mp4"))
     doc = fleet._write_json()
     assert doc["sources"]["v"]["videos"] == [] and doc["sources"]["v"]["source"] == "v.mp4"
-    (out / "v.mp4").write_bytes(b"x")  # the worker wrote it
+    # the worker reports its first frame (it wrote the video on its own node: the driver may not see the file)
+    fleet.streams["v"].ledger.update({"frames": 1, "seconds": 0.1, "dropped": 0, "stopped": None, "error": None,
+                                      "tracks": []})
     assert fleet._write_json()["sources"]["v"]["videos"] == [str((out / "v.mp4").resolve())]
 
 
@@ -464,3 +466,51 @@ def test_the_stop_signal_handlers_are_set_again_after_ray_shuts_down():
 
     r = subprocess.run([sys.executable, "-c", SIGNAL_SCRIPT], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "handled [15]", (r.returncode, r.stdout, r.stderr)
+
+
+def test_a_fleet_refused_while_its_workers_start_ends_in_its_own_line(tmp_path, monkeypatch):
+    """A worker that failed to start (or Ctrl+C meanwhile) after the actors existed: run_fleet then
+    finished the fleet, writing fleet.json into the --out-dir start() had removed, and the user
+    got 'No such file or directory' instead of the reason."""
+    from rtliveness.fleet import controller
+    from rtliveness.fleet.controller import Fleet, run_fleet
+
+    video = write_video(tmp_path / "v.mp4", [np.zeros((48, 64, 3), np.uint8)] * 3)
+    monkeypatch.setattr(controller, "check_options", lambda config: None)
+    monkeypatch.setattr(Fleet, "_init_ray", lambda self, ray: None)
+
+    def workers_fail(self, ray):
+        self.scorers, self.workers = [object()], [object()]
+        raise ConfigError("a stream worker failed to start: boom")
+
+    monkeypatch.setattr(Fleet, "_start_actors", workers_fail)
+    with pytest.raises(ConfigError, match="^a stream worker failed to start: boom$"):
+        run_fleet(FleetConfig(sources=(str(video),), out_dir=tmp_path / "o", device="cpu"), log=lambda line: None)
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_fleet_leaves_an_ignored_hangup_ignored(tmp_path, monkeypatch):
+    """`nohup rtliveness fleet ...` ignores SIGHUP: the fleet took it over, so logging out stopped a
+    fleet started to outlive the terminal. It takes only stop signals still at their default action."""
+    import signal
+
+    from rtliveness.fleet import controller
+    from rtliveness.fleet.controller import Fleet, run_fleet
+
+    seen = {}
+
+    def start(self):
+        seen["hup"], seen["term"] = signal.getsignal(signal.SIGHUP), signal.getsignal(signal.SIGTERM)
+        seen["owned"] = self.owned_signals
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Fleet, "start", start)
+    monkeypatch.setattr(controller, "_shutdown", lambda fleet, reason: {"stopped": reason})
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        assert run_fleet(FleetConfig(sources=("a.mp4",), out_dir=tmp_path / "o", device="cpu"),
+                         log=lambda line: None) == {"stopped": "interrupted"}
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert seen == {"hup": signal.SIG_IGN, "term": controller._sigterm_as_interrupt, "owned": (signal.SIGTERM,)}

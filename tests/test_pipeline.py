@@ -129,15 +129,17 @@ def test_bad_frames_raise_typed_error(bad):
         p.step(bad)
 
 
-@pytest.mark.parametrize("dtype,advice", [
-    # floats are 0..1 pixels more often than not: the old advice (clip, cast) gave a black frame
-    (np.float32, "frame must be uint8, got dtype float32; scale floats in [0, 1] first: np.clip(frame * 255, 0, 255).astype(np.uint8)"),
-    (np.uint16, "frame must be uint8, got dtype uint16; convert with np.clip(frame, 0, 255).astype(np.uint8)"),
-    (bool, "frame must be uint8, got dtype bool; give a uint8 gray, BGR or BGRA image")])
-def test_a_frame_of_another_dtype_gets_advice_that_fits_it(dtype, advice):
+@pytest.mark.parametrize("dtype,value,advice", [
+    # pixels in [0, 1]: the old advice (clip, cast) gave a black frame
+    (np.float32, 0.5, "frame must be uint8, got dtype float32; scale floats in [0, 1] first: np.clip(frame * 255, 0, 255).astype(np.uint8)"),
+    # pixels in [0, 255] after cv2 float maths: scaling them by 255 would give a white frame
+    (np.float64, 128.0, "frame must be uint8, got dtype float64; convert with np.clip(frame, 0, 255).astype(np.uint8)"),
+    (np.uint16, 300, "frame must be uint8, got dtype uint16; convert with np.clip(frame, 0, 255).astype(np.uint8)"),
+    (bool, True, "frame must be uint8, got dtype bool; give a uint8 gray, BGR or BGRA image")])
+def test_a_frame_of_another_dtype_gets_advice_that_fits_it(dtype, value, advice):
     p = fake_pipeline(FakeDetector([()]), FakeScorer())
     with pytest.raises(FrameError) as err:
-        p.step(np.zeros((40, 50, 3), dtype))
+        p.step(np.full((40, 50, 3), value, dtype))
     assert str(err.value) == advice
 
 
@@ -179,7 +181,7 @@ def test_closed_pipeline_refuses_work(tiny_weights, grace):
     assert isinstance(e.value, RuntimeError)  # what it raised before the typed error
 
 
-@pytest.mark.parametrize("ts", [float("nan"), float("inf"), "abc", [1.0], "2.5", b"2.5"])
+@pytest.mark.parametrize("ts", [float("nan"), float("inf"), "abc", [1.0], "2.5", b"2.5", bytearray(b"2.5")])
 def test_bad_timestamp_raises_typed_error(ts):
     """Not a finite number: a FrameError (README). A numeric string used to pass as a number."""
     p = fake_pipeline(FakeDetector([(B(1, 1, 20),)]), FakeScorer())

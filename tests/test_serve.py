@@ -152,7 +152,9 @@ def test_websocket_answers_every_message_in_order(client):
 
 def test_a_stream_slot_is_free_as_soon_as_its_client_has_left():
     """The slot used to be held until the frames still in hand were processed and the pipeline
-    closed: a kiosk page reloaded at once with --max-streams 1 got close code 1013."""
+    closed: a kiosk page reloaded at once with --max-streams 1 got close code 1013. The frames the
+    client left waiting are discarded, not processed for nobody (else clients that send a few
+    frames and leave would pile up work beyond --max-streams)."""
     from fastapi.testclient import TestClient
 
     from rtliveness.serve.app import create_app
@@ -161,12 +163,14 @@ def test_a_stream_slot_is_free_as_soon_as_its_client_has_left():
 
     engine = Engine(ServeConfig(max_streams=1))
     make, started, finish, done = engine.pipeline, threading.Event(), threading.Event(), threading.Event()
+    steps = []
 
     def slow_pipeline():
         p = make()
         step = p.step
 
         def held_step(frame):  # the first frame is still being processed when the client leaves
+            steps.append(frame.index)
             started.set()
             finish.wait(30)
             try:
@@ -187,6 +191,9 @@ def test_a_stream_slot_is_free_as_soon_as_its_client_has_left():
             with c.websocket_connect("/v1/stream") as ws:
                 ws.send_bytes(frame)
                 assert started.wait(30)
+                ws.send_bytes(frame)  # these two wait while the first is in hand
+                ws.send_bytes(frame)
+                time.sleep(0.2)
                 ws.close()
                 deadline = time.monotonic() + 10
                 while active() and time.monotonic() < deadline:
@@ -195,6 +202,23 @@ def test_a_stream_slot_is_free_as_soon_as_its_client_has_left():
         finally:
             finish.set()
             assert done.wait(30)  # the frame in hand is finished before the app shuts down
+    assert steps == [0]
+
+
+def test_frames_waiting_when_the_client_leaves_are_discarded():
+    import asyncio
+
+    from rtliveness.serve.stream import Item, PendingFrames
+
+    async def scenario():
+        q = PendingFrames(2)
+        q.put(Item("frame", 0, 0.0, b"a"))
+        q.put(Item("frame", 1, 0.1, b"b"))
+        q.discard()
+        q.put(Item("frame", 2, 0.2, b"c"))  # closed: nothing more is taken
+        return await q.get()
+
+    assert asyncio.run(scenario()) is None
 
 
 def test_websocket_connections_have_their_own_tracks(client):

@@ -631,11 +631,13 @@ LIVE_CLIP = Path(__file__).resolve().parents[1] / "examples" / "live_webcam.mov"
 def test_media_time_follows_the_container_and_falls_back_one_frame_on():
     from rtliveness.runtime.sources.files import media_time
 
-    assert media_time(500.0, 500.0, None, 25.0) == 0.0  # the first frame: 0, whatever its own time
-    assert media_time(540.0, 500.0, 0.0, 25.0) == pytest.approx(0.04)
-    assert media_time(1700.0, 500.0, 0.04, 25.0) == pytest.approx(1.2)  # a long frame (variable rate)
-    for bad in (float("nan"), 500.0, 520.0):  # none, not after the previous one: one frame on
-        assert media_time(bad, 500.0, 0.04, 25.0) == pytest.approx(0.08)
+    assert media_time(0.0, None, 25.0) == 0.0
+    assert media_time(480.0, None, 25.0) == pytest.approx(0.48)  # a first frame after a damaged start
+    assert media_time(float("nan"), None, 25.0) == media_time(-40.0, None, 25.0) == 0.0
+    assert media_time(40.0, 0.0, 25.0) == pytest.approx(0.04)
+    assert media_time(1200.0, 0.04, 25.0) == pytest.approx(1.2)  # a long frame (variable rate)
+    for bad in (float("nan"), 40.0, 20.0):  # none, or not after the previous one: one frame on
+        assert media_time(bad, 0.04, 25.0) == pytest.approx(0.08)
 
 
 def _two_rate_mp4(path: Path, frames: list[np.ndarray]) -> Path:
@@ -688,15 +690,29 @@ def test_a_variable_frame_rate_file_gets_its_media_time(tmp_path, grace):
     assert times == pytest.approx([i * 0.04 for i in range(10)] + [0.4 + i * 0.12 for i in range(10)])
 
 
+def _damaged_copy(path: Path, out: Path, where: float, size: int = 20000) -> Path:
+    """``path`` (an mp4/mov) with ``size`` bytes of noise at fraction ``where`` of its frame data
+    (its 'mdat' box, found by walking the top-level boxes)."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    at = 0
+    while True:
+        box, kind = struct.unpack(">I4s", data[at:at + 8])
+        if kind == b"mdat":
+            break
+        at += box
+    start = at + 8 + int((box - 8) * where)
+    data[start:start + size] = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes()
+    out.write_bytes(bytes(data))
+    return out
+
+
 def test_a_damaged_stretch_mid_file_is_skipped_and_the_frames_after_it_kept(tmp_path):
     """20 KB of garbage at 40 % of a phone-style H.264 file: one read fails, the next frames decode.
     The source stopped at the first failed read (44 of 100 frames, 'stopped: end'); now it reads on
     and counts the stretch, and the frames after it keep their media time."""
-    data = bytearray(LIVE_CLIP.read_bytes())
-    at = 36 + int(720420 * 0.40)
-    data[at:at + 20000] = np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()
-    damaged = tmp_path / "damaged.mov"
-    damaged.write_bytes(bytes(data))
+    damaged = _damaged_copy(LIVE_CLIP, tmp_path / "damaged.mov", 0.40)
     src = FileSource(damaged)
     try:
         frames = list(src)
@@ -714,3 +730,16 @@ def test_a_damaged_stretch_mid_file_is_skipped_and_the_frames_after_it_kept(tmp_
     assert (f"rtliveness: warning: {damaged} has damaged data: 1 stretch of it could not be decoded and was skipped"
             in r.output)
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 100  # 99 frames and the summary
+
+
+def test_a_file_damaged_at_its_start_is_read_from_its_first_good_frame(tmp_path):
+    """The same damage at the very start of the frame data was 'cannot decode any frame ... truncated
+    or corrupt' while the frames after it decode: the first read gets the same second chances, and
+    the first frame's time shows what was skipped."""
+    src = FileSource(_damaged_copy(LIVE_CLIP, tmp_path / "damaged_start.mov", 0.0, 3000))
+    try:
+        frames = list(src)
+    finally:
+        src.close()
+    assert src.gaps == 1 and 50 < len(frames) < 100 and [f.index for f in frames] == list(range(len(frames)))
+    assert frames[0].timestamp > 0.04 and np.all(np.diff([f.timestamp for f in frames]) > 0)

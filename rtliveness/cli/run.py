@@ -69,11 +69,13 @@ def run(
                                     progress=stderr_if_tty())
     typer.echo(format_summary(report), err=True)
     declared = getattr(src, "frame_count", None) if kind == "file" else None
-    gaps = getattr(src, "gaps", 0)
+    gaps = getattr(src, "gaps", 0) if report.stopped == "end" else 0
     if gaps:
-        typer.echo(f"rtliveness: warning: {source} has damaged data: {gaps} stretch{'es' if gaps > 1 else ''} of it "
-                   "could not be decoded and {} skipped (the frames after {} were scored; their time is their "
-                   "media time)".format("were" if gaps > 1 else "was", "them" if gaps > 1 else "it"), err=True)
+        stretches, were, it = ("stretches", "were", "them") if gaps > 1 else ("stretch", "was", "it")
+        of = f" ({report.frames} of the {declared} frames it declares decoded)" if declared else ""
+        typer.echo(f"rtliveness: warning: {source} has damaged data: {gaps} {stretches} of it could not be decoded "
+                   f"and {were} skipped{of}; the frames after {it} were scored, and their time is their media time",
+                   err=True)
     elif report.stopped == "end" and declared and report.frames < 0.9 * declared - 5:
         typer.echo(f"rtliveness: warning: {report.frames} of the {declared} frames {source} declares could be decoded; "
                    "the file may be truncated (was its recording finished?)", err=True)

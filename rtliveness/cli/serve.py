@@ -49,7 +49,10 @@ def serve(
         from ..serve.app import create_app
 
         app = create_app(config)  # the model loads before the port answers: a TCP probe means ready
-        sock.listen(128)
+        try:
+            sock.listen(128)
+        except OSError as exc:  # another process bound the port with SO_REUSEADDR meanwhile and listened first
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port or --host") from None
         _run(app, sock, config)
     finally:
         sock.close()

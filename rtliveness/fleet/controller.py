@@ -51,7 +51,7 @@ class Fleet:
         self.worker_state: list[dict] = []
         self.scorers: list = []
         self._started_ray = False
-        self.owns_sigterm = False  # run_fleet turned SIGTERM into KeyboardInterrupt (main thread)
+        self.owned_signals: tuple = ()  # SIGTERM / SIGHUP that run_fleet turned into KeyboardInterrupt
         self._sources_mtime: float | None = None
         self._file_specs: list[str] = []  # the sources file's lines as last read
         self._t0 = time.time()
@@ -81,6 +81,8 @@ class Fleet:
             self._init_ray(ray)
             self._start_actors(ray)
         except BaseException:  # refused by the cluster (or Ctrl+C meanwhile): no empty --out-dir left behind
+            # nothing to finish: run_fleet shuts Ray down instead of writing fleet.json in a removed folder
+            self.workers, self.worker_state, self.scorers = [], [], []
             if made:
                 with contextlib.suppress(OSError):
                     self.out_dir.rmdir()
@@ -169,12 +171,12 @@ class Fleet:
                                       "pip install 'ray[client]'; or give the cluster's HOST:PORT") from None
                 raise ConfigError(f"cannot join the Ray cluster at {self.config.address}: {cause}; "
                                   "start it with 'ray start --head' or omit --address") from None
-            _keep_sigterm(self.owns_sigterm)
+            _keep_sigterm(self.owned_signals)
             return
         need = self.config.workers * self.config.worker_cpus + self.config.scorers * self.config.scorer_cpus
         self._started_ray = True  # before: an interrupt inside ray.init still shuts down what it started
         ray.init(num_cpus=max(os.cpu_count() or 1, int(math.ceil(need))), **quiet)
-        _keep_sigterm(self.owns_sigterm)
+        _keep_sigterm(self.owned_signals)
 
     # ------------------------------------------------------------------ streams
     def add(self, spec: str) -> None:
@@ -244,7 +246,7 @@ class Fleet:
         if self.config.save_video:
             suffix = "" if epoch == 0 else f".epoch{epoch}"
             video = str((self.out_dir / f"{led.name}{suffix}.mp4").resolve())
-            stream.videos.append(video)
+            stream.videos.append((epoch, video))
         spec = StreamSpec(name=led.name, source=stream.spec, epoch=epoch, start_frame=led.last_frame + 1,
                           start_time=stream.resume_time(), track_offset=led.max_track, max_frames=remaining, video_path=video,
                           give_up_s=self.config.give_up_s)
@@ -429,7 +431,7 @@ class Fleet:
                 "worker": s.worker,
                 "error": led.epochs[-1].error if led.epochs else None,
                 "jsonl": None if s.jsonl_path is None else str(s.jsonl_path),
-                "videos": [v for v in s.videos if os.path.exists(v)],  # a source that never opened wrote none
+                "videos": s.videos_written(),
             }
         doc = {
             "version": __version__,
@@ -472,8 +474,9 @@ def _sigterm_as_interrupt(_signo, _frame):
     raise KeyboardInterrupt
 
 
-#: the stop signals besides Ctrl+C that stop the fleet as Ctrl+C does: a supervisor's stop
-#: (SIGTERM: docker stop, systemd, Kubernetes) and a closed terminal (SIGHUP), as in ``run``
+#: the stop signals besides Ctrl+C that stop the fleet as Ctrl+C does where they still have their
+#: default action, as in ``run``: a supervisor's stop (SIGTERM: docker stop, systemd, Kubernetes)
+#: and a closed terminal (SIGHUP; ``nohup`` ignores it, and the fleet then leaves it ignored)
 _OTHER_STOPS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
@@ -490,26 +493,24 @@ def _ray_shutdown(ray) -> None:
                     signal.signal(sig, handler)
 
 
-def _keep_sigterm(owned: bool) -> None:
+def _keep_sigterm(owned: tuple) -> None:
     """``ray.init`` replaces the driver's SIGTERM handler with its own (exit 15, nothing
-    finalised; its native one dumps a stack and aborts): when :func:`run_fleet` ``owned``
-    SIGTERM, put its handler back, so SIGTERM stops the fleet like Ctrl+C."""
-    if owned:
-        for sig in _OTHER_STOPS:
-            signal.signal(sig, _sigterm_as_interrupt)
+    finalised; its native one dumps a stack and aborts): put back the handler of the signals
+    :func:`run_fleet` ``owned``, so they stop the fleet like Ctrl+C."""
+    for sig in owned:
+        signal.signal(sig, _sigterm_as_interrupt)
 
 
 def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> dict:
-    """Run the fleet until every file source has ended (live sources: until Ctrl+C or SIGTERM);
-    returns what ``fleet.json`` holds."""
+    """Run the fleet until every file source has ended (live sources: until Ctrl+C, SIGTERM or
+    SIGHUP); returns what ``fleet.json`` holds."""
     fleet = Fleet(config, log)
     previous = {}
-    try:
+    if threading.current_thread() is threading.main_thread():
         for sig in _OTHER_STOPS:
-            previous[sig] = signal.signal(sig, _sigterm_as_interrupt)
-        fleet.owns_sigterm = bool(previous)
-    except ValueError:  # not the main thread
-        previous = {}
+            if signal.getsignal(sig) is signal.SIG_DFL:  # a host's handler, or nohup's SIG_IGN, is left alone
+                previous[sig] = signal.signal(sig, _sigterm_as_interrupt)
+    fleet.owned_signals = tuple(previous)
     reason = "interrupted"
     try:
         fleet.start()
@@ -521,7 +522,7 @@ def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> 
     except KeyboardInterrupt:
         reason = "interrupted"
     finally:
-        held = _hold_stop_signals(fleet.log)  # a second Ctrl+C / SIGTERM must not cut the summaries short
+        held = _hold_stop_signals(fleet.log, fleet.owned_signals)  # a second stop must not cut the summaries short
         try:
             result = fleet.finish(reason) if fleet.workers or fleet.streams else _shutdown(fleet, reason)
         finally:
@@ -532,14 +533,15 @@ def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> 
     return result
 
 
-def _hold_stop_signals(log: Callable[[str], None]) -> dict:
+def _hold_stop_signals(log: Callable[[str], None], others: tuple) -> dict:
     """While the fleet finishes (every summary line, ``fleet.json``, Ray's shutdown; bounded by
-    ``finish``'s timeout), SIGINT and SIGTERM are noted, not obeyed: a second Ctrl+C used to lose
-    every output. Main thread only; returns the handlers to put back."""
+    ``finish``'s timeout), SIGINT and ``others`` (the stop signals the fleet owns: SIGTERM,
+    SIGHUP) are noted, not obeyed: a second Ctrl+C used to lose every output. Main thread only;
+    returns the handlers to put back."""
     if threading.current_thread() is not threading.main_thread():
         return {}
     told = []
-    defaults = {signal.SIGINT: signal.default_int_handler, **{sig: signal.SIG_DFL for sig in _OTHER_STOPS}}
+    defaults = {signal.SIGINT: signal.default_int_handler, **{sig: signal.SIG_DFL for sig in others}}
 
     def note(_signo, _frame) -> None:
         told.append(True)

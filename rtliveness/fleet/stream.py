@@ -27,9 +27,15 @@ class DriverStream:
         self._done = False
         self.worker: int | None = None
         self.status = "starting"  # starting | running | ended | failed | stopped | interrupted
-        self.videos: list[str] = []
+        self.videos: list[tuple[int, str]] = []  # (epoch, path): each epoch's annotated video, if asked for
         self.stop_as: str | None = None  # set when the controller stopped it (removed / Ctrl+C)
         self.last_write_at: float | None = None  # time.monotonic() of the last records written
+
+    def videos_written(self) -> list[str]:
+        """The videos of the epochs that processed a frame (a worker opens its video writer at the
+        first frame, on its own node: a source that never opened has none)."""
+        epochs = self.ledger.epochs
+        return [path for epoch, path in self.videos if epoch < len(epochs) and epochs[epoch].frames > 0]
 
     def write(self, records: list[dict]) -> None:
         for r in records:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
-
 from ..config import check_max_frames
 from ..errors import ConfigError
 from ..types import FrameResult, TrackSummary

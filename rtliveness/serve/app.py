@@ -310,8 +310,8 @@ async def _receive_upload(request: Request, limit: int) -> tuple[Path, str]:
 
 async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, client_gone: Callable[[], None]) -> None:
     """Receive frames and answer each with one record, in order, until the client leaves.
-    ``client_gone`` is called as soon as it has (its slot is free for the next client while the
-    frames still in hand are finished and the pipeline is closed)."""
+    ``client_gone`` is called as soon as it has: its waiting frames are discarded and its slot is
+    free for the next client while the one frame in hand is finished and the pipeline closed."""
     pending = PendingFrames(config.max_pending)
     pipeline = await run_in_threadpool(engine.pipeline)
     limit = config.max_upload_bytes
@@ -338,6 +338,7 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, clie
                     await ws.close(code=WS_GOING_AWAY, reason=f"no frame for {config.idle_timeout_s:g} s (--idle-timeout)")
                     return
                 if msg["type"] == "websocket.disconnect":
+                    pending.discard()
                     client_gone()
                     return
                 now = time.monotonic()
@@ -355,6 +356,7 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, clie
                                                         f"(JPEG or PNG bytes), got {len(text or '')} characters of text"))
                 index += 1
         except WebSocketDisconnect:
+            pending.discard()
             client_gone()
             return
         finally:

@@ -138,6 +138,13 @@ class PendingFrames:
         self._event.set()
         self._room.set()
 
+    def discard(self) -> None:
+        """Close and forget what waits: the client has left, nobody reads those answers (its slot is
+        free at once, so the frames it left must not be processed on its behalf)."""
+        self._items.clear()
+        self._frames = 0
+        self.close()
+
     async def get(self) -> Item | None:
         while not self._items:
             if self._closed:

@@ -39,7 +39,6 @@ def check_file(p: Path, what: str = "video file") -> None:
         raise SourceOpenError(f"cannot read {p}: {e.strerror or e}; check the file") from None
 
 
-
 _END = object()
 #: failed reads in a row a local video file may have (a damaged stretch mid-file) before its end is assumed
 MAX_BAD_READS = 25
@@ -53,17 +52,20 @@ def _position_ms(cap: "cv2.VideoCapture") -> float:
         return float("nan")
 
 
-def media_time(position_ms: float, first_ms: float, previous: float | None, fps: float) -> float:
-    """A file frame's ``time``: its presentation time from the first frame's (variable frame rate
-    phone recordings, frames skipped over damaged data), in seconds; where the container gives
-    no usable time (missing, or not after the previous frame's), the previous time plus one
-    frame at ``fps``. ``previous`` is ``None`` for the first frame (time 0)."""
+def media_time(position_ms: float, previous: float | None, fps: float) -> float:
+    """A file frame's ``time``: its presentation time in seconds (variable frame rate phone
+    recordings; frames skipped over damaged data, a damaged start included, show as a gap);
+    where the container gives no usable time (missing, negative, or not after the previous
+    frame's), the previous time plus one frame at ``fps`` (0 for the first frame): time never
+    goes backwards. ``previous`` is ``None`` for the first frame."""
+    t = position_ms / 1000.0
     if previous is None:
-        return 0.0
-    t = (position_ms - first_ms) / 1000.0
+        return t if math.isfinite(t) and t >= 0.0 else 0.0
     if math.isfinite(t) and t > previous:
         return t
     return previous + 1.0 / fps
+
+
 #: the FOURCC OpenCV reports for FFmpeg's text-art codec (its "tty" demuxer, chosen by a text file's suffix)
 _TEXT_ART = int.from_bytes(b"ansi", "little")
 
@@ -87,31 +89,30 @@ class FileSource(_SourceBase):
             cap.release()
             raise SourceOpenError(f"not a video: {p} is a text file (FFmpeg would draw its characters as frames); "
                                   "give a video or photo file")
-        ok, first = cap.read()
-        if not ok or first is None:
+        self._cap = cap
+        # a local file's damaged stretch (a bad block, a lost packet) fails a few reads and the frames
+        # after it decode again; over a network a failed read is the end (a retry may wait for a timeout)
+        self._bad_reads_allowed = MAX_BAD_READS if capture is None else 0
+        self.gaps = 0  # damaged stretches skipped (frames after them were decoded)
+        self._stop = threading.Event()
+        self.decode_seconds = 0.0
+        self._first = self._next()  # (image, position in ms): past a damaged start too
+        if self._first is None:
             cap.release()
             if capture is not None:  # a URL: FFmpeg read its header, then could not seek to the frames
                 raise SourceOpenError(f"cannot decode any frame of video {p}: truncated or corrupt, or an mp4 whose "
                                       "index is at its end on a server without byte ranges (HTTP Range); download "
                                       "it and give the file, or serve it from a server that answers Range requests")
             raise SourceOpenError(f"cannot decode any frame of video file {p}: the file is truncated or corrupt")
-        self._first_ms = _position_ms(cap)
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = sane_fps(fps) or DEFAULT_FPS
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = n if n > 0 else None
+        first = self._first[0]
         self.size = (int(first.shape[1]), int(first.shape[0]))
-        self._cap = cap
-        self._first: tuple | None = (first, self._first_ms)
-        # a local file's damaged stretch (a bad block, a lost packet) fails a few reads and the frames
-        # after it decode again; over a network a failed read is the end (a retry may wait for a timeout)
-        self._bad_reads_allowed = MAX_BAD_READS if capture is None else 0
-        self.gaps = 0  # damaged stretches skipped (frames after them were decoded)
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
-        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-        self.decode_seconds = 0.0
 
     def _put(self, item) -> bool:
         while not self._stop.is_set():
@@ -187,7 +188,7 @@ class FileSource(_SourceBase):
             if item is _END:
                 break
             image, position_ms = item
-            t = media_time(position_ms, self._first_ms, t if i else None, self.fps)
+            t = media_time(position_ms, t if i else None, self.fps)
             yield Frame(i, image, t)
             i += 1
         if self._error is not None:
