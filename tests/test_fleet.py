@@ -195,7 +195,10 @@ def test_cluster_survives_a_killed_worker_and_a_removed_node(tmp_path, rtsp_serv
         assert doc["sources"][name]["status"] == "ended"
     records, summary = jsonl(out / f"{rtsp.ledger.name}.jsonl")
     frames = [x["frame"] for x in records]
-    assert frames == sorted(set(frames)) and summary["stopped"] == "stopped"
+    # removed from the sources file: run's 'user' (the fleet wrote 'stopped', a word run never writes)
+    assert frames == sorted(set(frames)) and summary["stopped"] == "user"
+    times = [x["time"] for x in records]  # through the restarts too (it began at 0 again after each)
+    assert all(b > a for a, b in zip(times, times[1:])), times
     assert doc["sources"][rtsp.ledger.name]["restarts"] >= 1 and doc["sources"][rtsp.ledger.name]["status"] == "stopped"
     tracks = [t["track"] for t in summary["tracks"]]
     assert len(tracks) == len(set(tracks)) >= 1
