@@ -506,11 +506,14 @@ def test_the_fleet_leaves_an_ignored_hangup_ignored(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Fleet, "start", start)
     monkeypatch.setattr(controller, "_shutdown", lambda fleet, reason: {"stopped": reason})
-    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # as under nohup; SIGTERM at its default action (an earlier test's ray.init may have left Ray's own)
+    before = {signal.SIGHUP: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+              signal.SIGTERM: signal.signal(signal.SIGTERM, signal.SIG_DFL)}
     try:
         assert run_fleet(FleetConfig(sources=("a.mp4",), out_dir=tmp_path / "o", device="cpu"),
                          log=lambda line: None) == {"stopped": "interrupted"}
-        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
-        signal.signal(signal.SIGHUP, before)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
     assert seen == {"hup": signal.SIG_IGN, "term": controller._sigterm_as_interrupt, "owned": (signal.SIGTERM,)}
