@@ -270,6 +270,10 @@ class TrackerConfig:
                f"max_missed must be an integer >= 0, got {self.max_missed!r}")
 
 
+#: the longest open / read timeout of a live source (a day): socket and FFmpeg timeouts are finite
+MAX_TIMEOUT_S = 86400.0
+
+
 @dataclass(frozen=True)
 class StreamConfig:
     """Live-source behaviour: open timeout, reconnect backoff and when to give up."""
@@ -283,8 +287,9 @@ class StreamConfig:
 
     def __post_init__(self) -> None:
         check_field_types(self)
-        _check(self.open_timeout_s > 0, f"open_timeout_s must be > 0, got {self.open_timeout_s!r}")
-        _check(self.read_timeout_s > 0, f"read_timeout_s must be > 0, got {self.read_timeout_s!r}")
+        for name in ("open_timeout_s", "read_timeout_s"):  # a socket timeout: finite (inf overflowed, late)
+            value = getattr(self, name)
+            _check(0 < value <= MAX_TIMEOUT_S, f"{name} must be > 0 and at most {MAX_TIMEOUT_S:g} seconds, got {value!r}")
         _check(0 < self.backoff_initial_s <= self.backoff_max_s,
                f"need 0 < backoff_initial_s <= backoff_max_s, got {self.backoff_initial_s!r}, {self.backoff_max_s!r}")
         _check(self.give_up_s >= 0, f"--give-up (give_up_s) must be >= 0 seconds (inf: never give up), got {self.give_up_s!r}")

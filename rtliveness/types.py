@@ -192,6 +192,8 @@ class FrameResult:
     timestamp: float
     faces: tuple[Verdict, ...] = field(default_factory=tuple)
     detected: bool = True
+    #: the previous frame's verdicts given again (identical pixels): no new window was scored
+    repeated: bool = False
 
     def to_json(self) -> dict:
         return {

@@ -142,3 +142,34 @@ def test_one_rule_at_the_threshold_everywhere():
     assert res[-1].faces[0].p_spoof == 0.8 and res[-1].faces[0].label == "spoof"
     assert p.track_summaries()[0].label == "spoof"
     assert bpcer([0.8], ["real"], 0.8) == 1.0  # a bona fide at the threshold counts as an attack
+
+
+def test_a_verdict_repeated_on_identical_frames_is_not_a_new_window():
+    """A frozen camera re-sending its picture, or a photo given again: the pipeline repeats the
+    last verdict without scoring a window, and decide() counted every repeat: 5 'windows' from one
+    (the Grace Hopper photo as copies decided 'live' with windows=5 while its track had 1 window)."""
+    image = np.full((60, 80, 3), 40, np.uint8)
+
+    def pipeline():
+        return fake_pipeline(FakeDetector([(FaceBox(5, 5, 40, 40),)]), FakeScorer(), repeat_identical=True)
+
+    p = pipeline()
+    d = decide(p, ArraySource([image.copy() for _ in range(20)]), timeout_s=5, windows=5)
+    assert d.label == "undecided" and d.frames == 20
+    assert p.track_summaries()[0].windows == 1
+    d = decide(pipeline(), ArraySource([image.copy() for _ in range(20)]), timeout_s=5, windows=1)
+    assert (d.label, d.frames, d.windows) == ("live", 5, 1)  # a photo's one window, as the README says
+
+
+@pytest.mark.parametrize("kw,words", [
+    ({"timeout_s": float("nan")}, "timeout_s must be a finite number of seconds >= 0, got nan"),  # it never timed out
+    ({"timeout_s": "2"}, "timeout_s must be a finite number of seconds >= 0, got '2'"),
+    ({"timeout_s": -1}, "timeout_s must be a finite number of seconds >= 0, got -1"),
+    ({"windows": 2.5}, "windows must be an integer >= 1, got 2.5"),
+    ({"windows": None}, "windows must be an integer >= 1, got None"),
+    ({"margin": "x"}, "margin must be a number in [0, 0.5), got 'x'")])
+def test_decide_refuses_bad_arguments_in_one_line(kw, words):
+    p = fake_pipeline(FakeDetector([()]), FakeScorer())
+    with pytest.raises(ConfigError) as err:
+        decide(p, ArraySource([np.zeros((60, 80, 3), np.uint8)]), **kw)
+    assert str(err.value) == words

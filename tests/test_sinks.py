@@ -102,7 +102,9 @@ def test_stop_requested_by_a_sink_ends_the_run_as_user():
     stop, mem = StopAt3(), MemorySink()
     pipe = fake_pipeline(FakeDetector([()]), FakeScorer())
     report = process_source(pipe, ArraySource([np.zeros((30, 40, 3), np.uint8)] * 10), sinks=[stop, mem])
-    assert report.stopped == "user" and report.frames == 4
+    # frame 3 reached no sink after the one that stopped (run's window comes before the video and
+    # the JSON lines): 3 frames, as the outputs hold (it said 4)
+    assert report.stopped == "user" and report.frames == 3 and len(mem.results) == 3
     assert stop.closed and mem.closed and mem.summary["stopped"] == "user"
 
 
@@ -286,3 +288,62 @@ def test_a_line_that_cannot_be_written_whole_is_cut_back_only_from_a_file_the_si
     js.end({"frames": 3})  # nothing more is written after a failure
     js.close()
     assert path.read_text() == ('{"frame":0}\n' if own else '{"frame":0}\n{"fra')
+
+
+# ---------------------------------------------------------------- API integrator review (2026-12-07)
+def test_a_pipeline_reused_across_clips_reports_each_clips_own_tracks(tmp_path):
+    """Batch processing with one pipeline and reset() between clips (as the README advises): each
+    summary listed every earlier clip's tracks too, a 'live' track in an attack video's summary."""
+    class TwoFaces(FakeDetector):  # one face in the first clip, another place in the second
+        def detect(self, image, region=None, min_face=None):
+            return (BOX,) if image.mean() < 100 else (FaceBox(90, 60, 150, 120, 0.99),)
+
+    pipe = fake_pipeline(TwoFaces([()]), FakeScorer())
+    first = process_source(pipe, ArraySource([np.full((240, 320, 3), 50, np.uint8)] * 6), jsonl=tmp_path / "a.jsonl")
+    pipe.reset()
+    second = process_source(pipe, ArraySource([np.full((240, 320, 3), 200, np.uint8)] * 6), jsonl=tmp_path / "b.jsonl")
+    assert [t.track_id for t in first.tracks] == [1] and [t.track_id for t in second.tracks] == [2]
+    summary = json.loads((tmp_path / "b.jsonl").read_text().splitlines()[-1])["summary"]
+    assert [t["track"] for t in summary["tracks"]] == [2] and summary["tracks"][0]["label"] == "spoof"
+
+
+def test_process_source_takes_plain_images_as_run_does(tmp_path):
+    """pipeline.run() and decide() take arrays; process_source(iter(arrays), out=...) failed with an
+    AttributeError and a summary of 1 frame over 0 lines, its source an object's address."""
+    images = [np.full((240, 320, 3), 90, np.uint8) for _ in range(6)]
+    pipe = fake_pipeline(FakeDetector([(BOX,)]), FakeScorer())
+    report = process_source(pipe, iter(images), out=tmp_path / "o.mp4", jsonl=tmp_path / "o.jsonl")
+    lines = (tmp_path / "o.jsonl").read_text().splitlines()
+    assert report.frames == 6 and len(lines) == 7 and report.source == "<list_iterator>"
+    assert [json.loads(x)["frame"] for x in lines[:-1]] == list(range(6))
+    import cv2
+
+    cap = cv2.VideoCapture(str(tmp_path / "o.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+    cap.release()
+
+
+def test_a_frame_a_sink_failed_on_is_not_counted(tmp_path):
+    """A user sink that raised on frame 5: the JSON lines held 5 frames, the summary said 6."""
+    class FailsAt5(Sink):
+        def write(self, frame, result):
+            if frame.index == 5:
+                raise RuntimeError("host sink failed")
+
+    pipe = fake_pipeline(FakeDetector([(BOX,)]), FakeScorer())
+    with pytest.raises(RuntimeError, match="host sink failed"):
+        process_source(pipe, ArraySource([np.full((240, 320, 3), 90, np.uint8)] * 9), [FailsAt5()],
+                       jsonl=tmp_path / "o.jsonl")
+    lines = (tmp_path / "o.jsonl").read_text().splitlines()
+    summary = json.loads(lines[-1])["summary"]
+    assert summary["frames"] == len(lines) - 1 == 5 and summary["stopped"] == "error"
+
+
+def test_a_closed_file_source_is_refused_not_read_as_an_empty_video(tmp_path, grace):
+    from rtliveness.errors import ClosedError
+
+    src = FileSource(write_video(tmp_path / "v.mp4", moving_face_frames(grace, 6)))
+    src.close()
+    pipe = fake_pipeline(FakeDetector([(BOX,)]), FakeScorer())
+    with pytest.raises(ClosedError, match="is closed; open the file again"):
+        process_source(pipe, src)

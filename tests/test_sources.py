@@ -743,3 +743,12 @@ def test_a_file_damaged_at_its_start_is_read_from_its_first_good_frame(tmp_path)
         src.close()
     assert src.gaps == 1 and 50 < len(frames) < 100 and [f.index for f in frames] == list(range(len(frames)))
     assert frames[0].timestamp > 0.04 and np.all(np.diff([f.timestamp for f in frames]) > 0)
+
+
+def test_a_live_source_timeout_must_be_finite():
+    """StreamConfig(open_timeout_s=inf) was accepted, then open_source raised a bare OverflowError."""
+    for name in ("open_timeout_s", "read_timeout_s"):
+        for bad in (float("inf"), 1e12, 0.0):
+            with pytest.raises(ConfigError, match=rf"^{name} must be > 0 and at most 86400 seconds, got "):
+                StreamConfig(**{name: bad})
+    assert StreamConfig(give_up_s=float("inf")).give_up_s == float("inf")  # never giving up stays allowed

@@ -135,6 +135,7 @@ def process_source(
     bar = Progress(progress, getattr(source, "frame_count", None))
     frames = 0
     faces = 0
+    tracks_seen: set[int] = set()  # this run's tracks: a pipeline reused across clips keeps earlier ones
     stopped = "end"
     error: BaseException | None = None
     guard = _WholeFrames()
@@ -142,12 +143,13 @@ def process_source(
     try:
         for frame, result in pipeline.run_frames(source):
             meter.tick()
-            frames += 1
             faces = len(result.faces)
+            tracks_seen.update(v.track_id for v in result.faces)
             try:
                 with guard:  # Ctrl+C waits until every sink has this frame
                     for s in all_sinks:
                         s.write(frame, result)
+                    frames += 1  # counted once every sink has it (a sink that fails: not counted)
             except StopRequested:
                 stopped = "user"
                 break
@@ -167,13 +169,13 @@ def process_source(
             bar.update(frames, f"{meter.fps:5.1f} FPS  faces {faces}", force=True)
         bar.finish()
         report = RunReport(
-            source=getattr(source, "name", str(source)),
+            source=getattr(source, "name", None) or f"<{type(source).__name__}>",  # not an object's address
             frames=frames,
             seconds=seconds,
             fps=frames / seconds if seconds > 0 else 0.0,
             dropped=int(getattr(source, "dropped", 0)),
             stopped=stopped,
-            tracks=pipeline.track_summaries(),
+            tracks=[t for t in pipeline.track_summaries() if t.track_id in tracks_seen],
             error=None if error is None else str(error),
         )
         try:

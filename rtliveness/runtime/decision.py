@@ -5,10 +5,13 @@ Pure logic over :class:`FrameResult` objects; :func:`decide` drives a pipeline o
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterable
+
+import numpy as np
 
 from ..errors import ConfigError
 from ..logodds import logit, sigmoid
@@ -56,11 +59,15 @@ class Decision:
 
 class DecisionRule:
     """Decide once a track has ``windows`` consecutive scored windows whose p_spoof all lie on
-    the same side of the threshold by at least ``margin`` (:func:`decision_bounds`)."""
+    the same side of the threshold by at least ``margin`` (:func:`decision_bounds`). A verdict
+    repeated on an identical frame (a frozen camera, a photo given again: ``FrameResult.repeated``)
+    is no new window and does not count."""
 
     def __init__(self, threshold: float, windows: int = DECISION_WINDOWS, margin: float = DECISION_MARGIN) -> None:
-        if windows < 1:
-            raise ConfigError(f"windows must be >= 1, got {windows}")
+        if isinstance(windows, bool) or not isinstance(windows, (int, np.integer)) or windows < 1:
+            raise ConfigError(f"windows must be an integer >= 1, got {windows!r}")
+        if isinstance(margin, bool) or not isinstance(margin, (int, float, np.number)):
+            raise ConfigError(f"margin must be a number in [0, 0.5), got {margin!r}")
         self.threshold = threshold
         self.windows = windows
         self.margin = margin
@@ -71,7 +78,7 @@ class DecisionRule:
         seen = set()
         for v in result.faces:
             seen.add(v.track_id)
-            if v.p_spoof is None:
+            if v.p_spoof is None or result.repeated:
                 continue
             q = self._recent.setdefault(v.track_id, deque(maxlen=self.windows))
             q.append(v.p_spoof)
@@ -96,6 +103,9 @@ def decide(pipeline, source: Iterable, timeout_s: float = 10.0, windows: int = D
     :class:`~rtliveness.runtime.sources.FileSource`) are read with a wait that ends at the
     deadline. Any other iterable is checked between frames only. Errors of the source (e.g.
     :class:`~rtliveness.errors.StreamLostError`) propagate."""
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float, np.number)) or not timeout_s >= 0 \
+            or not math.isfinite(timeout_s):
+        raise ConfigError(f"timeout_s must be a finite number of seconds >= 0, got {timeout_s!r}")
     rule = DecisionRule(pipeline.threshold, windows, margin)
     t0 = time.monotonic()
     deadline = t0 + timeout_s

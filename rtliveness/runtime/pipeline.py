@@ -213,14 +213,7 @@ class LivenessPipeline:
         another size than the previous one starts afresh, as after :meth:`reset`."""
         if self._closed:
             raise ClosedError("pipeline is closed: step() after close(); build a new one with LivenessPipeline.from_config")
-        if isinstance(frame, Frame):
-            if timestamp is not None:
-                raise FrameError(f"step() got a Frame and timestamp={timestamp!r}: a Frame carries its own timestamp; "
-                                 "pass one or the other")
-        else:
-            image = as_bgr(frame)
-            ts = timestamp if timestamp is not None else float(self._frames_seen)  # Frame checks it (as_timestamp)
-            frame = Frame(self._frames_seen, image, ts, self._epoch)
+        frame = self._frame_of(frame, timestamp)
         if frame.epoch != self._epoch:
             self._epoch = frame.epoch
             self.reset()
@@ -252,7 +245,7 @@ class LivenessPipeline:
         if repeat:
             for v in last[1].faces:
                 self._record(v.track_id, frame.index, None)
-            result = FrameResult(frame.index, frame.timestamp, last[1].faces, detected=False)
+            result = FrameResult(frame.index, frame.timestamp, last[1].faces, detected=False, repeated=True)
             confirmed = last[2]
         else:
             result = self._step(frame, image)
@@ -260,6 +253,18 @@ class LivenessPipeline:
             confirmed = result.detected or (same and last[2])
         self._last = (image, result, confirmed)
         return result
+
+    def _frame_of(self, frame: Frame | np.ndarray, timestamp: float | None = None) -> Frame:
+        """``frame`` as the :class:`Frame` :meth:`step` processes: an array numbered and timed as
+        the next frame (``timestamp`` in seconds, default: the frame count)."""
+        if isinstance(frame, Frame):
+            if timestamp is not None:
+                raise FrameError(f"step() got a Frame and timestamp={timestamp!r}: a Frame carries its own timestamp; "
+                                 "pass one or the other")
+            return frame
+        image = as_bgr(frame)
+        ts = timestamp if timestamp is not None else float(self._frames_seen)  # Frame checks it (as_timestamp)
+        return Frame(self._frames_seen, image, ts, self._epoch)
 
     def _step(self, frame: Frame, image: np.ndarray) -> FrameResult:
         """Detect (or carry), crop, embed and score one frame that is not a repeat."""
@@ -400,8 +405,10 @@ class LivenessPipeline:
             st.last_p = p_new
 
     def run_frames(self, source) -> Iterator[tuple[Frame, FrameResult]]:
-        """Iterate ``source`` (any iterable of :class:`Frame`), yielding (frame, result)."""
-        for frame in source:
+        """Iterate ``source`` (any iterable of :class:`Frame` objects or images, as :meth:`step`
+        takes them), yielding (the :class:`Frame` processed, its result)."""
+        for item in source:
+            frame = self._frame_of(item)
             yield frame, self.step(frame)
 
     def run(self, source) -> Iterator[FrameResult]:

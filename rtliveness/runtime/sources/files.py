@@ -171,6 +171,8 @@ class FileSource(_SourceBase):
         ``None``: no deadline. A file source can be iterated once either way."""
         if self._thread is not None:
             raise ClosedError("a FileSource can be iterated once; open the file again")
+        if self._stop.is_set():  # it read as an empty video: a batch job took it for a success
+            raise ClosedError(f"the FileSource of {self.name} is closed; open the file again")
         self._thread = threading.Thread(target=self._reader, name=f"rtliveness-file-{id(self):x}", daemon=True)
         self._thread.start()
         i, t = 0, 0.0
