@@ -52,10 +52,14 @@ def serve(
         try:
             sock.listen(128)
         except OSError as exc:  # another process bound the port with SO_REUSEADDR meanwhile and listened first
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port or --host") from None
+            raise _cannot_listen(host, port, exc) from None
         _run(app, sock, config)
     finally:
         sock.close()
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port or --host")
 
 
 def _bind(host: str, port: int):
@@ -72,7 +76,7 @@ def _bind(host: str, port: int):
         sock.bind(addr)  # a busy port fails here, before the model loads; listen() once it has
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port or --host") from None
+        raise _cannot_listen(host, port, exc) from None
     sock.set_inheritable(True)
     return sock
 

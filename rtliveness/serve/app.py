@@ -18,9 +18,9 @@ import ipaddress
 import tempfile
 import threading
 import time
-from typing import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -326,6 +326,10 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, clie
         result = pipeline.step(Frame(item.index, decoded, item.time))
         return json_line(result.to_json())
 
+    def left() -> None:  # nobody reads the answers of the frames still waiting
+        pending.discard()
+        client_gone()
+
     async def receive() -> None:
         nonlocal t0
         index = 0
@@ -338,8 +342,7 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, clie
                     await ws.close(code=WS_GOING_AWAY, reason=f"no frame for {config.idle_timeout_s:g} s (--idle-timeout)")
                     return
                 if msg["type"] == "websocket.disconnect":
-                    pending.discard()
-                    client_gone()
+                    left()
                     return
                 now = time.monotonic()
                 t0 = now if t0 is None else t0
@@ -356,8 +359,7 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, clie
                                                         f"(JPEG or PNG bytes), got {len(text or '')} characters of text"))
                 index += 1
         except WebSocketDisconnect:
-            pending.discard()
-            client_gone()
+            left()
             return
         finally:
             pending.close()
