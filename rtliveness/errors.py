@@ -6,6 +6,8 @@ one line on stderr and a non-zero exit code. Messages say what went wrong, where
 
 from __future__ import annotations
 
+from .redact import redact
+
 __all__ = [
     "RtlivenessError",
     "ConfigError",
@@ -23,13 +25,17 @@ __all__ = [
 def one_line(exc: BaseException, limit: int = 300) -> str:
     """An error's message on one line, at most ``limit`` characters (for a status field or an
     HTTP reason, where a traceback-like text must not spill)."""
-    return " ".join(str(exc).split())[:limit]
+    return " ".join(redact(str(exc)).split())[:limit]
 
 
 class RtlivenessError(Exception):
-    """Base class of every error rtliveness raises on purpose."""
+    """Base class of every error rtliveness raises on purpose. A password in a URL in its
+    message is masked (:func:`rtliveness.redact.redact`): messages end up in logs."""
 
     exit_code = 1
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(RtlivenessError, ValueError):

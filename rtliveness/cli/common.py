@@ -15,6 +15,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from ..errors import RtlivenessError
+from ..redact import redact
 from ..config import LOW_LIGHT_MAX_GAIN
 
 #: the exit status of a command stopped by Ctrl+C or SIGTERM (128 + SIGINT, the shell's convention)
@@ -32,8 +33,8 @@ def debug_enabled() -> bool:
 
 
 def fail(message: str, code: int) -> None:
-    """One line on stderr, then exit with ``code``."""
-    typer.echo(f"rtliveness: error: {message}", err=True)
+    """One line on stderr (a password in a URL masked), then exit with ``code``."""
+    typer.echo(f"rtliveness: error: {redact(message)}", err=True)
     raise typer.Exit(code)
 
 

@@ -24,6 +24,7 @@ from typing import Callable
 from .. import __version__
 from ..atomic import atomic_file
 from ..errors import ConfigError
+from ..redact import redact
 from ..runtime.sources.spec import display_name
 from .checks import (absolute_source, check_options, check_out_dir, check_source, epoch_video_clash, output_clash,
                      probe_address)
@@ -43,7 +44,8 @@ class Fleet:
     def __init__(self, config: FleetConfig, log: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.out_dir = Path(config.out_dir)
-        self.log = log or (lambda line: print(f"rtliveness: {line}", file=sys.stderr, flush=True))
+        printer = log or (lambda line: print(f"rtliveness: {line}", file=sys.stderr, flush=True))
+        self.log = lambda line: printer(redact(line))  # a camera URL's password never reaches a log
         self.streams: dict[str, DriverStream] = {}  # by name
         self.by_spec: dict[str, str] = {}  # spec -> name
         self.given: dict[str, str] = {}  # spec (absolute for a file) -> the source as the user first wrote it
@@ -190,14 +192,14 @@ class Fleet:
         try:
             source = display_name(self.given.get(spec, spec))
         except ConfigError:  # a malformed source (camera -1, a URL without a host) fails alone, below
-            source = self.given.get(spec, spec)
+            source = redact(self.given.get(spec, spec))
         stream = DriverStream(spec, name, self.out_dir, write=clash is None, source=source)
         self.streams[name] = stream
         self.by_spec[spec] = name
         problem = clash or check_source(spec)
         if problem is not None:
             stream.ledger.new_epoch()
-            stream.ledger.epochs[-1].stopped, stream.ledger.epochs[-1].error = "error", problem
+            stream.ledger.epochs[-1].stopped, stream.ledger.epochs[-1].error = "error", redact(problem)
             stream.status = "failed"
             stream.finish()
             self.log(f"error: {name}: {problem}")

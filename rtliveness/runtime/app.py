@@ -17,6 +17,7 @@ from typing import Callable, Sequence, TextIO
 
 from ..config import check_max_frames
 from ..errors import ConfigError
+from ..redact import redact
 from ..types import FrameResult, TrackSummary
 from .pipeline import LivenessPipeline
 from .progress import FpsMeter, Progress
@@ -169,14 +170,14 @@ def process_source(
             bar.update(frames, f"{meter.fps:5.1f} FPS  faces {faces}", force=True)
         bar.finish()
         report = RunReport(
-            source=getattr(source, "name", None) or f"<{type(source).__name__}>",  # not an object's address
+            source=redact(str(getattr(source, "name", None) or f"<{type(source).__name__}>")),  # not an object's address
             frames=frames,
             seconds=seconds,
             fps=frames / seconds if seconds > 0 else 0.0,
             dropped=int(getattr(source, "dropped", 0)),
             stopped=stopped,
             tracks=[t for t in pipeline.track_summaries() if t.track_id in tracks_seen],
-            error=None if error is None else str(error),
+            error=None if error is None else redact(str(error)),
         )
         try:
             _finalise(all_sinks, report)
@@ -270,7 +271,7 @@ def _finalise(sinks: Sequence[Sink], report: RunReport) -> None:
         except BaseException as exc:  # noqa: BLE001 - keep closing the others, re-raise below
             first = first or exc
     if isinstance(first, Exception) and report.error is None:  # not a stop signal arriving meanwhile
-        report = replace(report, stopped="error", error=str(first) or type(first).__name__)
+        report = replace(report, stopped="error", error=redact(str(first)) or type(first).__name__)
     for s in [s for s in sinks if callable(getattr(s, "end", None))]:
         try:
             s.end(report.to_json())

@@ -33,6 +33,7 @@ import cv2
 
 from ...config import StreamConfig
 from ...errors import SourceOpenError
+from ...redact import redact_url
 from .base import ArraySource, FrameSource, SourceEvent
 from .files import FileSource
 from .live import LiveSource
@@ -69,7 +70,9 @@ _MAX_URL_PICTURE = 128 << 20
 
 def _plain_request(url: str):
     """A request for ``url`` with its ``user:password@`` (a camera's login, which FFmpeg sends as
-    Basic auth) moved into an Authorization header: urllib would take it for part of the host."""
+    Basic auth) moved into an Authorization header: urllib would take it for part of the host.
+    The header is not sent on after a redirect (urllib copies a request's headers to wherever
+    a redirect points, another host or plain http included): the login is for this URL only."""
     import base64
     import urllib.parse
     import urllib.request
@@ -83,7 +86,7 @@ def _plain_request(url: str):
         host = f"{host}:{parts.port}"
     login = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
     req = urllib.request.Request(urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)))
-    req.add_header("Authorization", "Basic " + base64.b64encode(login.encode()).decode("ascii"))
+    req.add_unredirected_header("Authorization", "Basic " + base64.b64encode(login.encode()).decode("ascii"))
     return req
 
 
@@ -106,9 +109,9 @@ def _still_at_url(url: str, decoded, timeout_s: float) -> StillSource:
             if is_still_image(path):
                 with contextlib.suppress(SourceOpenError):  # not a photo its decoder reads: FFmpeg's picture
                     still = StillSource(path)
-                    still.name = url
+                    still.name = redact_url(url)
                     return still
-    return StillSource.from_image(decoded, url)
+    return StillSource.from_image(decoded, redact_url(url))
 
 
 def open_source(spec: str | int, stream: StreamConfig | None = None,

@@ -13,6 +13,7 @@ from typing import Iterator
 import cv2
 
 from ...errors import ClosedError, SourceOpenError
+from ...redact import redact_url
 from ...types import Frame
 from .base import DEFAULT_FPS, _SourceBase, sane_fps
 from .spec import STREAM_PREFIXES
@@ -76,7 +77,7 @@ class FileSource(_SourceBase):
 
     def __init__(self, path: str | os.PathLike, prefetch: int = 4, capture: "cv2.VideoCapture | None" = None) -> None:
         p = Path(path) if capture is None else path
-        self.name = str(p)
+        self.name = str(p) if capture is None else redact_url(str(p))  # a URL's password is not a name
         if capture is None:
             check_file(p, "video file")
         cap = capture if capture is not None else cv2.VideoCapture(str(p))

@@ -11,6 +11,7 @@ import numpy as np
 
 from ...config import StreamConfig
 from ...errors import SourceOpenError, StreamLostError
+from ...redact import redact
 from ...types import Frame
 from .base import SourceEvent, _SourceBase, sane_fps
 from .network import _open_capture, _probe_stream
@@ -62,7 +63,7 @@ class LiveSource(_SourceBase):
     def _emit(self, event: str, detail: str) -> None:
         if self._on_event is not None:
             try:
-                self._on_event(event, detail)
+                self._on_event(event, redact(detail))  # an FFmpeg reason may quote the URL
             except Exception:  # a host callback must not kill the reader thread
                 pass
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from ...errors import ConfigError
+from ...redact import redact_url
 
 #: the URL schemes read as streams (anything else that is not a camera index is a file path)
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
@@ -37,11 +38,12 @@ def parse_source(spec: str | int) -> tuple[str, str | int]:
 
 def display_name(spec: str | int) -> str:
     """The name a source has in outputs (``run``'s summary ``source``, the fleet's): ``camera N``
-    for a camera index, the URL for a stream, the path as ``pathlib`` writes it for a file."""
+    for a camera index, the URL for a stream (its password masked: ``rtsp://admin:***@cam/…``),
+    the path as ``pathlib`` writes it for a file."""
     kind, value = parse_source(spec)
     if kind == "camera":
         return f"camera {value}"
-    return str(value) if kind == "stream" else str(Path(value))
+    return redact_url(str(value)) if kind == "stream" else str(Path(value))
 
 
 #: schemes whose URL names a host to connect to (``udp://@:5004`` and ``tcp://:5000?listen=1``
