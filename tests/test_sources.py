@@ -442,10 +442,43 @@ def test_a_phone_photo_with_a_second_picture_is_a_photo_and_a_raw_mjpeg_stream_a
     assert is_still_image(filled)
     with open_source(str(mpo)) as src:
         assert isinstance(src, StillSource) and [f.image_bgr.shape for f in src] == [grace.shape] * 5
-    # two plain JPEGs back to back (no such header): an MJPEG stream, as before
+    # two plain JPEGs of one size back to back (no such header): an MJPEG stream, as before
     mjpeg = tmp_path / "cam.mjpg"
-    mjpeg.write_bytes(cv2.imencode(".jpg", grace)[1].tobytes() + cv2.imencode(".jpg", small)[1].tobytes())
+    mjpeg.write_bytes(cv2.imencode(".jpg", grace)[1].tobytes() + cv2.imencode(".jpg", grace[::-1])[1].tobytes())
     assert not is_still_image(mjpeg)
+
+
+def test_a_photo_with_a_smaller_picture_appended_is_a_photo(tmp_path, grace):
+    """Review finding: a camera's photo with its preview appended after the image, with no header
+    declaring it, was taken for a raw MJPEG stream, read by FFmpeg as one frame: no verdict. A
+    stream's pictures all have one size; a preview or thumbnail is smaller."""
+    photo = tmp_path / "DSC_0001.jpg"
+    photo.write_bytes(cv2.imencode(".jpg", grace)[1].tobytes()
+                      + cv2.imencode(".jpg", cv2.resize(grace, (160, 160)))[1].tobytes())
+    assert is_still_image(photo)
+    with open_source(str(photo)) as src:
+        assert isinstance(src, StillSource) and src.size == (grace.shape[1], grace.shape[0])
+    # a progressive JPEG's frame header (SOF2) is read as well, after a fill byte
+    import io
+
+    from rtliveness.runtime.sources.stills import _jpeg_size
+
+    prog = cv2.imencode(".jpg", grace, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    assert _jpeg_size(io.BytesIO(b"junk" + prog[:2] + b"\xff" + prog[2:]), 4) == grace.shape[:2]
+    assert _jpeg_size(io.BytesIO(prog[:20]), 0) is None  # cut before its frame header
+
+
+def test_a_raw_mjpeg_stream_named_like_a_photo_is_played_whole(tmp_path, grace):
+    """Review finding: FFmpeg picks its reader by the suffix first, so a raw MJPEG dump saved as
+    .jpg (told a video by its bytes) was read as its first picture alone: 1 frame, no verdict."""
+    frames = moving_face_frames(grace, 9)
+    for name in ("dump.jpg", "dump.JPEG", "dump.png", "dump"):
+        stream = tmp_path / name
+        stream.write_bytes(b"".join(cv2.imencode(".jpg", f)[1].tobytes() for f in frames))
+        assert not is_still_image(stream)
+        with open_source(str(stream)) as src:
+            assert isinstance(src, FileSource) and src.name == str(stream)
+            assert len(list(src)) == 9, name
 
 
 def test_an_animated_gif_or_avif_sequence_is_a_video_and_heic_is_a_photo_refused_in_one_line(tmp_path, grace):

@@ -67,6 +67,31 @@ def media_time(position_ms: float, previous: float | None, fps: float) -> float:
     return previous + 1.0 / fps
 
 
+def _open_video(p: Path) -> "cv2.VideoCapture":
+    """``p`` opened by FFmpeg. FFmpeg picks its reader by the file's suffix before its bytes: a
+    raw MJPEG stream (JPEGs back to back, as IP cameras send and some tools save them) named
+    ``.jpg`` would be read as its first picture alone, so such a file is opened under a
+    ``.mjpeg`` name (a symbolic link, removed once FFmpeg has the file open)."""
+    if p.suffix.lower() in (".mjpeg", ".mjpg"):
+        return cv2.VideoCapture(str(p))
+    try:
+        with open(p, "rb") as fh:
+            jpeg = fh.read(3) == b"\xff\xd8\xff"
+    except OSError:
+        jpeg = False
+    if not jpeg:
+        return cv2.VideoCapture(str(p))
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="rtliveness-mjpeg-") as tmp:
+        link = Path(tmp) / "stream.mjpeg"
+        try:
+            link.symlink_to(p.resolve())
+        except OSError:  # no symbolic links here (some Windows set-ups): the name as it is
+            return cv2.VideoCapture(str(p))
+        return cv2.VideoCapture(str(link))
+
+
 #: the FOURCC OpenCV reports for FFmpeg's text-art codec (its "tty" demuxer, chosen by a text file's suffix)
 _TEXT_ART = int.from_bytes(b"ansi", "little")
 
@@ -80,7 +105,7 @@ class FileSource(_SourceBase):
         self.name = str(p) if capture is None else redact_url(str(p))  # a URL's password is not a name
         if capture is None:
             check_file(p, "video file")
-        cap = capture if capture is not None else cv2.VideoCapture(str(p))
+        cap = capture if capture is not None else _open_video(p)
         if not cap.isOpened():
             cap.release()
             raise SourceOpenError(f"cannot decode video file {p}: not a video OpenCV can read, or corrupt (a recording "

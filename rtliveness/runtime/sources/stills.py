@@ -34,8 +34,10 @@ def is_still_image(path: str | os.PathLike) -> bool:
     classified right. Several pictures in one file — a raw MJPEG stream (JPEGs back to back, as IP
     cameras send them), an animated PNG or GIF, an AVIF or HEIF image sequence — are a video, not
     a photo; a JPEG whose header declares the pictures after it (MPF, an Ultra HDR gain map) is a
-    photo. (A HEIC photo is a photo: :class:`StillSource` then says in one line that it cannot
-    decode it, rather than a video decoder failing on it.)"""
+    photo, and so is one followed by a smaller picture (a camera's preview or thumbnail appended
+    without such a header): a stream's pictures are all of one size. (A HEIC photo is a photo:
+    :class:`StillSource` then says in one line that it cannot decode it, rather than a video
+    decoder failing on it.)"""
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
@@ -46,7 +48,8 @@ def is_still_image(path: str | os.PathLike) -> bool:
                 if _jpeg_declares_pictures(fh):
                     return True
                 fh.seek(len(head))
-                return not _contains(fh, head, b"\xff\xd9\xff\xd8")
+                second = _find(fh, head, b"\xff\xd9\xff\xd8")
+                return second < 0 or _jpeg_size(fh, 0) != _jpeg_size(fh, second + 2)
             if head.startswith(b"\x89PNG\r\n\x1a\n"):  # APNG announces its frames before the image data
                 return _png_chunk_before_idat(fh) != b"acTL"
     except OSError:
@@ -95,17 +98,55 @@ def _jpeg_declares_pictures(fh) -> bool:
     return False
 
 
-def _contains(fh, start: bytes, needle: bytes, chunk: int = 1 << 20) -> bool:
-    """Whether ``needle`` occurs in ``start`` + the rest of ``fh``, read a chunk at a time and
+def _jpeg_size(fh, offset: int) -> tuple[int, int] | None:
+    """(height, width) from the frame header of the JPEG that starts at ``offset`` in ``fh``
+    (None where its header segments end, or break, before one)."""
+    fh.seek(offset + 2)
+    for _ in range(256):  # a header has a handful of segments; a broken file ends the walk
+        if fh.read(1) != b"\xff":
+            return None
+        code = fh.read(1)
+        for _ in range(64):  # fill bytes may precede a marker's code
+            if code != b"\xff":
+                break
+            code = fh.read(1)
+        length = fh.read(2)
+        if not code or len(length) < 2 or code[0] in (0xD9, 0xDA):
+            return None
+        if code[0] in _SOF_MARKERS:
+            body = fh.read(5)  # precision, height, width
+            return (int.from_bytes(body[1:3], "big"), int.from_bytes(body[3:5], "big")) if len(body) == 5 else None
+        size = int.from_bytes(length, "big") - 2
+        if size < 0:
+            return None
+        fh.seek(size, os.SEEK_CUR)
+    return None
+
+
+#: the start-of-frame markers (baseline, extended, progressive, lossless; Huffman or arithmetic)
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _find(fh, start: bytes, needle: bytes, chunk: int = 1 << 20) -> int:
+    """Where ``needle`` first occurs in ``start`` + the rest of ``fh`` (``start`` being the
+    file's first bytes and ``fh`` positioned after them), or -1; read a chunk at a time and
     stopping at the first occurrence (a long MJPEG recording is not read whole)."""
-    tail = start
+    tail, tail_at = start, 0  # tail_at: the file offset of tail[0]
     while True:
-        if needle in tail:
-            return True
+        at = tail.find(needle)
+        if at >= 0:
+            return tail_at + at
         block = fh.read(chunk)
         if not block:
-            return False
-        tail = tail[-(len(needle) - 1):] + block
+            return -1
+        keep = tail[-(len(needle) - 1):]
+        tail_at += len(tail) - len(keep)
+        tail = keep + block
+
+
+def _contains(fh, start: bytes, needle: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether ``needle`` occurs in ``start`` + the rest of ``fh`` (:func:`_find`)."""
+    return _find(fh, start, needle, chunk) >= 0
 
 
 def _is_netpbm(head: bytes) -> bool:
