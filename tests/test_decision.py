@@ -94,6 +94,38 @@ def test_decide_returns_spoof():
     d = decide(p, ArraySource(frames), timeout_s=5, windows=3)
     assert d.label == "spoof" and d.track_id == 1 and d.frames == 7  # 4 pending + 3 windows
     assert d.windows == 3 and d.p_spoof == pytest.approx(230 / 255)
+    # where the deciding face is (review: with a bystander in view, the host could not tell
+    # which face decided)
+    assert d.box == FaceBox(5, 5, 40, 40)
+    assert decide(p, ArraySource(frames[:2]), timeout_s=5).box is None  # undecided: no face
+
+
+@pytest.mark.parametrize("source,shown", [("clip.mp4", "'clip.mp4'"), (__import__("pathlib").Path("clip.mp4"), "'clip.mp4'"),
+                                          (0, "0"), (np.int64(2), "2")])
+def test_a_path_or_camera_index_given_for_frames_says_to_open_it(source, shown, tmp_path):
+    """Review finding: run('clip.mp4') iterated the string letter by letter (FrameError 'got str'),
+    run(Path) and run(0) were bare TypeErrors, process_source wrote a summary for '<str>'."""
+    from rtliveness.runtime.app import process_source
+
+    p = fake_pipeline(FakeDetector([()]), FakeScorer())
+    want = f"takes frames, not the source {shown} itself: open it first, e.g. `with open_source({shown}) as src:` and pass src"
+    with pytest.raises(ConfigError) as a:
+        next(p.run(source))
+    with pytest.raises(ConfigError) as b:
+        decide(p, source)
+    with pytest.raises(ConfigError) as c:
+        process_source(p, source, jsonl=tmp_path / "o.jsonl")
+    assert (str(a.value), str(b.value), str(c.value)) == (f"run() {want}", f"decide() {want}", f"process_source() {want}")
+    assert not (tmp_path / "o.jsonl").exists()  # refused before any output
+
+
+def test_one_image_given_for_frames_says_to_step_it():
+    p = fake_pipeline(FakeDetector([()]), FakeScorer())
+    with pytest.raises(ConfigError, match=r"not one image of shape \(60, 80, 3\): use step\(image\)"):
+        next(p.run(np.zeros((60, 80, 3), np.uint8)))
+    with pytest.raises(ConfigError, match="not bytes: decode the picture first"):
+        next(p.run(b"\xff\xd8"))
+    assert len(list(p.run(np.zeros((2, 60, 80, 3), np.uint8)))) == 2  # a stack of frames is frames
 
 
 def test_decide_undecided_when_the_source_ends():

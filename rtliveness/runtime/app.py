@@ -19,7 +19,7 @@ from ..config import check_max_frames
 from ..errors import ConfigError
 from ..redact import redact
 from ..types import FrameResult, TrackSummary
-from .pipeline import LivenessPipeline
+from .pipeline import LivenessPipeline, check_frame_source
 from .progress import FpsMeter, Progress
 from .sinks import CallbackSink, JsonlSink, Sink, StopRequested, VideoSink, WindowSink, check_output_paths
 
@@ -123,6 +123,7 @@ def process_source(
     meter = FpsMeter()
     all_sinks: list[Sink] = list(sinks)
     try:
+        check_frame_source(source, "process_source()")
         all_sinks += build_sinks(source, out, jsonl, show, meter)
         for s in all_sinks:
             if getattr(s, "meter", False) is None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..logodds import logit, sigmoid
-from ..types import FrameResult
+from ..types import FaceBox, FrameResult
 
 __all__ = ["DECISION_MARGIN", "DECISION_WINDOWS", "Decision", "DecisionRule", "decide", "decision_bounds", "label_for"]
 
@@ -55,6 +55,9 @@ class Decision:
     windows: int
     frames: int
     seconds: float
+    #: where the deciding face was in the last frame read (None: undecided). The first face to
+    #: become confident decides, whichever it is: with several people in view, check it
+    box: FaceBox | None = None
 
 
 class DecisionRule:
@@ -106,6 +109,9 @@ def decide(pipeline, source: Iterable, timeout_s: float = 10.0, windows: int = D
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float, np.number)) or not timeout_s >= 0 \
             or not math.isfinite(timeout_s):
         raise ConfigError(f"timeout_s must be a finite number of seconds >= 0, got {timeout_s!r}")
+    from .pipeline import check_frame_source  # (pipeline imports this module)
+
+    check_frame_source(source, "decide()")
     rule = DecisionRule(pipeline.threshold, windows, margin)
     t0 = time.monotonic()
     deadline = t0 + timeout_s
@@ -117,7 +123,8 @@ def decide(pipeline, source: Iterable, timeout_s: float = 10.0, windows: int = D
         got = rule.update(result)
         if got is not None:
             label, tid, p = got
-            return Decision(label, tid, p, windows, n, time.monotonic() - t0)
+            box = next(v.box for v in result.faces if v.track_id == tid)
+            return Decision(label, tid, p, windows, n, time.monotonic() - t0, box)
         if time.monotonic() >= deadline:
             break
     return Decision("undecided", None, None, 0, n, time.monotonic() - t0)

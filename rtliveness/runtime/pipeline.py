@@ -32,6 +32,29 @@ __all__ = ["LivenessPipeline", "StageTimes", "roi_regions"]
 STAGES = ("detect", "track", "crop", "embed", "head")
 
 
+def check_frame_source(source, who: str) -> None:
+    """A :class:`ConfigError` for a source ``who`` cannot iterate as frames: a path, a URL or a
+    camera index (a string was iterated letter by letter, a path or an index was a bare
+    ``TypeError``) or one image (iterated row by row); it says to open it first."""
+    import os
+
+    if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
+        spec = repr(int(source))
+    elif isinstance(source, (str, os.PathLike)):
+        spec = repr(os.fspath(source))
+    else:
+        spec = None
+    if spec is not None:
+        raise ConfigError(f"{who} takes frames, not the source {spec} itself: open it first, "
+                          f"e.g. `with open_source({spec}) as src:` and pass src")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raise ConfigError(f"{who} takes frames, not {type(source).__name__}: decode the picture first "
+                          "(cv2.imdecode) or write it to a file and open_source() it")
+    if isinstance(source, np.ndarray) and source.ndim < 4:
+        raise ConfigError(f"{who} takes frames (an iterable of images), not one image of shape {source.shape}: "
+                          "use step(image) for one frame, or pass [image]")
+
+
 @dataclass
 class StageTimes:
     """Seconds spent per stage, summed over the frames processed (for benchmarks)."""
@@ -407,6 +430,7 @@ class LivenessPipeline:
     def run_frames(self, source) -> Iterator[tuple[Frame, FrameResult]]:
         """Iterate ``source`` (any iterable of :class:`Frame` objects or images, as :meth:`step`
         takes them), yielding (the :class:`Frame` processed, its result)."""
+        check_frame_source(source, "run()")
         for item in source:
             frame = self._frame_of(item)
             yield frame, self.step(frame)
