@@ -785,3 +785,28 @@ def test_a_live_source_timeout_must_be_finite():
             with pytest.raises(ConfigError, match=rf"^{name} must be > 0 and at most 86400 seconds, got "):
                 StreamConfig(**{name: bad})
     assert StreamConfig(give_up_s=float("inf")).give_up_s == float("inf")  # never giving up stays allowed
+
+
+def test_a_transparent_picture_is_seen_on_white_as_viewers_show_it(tmp_path, grace):
+    """Review finding: decoding to BGR kept the colour under transparent pixels (black here), so
+    a cut-out portrait was scored on black — spoof 0.73 — and on white, as it shows, live 0.06."""
+    h, w = grace.shape[:2]
+    alpha = np.zeros((h, w), np.uint8)
+    alpha[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = 255
+    alpha[0, 0] = 128  # half transparent
+    rgba = np.dstack([grace * (alpha[:, :, None] > 0), alpha])
+    assert cv2.imwrite(str(tmp_path / "cut.png"), rgba)
+    with StillSource(tmp_path / "cut.png") as src:
+        image = next(iter(src)).image_bgr
+    assert (image[h - 1, w - 1] == 255).all() and (image[0, 1] == 255).all()  # transparent: white
+    assert np.array_equal(image[h // 2, w // 2], grace[h // 2, w // 2])  # opaque: as it was
+    assert np.allclose(image[0, 0].astype(int), (grace[0, 0].astype(int) * 128 + 255 * 127) / 255, atol=1)
+    # 16 bits per channel: alpha on its own scale
+    assert cv2.imwrite(str(tmp_path / "cut16.png"), rgba.astype(np.uint16) * 257)
+    with StillSource(tmp_path / "cut16.png") as src:
+        assert (next(iter(src)).image_bgr[h - 1, w - 1] == 255).all()
+    # no alpha, or an opaque one: the picture exactly as decoded
+    for name, data in (("plain.png", grace), ("opaque.png", np.dstack([grace, np.full((h, w), 255, np.uint8)]))):
+        assert cv2.imwrite(str(tmp_path / name), data)
+        with StillSource(tmp_path / name) as src:
+            assert np.array_equal(next(iter(src)).image_bgr, grace)

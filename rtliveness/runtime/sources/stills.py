@@ -209,6 +209,31 @@ def _decode_with_pillow(path: Path) -> np.ndarray | None:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
+#: the first bytes of the picture formats that can hold transparency (PNG, WebP, TIFF, BMP, GIF)
+_ALPHA_MAGIC = (b"\x89PNG", b"RIFF", b"II*\x00", b"MM\x00*", b"BM", b"GIF8")
+
+
+def on_white(image: np.ndarray, path: Path) -> np.ndarray:
+    """``image`` (the picture at ``path`` decoded to BGR) with the picture's transparency, if it has
+    any, laid over white, as a browser or viewer shows it: decoding to BGR keeps whatever colour
+    the transparent pixels hold (often black), which is not what anyone saw — a cut-out portrait
+    on black read as an attack, on white as live."""
+    try:
+        with open(path, "rb") as fh:
+            if not fh.read(4).startswith(_ALPHA_MAGIC):
+                return image
+    except OSError:
+        return image
+    full = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if full is None or full.ndim != 3 or full.shape[2] != 4 or full.shape[:2] != image.shape[:2]:
+        return image  # no alpha channel (or turned by EXIF orientation: left as decoded)
+    top = float(np.iinfo(full.dtype).max) if full.dtype.kind in "ui" else 1.0
+    alpha = full[:, :, 3:4].astype(np.float32) / top
+    if alpha.min() >= 1.0:
+        return image
+    return np.clip(image.astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
+
+
 def _check_frames(frames: int) -> None:
     if frames < 1:
         raise ConfigError(f"a still photo is delivered as frames >= 1 times, got {frames}")
@@ -245,7 +270,7 @@ class StillSource(_SourceBase):
             image = _decode_with_pillow(p)
         if image is None:
             raise SourceOpenError(bad)
-        self._hold(image, frames, fps)
+        self._hold(on_white(image, p), frames, fps)
 
     @classmethod
     def from_image(cls, image: np.ndarray, name: str, frames: int = STILL_FRAMES, fps: float = DEFAULT_FPS) -> "StillSource":
