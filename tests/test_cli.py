@@ -403,3 +403,13 @@ def test_synth_says_when_a_class_got_fewer_samples_than_asked(tmp_path, monkeypa
                          "whose face the detector lost in every attempt is given up: 'given_up' below); ask for more, "
                          "or render larger frames (--width/--height)")
     assert json.loads(lines[-1])["counts"]["2dmask"] == 2
+
+
+def test_a_clip_shorter_than_a_window_says_why_its_face_is_pending(tmp_path, grace, tiny_weights):
+    """Review finding: a 1–4 frame clip ended with a bare 'track 1: pending' (and '1 frames')."""
+    for n, seen in ((3, "seen on 3 frames"), (1, "seen on 1 frame")):
+        video = write_video(tmp_path / f"short{n}.mp4", moving_face_frames(grace, n, size=(320, 240), face_side=120), fps=10)
+        r = rtl("run", video, "--weights", tiny_weights, "--device", "cpu")
+        assert r.returncode == 0, r.stderr
+        frames = f"{n} frame{'s' if n > 1 else ''} in "
+        assert frames in r.stderr and f"track 1: pending ({seen}; a verdict needs 5 in a row)." in r.stderr, r.stderr

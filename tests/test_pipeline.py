@@ -461,3 +461,14 @@ def test_boxes_are_plain_floats_on_carried_frames():
         img = np.full((60, 60, 3), 100 + i, np.uint8)
         for v in pl.step(img).faces:
             assert all(type(getattr(v.box, k)) is float for k in ("x1", "y1", "x2", "y2", "score"))
+
+
+def test_track_summaries_come_in_track_order():
+    """Review finding: the summary listed tracks by when they were last seen (track 2; track 1;
+    track 3), in the human line and in the JSON summary's ``tracks``."""
+    a, b = FaceBox(5, 5, 40, 40), FaceBox(60, 5, 95, 40)
+    p = fake_pipeline(FakeDetector([(a, b), (a,), (a,)]), FakeScorer())
+    for _ in range(3):
+        p.step(np.full((60, 100, 3), 100, np.uint8))
+    assert [t.track_id for t in p.track_summaries()] == [1, 2]
+    assert [t.frames for t in p.track_summaries()] == [3, 1]

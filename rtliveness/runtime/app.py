@@ -17,6 +17,7 @@ from typing import Callable, Sequence, TextIO
 
 from ..config import check_max_frames
 from ..errors import ConfigError
+from ..model.dims import WINDOW
 from ..redact import redact
 from ..types import FrameResult, TrackSummary
 from .pipeline import LivenessPipeline, check_frame_source
@@ -52,7 +53,8 @@ class RunReport:
 
 def format_summary(report: RunReport) -> str:
     """One paragraph for humans: frames, FPS, per-track verdicts."""
-    parts = [f"{report.frames} frames in {report.seconds:.1f} s ({report.fps:.1f} FPS) from {report.source}"]
+    parts = [f"{report.frames} frame{'' if report.frames == 1 else 's'} in {report.seconds:.1f} s ({report.fps:.1f} FPS) "
+             f"from {report.source}"]
     if report.dropped:
         parts.append(f"{report.dropped} stale frames dropped")
     if report.stopped not in ("end",):
@@ -60,7 +62,10 @@ def format_summary(report: RunReport) -> str:
     if report.tracks:
         verdicts = []
         for t in report.tracks:
-            score = "" if t.mean_p_spoof is None else f" (mean p_spoof {t.mean_p_spoof:.2f}, {t.windows} window{'' if t.windows == 1 else 's'})"
+            if t.mean_p_spoof is None:  # seen, never scored: a verdict needs a window of its face
+                score = f" (seen on {t.frames} frame{'' if t.frames == 1 else 's'}; a verdict needs {WINDOW} in a row)"
+            else:
+                score = f" (mean p_spoof {t.mean_p_spoof:.2f}, {t.windows} window{'' if t.windows == 1 else 's'})"
             verdicts.append(f"track {t.track_id}: {t.label}{score}")
         parts.append("; ".join(verdicts))
     else:

@@ -442,9 +442,10 @@ class LivenessPipeline:
 
     # ------------------------------------------------------------------ results
     def track_summaries(self) -> tuple[TrackSummary, ...]:
-        """Per-track verdict over everything seen: the mean p_spoof of its scored windows."""
+        """Per-track verdict over everything seen: the mean p_spoof of its scored windows; by
+        track id (the order tracks appeared in)."""
         out = []
-        for tid, st in self._stats.items():
+        for tid, st in sorted(self._stats.items()):
             mean = st.p_sum / st.windows if st.windows else None
             label = "pending" if mean is None else label_for(mean, self.threshold)
             out.append(TrackSummary(tid, st.first, st.last, st.frames, st.windows, mean, label))
