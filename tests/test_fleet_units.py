@@ -517,3 +517,26 @@ def test_the_fleet_leaves_an_ignored_hangup_ignored(tmp_path, monkeypatch):
         for sig, handler in before.items():
             signal.signal(sig, handler)
     assert seen == {"hup": signal.SIG_IGN, "term": controller._sigterm_as_interrupt, "owned": (signal.SIGTERM,)}
+
+
+def test_a_sources_file_named_as_an_output_in_out_dir_is_refused_before_ray(tmp_path, monkeypatch):
+    """Security review: `--sources-file out/door.jsonl --out-dir out` with a source named door:
+    the fleet wrote door's summary over the sources file, then read it back as a new source."""
+    from rtliveness.fleet.checks import sources_file_clash
+    from rtliveness.fleet.controller import Fleet
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("door.jsonl", "fleet.json", "cams.MP4"):
+        listed = out / name
+        listed.write_text("door.mp4\n")
+        with pytest.raises(ConfigError) as err:
+            Fleet(FleetConfig(sources_file=listed, out_dir=out, device="cpu")).start()
+        assert str(err.value).startswith(f"--sources-file {listed} is in --out-dir and named as the fleet's outputs are")
+        assert listed.read_text() == "door.mp4\n"
+    link = tmp_path / "list.txt"  # a link outside to a file named so inside: still the file at risk
+    link.symlink_to(out / "door.jsonl")
+    assert sources_file_clash(link, out) is not None
+    assert sources_file_clash(out / "sources.txt", out) is None  # any other name in --out-dir is fine
+    assert sources_file_clash(tmp_path / "door.jsonl", out) is None  # and any name elsewhere
+    assert sources_file_clash(None, out) is None

@@ -56,6 +56,22 @@ def epoch_video_clash(spec: str, out_dir: Path, names) -> str | None:
     return None
 
 
+def sources_file_clash(sources_file: Path | None, out_dir: Path) -> str | None:
+    """A ``--sources-file`` the fleet's own outputs could overwrite: in ``--out-dir`` and named as
+    they are (``fleet.json``, ``*.jsonl``, ``*.mp4``). Its lines then became a summary, and the
+    fleet read its own output as a source."""
+    if sources_file is None:
+        return None
+    path = Path(os.path.abspath(sources_file))
+    for where in {path, path.resolve()}:  # the file, and what a link in --out-dir points to
+        if where.parent == Path(out_dir).resolve() or where.parent == Path(os.path.abspath(out_dir)):
+            if where.name == "fleet.json" or where.suffix.lower() in (".jsonl", ".mp4"):
+                return (f"--sources-file {sources_file} is in --out-dir and named as the fleet's outputs are "
+                        "(fleet.json, NAME.jsonl, NAME.mp4), so an output could overwrite it; name it e.g. "
+                        "sources.txt, or keep it outside --out-dir")
+    return None
+
+
 def check_out_dir(out_dir: Path) -> None:
     """Create ``out_dir`` and prove it writable before Ray starts: one line, not an OS error later."""
     try:

@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from ..redact import redact
 from ..runtime.sources.spec import display_name
 from .checks import (absolute_source, check_options, check_out_dir, check_source, epoch_video_clash, output_clash,
-                     probe_address)
+                     probe_address, sources_file_clash)
 from .config import FleetConfig
 from .merge import merge_histograms
 from .naming import read_sources_file, unique_names
@@ -68,6 +68,9 @@ class Fleet:
         if self.config.address:
             probe_address(self.config.address)
         check_options(self.config)
+        problem = sources_file_clash(self.config.sources_file, self.out_dir)
+        if problem is not None:
+            raise ConfigError(problem)
         specs = list(self.config.sources)
         if self.config.sources_file is not None:
             specs += self._read_sources_file(strict=True) or []
