@@ -127,6 +127,7 @@ def test_bad_requests_get_4xx_with_one_line(client):
         assert r.status_code == status, (r.status_code, r.text)
         err = r.json()["error"]
         assert words in err and "\n" not in err and "Traceback" not in err
+    assert client.get("/health").json()["streams"]["active"] == 0  # each took its slot and gave it back
 
 
 def test_websocket_answers_every_message_in_order(client):
@@ -262,7 +263,7 @@ def test_tokens_origins_sizes_and_idle_streams():
     from rtliveness.serve.app import create_app
     from rtliveness.serve.config import ServeConfig
 
-    cfg = ServeConfig(token=TOKEN, max_streams=1, max_upload_mb=0.5, idle_timeout_s=0.5,
+    cfg = ServeConfig(token=TOKEN, max_streams=1, max_upload_mb=0.5, max_frame_mb=0.5, idle_timeout_s=0.5,
                       allow_origins=("https://kiosk.example:8443",))
     with TestClient(create_app(cfg)) as c:
         r = c.post("/v1/analyze", content=b"x", headers={"Authorization": "Bearer \u00fcn\u00efcode-token".encode("utf-8")})
@@ -289,7 +290,7 @@ def test_tokens_origins_sizes_and_idle_streams():
                 ws.send_bytes(big)
                 with pytest.raises(WebSocketDisconnect) as exc:
                     ws.receive_text()
-            assert exc.value.code == 1009 and f"frame of {len(big)} bytes exceeds 524288 bytes" in exc.value.reason
+            assert exc.value.code == 1009 and f"frame of {len(big)} bytes exceeds 524288 bytes (--max-frame-mb)" in exc.value.reason
         huge = cv2.imencode(".png", np.zeros((8000, 6000, 3), np.uint8))[1].tobytes()  # 48 MP, 140 KB
         assert len(huge) < 512 * 1024
         t0 = time.monotonic()
@@ -386,6 +387,10 @@ def test_health_names_no_security_level_when_a_threshold_overrides_it():
     ({"token": "has space inside"}, "--token must be printable ASCII"),
     ({"max_upload_mb": float("inf")}, "--max-upload-mb must be a finite number >= 0.001"),
     ({"max_upload_mb": 1e-7}, "--max-upload-mb must be a finite number >= 0.001"),
+    ({"max_frame_mb": float("inf")}, "--max-frame-mb must be a finite number >= 0.001 (1 KiB), got inf"),
+    ({"max_frame_mb": 0}, "--max-frame-mb must be a finite number >= 0.001 (1 KiB), got 0"),
+    ({"max_frame_mb": float("nan")}, "--max-frame-mb must be a finite number >= 0.001"),
+    ({"max_frame_mb": "lots"}, "max_frame_mb"),
     ({"idle_timeout_s": 0}, "--idle-timeout must be"),
     ({"idle_timeout_s": float("nan")}, "--idle-timeout must be"),
     ({"allow_origins": ("kiosk.example",)}, "--allow-origin must be a scheme and host"),
@@ -418,6 +423,71 @@ def test_an_upload_the_client_abandons_is_a_400_not_a_traceback(tmp_path):
         asyncio.run(_receive_upload(Gone(), 1 << 20))
     assert exc.value.status == 400 and "disconnected" in exc.value.reason
     assert set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*")) == before  # the partial file is gone
+
+
+def test_an_upload_that_pauses_gets_408_and_leaves_no_file():
+    """An upload holds a stream slot while its body arrives (review finding 1: it takes the slot
+    first), so a client that stops sending must not hold it for ever: --idle-timeout ends it."""
+    import asyncio
+
+    from rtliveness.serve.app import ClientError, _receive_upload
+
+    class Stalled:
+        def __init__(self) -> None:
+            self.headers = {"content-type": "application/octet-stream"}
+
+        async def stream(self):
+            yield b"partial"
+            await asyncio.sleep(3600)
+            yield b"never"
+
+    before = set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*"))
+    t0 = time.monotonic()
+    with pytest.raises(ClientError) as exc:
+        asyncio.run(_receive_upload(Stalled(), 1 << 20, 0.2))
+    assert time.monotonic() - t0 < 5
+    assert exc.value.status == 408
+    assert exc.value.reason == "no upload data for 0.2 s (--idle-timeout): send the body without pausing"
+    assert set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*")) == before
+
+
+def test_a_multipart_upload_is_written_to_disk_once(monkeypatch):
+    """Review finding: a multipart upload was spooled by Starlette (on disk past 1 MiB) and then
+    copied into the upload's own temporary file: two copies of every upload on disk."""
+    import asyncio
+
+    from starlette import formparsers
+    from starlette.datastructures import Headers
+
+    from rtliveness.serve.app import _receive_upload
+
+    spooled: list[int] = []
+
+    class Spy(formparsers.SpooledTemporaryFile):
+        def write(self, data):
+            spooled.append(len(data))
+            return super().write(data)
+
+    monkeypatch.setattr(formparsers, "SpooledTemporaryFile", Spy)
+    data = os.urandom(3 * 1024 * 1024)
+    req = httpx.Request("POST", "http://x/v1/analyze", files={"file": ("clip.mov", data, "video/quicktime")},
+                        data={"note": "kept apart"})
+    body = req.read()
+
+    class Multipart:
+        headers = Headers(raw=[(k.lower(), v) for k, v in req.headers.raw])
+
+        async def stream(self):
+            for i in range(0, len(body), 65536):
+                yield body[i:i + 65536]
+
+    path, name = asyncio.run(_receive_upload(Multipart(), 8 * 1024 * 1024))
+    try:
+        assert name == "clip.mov" and path.suffix == ".mov"
+        assert path.read_bytes() == data
+        assert spooled == []  # written once, into the upload's own file
+    finally:
+        path.unlink()
 
 
 def test_slow_client_gets_drop_records_not_unbounded_buffering(client):
@@ -456,10 +526,10 @@ def test_pending_frames_keep_order_and_bound():
 
 # ---------------------------------------------------------------------------- a real server
 class Server:
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen([str(EXE), "serve", "--port", str(self.port), *args], env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
@@ -487,7 +557,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server():
-    srv = Server("--token", TOKEN, "--max-streams", "1", "--max-upload-mb", "2")
+    srv = Server("--token", TOKEN, "--max-streams", "1", "--max-upload-mb", "2", "--max-frame-mb", "2")
     yield srv
     err = srv.stop()
     assert "Traceback" not in err, err
@@ -542,13 +612,112 @@ def test_real_server_websocket_stream_of_n_frames_returns_n_records(server):
             assert time.monotonic() < deadline, "the stream slot was never released"
             time.sleep(0.05)
 
-    for size in (2 * 1024 * 1024 + 1, 3 * 1024 * 1024):  # just over --max-upload-mb 2, and far over it
+    for size in (2 * 1024 * 1024 + 1, 3 * 1024 * 1024):  # just over --max-frame-mb 2, and far over it
         wait_for_a_free_slot()  # else the race gives 1013 (busy), not 1009, under load
         with websockets_sync.connect(url, max_size=None) as ws:
             with pytest.raises(ConnectionClosed) as closed:
                 ws.send(b"\xff" * size)
                 ws.recv(timeout=30)
             assert closed.value.rcvd.code == 1009
+
+
+@pytest.fixture(scope="module")
+def limits_server(tmp_path_factory):
+    """One slot, uploads up to 2 MiB, frames up to the default 32 MiB; its own TMPDIR, so the
+    tests can see what an upload leaves on disk."""
+    tmp = tmp_path_factory.mktemp("serve-tmp")
+    srv = Server("--device", "cpu", "--max-streams", "1", "--max-upload-mb", "2", env={"TMPDIR": str(tmp)})
+    yield srv, tmp
+    err = srv.stop()
+    assert "Traceback" not in err, err
+
+
+def _active(srv: Server) -> int:
+    return httpx.get(f"{srv.base}/health", timeout=10).json()["streams"]["active"]
+
+
+def _uploads(tmp: Path) -> list[Path]:
+    return list(tmp.glob("rtliveness-upload-*"))
+
+
+def _wait_until(what, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not what():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _start_upload(port: int, length: int, first: bytes):
+    """A raw HTTP upload that declares ``length`` bytes and sends only ``first`` of them: a slow client."""
+    import socket
+
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(f"POST /v1/analyze HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/octet-stream\r\n"
+              f"Content-Length: {length}\r\n\r\n".encode() + first)
+    return s
+
+
+def _read_response(s) -> tuple[int, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = s.recv(65536)
+        assert more, f"connection closed before a response: {data!r}"
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
+    while len(body) < length:
+        body += s.recv(65536)
+    return int(head.split()[1]), body
+
+
+@pytest.mark.slow
+def test_real_server_refuses_an_upload_over_max_streams_before_reading_its_body(limits_server):
+    """Review finding: every upload was written to a temporary file in full before the
+    --max-streams check (12 slow 5 MB uploads against 2 slots: 39 MB in /tmp, then 10 got 503
+    once their whole body had come). The slot is taken first: a request over the limit is
+    answered at once and nothing of it is stored; the slot comes back on every path."""
+    srv, tmp = limits_server
+    _wait_until(lambda: _active(srv) == 0)
+    with websockets_sync.connect(f"ws://127.0.0.1:{srv.port}/v1/stream") as ws:  # holds the one slot
+        ws.send(jpeg_frames(LIVE, 1)[0])
+        assert json.loads(ws.recv(timeout=30))["frame"] == 0
+        s = _start_upload(srv.port, 1_500_000, b"\0" * 65536)
+        try:
+            status, body = _read_response(s)  # before the other 1.4 MB are sent
+        finally:
+            s.close()
+        assert status == 503 and json.loads(body) == {"error": "all 1 stream slots are in use; retry later"}
+        assert _uploads(tmp) == []  # nothing of it was stored
+    _wait_until(lambda: _active(srv) == 0)
+    s = _start_upload(srv.port, 1_500_000, b"\0" * 65536)  # a free slot: held while the body arrives
+    try:
+        _wait_until(lambda: _active(srv) == 1 and len(_uploads(tmp)) == 1)
+    finally:
+        s.close()  # the client leaves mid-body: its slot and its file are gone
+    _wait_until(lambda: _active(srv) == 0 and _uploads(tmp) == [])
+    r = httpx.post(f"{srv.base}/v1/analyze", content=(b"x" * 65536 for _ in range(40)), timeout=60)  # chunked, 2.5 MiB
+    assert r.status_code == 413 and "--max-upload-mb" in r.json()["error"]
+    _wait_until(lambda: _active(srv) == 0 and _uploads(tmp) == [])
+
+
+@pytest.mark.slow
+def test_real_server_frame_limit_is_its_own_32_mib_not_the_upload_limit(limits_server):
+    """Review finding: a WebSocket frame could be as large as an upload (200 MiB by default;
+    three clients sending 190 MiB frames took 1.1 GiB). Frames have their own --max-frame-mb,
+    32 MiB by default, whatever --max-upload-mb says."""
+    from websockets.exceptions import ConnectionClosed
+
+    srv, _tmp = limits_server
+    _wait_until(lambda: _active(srv) == 0)
+    with websockets_sync.connect(f"ws://127.0.0.1:{srv.port}/v1/stream", max_size=None) as ws:
+        ws.send(b"\xff" * (3 * 1024 * 1024))  # over --max-upload-mb 2, a frame all the same
+        rec = json.loads(ws.recv(timeout=30))
+        assert rec["frame"] == 0 and "cannot decode" in rec["error"]
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.send(b"\xff" * (32 * 1024 * 1024 + 1))
+            ws.recv(timeout=30)
+    assert closed.value.rcvd.code == 1009
+    assert closed.value.rcvd.reason == f"frame of {32 * 1024 * 1024 + 1} bytes exceeds {32 * 1024 * 1024} bytes (--max-frame-mb)"
 
 
 def test_serve_refuses_a_busy_port_in_one_line():
@@ -562,6 +731,35 @@ def test_serve_refuses_a_busy_port_in_one_line():
                            text=True, timeout=60)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
+
+
+def test_serve_warns_when_reachable_from_the_network_without_a_token(monkeypatch):
+    """Review finding: --host 0.0.0.0 without a token served anyone who could reach the port,
+    silently. One warning line on stderr, before the model loads; none on loopback or with a
+    token. (The port is bound, never listened on: the stand-in model load stops the command.)"""
+    from typer.testing import CliRunner
+
+    import rtliveness.serve.app as serve_app
+    from rtliveness.cli import app
+
+    def loading(config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(serve_app, "create_app", loading)
+    monkeypatch.delenv("RTLIVENESS_TOKEN", raising=False)
+    warning = ("rtliveness: warning: serving on 0.0.0.0 without --token: anyone who can reach this port can use the "
+               "service; set --token or RTLIVENESS_TOKEN")
+
+    def stderr(*args: str, env: dict | None = None) -> str:
+        r = CliRunner().invoke(app, ["serve", "--port", str(free_port()), "--device", "cpu", *args], env=env)
+        return r.stderr
+
+    assert warning in stderr("--host", "0.0.0.0").splitlines()
+    assert "warning" not in stderr("--host", "0.0.0.0", "--token", TOKEN)
+    assert "warning" not in stderr("--host", "0.0.0.0", env={"RTLIVENESS_TOKEN": TOKEN})
+    assert "warning" not in stderr("--host", "127.0.0.1")
+    assert "warning" not in stderr("--host", "localhost")
+    assert "warning" not in stderr()  # the default: loopback
 
 
 def test_serve_answers_no_connection_before_the_model_is_loaded(monkeypatch):

@@ -22,9 +22,10 @@ def serve(
     security: Annotated[Optional[str], typer.Option("--security", help="Operating point stored with the weights: convenience | balanced | strict.")] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="Spoof threshold on p_spoof in (0, 1); overrides --security.")] = None,
     token: Annotated[Optional[str], typer.Option("--token", envvar="RTLIVENESS_TOKEN", help="Require 'Authorization: Bearer TOKEN' (HTTP) or ?token=TOKEN (WebSocket). Also read from RTLIVENESS_TOKEN.")] = None,
-    max_streams: Annotated[int, typer.Option("--max-streams", help="At most N WebSocket streams and uploads at once (more get 503 / close code 1013).")] = 8,
-    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload (more gets 413) or WebSocket frame (more closes the stream with code 1009), in MiB.")] = 200.0,
-    idle_timeout: Annotated[float, typer.Option("--idle-timeout", help="Close a WebSocket stream that sends no frame for this many seconds (close code 1001), so idle clients cannot hold every slot.")] = 60.0,
+    max_streams: Annotated[int, typer.Option("--max-streams", help="At most N WebSocket streams and uploads at once (more get 503 / close code 1013; an upload takes its slot before its body is read).")] = 8,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload, in MiB (more gets 413).")] = 200.0,
+    max_frame_mb: Annotated[float, typer.Option("--max-frame-mb", help="Largest WebSocket frame, in MiB (more closes the stream with code 1009); a 4K PNG camera frame is about 25 MB.")] = 32.0,
+    idle_timeout: Annotated[float, typer.Option("--idle-timeout", help="Close a WebSocket stream that sends no frame, and end an upload whose body pauses, for this many seconds (close code 1001 / 408), so idle clients cannot hold every slot.")] = 60.0,
     allow_origin: Annotated[Optional[list[str]], typer.Option("--allow-origin", help="Only browser pages of these origins (scheme://host[:port], repeatable) and the service's own page may open streams (close code 4403 for others); default: any page.")] = None,
     detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
     backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (an int8 encoder built for the weights; the bundled weights ship none) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness[openvino]' extra).")] = "auto",
@@ -41,11 +42,14 @@ def serve(
         raise ConfigError(f"serve needs {' and '.join(missing)}: pip install 'rtliveness[serve]'")
     config = ServeConfig(host=host, port=port, weights=weights, device=device, security=security,
                          threshold=threshold, token=token, max_streams=max_streams, max_upload_mb=max_upload_mb,
-                         detector=DetectorConfig(kind=detector), backend=backend,
+                         max_frame_mb=max_frame_mb, detector=DetectorConfig(kind=detector), backend=backend,
                          low_light_target=low_light_target, idle_timeout_s=idle_timeout,
                          allow_origins=tuple(allow_origin or ()))
     sock = _bind(host, port)
     try:
+        if config.token is None and not _is_loopback(sock):  # bound, not yet listening: said before the model loads
+            typer.echo(f"rtliveness: warning: serving on {host} without --token: anyone who can reach this port can "
+                       "use the service; set --token or RTLIVENESS_TOKEN", err=True)
         from ..serve.app import create_app
 
         app = create_app(config)  # the model loads before the port answers: a TCP probe means ready
@@ -60,6 +64,16 @@ def serve(
 
 def _cannot_listen(host: str, port: int, exc: OSError) -> ConfigError:
     return ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port or --host")
+
+
+def _is_loopback(sock) -> bool:
+    """Whether the socket is bound to a loopback address (127.0.0.0/8, ::1): reachable from this machine only."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(sock.getsockname()[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def _bind(host: str, port: int):
@@ -94,6 +108,6 @@ def _run(app, sock, config) -> None:
             app.state.engine.stopping.set()
             super().handle_exit(sig, frame)
 
-    server = _Server(uvicorn.Config(app, log_level="warning", ws_max_size=config.max_upload_bytes + 4096,
+    server = _Server(uvicorn.Config(app, log_level="warning", ws_max_size=config.max_frame_bytes + 4096,
                                     access_log=False, timeout_graceful_shutdown=5))
     server.run(sockets=[sock])

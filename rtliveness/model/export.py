@@ -14,11 +14,22 @@ returns logits; the ONNX scorer applies the same sigmoid.
 
 :func:`cached_export` exports once into a cache folder keyed by the checkpoint's sha256 (and the
 opset) — ``$RTLIVENESS_CACHE`` or ``$XDG_CACHE_HOME/rtliveness`` or ``~/.cache/rtliveness``,
-falling back to the system temp dir when that is not writable — and reuses the export afterwards.
+falling back to ``<temp dir>/rtliveness-<uid>`` when that is not writable — and reuses the export afterwards.
 The cache entry is written to a temporary sibling and renamed into place, so a crash or two
 processes exporting at once never leave a half-written model; an entry damaged later (a
 truncated or changed graph file: its size or sha256 no longer what ``meta.json`` recorded) is
 made again rather than blocking every run.
+
+A cache is only as trusted as its folder, so the scoring settings (threshold, security levels,
+window, input size, preprocessing: :class:`ModelMeta`) of a backend built from a checkpoint come
+from the checkpoint itself (:func:`checkpoint_meta`, the file whose sha256 named the entry), never
+from the cached ``meta.json``; an entry whose ``meta.json`` disagrees with the checkpoint is made
+again. The shared temp fallback is made private (0700) and used only while it is a real folder
+(not a symbolic link) of the current user that nobody else can write; otherwise, and when the
+default ``~/.cache`` folder belongs to another user or anyone can write it, this process exports
+into a private temporary folder of its own (removed at exit) and says why on stderr in one line.
+A folder set with ``$RTLIVENESS_CACHE`` or ``$XDG_CACHE_HOME`` is used as given (it may be shared
+on purpose), with the same one-line warning when other users can change it.
 
 ``rtliveness export`` writes the same folder for other runtimes (ONNX Runtime, OpenVINO, a
 browser or mobile runtime): ``run``, ``serve`` and ``fleet`` take the ``.pt`` checkpoint and use
@@ -27,21 +38,27 @@ their own cached export (``OnnxScorer.from_onnx`` loads an export folder in Pyth
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
+import stat
+import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
+from typing import Mapping
 
 from ..config import check_onnx_opset
 from ..errors import ConfigError, WeightsError
 from ..outputs import check_output_folder
-from .checkpoint import default_weights_path, load_checkpoint, sha256_file, verify_sidecar
+from .checkpoint import (CHECKPOINT_FORMAT, ModelMeta, default_weights_path, load_checkpoint, sha256_file,
+                         verify_sidecar)
 from .dims import EMBED_DIM
 
-__all__ = ["export_onnx", "cached_export", "read_export", "onnx_cache_dir", "ONNX_FORMAT", "INSTALL_HINT",
-           "ENCODER_FILE", "HEAD_FILE"]
+__all__ = ["export_onnx", "cached_export", "cached_export_meta", "checkpoint_meta", "read_export", "onnx_cache_dir",
+           "ONNX_FORMAT", "INSTALL_HINT", "ENCODER_FILE", "HEAD_FILE"]
 
 ONNX_FORMAT = "rtliveness-onnx"
 ONNX_VERSION = 1
@@ -61,16 +78,112 @@ def onnx_cache_dir() -> Path:
     return base / "rtliveness" / "onnx"
 
 
-def _writable_cache_dir() -> Path:
-    for cand in (onnx_cache_dir(), Path(tempfile.gettempdir()) / f"rtliveness-{os.getuid() if hasattr(os, 'getuid') else 'user'}" / "onnx"):
+def _uid() -> int | None:
+    return os.getuid() if hasattr(os, "getuid") else None
+
+
+_warned: set[str] = set()
+_lock = threading.Lock()
+_process_dir: Path | None = None
+
+
+def _warn_once(key: str, message: str) -> None:
+    """One ``rtliveness: warning:`` line on stderr per ``key`` and process."""
+    with _lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    if sys.stderr is not None:
+        print(f"rtliveness: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _unsafe_reason(folder: Path, private: bool) -> str | None:
+    """Why other local users could change what ``folder`` holds; None when they cannot.
+
+    ``private``: the shared temp fallback — a real folder (``lstat``: not a symbolic link) of this
+    user, writable by nobody else. Otherwise (a home or configured folder, whose last part may
+    well be a link and whose group may share it on purpose): owned by this user, not world-writable."""
+    try:
+        st = os.lstat(folder) if private else os.stat(folder)
+    except OSError as exc:
+        return f"cannot stat it ({exc.strerror or exc})"
+    if stat.S_ISLNK(st.st_mode):
+        return "it is a symbolic link"
+    if not stat.S_ISDIR(st.st_mode):
+        return "it is not a folder"
+    uid = _uid()
+    if uid is None:  # no POSIX owners (Windows): the temp dir is per user there
+        return None
+    if st.st_uid != uid:
+        return f"it belongs to uid {st.st_uid}, not to uid {uid}"
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & (0o022 if private else 0o002):
+        return f"other users can write it (mode {mode:04o})"
+    return None
+
+
+def _usable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, delete=True)
+        probe.close()
+        return True
+    except OSError:
+        return False
+
+
+def _temp_cache_dir() -> Path | None:
+    """``<temp dir>/rtliveness-<uid>/onnx``, made private; None (with one warning line) when that
+    folder or the one above it is a link, another user's, or writable by others."""
+    base = Path(tempfile.gettempdir()) / f"rtliveness-{_uid() if _uid() is not None else 'user'}"
+    folder = base / "onnx"
+    for d in (base, folder):
         try:
-            cand.mkdir(parents=True, exist_ok=True)
-            probe = tempfile.NamedTemporaryFile(dir=cand, delete=True)
-            probe.close()
-            return cand
+            d.mkdir(mode=0o700, exist_ok=True)
         except OSError:
-            continue
-    raise ConfigError("no writable cache folder for the ONNX export; set RTLIVENESS_CACHE to a writable folder")
+            pass  # a link, a file or a folder we cannot make: named below
+        reason = _unsafe_reason(d, private=True)
+        if reason is not None:
+            _warn_once(str(d), f"refused the shared ONNX cache folder {d}: {reason}; exporting into a private "
+                               f"temporary folder for this run (remove {d}, or set RTLIVENESS_CACHE to a "
+                               "folder of your own)")
+            return None
+    return folder if _usable(folder) else None
+
+
+def _private_cache_dir() -> Path:
+    """A fresh 0700 folder of this process (removed at exit): the cache when no other can be trusted."""
+    global _process_dir
+    with _lock:
+        if _process_dir is None or not _process_dir.is_dir():
+            try:
+                _process_dir = Path(tempfile.mkdtemp(prefix="rtliveness-onnx-"))
+            except OSError as exc:
+                raise ConfigError("no writable cache folder for the ONNX export; set RTLIVENESS_CACHE to a "
+                                  "writable folder") from exc
+            atexit.register(shutil.rmtree, _process_dir, True)
+        return _process_dir
+
+
+def _writable_cache_dir() -> Path:
+    configured = onnx_cache_dir()
+    explicit = bool(os.environ.get("RTLIVENESS_CACHE") or os.environ.get("XDG_CACHE_HOME"))
+    if _usable(configured):
+        # the default ~/.cache/rtliveness/onnx: each of its three folders (whoever owns one could
+        # swap the folders below it); a configured one: the folder itself
+        chain = (configured,) if explicit else (configured, configured.parent, configured.parent.parent)
+        found = next(((d, r) for d in chain if (r := _unsafe_reason(d, private=False)) is not None), None)
+        if found is None:
+            return configured
+        where, reason = found
+        if explicit:  # set on purpose, maybe shared on purpose: used, with a word
+            _warn_once(str(where), f"the ONNX cache folder {where} is not private: {reason}, so others could swap "
+                                   "the cached model; make it yours (chmod 700) or set RTLIVENESS_CACHE to a folder "
+                                   "of your own")
+            return configured
+        _warn_once(str(where), f"refused the ONNX cache folder {where}: {reason}; set RTLIVENESS_CACHE to a "
+                               "folder of your own")
+    return _temp_cache_dir() or _private_cache_dir()
 
 
 def export_onnx(weights: Path | None, out: Path, opset: int = 17, verify_checksum: bool = True) -> Path:
@@ -210,23 +323,60 @@ def _intact(folder: Path, info: dict) -> bool:
                for n in (ENCODER_FILE, HEAD_FILE))
 
 
+def checkpoint_meta(weights: Path) -> ModelMeta:
+    """The scoring settings (:class:`ModelMeta`) stored in the checkpoint ``weights`` itself.
+
+    An rtliveness checkpoint is memory-mapped and only its small ``meta`` record read (about
+    10 ms, no weights built); other shapes (origin files) go through :func:`load_checkpoint`,
+    which also gives its usual one-line errors. The sidecar check is the caller's."""
+    import torch
+
+    path = Path(weights)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # not torch's zip format, or not loadable: load_checkpoint says why
+        obj = None
+    if isinstance(obj, Mapping) and obj.get("format") == CHECKPOINT_FORMAT \
+            and isinstance(obj.get("state_dict"), Mapping) and isinstance(obj.get("meta", {}), Mapping):
+        meta_d = dict(obj.get("meta", {}))
+        return ModelMeta.from_dict(meta_d) if meta_d else ModelMeta()
+    return load_checkpoint(path, verify_checksum=False).meta
 
 
-def cached_export(weights: Path | None = None, verify_checksum: bool = True, opset: int = 17,
-                  cache_dir: Path | None = None) -> Path:
-    """Export ``weights`` (None = bundled) once into the cache (keyed by its sha256); the folder.
-    An entry whose graph files do not match the sha256 its ``meta.json`` recorded is made again."""
+def _same_meta(info: dict, meta: ModelMeta) -> bool:
+    try:
+        return ModelMeta.from_dict(info.get("meta")) == meta
+    except (WeightsError, TypeError, AttributeError, ValueError):
+        return False
+
+
+def cached_export_meta(weights: Path | None = None, verify_checksum: bool = True, opset: int = 17,
+                       cache_dir: Path | None = None) -> tuple[Path, dict, ModelMeta]:
+    """:func:`cached_export`, plus the entry's ``meta.json`` record and the checkpoint's own
+    :class:`ModelMeta` — what a backend scores with (the record's ``meta`` is replaced by it)."""
     path = Path(weights) if weights is not None else default_weights_path()
     if not path.is_file():
         load_checkpoint(path, verify_checksum=verify_checksum)  # its usual one-line error
     digest = verify_sidecar(path) if verify_checksum else None
     digest = digest or sha256_file(path)
+    meta = checkpoint_meta(path)
     root = Path(cache_dir) if cache_dir is not None else _writable_cache_dir()
     folder = root / f"{digest[:32]}-opset{int(opset)}"
     try:
         _, info = read_export(folder)
-        if info.get("checkpoint_sha256") != digest or not _intact(folder, info):
-            raise WeightsError("stale or damaged cache entry")
+        if info.get("checkpoint_sha256") != digest or not _same_meta(info, meta) or not _intact(folder, info):
+            raise WeightsError("stale, altered or damaged cache entry")
     except WeightsError:  # made (again): a truncated or changed graph file never blocks a run
         export_onnx(path, folder, opset=opset, verify_checksum=verify_checksum)
-    return folder
+        _, info = read_export(folder)
+    return folder, {**info, "meta": meta.to_dict()}, meta
+
+
+def cached_export(weights: Path | None = None, verify_checksum: bool = True, opset: int = 17,
+                  cache_dir: Path | None = None) -> Path:
+    """Export ``weights`` (None = bundled) once into the cache (keyed by its sha256); the folder.
+    An entry whose graph files do not match the sha256 its ``meta.json`` recorded, or whose
+    ``meta.json`` disagrees with the checkpoint's own settings, is made again."""
+    return cached_export_meta(weights, verify_checksum=verify_checksum, opset=opset, cache_dir=cache_dir)[0]

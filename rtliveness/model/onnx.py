@@ -17,7 +17,7 @@ from ..errors import ClosedError, ConfigError, WeightsError
 from ..logodds import sigmoid
 from .backends import preprocess_crops
 from .checkpoint import ModelMeta
-from .export import ENCODER_FILE, HEAD_FILE, INSTALL_HINT, cached_export, read_export
+from .export import ENCODER_FILE, HEAD_FILE, INSTALL_HINT, cached_export_meta, read_export
 from .dims import EMBED_DIM
 
 __all__ = ["OnnxScorer", "default_ort_threads", "providers_for_device"]
@@ -68,15 +68,18 @@ class OnnxScorer:
     ``embed`` preprocesses exactly like TorchScorer and runs ``encoder.onnx``; ``head`` runs
     ``head.onnx`` and applies the sigmoid. CPU by default; pass ``providers`` (e.g.
     ``["CUDAExecutionProvider", "CPUExecutionProvider"]``) to use another execution provider.
+    ``meta``: the scoring settings (threshold, security levels, preprocessing); None = the export's
+    ``meta.json`` (an export folder the user named), :meth:`from_checkpoint` passes the checkpoint's.
     """
 
     def __init__(self, folder: Path, info: dict, threads: int | None = None,
-                 providers: Sequence[str] | None = None, encoder_file: Path | None = None) -> None:
+                 providers: Sequence[str] | None = None, encoder_file: Path | None = None,
+                 meta: ModelMeta | None = None) -> None:
         ort = _import_ort()
         self.path = Path(folder)
         self.encoder_file = Path(encoder_file) if encoder_file is not None else self.path / ENCODER_FILE
-        self.info = info
-        self.meta: ModelMeta = ModelMeta.from_dict(info["meta"])
+        self.meta: ModelMeta = meta if meta is not None else ModelMeta.from_dict(info["meta"])
+        self.info = {**info, "meta": self.meta.to_dict()}
         self.threads = int(threads) if threads is not None else default_ort_threads()
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.threads
@@ -119,9 +122,13 @@ class OnnxScorer:
 
         ``int8=True`` (``--backend onnx-int8``, CPU only) uses the int8 encoder stored next to the
         weights, which must have been made from exactly these weights (see
-        :mod:`rtliveness.model.quantize`); a missing one is a :class:`WeightsError`."""
+        :mod:`rtliveness.model.quantize`); a missing one is a :class:`WeightsError`.
+
+        The threshold, security levels and preprocessing are the checkpoint's own, never the
+        cached ``meta.json``'s (a cache folder may be less trusted than the checkpoint)."""
         _import_ort()  # fail fast with the install hint before any export work
-        folder = cached_export(weights, verify_checksum=verify_checksum, opset=opset, cache_dir=cache_dir)
+        folder, info, meta = cached_export_meta(weights, verify_checksum=verify_checksum, opset=opset,
+                                                cache_dir=cache_dir)
         encoder = None
         if int8:
             from .checkpoint import default_weights_path
@@ -132,9 +139,8 @@ class OnnxScorer:
             if not cpu_only:
                 raise ConfigError("the int8 encoder runs on the CPU only; use --backend onnx on CUDA")
             path = Path(weights) if weights is not None else default_weights_path()
-            _, info = read_export(folder)
             encoder = require_int8_encoder(path, info.get("checkpoint_sha256", ""))
-        return cls.from_onnx(folder, threads=threads, providers=providers, encoder_file=encoder)
+        return cls(folder, info, threads=threads, providers=providers, encoder_file=encoder, meta=meta)
 
     # ------------------------------------------------------------------ the Scorer protocol
     def embed_array(self, x: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from ..errors import ClosedError, ConfigError, WeightsError
 from ..logodds import sigmoid
 from .backends import preprocess_crops
 from .checkpoint import ModelMeta
-from .export import ENCODER_FILE, HEAD_FILE, cached_export, read_export
+from .export import ENCODER_FILE, HEAD_FILE, cached_export_meta
 from .dims import EMBED_DIM
 
 __all__ = ["OpenVinoScorer", "OPENVINO_HINT"]
@@ -49,15 +49,16 @@ class OpenVinoScorer:
     inference stream, latency hint, no core pinning: the loop's other threads (decode, MTCNN) keep
     their cores between two calls."""
 
-    def __init__(self, folder: Path, info: dict, precision: str = "bf16", threads: int | None = None) -> None:
+    def __init__(self, folder: Path, info: dict, precision: str = "bf16", threads: int | None = None,
+                 meta: ModelMeta | None = None) -> None:
         from .onnx import default_ort_threads
 
         if precision not in ("bf16", "f32"):
             raise ValueError(f"precision must be bf16 or f32, got {precision!r}")
         ov = _import_openvino()
         self.path = Path(folder)
-        self.info = info
-        self.meta: ModelMeta = ModelMeta.from_dict(info["meta"])
+        self.meta: ModelMeta = meta if meta is not None else ModelMeta.from_dict(info["meta"])
+        self.info = {**info, "meta": self.meta.to_dict()}
         self.precision = precision
         self.threads = int(threads) if threads is not None else default_ort_threads()
         core = ov.Core()
@@ -79,14 +80,15 @@ class OpenVinoScorer:
     @classmethod
     def from_checkpoint(cls, weights: Path | None = None, verify_checksum: bool = True, precision: str = "bf16",
                         threads: int | None = None, cache_dir: Path | None = None) -> "OpenVinoScorer":
-        """Export ``weights`` (None = bundled) once into the ONNX cache and compile it."""
+        """Export ``weights`` (None = bundled) once into the ONNX cache and compile it; the
+        threshold, security levels and preprocessing are the checkpoint's own, not the cache's."""
         from . import bf16
 
         _import_openvino()  # fail fast with the install hint before any export work
         if precision == "bf16":
             bf16.require_native_bf16("openvino-bf16")
-        folder, info = read_export(cached_export(weights, verify_checksum=verify_checksum, cache_dir=cache_dir))
-        return cls(folder, info, precision=precision, threads=threads)
+        folder, info, meta = cached_export_meta(weights, verify_checksum=verify_checksum, cache_dir=cache_dir)
+        return cls(folder, info, precision=precision, threads=threads, meta=meta)
 
     def _run(self, request, array: np.ndarray) -> np.ndarray:
         if request is None:

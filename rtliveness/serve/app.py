@@ -1,9 +1,11 @@
 """The FastAPI application: health, upload analysis, the WebSocket stream, the kiosk page.
 
 Every error a client can cause is a 4xx with ``{"error": "<one line>"}``: 400 malformed,
-401 token, 403 a browser page of an origin ``--allow-origin`` does not list, 413 too large, 422 not a video / bad parameter, 503 all stream slots busy.
+401 token, 403 a browser page of an origin ``--allow-origin`` does not list, 408 an upload that pauses for
+``idle_timeout_s``, 413 too large, 422 not a video / bad parameter, 503 all stream slots busy (answered
+before the upload's body is read: an upload takes its slot first).
 WebSocket: close code 4401 for a missing/wrong token, 4403 for a browser page of an origin
-``--allow-origin`` does not list (when given), 1013 when all slots are busy, 1009 for a frame over the size limit, 1001 after
+``--allow-origin`` does not list (when given), 1013 when all slots are busy, 1009 for a frame over ``--max-frame-mb``, 1001 after
 ``idle_timeout_s`` without a frame; a frame that cannot be decoded gets ``{"frame", "error"}``
 and the connection stays open.
 """
@@ -164,29 +166,32 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
         check_token(request)
         if not _origin_ok(request.headers.get("origin"), request.headers.get("host"), config.allow_origins):
             raise ClientError(403, "origin not allowed: serve the page from this service or start it with --allow-origin")
-        path, name = await _receive_upload(request, config.max_upload_bytes)
+        _check_length(request, config.max_upload_bytes)  # 413 for a declared size, with or without a free slot
+        try:  # the slot before the body: a request over --max-streams is answered at once, nothing of it stored
+            engine.acquire()
+        except Busy as exc:
+            raise ClientError(503, str(exc)) from None
         try:
+            path, name = await _receive_upload(request, config.max_upload_bytes, config.idle_timeout_s)
             try:
-                engine.acquire()
-            except Busy as exc:
-                raise ClientError(503, str(exc)) from None
-            gone = threading.Event()
-            watch = asyncio.ensure_future(_watch_disconnect(request, gone))
-            try:
-                return await run_in_threadpool(engine.analyze, path, name, frames, gone)
-            except ShuttingDown as exc:
-                raise ClientError(503, str(exc)) from None
-            except ClientGone as exc:  # nobody reads the answer: the slot is free again
-                raise ClientError(400, f"{exc}; the analysis was stopped") from None
-            except SourceError as exc:
-                raise ClientError(422, one_line(exc)) from None
-            except RtlivenessError as exc:
-                raise ClientError(422, one_line(exc)) from None
+                gone = threading.Event()
+                watch = asyncio.ensure_future(_watch_disconnect(request, gone))
+                try:
+                    return await run_in_threadpool(engine.analyze, path, name, frames, gone)
+                except ShuttingDown as exc:
+                    raise ClientError(503, str(exc)) from None
+                except ClientGone as exc:  # nobody reads the answer: the slot is free again
+                    raise ClientError(400, f"{exc}; the analysis was stopped") from None
+                except SourceError as exc:
+                    raise ClientError(422, one_line(exc)) from None
+                except RtlivenessError as exc:
+                    raise ClientError(422, one_line(exc)) from None
+                finally:
+                    watch.cancel()
             finally:
-                watch.cancel()
-                engine.release()
-        finally:
-            path.unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
+        finally:  # every path: answered, 4xx (413, 408, client gone), cancelled
+            engine.release()
 
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket):
@@ -243,9 +248,12 @@ class _TooLarge(Exception):
     pass
 
 
-async def _receive_upload(request: Request, limit: int) -> tuple[Path, str]:
-    """The upload (multipart field ``file``, or the raw body) streamed to a temporary file,
-    refused with 413 as soon as it passes ``limit`` bytes."""
+class _Stalled(Exception):
+    pass
+
+
+def _check_length(request: Request, limit: int) -> None:
+    """400 for a Content-Length that is not a number, 413 for one over ``limit``: before any byte is read."""
     length = request.headers.get("content-length")
     if length is not None:
         if not length.isdigit():
@@ -253,9 +261,46 @@ async def _receive_upload(request: Request, limit: int) -> tuple[Path, str]:
         if int(length) > limit:
             raise ClientError(413, f"upload of {int(length)} bytes exceeds the limit of {limit} bytes (--max-upload-mb)")
 
+
+def _multipart_parser():
+    """Starlette's multipart parser, writing the part named ``file`` straight into the upload's
+    temporary file (given as ``into``) instead of a spooled copy of its own, so an upload is on
+    disk once. Should Starlette's internals differ, its own copy is made and copied, as before."""
+    from starlette.formparsers import MultiPartParser
+
+    class _Parser(MultiPartParser):
+        def __init__(self, *args, into=None, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._into = into
+
+        def on_headers_finished(self) -> None:
+            super().on_headers_finished()
+            part = getattr(self, "_current_part", None)
+            upload = getattr(part, "file", None)
+            if self._into is not None and getattr(part, "field_name", None) == "file" and upload is not None \
+                    and hasattr(upload, "file"):
+                upload.file.close()  # Starlette's empty spool
+                upload.file, self._into = self._into, None
+
+    return _Parser
+
+
+async def _receive_upload(request: Request, limit: int, idle_s: float | None = None) -> tuple[Path, str]:
+    """The upload (multipart field ``file``, or the raw body) streamed to a temporary file,
+    refused with 413 as soon as it passes ``limit`` bytes, and with 408 when no byte of it comes
+    for ``idle_s`` seconds (it holds a stream slot meanwhile)."""
+    _check_length(request, limit)
+
     async def capped():
         seen = 0
-        async for chunk in request.stream():
+        chunks = request.stream().__aiter__()
+        while True:
+            try:
+                chunk = await asyncio.wait_for(chunks.__anext__(), idle_s)
+            except StopAsyncIteration:
+                return
+            except asyncio.TimeoutError:
+                raise _Stalled() from None
             seen += len(chunk)
             if seen > limit:
                 raise _TooLarge()
@@ -268,29 +313,35 @@ async def _receive_upload(request: Request, limit: int) -> tuple[Path, str]:
     try:
         with os.fdopen(fd, "wb") as fh:
             if ctype.startswith("multipart/form-data"):
-                from starlette.formparsers import MultiPartException, MultiPartParser
+                from starlette.formparsers import MultiPartException
 
                 try:
-                    form = await MultiPartParser(request.headers, capped(), max_files=1, max_fields=16).parse()
+                    form = await _multipart_parser()(request.headers, capped(), max_files=1, max_fields=16,
+                                                     into=fh).parse()
                 except MultiPartException as exc:
                     raise ClientError(400, f"malformed multipart body: {one_line(exc)}") from None
                 upload = form.get("file")
                 if upload is None or isinstance(upload, str):
                     raise ClientError(422, "multipart upload needs the video in a file field named 'file'")
                 name = upload.filename or "upload"
-                try:
-                    while chunk := await upload.read(1 << 20):
-                        fh.write(chunk)
-                finally:
-                    await upload.close()
+                if upload.file is not fh:  # not written in place (see _multipart_parser): copied
+                    try:
+                        while chunk := await upload.read(1 << 20):
+                            fh.write(chunk)
+                    finally:
+                        await upload.close()
             else:
                 name = request.headers.get("x-filename") or "upload"
                 async for chunk in capped():
                     fh.write(chunk)
-            size = fh.tell()
+            fh.flush()
+            size = os.fstat(fh.fileno()).st_size
     except _TooLarge:
         path.unlink(missing_ok=True)
         raise ClientError(413, f"upload exceeds the limit of {limit} bytes (--max-upload-mb)") from None
+    except _Stalled:
+        path.unlink(missing_ok=True)
+        raise ClientError(408, f"no upload data for {idle_s:g} s (--idle-timeout): send the body without pausing") from None
     except ClientDisconnect:  # the client went away mid-upload: nobody to answer, nothing to log
         path.unlink(missing_ok=True)
         raise ClientError(400, "the client disconnected during the upload") from None
@@ -314,7 +365,7 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, clie
     free for the next client while the one frame in hand is finished and the pipeline closed."""
     pending = PendingFrames(config.max_pending)
     pipeline = await run_in_threadpool(engine.pipeline)
-    limit = config.max_upload_bytes
+    limit = config.max_frame_bytes
     t0: float | None = None
 
     def process(item: Item) -> str:
@@ -350,7 +401,7 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, clie
                 data, text = msg.get("bytes"), msg.get("text")
                 if data is not None:
                     if len(data) > limit:  # as the WebSocket layer does for larger ones (uvicorn's ws_max_size)
-                        await ws.close(code=WS_TOO_BIG, reason=f"frame of {len(data)} bytes exceeds {limit} bytes (--max-upload-mb)")
+                        await ws.close(code=WS_TOO_BIG, reason=f"frame of {len(data)} bytes exceeds {limit} bytes (--max-frame-mb)")
                         return
                     else:
                         pending.put(Item("frame", index, t, data))

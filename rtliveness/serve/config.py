@@ -36,9 +36,12 @@ class ServeConfig:
     """What ``rtliveness serve`` runs with.
 
     ``max_streams`` bounds the WebSocket streams and uploads analysed at once (more get 503 /
-    close code 1013); ``max_upload_mb`` bounds an upload (413) and a single WebSocket frame
-    (close code 1009); ``idle_timeout_s`` closes a stream that sends no frame for that long
-    (close code 1001), so idle clients cannot hold every slot; ``allow_origins``: when not
+    close code 1013) — an upload takes its slot before its body is read, so one over the limit
+    is refused at once and nothing of it is stored; ``max_upload_mb`` bounds an upload (413);
+    ``max_frame_mb`` bounds a single WebSocket frame (close code 1009), held in memory — kept
+    apart from the upload limit, which bounds a file on disk; ``idle_timeout_s`` closes a stream
+    that sends no frame for that long (close code 1001) and ends an upload whose body pauses for
+    that long (408), so idle clients cannot hold every slot; ``allow_origins``: when not
     empty, the only browser origins besides the service's own page that may open a stream;
     ``max_pending`` is how many received frames of one stream may wait while the previous one
     is processed — beyond it the oldest waiting frame is dropped (its record says
@@ -53,6 +56,7 @@ class ServeConfig:
     token: str | None = None
     max_streams: int = 8
     max_upload_mb: float = 200.0
+    max_frame_mb: float = 32.0
     max_pending: int = 2
     backend: str = "auto"
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -72,6 +76,8 @@ class ServeConfig:
             raise ConfigError(f"--max-streams must be >= 1, got {self.max_streams}")
         if not (math.isfinite(self.max_upload_mb) and self.max_upload_mb >= 0.001):
             raise ConfigError(f"--max-upload-mb must be a finite number >= 0.001 (1 KiB), got {self.max_upload_mb}")
+        if not (math.isfinite(self.max_frame_mb) and self.max_frame_mb >= 0.001):
+            raise ConfigError(f"--max-frame-mb must be a finite number >= 0.001 (1 KiB), got {self.max_frame_mb}")
         if not (math.isfinite(self.idle_timeout_s) and self.idle_timeout_s > 0):
             raise ConfigError(f"--idle-timeout must be a finite number of seconds > 0, got {self.idle_timeout_s}")
         for origin in self.allow_origins:
@@ -93,3 +99,7 @@ class ServeConfig:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_frame_bytes(self) -> int:
+        return int(self.max_frame_mb * 1024 * 1024)
