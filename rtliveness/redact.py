@@ -14,29 +14,31 @@ __all__ = ["redact", "redact_url", "MASK"]
 #: what a password is replaced by
 MASK = "***"
 
-#: a URL inside a text: a scheme, ``://``, then everything up to white space or a quote
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
+#: a URL's scheme and authority (``user:password@host:port``): the authority ends at the first
+#: ``/``, ``?`` or ``#`` (as FFmpeg and urllib read it); inside a text also at white space
+_IN_TEXT = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#\s]*)")
+_WHOLE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#]*)")
+
+
+def _mask(m: re.Match) -> str:
+    """The scheme and authority with the password masked: between the login's first ``:`` and the
+    authority's last ``@`` (a password may hold ``@``, quotes or ``:``)."""
+    scheme, authority = m.group(1), m.group(2)
+    at = authority.rfind("@")
+    if at < 0:
+        return m.group(0)
+    user, colon, password = authority[:at].partition(":")
+    if not colon or password == MASK:
+        return m.group(0)
+    return f"{scheme}{user}:{MASK}{authority[at:]}"
 
 
 def redact_url(url: str) -> str:
     """``url`` with the password of its ``user:password@`` replaced by :data:`MASK` (unchanged
-    when it has none). The login ends at the last ``@`` before the query, so a password holding
-    ``@`` or ``/`` is masked whole."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    head = re.split(r"[?#]", rest, maxsplit=1)[0]
-    at = head.rfind("@")
-    if at < 0:
-        return url
-    user, colon, password = head[:at].partition(":")
-    if not colon or password == MASK:
-        return url
-    return f"{scheme}://{user}:{MASK}{rest[at:]}"
+    when it has none; a URL inside its query, a proxy's target, masked too)."""
+    return _WHOLE.sub(_mask, url) if "://" in url else url
 
 
 def redact(text: str) -> str:
-    """``text`` with every URL's password in it masked (:func:`redact_url`)."""
-    if "://" not in text:
-        return text
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    """``text`` (a message, a log line) with the password of every URL in it masked."""
+    return _IN_TEXT.sub(_mask, text) if "://" in text else text

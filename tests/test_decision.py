@@ -126,6 +126,9 @@ def test_one_image_given_for_frames_says_to_step_it():
     with pytest.raises(ConfigError, match="not bytes: decode the picture first"):
         next(p.run(b"\xff\xd8"))
     assert len(list(p.run(np.zeros((2, 60, 80, 3), np.uint8)))) == 2  # a stack of frames is frames
+    assert len(list(p.run(np.zeros((5, 60, 80), np.uint8)))) == 5  # grey frames too
+    with pytest.raises(ConfigError, match=r"shape \(60, 80\)"):
+        p.run(np.zeros((60, 80), np.uint8))  # refused at the call, not at the first frame
 
 
 def test_decide_undecided_when_the_source_ends():

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from conftest import moving_face_frames, write_video
@@ -22,13 +23,19 @@ LOGIN = "admin:s3cr3t"
 
 def test_redact_masks_the_password_of_every_url_and_nothing_else():
     assert redact_url("rtsp://admin:secret@10.0.0.5:554/live?ch=1") == "rtsp://admin:***@10.0.0.5:554/live?ch=1"
-    assert redact_url("http://u:p@ss/w@cam:80/a?b=c@d") == "http://u:***@cam:80/a?b=c@d"  # '@' and '/' in it
+    assert redact_url("http://u:p@s:s@cam:80/a?b=c@d") == "http://u:***@cam:80/a?b=c@d"  # '@' and ':' in it
     assert redact_url("http://admin:@cam/x") == "http://admin:***@cam/x"
+    # the login ends where the authority does (the first / ? #): an '@' in the path is no login
+    assert redact_url("rtsp://admin:pw@10.0.0.5:554/live@main") == "rtsp://admin:***@10.0.0.5:554/live@main"
+    assert redact_url("http://proxy/view?u=rtsp://a:b@cam/x") == "http://proxy/view?u=rtsp://a:***@cam/x"
     for unchanged in ("rtsp://cam/live", "rtsp://admin@cam/live", "udp://@:5004", "clips/a.mp4", "camera 0",
-                      "rtsp://admin:***@cam/live"):
+                      "rtsp://admin:***@cam/live", "http://cam:8080/snap@2x.jpg", "file:///tmp/a:b@c"):
         assert redact_url(unchanged) == unchanged
     assert redact("cannot open stream 'rtsp://a:b@c:99999/x': port; and http://d:e@f/g: too") == \
         "cannot open stream 'rtsp://a:***@c:99999/x': port; and http://d:***@f/g: too"
+    # quotes and angle brackets in a password (the diff review's finding): masked whole
+    for password in ("it's", 'a"b', "a<b>"):
+        assert redact(f"stream rtsp://admin:{password}@cam/x: refused") == "stream rtsp://admin:***@cam/x: refused"
 
 
 def test_library_errors_and_status_lines_carry_no_password():
@@ -73,9 +80,9 @@ class _Camera(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
         if not self._authorised():
             return
-        if self.path == "/redirect.jpg":
+        if self.path in ("/redirect.jpg", "/same.jpg"):
             self.send_response(302)
-            self.send_header("Location", self.redirect_to)
+            self.send_header("Location", self.redirect_to if self.path == "/redirect.jpg" else "/snap.jpg")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -120,6 +127,12 @@ def test_a_camera_login_is_not_sent_on_to_where_its_snapshot_redirects(tmp_path,
         assert still.name == f"http://admin:***@127.0.0.1:{cam.server_address[1]}/redirect.jpg"
         assert [auth is not None for _, auth in _Camera.seen] == [True]  # the camera got its login
         assert _Elsewhere.seen == [("/snap.jpg", None)]  # the other host got the request, not the login
+        # a redirect within the camera (same scheme, host, port) keeps the login, as curl does:
+        # without it the picture would be FFmpeg's decoding, without EXIF rotation
+        _Camera.seen = []
+        same = sources._still_at_url(url.replace("/redirect.jpg", "/same.jpg"), grace[::-1].copy(), 5.0)
+        assert [(path, auth is not None) for path, auth in _Camera.seen] == [("/same.jpg", True), ("/snap.jpg", True)]
+        assert np.array_equal(next(iter(same)).image_bgr, cv2.imread(str(tmp_path / "snap.jpg")))
     finally:
         for s in (cam, other):
             s.shutdown()

@@ -466,6 +466,13 @@ def test_a_photo_with_a_smaller_picture_appended_is_a_photo(tmp_path, grace):
     prog = cv2.imencode(".jpg", grace, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
     assert _jpeg_size(io.BytesIO(b"junk" + prog[:2] + b"\xff" + prog[2:]), 4) == grace.shape[:2]
     assert _jpeg_size(io.BytesIO(prog[:20]), 0) is None  # cut before its frame header
+    # a stream stays a stream: more pictures after a smaller one, a second picture cut off in its
+    # header, a larger second picture
+    small = cv2.imencode(".jpg", cv2.resize(grace, (160, 160)))[1].tobytes()
+    big = cv2.imencode(".jpg", grace)[1].tobytes()
+    for name, data in (("more", big + small + small), ("cut", big + small[:10]), ("larger", small + big)):
+        (tmp_path / f"{name}.jpg").write_bytes(data)
+        assert not is_still_image(tmp_path / f"{name}.jpg"), name
 
 
 def test_a_raw_mjpeg_stream_named_like_a_photo_is_played_whole(tmp_path, grace):
@@ -479,6 +486,16 @@ def test_a_raw_mjpeg_stream_named_like_a_photo_is_played_whole(tmp_path, grace):
         with open_source(str(stream)) as src:
             assert isinstance(src, FileSource) and src.name == str(stream)
             assert len(list(src)) == 9, name
+    # no usable temp folder for the link (a read-only root file system): opened by its own name
+    import tempfile
+
+    missing = tmp_path / "no-such-temp"
+    old, tempfile.tempdir = tempfile.tempdir, str(missing)
+    try:
+        with open_source(str(tmp_path / "dump")) as src:  # no suffix: FFmpeg probes the bytes
+            assert len(list(src)) == 9
+    finally:
+        tempfile.tempdir = old
 
 
 def test_an_animated_gif_or_avif_sequence_is_a_video_and_heic_is_a_photo_refused_in_one_line(tmp_path, grace):
@@ -651,7 +668,7 @@ def test_a_snapshot_url_login_becomes_basic_auth_and_a_broken_second_fetch_keeps
     def broken(*a, **k):
         raise http.client.BadStatusLine("HELLO")
 
-    monkeypatch.setattr(urllib.request, "urlopen", broken)
+    monkeypatch.setattr(urllib.request.OpenerDirector, "open", broken)
     still = sources._still_at_url("http://cam/s.jpg", grace, 1.0)
     assert isinstance(still, StillSource) and still.name == "http://cam/s.jpg"
     assert np.array_equal(next(iter(still)).image_bgr, grace)
@@ -810,3 +827,35 @@ def test_a_transparent_picture_is_seen_on_white_as_viewers_show_it(tmp_path, gra
         assert cv2.imwrite(str(tmp_path / name), data)
         with StillSource(tmp_path / name) as src:
             assert np.array_equal(next(iter(src)).image_bgr, grace)
+
+
+def test_transparency_follows_the_exif_turn_and_a_bmp_padding_byte_is_no_alpha(tmp_path):
+    """Diff review: with OpenCV's alpha (which ignores EXIF orientation) a transparent PNG turned
+    180 degrees had its opaque half painted white; a 32-bit BMP whose fourth byte is unused
+    padding (0) came out all white."""
+    from PIL import Image
+
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[:, :30] = (200, 30, 20, 255)  # RGB red, opaque, on the left; transparent black on the right
+    exif = Image.Exif()
+    exif[0x0112] = 3  # orientation: turned 180 degrees
+    Image.fromarray(rgba).save(tmp_path / "turned.png", exif=exif)
+    with StillSource(tmp_path / "turned.png") as src:
+        image = next(iter(src)).image_bgr
+    assert (image[:, 30:] == (20, 30, 200)).all() and (image[:, :30] == 255).all()  # turned: red on the right
+    # grey with alpha, and a palette picture with a transparent colour
+    Image.fromarray(rgba).convert("LA").save(tmp_path / "grey.png")
+    Image.fromarray(rgba).convert("RGB").convert("P").save(tmp_path / "pal.png", transparency=0)
+    for name in ("grey.png", "pal.png"):
+        with StillSource(tmp_path / name) as src:
+            assert (next(iter(src)).image_bgr[:, 30:] == 255).all(), name
+    # a 32-bit BMP, BI_BITFIELDS X8R8G8B8: its fourth byte is padding, 0
+    w, h = 60, 40
+    header = (b"BM" + (14 + 56 + w * h * 4).to_bytes(4, "little") + b"\0\0\0\0" + (14 + 56).to_bytes(4, "little")
+              + (56).to_bytes(4, "little") + w.to_bytes(4, "little") + (-h).to_bytes(4, "little", signed=True)
+              + (1).to_bytes(2, "little") + (32).to_bytes(2, "little") + (3).to_bytes(4, "little")
+              + (w * h * 4).to_bytes(4, "little") + b"\0" * 16
+              + bytes.fromhex("0000ff00" "00ff0000" "ff000000" "00000000"))  # R, G, B masks; no alpha mask
+    (tmp_path / "x.bmp").write_bytes(header + bytes((20, 30, 200, 0)) * (w * h))
+    with StillSource(tmp_path / "x.bmp") as src:
+        assert (next(iter(src)).image_bgr == (20, 30, 200)).all()

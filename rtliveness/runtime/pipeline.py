@@ -50,7 +50,8 @@ def check_frame_source(source, who: str) -> None:
     if isinstance(source, (bytes, bytearray, memoryview)):
         raise ConfigError(f"{who} takes frames, not {type(source).__name__}: decode the picture first "
                           "(cv2.imdecode) or write it to a file and open_source() it")
-    if isinstance(source, np.ndarray) and source.ndim < 4:
+    if isinstance(source, np.ndarray) and (source.ndim < 3 or (source.ndim == 3 and source.shape[-1] in (1, 3, 4))):
+        # (H, W), (H, W, C): one image; (N, H, W) grey frames and (N, H, W, C) are a stack of frames
         raise ConfigError(f"{who} takes frames (an iterable of images), not one image of shape {source.shape}: "
                           "use step(image) for one frame, or pass [image]")
 
@@ -429,16 +430,20 @@ class LivenessPipeline:
 
     def run_frames(self, source) -> Iterator[tuple[Frame, FrameResult]]:
         """Iterate ``source`` (any iterable of :class:`Frame` objects or images, as :meth:`step`
-        takes them), yielding (the :class:`Frame` processed, its result)."""
+        takes them), yielding (the :class:`Frame` processed, its result). A source that is not
+        frames (:func:`check_frame_source`) is refused here, at the call."""
         check_frame_source(source, "run()")
+        return self._frames_of(source)
+
+    def _frames_of(self, source) -> Iterator[tuple[Frame, FrameResult]]:
         for item in source:
             frame = self._frame_of(item)
             yield frame, self.step(frame)
 
     def run(self, source) -> Iterator[FrameResult]:
-        """Iterate ``source``, yielding one :class:`FrameResult` per frame."""
-        for _, result in self.run_frames(source):
-            yield result
+        """Iterate ``source``, yielding one :class:`FrameResult` per frame (refused at the call as
+        :meth:`run_frames` says)."""
+        return (result for _, result in self.run_frames(source))
 
     # ------------------------------------------------------------------ results
     def track_summaries(self) -> tuple[TrackSummary, ...]:

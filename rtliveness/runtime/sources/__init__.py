@@ -71,8 +71,8 @@ _MAX_URL_PICTURE = 128 << 20
 def _plain_request(url: str):
     """A request for ``url`` with its ``user:password@`` (a camera's login, which FFmpeg sends as
     Basic auth) moved into an Authorization header: urllib would take it for part of the host.
-    The header is not sent on after a redirect (urllib copies a request's headers to wherever
-    a redirect points, another host or plain http included): the login is for this URL only."""
+    The header is not one urllib copies to wherever a redirect points (another host, plain http):
+    :func:`_fetch` sends it on only to the same scheme, host and port."""
     import base64
     import urllib.parse
     import urllib.request
@@ -90,16 +90,36 @@ def _plain_request(url: str):
     return req
 
 
+def _fetch(req, timeout_s: float, limit: int) -> bytes:
+    """At most ``limit`` bytes of the answer to ``req``, following redirects; its login goes on
+    only to a redirect of the same origin (scheme, host, port), as curl and requests do."""
+    import urllib.parse
+    import urllib.request
+
+    def origin(url: str) -> tuple:
+        parts = urllib.parse.urlsplit(url)
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+    class SameOriginLogin(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+            login = req.unredirected_hdrs.get("Authorization")
+            if new is not None and login is not None and origin(newurl) == origin(req.full_url):
+                new.add_unredirected_header("Authorization", login)
+            return new
+
+    with urllib.request.build_opener(SameOriginLogin).open(req, timeout=timeout_s) as resp:  # noqa: S310 - the user's own URL
+        return resp.read(limit)
+
+
 def _still_at_url(url: str, decoded, timeout_s: float) -> StillSource:
     """The picture at ``url`` decoded as the same file on disk would be (its own decoder, its EXIF
     orientation); FFmpeg's decoding (``decoded``) when the bytes cannot be fetched again (a
     camera's self-signed certificate, say) or do not decode as a photo."""
     import tempfile
-    import urllib.request
 
     try:
-        with urllib.request.urlopen(_plain_request(url), timeout=timeout_s) as resp:  # noqa: S310 - the user's own URL
-            data = resp.read(_MAX_URL_PICTURE + 1)
+        data = _fetch(_plain_request(url), timeout_s, _MAX_URL_PICTURE + 1)
     except Exception:  # noqa: BLE001 - a best-effort second fetch: broken HTTP, auth, TLS … keep FFmpeg's picture
         data = b""
     if 0 < len(data) <= _MAX_URL_PICTURE:

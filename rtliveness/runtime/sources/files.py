@@ -83,13 +83,13 @@ def _open_video(p: Path) -> "cv2.VideoCapture":
         return cv2.VideoCapture(str(p))
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="rtliveness-mjpeg-") as tmp:
-        link = Path(tmp) / "stream.mjpeg"
-        try:
+    try:
+        with tempfile.TemporaryDirectory(prefix="rtliveness-mjpeg-", ignore_cleanup_errors=True) as tmp:
+            link = Path(tmp) / "stream.mjpeg"
             link.symlink_to(p.resolve())
-        except OSError:  # no symbolic links here (some Windows set-ups): the name as it is
-            return cv2.VideoCapture(str(p))
-        return cv2.VideoCapture(str(link))
+            return cv2.VideoCapture(str(link))
+    except OSError:  # no usable temp folder, or no symbolic links (some Windows set-ups): the name as it is
+        return cv2.VideoCapture(str(p))
 
 
 #: the FOURCC OpenCV reports for FFmpeg's text-art codec (its "tty" demuxer, chosen by a text file's suffix)

@@ -34,8 +34,8 @@ def is_still_image(path: str | os.PathLike) -> bool:
     classified right. Several pictures in one file — a raw MJPEG stream (JPEGs back to back, as IP
     cameras send them), an animated PNG or GIF, an AVIF or HEIF image sequence — are a video, not
     a photo; a JPEG whose header declares the pictures after it (MPF, an Ultra HDR gain map) is a
-    photo, and so is one followed by a smaller picture (a camera's preview or thumbnail appended
-    without such a header): a stream's pictures are all of one size. (A HEIC photo is a photo:
+    photo, and so is one followed by one smaller picture, the last in the file (a camera's preview
+    appended without such a header): a stream's pictures go on, all of one size. (A HEIC photo is a photo:
     :class:`StillSource` then says in one line that it cannot decode it, rather than a video
     decoder failing on it.)"""
     try:
@@ -49,7 +49,7 @@ def is_still_image(path: str | os.PathLike) -> bool:
                     return True
                 fh.seek(len(head))
                 second = _find(fh, head, b"\xff\xd9\xff\xd8")
-                return second < 0 or _jpeg_size(fh, 0) != _jpeg_size(fh, second + 2)
+                return second < 0 or _is_appended_preview(fh, second + 2)
             if head.startswith(b"\x89PNG\r\n\x1a\n"):  # APNG announces its frames before the image data
                 return _png_chunk_before_idat(fh) != b"acTL"
     except OSError:
@@ -96,6 +96,17 @@ def _jpeg_declares_pictures(fh) -> bool:
         if any(marker == m and tag in body for m, tag in _MULTI_PICTURE_TAGS):
             return True
     return False
+
+
+def _is_appended_preview(fh, second: int) -> bool:
+    """Whether the JPEG at ``second`` (after the first one's end) is a preview appended to a photo:
+    the last picture in the file, both sizes readable, and smaller than the first. A stream's
+    pictures go on, and are of one size (or change size: still a stream)."""
+    first, other = _jpeg_size(fh, 0), _jpeg_size(fh, second)
+    if first is None or other is None or other == first or other[0] > first[0] or other[1] > first[1]:
+        return False
+    fh.seek(second + 2)
+    return not _contains(fh, b"", b"\xff\xd9\xff\xd8")
 
 
 def _jpeg_size(fh, offset: int) -> tuple[int, int] | None:
@@ -214,24 +225,35 @@ _ALPHA_MAGIC = (b"\x89PNG", b"RIFF", b"II*\x00", b"MM\x00*", b"BM", b"GIF8")
 
 
 def on_white(image: np.ndarray, path: Path) -> np.ndarray:
-    """``image`` (the picture at ``path`` decoded to BGR) with the picture's transparency, if it has
-    any, laid over white, as a browser or viewer shows it: decoding to BGR keeps whatever colour
-    the transparent pixels hold (often black), which is not what anyone saw — a cut-out portrait
-    on black read as an attack, on white as live."""
+    """``image`` (the picture at ``path`` decoded to BGR, EXIF orientation applied) with the
+    picture's transparency, if it has any, laid over white, as a browser or viewer shows it:
+    decoding to BGR keeps whatever colour the transparent pixels hold (often black), which is not
+    what anyone saw — a cut-out portrait on black read as an attack, on white as live. The alpha
+    is Pillow's, turned by the same EXIF orientation; an alpha that is 0 everywhere (a 32-bit BMP's
+    unused padding byte) is no transparency."""
     try:
         with open(path, "rb") as fh:
             if not fh.read(4).startswith(_ALPHA_MAGIC):
                 return image
     except OSError:
         return image
-    full = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if full is None or full.ndim != 3 or full.shape[2] != 4 or full.shape[:2] != image.shape[:2]:
-        return image  # no alpha channel (or turned by EXIF orientation: left as decoded)
-    top = float(np.iinfo(full.dtype).max) if full.dtype.kind in "ui" else 1.0
-    alpha = full[:, :, 3:4].astype(np.float32) / top
-    if alpha.min() >= 1.0:
+    import warnings
+
+    from PIL import Image, ImageOps
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                if im.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in im.info:
+                    return image
+                alpha = np.asarray(ImageOps.exif_transpose(im).convert("RGBA").getchannel("A"))
+    except Exception:  # noqa: BLE001 - Pillow cannot read it the same way: the picture as OpenCV decoded it
         return image
-    return np.clip(image.astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
+    if alpha.shape != image.shape[:2] or alpha.min() == 255 or alpha.max() == 0:
+        return image
+    a = alpha[:, :, None].astype(np.float32) / 255.0
+    return np.clip(image.astype(np.float32) * a + 255.0 * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
 
 
 def _check_frames(frames: int) -> None:
