@@ -183,3 +183,20 @@ def test_checkpoint_meta_reads_the_checkpoint_itself(weights, tmp_path):
     origin = tmp_path / "origin.pt"
     torch.save(SpoofModel().state_dict(), origin)  # the origin's bare state dict: the origin settings
     assert checkpoint_meta(origin) == load_checkpoint(origin).meta == ModelMeta()
+
+
+def test_an_xdg_cache_home_others_can_write_is_refused_as_the_default_is(weights, tmp_path, capsys, monkeypatch):
+    """Diff review: $XDG_CACHE_HOME counted as a folder set on purpose, so another user's
+    rtliveness folder there was used with a warning; it is a general setting, checked as ~/.cache."""
+    monkeypatch.setattr(export, "_warned", set(), raising=False)
+    monkeypatch.delenv("RTLIVENESS_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    shared = tmp_path / "xdg" / "rtliveness"
+    (shared / "onnx").mkdir(parents=True)
+    shared.chmod(0o777)
+    folder = export._writable_cache_dir()
+    assert tmp_path / "xdg" not in folder.parents
+    err = capsys.readouterr().err
+    assert f"refused the ONNX cache folder {shared}: other users can write it (mode 0777)" in err

@@ -28,8 +28,9 @@ again. The shared temp fallback is made private (0700) and used only while it is
 (not a symbolic link) of the current user that nobody else can write; otherwise, and when the
 default ``~/.cache`` folder belongs to another user or anyone can write it, this process exports
 into a private temporary folder of its own (removed at exit) and says why on stderr in one line.
-A folder set with ``$RTLIVENESS_CACHE`` or ``$XDG_CACHE_HOME`` is used as given (it may be shared
-on purpose), with the same one-line warning when other users can change it.
+A folder set with ``$RTLIVENESS_CACHE`` is used as given (it may be shared on purpose), with the
+same one-line warning when other users can change it: the graph files' sha256 are recorded in the
+same folder, so it is the folder's owner and mode that protect the graphs.
 
 ``rtliveness export`` writes the same folder for other runtimes (ONNX Runtime, OpenVINO, a
 browser or mobile runtime): ``run``, ``serve`` and ``fleet`` take the ``.pt`` checkpoint and use
@@ -167,10 +168,10 @@ def _private_cache_dir() -> Path:
 
 def _writable_cache_dir() -> Path:
     configured = onnx_cache_dir()
-    explicit = bool(os.environ.get("RTLIVENESS_CACHE") or os.environ.get("XDG_CACHE_HOME"))
+    explicit = bool(os.environ.get("RTLIVENESS_CACHE"))  # XDG_CACHE_HOME is a general setting: checked as ~/.cache
     if _usable(configured):
-        # the default ~/.cache/rtliveness/onnx: each of its three folders (whoever owns one could
-        # swap the folders below it); a configured one: the folder itself
+        # the default ~/.cache/rtliveness/onnx (or under $XDG_CACHE_HOME): each of its three folders
+        # (whoever owns one could swap the folders below it); $RTLIVENESS_CACHE: the folder itself
         chain = (configured,) if explicit else (configured, configured.parent, configured.parent.parent)
         found = next(((d, r) for d in chain if (r := _unsafe_reason(d, private=False)) is not None), None)
         if found is None:
@@ -178,8 +179,8 @@ def _writable_cache_dir() -> Path:
         where, reason = found
         if explicit:  # set on purpose, maybe shared on purpose: used, with a word
             _warn_once(str(where), f"the ONNX cache folder {where} is not private: {reason}, so others could swap "
-                                   "the cached model; make it yours (chmod 700) or set RTLIVENESS_CACHE to a folder "
-                                   "of your own")
+                                   "the cached model and every verdict with it; make it yours (chown, then chmod 700) or "
+                                   "set RTLIVENESS_CACHE to a folder of your own")
             return configured
         _warn_once(str(where), f"refused the ONNX cache folder {where}: {reason}; set RTLIVENESS_CACHE to a "
                                "folder of your own")
