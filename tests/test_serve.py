@@ -450,6 +450,20 @@ def test_an_upload_that_pauses_gets_408_and_leaves_no_file():
     assert exc.value.reason == "no upload data for 0.2 s (--idle-timeout): send the body without pausing"
     assert set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*")) == before
 
+    class Trickle(Stalled):  # a byte every 0.05 s never pauses for 0.2 s, and held its slot for ever
+        async def stream(self):
+            for _ in range(10_000):
+                yield b"x"
+                await asyncio.sleep(0.05)
+
+    t0 = time.monotonic()
+    with pytest.raises(ClientError) as exc:
+        asyncio.run(_receive_upload(Trickle(), 1 << 20, 0.2))
+    assert time.monotonic() - t0 < 5
+    assert (exc.value.status, exc.value.reason) == (408, "upload slower than 16 KiB/s on average after its first "
+                                                         "0.2 s (--idle-timeout): send it faster, or a smaller file")
+    assert set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*")) == before
+
 
 def test_a_multipart_upload_is_written_to_disk_once(monkeypatch):
     """Review finding: a multipart upload was spooled by Starlette (on disk past 1 MiB) and then
@@ -752,6 +766,7 @@ def test_serve_warns_when_reachable_from_the_network_without_a_token(monkeypatch
 
     def stderr(*args: str, env: dict | None = None) -> str:
         r = CliRunner().invoke(app, ["serve", "--port", str(free_port()), "--device", "cpu", *args], env=env)
+        assert r.exit_code == 130 and r.stderr.splitlines()[-1] == "rtliveness: interrupted", r.stderr  # reached the load
         return r.stderr
 
     assert warning in stderr("--host", "0.0.0.0").splitlines()

@@ -252,6 +252,14 @@ class _Stalled(Exception):
     pass
 
 
+class _TooSlow(Exception):
+    pass
+
+
+#: bytes per second an upload must average once its first ``--idle-timeout`` seconds are over
+MIN_UPLOAD_RATE = 16 * 1024
+
+
 def _check_length(request: Request, limit: int) -> None:
     """400 for a Content-Length that is not a number, 413 for one over ``limit``: before any byte is read."""
     length = request.headers.get("content-length")
@@ -288,8 +296,11 @@ def _multipart_parser():
 async def _receive_upload(request: Request, limit: int, idle_s: float | None = None) -> tuple[Path, str]:
     """The upload (multipart field ``file``, or the raw body) streamed to a temporary file,
     refused with 413 as soon as it passes ``limit`` bytes, and with 408 when no byte of it comes
-    for ``idle_s`` seconds (it holds a stream slot meanwhile)."""
+    for ``idle_s`` seconds or when it arrives slower than :data:`MIN_UPLOAD_RATE` on average
+    after ``idle_s`` (it holds a stream slot meanwhile: a byte now and then kept it for ever)."""
     _check_length(request, limit)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
 
     async def capped():
         seen = 0
@@ -301,6 +312,8 @@ async def _receive_upload(request: Request, limit: int, idle_s: float | None = N
                 return
             except asyncio.TimeoutError:
                 raise _Stalled() from None
+            if idle_s is not None and seen + len(chunk) < (loop.time() - started - idle_s) * MIN_UPLOAD_RATE:
+                raise _TooSlow()
             seen += len(chunk)
             if seen > limit:
                 raise _TooLarge()
@@ -342,6 +355,10 @@ async def _receive_upload(request: Request, limit: int, idle_s: float | None = N
     except _Stalled:
         path.unlink(missing_ok=True)
         raise ClientError(408, f"no upload data for {idle_s:g} s (--idle-timeout): send the body without pausing") from None
+    except _TooSlow:
+        path.unlink(missing_ok=True)
+        raise ClientError(408, f"upload slower than {MIN_UPLOAD_RATE // 1024} KiB/s on average after its first "
+                               f"{idle_s:g} s (--idle-timeout): send it faster, or a smaller file") from None
     except ClientDisconnect:  # the client went away mid-upload: nobody to answer, nothing to log
         path.unlink(missing_ok=True)
         raise ClientError(400, "the client disconnected during the upload") from None
