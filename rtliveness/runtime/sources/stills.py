@@ -71,13 +71,14 @@ def is_still_image(path: str | os.PathLike) -> bool:
 _MULTI_PICTURE_TAGS = ((0xE2, b"MPF\x00"), (0xE1, b"GContainer"), (0xE1, b"hdrgm:"), (0xE1, b"HDRGainMap"))
 
 
-def _jpeg_declares_pictures(fh) -> bool:
-    """Whether a JPEG's header segments (read from the start, up to the first scan) declare
-    pictures stored after the primary one (:data:`_MULTI_PICTURE_TAGS`)."""
-    fh.seek(2)
-    for _ in range(64):  # a header has a handful of segments; a broken file ends the walk
+def _jpeg_segments(fh, offset: int, most: int = 256):
+    """The header segments of the JPEG that starts at ``offset`` in ``fh``, up to its first scan:
+    ``(marker, body size)`` with ``fh`` at the body (read it or not: the walk goes on past it). A
+    broken file, or more than ``most`` segments, ends the walk."""
+    fh.seek(offset + 2)
+    for _ in range(most):
         if fh.read(1) != b"\xff":
-            return False
+            return
         code = fh.read(1)
         for _ in range(64):  # fill bytes may precede a marker's code
             if code != b"\xff":
@@ -85,16 +86,23 @@ def _jpeg_declares_pictures(fh) -> bool:
             code = fh.read(1)
         length = fh.read(2)
         if not code or len(length) < 2 or code[0] in (0xD9, 0xDA, 0xFF):
-            return False
-        marker, size = code[0], int.from_bytes(length, "big") - 2
+            return
+        size = int.from_bytes(length, "big") - 2
         if size < 0:
-            return False
-        if marker not in (0xE1, 0xE2):
-            fh.seek(size, os.SEEK_CUR)
-            continue
-        body = fh.read(size)
-        if any(marker == m and tag in body for m, tag in _MULTI_PICTURE_TAGS):
-            return True
+            return
+        body = fh.tell()
+        yield code[0], size
+        fh.seek(body + size)
+
+
+def _jpeg_declares_pictures(fh) -> bool:
+    """Whether a JPEG's header segments declare pictures stored after the primary one
+    (:data:`_MULTI_PICTURE_TAGS`)."""
+    for marker, size in _jpeg_segments(fh, 0, most=64):
+        if marker in (0xE1, 0xE2):
+            body = fh.read(size)
+            if any(marker == m and tag in body for m, tag in _MULTI_PICTURE_TAGS):
+                return True
     return False
 
 
@@ -112,25 +120,10 @@ def _is_appended_preview(fh, second: int) -> bool:
 def _jpeg_size(fh, offset: int) -> tuple[int, int] | None:
     """(height, width) from the frame header of the JPEG that starts at ``offset`` in ``fh``
     (None where its header segments end, or break, before one)."""
-    fh.seek(offset + 2)
-    for _ in range(256):  # a header has a handful of segments; a broken file ends the walk
-        if fh.read(1) != b"\xff":
-            return None
-        code = fh.read(1)
-        for _ in range(64):  # fill bytes may precede a marker's code
-            if code != b"\xff":
-                break
-            code = fh.read(1)
-        length = fh.read(2)
-        if not code or len(length) < 2 or code[0] in (0xD9, 0xDA):
-            return None
-        if code[0] in _SOF_MARKERS:
+    for marker, _ in _jpeg_segments(fh, offset):
+        if marker in _SOF_MARKERS:
             body = fh.read(5)  # precision, height, width
             return (int.from_bytes(body[1:3], "big"), int.from_bytes(body[3:5], "big")) if len(body) == 5 else None
-        size = int.from_bytes(length, "big") - 2
-        if size < 0:
-            return None
-        fh.seek(size, os.SEEK_CUR)
     return None
 
 
