@@ -173,13 +173,16 @@ def main(argv: list[str] | None = None) -> int:
                            '! rtph264pay name=pay0 pt=96 config-interval=-1 )')
     else:
         # key-int-max: an IDR every second so a client joining a shared stream decodes quickly;
-        # config-interval=-1: SPS/PPS with every IDR.
+        # config-interval=-1: SPS/PPS with every IDR. sliced-threads=false: one slice per picture.
+        # With zerolatency's sliced threads an IDR came in two slices and rtph264pay put SPS/PPS
+        # before each; FFmpeg (OpenCV) then split the picture in two, and every frame it decoded
+        # until the next IDR was smeared (a soak review: MTCNN found the face on IDRs only).
         gop = args.gop if args.gop > 0 else max(1, round(fps[0] / fps[1]))
         factory.set_launch(
             "( appsrc name=src is-live=true format=time do-timestamp=false block=false "
             "max-bytes=0 min-latency=0 "
             "! queue ! videoconvert "
-            f"! x264enc tune=zerolatency speed-preset=ultrafast bitrate={args.bitrate} "
+            f"! x264enc tune=zerolatency sliced-threads=false speed-preset=ultrafast bitrate={args.bitrate} "
             f"key-int-max={gop} "
             "! video/x-h264,profile=baseline "
             "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
