@@ -472,3 +472,19 @@ def test_track_summaries_come_in_track_order():
         p.step(np.full((60, 100, 3), 100, np.uint8))
     assert [t.track_id for t in p.track_summaries()] == [1, 2]
     assert [t.frames for t in p.track_summaries()] == [3, 1]
+
+
+def test_one_clips_summary_does_not_sort_every_earlier_track():
+    """Soak review: a kiosk reusing one pipeline keeps up to max_summaries tracks; every clip's
+    summary built and sorted all of them (about 50 ms at the cap) to keep its own few."""
+    import time
+
+    p = fake_pipeline(FakeDetector([()]), FakeScorer())
+    for tid in range(1, 10_001):
+        p._record(tid, tid, 0.5)
+    t0 = time.perf_counter()
+    mine = p.track_summaries({9_999, 10_000, 123_456})  # an id not kept is left out
+    took = time.perf_counter() - t0
+    assert [t.track_id for t in mine] == [9_999, 10_000] and mine[0].mean_p_spoof == 0.5
+    assert len(p.track_summaries()) == 10_000
+    assert took < 0.005

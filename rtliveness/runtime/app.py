@@ -182,7 +182,7 @@ def process_source(
             fps=frames / seconds if seconds > 0 else 0.0,
             dropped=int(getattr(source, "dropped", 0)),
             stopped=stopped,
-            tracks=[t for t in pipeline.track_summaries() if t.track_id in tracks_seen],
+            tracks=list(pipeline.track_summaries(tracks_seen)),
             error=None if error is None else redact(str(error)),
         )
         try:

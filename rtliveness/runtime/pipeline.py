@@ -446,11 +446,14 @@ class LivenessPipeline:
         return (result for _, result in self.run_frames(source))
 
     # ------------------------------------------------------------------ results
-    def track_summaries(self) -> tuple[TrackSummary, ...]:
-        """Per-track verdict over everything seen: the mean p_spoof of its scored windows; by
-        track id (the order tracks appeared in)."""
+    def track_summaries(self, track_ids=None) -> tuple[TrackSummary, ...]:
+        """Per-track verdict over everything seen (or over the tracks ``track_ids`` only: one
+        clip's, without sorting up to ``max_summaries`` earlier ones): the mean p_spoof of its
+        scored windows; by track id (the order tracks appeared in)."""
         out = []
-        for tid, st in sorted(self._stats.items()):
+        ids = self._stats.keys() if track_ids is None else (t for t in track_ids if t in self._stats)
+        for tid in sorted(ids):
+            st = self._stats[tid]
             mean = st.p_sum / st.windows if st.windows else None
             label = "pending" if mean is None else label_for(mean, self.threshold)
             out.append(TrackSummary(tid, st.first, st.last, st.frames, st.windows, mean, label))
