@@ -195,7 +195,12 @@ class DetectorConfig:
     ``steady_every``-th frame instead; a new, lost or jumpy face brings ``every_n`` back at once
     (None, the default, or a value not above ``every_n``: a fixed cadence; the trade-off is in
     the README). ``max_side``: frames larger than this are downscaled for detection only (crops
-    come from the full frame). ``full_every``: while faces are tracked, only every N-th detector
+    come from the full frame). ``min_face_frac``: the smallest face searched for, as a fraction of
+    the frame's short side (``min_face_size``: in pixels instead); ``small_face_frac``: when a
+    whole-frame run finds no face at that size, one more run looks down to this fraction (a
+    person further from a phone or a high-resolution camera; None: off, and off with an
+    explicit ``min_face_size``) — on the first such run and every ``small_face_every``-th after
+    it while no face is found (a face-free camera is not searched twice on every frame). ``full_every``: while faces are tracked, only every N-th detector
     run scans the whole frame; the runs between scan the regions around the open tracks (each
     box widened by ``roi_margin`` box sides on every side, overlapping regions merged) and fall
     back to the whole frame at once when they hold fewer faces than there are tracks (1 = always
@@ -210,6 +215,8 @@ class DetectorConfig:
     kind: str = "mtcnn"
     min_face_size: int | None = None
     min_face_frac: float = 0.125
+    small_face_frac: float | None = 0.05
+    small_face_every: int = 8
     factor: float = 0.6
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     min_confidence: float = 0.9
@@ -233,12 +240,24 @@ class DetectorConfig:
             return self.min_face_size
         return max(20, int(round(self.min_face_frac * min(height, width))))
 
+    def small_face_for(self, height: int, width: int) -> int | None:
+        """The minimum face side (px) of the second whole-frame run, when the first finds no face
+        (None: no second run)."""
+        if self.min_face_size is not None or self.small_face_frac is None:
+            return None
+        small = max(12, int(round(self.small_face_frac * min(height, width))))
+        return small if small < self.min_face_for(height, width) else None
+
     def __post_init__(self) -> None:
         check_field_types(self)
         _check(isinstance(self.kind, str) and bool(self.kind), f"invalid detector {self.kind!r}: use mtcnn or haar")
         _check(self.min_face_size is None or (isinstance(self.min_face_size, int) and self.min_face_size >= 12),
                f"--min-face (min_face_size) must be an integer >= 12 (or None: relative to the frame), got {self.min_face_size!r}")
         _check(0.01 <= self.min_face_frac <= 0.9, f"min_face_frac must be in [0.01, 0.9], got {self.min_face_frac!r}")
+        _check(isinstance(self.small_face_every, int) and self.small_face_every >= 1,
+               f"small_face_every must be an integer >= 1, got {self.small_face_every!r}")
+        _check(self.small_face_frac is None or 0.01 <= self.small_face_frac <= self.min_face_frac,
+               f"small_face_frac must be None or in [0.01, min_face_frac={self.min_face_frac!r}], got {self.small_face_frac!r}")
         _check(0.1 <= self.factor < 1.0, f"factor must be in [0.1, 1), got {self.factor!r}")
         _check(len(self.thresholds) == 3 and all(0.0 < t < 1.0 for t in self.thresholds),
                f"thresholds must be three values in (0, 1), got {self.thresholds!r}")

@@ -111,12 +111,12 @@ class FakeScorer:
 
 def fake_pipeline(detector, scorer, every_n: int = 1, **kw):
     """A LivenessPipeline over fakes, detecting on every frame unless told otherwise, always on
-    the whole frame, at a fixed cadence (one scripted answer per frame; region scans and the
-    steady cadence have their own tests)."""
+    the whole frame, at a fixed cadence (one scripted answer per frame; region scans, the
+    steady cadence and the second run for small faces have their own tests)."""
     from rtliveness.config import DetectorConfig
     from rtliveness.runtime.pipeline import LivenessPipeline
 
-    cfg = kw.pop("detector_config", DetectorConfig(every_n=every_n, full_every=1))
+    cfg = kw.pop("detector_config", DetectorConfig(every_n=every_n, full_every=1, small_face_frac=None))
     kw.setdefault("repeat_identical", False)  # the fakes' frames are often identical: every frame runs the loop
     return LivenessPipeline(detector, scorer, detector_config=cfg, **kw)
 

@@ -170,6 +170,7 @@ class LivenessPipeline:
         self._epoch = 0
         self._frames_seen = 0
         self._since_full = 0
+        self._empty_runs = 0  # whole-frame runs in a row that found no face (the small-face run's cadence)
         self._since_detect = 0  # frames since the last detector run
         self._gap = self.detector_config.every_n  # frames from the last detector run to the next
         # the previous frame's image and result, and whether a detector run on those very pixels
@@ -225,6 +226,7 @@ class LivenessPipeline:
         self._last_p.clear()
         self._since_detect = 0
         self._gap = self.detector_config.every_n
+        self._empty_runs = 0
 
     def step(self, frame: Frame | np.ndarray, timestamp: float | None = None) -> FrameResult:
         """Process one frame (a :class:`Frame` or a gray/BGR/BGRA uint8 array; ``timestamp`` in
@@ -402,16 +404,36 @@ class LivenessPipeline:
         return _to_frame(self.detector.detect(small, min_face=_scaled_face(cfg.min_face_for(h, w), f)), x1, y1, f, w, h)
 
     def _detect(self, image: np.ndarray) -> tuple[FaceBox, ...]:
+        """A whole-frame run (a large frame on a copy of at most ``max_side``); when it finds no
+        face, one more run down to ``DetectorConfig.small_face_frac`` of the short side."""
         h, w = image.shape[:2]
         side = self.detector_config.max_side
         if max(h, w) <= side:
-            return self.detector.detect(image)
+            found = self.detector.detect(image)
+            if found:
+                self._empty_runs = 0
+            return found or self._detect_small(image)
         f = side / float(max(h, w))
         small = _shrink(image, f)
         px = self.detector_config.min_face_size
         # an explicit minimum face is in full-frame pixels: scale it to the copy detected on
         found = self.detector.detect(small) if px is None else self.detector.detect(small, min_face=_scaled_face(px, f))
-        return _to_frame(found, 0, 0, f, w, h)
+        if found:
+            self._empty_runs = 0
+        return _to_frame(found or self._detect_small(small), 0, 0, f, w, h)
+
+    def _detect_small(self, image: np.ndarray) -> tuple[FaceBox, ...]:
+        """The second whole-frame run, down to ``small_face_frac`` of the short side: after the
+        first run in a row that found no face and every ``small_face_every``-th after it (none: ())."""
+        cfg = self.detector_config
+        tiny = cfg.small_face_for(*image.shape[:2])
+        runs, self._empty_runs = self._empty_runs, self._empty_runs + 1
+        if tiny is None or runs % cfg.small_face_every:
+            return ()
+        found = self.detector.detect(image, min_face=tiny)
+        if found:
+            self._empty_runs = 0
+        return found
 
     def _record(self, tid: int, frame_index: int, p_new: float | None) -> None:
         st = self._stats.get(tid)
