@@ -199,8 +199,10 @@ class DetectorConfig:
     the frame's short side (``min_face_size``: in pixels instead); ``small_face_frac``: when a
     whole-frame run finds no face at that size, one more run looks down to this fraction (a
     person further from a phone or a high-resolution camera; None: off, and off with an
-    explicit ``min_face_size``) — on the first such run and every ``small_face_every``-th after
-    it while no face is found (a face-free camera is not searched twice on every frame). ``full_every``: while faces are tracked, only every N-th detector
+    explicit ``min_face_size``, and MTCNN's only: Haar has no confidence to weed out what it
+    finds in fur and foliage at that size) — on the first such run and every
+    ``small_face_every``-th after it while no face is found (a face-free camera is not searched
+    twice on every frame). ``full_every``: while faces are tracked, only every N-th detector
     run scans the whole frame; the runs between scan the regions around the open tracks (each
     box widened by ``roi_margin`` box sides on every side, overlapping regions merged) and fall
     back to the whole frame at once when they hold fewer faces than there are tracks (1 = always
@@ -243,7 +245,7 @@ class DetectorConfig:
     def small_face_for(self, height: int, width: int) -> int | None:
         """The minimum face side (px) of the second whole-frame run, when the first finds no face
         (None: no second run)."""
-        if self.min_face_size is not None or self.small_face_frac is None:
+        if self.min_face_size is not None or self.small_face_frac is None or self.kind != "mtcnn":
             return None
         small = max(12, int(round(self.small_face_frac * min(height, width))))
         return small if small < self.min_face_for(height, width) else None

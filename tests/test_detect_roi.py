@@ -106,7 +106,8 @@ def test_region_on_a_huge_frame_is_downscaled_and_mapped_back():
                 return (FaceBox(100, 100, 150, 150, 0.99),)
             return (FaceBox(50, 50, 100, 100, 0.99),)  # in the downscaled region's pixels
 
-    p = LivenessPipeline(CropDetector(), FakeScorer(), detector_config=DetectorConfig(every_n=1, full_every=2), repeat_identical=False)
+    cfg = DetectorConfig(every_n=1, full_every=2, small_face_frac=None)
+    p = LivenessPipeline(CropDetector(), FakeScorer(), detector_config=cfg, repeat_identical=False)
     img = np.zeros((2160, 3840, 3), np.uint8)
     r0, r1 = p.step(img), p.step(img)
     assert r0.faces[0].box.as_list() == [400, 400, 600, 600]
@@ -114,6 +115,15 @@ def test_region_on_a_huge_frame_is_downscaled_and_mapped_back():
     # square, scanned at 1/4 (100 px) with the whole frame's minimum face (270 px → 68 px)
     assert asked[1] == ((100, 100), None, 68)
     assert r1.faces[0].box.as_list() == [500, 500, 700, 700]
+    # by default a tracked face smaller than the frame's minimum (this 200 px one: under 270 px)
+    # is looked for in its region down to the finer minimum of the second whole-frame run (1/20
+    # of 2160 = 108 px → 27 px at 1/4): it was not, and every detector run then fell back to two
+    # whole-frame runs (a review measured this on a 54 px face in 1080p)
+    asked.clear()
+    p = LivenessPipeline(CropDetector(), FakeScorer(), detector_config=DetectorConfig(every_n=1, full_every=2),
+                         repeat_identical=False)
+    p.step(img), p.step(img)
+    assert asked[1] == ((100, 100), None, 27)
 
 
 @pytest.mark.parametrize("kw", [{"full_every": 0}, {"roi_margin": 0.0}, {"roi_margin": 5.0}])

@@ -557,3 +557,57 @@ def test_the_small_face_run_comes_every_eighth_empty_run_and_on_every_run_while_
     results = [p.step(frame) for _ in range(9)]  # then kept: every detector run (every 3rd frame) looks small again
     assert all(len(r.faces) == 1 for r in results) and results[-1].faces[0].label != "pending"
     assert [m for _, m in det.asked] == [None, 24] * 3
+
+
+def test_haar_gets_no_second_look_for_small_faces(tmp_path, tiny_weights):
+    """Final review: Haar has no confidence to weed out small false finds; at 1/20 it found two
+    'faces' in assets/dogs.jpg (a collar tag, fur), scored live and spoof, and kept them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rtliveness.config import DetectorConfig
+
+    assert DetectorConfig(kind="haar").small_face_for(480, 640) is None
+    assert DetectorConfig(kind="mtcnn").small_face_for(480, 640) == 24
+    exe = Path(sys.executable).with_name("rtliveness")
+    dogs = Path(__file__).resolve().parents[1] / "assets" / "dogs.jpg"
+    r = subprocess.run([str(exe), "run", str(dogs), "--detector", "haar", "--weights", str(tiny_weights), "--device", "cpu"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stderr.rstrip().endswith("no faces found."), r.stderr
+
+
+def test_one_mtcnn_shared_by_threads_searches_each_call_at_its_own_minimum(monkeypatch):
+    """Final review: the minimum face was set on the shared MTCNN, then read by its detect(); a
+    stream on another thread (serve, the fleet's workers share one detector) ran with the other's
+    minimum — 431 of 600 calls in a review's stand-in."""
+    import threading
+    import time as _time
+
+    from facenet_pytorch import MTCNN
+
+    from rtliveness.config import DetectorConfig
+    from rtliveness.runtime.detect import build_detector
+
+    seen = []
+
+    def slow_detect(self, img, landmarks=False):
+        asked = self.min_face_size
+        _time.sleep(0.002)  # another thread's call in between
+        seen.append((threading.current_thread().name, asked, self.min_face_size))
+        return None, [None]
+
+    monkeypatch.setattr(MTCNN, "detect", slow_detect)
+    det = build_detector(DetectorConfig(), "cpu")
+    image = np.zeros((120, 160, 3), np.uint8)
+
+    def work(min_face):
+        for _ in range(40):
+            det.detect(image, min_face=min_face)
+
+    threads = [threading.Thread(target=work, args=(m,), name=str(m)) for m in (20, 60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 80 and all(int(name) == asked == after for name, asked, after in seen)

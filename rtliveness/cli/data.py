@@ -56,7 +56,9 @@ def prepare(
         pairs = [(Path(v), label) for v in videos]
     if boxes not in BOX_MODES:
         raise ConfigError(f"--boxes must be {' or '.join(BOX_MODES)}, got {boxes!r}")
-    det_config = DetectorConfig(kind=detector, min_face_size=min_face)
+    # no second look for small faces: a sample's face is the recording's subject, never a small
+    # bystander found when the subject is missed (its windows would carry the video's class)
+    det_config = DetectorConfig(kind=detector, min_face_size=min_face, small_face_frac=None)
     det = build_detector(det_config, device=resolve_device(device))
     if boxes == "loop":
         det = LoopBoxes.for_detector(det, det_config)

@@ -119,9 +119,8 @@ class MtcnnDetector:
         min_face = min_face or self.config.min_face_for(h, w)
         if min(sub.shape[:2]) < min_face:
             return ()
-        self._mtcnn.min_face_size = min_face  # per image: relative sizes follow the frame
         image_rgb = cv2.cvtColor(sub, cv2.COLOR_BGR2RGB)
-        boxes, probs = self._mtcnn.detect(image_rgb)
+        boxes, probs = self._at(min_face).detect(image_rgb)  # per image: relative sizes follow the frame
         return boxes_from_array(boxes, probs, w, h, self.config.min_confidence, self.config.max_faces, offset)
 
     def detect_images(self, images_bgr: Sequence[np.ndarray], min_face: int) -> tuple[tuple[FaceBox, ...], ...]:
@@ -137,13 +136,22 @@ class MtcnnDetector:
             for i in usable:
                 out[i] = self.detect(images_bgr[i], min_face=min_face)
             return tuple(out)
-        self._mtcnn.min_face_size = min_face
         rgb = batch[..., ::-1].copy()  # BGR → RGB for the whole batch at once
-        boxes, probs = self._mtcnn.detect(rgb)
+        boxes, probs = self._at(min_face).detect(rgb)
         for k, i in enumerate(usable):
             h, w = images_bgr[i].shape[:2]
             out[i] = boxes_from_array(boxes[k], probs[k], w, h, self.config.min_confidence, self.config.max_faces)
         return tuple(out)
+
+    def _at(self, min_face: int):
+        """The MTCNN searching down to ``min_face``: a shallow copy sharing the three networks
+        (about 4 µs), so that streams sharing this detector from several threads (``serve``, the
+        fleet's workers) never run with one another's minimum face, as a shared setting did."""
+        import copy
+
+        mtcnn = copy.copy(self._mtcnn)
+        mtcnn.min_face_size = min_face
+        return mtcnn
 
     def close(self) -> None:
         """Release the three networks."""

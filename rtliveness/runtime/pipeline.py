@@ -368,7 +368,7 @@ class LivenessPipeline:
         if cfg.full_every > 1 and self._since_full < cfg.full_every - 1:
             regions = roi_regions(open_boxes, cfg.roi_margin, w, h)
             if regions is not None:
-                found = self._detect_regions(image, regions)
+                found = self._detect_regions(image, regions, self._region_min_face(open_boxes, h, w))
                 if len(found) >= len(open_boxes):
                     self._since_full += 1
                     found.sort(key=lambda b: b.width * b.height, reverse=True)  # as a whole-frame scan
@@ -376,32 +376,50 @@ class LivenessPipeline:
         self._since_full = 0
         return self._detect(image)
 
-    def _detect_regions(self, image: np.ndarray, regions) -> list[FaceBox]:
-        """Faces in all ``regions``: one batched detector call when there are several regions
-        and the detector can batch (``DetectorConfig.batch_regions``), else one call each."""
+    def _region_min_face(self, open_boxes, h: int, w: int) -> int | None:
+        """The minimum face side (frame pixels) of a region scan: None, the whole frame's rule,
+        unless a tracked face is smaller than it (found by the second, finer whole-frame run:
+        ``DetectorConfig.small_face_frac``); then that finer minimum, so the region finds it and
+        the detector does not fall back to two whole-frame runs on every detector run."""
+        cfg = self.detector_config
+        small = cfg.small_face_for(h, w)
+        base = cfg.min_face_for(h, w)
+        if small is not None and any(min(b.width, b.height) < base for b in open_boxes):
+            return small
+        return None
+
+    def _detect_regions(self, image: np.ndarray, regions, min_face: int | None = None) -> list[FaceBox]:
+        """Faces in all ``regions`` (down to ``min_face`` frame pixels; None: the whole frame's
+        rule): one batched detector call when there are several regions and the detector can
+        batch (``DetectorConfig.batch_regions``), else one call each."""
         batched = getattr(self.detector, "detect_images", None)
         if len(regions) < 2 or batched is None or not self.detector_config.batch_regions:
-            return [b for r in regions for b in self._detect_region(image, r)]
+            return [b for r in regions for b in self._detect_region(image, r, min_face)]
         h, w = image.shape[:2]
         cfg = self.detector_config
         f = min(1.0, cfg.max_side / float(max(h, w)))  # large frames: regions scanned as the whole frame would be
         subs = [_shrink(image[y1:y2, x1:x2], f) for x1, y1, x2, y2 in regions]
-        min_face = _scaled_face(cfg.min_face_for(h, w), f)
-        return [b for (x1, y1, _, _), boxes in zip(regions, batched(subs, min_face))
+        scaled = _scaled_face(min_face or cfg.min_face_for(h, w), f)
+        return [b for (x1, y1, _, _), boxes in zip(regions, batched(subs, scaled))
                 for b in _to_frame(boxes, x1, y1, f, w, h)]
 
-    def _detect_region(self, image: np.ndarray, region: tuple[int, int, int, int]) -> tuple[FaceBox, ...]:
-        """Faces inside ``region`` with the whole frame's minimum face size (the detector takes
-        it from the whole image it is given; a large frame's region is cut out, downscaled as
-        the whole frame would be, and given the scaled minimum face explicitly)."""
+    def _detect_region(self, image: np.ndarray, region: tuple[int, int, int, int],
+                       min_face: int | None = None) -> tuple[FaceBox, ...]:
+        """Faces inside ``region`` with the whole frame's minimum face size, or down to
+        ``min_face`` frame pixels (the detector takes the size from the whole image it is given;
+        a large frame's region is cut out, downscaled as the whole frame would be, and given the
+        scaled minimum face explicitly)."""
         h, w = image.shape[:2]
         cfg = self.detector_config
         if max(h, w) <= cfg.max_side:  # the detector sizes the minimum face by the whole image
-            return self.detector.detect(image, region=region)
+            if min_face is None:
+                return self.detector.detect(image, region=region)
+            return self.detector.detect(image, region=region, min_face=min_face)
         f = cfg.max_side / float(max(h, w))
         x1, y1, x2, y2 = region
         small = _shrink(image[y1:y2, x1:x2], f)
-        return _to_frame(self.detector.detect(small, min_face=_scaled_face(cfg.min_face_for(h, w), f)), x1, y1, f, w, h)
+        scaled = _scaled_face(min_face or cfg.min_face_for(h, w), f)
+        return _to_frame(self.detector.detect(small, min_face=scaled), x1, y1, f, w, h)
 
     def _detect(self, image: np.ndarray) -> tuple[FaceBox, ...]:
         """A whole-frame run (a large frame on a copy of at most ``max_side``); when it finds no

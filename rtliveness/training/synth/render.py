@@ -117,7 +117,9 @@ def _boxes_for(cfg: SynthConfig, det):
         return det
     from ..prepare import LoopBoxes
 
-    return LoopBoxes.for_detector(det, DetectorConfig())  # run's cadence, tracker and face-size rule
+    # run's cadence, tracker and face-size rule; no second look for small faces (the rendered
+    # face is the sample's subject, and the renderer's detector has its own minimum)
+    return LoopBoxes.for_detector(det, DetectorConfig(small_face_frac=None))
 
 
 def _default_detector(cfg: SynthConfig):
