@@ -244,18 +244,6 @@ def _version() -> str:
 _SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
 
 
-class _TooLarge(Exception):
-    pass
-
-
-class _Stalled(Exception):
-    pass
-
-
-class _TooSlow(Exception):
-    pass
-
-
 #: bytes per second an upload must average once its first ``--idle-timeout`` seconds are over
 MIN_UPLOAD_RATE = 16 * 1024
 
@@ -311,12 +299,14 @@ async def _receive_upload(request: Request, limit: int, idle_s: float | None = N
             except StopAsyncIteration:
                 return
             except asyncio.TimeoutError:
-                raise _Stalled() from None
+                raise ClientError(408, f"no upload data for {idle_s:g} s (--idle-timeout): send the body without "
+                                       "pausing") from None
             if idle_s is not None and seen + len(chunk) < (loop.time() - started - idle_s) * MIN_UPLOAD_RATE:
-                raise _TooSlow()
+                raise ClientError(408, f"upload slower than {MIN_UPLOAD_RATE // 1024} KiB/s on average after its "
+                                       f"first {idle_s:g} s (--idle-timeout): send it faster, or a smaller file")
             seen += len(chunk)
             if seen > limit:
-                raise _TooLarge()
+                raise ClientError(413, f"upload exceeds the limit of {limit} bytes (--max-upload-mb)")
             yield chunk
 
     ctype = request.headers.get("content-type", "")
@@ -349,20 +339,10 @@ async def _receive_upload(request: Request, limit: int, idle_s: float | None = N
                     fh.write(chunk)
             fh.flush()
             size = os.fstat(fh.fileno()).st_size
-    except _TooLarge:
-        path.unlink(missing_ok=True)
-        raise ClientError(413, f"upload exceeds the limit of {limit} bytes (--max-upload-mb)") from None
-    except _Stalled:
-        path.unlink(missing_ok=True)
-        raise ClientError(408, f"no upload data for {idle_s:g} s (--idle-timeout): send the body without pausing") from None
-    except _TooSlow:
-        path.unlink(missing_ok=True)
-        raise ClientError(408, f"upload slower than {MIN_UPLOAD_RATE // 1024} KiB/s on average after its first "
-                               f"{idle_s:g} s (--idle-timeout): send it faster, or a smaller file") from None
     except ClientDisconnect:  # the client went away mid-upload: nobody to answer, nothing to log
         path.unlink(missing_ok=True)
         raise ClientError(400, "the client disconnected during the upload") from None
-    except BaseException:
+    except BaseException:  # a 413 / 408 from the capped stream among them
         path.unlink(missing_ok=True)
         raise
     if size == 0:
