@@ -356,7 +356,8 @@ def _same_meta(info: dict, meta: ModelMeta) -> bool:
 def cached_export_meta(weights: Path | None = None, verify_checksum: bool = True, opset: int = 17,
                        cache_dir: Path | None = None) -> tuple[Path, dict, ModelMeta]:
     """:func:`cached_export`, plus the entry's ``meta.json`` record and the checkpoint's own
-    :class:`ModelMeta` — what a backend scores with (the record's ``meta`` is replaced by it)."""
+    :class:`ModelMeta` — what a backend scores with (the record's ``meta`` agrees with it: an entry
+    whose ``meta`` does not is made again)."""
     path = Path(weights) if weights is not None else default_weights_path()
     if not path.is_file():
         load_checkpoint(path, verify_checksum=verify_checksum)  # its usual one-line error
@@ -372,7 +373,7 @@ def cached_export_meta(weights: Path | None = None, verify_checksum: bool = True
     except WeightsError:  # made (again): a truncated or changed graph file never blocks a run
         export_onnx(path, folder, opset=opset, verify_checksum=verify_checksum)
         _, info = read_export(folder)
-    return folder, {**info, "meta": meta.to_dict()}, meta
+    return folder, info, meta
 
 
 def cached_export(weights: Path | None = None, verify_checksum: bool = True, opset: int = 17,

@@ -51,10 +51,14 @@ class RunReport:
         }
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 frame``, ``2 frames``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def format_summary(report: RunReport) -> str:
     """One paragraph for humans: frames, FPS, per-track verdicts."""
-    parts = [f"{report.frames} frame{'' if report.frames == 1 else 's'} in {report.seconds:.1f} s ({report.fps:.1f} FPS) "
-             f"from {report.source}"]
+    parts = [f"{_count(report.frames, 'frame')} in {report.seconds:.1f} s ({report.fps:.1f} FPS) from {report.source}"]
     if report.dropped:
         parts.append(f"{report.dropped} stale frames dropped")
     if report.stopped not in ("end",):
@@ -63,9 +67,9 @@ def format_summary(report: RunReport) -> str:
         verdicts = []
         for t in report.tracks:
             if t.mean_p_spoof is None:  # seen, never scored: a verdict needs a window of its face
-                score = f" (seen on {t.frames} frame{'' if t.frames == 1 else 's'}; a verdict needs {WINDOW} in a row)"
+                score = f" (seen on {_count(t.frames, 'frame')}; a verdict needs {WINDOW} in a row)"
             else:
-                score = f" (mean p_spoof {t.mean_p_spoof:.2f}, {t.windows} window{'' if t.windows == 1 else 's'})"
+                score = f" (mean p_spoof {t.mean_p_spoof:.2f}, {_count(t.windows, 'window')})"
             verdicts.append(f"track {t.track_id}: {t.label}{score}")
         parts.append("; ".join(verdicts))
     else:

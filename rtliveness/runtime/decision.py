@@ -47,6 +47,11 @@ def decision_bounds(threshold: float, margin: float) -> tuple[float, float]:
     return float(sigmoid(z - d)), float(sigmoid(z + d))
 
 
+def _is_number(value, kinds: tuple = (int, float, np.number)) -> bool:
+    """Whether ``value`` is one of ``kinds`` and not a bool (True is an int to Python)."""
+    return not isinstance(value, bool) and isinstance(value, kinds)
+
+
 @dataclass(frozen=True)
 class Decision:
     label: str  # "live" | "spoof" | "undecided" (timeout)
@@ -67,9 +72,9 @@ class DecisionRule:
     is no new window and does not count."""
 
     def __init__(self, threshold: float, windows: int = DECISION_WINDOWS, margin: float = DECISION_MARGIN) -> None:
-        if isinstance(windows, bool) or not isinstance(windows, (int, np.integer)) or windows < 1:
+        if not _is_number(windows, (int, np.integer)) or windows < 1:
             raise ConfigError(f"windows must be an integer >= 1, got {windows!r}")
-        if isinstance(margin, bool) or not isinstance(margin, (int, float, np.number)):
+        if not _is_number(margin):
             raise ConfigError(f"margin must be a number in [0, 0.5), got {margin!r}")
         self.threshold = threshold
         self.windows = windows
@@ -106,7 +111,7 @@ def decide(pipeline, source: Iterable, timeout_s: float = 10.0, windows: int = D
     :class:`~rtliveness.runtime.sources.FileSource`) are read with a wait that ends at the
     deadline. Any other iterable is checked between frames only. Errors of the source (e.g.
     :class:`~rtliveness.errors.StreamLostError`) propagate."""
-    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float, np.number)) or not timeout_s >= 0 \
+    if not _is_number(timeout_s) or not timeout_s >= 0 \
             or not math.isfinite(timeout_s):
         raise ConfigError(f"timeout_s must be a finite number of seconds >= 0, got {timeout_s!r}")
     from .pipeline import check_frame_source  # (pipeline imports this module)
