@@ -516,7 +516,7 @@ def test_the_fleet_leaves_an_ignored_hangup_ignored(tmp_path, monkeypatch):
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
-    assert seen == {"hup": signal.SIG_IGN, "term": controller._sigterm_as_interrupt, "owned": (signal.SIGTERM,)}
+    assert seen == {"hup": signal.SIG_IGN, "term": signal.default_int_handler, "owned": (signal.SIGTERM,)}
 
 
 def test_a_sources_file_named_as_an_output_in_out_dir_is_refused_before_ray(tmp_path, monkeypatch):

@@ -53,11 +53,12 @@ def run(
     if show is None:
         show = kind == "camera"
 
-    from ..runtime.app import format_summary, process_source, stop_signals_as_interrupt
+    from ..runtime.app import format_summary, process_source
     from ..runtime.exposure import GreyFaceWatch
     from ..runtime.pipeline import LivenessPipeline
     from ..runtime.progress import stderr_if_tty
     from ..runtime.sources import open_source
+    from ..runtime.stopsignals import stop_signals_as_interrupt
 
     def on_event(event: str, detail: str) -> None:
         typer.echo(f"rtliveness: stream {event}: {detail}", err=True)

@@ -26,6 +26,7 @@ from ..atomic import atomic_file
 from ..errors import ConfigError
 from ..redact import redact
 from ..runtime.sources.spec import display_name
+from ..runtime.stopsignals import stop_signals, stop_signals_as_interrupt, take_over
 from .checks import (absolute_source, check_options, check_out_dir, check_source, epoch_video_clash, output_clash,
                      probe_address, sources_file_clash)
 from .config import FleetConfig
@@ -176,12 +177,12 @@ class Fleet:
                                       "pip install 'ray[client]'; or give the cluster's HOST:PORT") from None
                 raise ConfigError(f"cannot join the Ray cluster at {self.config.address}: {cause}; "
                                   "start it with 'ray start --head' or omit --address") from None
-            _keep_sigterm(self.owned_signals)
+            take_over(self.owned_signals)  # ray.init replaced the SIGTERM handler
             return
         need = self.config.workers * self.config.worker_cpus + self.config.scorers * self.config.scorer_cpus
         self._started_ray = True  # before: an interrupt inside ray.init still shuts down what it started
         ray.init(num_cpus=max(os.cpu_count() or 1, int(math.ceil(need))), **quiet)
-        _keep_sigterm(self.owned_signals)
+        take_over(self.owned_signals)  # ray.init replaced the SIGTERM handler
 
     # ------------------------------------------------------------------ streams
     def add(self, spec: str) -> None:
@@ -475,66 +476,42 @@ def _native_stderr_quiet():
         os.close(devnull)
 
 
-def _sigterm_as_interrupt(_signo, _frame):
-    raise KeyboardInterrupt
-
-
-#: the stop signals besides Ctrl+C that stop the fleet as Ctrl+C does where they still have their
-#: default action, as in ``run``: a supervisor's stop (SIGTERM: docker stop, systemd, Kubernetes)
-#: and a closed terminal (SIGHUP; ``nohup`` ignores it, and the fleet then leaves it ignored)
-_OTHER_STOPS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
-
-
 def _ray_shutdown(ray) -> None:
     """``ray.shutdown()``, then the process's signal handlers set again: Ray's native shutdown
     leaves SIGTERM at its default action beneath Python (which still reports our handler), so a
     second SIGTERM while the fleet finished killed the driver (exit 143, no final line)."""
     ray.shutdown()
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, *_OTHER_STOPS):
+        for sig in stop_signals():
             handler = signal.getsignal(sig)
             if handler is not None:
                 with contextlib.suppress(ValueError, OSError):
                     signal.signal(sig, handler)
 
 
-def _keep_sigterm(owned: tuple) -> None:
-    """``ray.init`` replaces the driver's SIGTERM handler with its own (exit 15, nothing
-    finalised; its native one dumps a stack and aborts): put back the handler of the signals
-    :func:`run_fleet` ``owned``, so they stop the fleet like Ctrl+C."""
-    for sig in owned:
-        signal.signal(sig, _sigterm_as_interrupt)
-
-
 def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> dict:
     """Run the fleet until every file source has ended (live sources: until Ctrl+C, SIGTERM or
     SIGHUP); returns what ``fleet.json`` holds."""
     fleet = Fleet(config, log)
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in _OTHER_STOPS:
-            if signal.getsignal(sig) is signal.SIG_DFL:  # a host's handler, or nohup's SIG_IGN, is left alone
-                previous[sig] = signal.signal(sig, _sigterm_as_interrupt)
-    fleet.owned_signals = tuple(previous)
-    reason = "interrupted"
-    try:
-        fleet.start()
-        while not fleet.done:
-            t = time.monotonic()
-            fleet.step()
-            time.sleep(max(0.0, config.poll_s - (time.monotonic() - t)))
-        reason = "end"
-    except KeyboardInterrupt:
+    with stop_signals_as_interrupt() as owned:  # as in run; nohup's ignored hang-up stays ignored
+        fleet.owned_signals = owned
         reason = "interrupted"
-    finally:
-        held = _hold_stop_signals(fleet.log, fleet.owned_signals)  # a second stop must not cut the summaries short
         try:
-            result = fleet.finish(reason) if fleet.workers or fleet.streams else _shutdown(fleet, reason)
+            fleet.start()
+            while not fleet.done:
+                t = time.monotonic()
+                fleet.step()
+                time.sleep(max(0.0, config.poll_s - (time.monotonic() - t)))
+            reason = "end"
+        except KeyboardInterrupt:
+            reason = "interrupted"
         finally:
-            for sig, handler in held.items():
-                signal.signal(sig, handler)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            held = _hold_stop_signals(fleet.log, owned)  # a second stop must not cut the summaries short
+            try:
+                result = fleet.finish(reason) if fleet.workers or fleet.streams else _shutdown(fleet, reason)
+            finally:
+                for sig, handler in held.items():
+                    signal.signal(sig, handler)
     return result
 
 

@@ -23,8 +23,9 @@ from ..types import FrameResult, TrackSummary
 from .pipeline import LivenessPipeline, check_frame_source
 from .progress import FpsMeter, Progress
 from .sinks import CallbackSink, JsonlSink, Sink, StopRequested, VideoSink, WindowSink, check_output_paths
+from .stopsignals import stop_signals
 
-__all__ = ["RunReport", "process_source", "format_summary", "build_sinks", "stop_signals_as_interrupt"]
+__all__ = ["RunReport", "process_source", "format_summary", "build_sinks"]
 
 
 @dataclass(frozen=True)
@@ -200,30 +201,6 @@ def process_source(
     return report
 
 
-def _stop_signals() -> list[signal.Signals]:
-    return [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
-
-
-@contextlib.contextmanager
-def stop_signals_as_interrupt():
-    """While inside, SIGTERM and SIGHUP (a supervisor's stop, ``docker stop``, a closed
-    terminal) interrupt as Ctrl+C does — ``KeyboardInterrupt``, so :func:`process_source`
-    finalises every output — where they still have the default action (a host's handlers are
-    left alone). Main thread only; elsewhere nothing changes. ``rtliveness run`` uses it."""
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in _stop_signals()[1:]:
-            with contextlib.suppress(ValueError, TypeError, OSError):
-                if signal.getsignal(sig) is signal.SIG_DFL:
-                    previous[sig] = signal.signal(sig, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            with contextlib.suppress(ValueError, TypeError, OSError):
-                signal.signal(sig, handler)
-
-
 class _WholeFrames:
     """A stop signal (Ctrl+C; SIGTERM / SIGHUP under :func:`stop_signals_as_interrupt`) during the
     sink writes of a frame is held until every sink has written it, so the video and the JSON
@@ -236,7 +213,7 @@ class _WholeFrames:
         self._pending = False
         self._previous: dict = {}
         if threading.current_thread() is threading.main_thread():
-            for sig in _stop_signals():
+            for sig in stop_signals():
                 with contextlib.suppress(ValueError, TypeError, OSError):
                     if signal.getsignal(sig) is signal.default_int_handler:
                         self._previous[sig] = signal.signal(sig, self._handler)
