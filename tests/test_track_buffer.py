@@ -132,3 +132,19 @@ def test_greedy_pairs_take_a_pair_exactly_at_the_threshold_best_first():
     assert greedy_pairs(np.array([[0.2999]]), 0.3) == []
     # best first, each row and column once: (1, 0) at 0.9 wins column 0, row 0 then takes column 1
     assert greedy_pairs(np.array([[0.8, 0.5], [0.9, 0.1]]), 0.3) == [(1, 0), (0, 1)]
+
+
+def test_a_missed_track_counts_the_carried_frames_in_its_velocity():
+    """Tracking review: frames between detector runs were not counted while a track was missed,
+    so the next match divided its displacement by too few frames (1.5x the speed here) and the
+    carried boxes ran ahead of the face. A face moving 10 px per frame, detected every 3rd frame,
+    missed once at frame 18: after frame 21 the carry moves it 10 px per frame, not 15."""
+    t = IouTracker()
+    for f in range(22):
+        if f % 3 == 0:
+            t.update([] if f == 18 else [B(10 * f, 0)], 1000, 1000)
+        else:
+            t.update(None, 1000, 1000)
+    carried = [t.update(None, 1000, 1000)[0].box.x1 for _ in range(2)]
+    v = 10 * (1 - 0.5 ** 6)  # six matches, each averaging in the true 10 px per frame (from 0)
+    assert carried == pytest.approx([210 + v, 210 + 2 * v])

@@ -182,9 +182,9 @@ class IouTracker:
     def _carry(self, width: int | None, height: int | None) -> tuple[Track, ...]:
         out = []
         for st in self._tracks:
+            st.since += 1  # frames since the last detection, for a track the last detection missed too
             if not st.detected:  # unmatched at the last detection: not shown until seen again
                 continue
-            st.since += 1
             # predicted from the last detection, not compounded frame by frame
             moved = st.predicted(st.since) or st.box
             if width is not None and height is not None:
