@@ -5,6 +5,8 @@ calibrate, export. (``run`` is covered in test_cli.py.)"""
 from collections import Counter
 import json
 import re
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -495,3 +497,116 @@ def test_eval_and_calibrate_say_what_skip_bad_left_out_and_read_split_files_stri
                    f"split file not found: {tmp_path / 'none.json'}; pass the split.json a training run wrote")
     one_error_line(rtl("eval", data, "--weights", tiny_weights, "--split-file", tmp_path), 2,
                    f"split file {tmp_path} is a folder; pass the split.json inside a training run")
+
+
+# ------------------------------------------------------------------ messy data, stops (a user's review)
+def test_eval_reads_no_macos_companion_files_and_refuses_loose_images(tmp_path, tiny_weights):
+    """A dataset copied by a Mac to a USB disk has a hidden `._0.png` beside every `0.png`: each
+    sample 'had 10 images, expected 5'. Images put straight into a class folder were ignored
+    without a word ('no usable samples', or that class silently left out)."""
+    data = make_dataset(tmp_path / "my data", per_class=2, persons=2, size=32)
+    for png in sorted((data / "real" / "real_p0_000").glob("*.png")):
+        png.with_name("._" + png.name).write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        ")
+    r = ok(rtl("eval", data, "--weights", tiny_weights, "--device", "cpu"))
+    assert r.stdout.startswith("8 samples (2 bona fide, 6 attacks), threshold 0.5000\n")
+    for png in (data / "printed" / "printed_p0_000").glob("*.png"):
+        (data / "printed" / f"x{png.name}").write_bytes(png.read_bytes())
+    one_error_line(rtl("eval", data, "--weights", tiny_weights, "--device", "cpu"), 6,
+                   f"{data / 'printed'} holds 5 images outside any sample folder (x0.png, x1.png, x2.png …); a sample is a "
+                   f"folder of 5 images ({data / 'printed'}/<sample>/0.png … 4.png): move them into sample folders")
+
+
+def test_skip_bad_leaves_out_a_malformed_sample_of_the_split_and_counts_only_the_splits(tmp_path, tiny_weights):
+    """With --split-file, --skip-bad refused a malformed sample of the split as 'missing from
+    DATA; give the dataset the split was made for'; eval of another split said 'skipped 1'."""
+    data = make_dataset(tmp_path / "d", per_class=3, persons=3, size=32)
+    names = sorted(s.name for s in scan_dataset(data).samples)
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": [], "dev": [n for n in names if "_p2_" not in n],
+                                 "test": [n for n in names if "_p2_" in n]}))
+    (data / "printed" / "printed_p0_000" / "2.png").write_bytes(b"")
+    c = ok(rtl("calibrate", data, "--weights", tiny_weights, "--out", tmp_path / "c.pt", "--split-file", split,
+               "--device", "cpu", "--skip-bad"))
+    assert c.stderr == "skipped 1 malformed sample (--skip-bad)\n"
+    assert c.stdout.endswith(f"(calibrated on 7 samples: the dev split of {split})\n")
+    e = ok(rtl("eval", data, "--weights", tiny_weights, "--split-file", split, "--device", "cpu", "--skip-bad"))
+    assert e.stderr == "" and e.stdout.startswith("4 samples (1 bona fide, 3 attacks)")
+
+
+def test_eval_of_one_class_says_why_its_rates_are_undefined(tmp_path, tiny_weights):
+    data = make_dataset(tmp_path / "d", per_class=2, persons=2, size=32)
+    for c in ("printed", "replay", "2dmask"):
+        shutil.rmtree(data / c)
+    r = ok(rtl("eval", data, "--weights", tiny_weights, "--device", "cpu"))
+    assert r.stdout.splitlines()[0] == "2 samples (2 bona fide, 0 attacks), threshold 0.5000"
+    assert r.stdout.splitlines()[-1] == ("  note: no attack samples, so APCER, ACER, EER, AUC, BPCER@APCER and F1 macro are "
+                                         "undefined (n/a); evaluate a set with printed/, replay/ or 2dmask/ samples too")
+
+
+def test_prepare_a_folder_with_label_or_one_class_folder_alone_is_one_clear_line(tmp_path, grace):
+    videos = tmp_path / "videos"
+    (videos / "real").mkdir(parents=True)
+    write_video(videos / "real" / "ann.mp4", moving_face_frames(grace, 6))
+    one_error_line(rtl("prepare", videos / "real", videos / "printed", "--label", "real", "--out", tmp_path / "o"), 2,
+                   f"{videos / 'real'} is a folder: with --label give video files (e.g. {videos / 'real' / '*.mp4'}), or "
+                   "give one folder with a sub-folder per class, without --label")  # it said 'video not found'
+    one_error_line(rtl("prepare", videos / "real", "--out", tmp_path / "o"), 6,
+                   f"{videos / 'real'} holds videos but no class folders; give its videos with --label real "
+                   f"({videos / 'real' / '*.mp4'} --label real), or the folder above it with a sub-folder per class "
+                   "(real, replay, printed, 2dmask)")  # it said 'no videos ... in class folders under videos/real'
+    assert not (tmp_path / "o").exists()
+
+
+def _stop_after(args, line_starts: str, sig=signal.SIGTERM):
+    """Start `rtliveness ARGS`, send ``sig`` once a stderr line starts with ``line_starts``; (rc, stderr)."""
+    p = subprocess.Popen([str(EXE), *map(str, args)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if line.startswith(line_starts):
+            p.send_signal(sig)
+            break
+    seen.append(p.stderr.read())
+    return p.wait(timeout=60), "".join(seen)
+
+
+def test_train_stopped_by_sigterm_saves_its_state_as_ctrl_c_does(tmp_path):
+    """`docker stop`, systemd or `timeout` (SIGTERM) killed a training run outright: no state saved
+    since the last epoch, no message, exit -15."""
+    data = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
+    run = tmp_path / "run"
+    rc, err = _stop_after(["train", data, "--out", run, "--epochs", "1000", "--batch-size", "2", "--input-size", "16",
+                           "--device", "cpu"], "epoch 1:")
+    assert rc == 130, err
+    assert err.splitlines()[-1] == f"interrupted: training state saved to {run / 'last.pt'}; continue with --resume"
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    # stopped after epoch 1's dev figures: its 8 steps are kept (a resume redoes only the validation)
+    assert state["epoch"] >= 1 or state["step_in_epoch"] == 8
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_prepare_stopped_by_sigterm_leaves_no_sample_of_the_video_being_cut(tmp_path, grace):
+    """Killed by SIGTERM, prepare left the samples of the video it was cutting without its record,
+    so the next run cut that video again beside them (duplicates in train and test)."""
+    first = write_video(tmp_path / "a.mp4", moving_face_frames(grace, 10))
+    frames = moving_face_frames(grace, 24)
+    second = write_video(tmp_path / "b.mp4", (frames + frames[::-1]) * 8)
+    out = tmp_path / "data"
+    rc, err = _stop_after(["prepare", first, second, "--label", "real", "--out", out, "--crop-size", "32", "--device", "cpu"],
+                          f"{first}: ")
+    assert rc == 130, err
+    assert sorted(p.name for p in (out / "real").iterdir()) == ["real_a_00000", "real_a_00001"]
+    assert list(json.loads((out / "rtliveness_data.json").read_text())["videos"].values()) == [{"samples": 2, "dropped": 0}]
+
+
+def test_resume_of_a_finished_run_says_there_is_nothing_to_resume(trained):
+    """It said 'resuming from RUN/last.pt at epoch 2' of a 1-epoch run, loaded every window, trained nothing."""
+    data, run, r, _ = trained
+    ok(r)
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    again = ok(rtl("train", data, "--out", run, "--resume", "--device", "cpu"))
+    thr = load_checkpoint(run / "model.pt").meta.threshold
+    assert again.stderr.splitlines() == [
+        f"{run} has finished its 1 epoch: nothing to resume (to train on, give --resume --epochs N with N > 1)",
+        f"model: {run / 'model.pt'} (threshold {thr:.4f}); test split in {run / 'split.json'}"]
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before

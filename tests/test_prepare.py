@@ -246,3 +246,20 @@ def test_resume_rules_same_video_twice_settings_and_videos_without_a_sample(tmp_
     assert prepare_videos([(wall, "printed")], out, blind, 1.5, 32)["videos"][0]["samples"] == 0
     second = prepare_videos([(wall, "printed")], out, ScriptedDetector(), 1.5, 32)["videos"][0]
     assert second["skipped"] is False and second["samples"] == 3
+
+
+def test_videos_in_folders_below_a_person_folder_are_that_persons(tmp_path):
+    """Review finding: `real/alice/monday/1.mp4` (a person's recordings sorted by session) was left
+    out without a word; a tree holding only such videos was 'no videos in class folders'."""
+    for folder in ("real/alice/monday", "real/alice/tuesday", "printed/alice"):
+        (tmp_path / folder).mkdir(parents=True)
+    numbered_video(tmp_path / "real" / "alice" / "monday" / "1.avi", 3)
+    numbered_video(tmp_path / "real" / "alice" / "tuesday" / "2.avi", 3)
+    numbered_video(tmp_path / "printed" / "alice" / "3.avi", 3)
+    numbered_video(tmp_path / "4.avi", 3)  # beside the class folders: named, not left out in silence
+    warned = []
+    assert labelled_videos(tmp_path, warn=warned.append) == [
+        (tmp_path / "printed" / "alice" / "3.avi", "printed", "alice"),
+        (tmp_path / "real" / "alice" / "monday" / "1.avi", "real", "alice"),
+        (tmp_path / "real" / "alice" / "tuesday" / "2.avi", "real", "alice")]
+    assert warned == [f"left out 1 video outside the class folders of {tmp_path} (4.avi): move it into real, replay, printed, 2dmask"]

@@ -837,3 +837,37 @@ def test_an_empty_split_is_named_not_reported_as_an_empty_dataset(tmp_path, tiny
                             "needs about 6 people for a test split, 3 for a dev split); record more people, or evaluate "
                             "on a folder of recordings the model was not trained on (without --split-file, eval scores "
                             "every sample)")
+
+
+def test_a_malformed_sample_of_a_split_file_is_skipped_with_skip_bad_not_called_missing(tmp_path):
+    """Review finding: train --split-file --skip-bad with one sample of the split unreadable said
+    '1 sample of split.json is missing from DATA; give the dataset the split was made for' (it is
+    there, and --skip-bad was asked for), and logged 'skipped 1 malformed samples'."""
+    root = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
+    splits = split_samples(scan_dataset(root).samples, (0.5, 0.25, 0.25), seed=1)
+    names = {k: [s.name for s in v] for k, v in splits.items()}
+    split_file = tmp_path / "split.json"
+    split_file.write_text(json.dumps(names))
+    bad = names["train"][0]
+    (root / bad / "2.png").write_bytes(b"")
+    with pytest.raises(DataError, match=rf"^sample {re.escape(str(root / bad))}: image 2.png cannot be read"):
+        train(root, tmp_path / "strict", TrainConfig(**{**CFG, "epochs": 1, "split_file": split_file}))
+    said = []
+    res = train(root, tmp_path / "run", TrainConfig(**{**CFG, "epochs": 1, "input_size": 16, "split_file": split_file,
+                                                       "skip_bad": True}), log=said.append)
+    assert said[0] == "skipped 1 malformed sample (--skip-bad)"
+    assert said[1].startswith(f"{len(names['train']) - 1} train / {len(names['dev'])} dev / {len(names['test'])} test samples")
+    kept = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert kept == {**names, "train": names["train"][1:]} and res.model_path.is_file()
+
+
+def test_train_says_when_sample_names_carry_no_person_id(tmp_path):
+    """Samples named by hand (`real/s0`, `printed/clip 3`) matched no --person-pattern: each name
+    became its own 'identity' without a word, and the 'person-disjoint' split was not."""
+    root = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
+    (root / "real" / "real_p0_000").rename(root / "real" / "clip 3")
+    said = []
+    train(root, tmp_path / "run", TrainConfig(**{**CFG, "epochs": 1, "input_size": 16}), log=said.append)
+    assert said[0] == ("note: 1 of 24 sample names carry no person id by --person-pattern '^[^_]+_([^_]+)_' (first: "
+                       "real/clip 3): the whole name is taken as the person, so the split may put one person in train "
+                       "and test; name samples <class>_<person>_<k>, or give --person-pattern")

@@ -51,6 +51,9 @@ def prepare(
         if label not in CLASSES:
             raise ConfigError(f"--label must be one of {' | '.join(CLASSES)} (a live person is real), got {label!r}")
         for v in videos:
+            if Path(v).is_dir():
+                raise ConfigError(f"{v} is a folder: with --label give video files (e.g. {Path(v) / '*.mp4'}), "
+                                  "or give one folder with a sub-folder per class, without --label")
             if not Path(v).is_file():
                 raise ConfigError(f"video not found: {v}")
         pairs = [(Path(v), label) for v in videos]
@@ -73,9 +76,14 @@ def prepare(
             typer.echo(f"{v['video']}: {v['samples']} {v['class']} samples of person {v['person']}"
                        f"{f' ({n} windows dropped: face lost)' if (n := v['dropped']) else ''}", err=True)
 
+    from ..runtime.stopsignals import stop_signals_as_interrupt
+
     try:
-        rep = prepare_videos(pairs, out, det, crop_scale, crop_size, stride=stride, window_step=step, person=person,
-                             on_video=on_video, settings={"detector": detector, "min_face": min_face, "boxes": boxes})
+        # SIGTERM / SIGHUP as Ctrl+C: the video being cut leaves no samples (killed outright, it left some
+        # without its record, and the next run cut it again beside them)
+        with stop_signals_as_interrupt():
+            rep = prepare_videos(pairs, out, det, crop_scale, crop_size, stride=stride, window_step=step, person=person,
+                                 on_video=on_video, settings={"detector": detector, "min_face": min_face, "boxes": boxes})
     except KeyboardInterrupt:
         typer.echo("rtliveness: the videos finished so far are kept, the one being cut left nothing; "
                    "run the same command again to go on", err=True)

@@ -89,8 +89,11 @@ def train(
                       calibration=calibration, calibration_target=target, augment=augment, schedule=schedule,
                       select=select, mixstyle=mixstyle, degrade=degrade, still=still, gray=gray,
                       crop_jitter=crop_jitter, consistency=consistency, balance=balance, pixel_aux=pixel_aux)
-    res = run_train(data, out, cfg, resume=resume, progress=sys.stderr if sys.stderr.isatty() else None,
-                    log=lambda m: typer.echo(m, err=True), resume_epochs=epochs if resume else None)
+    from ..runtime.stopsignals import stop_signals_as_interrupt
+
+    with stop_signals_as_interrupt():  # a supervisor's stop (SIGTERM) or a closed terminal saves last.pt as Ctrl+C does
+        res = run_train(data, out, cfg, resume=resume, progress=sys.stderr if sys.stderr.isatty() else None,
+                        log=lambda m: typer.echo(m, err=True), resume_epochs=epochs if resume else None)
     if res.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
     typer.echo(f"model: {res.model_path} (threshold {res.threshold:.4f}); test split in {out / 'split.json'}", err=True)

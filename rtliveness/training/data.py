@@ -62,7 +62,8 @@ class Dataset:
     root: Path
     samples: tuple[Sample, ...]
     crop_scale: float | None  # context scale of the stored crops (None: unknown, used as is)
-    skipped: tuple[str, ...] = field(default_factory=tuple)
+    skipped: tuple[str, ...] = field(default_factory=tuple)  # what was wrong with each sample ``skip_bad`` left out
+    skipped_names: tuple[str, ...] = field(default_factory=tuple)  # their names (``class/sample``), in the same order
 
     def counts(self) -> dict[str, int]:
         out = {c: 0 for c in CLASSES}
@@ -143,8 +144,10 @@ def _person_of(name: str, pattern: re.Pattern | None) -> str:
 def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str | None = DEFAULT_PERSON_PATTERN,
                  check_images: bool = True) -> Dataset:
     """Read the origin layout under ``root``. Malformed samples raise :class:`DataError` naming
-    them, or are skipped and counted with ``skip_bad=True``. Unknown class folders are an error; hidden
-    folders (a sample ``rtliveness prepare`` was still writing) are not read."""
+    them, or are skipped and counted with ``skip_bad=True``. Unknown class folders are an error, and
+    so are images lying in a class folder outside any sample folder; hidden folders (a sample
+    ``rtliveness prepare`` was still writing) and hidden files (macOS's ``._0.png`` companions,
+    ``.DS_Store``) are not read."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"dataset folder not found: {root}; expected {root}/{{{','.join(CLASSES)}}}/<sample>/ with 5 images each")
@@ -157,9 +160,15 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
     pat = compile_person_pattern(person_pattern)
     samples: list[Sample] = []
     skipped: list[str] = []
+    skipped_names: list[str] = []
     for cls_dir in folders:
+        loose = sorted(p.name for p in cls_dir.iterdir() if _is_image_file(p))
+        if loose:  # never read: each sample is a folder of its own
+            raise DataError(f"{cls_dir} holds {len(loose)} image{'s' if len(loose) != 1 else ''} outside any sample folder "
+                            f"({', '.join(loose[:3])}{' …' if len(loose) > 3 else ''}); a sample is a folder of {WINDOW} "
+                            f"images ({cls_dir}/<sample>/0.png … {WINDOW - 1}.png): move them into sample folders")
         for sdir in sorted(p for p in cls_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            images = tuple(sorted((p for p in sdir.iterdir() if p.suffix.lower() in IMAGE_EXT), key=_natural_key))
+            images = tuple(sorted((p for p in sdir.iterdir() if _is_image_file(p)), key=_natural_key))
             problem = None
             if len(images) != WINDOW:
                 problem = f"sample {sdir} has {len(images)} images, expected {WINDOW}"
@@ -171,6 +180,7 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
             if problem:
                 if skip_bad:
                     skipped.append(problem)
+                    skipped_names.append(f"{cls_dir.name}/{sdir.name}")
                     continue
                 raise DataError(problem + "; fix or remove it, or pass --skip-bad")
             samples.append(Sample(f"{cls_dir.name}/{sdir.name}", cls_dir.name, images, _person_of(sdir.name, pat)))
@@ -183,7 +193,13 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
             crop_scale = float(read_json(meta_path, "dataset metadata")["crop_scale"])
         except (ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{meta_path} is not valid ({exc}); fix or delete it") from exc
-    return Dataset(root, tuple(samples), crop_scale, tuple(skipped))
+    return Dataset(root, tuple(samples), crop_scale, tuple(skipped), tuple(skipped_names))
+
+
+def _is_image_file(p: Path) -> bool:
+    """A sample's image by its name: an image extension (any case), not hidden (a ``._0.png``
+    that macOS writes beside ``0.png`` on a non-Mac disk holds no image)."""
+    return p.suffix.lower() in IMAGE_EXT and not p.name.startswith(".") and p.is_file()
 
 
 def _natural_key(p: Path):

@@ -52,8 +52,9 @@ def select_split(ds, split_file: Path | None, split: str | None, wanted: set[str
     if wanted is None:
         wanted = split_names(split_file, split)
     chosen = [s for s in samples if s.name in wanted]
-    if len(chosen) != len(wanted):
-        missing = sorted(set(wanted) - {s.name for s in chosen})
+    left_out = set(wanted) & set(ds.skipped_names)  # malformed, skipped (skip_bad): counted, not missing
+    if len(chosen) + len(left_out) != len(wanted):
+        missing = sorted(set(wanted) - {s.name for s in chosen} - left_out)
         raise DataError(f"{len(missing)} sample{'s' if len(missing) != 1 else ''} of split {split!r} in {split_file} "
                         f"{'are' if len(missing) != 1 else 'is'} missing from {ds.root} (first: {missing[0]}); "
                         "give the dataset the split was made for")
@@ -74,7 +75,12 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
     model = loaded.model.to(device)
     ds = scan_dataset(data_root, skip_bad=skip_bad, person_pattern=person_pattern)
     samples = [s for s in select_split(ds, split_file, split, wanted) if s.class_name not in exclude_classes]
+    # the malformed samples left out of what is scored (the split's, with a split file)
+    skipped = len(ds.skipped_names) if wanted is None else len(wanted & set(ds.skipped_names))
     if not samples:
+        if skipped and wanted is not None:
+            raise DataError(f"nothing left to score: every sample of the {split} split of {split_file} is malformed "
+                            f"({skipped} left out by --skip-bad); fix them, or evaluate another split or dataset")
         if split_file is not None and split is not None:
             people = len({s.person for s in ds.samples})
             raise DataError(f"the {split} split of {split_file} is empty ({people} people in {data_root}: a person-disjoint "
@@ -93,7 +99,7 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
         scores.append(predict_windows(model, X, meta, device))
         bar.status(f"scoring {min(i + 64, len(samples))}/{len(samples)}")
     bar.finish()
-    return Scored(np.concatenate(scores), [s.class_name for s in samples], [s.name for s in samples], loaded, len(ds.skipped))
+    return Scored(np.concatenate(scores), [s.class_name for s in samples], [s.name for s in samples], loaded, skipped)
 
 
 def evaluate_dataset(data_root: str | Path, weights: str | Path | None = None, device: str = "auto",
@@ -194,6 +200,11 @@ def format_report(r: dict) -> str:
     lines += [
         f"  accuracy {pct(r['accuracy'])}  F1 macro {_f(r['f1_macro'])}  F1 weighted {_f(r['f1_weighted'])}  F2 weighted {_f(r['f2_weighted'])}",
     ]
+    if not r["n_attack"] or not r["n_bona_fide"]:  # say why the n/a, rather than leave it to be guessed
+        lacking, rate, add = (("attack", "APCER", "printed/, replay/ or 2dmask/") if not r["n_attack"]
+                              else ("bona fide", "BPCER", "real/"))
+        lines.append(f"  note: no {lacking} samples, so {rate}, ACER, EER, AUC, BPCER@APCER and F1 macro are undefined (n/a); "
+                     f"evaluate a set with {add} samples too")
     return "\n".join(lines)
 
 

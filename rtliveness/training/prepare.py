@@ -54,9 +54,8 @@ def labelled_videos(root: str | Path, warn: Callable[[str], None] | None = None)
         for v in sorted(folder.iterdir()):
             if v.name.startswith("."):  # hidden: a tool's folder (.ipynb_checkpoints) or file, not a person or a video
                 continue
-            if v.is_dir():
-                if person is None:
-                    videos_in(v, label, v.name)
+            if v.is_dir():  # a person's folder; deeper folders (real/alice/monday/) are that person's too
+                videos_in(v, label, v.name if person is None else person)
                 continue
             if v.suffix.lower() in VIDEO_EXT:
                 pairs.append((v, label) if person is None else (v, label, person))
@@ -65,10 +64,22 @@ def labelled_videos(root: str | Path, warn: Callable[[str], None] | None = None)
             else:
                 ignored.append(v)
 
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    subs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not subs and any(p.is_file() and p.suffix.lower() in VIDEO_EXT for p in root.iterdir()):
+        # the videos of one class, given as the folder: the usual slip (`prepare my_videos/real`)
+        what = f"--label {root.name}" if root.name in CLASSES else "--label CLASS"
+        raise DataError(f"{root} holds videos but no class folders; give its videos with {what} "
+                        f"({root / '*.mp4'} {what}), or the folder above it with a sub-folder per class "
+                        f"({', '.join(CLASSES)})")
+    for sub in subs:
         if sub.name not in CLASSES:
             raise DataError(f"{sub}: unknown class folder; use {', '.join(CLASSES)}")
         videos_in(sub, sub.name, None)
+    stray = [p.name for p in sorted(root.iterdir()) if p.is_file() and p.suffix.lower() in VIDEO_EXT]
+    if stray and warn is not None:  # beside the class folders: no class to give them
+        warn(f"left out {len(stray)} video{'s' if len(stray) != 1 else ''} outside the class folders of {root} "
+             f"({', '.join(stray[:5])}{' …' if len(stray) > 5 else ''}): move {'them' if len(stray) != 1 else 'it'} "
+             f"into {', '.join(CLASSES)}")
     if ignored and warn is not None:
         shown = ", ".join(str(v.relative_to(root)) for v in ignored[:5]) + (" …" if len(ignored) > 5 else "")
         warn(f"left out {len(ignored)} file{'s' if len(ignored) != 1 else ''} that {'are' if len(ignored) != 1 else 'is'} "

@@ -57,13 +57,14 @@ def _splits_from_file(path: Path, ds: Dataset, data_root, resumed: bool, log: Ca
                         f"{', '.join(sorted(names)) or 'none'}); train needs train and dev (test may be left out)")
     listed = [n for k in ("train", "dev", "test") for n in names.get(k, [])]  # each once (read_split_file)
     by_name = {s.name: s for s in ds.samples}
-    missing = [n for n in listed if n not in by_name]
+    bad = set(ds.skipped_names)  # malformed, left out by --skip-bad: not missing
+    missing = [n for n in listed if n not in by_name and n not in bad]
     if missing:
         why = ("the dataset changed since the run started" if resumed
                else "give the dataset the split was made for")
         raise DataError(f"{len(missing)} sample{'s' if len(missing) != 1 else ''} of {path} "
                         f"{'are' if len(missing) != 1 else 'is'} missing from {data_root} (first: {missing[0]}); {why}")
-    splits = {k: [by_name[n] for n in names.get(k, [])] for k in ("train", "dev", "test")}
+    splits = {k: [by_name[n] for n in names.get(k, []) if n in by_name] for k in ("train", "dev", "test")}
     where: dict[str, set] = {}
     for k, v in splits.items():
         for smp in v:
@@ -106,6 +107,12 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         # a resumed run keeps its own settings; only the device and a larger --epochs apply
         config = replace(TrainConfig(**{**saved, "pretrained": None}), device=config.device,
                          epochs=max(int(saved["epochs"]), resume_epochs or 0))
+        if int(state["epoch"]) >= config.epochs:  # nothing left: say so, rather than 'resuming at epoch N + 1' of N
+            done = int(state["epoch"])
+            log(f"{run_dir} has finished its {done} epoch{'s' if done != 1 else ''}: nothing to resume (to train on, "
+                f"give --resume --epochs N with N > {done})")
+            return TrainResult(run_dir, run_dir / "model.pt", json.loads(state["history"]),
+                               float(json.loads(state["best"]).get("threshold", 0.5)))
         log(f"resuming from {last_path} at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}, with the run's "
             "own settings (only --device and a larger --epochs apply; other options given now are not used)")
     device = resolve_device(config.device)
@@ -125,7 +132,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
 
     ds: Dataset = scan_dataset(data_root, skip_bad=config.skip_bad, person_pattern=config.person_pattern)
     if ds.skipped:
-        log(f"skipped {len(ds.skipped)} malformed samples (--skip-bad)")
+        log(f"skipped {len(ds.skipped)} malformed sample{'s' if len(ds.skipped) != 1 else ''} (--skip-bad)")
     crop_scale = config.crop_scale if config.crop_scale is not None else (ds.crop_scale or 1.0)
     if ds.crop_scale is not None and crop_scale > ds.crop_scale + 1e-6:
         raise ConfigError(f"crop scale {crop_scale} is wider than the dataset's stored crops ({ds.crop_scale})")
@@ -153,6 +160,12 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         if (init_meta.mean, init_meta.std, init_meta.color_order) != (meta.mean, meta.std, "RGB"):
             meta = replace(meta, mean=init_meta.mean, std=init_meta.std, color_order=init_meta.color_order)
     people = len({s.person for s in ds.samples})
+    # a name the pattern finds no person in is its own person (data.py's rule): say so
+    unnamed = [s.name for s in ds.samples if config.person_pattern is not None and s.person == s.name.rsplit("/", 1)[-1]]
+    if unnamed and not given:  # their person id is the whole name: a person's samples may land in train and test
+        log(f"note: {len(unnamed)} of {len(ds.samples)} sample names carry no person id by --person-pattern "
+            f"{config.person_pattern!r} (first: {unnamed[0]}): the whole name is taken as the person, so the split may put "
+            "one person in train and test; name samples <class>_<person>_<k>, or give --person-pattern")
     log(f"{len(train_s)} train / {len(dev_s)} dev / {len(splits['test'])} test samples "
         f"({people} identities), crop scale {crop_scale}, input {config.input_size} px, device {device}")
     if not splits["test"]:
