@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["check_output_file", "check_output_folder"]
+__all__ = ["check_output_file", "check_output_folder", "check_outside"]
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -62,3 +62,35 @@ def check_output_folder(path: str | os.PathLike, option: str) -> Path:
         return p
     _check_writable_parent(p, option, make_parent=True)
     return p
+
+
+#: what a folder inside a command's input tree reads as, and what it then stops
+_INPUT_TREES = {
+    "dataset": ("a class or a sample folder", "every later train, eval or --resume on it"),
+    "video folder": ("a class or a person folder", "the next prepare of it"),
+}
+
+
+def check_outside(path: str | os.PathLike, root: str | os.PathLike, option: str, what: str = "dataset",
+                  folder: bool = True) -> None:
+    """Refuse an output that would put a folder inside the input tree ``root`` (a dataset, or the
+    videos ``prepare`` reads): there a new folder reads as a class, sample or person folder and
+    stops every later command on ``root``. An output folder (``folder=True``) must lie outside
+    ``root``; an output file may lie inside it where its folder already exists (a file is never
+    read as a sample). One :class:`ConfigError` line naming the option."""
+    reads_as, stops = _INPUT_TREES[what]
+    p, r = Path(path).resolve(), Path(root).resolve()
+    if p != r and r not in p.parents:
+        return
+    if folder:
+        if p == r:
+            raise ConfigError(f"{option} {path} is the {what} {root} itself; give a folder outside it")
+        raise ConfigError(f"{option} {path} is inside the {what} {root}, where a folder reads as {reads_as} and "
+                          f"stops {stops}; give a folder outside it, e.g. {r.parent / p.relative_to(r)}")
+    new = p.parent
+    if new.exists():
+        return
+    while not new.parent.exists():
+        new = new.parent
+    raise ConfigError(f"{option} {path} would make the folder {new} inside the {what} {root}, where a folder reads "
+                      f"as {reads_as} and stops {stops}; write it outside {root}, or into a folder already there")

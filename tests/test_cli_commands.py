@@ -128,6 +128,32 @@ def test_prepare_labelled_files_with_haar_and_one_person(tmp_path, grace):
     assert not (tmp_path / "y").exists()
 
 
+def test_prepare_leaves_out_an_unreadable_video_named_in_a_warning_and_counted(tmp_path, grace):
+    """Review finding: one zero-byte .mp4 (a half-copied recording) among the videos stopped the
+    whole run (exit 3) and left an empty class folder and rtliveness_data.json in a fresh --out."""
+    videos = tmp_path / "videos"
+    (videos / "real").mkdir(parents=True)
+    (videos / "printed").mkdir()
+    ann = write_video(videos / "real" / "ann.mp4", moving_face_frames(grace, 10, size=(320, 240), face_side=120))
+    half = videos / "printed" / "half.mp4"
+    half.write_bytes(b"")
+    out = tmp_path / "data"
+    r = ok(rtl("prepare", videos, "--out", out, "--detector", "haar", "--crop-size", "32", "--device", "cpu"))
+    assert r.stderr.splitlines() == [
+        f"rtliveness: warning: left out: video file is empty (0 bytes): {half}; give a file that holds frames "
+        "(was its recording finished?)",
+        f"{ann}: 2 real samples of person ann",
+        f"wrote 2 samples to {out} (real 2; 0 windows dropped: face lost); 1 unreadable video left out (named above)"]
+    assert sorted(p.name for p in out.iterdir()) == ["real", "rtliveness_data.json"]
+    assert len(scan_dataset(out).samples) == 2
+    # every video unreadable: one error line, and no dataset folder
+    shutil.rmtree(videos / "real")
+    one_error_line(rtl("prepare", videos, "--out", tmp_path / "o", "--detector", "haar", "--device", "cpu"), 3,
+                   f"rtliveness: error: video file is empty (0 bytes): {half}; give a file that holds frames "
+                   "(was its recording finished?)")
+    assert not (tmp_path / "o").exists()
+
+
 # ------------------------------------------------------------------ synth
 def test_synth_two_samples_per_class_from_the_repo_assets(tmp_path):
     assets = tmp_path / "assets"
@@ -459,6 +485,50 @@ def test_fine_tune_path_review_cases_are_one_line_each_before_any_work(trained, 
     for cmd in (["eval", data], ["export", "--out", tmp_path / "e"]):
         one_error_line(rtl(*cmd, "--weights", run / "last.pt"), 5,
                        f"{run / 'last.pt'} is a training state (last.pt), not a model: it has no calibrated threshold; use model.pt")
+
+
+def test_outputs_inside_the_dataset_and_imagenet_init_weights_are_one_line_before_any_work(tmp_path, tiny_weights):
+    """Review findings: `train DATA --out DATA/runs/r1` trained, then every later eval of DATA (and
+    --resume) stopped at 'unknown class folders: runs'; eval --json / --plots and calibrate --out
+    could make such a folder too. `train --init-weights resnet18.pt` (a torchvision ImageNet state
+    dict) said 'size mismatch for fc.weight'."""
+    import torchvision
+
+    data = make_dataset(tmp_path / "d", per_class=2, persons=2, size=32)
+    run = data / "runs" / "r1"
+    one_error_line(rtl("train", data, "--out", run, "--device", "cpu"), 2,
+                   f"rtliveness: error: --out {run} is inside the dataset {data}, where a folder reads as a class or a "
+                   f"sample folder and stops every later train, eval or --resume on it; give a folder outside it, e.g. "
+                   f"{tmp_path / 'runs' / 'r1'}")
+    one_error_line(rtl("train", data, "--out", data, "--device", "cpu"), 2,
+                   f"rtliveness: error: --out {data} is the dataset {data} itself; give a folder outside it")
+    one_error_line(rtl("eval", data, "--weights", tiny_weights, "--plots", data / "real" / "plots"), 2,
+                   f"rtliveness: error: --plots {data / 'real' / 'plots'} is inside the dataset {data}, where a folder ")
+    for cmd, option in ((["eval", data, "--weights", tiny_weights], "--json"),
+                        (["calibrate", data, "--weights", tiny_weights, "--all-samples"], "--out")):
+        target = data / "reports" / "today" / "r.json"
+        one_error_line(rtl(*cmd, option, target), 2,
+                       f"rtliveness: error: {option} {target} would make the folder {data / 'reports'} inside the "
+                       f"dataset {data}, where a folder reads as a class or a sample folder and stops every later "
+                       f"train, eval or --resume on it; write it outside {data}, or into a folder already there")
+    assert sorted(p.name for p in data.iterdir()) == ["2dmask", "printed", "real", "replay"]
+    # a file right in DATA makes no folder: harmless, and DATA still reads
+    ok(rtl("eval", data, "--weights", tiny_weights, "--json", data / "report.json", "--device", "cpu"))
+    assert len(scan_dataset(data).samples) == 8
+    # prepare: a dataset inside the folder of videos it reads is a class folder of that folder next time
+    (tmp_path / "videos" / "real").mkdir(parents=True)
+    one_error_line(rtl("prepare", tmp_path / "videos", "--out", tmp_path / "videos" / "data"), 2,
+                   f"rtliveness: error: --out {tmp_path / 'videos' / 'data'} is inside the video folder "
+                   f"{tmp_path / 'videos'}, where a folder reads as a class or a person folder and stops the next "
+                   f"prepare of it; give a folder outside it, e.g. {tmp_path / 'data'}")
+    r18 = tmp_path / "resnet18.pt"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), r18)
+    new = tmp_path / "new"
+    one_error_line(rtl("train", data, "--out", new, "--init-weights", r18, "--device", "cpu"), 5,
+                   f"rtliveness: error: weights file {r18} is a torchvision resnet18 ImageNet classifier (1000 classes), "
+                   f"not a SpoofModel checkpoint; it can only start the encoder: rtliveness train DATA --pretrained {r18} "
+                   "(--init-weights and --weights take a SpoofModel checkpoint, e.g. a training run's model.pt)")
+    assert not new.exists()
 
 
 def test_prepare_refuses_a_photo_in_one_line(tmp_path):

@@ -263,3 +263,41 @@ def test_videos_in_folders_below_a_person_folder_are_that_persons(tmp_path):
         (tmp_path / "real" / "alice" / "monday" / "1.avi", "real", "alice"),
         (tmp_path / "real" / "alice" / "tuesday" / "2.avi", "real", "alice")]
     assert warned == [f"left out 1 video outside the class folders of {tmp_path} (4.avi): move it into real, replay, printed, 2dmask"]
+
+
+def test_an_unreadable_video_is_left_out_and_the_others_are_cut(tmp_path):
+    """Review finding: one zero-byte or undecodable .mp4 (a half-copied recording) stopped the
+    whole run, and a fresh dataset folder was left with an empty class folder and its metadata."""
+    from rtliveness.errors import SourceOpenError
+
+    good = numbered_video(tmp_path / "good.avi", 15)
+    empty = tmp_path / "half.mp4"
+    empty.write_bytes(b"")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00\x01garbage" * 100)
+    out = tmp_path / "d"
+    seen = []
+    rep = prepare_videos([(empty, "printed"), (good, "real"), (junk, "replay")], out, ScriptedDetector(), 1.5, 32,
+                         on_video=seen.append)
+    assert rep["written"] == 3 and rep["per_class"]["real"] == 3
+    assert [v.get("error") for v in rep["videos"]] == [
+        f"video file is empty (0 bytes): {empty}; give a file that holds frames (was its recording finished?)",
+        None,
+        f"cannot decode video file {junk}: not a video OpenCV can read, or corrupt (a recording cut off before it "
+        "was finished has no index); convert it to mp4 (H.264) and retry"]
+    assert seen == rep["videos"] and [v["samples"] for v in seen] == [0, 3, 0]
+    assert sorted(p.name for p in out.iterdir()) == ["real", "rtliveness_data.json"]  # no printed/ nor replay/
+    # every video unreadable: one error, and a fresh folder is not even made
+    with pytest.raises(SourceOpenError) as exc:
+        prepare_videos([(empty, "real"), (junk, "real")], tmp_path / "e", ScriptedDetector(), 1.5, 32)
+    assert str(exc.value) == (f"none of the 2 videos can be read (half.mp4, junk.mp4); the first: video file is empty "
+                              f"(0 bytes): {empty}; give a file that holds frames (was its recording finished?)")
+    with pytest.raises(SourceOpenError, match=r"^video file is empty \(0 bytes\): "):
+        prepare_videos([(empty, "real")], tmp_path / "e", ScriptedDetector(), 1.5, 32)
+    assert not (tmp_path / "e").exists()
+    # an existing dataset: left as it was (the unreadable video adds no folder, no record)
+    before = (out / "rtliveness_data.json").read_text()
+    with pytest.raises(SourceOpenError):
+        prepare_videos([(junk, "2dmask")], out, ScriptedDetector(), 1.5, 32)
+    assert sorted(p.name for p in out.iterdir()) == ["real", "rtliveness_data.json"]
+    assert (out / "rtliveness_data.json").read_text() == before

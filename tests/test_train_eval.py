@@ -44,6 +44,36 @@ def test_malformed_dataset_errors(tmp_path):
         scan_dataset(tmp_path / "missing")
 
 
+def test_webp_and_tiff_samples_are_read_and_unread_files_are_named(tmp_path):
+    """Review finding: samples of .webp or .tif images were 'has 0 images, expected 5' while
+    pretrain accepted .webp (two lists of image extensions); a .heic sample said the same, without
+    naming what was not read."""
+    from rtliveness.training.data import IMAGE_EXT, load_window
+    from rtliveness.training.pretrain.job import IMAGE_SUFFIXES
+
+    assert IMAGE_SUFFIXES == IMAGE_EXT and {".webp", ".tif", ".tiff"} <= set(IMAGE_EXT)
+    root = make_dataset(tmp_path / "d", per_class=2)
+    for name, ext in (("real/real_p0_000", ".webp"), ("printed/printed_p1_001", ".tif"), ("replay/replay_p0_000", ".tiff")):
+        for k in range(5):
+            png = root / name / f"{k}.png"
+            img = cv2.imread(str(png))
+            params = [cv2.IMWRITE_WEBP_QUALITY, 101] if ext == ".webp" else []  # lossless
+            assert cv2.imwrite(str(png.with_suffix(ext)), img, params)
+            png.unlink()
+    ds = scan_dataset(root)
+    assert len(ds.samples) == 8
+    webp = next(x for x in ds.samples if x.name == "real/real_p0_000")
+    assert [p.name for p in webp.images] == [f"{k}.webp" for k in range(5)]
+    assert load_window(webp, 32, None, None).shape == (5, 32, 32, 3)
+    heic = root / "2dmask" / "2dmask_p0_000"
+    for k in range(5):
+        (heic / f"{k}.png").rename(heic / f"{k}.heic")
+    with pytest.raises(DataError) as ei:
+        scan_dataset(root)
+    assert str(ei.value) == (f"sample {heic} has 0 images, expected 5 (.heic files are not read; a sample's images are "
+                             ".png, .jpg, .jpeg, .bmp, .webp, .tif, .tiff); fix or remove it, or pass --skip-bad")
+
+
 def test_splits_are_person_disjoint_stratified_and_seeded(tmp_path):
     root = make_dataset(tmp_path / "d", per_class=20, persons=10)
     ds = scan_dataset(root)
@@ -249,6 +279,40 @@ def test_load_pretrained_encoder_errors(tmp_path):
     with pytest.raises(WeightsError, match="cannot read pretrained weights") as ei:
         load_pretrained_encoder(SpoofModel(), tmp_path / "text.pt")
     assert "\n" not in str(ei.value)
+
+
+def test_a_torchvision_resnet18_given_as_a_spoofmodel_checkpoint_says_to_use_pretrained(tmp_path, resnet18_state,
+                                                                                          tiny_weights):
+    """Review finding: `train --init-weights resnet18.pt` (a plain torchvision state dict) said
+    'size mismatch for fc.weight'; the other way round, --pretrained of a SpoofModel checkpoint
+    counted 'missing / unexpected keys'."""
+    import torchvision
+
+    from rtliveness.errors import WeightsError
+    from rtliveness.model.spoofmodel import SpoofModel
+    from rtliveness.training.start import load_init_weights, load_pretrained_encoder
+
+    path, sd = resnet18_state
+    with pytest.raises(WeightsError) as ei:
+        load_init_weights(SpoofModel(), path)
+    assert str(ei.value) == (f"weights file {path} is a torchvision resnet18 ImageNet classifier (1000 classes), not a "
+                             f"SpoofModel checkpoint; it can only start the encoder: rtliveness train DATA --pretrained "
+                             f"{path} (--init-weights and --weights take a SpoofModel checkpoint, e.g. a training run's "
+                             "model.pt)")
+    two = tmp_path / "two.pt"  # a resnet18 fine-tuned to 2 classes, saved under "state_dict"
+    torch.save({"state_dict": torchvision.models.resnet18(weights=None, num_classes=2).state_dict()}, two)
+    with pytest.raises(WeightsError, match=r" is a torchvision resnet18 classifier \(2 classes\), not a SpoofModel "):
+        load_checkpoint(two)
+    enc = tmp_path / "enc.pt"  # an encoder alone, as rtliveness pretrain writes it
+    torch.save({k: v for k, v in sd.items() if not k.startswith("fc.")}, enc)
+    with pytest.raises(WeightsError, match=r" is a resnet18 encoder state dict \(torchvision's layout, as rtliveness "
+                                           r"pretrain writes\), not a SpoofModel checkpoint; it can only start the encoder"):
+        load_checkpoint(enc)
+    load_pretrained_encoder(SpoofModel(), enc)  # which --pretrained takes
+    with pytest.raises(WeightsError) as ei:
+        load_pretrained_encoder(SpoofModel(), tiny_weights)
+    assert str(ei.value) == (f"{tiny_weights} is a SpoofModel checkpoint, not torchvision resnet18 weights; to start "
+                             f"from it use --init-weights {tiny_weights} (--pretrained takes encoder weights only)")
 
 
 @pytest.mark.parametrize("kind", ["shape", "tensor"])

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ConfigError
-from ..outputs import check_output_folder
+from ..outputs import check_output_folder, check_outside
 from .common import DeviceOpt, guarded
 
 __all__ = ["prepare", "synth"]
@@ -44,6 +44,7 @@ def prepare(
     if len(videos) == 1 and Path(videos[0]).is_dir():
         if label is not None:
             raise ConfigError("--label is for video files; a folder gives each video the class of its sub-folder")
+        check_outside(out, videos[0], "--out", what="video folder")
         pairs = labelled_videos(videos[0], warn=lambda m: typer.echo(f"rtliveness: warning: {m}", err=True))
     else:
         if label is None:
@@ -65,7 +66,23 @@ def prepare(
     det = build_detector(det_config, device=resolve_device(device))
     if boxes == "loop":
         det = LoopBoxes.for_detector(det, det_config)
+    held: list[str] = []  # the warnings of unreadable videos, until a video opens (all unreadable: one error)
+    opened = False
+
+    def warn_held() -> None:
+        for line in held:
+            typer.echo(line, err=True)
+        held.clear()
+
     def on_video(v: dict) -> None:  # one line per video as it ends: progress, and the video that gave nothing
+        nonlocal opened
+        if "error" in v:
+            held.append(f"rtliveness: warning: left out: {v['error']}")
+            if opened:
+                warn_held()
+            return
+        opened = True
+        warn_held()
         if v["skipped"]:
             typer.echo(f"{v['video']}: already prepared in {out} ({v['samples']} samples), skipped", err=True)
         elif v["samples"] == 0:
@@ -85,6 +102,7 @@ def prepare(
             rep = prepare_videos(pairs, out, det, crop_scale, crop_size, stride=stride, window_step=step, person=person,
                                  on_video=on_video, settings={"detector": detector, "min_face": min_face, "boxes": boxes})
     except KeyboardInterrupt:
+        warn_held()
         typer.echo("rtliveness: the videos finished so far are kept, the one being cut left nothing; "
                    "run the same command again to go on", err=True)
         raise
@@ -93,8 +111,10 @@ def prepare(
             det.close()
     per = ", ".join(f"{k} {v}" for k, v in rep["per_class"].items() if v)
     skipped = sum(v["skipped"] for v in rep["videos"])
+    bad = sum("error" in v for v in rep["videos"])
     typer.echo(f"wrote {rep['written']} samples to {out} ({per or 'none'}; {rep['dropped']} windows dropped: face lost)"
-               + (f"; {skipped} video{'s' if skipped != 1 else ''} already prepared, skipped" if skipped else ""), err=True)
+               + (f"; {skipped} video{'s' if skipped != 1 else ''} already prepared, skipped" if skipped else "")
+               + (f"; {bad} unreadable video{'s' if bad != 1 else ''} left out (named above)" if bad else ""), err=True)
 
 
 @guarded

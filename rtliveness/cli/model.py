@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import DEFAULT_PERSON_PATTERN, check_onnx_opset, check_threshold
-from ..outputs import check_output_file, check_output_folder
+from ..outputs import check_output_file, check_output_folder, check_outside
 from ..errors import ConfigError
 from .common import EXIT_INTERRUPTED, DeviceOpt, WeightsOpt, guarded
 
@@ -74,6 +74,7 @@ def train(
     """Train a SpoofModel (origin recipe defaults) with person-disjoint train/dev/test splits."""
     _need_dataset(data)
     check_output_folder(out, "--out")
+    check_outside(out, data, "--out")  # a run folder in DATA reads as a class folder: every later eval or --resume stops
     from ..training.train import TrainConfig, train as run_train
 
     if init_weights is not None and (input_size is None or crop_scale is None):
@@ -156,8 +157,10 @@ def eval_cmd(
     _need_dataset(data)
     if json_out is not None:
         check_output_file(json_out, "--json", make_parent=True)
+        check_outside(json_out, data, "--json", folder=False)
     if plots is not None:
         check_output_folder(plots, "--plots")
+        check_outside(plots, data, "--plots")
     from ..training.evaluate import evaluate_dataset, format_report
 
     rep = evaluate_dataset(data, weights, device, threshold, split_file, split if split_file else None, json_out, plots,
@@ -191,6 +194,7 @@ def calibrate(
     if all_samples and split_file is not None:
         raise ConfigError("--all-samples calibrates on every sample of DATA and --split-file on one split of it: give one")
     check_output_file(out, "--out", make_parent=True)
+    check_outside(out, data, "--out", folder=False)
     if split_file is None and not all_samples:
         cand = Path(weights).parent / "split.json"
         if not cand.is_file():

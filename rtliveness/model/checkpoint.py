@@ -278,6 +278,23 @@ def _strip_prefix(sd: dict) -> dict:
     return sd
 
 
+def _torchvision_resnet18(sd: Mapping[str, Any], model: SpoofModel) -> str | None:
+    """What ``sd`` is when it is a resnet18 in torchvision's layout (``conv1.*``, ``layer1-4.*``,
+    ``fc.*``: what ``--pretrained`` reads) rather than a SpoofModel's (``encoder.*``): "a torchvision
+    resnet18 ImageNet classifier" (1000 classes), another classifier, or an encoder alone (no
+    ``fc``, as ``rtliveness pretrain`` writes); None otherwise."""
+    want = model.encoder.state_dict()
+    trunk = {k: v for k, v in sd.items() if not k.startswith("fc.")}
+    if set(trunk) != set(want) or any(getattr(v, "shape", None) != want[k].shape for k, v in trunk.items()):
+        return None
+    fc = sd.get("fc.weight")
+    if not isinstance(fc, torch.Tensor) or fc.ndim != 2:
+        return "a resnet18 encoder state dict (torchvision's layout, as rtliveness pretrain writes)"
+    if fc.shape[0] == 1000:
+        return "a torchvision resnet18 ImageNet classifier (1000 classes)"
+    return f"a torchvision resnet18 classifier ({fc.shape[0]} classes)"
+
+
 def _expected_sha256(path: Path) -> str | None:
     sidecar = path.with_name(path.name + ".sha256")
     if sidecar.is_file():
@@ -349,6 +366,11 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
     sd = _strip_prefix(sd)
     meta = ModelMeta.from_dict(meta_d) if meta_d else ModelMeta()
     model = SpoofModel(window=meta.window)
+    resnet = _torchvision_resnet18(sd, model)
+    if resnet is not None:
+        raise WeightsError(f"weights file {path} is {resnet}, not a SpoofModel checkpoint; it can only start the "
+                           f"encoder: rtliveness train DATA --pretrained {path} (--init-weights and --weights take a "
+                           "SpoofModel checkpoint, e.g. a training run's model.pt)")
     sd = {k: (v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v) for k, v in sd.items()}
     try:
         missing, unexpected = model.load_state_dict(sd, strict=False)

@@ -23,9 +23,9 @@ from ..types import FrameResult, TrackSummary
 from .pipeline import LivenessPipeline, check_frame_source
 from .progress import FpsMeter, Progress
 from .sinks import CallbackSink, JsonlSink, Sink, StopRequested, VideoSink, WindowSink, check_output_paths
-from .stopsignals import stop_signals
+from .stopsignals import stop_signals, stop_signals_as_interrupt  # the latter re-exported: its home before
 
-__all__ = ["RunReport", "process_source", "format_summary", "build_sinks"]
+__all__ = ["RunReport", "process_source", "format_summary", "build_sinks", "stop_signals_as_interrupt"]
 
 
 @dataclass(frozen=True)

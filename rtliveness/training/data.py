@@ -37,7 +37,9 @@ __all__ = [
     "sample_name",
 ]
 
-IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
+#: the images the data commands read (a sample's 5 crops, ``pretrain``'s photos, ``synth``'s stills): the
+#: project's one list, every format OpenCV decodes that cameras and tools write (WebP, TIFF included)
+IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 #: the videos the data commands read (``prepare``'s inputs, ``synth``'s live assets)
 #: (phones' .3gp, camcorders' .mts / .m2ts, broadcast .ts, .mpg, .wmv, .flv included: FFmpeg reads them all)
 VIDEO_EXT = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".3gp", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg", ".wmv", ".flv")
@@ -171,7 +173,7 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
             images = tuple(sorted((p for p in sdir.iterdir() if _is_image_file(p)), key=_natural_key))
             problem = None
             if len(images) != WINDOW:
-                problem = f"sample {sdir} has {len(images)} images, expected {WINDOW}"
+                problem = f"sample {sdir} has {len(images)} images, expected {WINDOW}" + _unread_files(sdir)
             elif check_images:
                 for img in images:
                     if cv2.imread(str(img), cv2.IMREAD_REDUCED_COLOR_8) is None:
@@ -200,6 +202,16 @@ def _is_image_file(p: Path) -> bool:
     """A sample's image by its name: an image extension (any case), not hidden (a ``._0.png``
     that macOS writes beside ``0.png`` on a non-Mac disk holds no image)."""
     return p.suffix.lower() in IMAGE_EXT and not p.name.startswith(".") and p.is_file()
+
+
+def _unread_files(sdir: Path) -> str:
+    """The extensions of the files in a sample folder that are not read as images (a ``.heic``
+    export, a ``.gif``), for the message of a sample with too few images; "" when there are none."""
+    other = sorted({p.suffix.lower() or p.name for p in sdir.iterdir()
+                    if not p.name.startswith(".") and p.is_file() and p.suffix.lower() not in IMAGE_EXT})
+    if not other:
+        return ""
+    return f" ({', '.join(other)} files are not read; a sample's images are {', '.join(IMAGE_EXT)})"
 
 
 def _natural_key(p: Path):

@@ -21,7 +21,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, SourceOpenError
 from ..model.dims import EMBED_DIM
 from ..runtime.crop import crop_face
 from ..runtime.track import box_iou, follow_face
@@ -95,7 +95,8 @@ def _photo_refused(path: Path, what_to_do: str) -> DataError:
 
 
 def _check_meta(out_root: Path, crop_scale: float, crop_size: int) -> dict:
-    """The dataset's metadata (written if new), refusing crops of another scale or size."""
+    """The dataset's metadata, refusing crops of another scale or size; new metadata is written by
+    :func:`_write_meta` once a video opens (a run whose videos all fail leaves nothing behind)."""
     meta_path = out_root / DATA_META
     if meta_path.is_file():
         existing = read_json(meta_path, "dataset metadata")
@@ -105,10 +106,23 @@ def _check_meta(out_root: Path, crop_scale: float, crop_size: int) -> dict:
             raise DataError(f"{out_root} holds crops of {existing['crop_size']} px, not {crop_size}; "
                             f"use --crop-size {existing['crop_size']} or another --out")
         return existing
-    out_root.mkdir(parents=True, exist_ok=True)
-    meta = {"crop_scale": crop_scale, "crop_size": crop_size, "generator": "rtliveness prepare"}
-    atomic_write_text(meta_path, json.dumps(meta, indent=2))
-    return meta
+    return {"crop_scale": crop_scale, "crop_size": crop_size, "generator": "rtliveness prepare"}
+
+
+def _write_meta(out_root: Path, meta: dict) -> None:
+    """Write the dataset's metadata if it is not there yet (before the first sample)."""
+    if not (out_root / DATA_META).is_file():
+        out_root.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out_root / DATA_META, json.dumps(meta, indent=2))
+
+
+def _none_readable(bad: list[dict]) -> SourceOpenError:
+    """The one error of a run none of whose videos could be opened: one video's own message, or
+    how many there were with the first one's message."""
+    if len(bad) == 1:
+        return SourceOpenError(bad[0]["error"])
+    names = ", ".join(Path(v["video"]).name for v in bad[:5]) + (" …" if len(bad) > 5 else "")
+    return SourceOpenError(f"none of the {len(bad)} videos can be read ({names}); the first: {bad[0]['error']}")
 
 
 def _next_index(folder: Path, prefix: str) -> int:
@@ -234,8 +248,14 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
     dataset's ``rtliveness_data.json``) is skipped, and a video whose cut is interrupted (Ctrl+C, an
     error) leaves none of its samples, so it is cut whole next time. A video that gave no sample is
     not recorded (with another ``--min-face`` it may give some).
+
+    A video that cannot be opened (empty, not a video, corrupt: a :class:`SourceOpenError`) is left
+    out and the others are cut: its report carries ``"error"`` (the one-line reason) and nothing is
+    written for it. When every video given fails so, that is one :class:`SourceOpenError` (the
+    video's own, or how many failed with the first one's reason) and nothing is written.
     ``on_video`` gets each video's ``{"video", "class", "person", "samples", "dropped",
-    "skipped"}`` as it ends. Returns ``{"written", "dropped", "per_class", "videos"}``.
+    "skipped"}`` (``"error"`` too, for a video left out) as it ends. Returns ``{"written",
+    "dropped", "per_class", "videos"}``.
     """
     import shutil
 
@@ -272,16 +292,23 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
             report.update(samples=done[key].get("samples", 0), skipped=True)
             ended(report)
             continue
-        (out_root / label).mkdir(parents=True, exist_ok=True)
-        k = _next_index(out_root / label, f"{label}_{pid}_")
-        recent: deque = deque(maxlen=span + 1)  # (image, boxes) of the last span+1 frames
-        loop = isinstance(detector, LoopBoxes)
-        if loop:
-            detector.reset()
+        try:
+            src = FileSource(video)
+        except SourceOpenError as exc:  # a half-copied or broken file: left out, the other videos go on
+            report["error"] = str(exc)
+            ended(report)
+            continue
         mine: list[Path] = []  # this video's samples so far: removed if its cut does not finish
         finished = False
         try:
-            with FileSource(video) as src:
+            with src:
+                _write_meta(out_root, meta)
+                (out_root / label).mkdir(parents=True, exist_ok=True)
+                k = _next_index(out_root / label, f"{label}_{pid}_")
+                recent: deque = deque(maxlen=span + 1)  # (image, boxes) of the last span+1 frames
+                loop = isinstance(detector, LoopBoxes)
+                if loop:
+                    detector.reset()
                 for frame in src:
                     found = detector(frame.image_bgr) if loop else detector.detect(frame.image_bgr)
                     recent.append((frame.image_bgr, found))
@@ -314,4 +341,7 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
                 for sdir in mine:  # an unfinished cut leaves nothing: the next run cuts this video whole
                     shutil.rmtree(sdir, ignore_errors=True)
         ended(report)
+    bad = [r for r in reports if "error" in r]
+    if bad and len(bad) == len(reports):
+        raise _none_readable(bad)
     return {"written": written, "dropped": dropped, "per_class": per_class, "videos": reports}

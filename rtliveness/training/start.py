@@ -29,6 +29,9 @@ def load_pretrained_encoder(model: SpoofModel, path: Path) -> None:
         sd = sd["state_dict"]
     if not isinstance(sd, dict):
         raise WeightsError(f"{path} is not a torchvision resnet18 state dict (it holds a {type(sd).__name__})")
+    if any(isinstance(k, str) and k.startswith("encoder.") for k in sd):  # a SpoofModel's own names
+        raise WeightsError(f"{path} is a SpoofModel checkpoint, not torchvision resnet18 weights; to start from "
+                           f"it use --init-weights {path} (--pretrained takes encoder weights only)")
     sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
     try:
         missing, unexpected = model.encoder.load_state_dict(sd, strict=False)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError, DataError, WeightsError
+from ..data import IMAGE_EXT
 from ..files import atomic_write_text
 from .distill import DistillConfig, distill, heldout_agreement, make_student
 from .dlib_format import DlibFormatError, read_dnn_file
@@ -27,7 +28,7 @@ from .dlib_resnet import DlibResNet, load_dlib_resnet34
 __all__ = ["IMAGE_SUFFIXES", "PretrainReport", "find_images", "read_images", "load_feature_teacher",
            "pretrain_encoder"]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_SUFFIXES = IMAGE_EXT  # one list with the datasets' images (training.data)
 
 
 @dataclass(frozen=True)
