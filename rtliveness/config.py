@@ -278,17 +278,27 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """IoU tracker settings: a detection joins a track when IoU >= ``iou_threshold``; a track
-    missing for more than ``max_missed`` detector runs is evicted with its buffer."""
+    """Tracker settings: a detection joins a track when IoU >= ``iou_threshold``; a track
+    missing for more than ``max_missed`` detector runs is evicted with its buffer.
+
+    ``restart_distance``: a track's window starts again (the face is ``pending`` until it has 5
+    crops of its own) when the embedding of its new crop lies further than this cosine distance
+    from the previous crop's — another face took its place (a printed photo raised where a live
+    face was, the next person in a queue), or a hand covers it — so a window never mixes two
+    faces. The tracker follows boxes only; this is the check of what is inside them. ``None``
+    turns it off. 0.10 is set on the bundled weights' embeddings (README, "How it works")."""
 
     iou_threshold: float = 0.3
     max_missed: int = 2
+    restart_distance: float | None = 0.10
 
     def __post_init__(self) -> None:
         check_field_types(self)
         _check(0.0 < self.iou_threshold < 1.0, f"iou_threshold must be in (0, 1), got {self.iou_threshold!r}")
         _check(isinstance(self.max_missed, int) and self.max_missed >= 0,
                f"max_missed must be an integer >= 0, got {self.max_missed!r}")
+        _check(self.restart_distance is None or 0.0 < self.restart_distance <= 2.0,
+               f"restart_distance must be a cosine distance in (0, 2] or None (off), got {self.restart_distance!r}")
 
 
 #: the longest open / read timeout of a live source (a day): socket and FFmpeg timeouts are finite

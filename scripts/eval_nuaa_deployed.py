@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtliveness import DetectorConfig, LivenessPipeline, PipelineConfig
+from rtliveness import DetectorConfig, LivenessPipeline, PipelineConfig, TrackerConfig
 from rtliveness.runtime.app import process_source
 from rtliveness.config import LOW_LIGHT_TARGET, check_low_light_target
 from rtliveness.errors import ConfigError
@@ -105,6 +105,19 @@ def add_low_light_arg(ap: argparse.ArgumentParser) -> None:
                     help=f"brighten face crops darker than this mean grey up to it (0 = off; default {LOW_LIGHT_TARGET})")
 
 
+def add_restart_arg(ap: argparse.ArgumentParser) -> None:
+    """``--restart-distance``: the tracker's window restart on a jump of the crop embedding
+    (:class:`rtliveness.config.TrackerConfig`); ``off`` measures the loop without it."""
+    def distance(text: str) -> float | None:
+        try:
+            return None if text == "off" else TrackerConfig(restart_distance=float(text)).restart_distance
+        except (ConfigError, ValueError) as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    ap.add_argument("--restart-distance", type=distance, default=TrackerConfig.restart_distance,
+                    help=f"restart a track's window past this embedding jump ('off': never; default {TrackerConfig.restart_distance})")
+
+
 def emit_report(report: dict, path: Path | None, omit: tuple[str, ...] = ("rows",)) -> None:
     """Write the whole report to ``path`` (when given) and print it without the ``omit`` keys."""
     if path:
@@ -150,6 +163,7 @@ def main() -> int:
     ap.add_argument("--detect-every", type=int, default=DetectorConfig.every_n,
                     help="the loop's detection cadence (default: the shipped one; 1 = every frame)")
     add_low_light_arg(ap)
+    add_restart_arg(ap)
     a = ap.parse_args()
     persons = set(a.persons.split(","))
     rows = []
@@ -160,7 +174,8 @@ def main() -> int:
         teacher = MiniFasTeacher.from_dir(a.teacher)
     with tempfile.TemporaryDirectory() as tmp, LivenessPipeline.from_config(
             PipelineConfig(weights=a.weights, backend=a.backend, detector=DetectorConfig(steady_every=a.steady_every, every_n=a.detect_every),
-                           low_light_target=a.low_light_target)) as pipe:
+                           low_light_target=a.low_light_target,
+                           tracker=TrackerConfig(restart_distance=a.restart_distance))) as pipe:
         for i, (person, label, paths) in enumerate(sessions(a.nuaa, persons)):
             video = Path(tmp) / f"s{i}.avi"
             frames = write_video(paths, video, condition=a.condition, seed=i)
@@ -174,7 +189,7 @@ def main() -> int:
             rows.append(row)
             print(f"\r{i + 1} sessions", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    report = {"persons": sorted(persons), "condition": a.condition, "steady_every": a.steady_every, "detect_every": a.detect_every, "low_light_target": a.low_light_target, "sessions": len(rows), "threshold": pipe.threshold,
+    report = {"persons": sorted(persons), "condition": a.condition, "steady_every": a.steady_every, "detect_every": a.detect_every, "low_light_target": a.low_light_target, "restart_distance": a.restart_distance, "sessions": len(rows), "threshold": pipe.threshold,
               "ours": {**rates(rows, "ours"), **bootstrap(rows, "ours")},
               "undecided": sum(r["ours"] is None for r in rows), "rows": rows}
     if teacher is not None:

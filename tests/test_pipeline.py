@@ -429,6 +429,7 @@ def test_config_records_refuse_wrong_kinds_with_a_config_error_naming_the_field(
         (lambda: DetectorConfig(thresholds=None), "DetectorConfig: thresholds must be a tuple of numbers, got None"),
         (lambda: DetectorConfig(every_n=True), "DetectorConfig: every_n must be an integer, got True"),
         (lambda: TrackerConfig(iou_threshold=None), "TrackerConfig: iou_threshold must be a number, got None"),
+        (lambda: TrackerConfig(restart_distance=0), "restart_distance must be a cosine distance in (0, 2] or None (off), got 0.0"),
         (lambda: StreamConfig(give_up_s="x"), "StreamConfig: give_up_s must be a number, got 'x'"),
         (lambda: ServeConfig(port="http"), "ServeConfig: port must be an integer, got 'http'"),
         (lambda: ServeConfig(allow_origins=("https://a", 1)), "ServeConfig: allow_origins must be a tuple of strings, got ('https://a', 1)"),
@@ -611,3 +612,53 @@ def test_one_mtcnn_shared_by_threads_searches_each_call_at_its_own_minimum(monke
     for t in threads:
         t.join()
     assert len(seen) == 80 and all(int(name) == asked == after for name, asked, after in seen)
+
+
+# ------------------------------------------------------------------ another face in the same box
+class _TwoLooks(FakeScorer):
+    """Embeds a bright crop and a dark crop as orthogonal vectors (cosine distance 1), crops of
+    the same look as one vector (distance 0); p_spoof = 0.9 for a window holding any dark crop."""
+
+    def embed(self, crops):
+        self.embedded += len(crops)
+        return np.stack([np.eye(512, dtype=np.float32)[int(c.mean() < 128)] for c in crops])
+
+    def head(self, windows):
+        return np.where(np.asarray(windows)[:, :, 1].max(axis=1) > 0, 0.9, 0.1)
+
+
+@pytest.mark.parametrize("restart, labels", [
+    (0.10, ["pending"] * 4 + ["live"] * 3 + ["pending"] * 4 + ["spoof"] * 2),
+    (None, ["pending"] * 4 + ["live"] * 3 + ["spoof"] * 6),
+])
+def test_another_face_in_a_tracks_box_restarts_its_window(restart, labels):
+    """Tracking review: the tracker follows boxes, so a printed photo raised where a live face was
+    kept the face's id, and the next 4 windows mixed live and photo crops (the first of them
+    scored live: decide() said live with its box on the photo). A jump in the crop embedding now
+    restarts the window; the id stays, and the track summary counts only whole windows."""
+    from rtliveness.config import TrackerConfig
+
+    det = FakeDetector([(B(10, 10),)])
+    p = fake_pipeline(det, _TwoLooks(), tracker_config=TrackerConfig(restart_distance=restart))
+    results = list(p.run(ArraySource(frames(7, value=200) + frames(6, value=30))))
+    assert [r.faces[0].label for r in results] == labels
+    assert {r.faces[0].track_id for r in results} == {1}
+    assert p.track_summaries()[0].windows == (5 if restart else 9)
+
+
+def test_a_photo_raised_in_place_of_a_live_face_is_not_decided_live():
+    """Real MTCNN, the bundled weights: the live webcam clip, then from frame 6 a printed photo at
+    the same place. decide() said live on frame 9 (its windows mixed the live face's crops with
+    the photo's) with Decision.box on the photo; the window restarts on the photo now."""
+    from conftest import read_frames
+    from rtliveness.config import TrackerConfig
+    from rtliveness.runtime.decision import decide
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    clip = read_frames(examples / "live_webcam.mov")[:6] + read_frames(examples / "attack_printed.mp4")[:24]
+    with LivenessPipeline.from_config(PipelineConfig(device="cpu")) as pl:
+        d = decide(pl, clip, timeout_s=600)
+    assert (d.label, d.track_id, d.frames) == ("spoof", 1, 15)
+    with LivenessPipeline.from_config(PipelineConfig(device="cpu", tracker=TrackerConfig(restart_distance=None))) as pl:
+        mixed = decide(pl, clip, timeout_s=600)
+    assert (mixed.label, mixed.track_id, mixed.frames) == ("live", 1, 9)  # what it was

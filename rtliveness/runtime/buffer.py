@@ -34,6 +34,16 @@ class WindowBuffer:
             return np.stack(list(buf))
         return None
 
+    def distance_to_last(self, track_id: int, item: np.ndarray) -> float | None:
+        """Cosine distance (0 same direction … 2 opposite) between ``item`` and the latest item of
+        ``track_id``; None when the track holds none, 0 when either is all zeros (no direction)."""
+        buf = self._items.get(track_id)
+        if not buf:
+            return None
+        a, b = np.asarray(buf[-1], np.float64).ravel(), np.asarray(item, np.float64).ravel()
+        norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+        return 1.0 - float(a @ b) / norms if norms > 0 else 0.0
+
     def count(self, track_id: int) -> int:
         buf = self._items.get(track_id)
         return 0 if buf is None else len(buf)

@@ -322,7 +322,12 @@ class LivenessPipeline:
         t4 = time.perf_counter()
         full_ids: list[int] = []
         windows: list[np.ndarray] = []
+        jump = self.tracker.config.restart_distance
         for i, t in enumerate(tracks):
+            moved = self.buffer.distance_to_last(t.track_id, emb[i]) if jump is not None else None
+            if moved is not None and moved > jump:  # another face in the box (TrackerConfig): its window restarts
+                self.buffer.drop((t.track_id,))
+                self._last_p.pop(t.track_id, None)
             win = self.buffer.push(t.track_id, emb[i])
             if win is not None:
                 full_ids.append(t.track_id)
