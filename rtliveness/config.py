@@ -284,9 +284,10 @@ class TrackerConfig:
     ``restart_distance``: a track's window starts again (the face is ``pending`` until it has 5
     crops of its own) when the embedding of its new crop lies further than this cosine distance
     from the previous crop's — another face took its place (a printed photo raised where a live
-    face was, the next person in a queue), or a hand covers it — so a window never mixes two
-    faces. The tracker follows boxes only; this is the check of what is inside them. ``None``
-    turns it off. 0.10 is set on the bundled weights' embeddings (README, "How it works")."""
+    face was), or a hand covers it — so such a window is not scored. The tracker follows boxes
+    only; this is the check of what is inside them. It catches most prints swapped in for a live
+    face, few live people swapped for another (README, Limits: the measured rates). ``None``
+    turns it off. 0.10 is set on the bundled weights' embeddings."""
 
     iou_threshold: float = 0.3
     max_missed: int = 2

@@ -64,6 +64,17 @@ def check_output_folder(path: str | os.PathLike, option: str) -> Path:
     return p
 
 
+def _inside(path: str | os.PathLike, root: str | os.PathLike) -> tuple[Path | None, Path]:
+    """``(path, root)`` as compared when ``path`` lies in ``root`` or is it — through links
+    (resolved) or by name (a class folder that is a link elsewhere is still read as one) — and
+    not below a hidden folder of it (never read); ``(None, root)`` otherwise."""
+    for p, r in ((Path(path).resolve(), Path(root).resolve()),
+                 (Path(os.path.abspath(path)), Path(os.path.abspath(root)))):
+        if p == r or (r in p.parents and not any(part.startswith(".") for part in p.relative_to(r).parts)):
+            return p, r
+    return None, Path(root).resolve()
+
+
 #: what a folder inside a command's input tree reads as, and what it then stops
 _INPUT_TREES = {
     "dataset": ("a class or a sample folder", "every later train, eval or --resume on it"),
@@ -79,8 +90,8 @@ def check_outside(path: str | os.PathLike, root: str | os.PathLike, option: str,
     ``root``; an output file may lie inside it where its folder already exists (a file is never
     read as a sample). One :class:`ConfigError` line naming the option."""
     reads_as, stops = _INPUT_TREES[what]
-    p, r = Path(path).resolve(), Path(root).resolve()
-    if p != r and r not in p.parents:
+    p, r = _inside(path, root)
+    if p is None:
         return
     if folder:
         if p == r:

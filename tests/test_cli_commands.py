@@ -680,3 +680,20 @@ def test_resume_of_a_finished_run_says_there_is_nothing_to_resume(trained):
         f"{run} has finished its 1 epoch: nothing to resume (to train on, give --resume --epochs N with N > 1)",
         f"model: {run / 'model.pt'} (threshold {thr:.4f}); test split in {run / 'split.json'}"]
     assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before
+
+
+def test_an_output_below_a_linked_class_folder_is_inside_and_a_hidden_one_is_not(tmp_path):
+    """Diff review: with DATA/real a link to another disk, `train --out DATA/real/runs` passed the
+    check (resolved, it lay outside DATA) and made a folder read as a sample; DATA/.runs, never
+    read, was refused."""
+    from rtliveness.errors import ConfigError
+    from rtliveness.outputs import check_outside
+
+    data, store = tmp_path / "DATA", tmp_path / "store" / "real"
+    store.mkdir(parents=True)
+    data.mkdir()
+    (data / "real").symlink_to(store)
+    with pytest.raises(ConfigError, match=r"^--out .*/DATA/real/runs is inside the dataset "):
+        check_outside(data / "real" / "runs", data, "--out")
+    check_outside(data / ".runs", data, "--out")  # hidden folders are not read: fine
+    check_outside(tmp_path / "runs", data, "--out")

@@ -81,6 +81,19 @@ def test_rule_resets_a_track_that_left():
     assert rule.update(R(3, (1, 0.9)))[0] == "spoof"
 
 
+def test_rule_starts_over_when_a_face_is_pending_again():
+    """Diff review: a face pending again (its window restarted: another face in its box) kept the
+    earlier face's windows in the count, so one window of the new face that fooled the model
+    decided it with 4 stale ones (live, with its box on a photo)."""
+    rule = DecisionRule(0.5, windows=3, margin=0.0)
+    rule.update(R(0, (1, 0.1)))
+    rule.update(R(1, (1, 0.1)))
+    assert rule.update(R(2, (1, None))) is None  # the window restarted under the same id
+    assert rule.update(R(3, (1, 0.2))) is None  # was: live, on 0.1, 0.1 and this one window
+    assert rule.update(R(4, (1, 0.2))) is None
+    assert rule.update(R(5, (1, 0.2)))[0] == "live"
+
+
 def test_rule_validates():
     with pytest.raises(ConfigError):
         DecisionRule(0.5, windows=0)

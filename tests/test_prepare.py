@@ -301,3 +301,17 @@ def test_an_unreadable_video_is_left_out_and_the_others_are_cut(tmp_path):
         prepare_videos([(junk, "2dmask")], out, ScriptedDetector(), 1.5, 32)
     assert sorted(p.name for p in out.iterdir()) == ["real", "rtliveness_data.json"]
     assert (out / "rtliveness_data.json").read_text() == before
+
+
+def test_a_link_back_up_or_to_another_person_is_not_read_again(tmp_path):
+    """Diff review: reading folders below a person's followed links: `real/alice/again -> ..` gave
+    the same video 41 times, and `real/alice/shared -> ../bob` cut bob's videos again as alice's
+    (one person in train and test)."""
+    for folder in ("real/alice", "real/bob"):
+        (tmp_path / folder).mkdir(parents=True)
+    numbered_video(tmp_path / "real" / "alice" / "1.avi", 3)
+    numbered_video(tmp_path / "real" / "bob" / "2.avi", 3)
+    (tmp_path / "real" / "alice" / "again").symlink_to("..")
+    (tmp_path / "real" / "alice" / "shared").symlink_to(tmp_path / "real" / "bob")
+    assert labelled_videos(tmp_path) == [(tmp_path / "real" / "alice" / "1.avi", "real", "alice"),
+                                         (tmp_path / "real" / "bob" / "2.avi", "real", "bob")]

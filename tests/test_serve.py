@@ -863,3 +863,18 @@ def test_an_analysis_whose_client_went_away_stops_and_frees_its_slot(tmp_path):
     finally:
         err = srv.stop()
     assert "Traceback" not in err, err
+
+
+def test_the_services_pipelines_take_its_tracker_settings():
+    """serve --restart-distance reaches every stream's and upload's pipeline (each was built with
+    the tracker's defaults, so the window restart could not be set or turned off there)."""
+    from rtliveness.cli.common import tracker_config
+    from rtliveness.serve.config import ServeConfig
+    from rtliveness.serve.engine import Engine
+
+    assert tracker_config("off").restart_distance is None and tracker_config("0.2").restart_distance == 0.2
+    for given, seen in (("off", None), ("0.25", 0.25), ("0.1", 0.1)):
+        engine = Engine(ServeConfig(tracker=tracker_config(given)))
+        with engine.pipeline() as pipeline:
+            assert pipeline.tracker.config.restart_distance == seen
+

@@ -14,9 +14,9 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from ..errors import RtlivenessError
+from ..errors import ConfigError, RtlivenessError
 from ..redact import redact
-from ..config import LOW_LIGHT_MAX_GAIN
+from ..config import LOW_LIGHT_MAX_GAIN, TrackerConfig
 
 #: the exit status of a command stopped by Ctrl+C or SIGTERM (128 + SIGINT, the shell's convention)
 EXIT_INTERRUPTED = 130
@@ -101,4 +101,22 @@ def guarded(fn: Callable) -> Callable:
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (auto: CUDA when available).")]
 WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", help="SpoofModel checkpoint (default: the bundled weights).")]
+RestartOpt = Annotated[str, typer.Option("--restart-distance", help="Restart a face's window (pending again, same id) when its new crop's embedding lies further than this cosine distance from the previous crop's: another face in its box, e.g. a photo raised where a live face was. 'off' never does. Set on the bundled weights (README, Limits).")]
+
+
+def tracker_config(restart_distance: str):
+    """The tracker settings of ``--restart-distance`` (a number, or ``off``); one line when bad."""
+    if restart_distance.strip().lower() == "off":
+        return TrackerConfig(restart_distance=None)
+    try:
+        value = float(restart_distance)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value <= 2.0:
+        raise ConfigError(f"--restart-distance must be a cosine distance in (0, 2] or 'off', got {restart_distance!r}")
+    return TrackerConfig(restart_distance=value)
+
+
+#: ``--restart-distance``'s default, as the option shows it
+RESTART_DEFAULT = f"{TrackerConfig.restart_distance:g}"
 LowLightOpt = Annotated[float, typer.Option("--low-light-target", help=f"Brighten a face crop whose mean grey level (background included) is under this fraction of full scale (0.35 = about 89 of 255) up to it, at most x{LOW_LIGHT_MAX_GAIN:g}, before it is scored, as a camera's auto gain would; brighter crops are untouched (0 = off).")]

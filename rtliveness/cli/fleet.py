@@ -9,7 +9,7 @@ import typer
 
 from ..errors import ConfigError, SourceError
 from ..config import LOW_LIGHT_TARGET, check_threshold
-from .common import EXIT_INTERRUPTED, DeviceOpt, LowLightOpt, WeightsOpt, guarded
+from .common import EXIT_INTERRUPTED, RESTART_DEFAULT, DeviceOpt, LowLightOpt, RestartOpt, WeightsOpt, guarded, tracker_config
 
 __all__ = ["fleet"]
 
@@ -34,6 +34,7 @@ def fleet(
     worker_cpus: Annotated[float, typer.Option("--worker-cpus", help="Ray CPUs reserved per stream worker.")] = 1.0,
     batch_wait_ms: Annotated[float, typer.Option("--batch-wait-ms", help="How long a scorer call waits for other streams' calls to share its batch (0: never; calls that arrive while the scorer is busy are merged anyway).")] = 0.0,
     low_light_target: LowLightOpt = LOW_LIGHT_TARGET,
+    restart_distance: RestartOpt = RESTART_DEFAULT,
 ) -> None:
     """Run many sources on Ray: workers own the streams, a shared batched scorer holds the model."""
     import importlib.util
@@ -50,7 +51,8 @@ def fleet(
                          workers=workers, scorers=scorers, save_video=save_video, max_frames=max_frames,
                          weights=weights, device=device, threshold=threshold, security=security, backend=backend,
                          detector=DetectorConfig(kind=detector), give_up_s=give_up, worker_cpus=worker_cpus,
-                         batch_wait_ms=batch_wait_ms, low_light_target=low_light_target)
+                         batch_wait_ms=batch_wait_ms, low_light_target=low_light_target,
+                         tracker=tracker_config(restart_distance))
     result = run_fleet(config)
     sources = result.get("sources", {})
     failed = [n for n, s in sources.items() if s["status"] == "failed"]

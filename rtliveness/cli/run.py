@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..config import LOW_LIGHT_TARGET, check_max_frames
-from .common import EXIT_INTERRUPTED, DeviceOpt, LowLightOpt, WeightsOpt, guarded
+from .common import EXIT_INTERRUPTED, RESTART_DEFAULT, DeviceOpt, LowLightOpt, RestartOpt, WeightsOpt, guarded, tracker_config
 
 __all__ = ["run"]
 
@@ -34,6 +34,7 @@ def run(
     backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 | torch-bf16 | openvino-bf16 (onnx needs the 'rtliveness[onnx]' extra; auto uses it on the CPU when installed; onnx-int8: an int8 encoder built for the weights (scripts/build_int8_encoder.py; the bundled weights ship none), about 2x faster; torch-bf16: the encoder in bfloat16 on CPUs with AMX or AVX512-BF16, p_spoof within 0.02; openvino-bf16: the same through OpenVINO, its encoder about 4x faster than ONNX Runtime, needs the 'rtliveness[openvino]' extra).")] = "auto",
     threads: Annotated[int, typer.Option("--threads", help="PyTorch CPU threads (0 = PyTorch's default).")] = 1,
     low_light_target: LowLightOpt = LOW_LIGHT_TARGET,
+    restart_distance: RestartOpt = RESTART_DEFAULT,
 ) -> None:
     """Score every face in SOURCE: annotated video, JSON lines and a summary."""
     from ..config import DetectorConfig, PipelineConfig, StreamConfig
@@ -46,7 +47,8 @@ def run(
     det_cfg = DetectorConfig(kind=detector, every_n=detect_every, min_face_size=min_face, max_faces=max_faces,
                              full_every=full_detect_every, steady_every=steady_detect_every)
     config = PipelineConfig(weights=weights, device=device, threshold=threshold, detector=det_cfg, backend=backend,
-                            cpu_threads=threads, security=security, low_light_target=low_light_target)
+                            cpu_threads=threads, security=security, low_light_target=low_light_target,
+                            tracker=tracker_config(restart_distance))
     check_output_paths(source if kind == "file" else None, out, jsonl)
     if out is not None:
         fourcc_for(Path(out))

@@ -8,7 +8,7 @@ import typer
 
 from ..errors import ConfigError
 from ..config import LOW_LIGHT_TARGET
-from .common import DeviceOpt, LowLightOpt, WeightsOpt, guarded
+from .common import RESTART_DEFAULT, DeviceOpt, LowLightOpt, RestartOpt, WeightsOpt, guarded, tracker_config
 
 __all__ = ["serve"]
 
@@ -30,6 +30,7 @@ def serve(
     detector: Annotated[str, typer.Option("--detector", help="Face detector: mtcnn | haar.")] = "mtcnn",
     backend: Annotated[str, typer.Option("--backend", help="auto | torch | onnx | onnx-int8 (an int8 encoder built for the weights; the bundled weights ship none) | torch-bf16 | openvino-bf16 (bfloat16 encoder on CPUs with AMX or AVX512-BF16, through PyTorch or OpenVINO; the latter needs the 'rtliveness[openvino]' extra).")] = "auto",
     low_light_target: LowLightOpt = LOW_LIGHT_TARGET,
+    restart_distance: RestartOpt = RESTART_DEFAULT,
 ) -> None:
     """Serve the model over HTTP and WebSocket, with a kiosk page at /."""
     import importlib.util
@@ -44,6 +45,7 @@ def serve(
                          threshold=threshold, token=token, max_streams=max_streams, max_upload_mb=max_upload_mb,
                          max_frame_mb=max_frame_mb, detector=DetectorConfig(kind=detector), backend=backend,
                          low_light_target=low_light_target, idle_timeout_s=idle_timeout,
+                         tracker=tracker_config(restart_distance),
                          allow_origins=tuple(allow_origin or ()))
     sock = _bind(host, port)
     try:

@@ -86,7 +86,8 @@ class RemoteScorer:
 @ray.remote(max_restarts=-1, max_concurrency=16)
 class StreamWorker:
     def __init__(self, scorer_names: list[str], detector: DetectorConfig, threshold: float | None,
-                 security: str | None, device: str, *, low_light_target: float) -> None:
+                 security: str | None, device: str, *, low_light_target: float,
+                 tracker: TrackerConfig | None = None) -> None:
         from ..model.device import resolve_device
         from ..runtime.detect import SharedDetector, build_detector
 
@@ -98,6 +99,7 @@ class StreamWorker:
         self.meta = ray.get(scorers[0].meta.remote())
         self.threshold = self.meta.operating_threshold(threshold, security)
         self.low_light_target = low_light_target
+        self.tracker_config = tracker or TrackerConfig()
         self.detector = SharedDetector(build_detector(detector, device=resolve_device(device)))
         self.runners: dict[str, StreamRunner] = {}
 
@@ -115,7 +117,7 @@ class StreamWorker:
             from ..runtime.pipeline import LivenessPipeline
 
             return LivenessPipeline(self.detector, RemoteScorer(scorer, self.meta), threshold=self.threshold,
-                                    detector_config=self.detector_config, tracker_config=TrackerConfig(),
+                                    detector_config=self.detector_config, tracker_config=self.tracker_config,
                                     low_light_target=self.low_light_target)
 
         self.runners[spec.name] = StreamRunner(spec, pipeline).start()

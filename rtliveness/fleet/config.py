@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_field_types, check_low_light_target, check_max_frames
+from ..config import LOW_LIGHT_TARGET, DetectorConfig, TrackerConfig, check_field_types, check_low_light_target, check_max_frames
 from ..errors import ConfigError
 
 __all__ = ["FleetConfig"]
@@ -37,6 +37,7 @@ class FleetConfig:
     max_batch: int = 32
     batch_wait_ms: float = 0.0  # how long a scorer call waits for other streams' calls (0: none)
     low_light_target: float = LOW_LIGHT_TARGET  # the loop's crop gain (rtliveness.runtime.exposure)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)  # the loop's tracker (restart_distance)
 
     def __post_init__(self) -> None:
         check_field_types(self)

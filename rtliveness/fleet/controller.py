@@ -123,7 +123,7 @@ class Fleet:
         self.workers = [
             StreamWorker.options(num_cpus=self.config.worker_cpus, scheduling_strategy="SPREAD").remote(
                 names, self.config.detector, self.config.threshold, self.config.security, worker_device,
-                low_light_target=self.config.low_light_target)
+                low_light_target=self.config.low_light_target, tracker=self.config.tracker)
             for _ in range(self.config.workers)
         ]
         infos = []

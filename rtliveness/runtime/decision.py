@@ -69,7 +69,8 @@ class DecisionRule:
     """Decide once a track has ``windows`` consecutive scored windows whose p_spoof all lie on
     the same side of the threshold by at least ``margin`` (:func:`decision_bounds`). A verdict
     repeated on an identical frame (a frozen camera, a photo given again: ``FrameResult.repeated``)
-    is no new window and does not count."""
+    is no new window and does not count; a face ``pending`` again (its window restarted:
+    :class:`~rtliveness.config.TrackerConfig`) starts its count over."""
 
     def __init__(self, threshold: float, windows: int = DECISION_WINDOWS, margin: float = DECISION_MARGIN) -> None:
         if not _is_number(windows, (int, np.integer)) or windows < 1:
@@ -86,7 +87,10 @@ class DecisionRule:
         seen = set()
         for v in result.faces:
             seen.add(v.track_id)
-            if v.p_spoof is None or result.repeated:
+            if v.p_spoof is None:  # pending: a new face, or its window restarted (another face in its box)
+                self._recent.pop(v.track_id, None)  # the count starts over: no decision on the face before
+                continue
+            if result.repeated:
                 continue
             q = self._recent.setdefault(v.track_id, deque(maxlen=self.windows))
             q.append(v.p_spoof)

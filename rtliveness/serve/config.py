@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import LOW_LIGHT_TARGET, DetectorConfig, check_field_types, check_low_light_target, check_threshold
+from ..config import LOW_LIGHT_TARGET, DetectorConfig, TrackerConfig, check_field_types, check_low_light_target, check_threshold
 from ..errors import ConfigError
 
 __all__ = ["ServeConfig", "normalise_origin"]
@@ -63,6 +63,7 @@ class ServeConfig:
     max_batch: int = 32
     decision_timeout_s: float = 10.0
     low_light_target: float = LOW_LIGHT_TARGET
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     idle_timeout_s: float = 60.0
     allow_origins: tuple[str, ...] = ()
 

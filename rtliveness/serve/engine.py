@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 
 from .. import __version__
-from ..config import TrackerConfig
 from ..runtime.decision import DECISION_MARGIN, DECISION_WINDOWS, decision_bounds
 from .config import ServeConfig
 
@@ -91,7 +90,7 @@ class Engine:
         from ..runtime.pipeline import LivenessPipeline
 
         return LivenessPipeline(self._shared_detector, self.scorer.client(), threshold=self.threshold,
-                                detector_config=self.config.detector, tracker_config=TrackerConfig(),
+                                detector_config=self.config.detector, tracker_config=self.config.tracker,
                                 low_light_target=self.config.low_light_target)
 
     def analyze(self, path: Path, name: str, frames: bool = False, gone: threading.Event | None = None) -> dict:

@@ -49,13 +49,18 @@ def labelled_videos(root: str | Path, warn: Callable[[str], None] | None = None)
         raise DataError(f"{root} is not a folder; give a folder with one sub-folder per class ({', '.join(CLASSES)})")
     pairs: list[tuple] = []
     ignored: list[Path] = []
+    visited: set[Path] = set()  # folders read, as resolved: a link back up (real/alice/again -> ..) is read once
 
     def videos_in(folder: Path, label: str, person: str | None) -> None:
+        if folder.resolve() in visited:
+            return
+        visited.add(folder.resolve())
         for v in sorted(folder.iterdir()):
             if v.name.startswith("."):  # hidden: a tool's folder (.ipynb_checkpoints) or file, not a person or a video
                 continue
             if v.is_dir():  # a person's folder; deeper folders (real/alice/monday/) are that person's too
-                videos_in(v, label, v.name if person is None else person)
+                if person is None or not v.is_symlink():  # a link below a person (alice/shared -> ../bob) is not theirs
+                    videos_in(v, label, v.name if person is None else person)
                 continue
             if v.suffix.lower() in VIDEO_EXT:
                 pairs.append((v, label) if person is None else (v, label, person))

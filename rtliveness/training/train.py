@@ -29,7 +29,7 @@ from ..runtime.progress import Progress
 from .attacks import CLASSES
 from .augment import crop_wobble, gray_windows, jitter_windows, still_windows
 from .balance import family_weights
-from .data import Dataset, load_windows, read_split_file, scan_dataset, split_samples
+from .data import Dataset, compile_person_pattern, load_windows, read_split_file, scan_dataset, split_samples
 from .files import atomic_write_text
 from .metrics_thresholds import deployment_threshold, security_levels
 from .predict import predict_windows, to_tensor
@@ -161,8 +161,9 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             meta = replace(meta, mean=init_meta.mean, std=init_meta.std, color_order=init_meta.color_order)
     people = len({s.person for s in ds.samples})
     # a name the pattern finds no person in is its own person (data.py's rule): say so
-    unnamed = [s.name for s in ds.samples if config.person_pattern is not None and s.person == s.name.rsplit("/", 1)[-1]]
-    if unnamed and not given:  # their person id is the whole name: a person's samples may land in train and test
+    grouped = compile_person_pattern(config.person_pattern) is not None  # "" or None: each sample its own group, as asked
+    unnamed = [s.name for s in ds.samples if grouped and s.person == s.name.rsplit("/", 1)[-1]]
+    if unnamed and not given and not resume:  # their person id is the whole name: a person's samples may land in train and test
         log(f"note: {len(unnamed)} of {len(ds.samples)} sample names carry no person id by --person-pattern "
             f"{config.person_pattern!r} (first: {unnamed[0]}): the whole name is taken as the person, so the split may put "
             "one person in train and test; name samples <class>_<person>_<k>, or give --person-pattern")

@@ -21,7 +21,10 @@ class DecisionRule {
     const seen = new Set();
     for (const f of record.faces || []) {
       seen.add(f.track);
-      if (f.p_spoof === null || f.p_spoof === undefined) continue;
+      if (f.p_spoof === null || f.p_spoof === undefined) {  // pending: new, or its window restarted
+        this.recent.delete(f.track);  // the count starts over, as in decide()
+        continue;
+      }
       const q = this.recent.get(f.track) || [];
       q.push(f.p_spoof);
       if (q.length > this.windows) q.shift();
