@@ -299,7 +299,8 @@ class TrackerConfig:
         _check(isinstance(self.max_missed, int) and self.max_missed >= 0,
                f"max_missed must be an integer >= 0, got {self.max_missed!r}")
         _check(self.restart_distance is None or 0.0 < self.restart_distance <= 2.0,
-               f"restart_distance must be a cosine distance in (0, 2] or None (off), got {self.restart_distance!r}")
+               f"--restart-distance (restart_distance) must be a cosine distance in (0, 2] ('off' / None: never), "
+               f"got {self.restart_distance!r}")
 
 
 #: the longest open / read timeout of a live source (a day): socket and FFmpeg timeouts are finite

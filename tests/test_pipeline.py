@@ -429,7 +429,7 @@ def test_config_records_refuse_wrong_kinds_with_a_config_error_naming_the_field(
         (lambda: DetectorConfig(thresholds=None), "DetectorConfig: thresholds must be a tuple of numbers, got None"),
         (lambda: DetectorConfig(every_n=True), "DetectorConfig: every_n must be an integer, got True"),
         (lambda: TrackerConfig(iou_threshold=None), "TrackerConfig: iou_threshold must be a number, got None"),
-        (lambda: TrackerConfig(restart_distance=0), "restart_distance must be a cosine distance in (0, 2] or None (off), got 0.0"),
+        (lambda: TrackerConfig(restart_distance=0), "--restart-distance (restart_distance) must be a cosine distance in (0, 2] ('off' / None: never), got 0.0"),
         (lambda: StreamConfig(give_up_s="x"), "StreamConfig: give_up_s must be a number, got 'x'"),
         (lambda: ServeConfig(port="http"), "ServeConfig: port must be an integer, got 'http'"),
         (lambda: ServeConfig(allow_origins=("https://a", 1)), "ServeConfig: allow_origins must be a tuple of strings, got ('https://a', 1)"),

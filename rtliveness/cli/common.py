@@ -21,7 +21,8 @@ from ..config import LOW_LIGHT_MAX_GAIN, TrackerConfig
 #: the exit status of a command stopped by Ctrl+C or SIGTERM (128 + SIGINT, the shell's convention)
 EXIT_INTERRUPTED = 130
 
-__all__ = ["EXIT_INTERRUPTED", "guarded", "fail", "debug_enabled", "DeviceOpt", "WeightsOpt", "LowLightOpt", "quiet_native_logs"]
+__all__ = ["EXIT_INTERRUPTED", "guarded", "fail", "debug_enabled", "DeviceOpt", "WeightsOpt", "LowLightOpt", "RestartOpt",
+           "RESTART_DEFAULT", "tracker_config", "quiet_native_logs"]
 
 
 DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar("rtliveness_debug", default=False)
@@ -105,15 +106,14 @@ RestartOpt = Annotated[str, typer.Option("--restart-distance", help="Restart a f
 
 
 def tracker_config(restart_distance: str):
-    """The tracker settings of ``--restart-distance`` (a number, or ``off``); one line when bad."""
+    """The tracker settings of ``--restart-distance`` (a number, or ``off``); one line when bad
+    (the range is TrackerConfig's to check)."""
     if restart_distance.strip().lower() == "off":
         return TrackerConfig(restart_distance=None)
     try:
         value = float(restart_distance)
     except ValueError:
-        value = float("nan")
-    if not 0.0 < value <= 2.0:
-        raise ConfigError(f"--restart-distance must be a cosine distance in (0, 2] or 'off', got {restart_distance!r}")
+        raise ConfigError(f"--restart-distance must be a number or 'off', got {restart_distance!r}") from None
     return TrackerConfig(restart_distance=value)
 
 

@@ -155,6 +155,7 @@ class Engine:
                 "device": self.device,
                 "detector": self.config.detector.kind,
                 "low_light_target": self.config.low_light_target,
+                "restart_distance": self.config.tracker.restart_distance,
             },
             "decision": {"windows": DECISION_WINDOWS, "margin": DECISION_MARGIN,
                          "live_below": round(live_below, 6), "spoof_from": round(spoof_from, 6),
