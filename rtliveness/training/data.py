@@ -64,8 +64,7 @@ class Dataset:
     root: Path
     samples: tuple[Sample, ...]
     crop_scale: float | None  # context scale of the stored crops (None: unknown, used as is)
-    skipped: tuple[str, ...] = field(default_factory=tuple)  # what was wrong with each sample ``skip_bad`` left out
-    skipped_names: tuple[str, ...] = field(default_factory=tuple)  # their names (``class/sample``), in the same order
+    skipped: tuple[str, ...] = field(default_factory=tuple)  # the samples ``skip_bad`` left out (``class/sample``)
 
     def counts(self) -> dict[str, int]:
         out = {c: 0 for c in CLASSES}
@@ -162,7 +161,6 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
     pat = compile_person_pattern(person_pattern)
     samples: list[Sample] = []
     skipped: list[str] = []
-    skipped_names: list[str] = []
     for cls_dir in folders:
         loose = sorted(p.name for p in cls_dir.iterdir() if _is_image_file(p))
         if loose:  # never read: each sample is a folder of its own
@@ -181,8 +179,7 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
                         break
             if problem:
                 if skip_bad:
-                    skipped.append(problem)
-                    skipped_names.append(f"{cls_dir.name}/{sdir.name}")
+                    skipped.append(f"{cls_dir.name}/{sdir.name}")
                     continue
                 raise DataError(problem + "; fix or remove it, or pass --skip-bad")
             samples.append(Sample(f"{cls_dir.name}/{sdir.name}", cls_dir.name, images, _person_of(sdir.name, pat)))
@@ -195,7 +192,7 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
             crop_scale = float(read_json(meta_path, "dataset metadata")["crop_scale"])
         except (ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{meta_path} is not valid ({exc}); fix or delete it") from exc
-    return Dataset(root, tuple(samples), crop_scale, tuple(skipped), tuple(skipped_names))
+    return Dataset(root, tuple(samples), crop_scale, tuple(skipped))
 
 
 def _is_image_file(p: Path) -> bool:

@@ -52,7 +52,7 @@ def select_split(ds, split_file: Path | None, split: str | None, wanted: set[str
     if wanted is None:
         wanted = split_names(split_file, split)
     chosen = [s for s in samples if s.name in wanted]
-    left_out = set(wanted) & set(ds.skipped_names)  # malformed, skipped (skip_bad): counted, not missing
+    left_out = set(wanted) & set(ds.skipped)  # malformed, skipped (skip_bad): counted, not missing
     if len(chosen) + len(left_out) != len(wanted):
         missing = sorted(set(wanted) - {s.name for s in chosen} - left_out)
         raise DataError(f"{len(missing)} sample{'s' if len(missing) != 1 else ''} of split {split!r} in {split_file} "
@@ -76,7 +76,7 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
     ds = scan_dataset(data_root, skip_bad=skip_bad, person_pattern=person_pattern)
     samples = [s for s in select_split(ds, split_file, split, wanted) if s.class_name not in exclude_classes]
     # the malformed samples left out of what is scored (the split's, with a split file)
-    skipped = len(ds.skipped_names) if wanted is None else len(wanted & set(ds.skipped_names))
+    skipped = len(ds.skipped) if wanted is None else len(wanted & set(ds.skipped))
     if not samples:
         if skipped and wanted is not None:
             raise DataError(f"nothing left to score: every sample of the {split} split of {split_file} is malformed "

@@ -57,7 +57,7 @@ def _splits_from_file(path: Path, ds: Dataset, data_root, resumed: bool, log: Ca
                         f"{', '.join(sorted(names)) or 'none'}); train needs train and dev (test may be left out)")
     listed = [n for k in ("train", "dev", "test") for n in names.get(k, [])]  # each once (read_split_file)
     by_name = {s.name: s for s in ds.samples}
-    bad = set(ds.skipped_names)  # malformed, left out by --skip-bad: not missing
+    bad = set(ds.skipped)  # malformed, left out by --skip-bad: not missing
     missing = [n for n in listed if n not in by_name and n not in bad]
     if missing:
         why = ("the dataset changed since the run started" if resumed
