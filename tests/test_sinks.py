@@ -255,6 +255,23 @@ def test_process_source_refuses_outputs_that_would_overwrite_its_input(tmp_path,
     assert video.read_bytes() == before and not (tmp_path / "o.mp4").exists()
 
 
+def test_process_source_takes_a_source_named_what_no_file_system_can_look_up(tmp_path, grace):
+    """An upload's client-given name (the service) is a source's name too: 300 characters made
+    the output check's is_file() raise ENAMETOOLONG, and the service answer 500."""
+    video = write_video(tmp_path / "in.mp4", moving_face_frames(grace, 6))
+    for name in ("a" * 300 + ".mp4", "nul\0byte.mp4"):
+        pipe = fake_pipeline(FakeDetector([(BOX,)]), FakeScorer())
+        with FileSource(video) as src:
+            src.name = name
+            report = process_source(pipe, src, jsonl=tmp_path / "o.jsonl")
+            assert report.frames == 6
+        assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 7
+        pipe = fake_pipeline(FakeDetector([(BOX,)]), FakeScorer())
+        with FileSource(video) as src:
+            src.name = name
+            assert process_source(pipe, src).frames == 6
+
+
 class _FullAfter:
     """A file object that takes ``room`` more bytes, then fails as a full disk does (part of a write first)."""
 

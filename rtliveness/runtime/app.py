@@ -78,15 +78,25 @@ def format_summary(report: RunReport) -> str:
     return ". ".join(parts) + "."
 
 
+def _source_file(source) -> str | None:
+    """The path of the file ``source`` reads, None where its name is no file here (a camera, a
+    URL, an upload's client-given name, a name the file system cannot even look up)."""
+    name = getattr(source, "name", None)
+    try:
+        return name if isinstance(name, str) and Path(name).is_file() else None
+    except (OSError, ValueError):  # too long for the file system, a NUL byte
+        return None
+
+
 def build_sinks(source, out: Path | None = None, jsonl: Path | None = None, show: bool = False,
                 meter: FpsMeter | None = None) -> list[Sink]:
     """The ``run`` command's sinks: window (checked first: it refuses without a display before
     any file is created), annotated video, JSON lines. Already-opened sinks are closed when a
     later one fails."""
-    name = getattr(source, "name", None)
     # the run command checks these before the model loads; a host calling process_source gets the
     # same refusal here: an output naming the file being read, or the other output, overwrites it
-    check_output_paths(name if isinstance(name, str) and Path(name).is_file() else None, out, jsonl, ("out=", "jsonl="))
+    if out is not None or jsonl is not None:
+        check_output_paths(_source_file(source), out, jsonl, ("out=", "jsonl="))
     sinks: list[Sink] = []
     try:
         if show:
