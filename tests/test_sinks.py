@@ -12,7 +12,7 @@ from rtliveness.runtime.app import process_source
 from rtliveness.runtime.progress import FpsMeter
 from rtliveness.runtime.sinks import JsonlSink, MemorySink, Sink, StopRequested, VideoSink, check_output_paths
 from rtliveness.runtime.sources import ArraySource, FileSource
-from rtliveness.types import FaceBox, Frame, FrameResult, Verdict
+from rtliveness.types import FaceBox, Frame, FrameResult, TrackSummary, Verdict
 
 BOX = FaceBox(40, 60, 160, 180, 0.99)
 
@@ -322,6 +322,24 @@ def test_a_pipeline_reused_across_clips_reports_each_clips_own_tracks(tmp_path):
     assert [t.track_id for t in first.tracks] == [1] and [t.track_id for t in second.tracks] == [2]
     summary = json.loads((tmp_path / "b.jsonl").read_text().splitlines()[-1])["summary"]
     assert [t["track"] for t in summary["tracks"]] == [2] and summary["tracks"][0]["label"] == "spoof"
+
+
+def test_a_track_carried_into_the_next_clip_counts_only_that_clips_frames(tmp_path):
+    """The same pipeline without reset() between clips (a review, 2026-12-07): the attack clip's
+    track continued the live clip's, and its summary counted both clips (12 frames, 8 windows,
+    a mean pulled towards live), the README saying a run's summary is its own."""
+    pipe = fake_pipeline(FakeDetector([(BOX,)]), FakeScorer())
+    first = process_source(pipe, ArraySource([np.full((240, 320, 3), 50, np.uint8)] * 6))
+    second = process_source(pipe, ArraySource([np.full((240, 320, 3), 200, np.uint8)] * 6), jsonl=tmp_path / "b.jsonl")
+    lines = [json.loads(x) for x in (tmp_path / "b.jsonl").read_text().splitlines()]
+    (a,), (b,) = first.tracks, second.tracks
+    assert (a.track_id, a.frames, a.windows) == (1, 6, 2) and a.mean_p_spoof == pytest.approx(50 / 255)
+    # its windows in this clip: 1..5 crops of 200 after 4..0 of 50, then one more of 200 alone
+    assert (b.track_id, b.frames, b.windows, b.label) == (1, 6, 6, "spoof")
+    assert (b.first_frame, b.last_frame) == (lines[0]["frame"], lines[-2]["frame"])
+    assert b.mean_p_spoof == pytest.approx((80 + 110 + 140 + 170 + 200 + 200) / 6 / 255)
+    assert lines[-1]["summary"]["tracks"] == [b.to_json()]
+    assert pipe.track_summaries() == (TrackSummary(1, a.first_frame, b.last_frame, 12, 8, pytest.approx((100 + 900) / 8 / 255), "live"),)  # what it said: live
 
 
 def test_process_source_takes_plain_images_as_run_does(tmp_path):

@@ -157,7 +157,10 @@ def process_source(
     bar = Progress(progress, getattr(source, "frame_count", None))
     frames = 0
     faces = 0
-    tracks_seen: set[int] = set()  # this run's tracks: a pipeline reused across clips keeps earlier ones
+    # this run's tracks and the frame each was first seen on, and where their counts stood: a
+    # pipeline reused across clips keeps earlier tracks, and without reset() carries one into the next
+    tracks_seen: dict[int, int] = {}
+    mark = pipeline.summary_mark()
     stopped = "end"
     error: BaseException | None = None
     guard = _WholeFrames()
@@ -166,7 +169,8 @@ def process_source(
         for frame, result in pipeline.run_frames(source):
             meter.tick()
             faces = len(result.faces)
-            tracks_seen.update(v.track_id for v in result.faces)
+            for v in result.faces:
+                tracks_seen.setdefault(v.track_id, frame.index)
             try:
                 with guard:  # Ctrl+C waits until every sink has this frame
                     for s in all_sinks:
@@ -197,7 +201,7 @@ def process_source(
             fps=frames / seconds if seconds > 0 else 0.0,
             dropped=int(getattr(source, "dropped", 0)),
             stopped=stopped,
-            tracks=list(pipeline.track_summaries(tracks_seen)),
+            tracks=list(pipeline.track_summaries(tracks_seen, since=mark)),
             error=None if error is None else redact(str(error)),
         )
         try:

@@ -11,7 +11,7 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import cv2
 import numpy as np
@@ -491,18 +491,30 @@ class LivenessPipeline:
         return (result for _, result in self.run_frames(source))
 
     # ------------------------------------------------------------------ results
-    def track_summaries(self, track_ids=None) -> tuple[TrackSummary, ...]:
+    def track_summaries(self, track_ids=None, since: dict | None = None) -> tuple[TrackSummary, ...]:
         """Per-track verdict over everything seen (or over the tracks ``track_ids`` only: one
         clip's, without sorting up to ``max_summaries`` earlier ones): the mean p_spoof of its
-        scored windows; by track id (the order tracks appeared in)."""
+        scored windows; by track id (the order tracks appeared in). ``since``: a
+        :meth:`summary_mark` taken before a clip: a track that was already there counts only
+        what came after it (a pipeline reused without ``reset()`` carries a track from one clip
+        into the next), its first frame then ``track_ids[id]`` where ``track_ids`` is a mapping."""
         out = []
         ids = self._stats.keys() if track_ids is None else (t for t in track_ids if t in self._stats)
         for tid in sorted(ids):
             st = self._stats[tid]
-            mean = st.p_sum / st.windows if st.windows else None
+            first, frames, windows, p_sum = st.first, st.frames, st.windows, st.p_sum
+            before = None if since is None else since.get(tid)
+            if before is not None and before[0] is st:  # (not a record made anew since: its counts are its own)
+                frames, windows, p_sum = frames - before[1], windows - before[2], p_sum - before[3]
+                first = track_ids[tid] if isinstance(track_ids, Mapping) else first
+            mean = p_sum / windows if windows else None
             label = "pending" if mean is None else label_for(mean, self.threshold)
-            out.append(TrackSummary(tid, st.first, st.last, st.frames, st.windows, mean, label))
+            out.append(TrackSummary(tid, first, st.last, frames, windows, mean, label))
         return tuple(out)
+
+    def summary_mark(self) -> dict:
+        """Where every track's counts stand now, for :meth:`track_summaries`' ``since``."""
+        return {tid: (st, st.frames, st.windows, st.p_sum) for tid, st in self._stats.items()}
 
     @property
     def open_tracks(self) -> int:
