@@ -60,6 +60,19 @@ def test_run_real_video_end_to_end(tmp_path, grace, tiny_weights):
     assert len(s["tracks"]) == 1 and s["tracks"][0]["windows"] == 16 and s["tracks"][0]["label"] in ("live", "spoof")
 
 
+def test_relative_names_with_a_colon_are_files_not_protocols(tmp_path, grace, tiny_weights):
+    """A recorder's time-stamped file, relative to the working folder: FFmpeg read the part before
+    the colon as a protocol ('2024-01-01T12'), the input 'not a video OpenCV can read' (exit 3)
+    and an --out 'cannot write video' (exit 2), as `./name` too."""
+    write_video(tmp_path / "2024-01-01T12:30:00.mp4", moving_face_frames(grace, 8, size=(320, 240), face_side=120), fps=10)
+    r = rtl("run", "./2024-01-01T12:30:00.mp4", "--out", "cam1:front.mp4", "--jsonl", "cam1:front.jsonl",
+            "--weights", tiny_weights, "--device", "cpu", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert len(read_frames(tmp_path / "cam1:front.mp4")) == 8
+    lines = [json.loads(x) for x in (tmp_path / "cam1:front.jsonl").read_text().splitlines()]
+    assert len(lines) == 9 and lines[-1]["summary"]["frames"] == 8 and lines[-1]["summary"]["stopped"] == "end"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("clip,label,fmt", [("live_webcam.mov", "live", "jpg"), ("attack_printed.mp4", "spoof", "jpg"),
                                             ("live_webcam.mov", "live", "gif"), ("attack_printed.mp4", "spoof", "avif")])

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..videopath import ffmpeg_path
 
 __all__ = ["make_synthetic_video", "make_random_checkpoint", "default_video", "prepare_case", "CASES", "REPO"]
 
@@ -92,7 +93,7 @@ def make_synthetic_video(path: Path, faces: int = 1, frames: int = 160, size: tu
     side, slots = _slots(faces, w, h)
     tile = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
     tiles = [tile if k % 2 == 0 else cv2.flip(tile, 1) for k in range(len(slots))]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    writer = cv2.VideoWriter(ffmpeg_path(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
     if not writer.isOpened():
         raise ConfigError(f"cannot write {path} with mp4v")
     try:

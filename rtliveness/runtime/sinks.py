@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import ClosedError, ConfigError, OutputError
 from ..outputs import check_output_file
 from ..types import Frame, FrameResult
+from ..videopath import ffmpeg_path
 
 __all__ = [
     "Sink",
@@ -200,7 +201,7 @@ class VideoSink:
 
         h, w = image_bgr.shape[:2]
         if self._writer is None:
-            writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h))
+            writer = cv2.VideoWriter(ffmpeg_path(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h))
             if not writer.isOpened():
                 writer.release()  # never kept: close() has no video to finalise, the cause stays the error
                 if self.fourcc != "MJPG" and (max(w, h) > 8191 or min(w, h) < 2):
@@ -230,7 +231,7 @@ class VideoSink:
 
         self._writer.release()
         self._writer = None
-        cap = cv2.VideoCapture(str(self.path))
+        cap = cv2.VideoCapture(ffmpeg_path(self.path))
         try:
             ok = cap.isOpened() and cap.read()[0] and cap.get(cv2.CAP_PROP_FRAME_COUNT) >= 0.9 * self.frames
         finally:

@@ -14,6 +14,7 @@ import cv2
 
 from ...errors import ClosedError, SourceOpenError
 from ...redact import redact_url
+from ...videopath import ffmpeg_path
 from ...types import Frame
 from .base import DEFAULT_FPS, _SourceBase, sane_fps
 from .spec import STREAM_PREFIXES
@@ -73,14 +74,14 @@ def _open_video(p: Path) -> "cv2.VideoCapture":
     ``.jpg`` would be read as its first picture alone, so such a file is opened under a
     ``.mjpeg`` name (a symbolic link, removed once FFmpeg has the file open)."""
     if p.suffix.lower() in (".mjpeg", ".mjpg"):
-        return cv2.VideoCapture(str(p))
+        return cv2.VideoCapture(ffmpeg_path(p))
     try:
         with open(p, "rb") as fh:
             jpeg = fh.read(3) == b"\xff\xd8\xff"
     except OSError:
         jpeg = False
     if not jpeg:
-        return cv2.VideoCapture(str(p))
+        return cv2.VideoCapture(ffmpeg_path(p))
     import tempfile
 
     try:
@@ -89,7 +90,7 @@ def _open_video(p: Path) -> "cv2.VideoCapture":
             link.symlink_to(p.resolve())
             return cv2.VideoCapture(str(link))
     except OSError:  # no usable temp folder, or no symbolic links (some Windows set-ups): the name as it is
-        return cv2.VideoCapture(str(p))
+        return cv2.VideoCapture(ffmpeg_path(p))
 
 
 #: the FOURCC OpenCV reports for FFmpeg's text-art codec (its "tty" demuxer, chosen by a text file's suffix)

@@ -9,6 +9,7 @@ import cv2
 
 from ...errors import ConfigError, DataError
 from ...types import FaceBox
+from ...videopath import ffmpeg_path
 from ..data import IMAGE_EXT, VIDEO_EXT, person_id
 from .config import SynthConfig, _WINDOW
 
@@ -49,7 +50,7 @@ def _pid_from(stem: str) -> str:
 
 
 def _read_video(path: Path) -> tuple[list, float]:
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(ffmpeg_path(path))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     frames = []
     while True:

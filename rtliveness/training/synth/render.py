@@ -61,6 +61,7 @@ from ...config import DetectorConfig, TrackerConfig
 from ...errors import ConfigError, DataError
 from ...model.device import torch_threads
 from ...runtime.crop import crop_face
+from ...videopath import ffmpeg_path
 from ...runtime.track import FaceFollower
 from ...types import FaceBox
 from ..attacks import CLASSES, class_seed
@@ -425,7 +426,7 @@ def render_clip(kind: str, assets_dir: Path, out_path: Path, n_frames: int = 100
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     w, h = cfg.frame_size
-    vw = cv2.VideoWriter(str(out_path), cv2.VideoWriter_fourcc(*fourcc), float(fps), (w, h))
+    vw = cv2.VideoWriter(ffmpeg_path(out_path), cv2.VideoWriter_fourcc(*fourcc), float(fps), (w, h))
     if not vw.isOpened():
         raise DataError(f"cannot write video {out_path}")
     for fr in frames:
