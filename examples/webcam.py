@@ -28,7 +28,7 @@ def main(source: str = "0", show: bool = True) -> int:
     for t in report.tracks:
         p = "-" if t.mean_p_spoof is None else f"{t.mean_p_spoof:.3f}"
         print(f"track {t.track_id}: {t.label} (mean p_spoof {p} over {t.windows} windows)")
-    return 0
+    return 130 if report.stopped == "interrupted" else 0  # Ctrl+C: the verdicts so far, then 130
 
 
 if __name__ == "__main__":

@@ -47,13 +47,17 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as a contiguous HxWx3 uint8 BGR array.
 
     Accepts grayscale (HxW or HxWx1), BGR (HxWx3) and BGRA (HxWx4) uint8 images; anything else
-    raises :class:`FrameError` naming the expected and actual shape/dtype.
+    raises :class:`FrameError` naming the expected and actual shape/dtype. The channel order
+    cannot be checked: an RGB frame (PIL, a browser canvas, imageio) is taken as BGR, and a live
+    face then looks blue and is scored as an attack — convert with ``frame[:, :, ::-1]``.
     """
     if not isinstance(image, np.ndarray):
         raise FrameError(f"frame must be a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
         if image.dtype.kind == "f" and image.size and image.max() <= 1.0:  # pixels in [0, 1]
             hint = "scale floats in [0, 1] first: np.clip(frame * 255, 0, 255).astype(np.uint8)"
+        elif image.dtype.kind == "u" and image.dtype.itemsize > 1:  # 16-bit camera or PNG: the top byte
+            hint = f"keep the top byte: (frame >> {8 * (image.dtype.itemsize - 1)}).astype(np.uint8)"
         elif image.dtype.kind in "iuf":
             hint = "convert with np.clip(frame, 0, 255).astype(np.uint8)"
         else:

@@ -25,7 +25,13 @@ def test_parse_source():
     for url in ("rtsp://user:pw@[::1]:554/live", "http://admin:p[1]@cam/x", "udp://@:5004", "tcp://:5000?listen=1",
                 "rtsp://u:p@ss@cam/x", "rtsp://cam?x=1"):
         assert parse_source(url) == ("stream", url)
-    for bad, message in [("-1", "camera index must be >= 0, got -1"),
+    # a file URL is its local path ('video file not found: file:/tmp/x.mov' before: the path garbled)
+    assert parse_source("file:///tmp/a%20b.mov") == ("file", "/tmp/a b.mov")
+    assert parse_source("FILE://localhost/tmp/x.mp4") == ("file", "/tmp/x.mp4")
+    for bad, message in [("file://cam.local/x.mp4", "file URL 'file://cam.local/x.mp4' names another machine (cam.local); "
+                                                    "give a local path, or a stream URL (rtsp://, http://) for a remote camera"),
+                         ("file://", "file URL 'file://' names no file; e.g. file:///home/me/clip.mp4"),
+                         ("-1", "camera index must be >= 0, got -1"),
                          (-1, "camera index must be >= 0, got -1"),  # an int -1 (OpenCV's "any camera") crashed cv2
                          (True, "invalid source True: give a camera index (0, 1 …), a URL or a file path"),
                          (None, "invalid source None: give a camera index (0, 1 …), a URL or a file path"),

@@ -43,13 +43,13 @@ def run(
 
     check_max_frames(max_frames)
     stream_config = StreamConfig(give_up_s=give_up)
-    kind, _ = parse_source(source)
+    kind, value = parse_source(source)
     det_cfg = DetectorConfig(kind=detector, every_n=detect_every, min_face_size=min_face, max_faces=max_faces,
                              full_every=full_detect_every, steady_every=steady_detect_every)
     config = PipelineConfig(weights=weights, device=device, threshold=threshold, detector=det_cfg, backend=backend,
                             cpu_threads=threads, security=security, low_light_target=low_light_target,
                             tracker=tracker_config(restart_distance))
-    check_output_paths(source if kind == "file" else None, out, jsonl)
+    check_output_paths(value if kind == "file" else None, out, jsonl)
     if out is not None:
         fourcc_for(Path(out))
     if show is None:

@@ -28,12 +28,29 @@ def parse_source(spec: str | int) -> tuple[str, str | int]:
         if idx < 0:
             raise ConfigError(f"camera index must be >= 0, got {idx}")
         return "camera", idx
+    if s.lower().startswith("file:"):  # a file URL (a file manager's copy, a browser's address): its path
+        return "file", _file_url_path(s)
     if s.lower().startswith(STREAM_PREFIXES):
         problem = _url_problem(s)
         if problem is not None:
             raise ConfigError(f"malformed stream URL {s!r}: {problem}; e.g. rtsp://camera.local:554/stream")
         return "stream", s
     return "file", s
+
+
+def _file_url_path(url: str) -> str:
+    """The local path a ``file:`` URL names (``file:///tmp/a%20b.mov`` is ``/tmp/a b.mov``)."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise ConfigError(f"file URL {url!r} names another machine ({parts.netloc}); give a local path, "
+                          "or a stream URL (rtsp://, http://) for a remote camera")
+    path = url2pathname(parts.path)
+    if not path:
+        raise ConfigError(f"file URL {url!r} names no file; e.g. file:///home/me/clip.mp4")
+    return path
 
 
 def display_name(spec: str | int) -> str:
