@@ -1,6 +1,7 @@
 """The shared batched scorer: concurrent callers merged into one backend call, each gets its rows."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -77,3 +78,78 @@ def test_a_client_close_leaves_the_shared_scorer_open():
     with pytest.raises(ClosedError):
         a.head(np.zeros((1, 5, 512), np.float32))
     scorer.close()
+
+
+def _returns_within(call, seconds: float = 5.0) -> dict:
+    """Run ``call`` in a thread: {"result": ...} or {"error": exc}; {} when it is still waiting."""
+    out: dict = {}
+
+    def run():
+        try:
+            out["result"] = call()
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            out["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    return out
+
+
+def test_calls_after_close_raise_at_once_instead_of_waiting_for_ever():
+    """Review finding: embed()/head() after close() were queued for the stopped worker and never returned."""
+    from rtliveness.errors import ClosedError
+
+    scorer = BatchingScorer(FakeScorer())
+    scorer.close()
+    for name, call in (("embed", lambda: scorer.embed([np.zeros((16, 16, 3), np.uint8)])),
+                       ("head", lambda: scorer.head(np.zeros((1, 5, 512), np.float32)))):
+        out = _returns_within(call)
+        assert out, f"{name}() after close() still waits"
+        assert isinstance(out["error"], ClosedError)
+        assert str(out["error"]) == f"the shared scorer is closed: {name}() after close(); build a new BatchingScorer"
+
+
+def test_close_fails_the_calls_queued_behind_a_backend_call_that_does_not_end(monkeypatch):
+    """A call waiting behind a backend call that outlasts close()'s wait gets ClosedError (it
+    waited for ever); the call in the backend gets its rows once the backend returns."""
+    from rtliveness.errors import ClosedError
+    from rtliveness.model import batching
+
+    monkeypatch.setattr(batching._Lane, "STOP_WAIT_S", 0.2)
+
+    class Stuck(FakeScorer):
+        def __init__(self):
+            super().__init__()
+            self.entered, self.gate = threading.Event(), threading.Event()
+
+        def embed(self, crops):
+            self.entered.set()
+            self.gate.wait(30)
+            return super().embed(crops)
+
+    inner = Stuck()
+    scorer = BatchingScorer(inner)
+    crop = [np.full((16, 16, 3), 7, np.uint8)]
+    first: dict = {}
+    in_backend = threading.Thread(target=lambda: first.setdefault("rows", scorer.embed(crop)), daemon=True)
+    in_backend.start()
+    assert inner.entered.wait(10)
+    queued: dict = {}
+
+    def behind():
+        try:
+            scorer.embed(crop)
+        except ClosedError as exc:
+            queued["error"] = str(exc)
+
+    waiting = threading.Thread(target=behind, daemon=True)
+    waiting.start()
+    while scorer._embed._q.qsize() == 0:  # queued behind the backend call
+        time.sleep(0.01)
+    scorer.close()
+    waiting.join(5)
+    assert queued == {"error": "the shared scorer is closed: embed() after close(); build a new BatchingScorer"}
+    inner.gate.set()
+    in_backend.join(10)
+    assert first["rows"].shape == (1, 512) and float(first["rows"][0, 0]) == 7.0

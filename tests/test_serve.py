@@ -152,6 +152,22 @@ def test_websocket_answers_every_message_in_order(client):
     assert ok[-1]["faces"][0]["label"] == "live"  # windows are full after 5 frames
 
 
+def test_a_repeated_verdict_says_so_in_the_stream_record(client):
+    """Review finding: the stream record left out FrameResult.repeated, so the kiosk page counted
+    the same picture sent again as new windows (decide() skips them). The key is there when true,
+    as `dropped` is; `run --jsonl` records are unchanged."""
+    frame = jpeg_frames(LIVE, 1)[0]
+    with client.websocket_connect(f"/v1/stream?token={TOKEN}") as ws:
+        records = []
+        for _ in range(8):
+            ws.send_bytes(frame)
+            records.append(ws.receive_json())
+    assert [r.get("repeated", False) for r in records] == [False] * 5 + [True] * 3  # once its window is scored
+    assert all(set(r) == {"frame", "time", "faces"} for r in records[:5])
+    assert all(set(r) == {"frame", "time", "faces", "repeated"} and r["repeated"] is True for r in records[5:])
+    assert all(r["faces"] == records[4]["faces"] for r in records[5:])  # the 5th frame's verdict, given again
+
+
 def test_a_stream_slot_is_free_as_soon_as_its_client_has_left():
     """The slot used to be held until the frames still in hand were processed and the pipeline
     closed: a kiosk page reloaded at once with --max-streams 1 got close code 1013. The frames the
@@ -333,6 +349,48 @@ def test_origin_rule_normalises_origins_and_trusts_only_an_address_as_the_own_pa
     assert _origin_ok("http://anything.example", "x", ())  # without --allow-origin every page may
     assert _origin_ok(None, "x", allowed)  # no Origin: not a browser page
     assert normalise_origin("HTTP://[::1]:80") == "http://[::1]" and normalise_origin("https://h:8443") == "https://h:8443"
+
+
+def test_cors_headers_go_to_the_listed_origins_only():
+    """Review finding: no CORS at all, so a kiosk app of an --allow-origin origin could not read
+    /v1/analyze (its preflight got 405). The listed origins get CORS (compared as the origin check
+    compares them); without --allow-origin no page of another origin may read an answer."""
+    from fastapi.testclient import TestClient
+
+    from rtliveness.serve.app import create_app
+    from rtliveness.serve.config import ServeConfig
+
+    photo = jpeg_frames(PRINTED, 20)[-1]
+    listed = "https://kiosk.example:8443"
+    preflight = {"Origin": listed, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization, content-type, x-filename"}
+    with TestClient(create_app(ServeConfig(token=TOKEN, allow_origins=(listed,)))) as c:
+        r = c.options("/v1/analyze", headers=preflight)
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == listed
+        assert r.headers["access-control-allow-methods"] == "GET, POST"
+        assert {h.strip() for h in r.headers["access-control-allow-headers"].lower().split(",")} >= {
+            "authorization", "content-type", "x-filename"}
+        assert "access-control-allow-credentials" not in r.headers  # a token, never cookies
+        r = c.options("/v1/analyze", headers={**preflight, "Origin": "https://KIOSK.example:8443"})
+        assert r.status_code == 200  # compared as the origin check compares: normalised
+        r = c.options("/v1/analyze", headers={**preflight, "Origin": "http://evil.example"})
+        assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
+        assert r.json() == {"error": "origin not allowed: serve the page from this service or start it with --allow-origin"}
+        r = c.options("/v1/analyze", headers={**preflight, "Access-Control-Request-Headers": "x-other"})
+        assert r.status_code == 400 and r.json() == {"error": "CORS preflight refused (headers): the service takes GET "
+                                                              "and POST with the headers Authorization, Content-Type, "
+                                                              "X-Filename, from the --allow-origin origins"}
+        r = c.post("/v1/analyze", content=photo, headers={**AUTH, "Origin": listed})
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == listed
+        r = c.post("/v1/analyze", content=photo, headers={**AUTH, "Origin": "http://evil.example"})
+        assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
+        assert c.get("/health", headers={"Origin": listed}).headers["access-control-allow-origin"] == listed
+    with TestClient(create_app(ServeConfig(token=TOKEN))) as c:  # no --allow-origin: the browser's same-origin rule
+        r = c.options("/v1/analyze", headers=preflight)
+        assert r.status_code == 405 and "access-control-allow-origin" not in r.headers
+        r = c.post("/v1/analyze", content=photo, headers={**AUTH, "Origin": listed})
+        assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
 
 
 def test_pictures_over_40_megapixels_are_refused_by_their_header_in_uploads_and_streams(tmp_path):
@@ -634,6 +692,89 @@ def test_real_server_websocket_stream_of_n_frames_returns_n_records(server):
                 ws.send(b"\xff" * size)
                 ws.recv(timeout=30)
             assert closed.value.rcvd.code == 1009
+
+
+@pytest.mark.slow
+def test_real_server_keeps_a_short_name_of_an_upload_named_at_length(server):
+    """Review finding: a client's file name over 255 bytes gave 500 (a file system cannot look
+    it up). The name is cut to 255 bytes, its suffix kept, and the upload analysed."""
+    photo = jpeg_frames(PRINTED, 20)[-1]
+    long_name = "a" * 300 + ".jpg"
+    short = "a" * 248 + "\u2026.jpg"
+    assert len(short.encode()) == 255
+    multipart = httpx.post(f"{server.base}/v1/analyze", files={"file": (long_name, photo, "image/jpeg")},
+                           headers=AUTH, timeout=60)
+    raw = httpx.post(f"{server.base}/v1/analyze", content=photo, headers={**AUTH, "X-Filename": long_name}, timeout=60)
+    for r in (multipart, raw):
+        assert r.status_code == 200, r.text
+        assert r.json()["summary"]["source"] == short
+
+
+def _flood_without_reading(port: int, token: str | None = None):
+    """A WebSocket client that sends small text messages until TCP pushes back (at most 30 s)
+    and reads nothing: the server's answers fill the connection, then its records owed."""
+    import base64
+    import socket
+    import struct
+
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    query = f"?token={token}" if token else ""
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(f"GET /v1/stream{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+              f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    assert s.recv(1024).startswith(b"HTTP/1.1 101")
+    message = bytes([0x81, 0x81]) + struct.pack(">I", 0) + b"x"  # a masked text frame "x" (mask 0)
+    s.settimeout(0.5)
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            s.sendall(message * 200)
+    except TimeoutError:  # the server stopped reading (socket.timeout)
+        return s
+    s.close()
+    raise AssertionError("the server kept reading for 30 s from a client that reads nothing")
+
+
+@pytest.mark.slow
+def test_real_server_frees_the_slot_of_a_client_that_stops_reading():
+    """Review finding: --idle-timeout covered only the wait for a frame; a client that flooded
+    messages and then read nothing held its slot for ever (the answers stuck in TCP, the
+    receiver waiting for room). It is closed after --idle-timeout and its slot is free."""
+    srv = Server("--token", TOKEN, "--device", "cpu", "--idle-timeout", "1", "--max-streams", "1")
+    try:
+        stuck = _flood_without_reading(srv.port, TOKEN)
+        try:
+            deadline = time.monotonic() + 15
+            while _active(srv):
+                assert time.monotonic() < deadline, "the stalled stream still holds its slot"
+                time.sleep(0.1)
+            with websockets_sync.connect(f"ws://127.0.0.1:{srv.port}/v1/stream?token={TOKEN}") as ws:
+                ws.send(jpeg_frames(LIVE, 1)[0])  # the one slot serves the next client
+                assert json.loads(ws.recv(timeout=30))["frame"] == 0
+        finally:
+            stuck.close()
+    finally:
+        err = srv.stop()
+    assert "Traceback" not in err, err
+
+
+@pytest.mark.slow
+def test_sigterm_with_a_stream_whose_client_reads_nothing_stops_without_a_traceback():
+    """Review finding: uvicorn cancels what still runs 5 s after SIGTERM, and a stream stuck on a
+    client that reads nothing printed a CancelledError traceback."""
+    srv = Server("--device", "cpu")
+    stuck = _flood_without_reading(srv.port)
+    try:
+        assert _active(srv) == 1
+        t0 = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        srv.proc.wait(30)
+        assert time.monotonic() - t0 < 15
+    finally:
+        stuck.close()
+        err = srv.stop()
+    assert "Traceback" not in err and "CancelledError" not in err, err
 
 
 @pytest.fixture(scope="module")

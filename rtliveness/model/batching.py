@@ -52,15 +52,22 @@ class BatchStats:
 
 
 class _Lane:
-    """One merged call type (embed or head): a queue and its worker thread."""
+    """One merged call type (embed or head): a queue and its worker thread. Once stopped, a call
+    raises :class:`~rtliveness.errors.ClosedError` (it waited for ever on the stopped worker)."""
+
+    #: how long ``stop`` waits for the worker to finish the calls queued before it
+    STOP_WAIT_S = 5.0
 
     def __init__(self, name: str, fn, max_rows: int, max_wait_s: float, empty: np.ndarray) -> None:
+        self.name = name
         self.fn = fn
         self.max_rows = max_rows
         self.max_wait_s = max_wait_s
         self.empty = empty
         self.stats = BatchStats()
         self._q: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()  # a call is queued before the stop marker, or refused
+        self._stopped = False
         self._thread = threading.Thread(target=self._work, name=f"rtliveness-batch-{name}", daemon=True)
         self._thread.start()
 
@@ -68,8 +75,16 @@ class _Lane:
         if len(rows) == 0:
             return self.empty.copy()
         fut: Future = Future()
-        self._q.put((rows, fut))
+        with self._lock:
+            if self._stopped:
+                raise self._closed_error()
+            self._q.put((rows, fut))
         return fut.result()
+
+    def _closed_error(self):
+        from ..errors import ClosedError
+
+        return ClosedError(f"the shared scorer is closed: {self.name}() after close(); build a new BatchingScorer")
 
     def _gather(self, first) -> list:
         items = [first]
@@ -110,8 +125,20 @@ class _Lane:
                 start += len(r)
 
     def stop(self) -> None:
-        self._q.put(None)
-        self._thread.join(timeout=5)
+        with self._lock:
+            self._stopped = True
+            self._q.put(None)
+        self._thread.join(timeout=self.STOP_WAIT_S)
+        if self._thread.is_alive():  # its backend call still runs: the calls queued behind it fail, not wait for ever
+            while True:
+                try:
+                    item = self._q.get_nowait()
+                except queue.Empty:  # the worker took the stop marker meanwhile
+                    break
+                if item is None:  # the stop marker comes last
+                    break
+                item[1].set_exception(self._closed_error())
+            self._q.put(None)  # for the worker, should its call end after all
 
 
 class _Client:

@@ -1,13 +1,17 @@
 """The FastAPI application: health, upload analysis, the WebSocket stream, the kiosk page.
 
-Every error a client can cause is a 4xx with ``{"error": "<one line>"}``: 400 malformed,
-401 token, 403 a browser page of an origin ``--allow-origin`` does not list, 408 an upload that pauses for
-``idle_timeout_s``, 413 too large, 422 not a video / bad parameter, 503 all stream slots busy (answered
-before the upload's body is read: an upload takes its slot first).
+Every error a client can cause is a 4xx with ``{"error": "<one line>"}``: 400 malformed (or a CORS
+preflight asking for a method or header the service does not take), 401 token, 403 a browser page of
+an origin ``--allow-origin`` does not list, 408 an upload that pauses for ``idle_timeout_s``, 413 too
+large, 422 not a video / bad parameter, 503 all stream slots busy (answered before the upload's body
+is read: an upload takes its slot first).
+With ``--allow-origin``, the listed origins get CORS headers (pages of those origins may read the
+answers of ``/health`` and ``/v1/analyze``); without it, none (only the service's own page reads them).
 WebSocket: close code 4401 for a missing/wrong token, 4403 for a browser page of an origin
 ``--allow-origin`` does not list (when given), 1013 when all slots are busy, 1009 for a frame over ``--max-frame-mb``, 1001 after
-``idle_timeout_s`` without a frame; a frame that cannot be decoded gets ``{"frame", "error"}``
-and the connection stays open.
+``idle_timeout_s`` without a frame, 1008 after ``idle_timeout_s`` in which the client read none of the
+records it is owed; a frame that cannot be decoded gets ``{"frame", "error"}`` and the connection
+stays open.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from ..errors import RtlivenessError, SourceError, one_line
 from ..runtime.sinks import json_line
 from .config import ServeConfig
 from .engine import Busy, ClientGone, Engine, ShuttingDown
-from .stream import Item, PendingFrames, decode_frame, dropped_record, error_record
+from .stream import Item, PendingFrames, decode_frame, dropped_record, error_record, frame_record
 
 __all__ = ["create_app"]
 
@@ -45,6 +49,10 @@ WS_FORBIDDEN_ORIGIN = 4403
 WS_TRY_AGAIN_LATER = 1013
 WS_TOO_BIG = 1009
 WS_GOING_AWAY = 1001
+WS_POLICY_VIOLATION = 1008
+
+#: the request headers a page of an ``--allow-origin`` origin may send (CORS)
+CORS_HEADERS = ("Authorization", "Content-Type", "X-Filename")
 
 
 def _token_ok(given: str, expected: str) -> bool:
@@ -97,6 +105,31 @@ def _error(status: int, reason: str, headers: dict | None = None) -> JSONRespons
     return JSONResponse({"error": reason}, status_code=status, headers=headers)
 
 
+def _cors_middleware():
+    """Starlette's CORS middleware, with origins compared as :func:`_origin_ok` compares them
+    (:func:`~rtliveness.serve.config.normalise_origin`) and a refused preflight answered as every
+    other error: a 4xx with ``{"error": "<one line>"}``."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    from .config import normalise_origin
+
+    class _Cors(CORSMiddleware):
+        def is_allowed_origin(self, origin: str) -> bool:
+            return normalise_origin(origin) in self.allow_origins
+
+        def preflight_response(self, request_headers):
+            response = super().preflight_response(request_headers)
+            if response.status_code == 200:
+                return response
+            refused = response.body.decode().removeprefix("Disallowed CORS ")  # e.g. "origin, headers"
+            if refused == "origin":
+                return _error(403, "origin not allowed: serve the page from this service or start it with --allow-origin")
+            return _error(400, f"CORS preflight refused ({refused}): the service takes GET and POST with the headers "
+                               f"{', '.join(CORS_HEADERS)}, from the --allow-origin origins")
+
+    return _Cors
+
+
 def _static(name: str) -> str:
     return resources.files("rtliveness.serve").joinpath("static", name).read_text(encoding="utf-8")
 
@@ -119,6 +152,9 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
     app = FastAPI(title="rtliveness", version=_version(), lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.engine = engine
     app.state.config = config
+    if config.allow_origins:  # without --allow-origin no page of another origin reads an answer
+        app.add_middleware(_cors_middleware(), allow_origins=config.allow_origins, allow_methods=("GET", "POST"),
+                           allow_headers=CORS_HEADERS)
 
     # ------------------------------------------------------------------ errors: one line, 4xx
     @app.exception_handler(ClientError)
@@ -220,6 +256,11 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
 
         try:
             await _serve_stream(ws, engine, config, release)
+        except asyncio.CancelledError:
+            if not engine.stopping.is_set():
+                raise
+            # uvicorn cancels a stream still open 5 s after SIGTERM (its client reads nothing, so the
+            # close 1012 could not reach it): it ends here, without a traceback in the server's log
         finally:
             release()
 
@@ -242,6 +283,22 @@ def _version() -> str:
 
 
 _SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
+
+#: the longest upload name kept, in UTF-8 bytes: a file system's limit on one name (a client may
+#: send kilobytes of it, which the summary's ``source`` would carry, and no file system can look up)
+MAX_NAME_BYTES = 255
+
+
+def _upload_name(given: str | None) -> str:
+    """The client's name of its upload without folders ("upload" when it gives none), cut to
+    :data:`MAX_NAME_BYTES` with an ellipsis before its suffix."""
+    name = Path(given or "").name or "upload"
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= MAX_NAME_BYTES:
+        return name
+    suffix = Path(name).suffix if _SAFE_SUFFIX.match(Path(name).suffix) else ""
+    keep = MAX_NAME_BYTES - len(f"\u2026{suffix}".encode())
+    return raw[:keep].decode("utf-8", "ignore") + "\u2026" + suffix
 
 
 #: bytes per second an upload must average once its first ``--idle-timeout`` seconds are over
@@ -310,7 +367,7 @@ async def _receive_upload(request: Request, limit: int, idle_s: float | None = N
             yield chunk
 
     ctype = request.headers.get("content-type", "")
-    name = "upload"
+    name = _upload_name(None)
     fd, tmp = tempfile.mkstemp(prefix="rtliveness-upload-")
     path = Path(tmp)
     try:
@@ -326,7 +383,7 @@ async def _receive_upload(request: Request, limit: int, idle_s: float | None = N
                 upload = form.get("file")
                 if upload is None or isinstance(upload, str):
                     raise ClientError(422, "multipart upload needs the video in a file field named 'file'")
-                name = upload.filename or "upload"
+                name = _upload_name(upload.filename)
                 if upload.file is not fh:  # not written in place (see _multipart_parser): copied
                     try:
                         while chunk := await upload.read(1 << 20):
@@ -334,7 +391,7 @@ async def _receive_upload(request: Request, limit: int, idle_s: float | None = N
                     finally:
                         await upload.close()
             else:
-                name = request.headers.get("x-filename") or "upload"
+                name = _upload_name(request.headers.get("x-filename"))
                 async for chunk in capped():
                     fh.write(chunk)
             fh.flush()
@@ -353,16 +410,33 @@ async def _receive_upload(request: Request, limit: int, idle_s: float | None = N
         named = path.with_name(path.name + suffix)
         path.rename(named)
         path = named
-    return path, Path(name).name
+    return path, name
+
+
+class _Stalled(Exception):
+    """The client of a stream read none of the records it is owed for ``idle_timeout_s``."""
+
+
+async def _close(ws: WebSocket, code: int, reason: str, wait_s: float = 1.0) -> None:
+    """Close with ``code`` and ``reason`` if the connection takes them within ``wait_s``; never
+    raises (the connection may be gone, or so full that a client reading nothing never gets them)."""
+    try:
+        await asyncio.wait_for(ws.close(code=code, reason=reason), wait_s)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, client_gone: Callable[[], None]) -> None:
     """Receive frames and answer each with one record, in order, until the client leaves.
     ``client_gone`` is called as soon as it has: its waiting frames are discarded and its slot is
-    free for the next client while the one frame in hand is finished and the pipeline closed."""
+    free for the next client while the one frame in hand is finished and the pipeline closed.
+    A client that reads none of its records for ``idle_timeout_s`` (TCP pushes back on the
+    answers, then the records owed reach their bound) is treated as gone the same way, and the
+    connection is closed with 1008."""
     pending = PendingFrames(config.max_pending)
     pipeline = await run_in_threadpool(engine.pipeline)
     limit = config.max_frame_bytes
+    idle_s = config.idle_timeout_s
     t0: float | None = None
 
     def process(item: Item) -> str:
@@ -371,8 +445,7 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, clie
             return json_line(error_record(Item("error", item.index, item.time, decoded)))
         from ..types import Frame
 
-        result = pipeline.step(Frame(item.index, decoded, item.time))
-        return json_line(result.to_json())
+        return json_line(frame_record(pipeline.step(Frame(item.index, decoded, item.time))))
 
     def left() -> None:  # nobody reads the answers of the frames still waiting
         pending.discard()
@@ -383,11 +456,14 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, clie
         index = 0
         try:
             while True:
-                await pending.wait_room()
                 try:
-                    msg = await asyncio.wait_for(ws.receive(), config.idle_timeout_s)
+                    await asyncio.wait_for(pending.wait_room(), idle_s)
                 except asyncio.TimeoutError:
-                    await ws.close(code=WS_GOING_AWAY, reason=f"no frame for {config.idle_timeout_s:g} s (--idle-timeout)")
+                    raise _Stalled() from None
+                try:
+                    msg = await asyncio.wait_for(ws.receive(), idle_s)
+                except asyncio.TimeoutError:
+                    await ws.close(code=WS_GOING_AWAY, reason=f"no frame for {idle_s:g} s (--idle-timeout)")
                     return
                 if msg["type"] == "websocket.disconnect":
                     left()
@@ -420,22 +496,29 @@ async def _serve_stream(ws: WebSocket, engine: Engine, config: ServeConfig, clie
                 text = json_line(dropped_record(item))
             else:
                 text = json_line(error_record(item))
-            await ws.send_text(text)
+            try:
+                await asyncio.wait_for(ws.send_text(text), idle_s)
+            except asyncio.TimeoutError:
+                raise _Stalled() from None
+
+    def failure(task: asyncio.Task) -> BaseException | None:
+        return task.exception() if task.done() and not task.cancelled() else None
 
     receiver = asyncio.create_task(receive())
     answerer = asyncio.create_task(answer())
+    ending: tuple[int, str] | None = None  # the close code and reason, where the server ends the stream
     try:
         await asyncio.wait({receiver, answerer}, return_when=asyncio.FIRST_EXCEPTION)
-        failed = answerer.done() and not answerer.cancelled() and answerer.exception() is not None
-        if failed and not receiver.done():  # our processing failed while the client is connected
-            exc = answerer.exception()
-            try:
-                await ws.close(code=1011, reason=f"internal error ({type(exc).__name__})")
-            except Exception:  # noqa: BLE001 - the connection may already be gone
-                pass
+        if isinstance(failure(receiver), _Stalled) or isinstance(failure(answerer), _Stalled):
+            left()  # its slot is free now, whether or not the close gets through
+            ending = WS_POLICY_VIOLATION, f"no record read for {idle_s:g} s (--idle-timeout): read the records as they come"
+        elif failure(answerer) is not None and not receiver.done():  # our processing failed, the client is there
+            ending = 1011, f"internal error ({type(failure(answerer)).__name__})"
     finally:
         for task in (receiver, answerer):
             task.cancel()
         await asyncio.gather(receiver, answerer, return_exceptions=True)
         pending.close()
+        if ending is not None:
+            await _close(ws, *ending)
         await run_in_threadpool(pipeline.close)

@@ -40,9 +40,11 @@ class ServeConfig:
     is refused at once and nothing of it is stored; ``max_upload_mb`` bounds an upload (413);
     ``max_frame_mb`` bounds a single WebSocket frame (close code 1009), held in memory — kept
     apart from the upload limit, which bounds a file on disk; ``idle_timeout_s`` closes a stream
-    that sends no frame for that long (close code 1001) and ends an upload whose body pauses for
-    that long (408), so idle clients cannot hold every slot; ``allow_origins``: when not
-    empty, the only browser origins besides the service's own page that may open a stream;
+    that sends no frame for that long (close code 1001) or whose client reads none of its
+    records for that long (1008), and ends an upload whose body pauses for that long (408), so
+    idle clients cannot hold every slot; ``allow_origins``: when not empty, the only browser
+    origins besides the service's own page that may open a stream or post an upload, and the
+    origins that get CORS headers;
     ``max_pending`` is how many received frames of one stream may wait while the previous one
     is processed — beyond it the oldest waiting frame is dropped (its record says
     ``"dropped": true``), so a slow client never makes the server buffer without bound."""

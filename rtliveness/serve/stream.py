@@ -4,7 +4,8 @@ Messages are numbered in arrival order; that number is the record's ``frame``. F
 :class:`PendingFrames`, which holds at most ``limit`` undecoded frames: when a new frame arrives
 and it is full, the oldest waiting frame is replaced by a marker and answered with
 ``{"frame", "time", "faces": [], "dropped": true}``. Errors and drops keep their place, so the
-client gets exactly one record per message, in order.
+client gets exactly one record per message, in order. A frame whose verdicts repeat the previous
+frame's (identical pixels) says ``"repeated": true``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MAX_FRAME_PIXELS", "Item", "PendingFrames", "decode_frame", "dropped_record", "error_record"]
+__all__ = ["MAX_FRAME_PIXELS", "Item", "PendingFrames", "decode_frame", "dropped_record", "error_record", "frame_record"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,16 @@ def decode_frame(data: bytes) -> np.ndarray | str:
         if image is not None and image.size > 0:
             return image
     return problem or f"cannot decode {len(data)} bytes as an image: send each frame as JPEG or PNG bytes"
+
+
+def frame_record(result) -> dict:
+    """A processed frame's record: the JSONL frame record of ``rtliveness run``, plus
+    ``"repeated": true`` when its verdicts are the previous frame's given again (identical
+    pixels: no new window was scored, so it counts toward no decision)."""
+    record = result.to_json()
+    if result.repeated:
+        record["repeated"] = True
+    return record
 
 
 def dropped_record(item: Item) -> dict:

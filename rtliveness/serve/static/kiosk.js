@@ -2,14 +2,18 @@
 // The decision rule and timeout are the ones of rtliveness.runtime.decision.decide(): a face
 // is decided once `windows` consecutive scored windows all lie on one side of the threshold
 // by at least the margin — p_spoof below `live_below` or at least `spoof_from`, both computed
-// by the service (decision_bounds) and sent in /health, read again at every check; after
-// `timeout_s` from the start of the check without that, the answer is "undecided".
+// by the service (decision_bounds) and sent in /health, read again at every check; a record
+// marked `repeated` (the previous frame's verdicts given again: identical pixels) is no new
+// window and counts for nothing; after `timeout_s` from the start of the check (fetching /health,
+// opening the camera and connecting included) without that, the answer is "undecided".
 //
 // For a host app: window.rtliveness = {state, decision, result, error, stats}; state is
-// "starting" | "checking" | "done"; a "rtliveness:decision" event (detail: decision, result,
-// error) is dispatched on window when a check ends. A check that ends without the service
-// deciding (no camera, service unreachable, wrong token, busy, connection lost) is "undecided"
-// with `error` saying why, and "Check again" starts over (camera and /health included).
+// "starting" | "checking" | "done"; stats count this check's frames and records; a
+// "rtliveness:decision" event (detail: decision, result, error) is dispatched on window when a
+// check ends. A check that ends without the service deciding (no camera, service unreachable,
+// wrong token, busy, connection lost, no answer from /health, the camera or the service within
+// the timeout) is "undecided" with `error` saying why, and "Check again" starts over (camera and
+// /health included).
 "use strict";
 
 class DecisionRule {
@@ -25,6 +29,7 @@ class DecisionRule {
         this.recent.delete(f.track);  // the count starts over, as in decide()
         continue;
       }
+      if (record.repeated) continue;  // the same verdict on the same pixels: no new window, as in decide()
       const q = this.recent.get(f.track) || [];
       q.push(f.p_spoof);
       if (q.length > this.windows) q.shift();
@@ -49,11 +54,21 @@ const decisionEl = document.getElementById("decision");
 const statusEl = document.getElementById("status");
 const againBtn = document.getElementById("again");
 const grab = document.createElement("canvas");
-const stats = { sent: 0, records: 0, boxes: 0, dropped: 0, errors: 0 };
+const stats = { sent: 0, records: 0, boxes: 0, dropped: 0, repeated: 0, errors: 0 };
 // error: why a check ended without the service deciding
 window.rtliveness = { stats, state: "starting", decision: null, result: null, error: null };
+const DEFAULT_TIMEOUT_S = 10;  // the check's timeout until /health has given the service's
 
 let ws = null, rule = null, started = 0, inFlight = 0, done = true, timer = null, cfg = null, camera = null;
+let check = 0;  // the current check's number: an earlier check's awaits end when they resume
+let aborter = null;  // ends the current check's /health request when the check ends
+let waiting = null;  // what the check waits for before its stream is open: timeout (s) => why
+let cameraOpening = null;  // getUserMedia's pending answer, shared by the checks that wait for it
+// A camera frame is sent once: where the browser says when the camera presents a new frame
+// (requestVideoFrameCallback), only a new one is grabbed; elsewhere whatever the video shows,
+// paced by the answers and the timer (a frame sent again is answered `repeated`).
+const frameCallbacks = "requestVideoFrameCallback" in HTMLVideoElement.prototype;
+let newFrame = !frameCallbacks, frameRequest = 0;
 
 const CLOSE_REASONS = {
   4401: "wrong or missing token (add ?token=… or #token=… to the page address, URL-encoded)",
@@ -61,7 +76,7 @@ const CLOSE_REASONS = {
   1013: "the service is busy; try again shortly",
   1012: "the service restarted; check again",
   1001: "the service closed the idle connection; check again",
-  1009: "a camera frame was too large for the service (--max-upload-mb)",
+  1009: "a camera frame was too large for the service (--max-frame-mb)",
   1006: "the connection to the service was lost",
 };
 
@@ -74,6 +89,8 @@ function clearOverlay() {
 function finish(label, detail, error = null, result = null) {
   if (done) return;
   done = true;
+  waiting = null;
+  if (aborter) aborter.abort();
   Object.assign(window.rtliveness, { state: "done", decision: label, result, error });
   decisionEl.textContent = label;
   decisionEl.className = label;
@@ -111,7 +128,8 @@ function draw(record) {
 
 function sendFrame() {
   const sock = ws;
-  if (done || !sock || sock.readyState !== WebSocket.OPEN || inFlight >= 2 || !video.videoWidth) return;
+  if (done || !sock || sock.readyState !== WebSocket.OPEN || inFlight >= 2 || !video.videoWidth || !newFrame) return;
+  newFrame = !frameCallbacks;
   grab.width = video.videoWidth; grab.height = video.videoHeight;
   grab.getContext("2d").drawImage(video, 0, 0, grab.width, grab.height);
   inFlight += 1;
@@ -124,8 +142,18 @@ function sendFrame() {
   }, "image/jpeg", 0.85);
 }
 
-async function ensureCamera() {
-  if (camera && camera.getVideoTracks().some(t => t.readyState === "live")) return;
+function watchFrames() {  // armed again at each check: the camera may have been opened again
+  video.cancelVideoFrameCallback(frameRequest);
+  frameRequest = video.requestVideoFrameCallback(() => { newFrame = true; sendFrame(); watchFrames(); });
+}
+
+function ensureCamera() {
+  if (camera && camera.getVideoTracks().some(t => t.readyState === "live")) return Promise.resolve();
+  if (!cameraOpening) cameraOpening = openCamera().finally(() => { cameraOpening = null; });
+  return cameraOpening;
+}
+
+async function openCamera() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     throw new Error(window.isSecureContext === false
       ? "the camera needs https:// or localhost (this page is not a secure context)"
@@ -143,22 +171,41 @@ async function ensureCamera() {
   await video.play().catch(() => {});
 }
 
+function tick() {
+  const limit = cfg ? cfg.decision.timeout_s : DEFAULT_TIMEOUT_S;
+  if (!done && performance.now() - started > limit * 1000) {
+    if (waiting) fail(waiting(limit));
+    else finish("undecided", `no confident decision within ${limit} s`);
+  }
+  sendFrame();
+}
+
 async function start() {
+  const mine = ++check;
+  const current = () => mine === check && !done;
   done = false;
-  started = performance.now();  // the timeout counts from this check's start, connecting included
+  started = performance.now();  // the timeout counts from here: /health, the camera and connecting included
   clearInterval(timer);
+  timer = setInterval(tick, 100);
+  for (const k in stats) stats[k] = 0;  // this check's (the object stays: a host app may hold it)
   Object.assign(window.rtliveness, { state: "starting", decision: null, result: null, error: null });
   decisionEl.textContent = ""; decisionEl.className = "";
   againBtn.hidden = true;
   clearOverlay();
   setStatus("starting…");
+  aborter = new AbortController();
+  waiting = s => `service not reachable: /health did not answer within ${s} s`;
   try {
-    const res = await fetch("health", { cache: "no-store" });  // the service's bounds now: it may have restarted
+    const res = await fetch("health", { cache: "no-store", signal: aborter.signal });  // the service's bounds now: it may have restarted
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     cfg = await res.json();
-  } catch (e) { fail(`service not reachable: ${e.message || e}`); return; }
-  try { await ensureCamera(); } catch (e) { fail(e.message); return; }
-  if (done) return;
+  } catch (e) { if (current()) fail(`service not reachable: ${e.message || e}`); return; }
+  if (!current()) return;
+  waiting = s => `the camera did not start within ${s} s (allow the camera for this page)`;
+  try { await ensureCamera(); } catch (e) { if (current()) fail(e.message); return; }
+  if (!current()) return;
+  if (frameCallbacks) watchFrames();
+  waiting = s => `no connection to the service within ${s} s`;
   rule = new DecisionRule(cfg.decision.live_below, cfg.decision.spoof_from, cfg.decision.windows);
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const q = token ? `?token=${encodeURIComponent(token)}` : "";
@@ -168,7 +215,7 @@ async function start() {
   sock.binaryType = "arraybuffer";
   inFlight = 0;
   window.rtliveness.state = "checking";
-  sock.onopen = () => { setStatus("look at the camera"); sendFrame(); };
+  sock.onopen = () => { waiting = null; setStatus("look at the camera"); sendFrame(); };
   sock.onmessage = ev => {
     if (sock !== ws) return;
     inFlight = Math.max(0, inFlight - 1);
@@ -177,6 +224,7 @@ async function start() {
     if (record.error) { stats.errors += 1; }
     else if (record.dropped) { stats.dropped += 1; }  // a frame the service skipped: no news about any face
     else {
+      if (record.repeated) stats.repeated += 1;
       draw(record);
       const got = rule.update(record);
       if (got) finish(got.label, `track ${got.track}, mean p_spoof ${got.p.toFixed(2)}`, null, got);
@@ -188,12 +236,6 @@ async function start() {
     const why = CLOSE_REASONS[ev.code] || `connection closed (${ev.code}${ev.reason ? ": " + ev.reason : ""})`;
     fail(why);
   };
-  timer = setInterval(() => {
-    if (!done && performance.now() - started > cfg.decision.timeout_s * 1000) {
-      finish("undecided", `no confident decision within ${cfg.decision.timeout_s} s`);
-    }
-    sendFrame();
-  }, 100);
 }
 
 document.addEventListener("visibilitychange", () => {
