@@ -540,3 +540,356 @@ def test_a_sources_file_named_as_an_output_in_out_dir_is_refused_before_ray(tmp_
     assert sources_file_clash(out / "sources.txt", out) is None  # any other name in --out-dir is fine
     assert sources_file_clash(tmp_path / "door.jsonl", out) is None  # and any name elsewhere
     assert sources_file_clash(None, out) is None
+
+
+# ---------------------------------------------------------------- fleet review (controller with a fake Ray)
+class _Ref:
+    """A fake Ray object ref: its value (or error), and whether its answer has arrived."""
+
+    def __init__(self, value=None, exc=None, ready=True):
+        self.value, self.exc, self.ready = value, exc, ready
+
+
+class _Worker:
+    """A stream worker as the controller sees it: a call runs at once (as Ray runs it, eventually)
+    and its answer arrives when ``ready``; ``hold`` polls are answered late."""
+
+    def __init__(self, pipeline=None, incarnation="a"):
+        from rtliveness.fleet.runner import drain_runners
+
+        self.runners, self.incarnation, self.hold, self.calls = {}, incarnation, 0, []
+        self.held, self.add_error, self._pipeline, self._drain = [], None, pipeline, drain_runners
+        for method in ("drain_all", "add", "stop", "stop_all", "info"):
+            setattr(self, method, self._method(method))
+
+    def _method(self, name):
+        worker = self
+
+        class Method:
+            @staticmethod
+            def remote(*args):
+                worker.calls.append((name, args))
+                return getattr(worker, "_" + name)(*args)
+
+        return Method()
+
+    def _drain_all(self, acks=None, forget=()):
+        ref = _Ref({"incarnation": self.incarnation, "streams": self._drain(self.runners, acks, forget)},
+                   ready=self.hold == 0)
+        self.hold = max(0, self.hold - 1)
+        self.held.append(ref)
+        return ref
+
+    def _add(self, spec):
+        if self.add_error is not None:
+            return _Ref(exc=self.add_error)
+        if self._pipeline is not None:
+            self.runners[spec.name] = StreamRunner(spec, self._pipeline).start()
+        return _Ref(self.incarnation)
+
+    def _stop(self, name, epoch=None):
+        return _Ref()
+
+    def _stop_all(self):
+        for r in self.runners.values():
+            r.stop()
+        return _Ref()
+
+    def _info(self):
+        return _Ref({"incarnation": self.incarnation, "node": "n" * 12, "pid": 1})
+
+
+@pytest.fixture
+def fake_ray(monkeypatch):
+    """ray.wait / ray.get over :class:`_Ref`; ``interrupt`` armed: the next wait is Ctrl+C."""
+    import ray
+
+    state = {"interrupt": False}
+
+    def wait(refs, num_returns=1, timeout=None):
+        if state["interrupt"]:
+            state["interrupt"] = False
+            raise KeyboardInterrupt
+        return [r for r in refs if r.ready], [r for r in refs if not r.ready]
+
+    def get(ref, timeout=None):
+        if not ref.ready:
+            raise ray.exceptions.GetTimeoutError("not yet")
+        if ref.exc is not None:
+            raise ref.exc
+        return ref.value
+
+    monkeypatch.setattr(ray, "wait", wait)
+    monkeypatch.setattr(ray, "get", get)
+    monkeypatch.setattr(ray, "cancel", lambda ref: None)
+    return state
+
+
+def _fleet(tmp_path, workers, said=None, **config):
+    """A fleet whose workers are fakes (no Ray started); ``config``: FleetConfig's fields."""
+    from rtliveness.fleet.controller import Fleet
+
+    (tmp_path / "o").mkdir(exist_ok=True)
+    config.setdefault("sources", ("rtsp://cam/unused",))
+    fleet = Fleet(FleetConfig(out_dir=tmp_path / "o", device="cpu", **config),
+                  log=(said if said is not None else []).append)
+    fleet.workers = workers
+    fleet.worker_state = [{"incarnation": w.incarnation, "node": "n" * 12, "pid": 1, "restarts": 0, "down_since": None}
+                          for w in workers]
+    if fleet.config.sources_file is not None:
+        fleet._file_specs = fleet._read_sources_file(strict=True)
+    return fleet
+
+
+def _lines(path):
+    lines = [json.loads(x) for x in Path(path).read_text().splitlines()]
+    return [r["frame"] for r in lines[:-1]], lines[-1]["summary"]
+
+
+class _Gate:
+    """A camera that delivers a frame only when let through: ``let(n)`` then wait for them."""
+
+    def __init__(self, grace):
+        import threading
+
+        self.sem = threading.Semaphore(0)
+        box = FaceBox(40, 60, 160, 180, 0.99)
+        gate = self
+
+        def factory():
+            inner = fake_pipeline(FakeDetector([(box,)]), FakeScorer())
+
+            class Gated:
+                def step(self, frame):
+                    gate.sem.acquire()
+                    return inner.step(frame)
+
+                def __getattr__(self, name):
+                    return getattr(inner, name)
+
+            return Gated()
+
+        self.factory = factory
+
+    def let(self, worker, name, n):
+        runner = worker.runners[name]
+        target = runner.frames + n
+        for _ in range(n):
+            self.sem.release()
+        t0 = time.monotonic()
+        while runner.frames < target and runner.running and time.monotonic() - t0 < 30:
+            time.sleep(0.005)
+
+
+def test_a_poll_answered_late_or_cut_by_ctrl_c_loses_no_record(tmp_path, grace, fake_ray):
+    """Review finding 1: the worker emptied its buffer as it answered; an answer the driver gave up
+    on (a worker slow for 2 s) or that Ctrl+C cut short was lost: gaps in the frames, exit 0.
+    Now the worker drops only what the driver says it wrote, and a late answer is waited for."""
+    gate = _Gate(grace)
+    video = write_video(tmp_path / "v.mp4", moving_face_frames(grace, 20, size=(160, 120), face_side=60))
+    worker = _Worker(gate.factory)
+    fleet = _fleet(tmp_path, [worker], sources=(str(video),))
+    fleet.add(str(video))
+    gate.let(worker, "v", 5)
+    worker.hold = 1  # the worker is slow to answer this poll
+    fleet.step()
+    gate.let(worker, "v", 5)
+    for ref in worker.held:  # its answer arrives, late
+        ref.ready = True
+    fleet.step()
+    fleet.step()
+    assert fleet.streams["v"].ledger.written == 10 and fleet.worker_state[0]["down_since"] is None
+    gate.let(worker, "v", 10)
+    worker.runners["v"]._thread.join(30)
+    fake_ray["interrupt"] = True  # Ctrl+C inside the poll that carries the last 10 records
+    with pytest.raises(KeyboardInterrupt):
+        fleet.step()
+    result = fleet.finish("interrupted", timeout_s=5)
+    frames, summary = _lines(tmp_path / "o" / "v.jsonl")
+    assert frames == list(range(20)) and summary["frames"] == 20
+    assert result["sources"]["v"]["frames"] == 20 and result["finished"] is True
+
+
+def test_a_worker_keeps_an_ended_stream_until_the_driver_has_seen_it_end(tmp_path, grace):
+    """Review finding 1: an answer saying the stream stopped was lost with the stream forgotten: it
+    stayed running and the fleet never ended."""
+    from rtliveness.fleet.runner import drain_runners
+
+    video = write_video(tmp_path / "v.mp4", moving_face_frames(grace, 6, size=(160, 120), face_side=60))
+    runners = {"v": _runner(video).start()}
+    runners["v"]._thread.join(30)
+    lost = drain_runners(runners)  # this answer never reaches the driver
+    again = drain_runners(runners, {"v": (0, 2)})
+    assert lost["v"]["stopped"] == again["v"]["stopped"] == "end" and len(lost["v"]["records"]) == 6
+    assert [r["frame"] for r in again["v"]["records"]] == [2, 3, 4, 5] and again["v"]["first"] == 3
+    assert drain_runners(runners, forget=[("v", 1)]) and "v" in runners  # another epoch's: kept
+    assert drain_runners(runners, {"v": (0, 6)}, forget=[("v", 0)]) == {} and runners == {}
+
+
+def test_a_stream_being_stopped_is_not_restarted_by_a_worker_restart_or_move(tmp_path, fake_ray):
+    """Review finding 2: a camera removed from the sources file (or stopping at Ctrl+C) was started
+    again when its worker restarted or moved before the stop was collected, then ran for ever."""
+    workers = [_Worker(), _Worker(incarnation="b")]
+    fleet = _fleet(tmp_path, workers, move_after_s=0.0)
+    for spec in ("rtsp://cam/a", "rtsp://cam/b"):
+        fleet.add(spec)
+    assert [fleet.streams[n].worker for n in ("cam_a", "cam_b")] == [0, 1]
+    fleet.remove("rtsp://cam/a")
+    fleet.remove("rtsp://cam/b")
+    fleet._apply(0, {"incarnation": "a2", "streams": {}})  # worker 0 restarted: cam_a's runner is gone
+    fleet._maybe_move(1)  # worker 1 unreachable: cam_b would move to worker 0
+    adds = [args[0].name for w in workers for name, args in w.calls if name == "add"]
+    assert adds == ["cam_a", "cam_b"]  # each started once, never again
+    for name in ("cam_a", "cam_b"):
+        s = fleet.streams[name]
+        assert s.done and s.status == "stopped" and s.ledger.restarts == 0
+        assert _lines(tmp_path / "o" / f"{name}.jsonl")[1]["stopped"] == "user"
+
+
+def test_a_restart_after_every_max_frames_was_written_ends_the_stream(tmp_path, fake_ray):
+    """Review finding 6: a worker restart (or move) after all --max-frames were written left the
+    stream running for ever, and a move added an epoch at every poll."""
+    workers = [_Worker(), _Worker(incarnation="b")]
+    fleet = _fleet(tmp_path, workers, max_frames=3, move_after_s=0.0)
+    fleet.add("rtsp://cam/a")
+    fleet.add("rtsp://cam/b")
+    for i, name in ((0, "cam_a"), (1, "cam_b")):
+        rep = {"epoch": 0, "first": 1, "records": [{"frame": k, "time": k * 0.1, "faces": []} for k in range(3)],
+               "frames": 3, "seconds": 0.3, "dropped": 0, "tracks": [], "stopped": None, "error": None, "events": []}
+        fleet._apply(i, {"incarnation": workers[i].incarnation, "streams": {name: rep}})
+    fleet._apply(0, {"incarnation": "a2", "streams": {}})  # restarted before it reported max_frames
+    fleet._maybe_move(1)
+    fleet._maybe_move(1)
+    assert sum(1 for w in workers for name, _ in w.calls if name == "add") == 2
+    for name in ("cam_a", "cam_b"):
+        s = fleet.streams[name]
+        assert s.done and s.status == "ended" and len(s.ledger.epochs) == 1
+        frames, summary = _lines(tmp_path / "o" / f"{name}.jsonl")
+        assert frames == [0, 1, 2] and (summary["frames"], summary["stopped"]) == (3, "max_frames")
+    assert fleet.done
+
+
+def test_a_jsonl_that_cannot_be_written_fails_that_stream_alone(tmp_path, fake_ray):
+    """Review finding 3: a write failure on one stream's JSON lines escaped the poll and aborted the
+    fleet: the healthy stream's summary said interrupted, fleet.json stayed finished: false, and the
+    error told to 'choose another --jsonl', an option fleet does not have."""
+    said = []
+    worker = _Worker()
+    fleet = _fleet(tmp_path, [worker], said)
+    (tmp_path / "o" / "cam_bad.jsonl").symlink_to("/dev/full")
+    fleet.add("rtsp://cam/bad")
+    fleet.add("rtsp://cam/ok")
+    rep = {"epoch": 0, "first": 1, "records": [{"frame": k, "time": k * 0.1, "faces": []} for k in range(2)],
+           "frames": 2, "seconds": 0.2, "dropped": 0, "tracks": [], "stopped": "end", "error": None, "events": []}
+    fleet._apply(0, {"incarnation": "a", "streams": {"cam_bad": {**rep, "stopped": None}, "cam_ok": rep}})
+    bad, ok = fleet.streams["cam_bad"], fleet.streams["cam_ok"]
+    words = ("cannot write JSON lines to /dev/full: No space left on device after 0 lines "  # the file, seen through the link
+             "(written whole); free disk space or choose another --out-dir")
+    assert said == [f"error: cam_bad: {words}"]
+    assert bad.done and bad.status == "failed" and ("stop", ("cam_bad", 0)) in worker.calls
+    assert ok.done and ok.status == "ended" and _lines(tmp_path / "o" / "cam_ok.jsonl")[1]["stopped"] == "end"
+    result = fleet.finish("end", timeout_s=1)
+    assert result["finished"] is True and result["sources"]["cam_bad"]["error"] == words
+    assert json.loads((tmp_path / "o" / "fleet.json").read_text())["sources"]["cam_bad"]["status"] == "failed"
+
+
+def test_the_sources_file_is_not_watched_while_the_fleet_finishes(tmp_path, fake_ray):
+    """Review finding 5: a line added while the fleet finished started a new stream then."""
+    listed = tmp_path / "cams.txt"
+    listed.write_text("rtsp://cam/a\n")
+    worker = _Worker()
+    fleet = _fleet(tmp_path, [worker], sources=(), sources_file=listed)
+    fleet.add("rtsp://cam/a")
+    listed.write_text("rtsp://cam/a\nrtsp://cam/b\n")
+    fleet.finish("interrupted", timeout_s=0.5)
+    assert list(fleet.streams) == ["cam_a"] and [n for n, _ in worker.calls].count("add") == 1
+
+
+def test_the_sources_file_is_acted_on_once_two_reads_agree(tmp_path, fake_ray):
+    """Review finding 4: a sources file caught mid-write (empty, half a line) stopped cameras or
+    ended the fleet; a write that kept the file's time was never noticed; a line added again while
+    its stream still stopped was dropped for good."""
+    said = []
+    listed = tmp_path / "cams.txt"
+    listed.write_text("rtsp://cam/a\nrtsp://cam/b\n")
+    worker = _Worker()
+    fleet = _fleet(tmp_path, [worker], said, sources=(), sources_file=listed)
+    for spec in fleet._file_specs:
+        fleet.add(spec)
+    stat = listed.stat()
+    listed.write_text("")  # caught mid-write, for one poll
+    fleet._watch_sources_file()
+    listed.write_text("rtsp://cam/a\nrtsp://cam/b\n")
+    fleet._watch_sources_file()
+    fleet._watch_sources_file()
+    assert not any(s.stop_as for s in fleet.streams.values()) and said == []
+    listed.write_text("rtsp://cam/a\n")
+    os.utime(listed, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the same time as before
+    fleet._watch_sources_file()
+    assert fleet.streams["cam_b"].stop_as is None  # one read is not enough
+    fleet._watch_sources_file()
+    assert fleet.streams["cam_b"].stop_as == "stopped" and said == ["cam_b: removed from the sources file; stopping"]
+    listed.write_text("rtsp://cam/a\nrtsp://cam/b\n")  # back before its stop was collected
+    fleet._watch_sources_file()
+    fleet._watch_sources_file()
+    stopped = {"epoch": 0, "first": 1, "records": [], "frames": 0, "seconds": 0.1, "dropped": 0, "tracks": [],
+               "stopped": "stopped", "error": None, "events": []}
+    fleet._apply(0, {"incarnation": "a", "streams": {"cam_b": stopped}})
+    assert fleet.streams["cam_b"].status == "stopped"
+    fleet.step()
+    again = fleet.streams[fleet.by_spec["rtsp://cam/b"]]
+    assert again.ledger.name == "cam_b-2" and again.status == "running"  # the stopped stream's file is kept
+    assert [args[0].name for n, args in worker.calls if n == "add"] == ["cam_a", "cam_b", "cam_b-2"]
+
+
+def test_a_stream_its_worker_refuses_to_start_fails(tmp_path, fake_ray):
+    """Review finding 8: the answer to starting a stream was never looked at: a stream the worker
+    refused showed running, with no records, for ever."""
+    import ray
+
+    said = []
+    worker = _Worker()
+    worker.add_error = ray.exceptions.RayTaskError("add", "Traceback ...", ValueError("boom"))
+    fleet = _fleet(tmp_path, [worker], said)
+    fleet.add("rtsp://cam/a")
+    fleet.step()
+    s = fleet.streams["cam_a"]
+    assert s.done and s.status == "failed" and said == ["error: cam_a: worker 0 could not start the stream: boom"]
+
+
+def test_messages_name_a_file_source_as_written(tmp_path, monkeypatch, fake_ray):
+    """Review finding 13: the fleet's lines showed the absolute path, not the source as written."""
+    said = []
+    monkeypatch.chdir(tmp_path)
+    listed = tmp_path / "cams.txt"
+    listed.write_text("rtsp://cam/a\n")
+    fleet = _fleet(tmp_path, [_Worker()], said, sources=(), sources_file=listed)
+    listed.write_text("rtsp://cam/a\nclips/missing.mp4\n")
+    fleet._watch_sources_file()
+    fleet._watch_sources_file()
+    assert said == ["clips/missing.mp4: added to the sources file; starting",
+                    "error: missing: video file not found: clips/missing.mp4; check the path"]
+
+
+def test_earlier_outputs_in_out_dir_are_pointed_out(tmp_path, monkeypatch):
+    """Review finding 11: an earlier run's files stayed next to the new ones, names unstable
+    across runs, without a word."""
+    from rtliveness.fleet import controller
+    from rtliveness.fleet.controller import Fleet
+
+    out = tmp_path / "o"
+    out.mkdir()
+    for name in ("door.jsonl", "door-2.jsonl", "door.epoch1.mp4", "notes.txt"):
+        (out / name).write_text("x")
+    said = []
+    monkeypatch.setattr(controller, "check_options", lambda config: None)
+
+    def refused(self, ray):
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(Fleet, "_init_ray", refused)
+    with pytest.raises(ConfigError):
+        Fleet(FleetConfig(sources=("rtsp://h/door",), out_dir=out, device="cpu"), log=said.append).start()
+    assert said == [(f"warning: --out-dir {out} already holds 3 output files this run will not write (door-2.jsonl, "
+                     "door.epoch1.mp4, door.jsonl); they are kept as they are: give each run an empty --out-dir to "
+                     "tell them apart")]

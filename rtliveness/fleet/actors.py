@@ -18,7 +18,7 @@ import zlib
 import ray
 
 from ..config import DetectorConfig, TrackerConfig
-from .runner import StreamRunner, StreamSpec
+from .runner import StreamRunner, StreamSpec, drain_runners
 
 __all__ = ["ScorerActor", "StreamWorker", "RemoteScorer"]
 
@@ -110,7 +110,9 @@ class StreamWorker:
     def add(self, spec: StreamSpec) -> str:
         old = self.runners.get(spec.name)
         if old is not None and old.running:
-            raise ValueError(f"stream {spec.name} is already running on this worker")
+            if old.spec.epoch == spec.epoch:  # the same request again
+                return self.incarnation
+            old.stop()  # an earlier epoch, moved away from here while this worker was unreachable: replaced
         scorer = self.scorers[zlib.crc32(spec.name.encode()) % len(self.scorers)]
 
         def pipeline():
@@ -123,19 +125,14 @@ class StreamWorker:
         self.runners[spec.name] = StreamRunner(spec, pipeline).start()
         return self.incarnation
 
-    def drain_all(self) -> dict:
-        """``{"incarnation", "streams": {name: drain report}}``; ended streams are forgotten once drained."""
-        out = {}
-        for name, runner in list(self.runners.items()):
-            report = runner.drain()
-            out[name] = report
-            if report["stopped"] is not None:
-                del self.runners[name]
-        return {"incarnation": self.incarnation, "streams": out}
+    def drain_all(self, acks: dict | None = None, forget=()) -> dict:
+        """``{"incarnation", "streams": {name: drain report}}`` (see :func:`drain_runners`)."""
+        return {"incarnation": self.incarnation, "streams": drain_runners(self.runners, acks, forget)}
 
-    def stop(self, name: str) -> None:
+    def stop(self, name: str, epoch: int | None = None) -> None:
+        """Stop stream ``name`` (only its run of ``epoch``, when given: a newer one is not touched)."""
         runner = self.runners.get(name)
-        if runner is not None:
+        if runner is not None and epoch in (None, runner.spec.epoch):
             runner.stop()
 
     def stop_all(self) -> None:

@@ -23,7 +23,7 @@ from typing import Callable
 
 from .. import __version__
 from ..atomic import atomic_file
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
 from ..redact import redact
 from ..runtime.sources.spec import display_name
 from ..runtime.stopsignals import stop_signals, stop_signals_as_interrupt, take_over
@@ -55,8 +55,14 @@ class Fleet:
         self.scorers: list = []
         self._started_ray = False
         self.owned_signals: tuple = ()  # SIGTERM / SIGHUP that run_fleet turned into KeyboardInterrupt
-        self._sources_mtime: float | None = None
-        self._file_specs: list[str] = []  # the sources file's lines as last read
+        self._file_specs: list[str] = []  # the sources file's lines as last acted on
+        self._seen: list[str] | None = None  # a read that differs from them: acted on when the next read agrees
+        self._read_problem: str | None = None  # why the sources file could not be read (logged once)
+        self._deferred: set[str] = set()  # sources added again while their earlier stream still stops
+        self._polls: dict[int, object] = {}  # worker -> its poll not answered yet (asked again only once it is)
+        self._forget: dict[int, list] = {}  # worker -> (name, epoch) of ended runners it may drop
+        self._stopping: set[tuple] = set()  # (worker, name, epoch) told to stop: told once
+        self._finishing = False
         self._t0 = time.time()
         self._last_json = 0.0
 
@@ -74,7 +80,8 @@ class Fleet:
             raise ConfigError(problem)
         specs = list(self.config.sources)
         if self.config.sources_file is not None:
-            specs += self._read_sources_file(strict=True) or []
+            self._file_specs = self._read_sources_file(strict=True) or []
+            specs += self._file_specs
         specs = list(dict.fromkeys(self._absolute(s) for s in specs))
         names = list(unique_names(specs).values())
         for spec in specs:
@@ -83,6 +90,8 @@ class Fleet:
                 raise ConfigError(problem)
         made = not self.out_dir.exists()
         check_out_dir(self.out_dir)
+        if not made:
+            self._warn_earlier_outputs(specs, names)
         try:
             self._init_ray(ray)
             self._start_actors(ray)
@@ -96,6 +105,22 @@ class Fleet:
         for spec in specs:
             self.add(spec)
         self._write_json()
+
+    def _warn_earlier_outputs(self, specs: list[str], names: list[str]) -> None:
+        """One line when ``--out-dir`` holds JSON lines or videos this run will not write (an
+        earlier run's): they are kept as they are, and names are not stable across runs."""
+        ours = {p.name for n in names for p in self._outputs(n)}
+        sources = {os.path.abspath(s) for s in specs}
+        try:
+            old = sorted(p.name for p in self.out_dir.iterdir() if p.suffix.lower() in (".jsonl", ".mp4")
+                         and p.name not in ours and str(p.absolute()) not in sources)
+        except OSError:
+            return
+        if old:
+            shown = ", ".join(old[:3]) + (f" and {len(old) - 3} more" if len(old) > 3 else "")
+            self.log(f"warning: --out-dir {self.out_dir} already holds {len(old)} output file"
+                     f"{'' if len(old) == 1 else 's'} this run will not write ({shown}); they are kept as they are: "
+                     "give each run an empty --out-dir to tell them apart")
 
     def _start_actors(self, ray) -> None:
         """The scorers (the model loaded once each) and the stream workers, every one answering."""
@@ -187,6 +212,8 @@ class Fleet:
     # ------------------------------------------------------------------ streams
     def add(self, spec: str) -> None:
         if spec in self.by_spec and not self.streams[self.by_spec[spec]].done:
+            if self.streams[self.by_spec[spec]].stop_as is not None:
+                self._deferred.add(spec)  # added again while it stops: started once it has
             return
         name = unique_names([spec], taken=self.streams)[spec]  # a finished stream's outputs are kept
         # before anything is written: this source must not be an output, nor its outputs a source
@@ -203,12 +230,15 @@ class Fleet:
         problem = clash or check_source(spec)
         if problem is not None:
             stream.ledger.new_epoch()
-            stream.ledger.epochs[-1].stopped, stream.ledger.epochs[-1].error = "error", redact(problem)
-            stream.status = "failed"
-            stream.finish()
-            self.log(f"error: {name}: {problem}")
+            stream.ledger.epochs[-1].stopped = "error"
+            self._fail(stream, self._as_given(spec, problem))
             return
         self._submit(stream, self._least_loaded())
+
+    def _as_given(self, spec: str, text: str) -> str:
+        """A message with a file source named as the user wrote it, not by its absolute path."""
+        given = self.given.get(spec, spec)
+        return text if given == spec else text.replace(spec, given)
 
     def _clash(self, spec: str, names: list[str]) -> str | None:
         """Why a file source would be overwritten by the outputs of the streams ``names`` (their
@@ -222,13 +252,14 @@ class Fleet:
         return [self.out_dir / f"{name}.jsonl"] + ([self.out_dir / f"{name}.mp4"] if self.config.save_video else [])
 
     def remove(self, spec: str) -> None:
+        self._deferred.discard(spec)
         name = self.by_spec.get(spec)
         if name is None or self.streams[name].done:
             return
         stream = self.streams[name]
         stream.stop_as = "stopped"
         if stream.worker is not None:
-            self.workers[stream.worker].stop.remote(name)
+            self._stop_runner(stream.worker, name, len(stream.ledger.epochs) - 1)
 
     def _least_loaded(self, exclude: int | None = None) -> int:
         load = {i: 0 for i, st in enumerate(self.worker_state) if i != exclude and st["down_since"] is None}
@@ -239,15 +270,26 @@ class Fleet:
                 load[s.worker] += 1
         return min(load, key=lambda i: (load[i], i))
 
+    def _resume(self, stream: DriverStream, worker: int, why: str) -> None:
+        """A stream whose worker restarted or was given up on: started again on ``worker`` as a new
+        epoch, unless it was being stopped (removed, Ctrl+C) or has written every ``--max-frames``
+        frame: then it ends here (started again, it ran for ever)."""
+        led = stream.ledger
+        if stream.stop_as is not None:
+            self._finish(stream, stream.stop_as)
+        elif self.config.max_frames is not None and led.written >= self.config.max_frames:
+            led.epochs[-1].stopped = "max_frames"
+            self._finish(stream, "ended")
+        else:
+            self.log(f"{led.name}: {why}; resuming after frame {led.last_frame}")
+            self._submit(stream, worker)
+
     def _submit(self, stream: DriverStream, worker: int) -> None:
         led = stream.ledger
         epoch = led.new_epoch()
         if epoch > 0:
             led.restarts += 1
-        remaining = None if self.config.max_frames is None else max(0, self.config.max_frames - led.written)
-        if remaining == 0:
-            led.epochs[-1].stopped = "max_frames"
-            return
+        remaining = None if self.config.max_frames is None else self.config.max_frames - led.written
         video = None
         if self.config.save_video:
             suffix = "" if epoch == 0 else f".epoch{epoch}"
@@ -258,34 +300,98 @@ class Fleet:
                           give_up_s=self.config.give_up_s)
         stream.worker = worker
         stream.status = "running"
-        self.workers[worker].add.remote(spec)
+        stream.acked = 0
+        stream.add_ref = self.workers[worker].add.remote(spec)
+
+    def _finish(self, s: DriverStream, status: str) -> None:
+        """The stream ends with ``status``: its summary line written (a failed write fails it alone)."""
+        s.status = status
+        try:
+            s.finish()
+        except OutputError as exc:
+            self._fail(s, exc)
+
+    def _fail(self, s: DriverStream, problem: str | Exception) -> None:
+        """This stream fails alone with one line (the others carry on): its error in ``fleet.json``,
+        its runner stopped, its outputs finalised as far as they can be. An output that cannot be
+        written says so in the fleet's words."""
+        text = redact(str(problem).replace("choose another --jsonl", "choose another --out-dir"))
+        led = s.ledger
+        if not led.epochs:
+            led.new_epoch()
+        led.epochs[-1].error = text
+        s.status = "failed"
+        self.log(f"error: {led.name}: {text}")
+        if s.worker is not None:
+            self._stop_runner(s.worker, led.name, len(led.epochs) - 1)
+        try:
+            s.finish()
+        except OutputError:  # its summary line cannot be written either: the file ends on its last whole line
+            pass
+
+    def _stop_runner(self, i: int, name: str, epoch: int) -> None:
+        if (i, name, epoch) not in self._stopping:
+            self._stopping.add((i, name, epoch))
+            with contextlib.suppress(Exception):
+                self.workers[i].stop.remote(name, epoch)
 
     # ------------------------------------------------------------------ the loop
     def step(self) -> None:
         """One poll: collect every worker's records, handle restarts and moves, watch the file."""
         import ray
 
-        refs = {i: w.drain_all.remote() for i, w in enumerate(self.workers)}
-        deadline = time.monotonic() + max(2.0, 4 * self.config.poll_s)
-        for i, ref in refs.items():
-            state = self.worker_state[i]
-            try:
-                report = ray.get(ref, timeout=max(0.1, deadline - time.monotonic()))
-            except ray.exceptions.GetTimeoutError:
-                ray.cancel(ref)
+        self._check_adds(ray)
+        for i, w in enumerate(self.workers):
+            if i not in self._polls:  # a poll not answered yet is waited for, not asked again
+                self._polls[i] = w.drain_all.remote(self._acks(i), self._forget.pop(i, []))
+        refs = list(self._polls.values())
+        if refs:
+            ray.wait(refs, num_returns=len(refs), timeout=max(2.0, 4 * self.config.poll_s))
+        for i, ref in list(self._polls.items()):
+            if not ray.wait([ref], timeout=0)[0]:  # slow or unreachable: what it holds comes with its answer
                 self._maybe_move(i)
                 continue
+            del self._polls[i]
+            try:
+                report = ray.get(ref)
             except ray.exceptions.RayError:
+                state = self.worker_state[i]
                 if state["down_since"] is None:
                     state["down_since"] = time.monotonic()
                     self.log(f"worker {i} is down (node {state['node'][:12]}); waiting for Ray to restart it")
                 self._maybe_move(i)
                 continue
             self._apply(i, report)
-        if self.config.sources_file is not None:
-            self._watch_sources_file()
+        if not self._finishing:  # nothing starts once the fleet finishes
+            for spec in sorted(self._deferred):  # sources added again once their earlier stream has stopped
+                if self.streams[self.by_spec[spec]].done:
+                    self._deferred.discard(spec)
+                    self.add(spec)
+            if self.config.sources_file is not None:
+                self._watch_sources_file()
         if time.monotonic() - self._last_json > 1.0:
             self._write_json()
+
+    def _acks(self, i: int) -> dict:
+        """What worker ``i`` may drop: ``{name: (epoch, records written)}``."""
+        return {n: (len(s.ledger.epochs) - 1, s.acked) for n, s in self.streams.items() if s.worker == i and not s.done}
+
+    def _check_adds(self, ray) -> None:
+        """A stream a worker refused to start fails (it showed running, with no records, for ever);
+        one whose worker died meanwhile is resumed by the worker's restart."""
+        waiting = {s.add_ref: s for s in self.streams.values() if s.add_ref is not None and not s.done}
+        if not waiting:
+            return
+        ready, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=0)
+        for ref in ready:
+            s = waiting[ref]
+            s.add_ref = None
+            try:
+                ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:
+                self._fail(s, f"worker {s.worker} could not start the stream: {remote_cause(exc)}")
+            except ray.exceptions.RayError:
+                pass
 
     def _apply(self, i: int, report: dict) -> None:
         state = self.worker_state[i]
@@ -303,31 +409,34 @@ class Fleet:
             lost = [s for s in self.streams.values() if s.worker == i and not s.done and s.status == "running"
                     and s.ledger.name not in report["streams"]]
             for s in lost:
-                self.log(f"{s.ledger.name}: worker {i} restarted; resuming after frame {s.ledger.last_frame}")
-                self._submit(s, i)
+                self._resume(s, i, f"worker {i} restarted")
         state["down_since"] = None
         for name, rep in report["streams"].items():
             s = self.streams.get(name)
-            if s is not None and not s.done and s.worker != i and rep["stopped"] is None:
-                self.workers[i].stop.remote(name)  # moved away while this worker was unreachable
-            if s is None or s.done or s.worker != i:
+            if s is None or s.done or s.worker != i or rep["epoch"] != len(s.ledger.epochs) - 1:
+                # not this stream's current run here (moved away while this worker was unreachable, or ended)
+                if rep["stopped"] is None:
+                    self._stop_runner(i, name, rep["epoch"])
+                else:
+                    self._forget.setdefault(i, []).append((name, rep["epoch"]))
                 continue
-            s.write(rep["records"])
+            try:
+                s.write(rep)
+            except OutputError as exc:
+                self._fail(s, exc)
+                continue
             s.ledger.update(rep)
             for e in rep["events"]:
                 self.log(f"{name}: stream {e}")
             if rep["stopped"] is not None:
+                self._forget.setdefault(i, []).append((name, rep["epoch"]))
                 self._ended(s, rep)
 
     def _ended(self, s: DriverStream, rep: dict) -> None:
         if rep["stopped"] == "error" and s.stop_as is None:
-            s.status = "failed"
-            self.log(f"error: {s.ledger.name}: {rep['error']}")
-        elif s.stop_as is not None:
-            s.status = s.stop_as
+            self._fail(s, self._as_given(s.spec, rep["error"]))
         else:
-            s.status = "ended"
-        s.finish()
+            self._finish(s, s.stop_as or "ended")
 
     def _maybe_move(self, i: int) -> None:
         state = self.worker_state[i]
@@ -335,50 +444,52 @@ class Fleet:
             state["down_since"] = time.monotonic()
         if time.monotonic() - state["down_since"] < self.config.move_after_s:
             return
-        for s in self.streams.values():
+        for s in list(self.streams.values()):
             if s.worker == i and not s.done and s.status == "running":
                 target = self._least_loaded(exclude=i)
                 if target == i:
                     return
-                self.log(f"{s.ledger.name}: worker {i} unreachable for {self.config.move_after_s:g} s; moving to worker {target}")
-                self._submit(s, target)
+                self._resume(s, target, f"worker {i} unreachable for {self.config.move_after_s:g} s; moving to worker {target}")
 
     def _read_sources_file(self, strict: bool = False) -> list[str] | None:
+        """The sources file's lines as the fleet's specs (absolute file paths), or None when it cannot
+        be read now (said once per problem; the current sources keep running)."""
         path = Path(self.config.sources_file)
         try:
-            self._sources_mtime = path.stat().st_mtime
-            specs = read_sources_file(path)
-            self._file_specs = [self._absolute(s) for s in specs]
-            return specs
+            specs = [self._absolute(s) for s in read_sources_file(path)]
         except OSError as exc:
-            self.log(f"cannot read --sources-file {path}: {exc.strerror}; keeping the current sources")
-            return None
+            problem = f"cannot read --sources-file {path}: {exc.strerror or exc}; keeping the current sources"
         except ConfigError as exc:  # not UTF-8: at start one line and exit 2, while running keep going
             if strict:
                 raise
-            self.log(f"{exc}; keeping the current sources")
-            return None
+            problem = f"{exc}; keeping the current sources"
+        else:
+            self._read_problem = None
+            return specs
+        if problem != self._read_problem:
+            self._read_problem = problem
+            self.log(problem)
+        return None
 
     def _watch_sources_file(self) -> None:
-        try:
-            mtime = Path(self.config.sources_file).stat().st_mtime
-        except OSError:
+        """Read the sources file at every poll; act on a change once two reads in a row agree, so
+        a file caught mid-write (empty, half a line) stops nothing."""
+        now = self._read_sources_file()
+        if now is None or now == self._file_specs:
+            self._seen = None
             return
-        if mtime == self._sources_mtime:
+        if now != self._seen:
+            self._seen = now
             return
-        before = self._file_specs
-        specs = self._read_sources_file()
-        if specs is None:
-            return
-        now = [absolute_source(s) for s in specs]
+        before, self._file_specs, self._seen = self._file_specs, now, None
         always = {absolute_source(s) for s in self.config.sources}
         for spec in sorted(set(before) - set(now) - always):
             name = self.by_spec.get(spec)
             if name is not None and not self.streams[name].done:
                 self.log(f"{name}: removed from the sources file; stopping")
-                self.remove(spec)
+            self.remove(spec)
         for spec in [s for s in now if s not in before]:
-            self.log(f"{spec}: added to the sources file; starting")
+            self.log(f"{self.given.get(spec, spec)}: added to the sources file; starting")
             self.add(spec)
 
     @property
@@ -390,27 +501,28 @@ class Fleet:
         """Stop what still runs, collect its last records, write every summary and fleet.json."""
         import ray
 
-        live = [s for s in self.streams.values() if not s.done]
-        for s in live:
-            s.stop_as = s.stop_as or reason
-        for w in self.workers:
-            try:
-                w.stop_all.remote()
-            except Exception:  # noqa: BLE001
-                pass
-        deadline = time.monotonic() + timeout_s
-        while not self.done and time.monotonic() < deadline:
-            self.step()
-            if not self.done:
-                time.sleep(0.1)
-        for s in self.streams.values():
-            if not s.done:
-                s.status = s.stop_as or reason
-                s.finish()
-        result = self._write_json(finished=True, stopped=reason)
-        if self._started_ray:
-            _ray_shutdown(ray)
-        return result
+        self._finishing = True
+        try:
+            live = [s for s in self.streams.values() if not s.done]
+            for s in live:
+                s.stop_as = s.stop_as or reason
+            for w in self.workers:
+                try:
+                    w.stop_all.remote()
+                except Exception:  # noqa: BLE001
+                    pass
+            deadline = time.monotonic() + timeout_s
+            while not self.done and time.monotonic() < deadline:
+                self.step()
+                if not self.done:
+                    time.sleep(0.1)
+            for s in self.streams.values():
+                if not s.done:
+                    self._finish(s, s.stop_as or reason)
+            return self._write_json(finished=True, stopped=reason)
+        finally:
+            if self._started_ray:
+                _ray_shutdown(ray)
 
     # ------------------------------------------------------------------ fleet.json
     def _write_json(self, finished: bool = False, stopped: str | None = None) -> dict:

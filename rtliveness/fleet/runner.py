@@ -18,7 +18,7 @@ from typing import Callable
 from ..errors import one_line
 from ..types import Frame, FrameResult
 
-__all__ = ["StreamSpec", "StreamRunner"]
+__all__ = ["StreamSpec", "StreamRunner", "drain_runners"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class StreamRunner:
         self._factory = pipeline_factory
         self._on_event = on_event
         self._lock = threading.Lock()
-        self._records: list[dict] = []
+        self._records: list[dict] = []  # produced and not yet acknowledged by the controller
+        self._first = 1  # the number of self._records[0]: an epoch's records are numbered from 1
         self._stop = threading.Event()
         self.frames = 0
         self.dropped = 0
@@ -137,14 +138,21 @@ class StreamRunner:
         return {**summary, "track": summary["track"] + self.spec.track_offset}
 
     # ------------------------------------------------------------------ the controller's side
-    def drain(self) -> dict:
-        """Records produced since the last drain, and the stream's state (one consistent view)."""
+    def drain(self, ack: int = 0) -> dict:
+        """Every record the controller has not acknowledged, and the stream's state (one consistent
+        view). ``ack``: how many of this epoch's records the controller has written; those are
+        dropped here, the rest are sent again until acknowledged, so an answer lost on the way (a
+        poll given up on, Ctrl+C inside it) loses no record. ``first`` numbers the first record sent."""
         with self._lock:
-            records, self._records = self._records, []
+            drop = max(0, min(ack - self._first + 1, len(self._records)))
+            del self._records[:drop]
+            self._first += drop
             end = self._t_end if self._t_end is not None else time.monotonic()
             events, self.events = self.events, []
             return {
-                "records": records,
+                "epoch": self.spec.epoch,
+                "first": self._first,
+                "records": list(self._records),
                 "frames": self.frames,
                 "seconds": end - self._t0,
                 "dropped": self.dropped,
@@ -165,3 +173,20 @@ class StreamRunner:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+
+def drain_runners(runners: dict[str, StreamRunner], acks: dict | None = None, forget=()) -> dict[str, dict]:
+    """A worker's answer to the controller's poll: ``{name: drain report}``. ``acks``: ``{name:
+    (epoch, records written)}``; ``forget``: ``(name, epoch)`` pairs the controller has seen end.
+    An ended runner is kept (and reported again) until the controller forgets it, so the answer
+    that said it stopped cannot be lost either."""
+    acks = acks or {}
+    for name, epoch in forget:
+        runner = runners.get(name)
+        if runner is not None and runner.spec.epoch == epoch and runner.stopped is not None:
+            del runners[name]
+    out = {}
+    for name, runner in list(runners.items()):
+        epoch, written = acks.get(name, (None, 0))
+        out[name] = runner.drain(written if epoch == runner.spec.epoch else 0)
+    return out

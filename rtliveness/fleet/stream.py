@@ -30,6 +30,8 @@ class DriverStream:
         self.videos: list[tuple[int, str]] = []  # (epoch, path): each epoch's annotated video, if asked for
         self.stop_as: str | None = None  # set when the controller stopped it (removed / Ctrl+C)
         self.last_write_at: float | None = None  # time.monotonic() of the last records written
+        self.acked = 0  # records of the current epoch written (the worker drops them when told)
+        self.add_ref = None  # the worker's answer to starting the current epoch, until checked
 
     def videos_written(self) -> list[str]:
         """The videos of the epochs that processed a frame (a worker opens its video writer at the
@@ -37,10 +39,15 @@ class DriverStream:
         epochs = self.ledger.epochs
         return [path for epoch, path in self.videos if epoch < len(epochs) and epochs[epoch].frames > 0]
 
-    def write(self, records: list[dict]) -> None:
+    def write(self, rep: dict) -> None:
+        """A worker's drain report: the records not written yet, in order (it sends again what the
+        controller has not acknowledged: those written already are skipped). Each record is counted
+        as it reaches the file, so a failed write (:class:`OutputError`) leaves the count true."""
+        records = rep["records"][max(0, self.acked - (rep["first"] - 1)):]
         for r in records:
             self._sink.write_obj(r)
-        self.ledger.add_records(records)
+            self.ledger.add_records([r])
+            self.acked += 1
         if records:
             self.last_write_at = time.monotonic()
 
