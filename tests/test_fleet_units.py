@@ -893,3 +893,142 @@ def test_earlier_outputs_in_out_dir_are_pointed_out(tmp_path, monkeypatch):
     assert said == [(f"warning: --out-dir {out} already holds 3 output files this run will not write (door-2.jsonl, "
                      "door.epoch1.mp4, door.jsonl); they are kept as they are: give each run an empty --out-dir to "
                      "tell them apart")]
+
+
+def test_a_worker_stops_its_streams_together_not_one_after_another(monkeypatch, grace):
+    """Review finding 9: stop_all stopped the streams one by one, and closing a dead camera waits
+    out its timeouts (10-15 s), so one dead camera delayed every other stream of its worker."""
+    import threading
+
+    import rtliveness.runtime.sources as sources
+    from rtliveness.fleet.actors import StreamWorker
+    from rtliveness.types import Frame
+
+    class DeadCamera:  # one frame, then a read that stalls until closed; closing takes 1.5 s
+        is_live, fps, dropped = True, 10.0, 0
+
+        def __init__(self, *args, **kwargs):
+            self.closed = threading.Event()
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.closed.set()
+            return False
+
+        def __iter__(self):
+            yield Frame(0, grace, 0.0)
+            self.closed.wait(30)
+            yield Frame(1, grace, 0.1)  # the read the close ended
+
+        def close(self):
+            time.sleep(1.5)
+            self.closed.set()
+
+    monkeypatch.setattr(sources, "open_source", DeadCamera)
+    worker = object.__new__(StreamWorker.__ray_actor_class__)  # the actor's own class, without Ray
+    worker.runners = {n: _runner(f"rtsp://cam/{n}").start() for n in ("a", "b", "c")}
+    t0 = time.monotonic()
+    while any(r.frames < 1 for r in worker.runners.values()) and time.monotonic() - t0 < 30:
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    worker.stop_all()
+    took = time.monotonic() - t0
+    assert [r.stopped for r in worker.runners.values()] == ["stopped"] * 3
+    assert took < 3.0, f"three dead cameras took {took:.1f} s to stop (one after another: 4.5 s)"
+
+
+def test_the_scorer_batch_histogram_survives_a_scorer_restart_and_restarts_are_reported(tmp_path, fake_ray):
+    """Review finding 10: fleet.json's batch histogram was read from the live scorer actors, so it
+    went back down when Ray restarted one (counting from 0), and the restart was not reported."""
+    class Scorer:
+        def __init__(self, incarnation, histogram):
+            self.answer = _Ref({"incarnation": incarnation, "embed": {"callers_histogram": histogram}})
+            self.stats = self
+
+        def remote(self):
+            return self.answer
+
+    a, b = Scorer("a1", {"1": 5, "2": 3}), Scorer("b1", {"1": 2})
+    fleet = _fleet(tmp_path, [_Worker()])
+    fleet.scorers = [a, b]
+    doc = fleet._write_json()
+    assert doc["scorer"]["batch_sizes"] == {"1": 7, "2": 3}
+    before = doc["scorer"].get("restarts")
+    a.answer = _Ref({"incarnation": "a2", "embed": {"callers_histogram": {"1": 1}}})  # Ray restarted scorer 0
+    doc = fleet._write_json()
+    assert doc["scorer"]["batch_sizes"] == {"1": 8, "2": 3}  # the first incarnation's 5 + 3 are kept
+    assert (before, doc["scorer"]["restarts"]) == (0, 1) and [s["restarts"] for s in doc["scorer"]["batching"]] == [1, 0]
+    a.answer = _Ref(ready=False)  # unreachable for now: its last read still counts, and it is shown as None
+    doc = fleet._write_json()
+    assert doc["scorer"]["batch_sizes"] == {"1": 8, "2": 3} and doc["scorer"]["batching"][0] is None
+    a.answer = _Ref({"incarnation": "a2", "embed": {"callers_histogram": {"1": 4, "3": 1}}})  # back, not restarted
+    doc = fleet._write_json(finished=True)
+    assert doc["scorer"]["batch_sizes"] == {"1": 11, "2": 3, "3": 1} and doc["scorer"]["restarts"] == 1
+    assert json.loads((tmp_path / "o" / "fleet.json").read_text())["scorer"] == doc["scorer"]
+
+
+def test_a_stop_signal_while_ray_starts_interrupts_once_ray_init_has_returned(tmp_path, monkeypatch):
+    """Review finding 7: Ctrl+C in the first seconds, inside ray.init, crashed the driver (exit -11
+    after 'fleet interrupted') or left Ray's agents running. Ctrl+C, and SIGTERM taken over, are now
+    held while ray.init starts Ray, then interrupt: Ray is shut down, the fleet ends 'interrupted'."""
+    import os
+    import signal
+
+    import ray
+
+    from rtliveness.fleet import controller
+    from rtliveness.fleet.controller import run_fleet
+
+    steps = []
+
+    def init(**kwargs):
+        steps.append("init")
+        signal.signal(signal.SIGTERM, lambda signo, frame: steps.append("ray's own SIGTERM handler"))  # as Ray does
+        for signo in (signal.SIGINT, signal.SIGTERM):
+            os.kill(os.getpid(), signo)  # Ctrl+C, then a supervisor's stop, in the middle of ray.init
+            time.sleep(0.05)  # delivered here, to the main thread
+        steps.append("started")
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setattr(ray, "shutdown", lambda: steps.append("shutdown"))
+    monkeypatch.setattr(controller, "check_options", lambda config: None)
+    monkeypatch.setattr(controller.Fleet, "_start_actors", lambda self, ray: steps.append("actors"))
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    term = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a shell leaves it: the fleet takes it over
+    try:
+        result = run_fleet(FleetConfig(sources=("a.mp4",), out_dir=tmp_path / "o", device="cpu"), log=lambda line: None)
+        assert steps == ["init", "started", "shutdown"]  # not cut inside ray.init; Ray shut down; no actor started
+        assert result == {"finished": True, "stopped": "interrupted", "sources": {}}
+        assert not (tmp_path / "o").exists()
+        assert signal.getsignal(signal.SIGINT) is before[signal.SIGINT] and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, term)
+    assert signal.signal is not None and {s: signal.getsignal(s) for s in before} == before
+
+
+def test_interrupts_held_leaves_other_signals_and_threads_alone():
+    """The hold of finding 7 takes only the stop signals, on the main thread only."""
+    import os
+    import signal
+    import threading
+
+    from rtliveness.runtime.stopsignals import interrupts_held
+
+    real, got = signal.signal, []
+    with interrupts_held() as noted:
+        previous = signal.signal(signal.SIGUSR1, lambda signo, frame: got.append(signo))  # not a stop signal: set
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(0.05)
+        signal.signal(signal.SIGUSR1, previous)
+    assert got == [signal.SIGUSR1] and noted == [] and signal.signal is real  # nothing held: no interrupt
+    out = []
+    t = threading.Thread(target=lambda: out.append(interrupts_held().__enter__()))
+    t.start()
+    t.join()
+    assert out == [[]] and signal.signal is real  # off the main thread nothing changes
+    with pytest.raises(KeyboardInterrupt), interrupts_held():  # Ctrl+C inside: noted, then the interrupt
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler and signal.signal is real

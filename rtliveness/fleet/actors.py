@@ -33,6 +33,7 @@ class ScorerActor:
         from ..model.batching import BatchingScorer
         from ..model.device import resolve_device
 
+        self.incarnation = uuid.uuid4().hex  # a restart starts its statistics again: the driver tells them apart
         spec = BackendSpec(weights=None if weights is None else Path(weights), device=resolve_device(device))
         self.scorer = BatchingScorer(build_scorer(backend, spec), max_batch=max_batch, max_wait_s=max_wait_s)
 
@@ -46,7 +47,8 @@ class ScorerActor:
         return self.scorer.head(windows)
 
     def stats(self) -> dict:
-        return self.scorer.stats()
+        """This incarnation's batch statistics (counted from its start) and the incarnation."""
+        return {"incarnation": self.incarnation, **self.scorer.stats()}
 
 
 class RemoteScorer:
@@ -135,6 +137,14 @@ class StreamWorker:
         if runner is not None and epoch in (None, runner.spec.epoch):
             runner.stop()
 
-    def stop_all(self) -> None:
-        for runner in list(self.runners.values()):
-            runner.stop()
+    def stop_all(self, timeout: float = 10.0) -> None:
+        """Stop every stream together: each is told first, then all are waited for (one at a time,
+        a dead camera's close, 10-15 s, delayed every other stream of this worker)."""
+        import time
+
+        runners = list(self.runners.values())
+        for runner in runners:
+            runner.request_stop()
+        deadline = time.monotonic() + timeout
+        for runner in runners:
+            runner.join(deadline=deadline)

@@ -26,11 +26,11 @@ from ..atomic import atomic_file
 from ..errors import ConfigError, OutputError
 from ..redact import redact
 from ..runtime.sources.spec import display_name
-from ..runtime.stopsignals import stop_signals, stop_signals_as_interrupt, take_over
+from ..runtime.stopsignals import interrupts_held, stop_signals, stop_signals_as_interrupt, take_over
 from .checks import (absolute_source, check_options, check_out_dir, check_source, epoch_video_clash, output_clash,
                      probe_address, sources_file_clash)
 from .config import FleetConfig
-from .merge import merge_histograms
+from .merge import ScorerTally
 from .naming import read_sources_file, unique_names
 from .remote import our_error, remote_cause
 from .runner import StreamSpec
@@ -53,6 +53,7 @@ class Fleet:
         self.workers: list = []
         self.worker_state: list[dict] = []
         self.scorers: list = []
+        self.scorer_tally = ScorerTally(0)  # batch statistics across scorer restarts
         self._started_ray = False
         self.owned_signals: tuple = ()  # SIGTERM / SIGHUP that run_fleet turned into KeyboardInterrupt
         self._file_specs: list[str] = []  # the sources file's lines as last acted on
@@ -139,6 +140,7 @@ class Fleet:
                 self.config.batch_wait_ms / 1000.0)
             for n in names
         ]
+        self.scorer_tally = ScorerTally(len(self.scorers))
         try:
             ray.get([s.meta.remote() for s in self.scorers])
         except Exception as exc:  # noqa: BLE001 - the model failed to load: one line, our error's own type (exit code)
@@ -205,8 +207,12 @@ class Fleet:
             take_over(self.owned_signals)  # ray.init replaced the SIGTERM handler
             return
         need = self.config.workers * self.config.worker_cpus + self.config.scorers * self.config.scorer_cpus
-        self._started_ray = True  # before: an interrupt inside ray.init still shuts down what it started
-        ray.init(num_cpus=max(os.cpu_count() or 1, int(math.ceil(need))), **quiet)
+        self._started_ray = True  # before: an error inside ray.init still shuts down what it started
+        # Ctrl+C, SIGTERM or SIGHUP inside ray.init starting Ray could crash the driver (exit -11) or
+        # leave Ray's agents running: held, they interrupt once it has returned (a few seconds), and
+        # the fleet shuts Ray down. Joining a cluster (above) starts nothing and can retry for 25 s: not held
+        with interrupts_held():
+            ray.init(num_cpus=max(os.cpu_count() or 1, int(math.ceil(need))), **quiet)
         take_over(self.owned_signals)  # ray.init replaced the SIGTERM handler
 
     # ------------------------------------------------------------------ streams
@@ -529,12 +535,17 @@ class Fleet:
         import ray
 
         self._last_json = time.monotonic()
+        if len(self.scorer_tally.current) != len(self.scorers):
+            self.scorer_tally = ScorerTally(len(self.scorers))
         scorer = []
-        for s in self.scorers:
+        for k, s in enumerate(self.scorers):
             try:
-                scorer.append(ray.get(s.stats.remote(), timeout=5))
+                stats = ray.get(s.stats.remote(), timeout=5)
             except Exception:  # noqa: BLE001
-                scorer.append(None)
+                stats = None
+            self.scorer_tally.update(k, stats)
+            scorer.append(None if not stats else {"restarts": self.scorer_tally.restarts[k],
+                                                  **{key: v for key, v in stats.items() if key != "incarnation"}})
         sources = {}
         for name, s in self.streams.items():
             led = s.ledger
@@ -560,8 +571,10 @@ class Fleet:
             "workers": [{"index": i, **{k: v for k, v in st.items() if k != "down_since"},
                          "down": st["down_since"] is not None} for i, st in enumerate(self.worker_state)],
             "sources": sources,
-            "scorer": {"actors": len(self.scorers), "batching": scorer,
-                       "batch_sizes": merge_histograms(scorer)},
+            # batching: each scorer's statistics since its last restart (None: it did not answer);
+            # batch_sizes: over every scorer, restarts included (a restarted scorer counts from 0)
+            "scorer": {"actors": len(self.scorers), "restarts": sum(self.scorer_tally.restarts), "batching": scorer,
+                       "batch_sizes": self.scorer_tally.histogram()},
         }
         with atomic_file(self.out_dir / "fleet.json", "w", fsync=False, encoding="utf-8") as fh:
             fh.write(json.dumps(doc, indent=2) + "\n")

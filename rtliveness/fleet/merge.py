@@ -1,11 +1,11 @@
 """A stream's epochs (one per start or restart) joined into its ``run --jsonl`` summary, and the
-scorers' batch histograms joined into one. Pure."""
+scorers' batch histograms joined into one, across their restarts. Pure."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["EpochState", "StreamLedger", "merge_histograms"]
+__all__ = ["EpochState", "ScorerTally", "StreamLedger", "merge_histograms"]
 
 
 #: a worker's or the controller's words for how a stream ended, in run's vocabulary where they
@@ -90,3 +90,29 @@ def merge_histograms(stats: list) -> dict:
         for k, v in st["embed"]["callers_histogram"].items():
             out[k] = out.get(k, 0) + v
     return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
+class ScorerTally:
+    """The scorers' batch statistics across their restarts. A scorer actor counts its batches from
+    its start, so one that Ray restarted began again from nothing (the histogram in ``fleet.json``
+    went back down); the driver keeps each incarnation's last statistics read and counts the
+    restarts it saw (an incarnation is told by the ``incarnation`` its ``stats`` carry)."""
+
+    def __init__(self, actors: int) -> None:
+        self.current: list[dict | None] = [None] * actors  # each scorer's statistics as last read
+        self.ended: list[list[dict]] = [[] for _ in range(actors)]  # the last read of each earlier incarnation
+        self.restarts = [0] * actors
+
+    def update(self, k: int, stats: dict | None) -> None:
+        """Scorer ``k`` answered ``stats`` (None: it could not be asked; its last read stands)."""
+        if not stats:
+            return
+        last = self.current[k]
+        if last is not None and last.get("incarnation") != stats.get("incarnation"):
+            self.ended[k].append(last)
+            self.restarts[k] += 1
+        self.current[k] = stats
+
+    def histogram(self) -> dict:
+        """Calls per number of streams merged into one batch, over every incarnation of every scorer."""
+        return merge_histograms([st for k in range(len(self.current)) for st in (*self.ended[k], self.current[k])])

@@ -37,7 +37,7 @@ class StreamSpec:
 
 
 class StreamRunner:
-    """Runs one stream on a thread; thread-safe ``drain``/``stop``."""
+    """Runs one stream on a thread; thread-safe ``drain``/``stop`` (``request_stop`` then ``join``)."""
 
     def __init__(self, spec: StreamSpec, pipeline_factory: Callable[[], object],
                  on_event: Callable[[str, str], None] | None = None) -> None:
@@ -57,6 +57,7 @@ class StreamRunner:
         self._t0 = time.monotonic()
         self._t_end: float | None = None
         self._src = None
+        self._closer: threading.Thread | None = None  # closes a live source for request_stop
         self._thread = threading.Thread(target=self._run, name=f"rtliveness-fleet-{spec.name}", daemon=True)
 
     def start(self) -> "StreamRunner":
@@ -164,11 +165,30 @@ class StreamRunner:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after the current frame; a live source is closed so a stalled read ends too."""
-        self._stop.set()
-        src = self._src
-        if src is not None and getattr(src, "is_live", False):
-            src.close()
-        self._thread.join(timeout)
+        self.request_stop()
+        self.join(timeout)
+
+    def request_stop(self) -> None:
+        """Ask the stream to stop and return at once: a live source is closed on a thread of its
+        own (closing a dead camera waits out its read and open timeouts, 10-15 s), so a worker
+        stopping all its streams stops them together, not one after the other."""
+        with self._lock:
+            self._stop.set()
+            src = self._src
+            if src is None or not getattr(src, "is_live", False) or self._closer is not None:
+                return
+            self._closer = threading.Thread(target=src.close, name=f"rtliveness-fleet-close-{self.spec.name}",
+                                            daemon=True)
+            self._closer.start()
+
+    def join(self, timeout: float = 10.0, deadline: float | None = None) -> None:
+        """Wait for a stop asked for: the source's close (bounded by its own timeouts), then the
+        stream's thread, up to ``timeout`` seconds (or until the ``time.monotonic`` ``deadline``)."""
+        closer = self._closer
+        if closer is not None:
+            closer.join()
+        until = time.monotonic() + timeout if deadline is None else deadline
+        self._thread.join(max(0.0, until - time.monotonic()))
 
     @property
     def running(self) -> bool:
