@@ -105,9 +105,9 @@ video, out, jl, stop_in_loop = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.ar
 pipe = fake_pipeline(FakeDetector([(FaceBox(40, 60, 160, 180),)]), FakeScorer())
 summaries = pipe.track_summaries
 
-def second_signal(*args):  # called once the loop has ended, while the report is built
+def second_signal(*args, **kw):  # called once the loop has ended, while the report is built
     os.kill(os.getpid(), signal.SIGINT)
-    return summaries(*args)
+    return summaries(*args, **kw)
 
 pipe.track_summaries = second_signal
 seen = []
