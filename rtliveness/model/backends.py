@@ -10,6 +10,7 @@ clear line.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
@@ -185,10 +186,27 @@ def backend_names() -> tuple[str, ...]:
     return tuple(_BACKENDS)
 
 
+def _onnx_usable() -> bool:
+    """Whether the ``[onnx]`` extra is whole: ``onnx`` (the export the ONNX backend makes first)
+    findable and ``onnxruntime`` importable. Other packages (uniface, insightface, rembg) pull in
+    onnxruntime alone; an onnxruntime that fails to import counts as absent."""
+    try:
+        if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
+            return False
+    except (ImportError, ValueError):  # a module set to None or without a spec
+        return False
+    try:
+        importlib.import_module("onnxruntime")
+    except Exception:  # a broken install (missing shared library, ABI mismatch): PyTorch instead
+        return False
+    return True
+
+
 def choose_backend(name: str, device: str) -> str:
-    """``auto`` → ONNX Runtime on the CPU when its extra is installed, else PyTorch."""
+    """``auto`` → ONNX Runtime on the CPU when the whole ``[onnx]`` extra (onnx and a working
+    onnxruntime) is installed, else PyTorch."""
     if name == "auto":
-        return "onnx" if device == "cpu" and importlib.util.find_spec("onnxruntime") else "torch"
+        return "onnx" if device == "cpu" and _onnx_usable() else "torch"
     if name not in _BACKENDS:
         raise ConfigError(f"unknown backend {name!r}: use auto, {', '.join(_BACKENDS)}")
     return name

@@ -7,8 +7,10 @@ A checkpoint is a plain dict, loadable with ``torch.load(..., weights_only=True)
                                    class_names, storage, security_levels, ...}}
 
 Origin checkpoints also load: a bare state dict, or a dict with ``model_state_dict`` /
-``state_dict`` / ``model`` next to ``epoch`` etc. They get the origin preprocessing (224 px,
-ImageNet mean/std, threshold 0.5).
+``state_dict`` / ``model`` next to ``epoch`` etc. (numpy scalars, an ``argparse.Namespace``), or
+a model saved whole (``torch.save(model)``, DataParallel too) — still with ``weights_only=True``:
+see :func:`_load_pickled_model`. They get the origin preprocessing (224 px, ImageNet mean/std,
+threshold 0.5).
 """
 
 from __future__ import annotations
@@ -87,11 +89,13 @@ class ModelMeta:
     def operating_threshold(self, threshold: float | None = None, security: str | None = None) -> float:
         """The threshold a pipeline runs at: ``threshold`` when given, else the ``security``
         level's, else the checkpoint's own; a :class:`ConfigError` outside (0, 1)."""
+        # a mistyped level is an error even when an explicit threshold wins over it
+        level = self.threshold_for(security) if security is not None else None
         if threshold is not None:
             from ..config import check_threshold
 
             return check_threshold(threshold)
-        t = self.threshold_for(security) if security is not None else float(self.threshold)
+        t = level if level is not None else float(self.threshold)
         if not 0.0 < t < 1.0:
             from ..errors import ConfigError
 
@@ -114,7 +118,12 @@ class ModelMeta:
         kw = {k: v for k, v in d.items() if k in known}
         for k in ("mean", "std", "class_names"):
             if k in kw:
-                kw[k] = tuple(kw[k])
+                v = kw[k]
+                if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
+                    raise WeightsError(f"checkpoint meta is invalid: {k} must be a list, not {type(v).__name__}")
+                kw[k] = tuple(v)
+        if not all(isinstance(c, str) for c in kw.get("class_names", ())):
+            raise WeightsError("checkpoint meta is invalid: class_names must be a list of strings")
         if "security_levels" in kw:
             levels = kw["security_levels"]
             items = levels.items() if isinstance(levels, Mapping) else levels
@@ -197,11 +206,21 @@ def _quantise(sd: Mapping[str, torch.Tensor], storage: str) -> tuple[dict, dict]
 
 
 def _dequantise(sd: dict, scales: Mapping[str, torch.Tensor]) -> dict:
+    """int8 tensors times their scales; a :class:`WeightsError` when a scale does not fit its tensor."""
     for k, scale in scales.items():
         if k in sd:
             q = sd[k]
-            scale = scale.float().reshape(scale.shape[0], -1)  # (out, 1) per channel, (out, in) per kernel
-            sd[k] = (q.reshape(q.shape[0], scale.shape[1], -1).float() * scale[:, :, None]).reshape(q.shape)
+            try:
+                if not isinstance(q, torch.Tensor) or not isinstance(scale, torch.Tensor) or q.ndim < 2 \
+                        or scale.ndim not in (1, 2) or scale.shape[0] != q.shape[0] \
+                        or (scale.ndim == 2 and scale.shape[1] not in (1, q.shape[1])):
+                    raise ValueError("shape")
+                scale = scale.float().reshape(scale.shape[0], -1)  # (out, 1) per channel, (out, in) per kernel
+                sd[k] = (q.reshape(q.shape[0], scale.shape[1], -1).float() * scale[:, :, None]).reshape(q.shape)
+            except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+                got = tuple(scale.shape) if isinstance(scale, torch.Tensor) else type(scale).__name__
+                want = tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__
+                raise WeightsError(f"int8 scales of {k} ({got}) do not fit its weights ({want}); the file is damaged") from exc
     return sd
 
 
@@ -251,13 +270,21 @@ _STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 
 def _extract_state_dict(obj: Any, path: Path) -> tuple[dict, dict]:
     """Return (state_dict, meta_dict) from any supported checkpoint shape."""
+    if isinstance(obj, torch.nn.Module):  # a whole model (torch.save(model)), read by _load_pickled_model
+        return _module_tensors(obj), {}
+    if isinstance(obj, Mapping):
+        obj = {k: (_module_tensors(v) if isinstance(v, torch.nn.Module) else v) for k, v in obj.items()}
     if not isinstance(obj, Mapping):
         raise WeightsError(f"{path}: not a checkpoint (a {type(obj).__name__}); expected a state dict")
     if obj.get("format") == CHECKPOINT_FORMAT:
         if not isinstance(obj.get("state_dict"), Mapping) or not isinstance(obj.get("meta", {}), Mapping) \
                 or not isinstance(obj.get(_INT8_SCALES, {}), Mapping):
             raise WeightsError(f"{path}: rtliveness checkpoint without a valid state_dict/meta; the file is damaged")
-        return _dequantise(dict(obj["state_dict"]), obj.get(_INT8_SCALES, {})), dict(obj.get("meta", {}))
+        try:
+            sd = _dequantise(dict(obj["state_dict"]), obj.get(_INT8_SCALES, {}))
+        except WeightsError as exc:
+            raise WeightsError(f"{path}: {exc}") from exc
+        return sd, dict(obj.get("meta", {}))
     if "optimizer" in obj and "step_in_epoch" in obj and isinstance(obj.get("meta"), Mapping):
         # rtliveness train's last.pt: preprocessing in it, but no calibrated threshold
         raise WeightsError(f"{path} is a training state (last.pt), not a model: it has no calibrated threshold; use "
@@ -271,11 +298,149 @@ def _extract_state_dict(obj: Any, path: Path) -> tuple[dict, dict]:
 
 
 def _strip_prefix(sd: dict) -> dict:
-    """Accept state dicts saved from DataParallel/compiled models (``module.`` / ``_orig_mod.``)."""
-    for prefix in ("module.", "_orig_mod."):
-        if sd and all(k.startswith(prefix) for k in sd):
-            sd = {k[len(prefix):]: v for k, v in sd.items()}
+    """Accept state dicts saved from DataParallel/compiled models (``module.`` / ``_orig_mod.``, in
+    any order and nesting, e.g. ``_orig_mod.module.`` from ``torch.compile(DataParallel(m))``)."""
+    stripped = True
+    while sd and stripped:
+        stripped = False
+        for prefix in ("module.", "_orig_mod."):
+            if all(isinstance(k, str) and k.startswith(prefix) for k in sd):
+                sd = {k[len(prefix):]: v for k, v in sd.items()}
+                stripped = True
     return sd
+
+
+class _InertModule(torch.nn.Module):
+    """What a checkpoint's own module class (e.g. ``__main__.Model`` of a ``torch.save(model)``)
+    is read as: an empty :class:`torch.nn.Module` that runs nothing of the file's. Only built by
+    the unpickler's ``NEWOBJ`` + ``BUILD`` (its pickled ``__dict__``: parameters, buffers,
+    children); a file that calls it as a function is refused."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("an inert stand-in for a checkpoint's own class cannot be called")
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("an inert stand-in for a checkpoint's own class cannot be run")
+
+
+#: top-level packages whose globals are never stood in for (only the allow-listed ones load)
+_NO_STAND_IN = frozenset({"torch", "torchvision", "numpy", "builtins", "__builtin__", "copyreg", "collections",
+                          "functools", "operator", "os", "posix", "nt", "sys", "subprocess", "importlib", "io",
+                          "pickle", "types", "codecs", "shutil", "socket", "runpy", "ctypes"})
+
+
+def _harmless_globals() -> dict[str, Any]:
+    """The globals, beyond torch's own allow-list, that a training script's extras put in a
+    checkpoint and that construct plain data only: numpy scalars, dtypes and arrays (what
+    sklearn's metrics return), and :class:`argparse.Namespace` (a script's ``args``)."""
+    import argparse
+
+    import numpy as np
+
+    out: dict[str, Any] = {"argparse.Namespace": argparse.Namespace, "numpy.dtype": np.dtype,
+                           "numpy.ndarray": np.ndarray}
+    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        try:
+            m = __import__(mod, fromlist=["scalar"])
+        except ImportError:
+            continue
+        for attr in ("scalar", "_reconstruct"):
+            if hasattr(m, attr):
+                out[f"{mod}.{attr}"] = getattr(m, attr)
+    dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25: one class per dtype (what np.dtype(...) returns)
+    for name in dir(dtypes) if dtypes is not None else ():
+        cls = getattr(dtypes, name)
+        if isinstance(cls, type) and issubclass(cls, np.dtype):
+            out[f"numpy.dtypes.{name}"] = cls
+            out[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return out
+
+
+def _module_class(name: str) -> type | None:
+    """The torch.nn / torchvision.models module class ``name`` names (None for anything else)."""
+    import importlib
+
+    mod, _, attr = name.rpartition(".")
+    if not mod.startswith(("torch.nn.", "torchvision.models.")) or not attr.isidentifier():
+        return None
+    try:
+        cls = getattr(importlib.import_module(mod), attr)
+    except (ImportError, AttributeError):
+        return None
+    return cls if isinstance(cls, type) and issubclass(cls, torch.nn.Module) else None
+
+
+def _load_pickled_model(path: Path, map_location: Any) -> tuple[Any, list[str]]:
+    """Read a checkpoint that holds more than tensors — a whole pickled model, numpy/argparse
+    extras — still with ``weights_only=True``: only harmless globals (:func:`_harmless_globals`,
+    torch.nn / torchvision module classes) are allowed, and a class of the training script's own
+    (e.g. ``__main__.Model``) is read as an :class:`_InertModule`. Never runs the file's code.
+    Returns (the object or None when that is not enough, the globals the file names)."""
+    from torch.serialization import get_unsafe_globals_in_checkpoint, safe_globals
+
+    try:
+        names = list(get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # not torch's zip format (legacy torch.save): no safe way to list them
+        return None, []
+    harmless = _harmless_globals()
+    allow: list[Any] = []
+    for name in names:
+        mod, _, attr = name.rpartition(".")
+        found = harmless.get(name) or _module_class(name)
+        if found is not None:
+            allow.append((found, name))
+        elif mod and attr.isidentifier() and attr[:1].isupper() and mod.split(".")[0] not in _NO_STAND_IN:
+            allow.append((type(attr, (_InertModule,), {"__module__": mod, "__qualname__": attr}), name))
+        else:
+            return None, names
+    if "numpy.dtype" in names:  # np.dtype(...) returns an instance of its class (Float64DType...), then built
+        allow.extend({id(v): v for k, v in harmless.items() if k.startswith("numpy.dtypes.")}.values())
+    try:
+        with warnings.catch_warnings(), safe_globals(allow):
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True), names
+    except Exception:
+        return None, names
+
+
+def _module_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict of a module read by :func:`_load_pickled_model`, taken from its pickled
+    ``_parameters``, ``_buffers`` and ``_modules`` (what ``state_dict()`` walks) without calling
+    any method of it: tensors only."""
+    out: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+
+    def walk(m: Any, prefix: str, depth: int) -> None:
+        if id(m) in seen or depth > 64:
+            return
+        seen.add(id(m))
+        d = getattr(m, "__dict__", {})
+        skip = d.get("_non_persistent_buffers_set") or set()
+        for group in ("_parameters", "_buffers"):
+            items = d.get(group)
+            for name, t in (items.items() if isinstance(items, Mapping) else ()):
+                if isinstance(name, str) and isinstance(t, torch.Tensor) and not (group == "_buffers" and name in skip):
+                    out[prefix + name] = t.detach()
+        children = d.get("_modules")
+        for name, child in (children.items() if isinstance(children, Mapping) else ()):
+            if isinstance(name, str) and isinstance(child, torch.nn.Module):
+                walk(child, f"{prefix}{name}.", depth + 1)
+
+    walk(module, "", 0)
+    return out
+
+
+def _is_torchscript(path: Path) -> bool:
+    """Whether ``path`` is a TorchScript archive (``torch.jit.save``): a zip with ``constants.pkl``."""
+    import zipfile
+
+    try:
+        if not zipfile.is_zipfile(path):
+            return False
+        with zipfile.ZipFile(path) as zf:
+            return any(n.split("/", 1)[-1] == "constants.pkl" for n in zf.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _torchvision_resnet18(sd: Mapping[str, Any], model: SpoofModel) -> str | None:
@@ -303,15 +468,27 @@ def _expected_sha256(path: Path) -> str | None:
     return None
 
 
+def _unreadable(path: Path, exc: OSError) -> str:
+    import errno
+
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot read weights file {path}: permission denied; make it readable (chmod) or copy it somewhere readable"
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) and str(exc.filename) != str(path) else ""
+    return f"cannot read weights file {path}: {exc.strerror or exc}{where}"
+
+
 def verify_sidecar(path: Path) -> str | None:
     """Check ``path`` against its ``<file>.sha256`` sidecar, when one exists; the one place for it.
 
     Returns the digest when a sidecar was checked (None without one); raises
     :class:`WeightsError` when the file does not match."""
-    expected = _expected_sha256(Path(path))
-    if expected is None:
-        return None
-    digest = sha256_file(path)
+    try:
+        expected = _expected_sha256(Path(path))
+        if expected is None:
+            return None
+        digest = sha256_file(path)
+    except OSError as exc:
+        raise WeightsError(_unreadable(Path(path), exc)) from exc
     if digest != expected:
         raise WeightsError(f"weights file {path} fails its sha256 check (expected {expected[:12]}…, "
                            f"got {digest[:12]}…); the file is corrupt or was replaced — re-download or retrain it")
@@ -341,19 +518,40 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
         raise WeightsError(f"weights file is an ONNX graph, not a checkpoint: {path}; pass the .pt checkpoint it was "
                            "exported from (run, serve and fleet make their own ONNX cache)")
     digest = verify_sidecar(path) if verify_checksum else None
+    if _is_torchscript(path):
+        raise WeightsError(f"weights file {path} is a TorchScript archive (torch.jit.save), not a checkpoint; save the "
+                           "model's weights instead: torch.save(model.state_dict(), 'model.pth')")
+    obj = refused = None
     try:
         with warnings.catch_warnings():
             # a plain pickle (not torch's zip format) makes torch warn about its protocol before
             # it refuses the file; the WeightsError below is the one line the user gets
             warnings.filterwarnings("ignore", message=r"Detected pickle protocol \d+ in the checkpoint",
                                     category=UserWarning)
+            warnings.filterwarnings("ignore", message=r".*looks like a TorchScript archive", category=UserWarning)
             obj = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError as exc:
+        if exc.errno is not None:  # the file cannot be read (permission denied, I/O error), not what it holds
+            raise WeightsError(_unreadable(path, exc)) from exc
+        refused = exc
     except Exception as exc:  # torch raises many types: pickle errors, zip errors, EOF, unsafe globals
+        refused = exc
+    if refused is not None:
+        exc = refused
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         text = str(exc)
         if ("Unsupported global" in text or "GLOBAL" in text or "REDUCE" in text) and "Unsupported operand" not in text:
-            raise WeightsError(f"weights file {path} contains code or objects that are not plain tensors; "
-                               "refused (weights-only loading) — use a checkpoint saved as a state dict") from exc
+            # a whole pickled model or harmless extras (numpy scalars, argparse.Namespace): read
+            # with a narrow allow-list, still weights-only; anything else is refused
+            obj, names = _load_pickled_model(path, map_location)
+            if obj is None:
+                what = f" ({', '.join(names[:3])}{', …' if len(names) > 3 else ''})" if names else ""
+                raise WeightsError(
+                    f"weights file {path} contains code or objects that are not plain tensors{what}; refused "
+                    "(weights-only loading never runs a file's code) — convert it once where it was trained, for a "
+                    f"file you trust: python -c \"import torch; torch.save(torch.load('{path}', weights_only=False)"
+                    ".state_dict(), 'model_sd.pth')\" and pass model_sd.pth") from exc
+    if refused is not None and obj is None:
         advice = "the file is truncated, corrupt or not a PyTorch checkpoint"
         # torch's own advice (weights_only=False) is not for our users; a bare code such as "101"
         # from the unpickler says nothing
@@ -371,6 +569,12 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
         raise WeightsError(f"weights file {path} is {resnet}, not a SpoofModel checkpoint; it can only start the "
                            f"encoder: rtliveness train DATA --pretrained {path} (--init-weights and --weights take a "
                            "SpoofModel checkpoint, e.g. a training run's model.pt)")
+    want = model.state_dict()
+    ints = [k for k, v in sd.items() if isinstance(v, torch.Tensor) and k in want and want[k].is_floating_point()
+            and not v.is_floating_point()]
+    if ints:
+        raise WeightsError(f"weights file {path} holds integer tensors for float weights ({len(ints)}, e.g. {ints[0]}: "
+                           f"{sd[ints[0]].dtype}), e.g. int8 weights without their scales; the file is damaged")
     sd = {k: (v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v) for k, v in sd.items()}
     try:
         missing, unexpected = model.load_state_dict(sd, strict=False)
@@ -379,10 +583,12 @@ def load_checkpoint(path: Path | None = None, map_location: str | torch.device =
         raise WeightsError(f"weights file {path} does not fit the SpoofModel architecture ({first[:160]}); "
                            "it was trained for a different model") from exc
     if missing or unexpected:
-        names = ", ".join((list(missing) + list(unexpected))[:3])
+        def some(keys: list) -> str:
+            return f" (e.g. {', '.join(keys[:3])})" if keys else ""
+
         raise WeightsError(f"weights file {path} does not fit the SpoofModel architecture "
-                           f"({len(missing)} missing, {len(unexpected)} unexpected keys, e.g. {names}); "
-                           "it was trained for a different model")
+                           f"({len(missing)} missing keys{some(list(missing))}, {len(unexpected)} unexpected keys"
+                           f"{some(list(unexpected))}); it was trained for a different model")
     for name, t in model.state_dict().items():
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise WeightsError(f"weights file {path} holds NaN/Inf values in {name}; the training diverged — use another checkpoint")

@@ -195,6 +195,12 @@ def export_onnx(weights: Path | None, out: Path, opset: int = 17, verify_checksu
     else there — a file, a folder holding other files — is refused with :class:`ConfigError`
     before any work, never deleted.
     """
+    return _export(weights, out, opset=opset, verify_checksum=verify_checksum, check_target=True)
+
+
+def _export(weights: Path | None, out: Path, opset: int, verify_checksum: bool, check_target: bool) -> Path:
+    """:func:`export_onnx`; ``check_target=False`` for a cache entry, which the cache owns: whatever
+    it holds (a damaged export, a stray ``.DS_Store``) is replaced whole."""
     check_onnx_opset(opset)
     try:
         import torch
@@ -203,7 +209,8 @@ def export_onnx(weights: Path | None, out: Path, opset: int = 17, verify_checksu
         raise ConfigError(f"exporting to ONNX needs the onnx package; {INSTALL_HINT}") from exc
     from torch import nn
 
-    _check_export_target(Path(out))
+    if check_target:
+        _check_export_target(Path(out))
     path = Path(weights) if weights is not None else default_weights_path()
     loaded = load_checkpoint(path, verify_checksum=verify_checksum)
     digest = loaded.sha256 or sha256_file(path)
@@ -371,7 +378,7 @@ def cached_export_meta(weights: Path | None = None, verify_checksum: bool = True
         if info.get("checkpoint_sha256") != digest or not _same_meta(info, meta) or not _intact(folder, info):
             raise WeightsError("stale, altered or damaged cache entry")
     except WeightsError:  # made (again): a truncated or changed graph file never blocks a run
-        export_onnx(path, folder, opset=opset, verify_checksum=verify_checksum)
+        _export(path, folder, opset=opset, verify_checksum=verify_checksum, check_target=False)
         _, info = read_export(folder)
     return folder, info, meta
 
