@@ -986,9 +986,8 @@ def test_a_stop_signal_while_ray_starts_interrupts_once_ray_init_has_returned(tm
     def init(**kwargs):
         steps.append("init")
         signal.signal(signal.SIGTERM, lambda signo, frame: steps.append("ray's own SIGTERM handler"))  # as Ray does
-        for signo in (signal.SIGINT, signal.SIGTERM):
-            os.kill(os.getpid(), signo)  # Ctrl+C, then a supervisor's stop, in the middle of ray.init
-            time.sleep(0.05)  # delivered here, to the main thread
+        os.kill(os.getpid(), signal.SIGTERM)  # a supervisor's stop (taken over as Ctrl+C), in the middle of ray.init
+        time.sleep(0.05)  # delivered here, to the main thread (a second signal would be obeyed at once)
         steps.append("started")
 
     monkeypatch.setattr(ray, "init", init)
@@ -1031,4 +1030,14 @@ def test_interrupts_held_leaves_other_signals_and_threads_alone():
     with pytest.raises(KeyboardInterrupt), interrupts_held():  # Ctrl+C inside: noted, then the interrupt
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler and signal.signal is real
+    # a second Ctrl+C while held (ray.init hanging): obeyed at once, not after the call
+    reached = []
+    with pytest.raises(KeyboardInterrupt), interrupts_held() as noted:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        reached.append("after")
+    assert reached == [] and noted == [signal.SIGINT]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler and signal.signal is real

@@ -177,6 +177,35 @@ def test_a_pickle_that_calls_something_is_still_refused(tmp_path, capsys, evil):
     assert "CODE RAN" not in capsys.readouterr().out
 
 
+class _BuildsEmbedding:  # what a genuine torch.save(model) never holds: a module class called (REDUCE)
+    def __reduce__(self):
+        return (torch.nn.Embedding, (10, 4))
+
+
+def test_a_pickle_that_calls_a_torch_module_class_runs_no_constructor(tmp_path, monkeypatch):
+    """torch.nn classes were allow-listed as themselves: a crafted file ran their constructor on
+    its own arguments (Embedding(10**7, 1000) asks for 40 GB). Every module class is a stand-in."""
+    calls = []
+    real = torch.nn.Embedding.__init__
+    monkeypatch.setattr(torch.nn.Embedding, "__init__", lambda self, *a, **kw: calls.append(a) or real(self, *a, **kw))
+    path = tmp_path / "ctor.pt"
+    torch.save({"state_dict": SpoofModel().state_dict(), "x": _BuildsEmbedding()}, path)
+    with pytest.raises(WeightsError, match="contains code or objects that are not plain tensors"):
+        load_checkpoint(path)
+    assert calls == []
+
+
+def test_a_whole_model_with_odd_bookkeeping_still_gives_its_tensors(tmp_path):
+    """A pickled module whose _non_persistent_buffers_set is not a set raised a bare RuntimeError."""
+    m = SpoofModel()
+    m.__dict__["_non_persistent_buffers_set"] = torch.ones(2)
+    path = tmp_path / "odd.pt"
+    torch.save(m, path)
+    got = load_checkpoint(path).model.state_dict()
+    assert got.keys() == m.state_dict().keys()
+    assert all(torch.equal(got[k], v) for k, v in m.state_dict().items())
+
+
 # 6 ------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

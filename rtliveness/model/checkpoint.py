@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -370,11 +371,15 @@ def _module_class(name: str) -> type | None:
     return cls if isinstance(cls, type) and issubclass(cls, torch.nn.Module) else None
 
 
+_PICKLED_MODEL_LOAD = threading.Lock()
+
+
 def _load_pickled_model(path: Path, map_location: Any) -> tuple[Any, list[str]]:
     """Read a checkpoint that holds more than tensors — a whole pickled model, numpy/argparse
-    extras — still with ``weights_only=True``: only harmless globals (:func:`_harmless_globals`,
-    torch.nn / torchvision module classes) are allowed, and a class of the training script's own
-    (e.g. ``__main__.Model``) is read as an :class:`_InertModule`. Never runs the file's code.
+    extras — still with ``weights_only=True``: only harmless globals (:func:`_harmless_globals`)
+    are allowed, and every module class — torch.nn's and torchvision's as well as the training
+    script's own (e.g. ``__main__.Model``) — is read as an :class:`_InertModule`. Runs no
+    constructor or ``__setstate__`` of any of them, nor any of the file's code.
     Returns (the object or None when that is not enough, the globals the file names)."""
     from torch.serialization import get_unsafe_globals_in_checkpoint, safe_globals
 
@@ -386,17 +391,22 @@ def _load_pickled_model(path: Path, map_location: Any) -> tuple[Any, list[str]]:
     allow: list[Any] = []
     for name in names:
         mod, _, attr = name.rpartition(".")
-        found = harmless.get(name) or _module_class(name)
-        if found is not None:
-            allow.append((found, name))
-        elif mod and attr.isidentifier() and attr[:1].isupper() and mod.split(".")[0] not in _NO_STAND_IN:
+        if name in harmless:
+            allow.append((harmless[name], name))
+        elif _module_class(name) is not None or (mod and attr.isidentifier() and attr[:1].isupper()
+                                                 and mod.split(".")[0] not in _NO_STAND_IN):
+            # torch.nn / torchvision classes too: the real ones would run their constructor on the
+            # file's arguments (REDUCE; a crafted Embedding(10**7, 1000) asks for 40 GB) and their
+            # own __setstate__; a stand-in only takes its pickled __dict__
             allow.append((type(attr, (_InertModule,), {"__module__": mod, "__qualname__": attr}), name))
         else:
             return None, names
     if "numpy.dtype" in names:  # np.dtype(...) returns an instance of its class (Float64DType...), then built
         allow.extend({id(v): v for k, v in harmless.items() if k.startswith("numpy.dtypes.")}.values())
     try:
-        with warnings.catch_warnings(), safe_globals(allow):
+        # torch's allow-list is process-wide: one such load at a time, so two threads' loads neither
+        # see nor remove each other's entries
+        with _PICKLED_MODEL_LOAD, warnings.catch_warnings(), safe_globals(allow):
             warnings.simplefilter("ignore")
             return torch.load(path, map_location=map_location, weights_only=True), names
     except Exception:
@@ -415,7 +425,8 @@ def _module_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
             return
         seen.add(id(m))
         d = getattr(m, "__dict__", {})
-        skip = d.get("_non_persistent_buffers_set") or set()
+        skip = d.get("_non_persistent_buffers_set")
+        skip = skip if isinstance(skip, (set, frozenset)) else set()
         for group in ("_parameters", "_buffers"):
             items = d.get(group)
             for name, t in (items.items() if isinstance(items, Mapping) else ()):

@@ -56,18 +56,24 @@ def interrupts_held() -> Iterator[list[int]]:
     ``KeyboardInterrupt`` must not cut in the middle (``ray.init``: the driver could crash on the
     way out, or leave Ray's processes running). A handler set meanwhile for one of them
     (``ray.init`` sets its own for SIGTERM) is not installed: leaving puts back the handlers of
-    before. Then, if one was noted and nothing else is raised, ``KeyboardInterrupt``. Main thread
-    only; elsewhere nothing changes."""
+    before. Then, if one was noted and nothing else is raised, ``KeyboardInterrupt``. A second
+    one is obeyed at once (the call may hang: a user who insists gets out). Main thread only;
+    elsewhere nothing changes."""
     noted: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield noted
         return
     real = signal.signal
     before = {}
+
+    def held(signo, _frame) -> None:
+        if noted:  # a second one: the user insists (the call may hang), obey at once
+            raise KeyboardInterrupt
+        noted.append(signo)
     for sig in stop_signals():
         with contextlib.suppress(ValueError, TypeError, OSError):
             if signal.getsignal(sig) is signal.default_int_handler:
-                before[sig] = real(sig, lambda signo, _frame: noted.append(signo))
+                before[sig] = real(sig, held)
 
     def deferred(signalnum, handler):  # a handler set inside for a held signal: kept out
         if signalnum in before and threading.current_thread() is threading.main_thread():
