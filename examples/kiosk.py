@@ -6,6 +6,7 @@ that holds even when the camera sends no frame at all.
     python examples/kiosk.py                            # camera 0, 10 s timeout
     python examples/kiosk.py 1 5                        # camera 1, 5 s timeout
     python examples/kiosk.py examples/attack_printed.mp4
+    python examples/kiosk.py photo.jpg                  # a photo: decided on its one window
 
 Prints one line: the decision on stdout, or the error on stderr.
 Exit code: 0 live, 1 spoof, 2 undecided (timeout or no face), 3 error (the source did not open
@@ -19,7 +20,7 @@ import sys
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-from rtliveness import LivenessPipeline, PipelineConfig, RtlivenessError, decide, open_source
+from rtliveness import LivenessPipeline, PipelineConfig, RtlivenessError, StillSource, decide, open_source
 
 EXIT_CODES = {"live": 0, "spoof": 1, "undecided": 2}
 EXIT_ERROR = 3
@@ -27,7 +28,9 @@ EXIT_ERROR = 3
 
 def check_person(source: str, timeout_s: float = 10.0):
     with open_source(source) as src, LivenessPipeline.from_config(PipelineConfig()) as pipeline:
-        return decide(pipeline, src, timeout_s=timeout_s, windows=5, margin=0.1)
+        # a photo is one window (no motion to go on): decided on it; a video or camera on 5 in a row
+        windows = 1 if isinstance(src, StillSource) else 5
+        return decide(pipeline, src, timeout_s=timeout_s, windows=windows, margin=0.1)
 
 
 def main(argv: list[str]) -> int:

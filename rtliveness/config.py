@@ -166,8 +166,8 @@ def check_calibration(method: str, target: float | None, flag: str = "--calibrat
     _check(method in ("eer", "apcer", "bpcer"), f"{flag} must be eer, apcer or bpcer, got {method!r}")
     _check(not (method == "eer" and target is not None),
            f"{flag} eer takes no --target (APCER = BPCER on dev); use {flag} apcer or bpcer with --target")
-    _check(method == "eer" or (target is not None and 0.0 <= target <= 1.0),
-           f"{flag} {method} needs --target in [0, 1] (e.g. 0.05), got {target}")
+    _check(method == "eer" or target is not None, f"{flag} {method} needs --target T, a rate in [0, 1] (e.g. 0.05)")
+    _check(method == "eer" or 0.0 <= target <= 1.0, f"{flag} {method} needs --target in [0, 1] (e.g. 0.05), got {target}")
 
 
 #: ONNX opsets ``rtliveness export`` writes: those whose graphs ONNX Runtime loads and matches

@@ -468,10 +468,10 @@ def test_fine_tune_path_review_cases_are_one_line_each_before_any_work(trained, 
     ok(r)
     new = tmp_path / "new"
     for args, words in (
-            (["--calibration", "apcer"], "--calibration apcer needs --target in [0, 1] (e.g. 0.05), got None"),
+            (["--calibration", "apcer"], "--calibration apcer needs --target T, a rate in [0, 1] (e.g. 0.05)"),
             (["--calibration", "eer", "--target", "0.05"], "--calibration eer takes no --target"),
             (["--calibration", "bpcer", "--target", "2"], "--calibration bpcer needs --target in [0, 1]"),
-            (["--epochs", "0"], "epochs and batch size must be >= 1")):
+            (["--epochs", "0"], "--epochs must be >= 1, got 0"), (["--batch-size", "0"], "--batch-size must be >= 1, got 0")):
         one_error_line(rtl("train", data, "--out", new, "--device", "cpu", *args), 2, words)
         assert not new.exists()
     before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
@@ -584,6 +584,33 @@ def test_eval_reads_no_macos_companion_files_and_refuses_loose_images(tmp_path, 
     one_error_line(rtl("eval", data, "--weights", tiny_weights, "--device", "cpu"), 6,
                    f"{data / 'printed'} holds 5 images outside any sample folder (x0.png, x1.png, x2.png …); a sample is a "
                    f"folder of 5 images ({data / 'printed'}/<sample>/0.png … 4.png): move them into sample folders")
+
+
+def test_a_folder_of_recordings_given_as_a_dataset_says_to_prepare_it_first(tmp_path, tiny_weights, grace):
+    """The layout `prepare` takes (a folder per class of videos) given to eval/train/calibrate: 'no
+    usable samples under …', nothing about what was expected or what to run."""
+    videos = tmp_path / "vids"
+    for cls in ("real", "printed"):
+        (videos / cls).mkdir(parents=True)
+    write_video(videos / "real" / "alice.mov", moving_face_frames(grace, 6))
+    write_video(videos / "printed" / "alice.mp4", moving_face_frames(grace, 6))
+    words = (f"{videos / 'printed'} holds video (alice.mp4), not sample folders of 5 images: cut the recordings into "
+             f"samples first: rtliveness prepare {videos} --out DATA, then use DATA")
+    one_error_line(rtl("eval", videos, "--weights", tiny_weights, "--device", "cpu"), 6, words)
+    one_error_line(rtl("train", videos, "--out", tmp_path / "run", "--device", "cpu"), 6, words)
+
+
+def test_eval_says_when_a_runs_split_lies_next_to_its_weights(trained):
+    """calibrate reads RUN/split.json by default; eval scored every sample, training ones included,
+    without a word."""
+    data, run, _, _ = trained
+    r = ok(rtl("eval", data, "--weights", run / "model.pt", "--device", "cpu"))
+    note = (f"rtliveness: note: {run / 'split.json'} lies next to --weights, and every sample of {data} was evaluated: "
+            f"if that run trained on it, its training samples are included; pass --split-file {run / 'split.json'} "
+            "for its held-out test split")
+    assert note in r.stderr.splitlines(), r.stderr
+    r = ok(rtl("eval", data, "--weights", run / "model.pt", "--device", "cpu", "--split-file", run / "split.json"))
+    assert "note:" not in r.stderr
 
 
 def test_skip_bad_leaves_out_a_malformed_sample_of_the_split_and_counts_only_the_splits(tmp_path, tiny_weights):

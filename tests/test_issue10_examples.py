@@ -87,6 +87,19 @@ def test_kiosk_decides_spoof_on_the_printed_attack():
     assert re.fullmatch(r"spoof: track \d+, p_spoof 0\.\d{3}, after \d+ frames / \d+\.\d s\n", r.stdout), r.stdout
 
 
+def test_kiosk_decides_on_a_photo(tmp_path):
+    """A photo is one window: decide(windows=5) said 'undecided' on every photo."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(EXAMPLES / "attack_printed.mp4"))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and cv2.imwrite(str(tmp_path / "photo.jpg"), frame)
+    r = example("kiosk.py", tmp_path / "photo.jpg")
+    assert r.returncode == 1 and r.stderr == "", r.stderr
+    assert re.fullmatch(r"spoof: track 1, p_spoof 0\.\d{3}, after 5 frames / \d+\.\d s\n", r.stdout), r.stdout
+
+
 # -------------------------------------------------------------------------------- video_file.py
 def test_video_file_errors_are_one_line():
     r = example("video_file.py", "/nonexistent/clip.mp4", timeout=60)

@@ -71,6 +71,7 @@ def test_health_reports_the_loaded_model(client):
     assert 0 < body["model"]["threshold"] < 1 and body["model"]["window"] == 5
     assert body["model"]["low_light_target"] == 0.0  # off by default (round 20)
     assert body["model"]["restart_distance"] == 0.1  # the window restart on an embedding jump
+    assert body["model"]["backend"] == "onnx"  # as --backend names it (it said OnnxScorer)
     # from the loaded weights' own threshold: /health rounds it to 6 places, and bounds computed
     # from the rounded value can differ in the 6th place (it did for the 0.4206 release)
     threshold = load_checkpoint().meta.threshold

@@ -95,7 +95,7 @@ def guarded(fn: Callable) -> Callable:
             if isinstance(exc, OSError):
                 fail(f"{exc.strerror or exc} ({exc.filename or 'I/O'})", 1)
             first = (str(exc).strip().splitlines() or [""])[-1][:300]
-            fail(f"unexpected {type(exc).__name__}: {first}; rerun with --debug for the traceback", 1)
+            fail(f"unexpected {type(exc).__name__}: {first}; rerun as rtliveness --debug COMMAND … for the traceback", 1)
 
     return wrapper
 

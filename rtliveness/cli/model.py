@@ -169,6 +169,11 @@ def eval_cmd(
     if rep.get("skipped"):
         typer.echo(f"skipped {rep['skipped']} malformed sample{'s' if rep['skipped'] != 1 else ''} (--skip-bad)", err=True)
     typer.echo(format_report(rep))
+    beside = None if weights is None or split_file is not None else Path(weights).parent / "split.json"
+    if beside is not None and beside.is_file():  # calibrate reads it by default; eval scores every sample
+        typer.echo(f"rtliveness: note: {beside} lies next to --weights, and every sample of {data} was evaluated: if "
+                   f"that run trained on it, its training samples are included; pass --split-file {beside} for its "
+                   "held-out test split", err=True)
 
 
 @guarded

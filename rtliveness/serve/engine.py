@@ -51,14 +51,16 @@ class Engine:
 
         self.config = config
         self.device = "cpu"
+        self.backend = None if scorer is None else type(scorer).__name__  # a host's own scorer: its class
         if scorer is None or detector is None:
-            from ..model.backends import BackendSpec, build_scorer
+            from ..model.backends import BackendSpec, build_scorer, choose_backend
             from ..model.device import resolve_device
             from ..runtime.detect import build_detector
 
             self.device = resolve_device(config.device)
             if scorer is None:
-                scorer = build_scorer(config.backend, BackendSpec(weights=config.weights, device=self.device))
+                self.backend = choose_backend(config.backend, self.device)  # as --backend names it: onnx, torch …
+                scorer = build_scorer(self.backend, BackendSpec(weights=config.weights, device=self.device))
             if detector is None:
                 detector = build_detector(config.detector, device=self.device)
         self.meta = scorer.meta
@@ -151,7 +153,7 @@ class Engine:
                 "security_levels": {k: round(v, 6) for k, v in m.security_levels},
                 "window": m.window,
                 "input_size": m.input_size,
-                "backend": type(self.scorer.inner).__name__,
+                "backend": self.backend,
                 "device": self.device,
                 "detector": self.config.detector.kind,
                 "low_light_target": self.config.low_light_target,

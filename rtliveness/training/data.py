@@ -167,6 +167,12 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
             raise DataError(f"{cls_dir} holds {len(loose)} image{'s' if len(loose) != 1 else ''} outside any sample folder "
                             f"({', '.join(loose[:3])}{' …' if len(loose) > 3 else ''}); a sample is a folder of {WINDOW} "
                             f"images ({cls_dir}/<sample>/0.png … {WINDOW - 1}.png): move them into sample folders")
+        videos = sorted(p.name for p in cls_dir.iterdir() if p.suffix.lower() in VIDEO_EXT and p.is_file()
+                        and not p.name.startswith("."))
+        if videos:  # a folder of recordings, as `prepare` takes them: never read here
+            raise DataError(f"{cls_dir} holds video{'s' if len(videos) != 1 else ''} ({', '.join(videos[:3])}"
+                            f"{' …' if len(videos) > 3 else ''}), not sample folders of {WINDOW} images: cut the "
+                            f"recordings into samples first: rtliveness prepare {root} --out DATA, then use DATA")
         for sdir in sorted(p for p in cls_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
             images = tuple(sorted((p for p in sdir.iterdir() if _is_image_file(p)), key=_natural_key))
             problem = None

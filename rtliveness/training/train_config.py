@@ -78,8 +78,10 @@ class TrainConfig:
         if self.distill_features > 0 and self.encoder_lr_mult == 0:
             raise ConfigError("feature distillation trains the encoder: it needs --encoder-lr-mult > 0")
         check_calibration(self.calibration, self.calibration_target)
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("epochs and batch size must be >= 1")
+        if self.epochs < 1:
+            raise ConfigError(f"--epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
         if not (self.lr > 0 and self.weight_decay >= 0 and 0 <= self.momentum < 1):
             raise ConfigError(f"invalid optimiser settings lr={self.lr} momentum={self.momentum} wd={self.weight_decay}")
         if not 16 <= self.input_size <= 1024:
