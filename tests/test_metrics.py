@@ -259,7 +259,7 @@ def test_calibrate_threshold():
     assert M.calibrate_threshold(eer_s, eer_c, "eer") == 0.5
     with pytest.raises(ValueError, match="^method must be eer, apcer or bpcer, got 'f1'$"):
         M.calibrate_threshold(A_SCORES, A_CLASSES, "f1")
-    with pytest.raises(ValueError, match=r"^method apcer needs --target in \[0, 1\] \(e\.g\. 0\.05\), got None$"):
+    with pytest.raises(ValueError, match=r"^method apcer needs --target T, a rate in \[0, 1\] \(e\.g\. 0\.05\)$"):
         M.calibrate_threshold(A_SCORES, A_CLASSES, "apcer")
     with pytest.raises(ValueError, match="both bona fide"):
         M.calibrate_threshold([0.1, 0.2], ["real", "real"], "eer")
