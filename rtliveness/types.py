@@ -22,6 +22,7 @@ __all__ = [
     "TrackSummary",
     "as_bgr",
     "as_timestamp",
+    "over_white",
 ]
 
 Label = Literal["live", "spoof", "pending"]
@@ -43,11 +44,29 @@ def as_timestamp(value) -> float:
     return ts
 
 
+def over_white(image_bgr: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``image_bgr`` (HxWx3 uint8) with its transparency ``alpha`` (HxW uint8) laid over white, as a
+    browser or viewer shows a cut-out picture: the colour transparent pixels hold (often black) is
+    not what anyone saw — a cut-out portrait on black reads as an attack, on white as live. An
+    alpha that is 255 everywhere, or 0 everywhere (a 32-bit BMP's or a capture API's unused
+    padding byte), is no transparency: the image comes back as it is. The one rule for
+    transparency: photos given to ``run`` and BGRA frames given to the API."""
+    if alpha.shape != image_bgr.shape[:2]:
+        raise FrameError(f"alpha shape {alpha.shape} does not match the image's {image_bgr.shape[:2]}")
+    low, high = int(alpha.min()), int(alpha.max())
+    if low == 255 or high == 0:
+        return image_bgr
+    a = alpha[:, :, None].astype(np.float32) / 255.0
+    return np.clip(image_bgr.astype(np.float32) * a + 255.0 * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
+
+
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as a contiguous HxWx3 uint8 BGR array.
 
     Accepts grayscale (HxW or HxWx1), BGR (HxWx3) and BGRA (HxWx4) uint8 images; anything else
-    raises :class:`FrameError` naming the expected and actual shape/dtype. The channel order
+    raises :class:`FrameError` naming the expected and actual shape/dtype. A BGRA image's
+    transparency is laid over white (:func:`over_white`), as ``rtliveness run`` does with a cut-out
+    PNG, so the API and the CLI score the same picture alike. The channel order
     cannot be checked: an RGB frame (PIL, a browser canvas, imageio) is taken as BGR, and a live
     face then looks blue and is scored as an attack — convert with ``frame[:, :, ::-1]``.
     """
@@ -67,7 +86,7 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
         gray = image.reshape(image.shape[0], image.shape[1])
         image = np.repeat(gray[:, :, None], 3, axis=2)
     elif image.ndim == 3 and image.shape[2] == 4:
-        image = image[:, :, :3]
+        image = over_white(image[:, :, :3], image[:, :, 3]) if image.size else image[:, :, :3]
     elif not (image.ndim == 3 and image.shape[2] == 3):
         raise FrameError(f"frame must be HxW, HxWx1, HxWx3 or HxWx4, got shape {image.shape}")
     if image.shape[0] < 1 or image.shape[1] < 1:

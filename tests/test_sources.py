@@ -788,6 +788,63 @@ def test_a_damaged_stretch_mid_file_is_skipped_and_the_frames_after_it_kept(tmp_
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 100  # 99 frames and the summary
 
 
+def _faststart_copy(path: Path, out: Path) -> Path:
+    """``path`` (an mp4/mov with its index, 'moov', after the frame data) rewritten with the index
+    first, as ``-movflags +faststart`` and phones' streaming-ready files have it: the chunk offsets
+    ('stco') move by the index's size."""
+    import struct
+
+    data = path.read_bytes()
+    boxes, at = {}, 0
+    while at < len(data):
+        size, kind = struct.unpack(">I4s", data[at:at + 8])
+        boxes[kind] = data[at:at + size]
+        at += size
+    moov = bytearray(boxes[b"moov"])
+
+    def shift(start: int, end: int) -> None:
+        at = start
+        while at < end:
+            size, kind = struct.unpack(">I4s", moov[at:at + 8])
+            if kind in (b"trak", b"mdia", b"minf", b"stbl"):
+                shift(at + 8, at + size)
+            elif kind == b"stco":
+                (n,) = struct.unpack(">I", moov[at + 12:at + 16])
+                for k in range(n):
+                    o = at + 16 + 4 * k
+                    moov[o:o + 4] = struct.pack(">I", struct.unpack(">I", moov[o:o + 4])[0] + len(moov))
+            at += size
+
+    shift(8, len(moov))
+    out.write_bytes(boxes[b"ftyp"] + bytes(moov) + b"".join(v for k, v in boxes.items() if k not in (b"ftyp", b"moov")))
+    return out
+
+
+def test_a_cut_off_file_with_its_index_first_is_called_truncated_not_only_damaged(tmp_path):
+    """Review finding: an mp4 with its index first ('faststart'), copied 60 % of the way, decodes 38
+    of its 100 frames and fails one read on the way (a stretch counted as damage): only the damage
+    warning came, saying the frames after it were scored, and the 62 missing frames went unsaid."""
+    whole = _faststart_copy(LIVE_CLIP, tmp_path / "whole.mov")
+    src = FileSource(whole)
+    try:
+        assert len(list(src)) == 100 and src.gaps == 0
+    finally:
+        src.close()
+    cut = tmp_path / "cut.mov"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    from rtliveness.cli import app
+    from typer.testing import CliRunner
+
+    r = CliRunner().invoke(app, ["run", str(cut), "--max-faces", "1", "--detector", "haar"])
+    assert r.exit_code == 0, r.output
+    decoded = int(r.output.split(" frames in ")[0])
+    assert 20 < decoded < 80, r.output
+    assert r.output.strip().splitlines()[-1] == (
+        f"rtliveness: warning: {decoded} of the 100 frames {cut} declares could be decoded; the file may be truncated "
+        "(was its recording finished?)")
+
+
 def test_a_file_damaged_at_its_start_is_read_from_its_first_good_frame(tmp_path):
     """The same damage at the very start of the frame data was 'cannot decode any frame ... truncated
     or corrupt' while the frames after it decode: the first read gets the same second chances, and
@@ -833,6 +890,29 @@ def test_a_transparent_picture_is_seen_on_white_as_viewers_show_it(tmp_path, gra
         assert cv2.imwrite(str(tmp_path / name), data)
         with StillSource(tmp_path / name) as src:
             assert np.array_equal(next(iter(src)).image_bgr, grace)
+
+
+def test_a_bgra_frame_given_to_the_api_is_seen_on_white_as_run_sees_its_png(tmp_path, grace):
+    """Review finding: ``as_bgr`` dropped the alpha channel, so a cut-out portrait loaded with
+    ``cv2.IMREAD_UNCHANGED`` and given to ``step`` was scored on black (p_spoof 0.42, at the
+    threshold) while ``rtliveness run`` of the same PNG scored it on white (0.04)."""
+    from rtliveness.types import as_bgr
+
+    h, w = grace.shape[:2]
+    alpha = np.zeros((h, w), np.uint8)
+    alpha[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = 255
+    alpha[0, :10] = 128
+    bgra = np.dstack([grace * (alpha[:, :, None] > 0), alpha])
+    assert cv2.imwrite(str(tmp_path / "cut.png"), bgra)
+    with StillSource(tmp_path / "cut.png") as src:
+        as_run_sees_it = next(iter(src)).image_bgr
+    loaded = cv2.imread(str(tmp_path / "cut.png"), cv2.IMREAD_UNCHANGED)
+    assert loaded.shape == (h, w, 4)
+    assert np.array_equal(as_bgr(loaded), as_run_sees_it)
+    assert (as_run_sees_it[h - 1, w - 1] == 255).all() and np.array_equal(as_run_sees_it[h // 2, w // 4: 3 * w // 4], grace[h // 2, w // 4: 3 * w // 4])
+    # an alpha byte that is all 255 or all 0 (a capture API's padding) is no transparency
+    for pad in (255, 0):
+        assert np.array_equal(as_bgr(np.dstack([grace, np.full((h, w), pad, np.uint8)])), grace)
 
 
 def test_transparency_follows_the_exif_turn_and_a_bmp_padding_byte_is_no_alpha(tmp_path):

@@ -73,13 +73,17 @@ def run(
     typer.echo(format_summary(report), err=True)
     declared = getattr(src, "frame_count", None) if kind == "file" else None
     gaps = getattr(src, "gaps", 0) if report.stopped == "end" else 0
+    # frames missing beyond what the damaged stretches cost: the file ends early (a recording cut off,
+    # an mp4 with its index at the front copied half-way), whether or not a stretch was damaged too
+    truncated = (report.stopped == "end" and bool(declared)
+                 and report.frames + getattr(src, "gap_reads", 0) < 0.9 * declared - 5)
     if gaps:
         stretches, were, it = ("stretches", "were", "them") if gaps > 1 else ("stretch", "was", "it")
-        of = f" ({report.frames} of the {declared} frames it declares decoded)" if declared else ""
+        of = f" ({report.frames} of the {declared} frames it declares decoded)" if declared and not truncated else ""
         typer.echo(f"rtliveness: warning: {source} has damaged data: {gaps} {stretches} of it could not be decoded "
                    f"and {were} skipped{of}; the frames after {it} were scored, and their time is their media time",
                    err=True)
-    elif report.stopped == "end" and declared and report.frames < 0.9 * declared - 5:
+    if truncated:
         typer.echo(f"rtliveness: warning: {report.frames} of the {declared} frames {source} declares could be decoded; "
                    "the file may be truncated (was its recording finished?)", err=True)
     if grey.grey:

@@ -121,6 +121,7 @@ class FileSource(_SourceBase):
         # after it decode again; over a network a failed read is the end (a retry may wait for a timeout)
         self._bad_reads_allowed = MAX_BAD_READS if capture is None else 0
         self.gaps = 0  # damaged stretches skipped (frames after them were decoded)
+        self.gap_reads = 0  # the failed reads in those stretches: about the frames they cost
         self._stop = threading.Event()
         self.decode_seconds = 0.0
         self._first = self._next()  # (image, position in ms): past a damaged start too
@@ -173,6 +174,7 @@ class FileSource(_SourceBase):
             self.decode_seconds += time.perf_counter() - t0
             if ok and frame is not None:
                 self.gaps += bad > 0
+                self.gap_reads += bad
                 return frame, _position_ms(self._cap)
             bad += 1
             if bad > self._bad_reads_allowed:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...errors import ConfigError, SourceOpenError
 from ...model.dims import WINDOW
-from ...types import Frame
+from ...types import Frame, over_white
 from .base import DEFAULT_FPS, _SourceBase
 from .files import check_file
 
@@ -221,9 +221,8 @@ def on_white(image: np.ndarray, path: Path) -> np.ndarray:
     """``image`` (the picture at ``path`` decoded to BGR, EXIF orientation applied) with the
     picture's transparency, if it has any, laid over white, as a browser or viewer shows it:
     decoding to BGR keeps whatever colour the transparent pixels hold (often black), which is not
-    what anyone saw — a cut-out portrait on black read as an attack, on white as live. The alpha
-    is Pillow's, turned by the same EXIF orientation; an alpha that is 0 everywhere (a 32-bit BMP's
-    unused padding byte) is no transparency."""
+    what anyone saw (:func:`rtliveness.types.over_white`, the one rule). The alpha is Pillow's,
+    turned by the same EXIF orientation."""
     try:
         with open(path, "rb") as fh:
             if not fh.read(4).startswith(_ALPHA_MAGIC):
@@ -243,10 +242,9 @@ def on_white(image: np.ndarray, path: Path) -> np.ndarray:
                 alpha = np.asarray(ImageOps.exif_transpose(im).convert("RGBA").getchannel("A"))
     except Exception:  # noqa: BLE001 - Pillow cannot read it the same way: the picture as OpenCV decoded it
         return image
-    if alpha.shape != image.shape[:2] or alpha.min() == 255 or alpha.max() == 0:
+    if alpha.shape != image.shape[:2]:
         return image
-    a = alpha[:, :, None].astype(np.float32) / 255.0
-    return np.clip(image.astype(np.float32) * a + 255.0 * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
+    return over_white(image, alpha)
 
 
 def _check_frames(frames: int) -> None:
