@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from conftest import make_dataset, moving_face_frames, read_frames, write_video
-from rtliveness.model.checkpoint import load_checkpoint, sha256_file
+from rtliveness.model.checkpoint import ModelMeta, load_checkpoint, save_checkpoint, sha256_file
 from rtliveness.model.spoofmodel import SpoofModel
 from rtliveness.training.data import scan_dataset
 
@@ -724,3 +724,94 @@ def test_an_output_below_a_linked_class_folder_is_inside_and_a_hidden_one_is_not
         check_outside(data / "real" / "runs", data, "--out")
     check_outside(data / ".runs", data, "--out")  # hidden folders are not read: fine
     check_outside(tmp_path / "runs", data, "--out")
+
+
+def test_training_that_diverges_on_an_epochs_last_step_and_a_non_finite_lr_are_one_line(tmp_path):
+    """Review findings: a divergence on the last step of an epoch (here the only one) ended as
+    'unexpected ValueError: scores contain 6 NaN value(s)…' (exit 1), not the 'training diverged …
+    lower --lr' (exit 6) of an earlier step; --lr inf passed the option check."""
+    data = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
+    r = rtl("train", data, "--out", tmp_path / "run", "--lr", "1e3", "--epochs", "1", "--batch-size", "64",
+            "--input-size", "32", "--device", "cpu")
+    assert r.returncode == 6, r.stderr
+    assert re.fullmatch(r"rtliveness: error: training diverged \((weights not finite|\d+ of \d+ dev scores not finite)\) "
+                        r"at epoch 1( step 0)?; lower --lr", r.stderr.splitlines()[-1]), r.stderr
+    one_error_line(rtl("train", data, "--out", tmp_path / "r2", "--lr", "inf", "--device", "cpu"), 2,
+                   "--lr must be a finite number, got inf")  # (nan and the other settings: test_train_eval.py)
+    assert not (tmp_path / "r2").exists()
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_synth_stopped_by_sigterm_or_sighup_keeps_its_records_as_ctrl_c_does(tmp_path, sig):
+    """Review finding: killed by SIGTERM or SIGHUP (exit -15 / -1), synth left sample folders with
+    no rtliveness_data.json and no synth_samples.jsonl."""
+    import time
+
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    for name in ("grace_hopper_512x512.jpg", "astronaut.png"):
+        (assets / name).symlink_to(ASSETS / name)
+    out = tmp_path / "synth"
+    proc = subprocess.Popen([str(EXE), "synth", "--out", str(out), "--samples-per-class", "20", "--assets", str(assets),
+                             "--width", "320", "--height", "240"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and not any(out.glob("real/real_*")):
+        time.sleep(0.05)
+    assert proc.poll() is None, "synth ended before it could be stopped"
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert [x for x in err.splitlines() if x.strip()] == ["rtliveness: interrupted"]
+    recs = [json.loads(x)["sample"] for x in (out / "synth_samples.jsonl").read_text().splitlines()]
+    assert len(recs) >= 1 and sorted(f"{p.parent.name}/{p.name}" for p in out.glob("*/*")) == sorted(recs)
+    report = json.loads((out / "rtliveness_data.json").read_text())["report"]
+    assert report["interrupted"] is True and sum(report["counts"].values()) == len(recs)
+
+
+def test_resume_of_a_fine_tune_from_another_folder_does_not_read_init_weights_again(tmp_path):
+    """Review finding: `train --resume` re-read --init-weights by its relative path although the
+    model comes from last.pt: from another folder it failed with 'weights file not found: init.pt'."""
+    data = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir()
+    there.mkdir()
+    torch.manual_seed(0)
+    save_checkpoint(here / "init.pt", SpoofModel(), ModelMeta(input_size=32, crop_scale=1.0, threshold=0.5))
+    args = ["train", data, "--out", tmp_path / "run", "--init-weights", "init.pt", "--epochs", "1", "--batch-size", "64",
+            "--device", "cpu"]
+
+    def at(cwd, *more):
+        return subprocess.run([str(EXE), *map(str, args), *more], capture_output=True, text=True, timeout=600, cwd=cwd)
+    ok(at(here))
+    r = ok(at(there, "--resume", "--epochs", "2"))  # the same command, from a folder without init.pt
+    assert r.stderr.splitlines()[-1].startswith(f"model: {tmp_path / 'run' / 'model.pt'} (threshold ")
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["config"]["init_weights"] == str(here / "init.pt")
+    assert [h["epoch"] for h in json.loads((tmp_path / "run" / "history.json").read_text())] == [1, 2]
+
+
+def test_a_crop_scale_taken_from_init_weights_wider_than_the_stored_crops_says_where_it_came_from(tmp_path):
+    """Review finding: 'crop scale 2.2 is wider than the dataset's stored crops (1.5)', when the
+    user never gave 2.2 (it came from the --init-weights checkpoint) and no way out was named."""
+    data = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
+    (data / "rtliveness_data.json").write_text(json.dumps({"crop_scale": 1.5}))
+    wide = tmp_path / "wide.pt"
+    save_checkpoint(wide, SpoofModel(), ModelMeta(input_size=32, crop_scale=2.2, threshold=0.5))
+    one_error_line(rtl("train", data, "--out", tmp_path / "run", "--init-weights", wide, "--device", "cpu"), 2,
+                   f"--init-weights {wide} was trained on crops at scale 2.2 (train's crop scale when --crop-scale is not "
+                   f"given), wider than the crops {data} stores (1.5, its rtliveness_data.json); give --crop-scale 1.5 or "
+                   "less to fine-tune on these crops, or cut the videos again into a new folder with rtliveness prepare "
+                   "--crop-scale 2.2")
+    assert not (tmp_path / "run").exists()
+
+
+def test_prepare_names_a_video_too_short_for_one_sample(tmp_path, grace):
+    """Review finding: a 3-frame video was 'no sample (no face followed through 5 frames); check that
+    a face is in view and large enough (--min-face)', though the face was there all along."""
+    short = write_video(tmp_path / "short.mp4", moving_face_frames(grace, 3))
+    r = ok(rtl("prepare", short, "--label", "real", "--out", tmp_path / "o", "--crop-size", "32", "--device", "cpu"))
+    assert r.stderr.splitlines()[0] == (f"rtliveness: warning: {short}: no sample: the video has 3 frames and a sample "
+                                        "needs 5 frames; record or give a longer video")
+    r = ok(rtl("prepare", short, "--label", "real", "--out", tmp_path / "o", "--crop-size", "32", "--device", "cpu",
+               "--stride", "2"))
+    assert r.stderr.splitlines()[0] == (f"rtliveness: warning: {short}: no sample: the video has 3 frames and a sample "
+                                        "needs 9 frames (5 crops 2 frames apart, --stride); record or give a longer video")

@@ -490,3 +490,25 @@ def test_pretrain_names_a_wrong_image_path_before_it_reads_the_network(tmp_path:
     with pytest.raises(ConfigError, match=r"^image path not found: .*typo$"):
         job.pretrain_encoder([tmp_path / "typo"], tmp_path / "net.dnn", tmp_path / "enc.pt", 1, DistillConfig())
     assert read == []
+
+
+def test_pretrain_next_hint_quotes_a_path_with_a_space(tmp_path: Path, monkeypatch) -> None:
+    """Review finding: the 'next: rtliveness train DATA --pretrained <path>' hint broke when pasted
+    for a path with a space (the shell split it in two)."""
+    import shlex
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    import rtliveness.training.pretrain.job as job
+    from rtliveness.cli import app
+
+    out = tmp_path / "my runs" / "encoder.pt"
+    monkeypatch.setattr(job, "pretrain_encoder", lambda images, dlib, out, steps, cfg, max_images=None, log=None: SimpleNamespace(
+        out=Path(out), steps=steps, images=12, heldout_cos_before=None, heldout_cos_after=None))
+    r = CliRunner().invoke(app, ["pretrain", str(tmp_path), "--dlib", str(tmp_path / "t.dnn"), "--out", str(out),
+                                 "--steps", "3", "--input-size", "32"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines()[-1] == (f"encoder: {out} (3 steps on 12 images; no image held out (fewer than 10)); next: "
+                                         f"rtliveness train DATA --pretrained '{out}' --input-size 32")
+    assert shlex.split(r.stderr.splitlines()[-1].split("next: ")[1])[4] == str(out)

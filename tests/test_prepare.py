@@ -45,7 +45,8 @@ def test_windows_stride_step_and_crops(tmp_path):
     rep = prepare_videos([(video, "real")], out, ScriptedDetector(), 1.5, 32, stride=2, window_step=4)
     # span (5-1)*2 = 8 frames: windows start at 0, 4, 8, 12 (12 + 8 = 20 > 19 ends it)
     assert rep == {"written": 3, "dropped": 0, "per_class": {"real": 3, "replay": 0, "printed": 0, "2dmask": 0},
-                   "videos": [{"video": str(video), "class": "real", "person": "clip", "samples": 3, "dropped": 0, "skipped": False}]}
+                   "videos": [{"video": str(video), "class": "real", "person": "clip", "samples": 3, "dropped": 0, "skipped": False,
+                                "frames": 20}]}
     samples = sorted((out / "real").iterdir())
     assert [s.name for s in samples] == ["real_clip_00000", "real_clip_00001", "real_clip_00002"]
     assert [[frame_of(s / f"{j}.png") for j in range(5)] for s in samples] == [
@@ -315,3 +316,12 @@ def test_a_link_back_up_or_to_another_person_is_not_read_again(tmp_path):
     (tmp_path / "real" / "alice" / "shared").symlink_to(tmp_path / "real" / "bob")
     assert labelled_videos(tmp_path) == [(tmp_path / "real" / "alice" / "1.avi", "real", "alice"),
                                          (tmp_path / "real" / "bob" / "2.avi", "real", "bob")]
+
+
+def test_the_report_counts_the_frames_of_a_video_too_short_for_one_sample(tmp_path):
+    """`prepare` names a video shorter than one sample's span as that (review finding: it said no
+    face was followed through 5 frames)."""
+    video = numbered_video(tmp_path / "short.avi", 3)
+    rep = prepare_videos([(video, "real")], tmp_path / "d", ScriptedDetector(), 1.5, 32)
+    assert rep["videos"] == [{"video": str(video), "class": "real", "person": "short", "samples": 0, "dropped": 0,
+                              "skipped": False, "frames": 3}]

@@ -935,3 +935,111 @@ def test_train_says_when_sample_names_carry_no_person_id(tmp_path):
     assert said[0] == ("note: 1 of 24 sample names carry no person id by --person-pattern '^[^_]+_([^_]+)_' (first: "
                        "real/clip 3): the whole name is taken as the person, so the split may put one person in train "
                        "and test; name samples <class>_<person>_<k>, or give --person-pattern")
+
+
+# ------------------------------------------------------------------ divergence, non-finite settings, saved paths
+def test_a_divergence_at_the_end_of_an_epoch_is_the_training_diverged_error(tmp_path, monkeypatch):
+    """Review finding: weights turned non-finite by an epoch's last step (no next loss to show it)
+    reached the dev metrics as 'unexpected ValueError: scores contain 6 NaN value(s)', not the
+    'training diverged … lower --lr' of a divergence on an earlier step."""
+    import rtliveness.training.train as T
+
+    root = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
+    cfg = TrainConfig(**{**CFG, "epochs": 1, "batch_size": 64})  # one step per epoch: it is the last one
+    real_step = torch.optim.SGD.step
+
+    def blown(self, *a, **kw):  # the step's loss was finite; the weights it leaves are not
+        out = real_step(self, *a, **kw)
+        with torch.no_grad():
+            self.param_groups[0]["params"][0].fill_(float("nan"))
+        return out
+
+    monkeypatch.setattr(torch.optim.SGD, "step", blown)
+    with pytest.raises(DataError, match=r"^training diverged \(weights not finite\) at epoch 1 step 0; lower --lr$"):
+        train(root, tmp_path / "w", cfg)
+    monkeypatch.setattr(torch.optim.SGD, "step", real_step)
+    # finite weights whose dev scores are not (an overflow in the forward pass): the same error
+    monkeypatch.setattr(T, "predict_windows", lambda model, X, meta, device: np.full(len(X), np.nan, np.float32))
+    with pytest.raises(DataError, match=r"^training diverged \((\d+) of \1 dev scores not finite\) at epoch 1; lower --lr$"):
+        train(root, tmp_path / "s", cfg)
+
+
+@pytest.mark.parametrize("kw, line", [
+    ({"lr": float("inf")}, "--lr must be a finite number, got inf"),
+    ({"lr": float("nan")}, "--lr must be a finite number, got nan"),
+    ({"weight_decay": float("inf")}, "--weight-decay must be a finite number, got inf"),
+    ({"momentum": float("-inf")}, "--momentum must be a finite number, got -inf"),
+    ({"crop_scale": float("nan")}, "--crop-scale must be a finite number, got nan"),
+    ({"calibration": "apcer", "calibration_target": float("nan")}, "--target must be a finite number, got nan"),
+    ({"fractions": (0.7, float("nan"), 0.15)}, "split fractions must be a finite number, got (0.7, nan, 0.15)"),
+])
+def test_non_finite_float_settings_are_refused_in_one_line(kw, line):
+    """Review finding: --lr inf passed the option check ('lr > 0') and trained into NaN."""
+    with pytest.raises(ConfigError) as e:
+        TrainConfig(**kw)
+    assert str(e.value) == line
+
+
+def test_the_saved_run_config_holds_absolute_paths(tmp_path, monkeypatch):
+    """A run's saved settings are read by --resume, maybe from another folder: relative paths
+    (as given on the command line) would name other files there."""
+    monkeypatch.chdir(tmp_path)
+    cfg = TrainConfig(init_weights=Path("init.pt"), teacher=Path("teach"), split_file=Path("s/split.json"),
+                      pretrained=Path("../enc.pt"), distill_weight=0.3)
+    d = cfg.to_json()
+    assert [d[k] for k in ("init_weights", "teacher", "split_file", "pretrained")] == [
+        str(tmp_path / "init.pt"), str(tmp_path / "teach"), str(tmp_path / "s" / "split.json"), str(tmp_path.parent / "enc.pt")]
+
+
+def test_resume_of_a_fine_tune_needs_its_starting_weights_only_for_the_live_anchor(tmp_path, monkeypatch):
+    """Review finding: --resume re-read --init-weights by its saved relative path although the
+    model comes from last.pt: from another folder, or with the file moved, 'weights file not
+    found: init.pt'. With --anchor-live the starting model is the anchor's reference: a missing
+    one is one line saying so."""
+    from rtliveness.errors import WeightsError
+    from rtliveness.model.checkpoint import ModelMeta, save_checkpoint
+    from rtliveness.model.spoofmodel import SpoofModel
+
+    root = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
+    here = tmp_path / "here"
+    here.mkdir()
+    torch.manual_seed(0)
+    save_checkpoint(here / "init.pt", SpoofModel(), ModelMeta(input_size=32, crop_scale=1.0, threshold=0.5))
+    monkeypatch.chdir(here)
+    cfg = dict(CFG, epochs=1, batch_size=64, init_weights=Path("init.pt"))
+    train(root, tmp_path / "ft", TrainConfig(**cfg))
+    train(root, tmp_path / "anc", TrainConfig(**cfg, anchor_live=1.0))
+    saved = torch.load(tmp_path / "ft" / "last.pt", map_location="cpu", weights_only=True)["config"]
+    assert saved["init_weights"] == str(here / "init.pt")
+    (here / "init.pt").rename(tmp_path / "moved.pt")
+    monkeypatch.chdir(tmp_path)
+    res = train(root, tmp_path / "ft", TrainConfig(device="cpu"), resume=True, resume_epochs=2)
+    assert [h["epoch"] for h in res.history] == [1, 2]
+    with pytest.raises(WeightsError) as e:
+        train(root, tmp_path / "anc", TrainConfig(device="cpu"), resume=True, resume_epochs=2)
+    assert str(e.value) == (f"cannot resume {tmp_path / 'anc'}: its live anchor (--anchor-live 1) needs the starting model "
+                            f"it was given, {here / 'init.pt'}, which is not there; put that file back at that path to go on")
+
+
+def test_a_crop_scale_wider_than_the_stored_crops_says_what_to_do(tmp_path):
+    """Review finding: 'the model wants crops at scale 2.2 but d1s stores 1.5' named the problem,
+    not the fix."""
+    from rtliveness.model.checkpoint import ModelMeta, save_checkpoint
+    from rtliveness.model.spoofmodel import SpoofModel
+
+    root = make_dataset(tmp_path / "d", per_class=6, persons=6, size=32)
+    (root / "rtliveness_data.json").write_text(json.dumps({"crop_scale": 1.5}))
+    wide = tmp_path / "wide.pt"
+    save_checkpoint(wide, SpoofModel(), ModelMeta(input_size=32, crop_scale=2.2, threshold=0.5))
+    with pytest.raises(ConfigError) as e:
+        evaluate_dataset(root, wide, device="cpu")
+    assert str(e.value) == (f"the model {wide} wants crops at scale 2.2, wider than the crops {root} stores (1.5, its "
+                            "rtliveness_data.json); cut the videos again into a new folder with rtliveness prepare "
+                            "--crop-scale 2.2 (or wider), or evaluate weights trained at crop scale 1.5 or less "
+                            "(rtliveness train --crop-scale)")
+    with pytest.raises(ConfigError) as e:
+        train(root, tmp_path / "run", TrainConfig(**{**CFG, "crop_scale": 2.0}))
+    assert str(e.value) == (f"crop scale 2 is wider than the crops {root} stores (1.5, its rtliveness_data.json); give "
+                            "--crop-scale 1.5 or less, or cut the videos again into a new folder with rtliveness prepare "
+                            "--crop-scale 2")
+    assert not (tmp_path / "run").exists()

@@ -35,6 +35,7 @@ def prepare(
     from ..model.device import resolve_device
     from ..runtime.detect import build_detector
     from ..training.attacks import CLASSES
+    from ..training.data import WINDOW
     from ..training.prepare import BOX_MODES, LoopBoxes, check_windows, labelled_videos, prepare_videos
 
     check_windows(stride, step)
@@ -66,6 +67,7 @@ def prepare(
     det = build_detector(det_config, device=resolve_device(device))
     if boxes == "loop":
         det = LoopBoxes.for_detector(det, det_config)
+    needs = (WINDOW - 1) * stride + 1  # the frames one sample spans
     held: list[str] = []  # the warnings of unreadable videos, until a video opens (all unreadable: one error)
     opened = False
 
@@ -85,6 +87,11 @@ def prepare(
         warn_held()
         if v["skipped"]:
             typer.echo(f"{v['video']}: already prepared in {out} ({v['samples']} samples), skipped", err=True)
+        elif v["samples"] == 0 and v.get("frames", needs) < needs:  # too short for one window, face or not
+            spread = f" ({WINDOW} crops {stride} frames apart, --stride)" if stride > 1 else ""
+            typer.echo(f"rtliveness: warning: {v['video']}: no sample: the video has {v['frames']} frame"
+                       f"{'s' if v['frames'] != 1 else ''} and a sample needs {needs} frames{spread}; record or give a "
+                       "longer video", err=True)
         elif v["samples"] == 0:
             typer.echo(f"rtliveness: warning: {v['video']}: no sample (no face followed through 5 frames"
                        f"{'; ' + str(v['dropped']) + ' windows lost the face' if v['dropped'] else ''}); "
@@ -157,8 +164,12 @@ def synth(
     assets_dir = assets if assets is not None else default_assets_dir()
     if not Path(assets_dir).is_dir():
         raise ConfigError(f"--assets folder not found: {assets_dir}")
+    from ..runtime.stopsignals import stop_signals_as_interrupt
+
     bar = Progress(stderr_if_tty(), total=samples_per_class * len(cfg.classes), unit="samples")
-    rep = synthesize(assets_dir, out, cfg, progress=lambda done, total, *rest: bar.update(done), workers=workers)
+    # SIGTERM / SIGHUP as Ctrl+C: the samples written so far keep their records (killed outright, none had any)
+    with stop_signals_as_interrupt():
+        rep = synthesize(assets_dir, out, cfg, progress=lambda done, total, *rest: bar.update(done), workers=workers)
     bar.finish()
     if rep.get("unreadable_assets"):
         typer.echo(f"left out {len(rep['unreadable_assets'])} asset file(s) that could not be read (or videos under "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -28,6 +29,23 @@ def _need_dataset(data: Path) -> None:
                             f"{{{','.join(CLASSES)}}}/<sample>/")
         raise DataError(f"dataset folder not found: {data}; expected {data}/{{{','.join(CLASSES)}}}/<sample>/ "
                         "with 5 images each")
+
+
+def _check_init_crop_scale(data: Path, init_weights: Path, crop_scale: float) -> None:
+    """The crop scale taken from ``--init-weights`` (no ``--crop-scale`` given) must not be wider
+    than the dataset's stored crops: one line that says where it came from and what to do."""
+    from ..training.data import DATA_META, read_json
+
+    meta_path = Path(data) / DATA_META
+    try:
+        stored = float(read_json(meta_path, "dataset metadata")["crop_scale"]) if meta_path.is_file() else None
+    except Exception:  # a bad metadata file: train's own scan names it
+        return
+    if stored is not None and crop_scale > stored + 1e-6:
+        raise ConfigError(f"--init-weights {init_weights} was trained on crops at scale {crop_scale:g} (train's crop scale "
+                          f"when --crop-scale is not given), wider than the crops {data} stores ({stored:g}, its "
+                          f"{DATA_META}); give --crop-scale {stored:g} or less to fine-tune on these crops, or cut the "
+                          f"videos again into a new folder with rtliveness prepare --crop-scale {crop_scale:g}")
 
 
 @guarded
@@ -77,12 +95,15 @@ def train(
     check_outside(out, data, "--out")  # a run folder in DATA reads as a class folder: every later eval or --resume stops
     from ..training.train import TrainConfig, train as run_train
 
-    if init_weights is not None and (input_size is None or crop_scale is None):
+    # a resumed run keeps its own settings (last.pt holds them, and its model): the checkpoint is not read
+    if init_weights is not None and (input_size is None or crop_scale is None) and not resume:
         from ..model.checkpoint import load_checkpoint
 
         init_meta = load_checkpoint(init_weights).meta
         input_size = init_meta.input_size if input_size is None else input_size
-        crop_scale = init_meta.crop_scale if crop_scale is None else crop_scale
+        if crop_scale is None:
+            crop_scale = init_meta.crop_scale
+            _check_init_crop_scale(data, init_weights, crop_scale)
     cfg = TrainConfig(epochs=5 if epochs is None else epochs, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
                       input_size=224 if input_size is None else input_size, crop_scale=crop_scale, init_weights=init_weights,
                       encoder_lr_mult=encoder_lr, teacher=teacher, distill_weight=distill_weight, distill_agree=distill_agree, distill_features=distill_features, anchor_live=anchor_live, anchor_clean=anchor_clean, split_file=split_file, seed=seed, device=device, pretrained=pretrained,
@@ -132,7 +153,7 @@ def pretrain(
     agreement = ("no image held out (fewer than 10)" if rep.heldout_cos_before is None else
                  f"held-out agreement with the teacher cos {rep.heldout_cos_before:.3f} -> {rep.heldout_cos_after:.3f}")
     typer.echo(f"encoder: {rep.out} ({rep.steps} steps on {rep.images} images; {agreement}); next: rtliveness train "
-               f"DATA --pretrained {rep.out} --input-size {input_size}", err=True)
+               f"DATA --pretrained {shlex.quote(str(rep.out))} --input-size {input_size}", err=True)
 
 
 @guarded

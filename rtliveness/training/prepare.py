@@ -259,7 +259,8 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
     written for it. When every video given fails so, that is one :class:`SourceOpenError` (the
     video's own, or how many failed with the first one's reason) and nothing is written.
     ``on_video`` gets each video's ``{"video", "class", "person", "samples", "dropped",
-    "skipped"}`` (``"error"`` too, for a video left out) as it ends. Returns ``{"written",
+    "skipped"}`` (``"frames"`` too, the frames read, for a video cut now; ``"error"``, for a video
+    left out) as it ends. Returns ``{"written",
     "dropped", "per_class", "videos"}``.
     """
     import shutil
@@ -314,7 +315,9 @@ def prepare_videos(videos: Iterable[tuple], out_root: str | Path, detector, crop
                 loop = isinstance(detector, LoopBoxes)
                 if loop:
                     detector.reset()
+                report["frames"] = 0  # read (fewer than one window spans: no sample, whatever the detector)
                 for frame in src:
+                    report["frames"] += 1
                     found = detector(frame.image_bgr) if loop else detector.detect(frame.image_bgr)
                     recent.append((frame.image_bgr, found))
                     start = frame.index - span

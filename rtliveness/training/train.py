@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, WeightsError
 from ..model.checkpoint import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, atomic_torch_save, save_checkpoint
 from ..model.device import resolve_device
 from ..model.spoofmodel import EMBED_DIM, WINDOW, SpoofModel
@@ -29,7 +29,7 @@ from ..runtime.progress import Progress
 from .attacks import CLASSES
 from .augment import crop_wobble, gray_windows, jitter_windows, still_windows
 from .balance import family_weights
-from .data import Dataset, compile_person_pattern, load_windows, read_split_file, scan_dataset, split_samples
+from .data import DATA_META, Dataset, compile_person_pattern, load_windows, read_split_file, scan_dataset, split_samples
 from .files import atomic_write_text
 from .metrics_thresholds import deployment_threshold, security_levels
 from .predict import predict_windows, to_tensor
@@ -113,12 +113,18 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                 f"give --resume --epochs N with N > {done})")
             return TrainResult(run_dir, run_dir / "model.pt", json.loads(state["history"]),
                                float(json.loads(state["best"]).get("threshold", 0.5)))
+        if config.anchor_live > 0 and config.init_weights is not None and not Path(config.init_weights).exists():
+            raise WeightsError(f"cannot resume {run_dir}: its live anchor (--anchor-live {config.anchor_live:g}) needs the "
+                               f"starting model it was given, {config.init_weights}, which is not there; put that file "
+                               "back at that path to go on")
         log(f"resuming from {last_path} at epoch {state['epoch'] + 1}, step {state['step_in_epoch']}, with the run's "
             "own settings (only --device and a larger --epochs apply; other options given now are not used)")
     device = resolve_device(config.device)
     # the starting weights are read once, here, before any sample loads (a bad file fails first)
     start, init_meta, pretrained = None, None, None
-    if config.init_weights is not None:  # its preprocessing is the run's (a resumed run's included)
+    # its preprocessing is the run's; a resumed run's model and preprocessing come from last.pt, so
+    # it reads the starting weights only when the live anchor needs them as its reference
+    if config.init_weights is not None and (state is None or config.anchor_live > 0):
         start = SpoofModel()
         init_meta = load_init_weights(start, Path(config.init_weights))
     if state is None:  # a fresh run's teacher loads before any sample does too
@@ -135,7 +141,9 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
         log(f"skipped {len(ds.skipped)} malformed sample{'s' if len(ds.skipped) != 1 else ''} (--skip-bad)")
     crop_scale = config.crop_scale if config.crop_scale is not None else (ds.crop_scale or 1.0)
     if ds.crop_scale is not None and crop_scale > ds.crop_scale + 1e-6:
-        raise ConfigError(f"crop scale {crop_scale} is wider than the dataset's stored crops ({ds.crop_scale})")
+        raise ConfigError(f"crop scale {crop_scale:g} is wider than the crops {data_root} stores ({ds.crop_scale:g}, "
+                          f"its {DATA_META}); give --crop-scale {ds.crop_scale:g} or less, or cut the videos again "
+                          f"into a new folder with rtliveness prepare --crop-scale {crop_scale:g}")
     split_path = run_dir / "split.json"
     given = config.split_file is not None and not (resume and split_path.is_file())
     if given or (resume and split_path.is_file()):
@@ -156,9 +164,12 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
 
     meta = ModelMeta(input_size=config.input_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, window=WINDOW, threshold=0.5,
                      crop_scale=float(crop_scale), class_names=CLASSES)
-    if init_meta is not None:
-        if (init_meta.mean, init_meta.std, init_meta.color_order) != (meta.mean, meta.std, "RGB"):
-            meta = replace(meta, mean=init_meta.mean, std=init_meta.std, color_order=init_meta.color_order)
+    run_meta = init_meta
+    if state is not None and "meta" in state:  # a resumed run's preprocessing is its own (saved with its state)
+        run_meta = ModelMeta.from_dict(state["meta"])
+    if run_meta is not None:
+        if (run_meta.mean, run_meta.std, run_meta.color_order) != (meta.mean, meta.std, "RGB"):
+            meta = replace(meta, mean=run_meta.mean, std=run_meta.std, color_order=run_meta.color_order)
     people = len({s.person for s in ds.samples})
     # a name the pattern finds no person in is its own person (data.py's rule): say so
     grouped = compile_person_pattern(config.person_pattern) is not None  # "" or None: each sample its own group, as asked
@@ -381,7 +392,16 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                 if stop_after_steps is not None and steps_done >= stop_after_steps:
                     raise KeyboardInterrupt
             bar.finish()
+            # a step can turn the weights non-finite with a finite loss; the last step of an epoch has no
+            # next loss to show it, so the weights (and the dev scores) are checked before any metric
+            if not all(bool(torch.isfinite(t).all()) for t in (*model.parameters(), *model.buffers())
+                       if t.is_floating_point()):
+                raise DataError(f"training diverged (weights not finite) at epoch {epoch + 1} step {steps_per_epoch - 1}; "
+                                "lower --lr")
             dev_scores = predict_windows(model, Xdev, meta, device)
+            if not np.isfinite(dev_scores).all():
+                raise DataError(f"training diverged ({int((~np.isfinite(dev_scores)).sum())} of {len(dev_scores)} dev "
+                                f"scores not finite) at epoch {epoch + 1}; lower --lr")
             dev_classes = [s.class_name for s in dev_s]
             thr = deployment_threshold(dev_scores, np.asarray(dev_classes), method=config.calibration, target=config.calibration_target)
             m = _metrics(dev_scores, dev_classes, thr)

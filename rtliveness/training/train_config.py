@@ -3,7 +3,9 @@ and what a run returns."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+import os
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..config import check_calibration
@@ -12,7 +14,15 @@ from .attacks import CLASSES
 from .balance import BALANCE_MODES
 from .data import DEFAULT_PERSON_PATTERN
 
-__all__ = ["TrainConfig", "TrainResult"]
+__all__ = ["TrainConfig", "TrainResult", "PATH_FIELDS"]
+
+#: the settings that are paths: the saved run config holds them absolute (a resume from another
+#: folder finds them)
+PATH_FIELDS = ("pretrained", "init_weights", "teacher", "split_file")
+
+#: the command-line option of each float setting whose name is not the field's own, hyphenated
+_OPTION = {"encoder_lr_mult": "--encoder-lr-mult", "calibration_target": "--target", "hflip": "hflip probability",
+           "fractions": "split fractions"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,12 @@ class TrainConfig:
     pixel_aux: float = 0.0  # weight of pixel-wise binary supervision on the encoder's layer3 map (training only; 0 = off)
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # inf or nan passes '> 0' or '>= 0' (--lr inf trained into NaN): each refused first
+            value = getattr(self, f.name)
+            for v in (value if isinstance(value, tuple) else (value,)):
+                if isinstance(v, float) and not math.isfinite(v):
+                    name = _OPTION.get(f.name, "--" + f.name.replace("_", "-"))
+                    raise ConfigError(f"{name} must be a finite number, got {value}")
         if not 0.0 <= self.encoder_lr_mult <= 10.0:
             raise ConfigError(f"encoder learning-rate multiplier must be in [0, 10], got {self.encoder_lr_mult}")
         if not 0.0 <= self.distill_weight <= 1.0:
@@ -127,8 +143,8 @@ class TrainConfig:
 
     def to_json(self) -> dict:
         d = asdict(self)
-        for k in ("pretrained", "init_weights", "teacher", "split_file"):
-            d[k] = None if d[k] is None else str(d[k])
+        for k in PATH_FIELDS:  # absolute: a run resumed from another folder still finds them
+            d[k] = None if d[k] is None else os.path.abspath(d[k])
         return d
 
 
