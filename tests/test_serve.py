@@ -124,7 +124,10 @@ def test_bad_requests_get_4xx_with_one_line(client):
         (client.post("/v1/analyze", content=b"x"), 401, "token"),
         (client.post("/v1/analyze", content=b"x", headers={"Authorization": "Bearer wrong-token-0"}), 401, "token"),
         (client.get("/v1/nothing-here", headers=AUTH), 404, "Not Found"),
+        # a plain GET of the WebSocket endpoint was a bare 404 "Not Found"
+        (client.get("/v1/stream"), 426, "/v1/stream is a WebSocket: open it with a WebSocket client"),
     ]
+    assert cases[-1][0].headers["upgrade"] == "websocket"
     for r, status, words in cases:
         assert r.status_code == status, (r.status_code, r.text)
         err = r.json()["error"]
@@ -424,6 +427,26 @@ def test_pictures_over_40_megapixels_are_refused_by_their_header_in_uploads_and_
             rec = ws.receive_json()  # a WebP frame (what a browser's canvas may send) is decoded
             assert rec["frame"] == 1 and rec["faces"] == [] and "error" not in rec
         assert c.get("/health").json()["streams"]["active"] == 0
+
+
+def test_a_stream_frame_with_transparency_is_seen_on_white_as_run_sees_the_same_png(tmp_path):
+    """Contract review: a PNG frame's alpha was dropped (decoded with IMREAD_COLOR), so a cut-out
+    face sent over /v1/stream was scored on black while run, uploads and the API lay it on white."""
+    from rtliveness.runtime.sources.stills import StillSource
+    from rtliveness.serve.stream import decode_frame
+
+    face = cv2.imread(str(Path(__file__).resolve().parents[1] / "assets" / "2007_007763.jpg"))
+    h, w = face.shape[:2]
+    alpha = np.zeros((h, w), np.uint8)
+    alpha[h // 4: 3 * h // 4, w // 4: 3 * w // 4] = 255
+    png = cv2.imencode(".png", np.dstack([face * (alpha[:, :, None] > 0), alpha]))[1].tobytes()
+    (tmp_path / "cut.png").write_bytes(png)
+    with StillSource(tmp_path / "cut.png") as src:
+        as_run_sees_it = next(iter(src)).image_bgr
+    image = decode_frame(png)
+    assert np.array_equal(image, as_run_sees_it) and (image[0, 0] == 255).all()
+    jpeg = cv2.imencode(".jpg", face)[1].tobytes()  # no transparency: exactly OpenCV's decode
+    assert np.array_equal(decode_frame(jpeg), cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR))
 
 
 def test_health_names_no_security_level_when_a_threshold_overrides_it():

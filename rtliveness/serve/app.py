@@ -159,7 +159,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
     # ------------------------------------------------------------------ errors: one line, 4xx
     @app.exception_handler(ClientError)
     async def _client_error(_req: Request, exc: ClientError):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {401: {"WWW-Authenticate": "Bearer"}, 426: {"Upgrade": "websocket"}}.get(exc.status)
         return _error(exc.status, exc.reason, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -228,6 +228,11 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
                 path.unlink(missing_ok=True)
         finally:  # every path: answered, 4xx (413, 408, client gone), cancelled
             engine.release()
+
+    @app.get("/v1/stream")
+    async def stream_over_http():  # a plain GET reached the WebSocket endpoint: say so (it reveals nothing)
+        raise ClientError(426, "/v1/stream is a WebSocket: open it with a WebSocket client (ws:// or wss://, "
+                               "the request's 'Upgrade: websocket'), one JPEG or PNG frame per message")
 
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket):

@@ -61,8 +61,8 @@ def too_many_pixels(pixels: int, size: str, what: str = "frame") -> str | None:
 
 
 def decode_frame(data: bytes) -> np.ndarray | str:
-    """JPEG / PNG / WebP (any picture format whose header Pillow reads) bytes → a BGR image, or a
-    one-line reason. The size is read from the header first: a frame over
+    """JPEG / PNG / WebP (any picture format whose header Pillow reads) bytes → a BGR image (its
+    transparency laid over white), or a one-line reason. The size is read from the header first: a frame over
     :data:`MAX_FRAME_PIXELS`, or one whose size cannot be read (a format only OpenCV knows, such
     as Radiance HDR, could declare any size), is refused before it is decoded."""
     import cv2
@@ -74,7 +74,9 @@ def decode_frame(data: bytes) -> np.ndarray | str:
     if declared is not None and problem is None:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if image is not None and image.size > 0:
-            return image
+            from ..runtime.sources.stills import on_white
+
+            return on_white(image, data)  # a cut-out PNG on white, as run and uploads see it
     return problem or f"cannot decode {len(data)} bytes as an image: send each frame as JPEG or PNG bytes"
 
 

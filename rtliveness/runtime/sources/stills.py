@@ -217,17 +217,23 @@ def _decode_with_pillow(path: Path) -> np.ndarray | None:
 _ALPHA_MAGIC = (b"\x89PNG", b"RIFF", b"II*\x00", b"MM\x00*", b"BM", b"GIF8")
 
 
-def on_white(image: np.ndarray, path: Path) -> np.ndarray:
-    """``image`` (the picture at ``path`` decoded to BGR, EXIF orientation applied) with the
-    picture's transparency, if it has any, laid over white, as a browser or viewer shows it:
-    decoding to BGR keeps whatever colour the transparent pixels hold (often black), which is not
-    what anyone saw (:func:`rtliveness.types.over_white`, the one rule). The alpha is Pillow's,
-    turned by the same EXIF orientation."""
+def on_white(image: np.ndarray, path: Path | bytes) -> np.ndarray:
+    """``image`` (the picture at ``path``, or in the bytes ``path``, decoded to BGR, EXIF
+    orientation applied) with the picture's transparency, if it has any, laid over white, as a
+    browser or viewer shows it: decoding to BGR keeps whatever colour the transparent pixels hold
+    (often black), which is not what anyone saw (:func:`rtliveness.types.over_white`, the one
+    rule). The alpha is Pillow's, turned by the same EXIF orientation."""
+    import io
+
     try:
-        with open(path, "rb") as fh:
-            if not fh.read(4).startswith(_ALPHA_MAGIC):
-                return image
+        if isinstance(path, (bytes, bytearray, memoryview)):
+            head, source = bytes(path[:4]), io.BytesIO(path)
+        else:
+            with open(path, "rb") as fh:
+                head, source = fh.read(4), path
     except OSError:
+        return image
+    if not head.startswith(_ALPHA_MAGIC):
         return image
     import warnings
 
@@ -236,7 +242,7 @@ def on_white(image: np.ndarray, path: Path) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as im:
+            with Image.open(source) as im:
                 if im.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in im.info:
                     return image
                 alpha = np.asarray(ImageOps.exif_transpose(im).convert("RGBA").getchannel("A"))
