@@ -339,6 +339,13 @@ def test_calibrate_on_the_dev_split_next_to_the_weights(trained, tmp_path):
     assert cal.meta.threshold == pytest.approx(expect, abs=1e-4)
     orig = load_checkpoint(run / "model.pt").model.state_dict()
     assert all(torch.equal(v, cal.model.state_dict()[k]) for k, v in orig.items())  # weights untouched
+    # train's name for the choice, --calibration, is calibrate's --method too
+    by = {}
+    for flag in ("--method", "--calibration"):
+        ok(rtl("calibrate", data, "--weights", run / "model.pt", "--out", tmp_path / f"{flag}.pt", flag, "apcer",
+               "--target", "0.05", "--device", "cpu"))
+        by[flag] = load_checkpoint(tmp_path / f"{flag}.pt").meta.threshold
+    assert by["--method"] == by["--calibration"] and by["--method"] != cal.meta.threshold
     # without a split next to the weights it refuses in one line, before loading anything
     lone = tmp_path / "lone.pt"
     lone.write_bytes((run / "model.pt").read_bytes())

@@ -202,7 +202,7 @@ def calibrate(
     data: Annotated[Path, typer.Argument(help="Dev dataset root in the origin layout.")],
     weights: Annotated[Path, typer.Option("--weights", help="Checkpoint to calibrate (a training run's model.pt).")],
     out: Annotated[Path, typer.Option("--out", help="Checkpoint to write with the calibrated threshold.")],
-    method: Annotated[str, typer.Option("--method", help="eer | apcer | bpcer")] = "eer",
+    method: Annotated[str, typer.Option("--method", "--calibration", help="eer | apcer | bpcer (--calibration, train's name for it, works too).")] = "eer",
     target: Annotated[Optional[float], typer.Option("--target", help="Target APCER or BPCER (e.g. 0.05).")] = None,
     split_file: Annotated[Optional[Path], typer.Option("--split-file", help="split.json of the training run (default: next to --weights).")] = None,
     split: Annotated[str, typer.Option("--split", help="Which split of --split-file to calibrate on.")] = "dev",
