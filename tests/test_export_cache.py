@@ -200,3 +200,20 @@ def test_an_xdg_cache_home_others_can_write_is_refused_as_the_default_is(weights
     assert tmp_path / "xdg" not in folder.parents
     err = capsys.readouterr().err
     assert f"refused the ONNX cache folder {shared}: other users can write it (mode 0777)" in err
+
+
+def test_an_unwritable_rtliveness_cache_is_said_once_and_the_temp_cache_used(tmp_path, capsys, monkeypatch):
+    """Review of the left-alone list: RTLIVENESS_CACHE naming a place that cannot hold a folder
+    (a file here, so that root is refused too) fell back to the temporary folder without a word."""
+    monkeypatch.setattr(export, "_warned", set(), raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("RTLIVENESS_CACHE", str(blocker))
+    folder = export._writable_cache_dir()
+    assert folder == tmp_path / "tmp" / f"rtliveness-{export._uid()}" / "onnx"
+    assert export._writable_cache_dir() == folder
+    assert capsys.readouterr().err == (
+        f"rtliveness: warning: cannot write the ONNX cache folder {blocker / 'onnx'} (RTLIVENESS_CACHE); caching in "
+        f"{folder} instead: make it a writable folder, or set RTLIVENESS_CACHE to one\n")

@@ -184,6 +184,11 @@ def _writable_cache_dir() -> Path:
             return configured
         _warn_once(str(where), f"refused the ONNX cache folder {where}: {reason}; set RTLIVENESS_CACHE to a "
                                "folder of your own")
+    elif explicit:  # set on purpose and unusable: the exports land elsewhere, said once
+        fallback = _temp_cache_dir() or _private_cache_dir()
+        _warn_once(str(configured), f"cannot write the ONNX cache folder {configured} (RTLIVENESS_CACHE); caching in "
+                                    f"{fallback} instead: make it a writable folder, or set RTLIVENESS_CACHE to one")
+        return fallback
     return _temp_cache_dir() or _private_cache_dir()
 
 
