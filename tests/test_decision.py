@@ -48,6 +48,26 @@ def test_decision_bounds_refuses_a_margin_outside_its_range(margin):
         DecisionRule(0.4, windows=3, margin=margin)
 
 
+@pytest.mark.parametrize("threshold", [42, 1.0, 0.0, -0.1, float("nan"), None, "half"])
+def test_a_threshold_outside_0_1_is_refused_not_clamped(threshold):
+    """API review: DecisionRule(42), (1.0) or (nan) clamped the threshold, and a printed attack at
+    mean p_spoof 0.991 was then decided live; None raised a bare TypeError."""
+    for make in (lambda: decision_bounds(threshold, 0.1), lambda: DecisionRule(threshold, windows=1, margin=0.1)):
+        with pytest.raises(ConfigError, match=r"^--threshold \(threshold\) must be in \(0, 1\), got "):
+            make()
+    assert DecisionRule(0.9, windows=1, margin=0.0).update(R(0, (1, 0.991)))[0] == "spoof"
+
+
+def test_decide_with_its_arguments_swapped_says_which_comes_first():
+    p = fake_pipeline(FakeDetector([()]), FakeScorer())
+    src = ArraySource([np.zeros((40, 50, 3), np.uint8)])
+    for args in ((src, p), (None, src)):
+        with pytest.raises(ConfigError) as err:
+            decide(*args)
+        assert str(err.value) == ("decide() takes the pipeline first, then the frame source: decide(pipeline, source); "
+                                  f"got {type(args[0]).__name__} as the pipeline")
+
+
 def test_logodds_pair_inverts_and_clips():
     from rtliveness.logodds import logit, sigmoid
 

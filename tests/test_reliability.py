@@ -337,3 +337,19 @@ def test_a_stop_signal_finalises_video_and_jsonl(tmp_path, grace, tiny_weights, 
     n = summary["frames"]
     assert 20 <= n < 450 and len(lines) == n + 1
     assert len(read_frames(out)) == n  # the mp4 is finalised and playable with every processed frame
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"stream": {"give_up_s": 5}}, "stream must be a StreamConfig, e.g. StreamConfig(give_up_s=5), got dict"),
+    ({"stream": "x"}, "stream must be a StreamConfig, e.g. StreamConfig(give_up_s=5), got str"),
+    ({"on_event": "print"}, "on_event must be a function on_event(event, detail), got str")])
+@pytest.mark.parametrize("spec", ["rtsp://127.0.0.1:9/live", "http://127.0.0.1:9/s.mjpg", "clip.mp4"])
+def test_open_source_refuses_stream_settings_of_another_kind_before_opening(spec, kw, words):
+    """API review: a dict as ``stream=`` gave a bare AttributeError for a URL (and was accepted
+    silently for a file)."""
+    from rtliveness.errors import ConfigError
+    from rtliveness.runtime.sources import open_source
+
+    with pytest.raises(ConfigError) as err:
+        open_source(spec, **kw)
+    assert str(err.value) == words

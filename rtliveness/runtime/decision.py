@@ -13,6 +13,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..config import check_threshold
 from ..errors import ConfigError
 from ..logodds import logit, sigmoid
 from ..types import FaceBox, FrameResult
@@ -40,9 +41,9 @@ def decision_bounds(threshold: float, margin: float) -> tuple[float, float]:
     ``logit(threshold)`` is not confident). A plain ``threshold ± margin`` would leave no live
     side at all below a threshold of ``margin`` — the ``balanced`` and ``strict`` levels sit at
     p_spoof 0.02 and 0.003 — so a kiosk could never say ``live`` there."""
-    if not 0 <= margin < 0.5:
-        raise ConfigError(f"margin must be in [0, 0.5), got {margin}")
-    t = min(max(float(threshold), 1e-9), 1.0 - 1e-9)
+    if not _is_number(margin) or not 0 <= margin < 0.5:
+        raise ConfigError(f"margin must be in [0, 0.5), got {margin!r}")
+    t = check_threshold(threshold)  # 42, 1.0 or NaN was clamped, and an attack then decided live
     d, z = float(logit(0.5 + margin)), float(logit(t))
     return float(sigmoid(z - d)), float(sigmoid(z + d))
 
@@ -77,7 +78,7 @@ class DecisionRule:
             raise ConfigError(f"windows must be an integer >= 1, got {windows!r}")
         if not _is_number(margin):
             raise ConfigError(f"margin must be a number in [0, 0.5), got {margin!r}")
-        self.threshold = threshold
+        self.threshold = check_threshold(threshold)
         self.windows = windows
         self.margin = margin
         self.live_below, self.spoof_from = decision_bounds(threshold, margin)
@@ -118,6 +119,9 @@ def decide(pipeline, source: Iterable, timeout_s: float = 10.0, windows: int = D
     if not _is_number(timeout_s) or not timeout_s >= 0 \
             or not math.isfinite(timeout_s):
         raise ConfigError(f"timeout_s must be a finite number of seconds >= 0, got {timeout_s!r}")
+    if not callable(getattr(pipeline, "run", None)) or not hasattr(pipeline, "threshold"):
+        raise ConfigError(f"decide() takes the pipeline first, then the frame source: decide(pipeline, source); got "
+                          f"{type(pipeline).__name__} as the pipeline")
     from .pipeline import check_frame_source  # (pipeline imports this module)
 
     check_frame_source(source, "decide()")

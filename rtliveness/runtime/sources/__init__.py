@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 
 from ...config import StreamConfig
-from ...errors import SourceOpenError
+from ...errors import ConfigError, SourceOpenError
 from ...redact import redact_url
 from .base import ArraySource, FrameSource, SourceEvent
 from .files import FileSource
@@ -139,6 +139,10 @@ def open_source(spec: str | int, stream: StreamConfig | None = None,
     """Open SOURCE: an integer is a camera index; ``rtsp://``/``http(s)://`` are streams (an
     http(s) URL of a finite video is read as a file, of one picture as a still photo); anything
     else is a file path (a video, or a still photo: see :func:`open_file`)."""
+    if stream is not None and not isinstance(stream, StreamConfig):  # a dict failed later with a bare AttributeError
+        raise ConfigError(f"stream must be a StreamConfig, e.g. StreamConfig(give_up_s=5), got {type(stream).__name__}")
+    if on_event is not None and not callable(on_event):
+        raise ConfigError(f"on_event must be a function on_event(event, detail), got {type(on_event).__name__}")
     kind, value = parse_source(spec)
     if kind == "file":
         return open_file(value)
