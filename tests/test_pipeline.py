@@ -674,3 +674,178 @@ def test_a_photo_raised_in_place_of_a_live_face_is_not_decided_live():
     with LivenessPipeline.from_config(PipelineConfig(device="cpu", tracker=TrackerConfig(restart_distance=None))) as pl:
         mixed = decide(pl, clip, timeout_s=600)
     assert (mixed.label, mixed.track_id, mixed.frames) == ("live", 1, 9)  # what it was
+
+
+class _GateDetector(FakeDetector):
+    """A FakeDetector that, on its ``at``-th call, says so (``inside``) and waits ``hold`` seconds
+    (or until ``go`` is set) before it answers, or raises ``fail`` then."""
+
+    def __init__(self, at: int = 3, hold: float = 0.3, fail: BaseException | None = None, on_enter=None) -> None:
+        super().__init__([(B(10, 10),)])
+        import threading
+
+        self.at, self.hold, self.fail, self.on_enter = at, hold, fail, on_enter
+        self.inside, self.go = threading.Event(), threading.Event()
+
+    def detect(self, image_bgr, region=None, min_face=None):
+        if self.calls + 1 == self.at:
+            self.inside.set()
+            if self.on_enter is not None:
+                self.on_enter()
+            self.go.wait(self.hold)
+            if self.fail is not None:
+                self.calls += 1
+                raise self.fail
+        return super().detect(image_bgr, region, min_face)
+
+
+def _stepping(p, n: int = 1000):
+    """A thread stepping ``p`` ``n`` times; ``out`` gets the results and the error that stopped it."""
+    import threading
+
+    out: dict = {"results": [], "error": None}
+
+    def work():
+        try:
+            for img in frames(n):
+                out["results"].append(p.step(img))
+        except BaseException as exc:  # noqa: BLE001 - the test looks at it
+            out["error"] = exc
+
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    return t, out
+
+
+def test_close_from_another_thread_finishes_the_step_in_flight_then_steps_are_closed_errors():
+    """API review: the kiosk's UI thread closing while its camera thread steps gave, in ~1 of 3
+    runs, ``AttributeError: 'NoneType' object has no attribute 'embed'`` (close() set the scorer
+    to None under the step). close() waits for the step in flight; the next step is a ClosedError."""
+    import time as _time
+
+    for _ in range(3):
+        det = _GateDetector(at=3, hold=0.3)
+        scorer = FakeScorer()
+        p = fake_pipeline(det, scorer)
+        t, out = _stepping(p)
+        assert det.inside.wait(5)
+        t0 = _time.monotonic()
+        p.close()  # the step in flight is inside the detector
+        assert _time.monotonic() - t0 < 5
+        t.join(5)
+        assert not t.is_alive()
+        assert isinstance(out["error"], ClosedError), repr(out["error"])
+        assert "step() after close()" in str(out["error"])
+        assert len(out["results"]) == 3  # the step in flight finished, with its parts
+        assert scorer.embedded == 3
+
+
+def test_close_during_a_step_that_raises_returns_and_leaves_no_lock_behind():
+    import threading
+    import time as _time
+
+    det = _GateDetector(at=2, hold=0.3, fail=RuntimeError("detector broke"))
+    p = fake_pipeline(det, FakeScorer())
+    t, out = _stepping(p)
+    assert det.inside.wait(5)
+    closer = threading.Thread(target=p.close, daemon=True)
+    t0 = _time.monotonic()
+    closer.start()
+    closer.join(5)
+    assert not closer.is_alive() and _time.monotonic() - t0 < 5  # no deadlock
+    t.join(5)
+    assert isinstance(out["error"], RuntimeError) and "detector broke" in str(out["error"])
+    with pytest.raises(ClosedError, match=r"step\(\) after close\(\)"):
+        p.step(frames(1)[0])
+    p.close()  # idempotent
+
+
+def test_close_from_inside_a_step_of_the_same_thread_does_not_deadlock():
+    """A host closing from a callback inside step (a signal handler in the stepping thread): close
+    cannot wait for that step; the step finishes and releases the parts when it returns."""
+    holder: dict = {}
+    det = _GateDetector(at=2, hold=0.0, on_enter=lambda: holder["p"].close())
+    scorer = FakeScorer()
+    p = holder["p"] = fake_pipeline(det, scorer)
+    t, out = _stepping(p, n=5)
+    t.join(5)
+    assert not t.is_alive()
+    assert len(out["results"]) == 2 and isinstance(out["error"], ClosedError)
+    assert p.scorer is None and p.detector is None  # released when the step ended
+
+
+def test_two_threads_stepping_one_pipeline_get_a_typed_error_instead_of_mixed_tracks():
+    """Documented as unsupported, it silently mixed the two streams' tracks: the second caller
+    gets a ConfigError; reset() from another thread during a step too."""
+    from rtliveness.errors import ConfigError
+
+    det = _GateDetector(at=2, hold=5.0)
+    p = fake_pipeline(det, FakeScorer())
+    t, out = _stepping(p, n=3)
+    assert det.inside.wait(5)
+    msg = r"this pipeline is being stepped by another thread; use one pipeline per thread"
+    with pytest.raises(ConfigError, match=r"^step\(\) while another thread is in step\(\): " + msg + "$"):
+        p.step(frames(1)[0])
+    with pytest.raises(ConfigError, match=msg):
+        p.reset()
+    det.go.set()
+    t.join(5)
+    assert out["error"] is None and len(out["results"]) == 3
+    p.reset()  # one thread at a time is fine
+    assert p.step(frames(1)[0]).frame_index == 3
+    p.close()
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"tracker_config": "x"}, "LivenessPipeline: tracker_config must be a TrackerConfig (or None for the defaults), "
+                              "e.g. TrackerConfig(), got 'x'"),
+    ({"detector_config": 3}, "LivenessPipeline: detector_config must be a DetectorConfig (or None for the defaults), "
+                             "e.g. DetectorConfig(), got 3"),
+    ({"cpu_threads": -4}, "LivenessPipeline: cpu_threads must be an integer >= 0 (0 or None = leave torch's setting "
+                          "alone), got -4"),
+    ({"cpu_threads": 2.5}, "LivenessPipeline: cpu_threads must be an integer >= 0"),
+    ({"max_summaries": "many"}, "LivenessPipeline: max_summaries must be an integer >= 0, got 'many'"),
+])
+def test_wrong_kind_constructor_arguments_are_config_errors_at_the_call(kw, message):
+    """API review: these constructed fine and failed on the first step (AttributeError; torch's
+    ``RuntimeError: set_num_threads expects a positive integer``)."""
+    from rtliveness.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        LivenessPipeline(FakeDetector([(B(10, 10),)]), FakeScorer(), **kw)
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_cpu_threads_zero_leaves_torch_alone_and_numpy_counts_pass():
+    p = LivenessPipeline(FakeDetector([(B(10, 10),)]), FakeScorer(), cpu_threads=0)
+    assert p.cpu_threads is None
+    p.step(frames(1)[0])  # 0 used to reach torch.set_num_threads(0) on the first step
+    assert LivenessPipeline(FakeDetector([()]), FakeScorer(), cpu_threads=np.int64(1)).cpu_threads == 1
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"jsonl": 5}, "jsonl= must be a path (str or pathlib.Path) or None, got 5"),
+    ({"out": 5}, "out= must be a path (str or pathlib.Path) or None, got 5"),
+    ({"jsonl": b"x.jsonl"}, "jsonl= must be a path (str or pathlib.Path) or None, got b'x.jsonl'"),
+    ({"show": "no"}, "show= must be true or false, got 'no'"),
+])
+def test_process_source_refuses_wrong_kinds_of_outputs_with_a_config_error(kw, message, tmp_path):
+    """API review: ``process_source(pipeline, source, jsonl=5)`` was a bare TypeError from Path();
+    the sinks the caller passed are still closed."""
+    from rtliveness.errors import ConfigError
+    from rtliveness.runtime.app import process_source
+
+    closed = []
+
+    class Mine:
+        def write(self, frame, result):
+            pass
+
+        def close(self):
+            closed.append(True)
+
+    p = fake_pipeline(FakeDetector([()]), FakeScorer())
+    with pytest.raises(ConfigError) as e:
+        process_source(p, ArraySource(frames(3)), [Mine()], **kw)
+    assert str(e.value) == message and closed == [True]
+    assert process_source(p, ArraySource(frames(2)), jsonl=tmp_path / "ok.jsonl", show=0).frames == 2

@@ -73,6 +73,66 @@ def test_file_source_close_mid_iteration_ends_thread(tmp_path, grace):
     assert threading.active_count() == before
 
 
+_ROOT = Path(__file__).resolve().parents[1]
+_CLIP = _ROOT / "examples" / "live_webcam.mov"
+
+
+@pytest.mark.parametrize("make", [
+    "open_source(CLIP)",
+    # a LiveSource on a file-like path (its own reader thread, same abort): closed at exit too
+    "LiveSource(CLIP, opener=lambda spec, cfg: cv2.VideoCapture(spec))",
+], ids=["file", "live"])
+def test_a_source_read_partly_and_never_closed_exits_cleanly(make):
+    """API review: ``s = open_source("clip.mov"); it = iter(s); next(it)`` and the script ends:
+    the decoder thread was still inside FFmpeg when the interpreter finalised, and the process
+    aborted (exit code 134, "terminate called without an active exception" / "FATAL: exception
+    not rethrown"), about every time."""
+    import subprocess
+    import sys
+
+    script = ("import cv2\n"
+              "from rtliveness.runtime.sources import LiveSource, open_source\n"
+              f"CLIP = {str(_CLIP)!r}\n"
+              f"s = {make}; it = iter(s); next(it)\n")
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script], cwd=_ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "terminate" not in done.stderr and "FATAL" not in done.stderr, done.stderr[-2000:]
+
+
+def test_dropped_file_sources_stop_their_decoder_threads():
+    """40 partly read file sources never closed kept 40 decoder threads (waiting on their full
+    queues for ever), their file descriptors and ~166 MB: leaving the iteration stops the
+    decoder, and a dropped source releases its capture."""
+    import gc
+
+    before = threading.active_count()
+    kept = []
+    for _ in range(5):
+        s = open_source(str(_CLIP))
+        it = iter(s)
+        next(it)
+        kept.append((s, it))
+    assert threading.active_count() >= before + 5
+    del kept, s, it
+    gc.collect()
+    deadline = time.monotonic() + 3
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before
+
+
+def test_leaving_the_iteration_of_a_kept_file_source_stops_its_decoder():
+    with open_source(str(_CLIP)) as s:
+        for _ in s:
+            break  # the iterator is dropped here; the source is still open
+        deadline = time.monotonic() + 3
+        while s._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not s._thread.is_alive()
+    s.close()  # idempotent
+
+
 @pytest.mark.parametrize("kind", ["missing", "empty", "text", "truncated", "folder"])
 def test_bad_files(tmp_path, kind, grace):
     p = tmp_path / "bad.mp4"

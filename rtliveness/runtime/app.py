@@ -8,6 +8,7 @@ sink gets the run's summary (``end``) and is closed, also on Ctrl+C, a lost stre
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
-from ..config import check_max_frames
+from ..config import _as_bool, check_max_frames
 from ..errors import ConfigError
 from ..model.dims import WINDOW
 from ..redact import redact
@@ -92,7 +93,17 @@ def build_sinks(source, out: Path | None = None, jsonl: Path | None = None, show
                 meter: FpsMeter | None = None) -> list[Sink]:
     """The ``run`` command's sinks: window (checked first: it refuses without a display before
     any file is created), annotated video, JSON lines. Already-opened sinks are closed when a
-    later one fails."""
+    later one fails. A wrong kind of ``out`` / ``jsonl`` / ``show`` is a :class:`ConfigError`
+    naming it, at the call (a number was a bare ``TypeError``), by the config records' rules
+    (:func:`~rtliveness.config.check_field_types`): a path is a str or a path object, a flag a
+    bool or 0 / 1."""
+    for name, value in (("out=", out), ("jsonl=", jsonl)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise ConfigError(f"{name} must be a path (str or pathlib.Path) or None, got {value!r}")
+    flag = _as_bool(show)
+    if flag is None:
+        raise ConfigError(f"show= must be true or false, got {show!r}")
+    show = flag
     # the run command checks these before the model loads; a host calling process_source gets the
     # same refusal here: an output naming the file being read, or the other output, overwrites it
     if out is not None or jsonl is not None:

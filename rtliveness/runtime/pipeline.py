@@ -8,6 +8,7 @@ Every part is injected, so tests can use fakes for the detector and the scorer.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from typing import Iterator, Mapping
 import cv2
 import numpy as np
 
-from ..config import LOW_LIGHT_TARGET, DetectorConfig, PipelineConfig, TrackerConfig, check_low_light_target
+from ..config import (LOW_LIGHT_TARGET, DetectorConfig, PipelineConfig, TrackerConfig, _as_int,
+                      check_low_light_target)
 from ..errors import ClosedError, ConfigError, FrameError
 from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
 from ..model.device import keep_torch_threads
@@ -30,6 +32,32 @@ from .track import IouTracker
 __all__ = ["LivenessPipeline", "StageTimes", "roi_regions"]
 
 STAGES = ("detect", "track", "crop", "embed", "head")
+
+#: the longest ``close()`` waits for a ``step`` running in another thread to end; a step still
+#: running then releases the parts itself when it ends (close never hangs on a stuck step)
+CLOSE_WAIT_S = 10.0
+
+
+def _check_kwarg(ok: bool, name: str, value: object, want: str) -> None:
+    """A :class:`ConfigError` naming the constructor argument ``name``, what it got and what it takes."""
+    if not ok:
+        raise ConfigError(f"LivenessPipeline: {name} must be {want}, got {value!r}")
+
+
+def _record_arg(value, kind: type, name: str):
+    """``value`` when it is a ``kind`` record or None, else :class:`ConfigError` (a string or a
+    number here used to construct fine and fail on the first ``step`` as an AttributeError)."""
+    _check_kwarg(value is None or isinstance(value, kind), name, value,
+                 f"a {kind.__name__} (or None for the defaults), e.g. {kind.__name__}()")
+    return value
+
+
+def _count_arg(value, name: str, minimum: int, want: str) -> int:
+    """``value`` as an int >= ``minimum`` (numpy integers and strings of digits too, as the
+    config records take them: :func:`rtliveness.config._as_int`), else :class:`ConfigError`."""
+    n = _as_int(value)
+    _check_kwarg(n is not None and n >= minimum, name, value, want)
+    return n  # type: ignore[return-value]
 
 
 def check_frame_source(source, who: str) -> None:
@@ -151,6 +179,14 @@ class LivenessPipeline:
                  detector_config: DetectorConfig | None = None, tracker_config: TrackerConfig | None = None,
                  max_summaries: int = 10_000, security: str | None = None, cpu_threads: int | None = None,
                  low_light_target: float = LOW_LIGHT_TARGET, repeat_identical: bool = True) -> None:
+        # wrong kinds fail here, at the call, not as an AttributeError (or torch's RuntimeError)
+        # on the first step
+        detector_config = _record_arg(detector_config, DetectorConfig, "detector_config")
+        tracker_config = _record_arg(tracker_config, TrackerConfig, "tracker_config")
+        if cpu_threads is not None:  # PipelineConfig's rule: 0 leaves torch's setting alone
+            cpu_threads = _count_arg(cpu_threads, "cpu_threads", 0, "an integer >= 0 "
+                                     "(0 or None = leave torch's setting alone)") or None
+        max_summaries = _count_arg(max_summaries, "max_summaries", 0, "an integer >= 0")
         self.detector = detector
         # a frame identical to the previous one, every face in it decided: the previous verdicts
         # again (step's docstring); off only for tests that drive the loop with identical frames
@@ -177,6 +213,12 @@ class LivenessPipeline:
         # found every face in it (a box carried onto a changed picture never is)
         self._last: tuple[np.ndarray, FrameResult, bool] | None = None
         self._closed = False
+        # one thread steps at a time (acquired without waiting: a second thread is refused);
+        # close() waits for a step in flight, so the parts never vanish under it
+        self._step_lock = threading.Lock()
+        self._stepper: int | None = None  # the thread id of the step in flight
+        self._handoff = threading.Lock()  # who releases the parts when close() did not wait for a step
+        self._release_on_step_end = False
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -214,9 +256,38 @@ class LivenessPipeline:
         the pipeline's life, and :meth:`track_summaries` keeps the tracks already seen; pass
         :class:`Frame` objects to number each clip yourself. ``reset()`` after :meth:`close` is a
         :class:`ClosedError`."""
+        self._enter("reset()")
+        try:
+            self._forget()
+        finally:
+            self._leave()
+
+    def _enter(self, who: str) -> None:
+        """Take the step lock for ``who`` (``step()``, ``reset()``) without waiting: a
+        :class:`ClosedError` after :meth:`close`, a :class:`ConfigError` while another thread
+        steps this pipeline (their tracks would mix)."""
         if self._closed:
-            raise ClosedError("pipeline is closed: reset() after close(); build a new one with LivenessPipeline.from_config")
-        self._forget()
+            raise ClosedError(f"pipeline is closed: {who} after close(); build a new one with LivenessPipeline.from_config")
+        if not self._step_lock.acquire(blocking=False):
+            if self._closed:  # close() holds it while it releases the parts
+                raise ClosedError(f"pipeline is closed: {who} after close(); build a new one with "
+                                  "LivenessPipeline.from_config")
+            raise ConfigError(f"{who} while another thread is in step(): this pipeline is being stepped by another "
+                              "thread; use one pipeline per thread")
+        if self._closed:  # closed between the check and the lock
+            self._step_lock.release()
+            raise ClosedError(f"pipeline is closed: {who} after close(); build a new one with LivenessPipeline.from_config")
+        self._stepper = threading.get_ident()
+
+    def _leave(self) -> None:
+        """Give the step lock back; release the parts if :meth:`close` came meanwhile and left that
+        to this step (it did not wait for it)."""
+        self._stepper = None
+        with self._handoff:
+            self._step_lock.release()
+            release, self._release_on_step_end = self._release_on_step_end, False
+        if release:
+            self._release_parts()
 
     def _forget(self) -> None:
         self._last = None
@@ -237,12 +308,17 @@ class LivenessPipeline:
         and p_spoof unchanged: nothing new was seen, so no new window is scored. A photo's first
         verdict comes on its 5th call, as ``rtliveness run photo.jpg`` gives it. A frame of
         another size than the previous one starts afresh, as after :meth:`reset`."""
-        if self._closed:
-            raise ClosedError("pipeline is closed: step() after close(); build a new one with LivenessPipeline.from_config")
+        self._enter("step()")
+        try:
+            return self._step_frame(frame, timestamp)
+        finally:
+            self._leave()
+
+    def _step_frame(self, frame: Frame | np.ndarray, timestamp: float | None) -> FrameResult:
         frame = self._frame_of(frame, timestamp)
         if frame.epoch != self._epoch:
             self._epoch = frame.epoch
-            self.reset()
+            self._forget()
         elif self._last is not None and self._last[0].shape != frame.image_bgr.shape:
             # another picture size is another picture (a camera switched, a phone turned, a
             # stream renegotiated): boxes of the old one mean nothing on it, so tracks and windows
@@ -522,10 +598,32 @@ class LivenessPipeline:
 
     def close(self) -> None:
         """Release everything the pipeline holds: windows, tracks, the scorer (model, ONNX
-        sessions) and the detector (MTCNN). Idempotent; ``step`` fails afterwards."""
-        if self._closed:
-            return
-        self._closed = True
+        sessions) and the detector (MTCNN). Idempotent; ``step`` fails afterwards.
+
+        Safe from another thread (a kiosk's UI thread closing while its camera thread steps): a
+        step in flight finishes first (close waits for it, at most ``CLOSE_WAIT_S`` seconds; a
+        step still running then releases the parts itself when it ends), and the stepping thread's
+        next ``step`` is a :class:`ClosedError`."""
+        with self._handoff:
+            if self._closed:
+                return
+            self._closed = True
+        # called from inside a step of this very thread (a signal handler, a callback): waiting
+        # would never end, the step releases the parts when it returns
+        mine = self._stepper == threading.get_ident()
+        got = False if mine else self._step_lock.acquire(timeout=CLOSE_WAIT_S)
+        if not got:
+            with self._handoff:
+                got = self._step_lock.acquire(blocking=False)  # it ended meanwhile
+                if not got:
+                    self._release_on_step_end = True
+                    return
+        try:
+            self._release_parts()
+        finally:
+            self._step_lock.release()
+
+    def _release_parts(self) -> None:
         self._forget()
         for part in (self.scorer, self.detector):
             closer = getattr(part, "close", None)

@@ -3,6 +3,10 @@ rate rule."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import threading
+import weakref
 from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
@@ -27,12 +31,35 @@ class FrameSource(Protocol):
     def __exit__(self, *exc) -> None: ...
 
 
+#: every source made, while it exists: those still reading on a thread at exit are closed then
+_SOURCES: "weakref.WeakSet[_SourceBase]" = weakref.WeakSet()
+
+
+def _close_left_open() -> None:
+    """At interpreter exit, close every source whose reader thread still runs (a script that
+    never closed its camera or stream): a daemon thread inside FFmpeg when the interpreter
+    finalises aborts the process ("terminate called without an active exception", exit code 134)."""
+    for src in list(_SOURCES):
+        t = getattr(src, "_thread", None)
+        if isinstance(t, threading.Thread) and t.is_alive():
+            with contextlib.suppress(Exception):
+                src.close()
+
+
+atexit.register(_close_left_open)
+
+
 class _SourceBase:
     name = "source"
     is_live = False
     fps: float | None = None
     frame_count: int | None = None
     dropped = 0
+
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        _SOURCES.add(obj)
+        return obj
 
     def __enter__(self):
         return self

@@ -7,6 +7,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Iterator
 
@@ -93,6 +94,35 @@ def _open_video(p: Path) -> "cv2.VideoCapture":
         return cv2.VideoCapture(ffmpeg_path(p))
 
 
+#: the longest the interpreter's exit waits for the decoder thread of a source nobody closed (a
+#: local file's read takes milliseconds; a URL's is bounded by its read timeout)
+EXIT_JOIN_S = 10.0
+
+
+def _stop_decoder(stop: threading.Event, q: "queue.Queue", threads: list, cap: "cv2.VideoCapture",
+                  timeout: float | None) -> None:
+    """Stop a :class:`FileSource`'s decoder thread (its stop flag; the queue drained so a blocked
+    put returns), join it (at most ``timeout`` seconds; None: until it ends), then release the
+    capture, only once no thread reads it. Holds no reference to the source: it is what
+    :meth:`FileSource.close` does, and what runs when a source nobody closed is collected or
+    the interpreter exits (a decoder thread still inside FFmpeg then aborted the process:
+    "terminate called without an active exception", exit code 134)."""
+    stop.set()
+    end = None if timeout is None else time.monotonic() + timeout
+    for t in threads:
+        if t is threading.current_thread():  # collected by its own thread's last reference: it is done reading
+            continue
+        while t.is_alive() and (end is None or time.monotonic() < end):
+            try:
+                while True:
+                    q.get_nowait()
+            except queue.Empty:
+                pass
+            t.join(timeout=0.1)
+    if not any(t.is_alive() and t is not threading.current_thread() for t in threads):
+        cap.release()
+
+
 #: the FOURCC OpenCV reports for FFmpeg's text-art codec (its "tty" demuxer, chosen by a text file's suffix)
 _TEXT_ART = int.from_bytes(b"ansi", "little")
 
@@ -140,7 +170,10 @@ class FileSource(_SourceBase):
         self.size = (int(first.shape[1]), int(first.shape[0]))
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
         self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []  # the decoder thread, once started (for _stop_decoder)
         self._error: BaseException | None = None
+        # a source dropped or left open at exit stops its decoder and releases the capture
+        self._finalizer = weakref.finalize(self, _stop_decoder, self._stop, self._queue, self._threads, cap, EXIT_JOIN_S)
 
     def _put(self, item) -> bool:
         while not self._stop.is_set():
@@ -203,38 +236,36 @@ class FileSource(_SourceBase):
         if self._stop.is_set():  # it read as an empty video: a batch job took it for a success
             raise ClosedError(f"the FileSource of {self.name} is closed; open the file again")
         self._thread = threading.Thread(target=self._reader, name=f"rtliveness-file-{id(self):x}", daemon=True)
+        self._threads.append(self._thread)
         self._thread.start()
         i, t = 0, 0.0
-        while True:
-            if deadline is None:
-                item = self._queue.get()
-            else:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                try:
-                    item = self._queue.get(timeout=left)
-                except queue.Empty:
-                    return
-            if item is _END:
-                break
-            image, position_ms = item
-            t = media_time(position_ms, t if i else None, self.fps)
-            yield Frame(i, image, t)
-            i += 1
-        if self._error is not None:
-            raise SourceOpenError(f"error while decoding {self.name} at frame {i}: {self._error}")
+        try:
+            while True:
+                if deadline is None:
+                    item = self._queue.get()
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return
+                    try:
+                        item = self._queue.get(timeout=left)
+                    except queue.Empty:
+                        return
+                if item is _END:
+                    break
+                image, position_ms = item
+                t = media_time(position_ms, t if i else None, self.fps)
+                yield Frame(i, image, t)
+                i += 1
+            if self._error is not None:
+                raise SourceOpenError(f"error while decoding {self.name} at frame {i}: {self._error}")
+        finally:
+            # the iteration ended, or was left (a break, an error, the iterator closed or
+            # collected): nobody takes more frames, so the decoder stops instead of waiting on a
+            # full queue for ever (a thread per unclosed source, and an abort at exit)
+            self._stop.set()
 
     def close(self) -> None:
-        self._stop.set()
-        t = self._thread
-        if t is not None:
-            # drain so a blocked put can finish
-            while t.is_alive():
-                try:
-                    while True:
-                        self._queue.get_nowait()
-                except queue.Empty:
-                    pass
-                t.join(timeout=0.1)
-        self._cap.release()
+        """Stop the decoder thread, wait for it, release the capture. Idempotent."""
+        _stop_decoder(self._stop, self._queue, self._threads, self._cap, None)
+        self._finalizer.detach()  # done: nothing left for the collector or the exit
