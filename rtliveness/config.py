@@ -136,15 +136,19 @@ def check_low_light_target(target: float) -> float:
     return t
 
 
-def check_threshold(threshold: float) -> float:
+#: what a bad ``--threshold`` / ``threshold=`` is told (the CLI's and the config records' case)
+THRESHOLD_ADVICE = "leave it out for the weights' calibrated threshold, or choose --security LEVEL"
+
+
+def check_threshold(threshold: float, name: str = "--threshold (threshold)", advice: str | None = THRESHOLD_ADVICE) -> float:
     """A decision threshold given by the user (``--threshold``, ``threshold=``) as a float in
-    (0, 1); raises :class:`~rtliveness.errors.ConfigError` otherwise (the one place of this rule)."""
+    (0, 1); raises :class:`~rtliveness.errors.ConfigError` otherwise (the one place of this rule),
+    naming it ``name``, with ``advice`` (None: none)."""
     try:
         t = float(threshold)
     except (TypeError, ValueError):
         t = float("nan")
-    _check(0.0 < t < 1.0, f"--threshold (threshold) must be in (0, 1), got {threshold!r}; leave it out for the "
-                          "weights' calibrated threshold, or choose --security LEVEL")
+    _check(0.0 < t < 1.0, f"{name} must be in (0, 1), got {threshold!r}" + (f"; {advice}" if advice else ""))
     return t
 
 

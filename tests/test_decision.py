@@ -52,9 +52,12 @@ def test_decision_bounds_refuses_a_margin_outside_its_range(margin):
 def test_a_threshold_outside_0_1_is_refused_not_clamped(threshold):
     """API review: DecisionRule(42), (1.0) or (nan) clamped the threshold, and a printed attack at
     mean p_spoof 0.991 was then decided live; None raised a bare TypeError."""
-    for make in (lambda: decision_bounds(threshold, 0.1), lambda: DecisionRule(threshold, windows=1, margin=0.1)):
-        with pytest.raises(ConfigError, match=r"^--threshold \(threshold\) must be in \(0, 1\), got "):
+    advice = "; give the pipeline's own, pipeline.threshold (its weights' or the security level's)"
+    for make, name in ((lambda: decision_bounds(threshold, 0.1), "threshold"),
+                       (lambda: DecisionRule(threshold, windows=1, margin=0.1), "DecisionRule: threshold")):
+        with pytest.raises(ConfigError) as err:
             make()
+        assert str(err.value) == f"{name} must be in (0, 1), got {threshold!r}{advice}"
     assert DecisionRule(0.9, windows=1, margin=0.0).update(R(0, (1, 0.991)))[0] == "spoof"
 
 

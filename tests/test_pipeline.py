@@ -723,15 +723,23 @@ def test_close_from_another_thread_finishes_the_step_in_flight_then_steps_are_cl
     to None under the step). close() waits for the step in flight; the next step is a ClosedError."""
     import time as _time
 
+    import threading
+
     for _ in range(3):
-        det = _GateDetector(at=3, hold=0.3)
+        det = _GateDetector(at=3, hold=30.0)  # held until go: no race with a slow machine
         scorer = FakeScorer()
         p = fake_pipeline(det, scorer)
         t, out = _stepping(p)
         assert det.inside.wait(5)
+        closer = threading.Thread(target=p.close, daemon=True)  # the step in flight is inside the detector
+        closer.start()
         t0 = _time.monotonic()
-        p.close()  # the step in flight is inside the detector
-        assert _time.monotonic() - t0 < 5
+        while not p._closed and _time.monotonic() - t0 < 5:
+            _time.sleep(0.01)
+        assert p._closed and closer.is_alive()  # closed at once, and waiting for the step in flight
+        det.go.set()
+        closer.join(5)
+        assert not closer.is_alive()
         t.join(5)
         assert not t.is_alive()
         assert isinstance(out["error"], ClosedError), repr(out["error"])
@@ -779,7 +787,7 @@ def test_two_threads_stepping_one_pipeline_get_a_typed_error_instead_of_mixed_tr
     gets a ConfigError; reset() from another thread during a step too."""
     from rtliveness.errors import ConfigError
 
-    det = _GateDetector(at=2, hold=5.0)
+    det = _GateDetector(at=2, hold=30.0)  # held until go
     p = fake_pipeline(det, FakeScorer())
     t, out = _stepping(p, n=3)
     assert det.inside.wait(5)
@@ -849,3 +857,4 @@ def test_process_source_refuses_wrong_kinds_of_outputs_with_a_config_error(kw, m
         process_source(p, ArraySource(frames(3)), [Mine()], **kw)
     assert str(e.value) == message and closed == [True]
     assert process_source(p, ArraySource(frames(2)), jsonl=tmp_path / "ok.jsonl", show=0).frames == 2
+    assert process_source(p, ArraySource(frames(2)), show=None).frames == 2  # None: no window, as before

@@ -106,20 +106,20 @@ def test_dropped_file_sources_stop_their_decoder_threads():
     decoder, and a dropped source releases its capture."""
     import gc
 
-    before = threading.active_count()
-    kept = []
+    kept, decoders = [], []
     for _ in range(5):
         s = open_source(str(_CLIP))
         it = iter(s)
         next(it)
         kept.append((s, it))
-    assert threading.active_count() >= before + 5
+        decoders.append(s._thread)  # this test's own threads: others' may end meanwhile
+    assert all(t.is_alive() for t in decoders)
     del kept, s, it
     gc.collect()
-    deadline = time.monotonic() + 3
-    while threading.active_count() > before and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10
+    while any(t.is_alive() for t in decoders) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert threading.active_count() == before
+    assert not any(t.is_alive() for t in decoders)
 
 
 def test_leaving_the_iteration_of_a_kept_file_source_stops_its_decoder():

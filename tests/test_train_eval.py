@@ -989,6 +989,9 @@ def test_the_saved_run_config_holds_absolute_paths(tmp_path, monkeypatch):
     d = cfg.to_json()
     assert [d[k] for k in ("init_weights", "teacher", "split_file", "pretrained")] == [
         str(tmp_path / "init.pt"), str(tmp_path / "teach"), str(tmp_path / "s" / "split.json"), str(tmp_path.parent / "enc.pt")]
+    # the model file, which may be shared, keeps them as given: no home folder in it
+    assert [cfg.to_json(absolute=False)[k] for k in ("init_weights", "teacher", "split_file", "pretrained")] == [
+        "init.pt", "teach", str(Path("s") / "split.json"), str(Path("..") / "enc.pt")]
 
 
 def test_resume_of_a_fine_tune_needs_its_starting_weights_only_for_the_live_anchor(tmp_path, monkeypatch):

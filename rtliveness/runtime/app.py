@@ -100,7 +100,7 @@ def build_sinks(source, out: Path | None = None, jsonl: Path | None = None, show
     for name, value in (("out=", out), ("jsonl=", jsonl)):
         if value is not None and not isinstance(value, (str, os.PathLike)):
             raise ConfigError(f"{name} must be a path (str or pathlib.Path) or None, got {value!r}")
-    flag = _as_bool(show)
+    flag = False if show is None else _as_bool(show)  # None: no window, as before (run's own default is decided earlier)
     if flag is None:
         raise ConfigError(f"show= must be true or false, got {show!r}")
     show = flag

@@ -31,6 +31,10 @@ DECISION_WINDOWS = 5
 DECISION_MARGIN = 0.1
 
 
+#: what a bad threshold given to the decision rule is told
+_THRESHOLD_ADVICE = "give the pipeline's own, pipeline.threshold (its weights' or the security level's)"
+
+
 def decision_bounds(threshold: float, margin: float) -> tuple[float, float]:
     """``(live_below, spoof_from)``: a window counts as a confident ``live`` when its p_spoof is
     below the first, a confident ``spoof`` when it is at or above the second — the one place of
@@ -43,7 +47,7 @@ def decision_bounds(threshold: float, margin: float) -> tuple[float, float]:
     p_spoof 0.02 and 0.003 — so a kiosk could never say ``live`` there."""
     if not _is_number(margin) or not 0 <= margin < 0.5:
         raise ConfigError(f"margin must be in [0, 0.5), got {margin!r}")
-    t = check_threshold(threshold)  # 42, 1.0 or NaN was clamped, and an attack then decided live
+    t = check_threshold(threshold, "threshold", _THRESHOLD_ADVICE)  # 42, 1.0 or NaN was clamped: attacks decided live
     d, z = float(logit(0.5 + margin)), float(logit(t))
     return float(sigmoid(z - d)), float(sigmoid(z + d))
 
@@ -78,7 +82,7 @@ class DecisionRule:
             raise ConfigError(f"windows must be an integer >= 1, got {windows!r}")
         if not _is_number(margin):
             raise ConfigError(f"margin must be a number in [0, 0.5), got {margin!r}")
-        self.threshold = check_threshold(threshold)
+        self.threshold = check_threshold(threshold, "DecisionRule: threshold", _THRESHOLD_ADVICE)
         self.windows = windows
         self.margin = margin
         self.live_below, self.spoof_from = decision_bounds(threshold, margin)

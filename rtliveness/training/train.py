@@ -418,7 +418,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
                 best = {"acer": figure, "epoch": epoch + 1, "threshold": thr}
                 levels = security_levels(dev_scores, dev_classes)
                 save_checkpoint(run_dir / "model.pt", model, replace(meta, threshold=thr, security_levels=levels),
-                                extra={"train": {"epoch": epoch + 1, "dev": rec["dev"], "config": config.to_json()}})
+                                extra={"train": {"epoch": epoch + 1, "dev": rec["dev"], "config": config.to_json(absolute=False)}})
             running_loss[0] = None
             save_state(epoch + 1, 0)
             pos[:] = [epoch + 1, 0]

@@ -141,10 +141,13 @@ class TrainConfig:
         if unknown or "real" in self.exclude_classes:
             raise ConfigError(f"can only exclude attack classes ({', '.join(CLASSES[1:])}), got {sorted(self.exclude_classes)}")
 
-    def to_json(self) -> dict:
+    def to_json(self, absolute: bool = True) -> dict:
+        """The settings as JSON values. ``absolute``: paths made absolute, for the run's own state
+        (a run resumed from another folder still finds them); False: as given, for a model file
+        that may be shared (no user's home folder in it)."""
         d = asdict(self)
-        for k in PATH_FIELDS:  # absolute: a run resumed from another folder still finds them
-            d[k] = None if d[k] is None else os.path.abspath(d[k])
+        for k in PATH_FIELDS:
+            d[k] = None if d[k] is None else (os.path.abspath(d[k]) if absolute else str(d[k]))
         return d
 
 

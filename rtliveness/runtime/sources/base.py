@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import threading
+import time
 import weakref
 from typing import Callable, Iterator, Protocol, Sequence
 
@@ -34,16 +35,36 @@ class FrameSource(Protocol):
 #: every source made, while it exists: those still reading on a thread at exit are closed then
 _SOURCES: "weakref.WeakSet[_SourceBase]" = weakref.WeakSet()
 
+#: the longest the interpreter's exit waits, all sources together, for the reader threads of
+#: sources nobody closed (a local file's read takes milliseconds; a stalled stream's is bounded
+#: by its read timeout, which this may cut short)
+EXIT_JOIN_S = 10.0
+
+
+def _close_quietly(src) -> None:
+    with contextlib.suppress(Exception):
+        src.close()
+
 
 def _close_left_open() -> None:
     """At interpreter exit, close every source whose reader thread still runs (a script that
-    never closed its camera or stream): a daemon thread inside FFmpeg when the interpreter
-    finalises aborts the process ("terminate called without an active exception", exit code 134)."""
-    for src in list(_SOURCES):
-        t = getattr(src, "_thread", None)
-        if isinstance(t, threading.Thread) and t.is_alive():
-            with contextlib.suppress(Exception):
-                src.close()
+    never closed its camera, stream or video): a daemon thread inside FFmpeg when the interpreter
+    finalises aborts the process ("terminate called without an active exception", exit code 134).
+    The one exit path of every source: all stop flags first, so the readers wind down together,
+    then the closes side by side against one deadline (one after another, dead cameras added
+    their timeouts up)."""
+    left = [s for s in list(_SOURCES) if isinstance(t := getattr(s, "_thread", None), threading.Thread) and t.is_alive()]
+    for src in left:
+        stop = getattr(src, "_stop", None)
+        if isinstance(stop, threading.Event):
+            stop.set()
+    closers = [threading.Thread(target=_close_quietly, args=(src,), name="rtliveness-exit-close", daemon=True)
+               for src in left]
+    for t in closers:
+        t.start()
+    end = time.monotonic() + EXIT_JOIN_S
+    for t in closers:
+        t.join(timeout=max(0.0, end - time.monotonic()))
 
 
 atexit.register(_close_left_open)

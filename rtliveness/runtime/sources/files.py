@@ -94,9 +94,9 @@ def _open_video(p: Path) -> "cv2.VideoCapture":
         return cv2.VideoCapture(ffmpeg_path(p))
 
 
-#: the longest the interpreter's exit waits for the decoder thread of a source nobody closed (a
-#: local file's read takes milliseconds; a URL's is bounded by its read timeout)
-EXIT_JOIN_S = 10.0
+#: the longest a source nobody closed, when it is collected, waits for its decoder thread (a local
+#: file's read takes milliseconds; a URL's is bounded by its read timeout)
+DROP_JOIN_S = 10.0
 
 
 def _stop_decoder(stop: threading.Event, q: "queue.Queue", threads: list, cap: "cv2.VideoCapture",
@@ -173,7 +173,8 @@ class FileSource(_SourceBase):
         self._threads: list[threading.Thread] = []  # the decoder thread, once started (for _stop_decoder)
         self._error: BaseException | None = None
         # a source dropped or left open at exit stops its decoder and releases the capture
-        self._finalizer = weakref.finalize(self, _stop_decoder, self._stop, self._queue, self._threads, cap, EXIT_JOIN_S)
+        self._finalizer = weakref.finalize(self, _stop_decoder, self._stop, self._queue, self._threads, cap, DROP_JOIN_S)
+        self._finalizer.atexit = False  # at exit, base._close_left_open closes it with the others (one exit path)
 
     def _put(self, item) -> bool:
         while not self._stop.is_set():
