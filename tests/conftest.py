@@ -20,6 +20,17 @@ from rtliveness.model.spoofmodel import SpoofModel  # noqa: E402
 from rtliveness.types import FaceBox  # noqa: E402
 
 
+#: test files that start Ray (a local instance, or a local multi-node cluster on Ray's ports):
+#: one xdist group, so that one worker runs them one after another (``--dist loadgroup``)
+RAY_FILES = ("test_fleet.py", "test_fleet_units.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in RAY_FILES:
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
 @pytest.fixture(scope="session")
 def grace() -> np.ndarray:
     img = cv2.imread(str(DATA / "grace_hopper.jpg"))
