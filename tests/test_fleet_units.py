@@ -981,10 +981,11 @@ def test_a_stop_signal_while_ray_starts_interrupts_once_ray_init_has_returned(tm
     from rtliveness.fleet import controller
     from rtliveness.fleet.controller import run_fleet
 
-    steps = []
+    steps, given = [], {}
 
     def init(**kwargs):
         steps.append("init")
+        given.update(kwargs)
         signal.signal(signal.SIGTERM, lambda signo, frame: steps.append("ray's own SIGTERM handler"))  # as Ray does
         os.kill(os.getpid(), signal.SIGTERM)  # a supervisor's stop (taken over as Ctrl+C), in the middle of ray.init
         time.sleep(0.05)  # delivered here, to the main thread (a second signal would be obeyed at once)
@@ -999,6 +1000,9 @@ def test_a_stop_signal_while_ray_starts_interrupts_once_ray_init_has_returned(tm
     try:
         result = run_fleet(FleetConfig(sources=("a.mp4",), out_dir=tmp_path / "o", device="cpu"), log=lambda line: None)
         assert steps == ["init", "started", "shutdown"]  # not cut inside ray.init; Ray shut down; no actor started
+        # a Ray of its own: without an address ray.init joined a Ray already running on the machine
+        # (another fleet's, a 'ray start --head') and refused num_cpus: "unexpected ValueError"
+        assert given["address"] == "local" and given["num_cpus"] >= 1
         assert result == {"finished": True, "stopped": "interrupted", "sources": {}}
         assert not (tmp_path / "o").exists()
         assert signal.getsignal(signal.SIGINT) is before[signal.SIGINT] and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -212,7 +212,10 @@ class Fleet:
         # leave Ray's agents running: held, they interrupt once it has returned (a few seconds), and
         # the fleet shuts Ray down. Joining a cluster (above) starts nothing and can retry for 25 s: not held
         with interrupts_held():
-            ray.init(num_cpus=max(os.cpu_count() or 1, int(math.ceil(need))), **quiet)
+            # "local": a Ray of its own, even where another one runs on this machine (with no
+            # address ray.init joins the latest one started here, then refuses num_cpus: a bare
+            # "unexpected ValueError" for anyone who had run 'ray start --head')
+            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, int(math.ceil(need))), **quiet)
         take_over(self.owned_signals)  # ray.init replaced the SIGTERM handler
 
     # ------------------------------------------------------------------ streams
