@@ -50,7 +50,7 @@ def _as_float(value: object) -> float | None:
     return None
 
 
-def _as_int(value: object) -> int | None:
+def as_int(value: object) -> int | None:
     """An int from an integer (numpy's too) or a string of digits, else None."""
     if isinstance(value, bool):
         return None
@@ -61,7 +61,7 @@ def _as_int(value: object) -> int | None:
     return None
 
 
-def _as_bool(value: object) -> bool | None:
+def as_bool(value: object) -> bool | None:
     """A flag from a bool (numpy's too) or 0 / 1, else None."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -92,9 +92,9 @@ def check_field_types(record: object) -> None:
         if base == "float":
             new, want = _as_float(value), "a number"
         elif base == "int":
-            new, want = _as_int(value), "an integer"
+            new, want = as_int(value), "an integer"
         elif base == "bool":
-            new, want = _as_bool(value), "true or false"
+            new, want = as_bool(value), "true or false"
         elif base == "str":
             new, want = (value if isinstance(value, str) else None), "a string"
         elif base == "Path":

@@ -34,14 +34,13 @@ def _need_dataset(data: Path) -> None:
 def _check_init_crop_scale(data: Path, init_weights: Path, crop_scale: float) -> None:
     """The crop scale taken from ``--init-weights`` (no ``--crop-scale`` given) must not be wider
     than the dataset's stored crops: one line that says where it came from and what to do."""
-    from ..training.data import DATA_META, read_json
+    from ..training.data import DATA_META, stored_crop_scale, wider_than_stored
 
-    meta_path = Path(data) / DATA_META
     try:
-        stored = float(read_json(meta_path, "dataset metadata")["crop_scale"]) if meta_path.is_file() else None
+        stored = stored_crop_scale(Path(data))
     except Exception:  # a bad metadata file: train's own scan names it
         return
-    if stored is not None and crop_scale > stored + 1e-6:
+    if wider_than_stored(crop_scale, stored):
         raise ConfigError(f"--init-weights {init_weights} was trained on crops at scale {crop_scale:g} (train's crop scale "
                           f"when --crop-scale is not given), wider than the crops {data} stores ({stored:g}, its "
                           f"{DATA_META}); give --crop-scale {stored:g} or less to fine-tune on these crops, or cut the "

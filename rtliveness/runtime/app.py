@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
-from ..config import _as_bool, check_max_frames
+from ..config import as_bool, check_max_frames
 from ..errors import ConfigError
 from ..model.dims import WINDOW
 from ..redact import redact
@@ -100,7 +100,7 @@ def build_sinks(source, out: Path | None = None, jsonl: Path | None = None, show
     for name, value in (("out=", out), ("jsonl=", jsonl)):
         if value is not None and not isinstance(value, (str, os.PathLike)):
             raise ConfigError(f"{name} must be a path (str or pathlib.Path) or None, got {value!r}")
-    flag = False if show is None else _as_bool(show)  # None: no window, as before (run's own default is decided earlier)
+    flag = False if show is None else as_bool(show)  # None: no window, as before (run's own default is decided earlier)
     if flag is None:
         raise ConfigError(f"show= must be true or false, got {show!r}")
     show = flag

@@ -17,7 +17,7 @@ from typing import Iterator, Mapping
 import cv2
 import numpy as np
 
-from ..config import (LOW_LIGHT_TARGET, DetectorConfig, PipelineConfig, TrackerConfig, _as_int,
+from ..config import (LOW_LIGHT_TARGET, DetectorConfig, PipelineConfig, TrackerConfig, as_int,
                       check_low_light_target)
 from ..errors import ClosedError, ConfigError, FrameError
 from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
@@ -54,8 +54,8 @@ def _record_arg(value, kind: type, name: str):
 
 def _count_arg(value, name: str, minimum: int, want: str) -> int:
     """``value`` as an int >= ``minimum`` (numpy integers and strings of digits too, as the
-    config records take them: :func:`rtliveness.config._as_int`), else :class:`ConfigError`."""
-    n = _as_int(value)
+    config records take them: :func:`rtliveness.config.as_int`), else :class:`ConfigError`."""
+    n = as_int(value)
     _check_kwarg(n is not None and n >= minimum, name, value, want)
     return n  # type: ignore[return-value]
 

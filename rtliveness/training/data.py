@@ -191,14 +191,28 @@ def scan_dataset(root: str | Path, skip_bad: bool = False, person_pattern: str |
             samples.append(Sample(f"{cls_dir.name}/{sdir.name}", cls_dir.name, images, _person_of(sdir.name, pat)))
     if not samples:
         raise DataError(f"no usable samples under {root}" + (f" ({len(skipped)} skipped as malformed)" if skipped else ""))
-    meta_path = root / DATA_META
-    crop_scale = None
-    if meta_path.is_file():
-        try:
-            crop_scale = float(read_json(meta_path, "dataset metadata")["crop_scale"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DataError(f"{meta_path} is not valid ({exc}); fix or delete it") from exc
-    return Dataset(root, tuple(samples), crop_scale, tuple(skipped))
+    return Dataset(root, tuple(samples), stored_crop_scale(root), tuple(skipped))
+
+
+def stored_crop_scale(root: Path) -> float | None:
+    """The context scale of the crops a dataset folder stores (its :data:`DATA_META`), None
+    where the folder has no metadata (crops used as they are)."""
+    meta_path = Path(root) / DATA_META
+    if not meta_path.is_file():
+        return None
+    try:
+        return float(read_json(meta_path, "dataset metadata")["crop_scale"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{meta_path} is not valid ({exc}); fix or delete it") from exc
+
+
+_SCALE_TOL = 1e-6
+
+
+def wider_than_stored(crop_scale: float, stored: float | None) -> bool:
+    """The one rule between a model's crop scale and a dataset's stored crops: a stored crop can
+    be cut down to a narrower context (:func:`center_rescale`), never widened."""
+    return stored is not None and crop_scale > stored + _SCALE_TOL
 
 
 def _is_image_file(p: Path) -> bool:
@@ -273,7 +287,7 @@ def load_window(sample: Sample, input_size: int, crop_scale: float | None, data_
             side = min(img.shape[:2])
             y0, x0 = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
             img = img[y0:y0 + side, x0:x0 + side]
-        if data_scale is not None and crop_scale is not None and crop_scale < data_scale - 1e-6:
+        if data_scale is not None and crop_scale is not None and crop_scale < data_scale - _SCALE_TOL:
             img = center_rescale(img, data_scale, crop_scale, input_size)
         else:
             interp = cv2.INTER_AREA if img.shape[0] > input_size else cv2.INTER_LINEAR

@@ -16,7 +16,8 @@ from ..errors import ConfigError, DataError
 from ..model.checkpoint import LoadedModel, load_checkpoint, save_checkpoint
 from ..model.device import resolve_device
 from ..runtime.progress import Progress
-from .data import DATA_META, DEFAULT_PERSON_PATTERN, compile_person_pattern, load_windows, person_of_sample, read_split_file, scan_dataset
+from .data import (DATA_META, DEFAULT_PERSON_PATTERN, compile_person_pattern, load_windows, person_of_sample, read_split_file, scan_dataset,
+                   wider_than_stored)
 from .files import atomic_write_text
 from .predict import predict_windows
 
@@ -89,7 +90,7 @@ def score_dataset(data_root: str | Path, weights: str | Path | None, device: str
                             "scores every sample)")
         raise DataError(f"no samples to evaluate in {data_root}")
     meta = loaded.meta
-    if ds.crop_scale is not None and meta.crop_scale > ds.crop_scale + 1e-6:
+    if wider_than_stored(meta.crop_scale, ds.crop_scale):
         which = f"the model {loaded.path}" if loaded.path is not None else "the model"
         raise ConfigError(f"{which} wants crops at scale {meta.crop_scale:g}, wider than the crops {data_root} stores "
                           f"({ds.crop_scale:g}, its {DATA_META}); cut the videos again into a new folder with rtliveness "

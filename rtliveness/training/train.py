@@ -29,7 +29,8 @@ from ..runtime.progress import Progress
 from .attacks import CLASSES
 from .augment import crop_wobble, gray_windows, jitter_windows, still_windows
 from .balance import family_weights
-from .data import DATA_META, Dataset, compile_person_pattern, load_windows, read_split_file, scan_dataset, split_samples
+from .data import (DATA_META, Dataset, compile_person_pattern, load_windows, read_split_file, scan_dataset, split_samples,
+                   wider_than_stored)
 from .files import atomic_write_text
 from .metrics_thresholds import deployment_threshold, security_levels
 from .predict import predict_windows, to_tensor
@@ -140,7 +141,7 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
     if ds.skipped:
         log(f"skipped {len(ds.skipped)} malformed sample{'s' if len(ds.skipped) != 1 else ''} (--skip-bad)")
     crop_scale = config.crop_scale if config.crop_scale is not None else (ds.crop_scale or 1.0)
-    if ds.crop_scale is not None and crop_scale > ds.crop_scale + 1e-6:
+    if wider_than_stored(crop_scale, ds.crop_scale):
         raise ConfigError(f"crop scale {crop_scale:g} is wider than the crops {data_root} stores ({ds.crop_scale:g}, "
                           f"its {DATA_META}); give --crop-scale {ds.crop_scale:g} or less, or cut the videos again "
                           f"into a new folder with rtliveness prepare --crop-scale {crop_scale:g}")
