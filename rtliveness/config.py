@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -211,7 +211,12 @@ class DetectorConfig:
     box widened by ``roi_margin`` box sides on every side, overlapping regions merged) and fall
     back to the whole frame at once when they hold fewer faces than there are tracks (1 = always
     the whole frame). ``batch_regions``: a detector that can scan several images at once (MTCNN)
-    gets all regions of a run as one batch. ``channels_last``: MTCNN on the CPU computes in
+    gets all regions of a run as one batch. ``min_confidence``: the detector confidence a face
+    needs to be found; ``keep_confidence``: a face already tracked stays tracked while the
+    detector's confidence in it is at least this (blur, dim light, a turned head, heavy
+    compression lower it; the tracker lets such a box join the track it overlaps, never start
+    one — :meth:`rtliveness.runtime.track.IouTracker.update`; None, or a value not below
+    ``min_confidence``: every face needs ``min_confidence``). ``channels_last``: MTCNN on the CPU computes in
     channels-last layout (the same boxes up to float rounding in about a third less time; see
     :mod:`rtliveness.runtime.fastpool`). ``kind`` names an entry of the detector registry
     (:func:`rtliveness.runtime.detect.register_detector`); it is checked when the detector is
@@ -226,6 +231,7 @@ class DetectorConfig:
     factor: float = 0.6
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     min_confidence: float = 0.9
+    keep_confidence: float | None = 0.7
     every_n: int = 3
     steady_every: int | None = None
     steady_iou: float = 0.8
@@ -235,6 +241,13 @@ class DetectorConfig:
     roi_margin: float = 0.5
     batch_regions: bool = True
     channels_last: bool = True
+
+    def for_tracking(self) -> "DetectorConfig":
+        """The settings of a tracking loop's detector: boxes down to ``keep_confidence`` (the
+        loop's tracker decides which of them may start a face)."""
+        if self.keep_confidence is None or self.keep_confidence >= self.min_confidence:
+            return self
+        return replace(self, min_confidence=self.keep_confidence)
 
     def steady_gap(self) -> int:
         """Frames between detector runs while every tracked face is steady."""
@@ -268,6 +281,8 @@ class DetectorConfig:
         _check(len(self.thresholds) == 3 and all(0.0 < t < 1.0 for t in self.thresholds),
                f"thresholds must be three values in (0, 1), got {self.thresholds!r}")
         _check(0.0 <= self.min_confidence <= 1.0, f"min_confidence must be in [0, 1], got {self.min_confidence!r}")
+        _check(self.keep_confidence is None or 0.0 <= self.keep_confidence <= 1.0,
+               f"keep_confidence must be None or in [0, 1], got {self.keep_confidence!r}")
         _check(isinstance(self.every_n, int) and self.every_n >= 1, f"--detect-every (every_n) must be an integer >= 1, got {self.every_n!r}")
         _check(self.steady_every is None or (isinstance(self.steady_every, int) and self.steady_every >= 1),
                f"--steady-detect-every (steady_every) must be an integer >= 1 (or None: a fixed cadence), got {self.steady_every!r}")

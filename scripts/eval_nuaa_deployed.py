@@ -162,6 +162,9 @@ def main() -> int:
                     help="the loop's steady detection cadence (default: the shipped one; 3 = a fixed cadence)")
     ap.add_argument("--detect-every", type=int, default=DetectorConfig.every_n,
                     help="the loop's detection cadence (default: the shipped one; 1 = every frame)")
+    ap.add_argument("--keep-confidence", type=lambda t: None if t == "off" else float(t),
+                    default=DetectorConfig.keep_confidence,
+                    help=f"detector confidence a tracked face is kept at ('off': min_confidence; default {DetectorConfig.keep_confidence})")
     add_low_light_arg(ap)
     add_restart_arg(ap)
     a = ap.parse_args()
@@ -173,7 +176,8 @@ def main() -> int:
 
         teacher = MiniFasTeacher.from_dir(a.teacher)
     with tempfile.TemporaryDirectory() as tmp, LivenessPipeline.from_config(
-            PipelineConfig(weights=a.weights, backend=a.backend, detector=DetectorConfig(steady_every=a.steady_every, every_n=a.detect_every),
+            PipelineConfig(weights=a.weights, backend=a.backend, detector=DetectorConfig(steady_every=a.steady_every, every_n=a.detect_every,
+                                                                                       keep_confidence=a.keep_confidence),
                            low_light_target=a.low_light_target,
                            tracker=TrackerConfig(restart_distance=a.restart_distance))) as pipe:
         for i, (person, label, paths) in enumerate(sessions(a.nuaa, persons)):
@@ -181,6 +185,7 @@ def main() -> int:
             frames = write_video(paths, video, condition=a.condition, seed=i)
             rep, main_track = run_video(pipe, video)
             row = {"person": person, "label": label, "frames": rep.frames,
+                   "tracks": len(rep.tracks), "scored_tracks": sum(t.windows > 0 for t in rep.tracks),
                    "ours": None if main_track is None else main_track.label,
                    "ours_p": None if main_track is None else main_track.mean_p_spoof}
             if teacher is not None:
@@ -189,7 +194,8 @@ def main() -> int:
             rows.append(row)
             print(f"\r{i + 1} sessions", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    report = {"persons": sorted(persons), "condition": a.condition, "steady_every": a.steady_every, "detect_every": a.detect_every, "low_light_target": a.low_light_target, "restart_distance": a.restart_distance, "sessions": len(rows), "threshold": pipe.threshold,
+    report = {"persons": sorted(persons), "condition": a.condition, "steady_every": a.steady_every, "detect_every": a.detect_every, "low_light_target": a.low_light_target, "restart_distance": a.restart_distance,
+              "keep_confidence": a.keep_confidence, "sessions": len(rows), "threshold": pipe.threshold,
               "ours": {**rates(rows, "ours"), **bootstrap(rows, "ours")},
               "undecided": sum(r["ours"] is None for r in rows), "rows": rows}
     if teacher is not None:

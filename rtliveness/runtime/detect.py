@@ -22,7 +22,7 @@ from ..config import DetectorConfig
 from ..errors import ConfigError
 from ..types import FaceBox
 
-__all__ = ["Detector", "MtcnnDetector", "HaarDetector", "build_detector", "boxes_from_array", "register_detector",
+__all__ = ["Detector", "MtcnnDetector", "HaarDetector", "build_detector", "build_tracking_detector", "boxes_from_array", "register_detector",
            "detector_names", "SharedDetector", "padded_batch"]
 
 #: images are batched only when padding them to a common size at most doubles the pixels scanned
@@ -211,6 +211,13 @@ def build_detector(config: DetectorConfig, device: str = "cpu") -> Detector:
     if factory is None:
         raise ConfigError(f"invalid detector {config.kind!r}: use {' or '.join(_DETECTORS)}")
     return factory(config, device)
+
+
+def build_tracking_detector(config: DetectorConfig, device: str = "cpu") -> Detector:
+    """The detector of a tracking loop (:class:`~rtliveness.runtime.pipeline.LivenessPipeline`,
+    the service, the fleet): it reports faces down to ``config.keep_confidence``; the loop's
+    tracker lets the less sure ones keep a tracked face only (:meth:`DetectorConfig.for_tracking`)."""
+    return build_detector(config.for_tracking(), device=device)
 
 
 class SharedDetector:

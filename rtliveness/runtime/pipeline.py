@@ -26,7 +26,7 @@ from .buffer import WindowBuffer
 from .crop import crop_face
 from .exposure import lift_low_light
 from .decision import label_for
-from .detect import Detector, build_detector
+from .detect import Detector, build_tracking_detector
 from .track import IouTracker
 
 __all__ = ["LivenessPipeline", "StageTimes", "roi_regions"]
@@ -242,7 +242,7 @@ class LivenessPipeline:
             torch.set_num_threads(config.cpu_threads)
         spec = BackendSpec(weights=config.weights, device=device, verify_checksum=config.verify_checksum)
         scorer = build_scorer(config.backend, spec)
-        detector = build_detector(config.detector, device=device)
+        detector = build_tracking_detector(config.detector, device=device)
         return cls(detector, scorer, threshold=config.threshold, detector_config=config.detector,
                    tracker_config=config.tracker, security=config.security,
                    low_light_target=config.low_light_target,
@@ -375,7 +375,7 @@ class LivenessPipeline:
         detect_now = self._since_detect + 1 >= self._gap or not self.tracker.active_ids
         boxes = self._detect_tracked(image) if detect_now else None
         t1 = time.perf_counter()
-        tracks = self.tracker.update(boxes, w, h)
+        tracks = self.tracker.update(boxes, w, h, new_min=self.detector_config.min_confidence)
         if detect_now:
             self._since_detect = 0
             self._gap = self._next_gap()
@@ -449,7 +449,7 @@ class LivenessPipeline:
         if cfg.full_every > 1 and self._since_full < cfg.full_every - 1:
             regions = roi_regions(open_boxes, cfg.roi_margin, w, h)
             if regions is not None:
-                found = self._detect_regions(image, regions, self._region_min_face(open_boxes, h, w))
+                found = list(self._joinable(self._detect_regions(image, regions, self._region_min_face(open_boxes, h, w))))
                 if len(found) >= len(open_boxes):
                     self._since_full += 1
                     found.sort(key=lambda b: b.width * b.height, reverse=True)  # as a whole-frame scan
@@ -508,18 +508,27 @@ class LivenessPipeline:
         h, w = image.shape[:2]
         side = self.detector_config.max_side
         if max(h, w) <= side:
-            found = self.detector.detect(image)
+            found = self._joinable(self.detector.detect(image))
             if found:
                 self._empty_runs = 0
-            return found or self._detect_small(image)
+            return found or self._joinable(self._detect_small(image))
         f = side / float(max(h, w))
         small = _shrink(image, f)
         px = self.detector_config.min_face_size
         # an explicit minimum face is in full-frame pixels: scale it to the copy detected on
         found = self.detector.detect(small) if px is None else self.detector.detect(small, min_face=_scaled_face(px, f))
+        found = self._joinable(_to_frame(found, 0, 0, f, w, h))
         if found:
             self._empty_runs = 0
-        return _to_frame(found or self._detect_small(small), 0, 0, f, w, h)
+        return found or self._joinable(_to_frame(self._detect_small(small), 0, 0, f, w, h))
+
+    def _joinable(self, boxes) -> tuple[FaceBox, ...]:
+        """The boxes the tracker can use (:meth:`IouTracker.joinable`): none below
+        ``keep_confidence``, one below ``min_confidence`` only near a tracked face, so a box that
+        cannot keep a face going counts as no face (the small-face run still follows)."""
+        cfg = self.detector_config
+        floor = cfg.for_tracking().min_confidence  # what a detector built by from_config reports; another may report more
+        return self.tracker.joinable([b for b in boxes if b.score >= floor], cfg.min_confidence)
 
     def _detect_small(self, image: np.ndarray) -> tuple[FaceBox, ...]:
         """The second whole-frame run, down to ``small_face_frac`` of the short side: after the

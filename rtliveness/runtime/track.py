@@ -137,8 +137,25 @@ class IouTracker:
         out, self._evicted = tuple(self._evicted), []
         return out
 
+    def joinable(self, boxes: Sequence[FaceBox], new_min: float | None) -> tuple[FaceBox, ...]:
+        """The boxes :meth:`update` can use: those at ``new_min`` confidence or above (they may
+        start a track) and those below it that overlap an open track by ``iou_threshold`` (they
+        can only keep one going). ``None``: every box."""
+        if new_min is None:
+            return tuple(boxes)
+        low = [b for b in boxes if b.score < new_min]
+        if not low:
+            return tuple(boxes)
+        near = iou_matrix(low, list(self.open_boxes)).max(axis=1, initial=0.0) >= self.config.iou_threshold
+        keep = {id(b) for b, ok in zip(low, near) if ok}
+        return tuple(b for b in boxes if b.score >= new_min or id(b) in keep)
+
     def update(self, boxes: tuple[FaceBox, ...] | list[FaceBox] | None, width: int | None = None,
-               height: int | None = None) -> tuple[Track, ...]:
+               height: int | None = None, new_min: float | None = None) -> tuple[Track, ...]:
+        """One detection's boxes (None: a frame without a detector run, the tracks carried).
+        A box below ``new_min`` confidence joins a track it overlaps but never starts one: a
+        face once found stays tracked through frames where the detector is less sure of it
+        (blur, dim light, compression), while a new face needs the full confidence."""
         if boxes is None:
             return self._carry(width, height)
         boxes = list(boxes)
@@ -171,7 +188,7 @@ class IouTracker:
         self._tracks = survivors
         new_states = []
         for di, box in enumerate(boxes):
-            if di not in matched_d:
+            if di not in matched_d and (new_min is None or box.score >= new_min):
                 st = _State(self._next_id, box)
                 self._next_id += 1
                 new_states.append(st)

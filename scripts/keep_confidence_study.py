@@ -1,0 +1,101 @@
+"""What ``DetectorConfig.keep_confidence`` changes on real videos, clean and under the camera
+conditions of ``rtliveness.training.degrade.CONDITIONS``.
+
+Every video (its first ``--max-frames`` frames) is degraded frame by frame (seeded) and stepped
+through ``LivenessPipeline.from_config`` with each ``--keep`` value ("off" = None: every face
+needs ``min_confidence``). Per run: frames with a face, face verdicts (not pending), distinct
+track ids, and the verdict labels.
+
+    python scripts/keep_confidence_study.py --video assets/carphone_pristine.mp4 \
+        --video examples/live_webcam.mov --json weights/reports/tracking/keep_confidence.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rtliveness import DetectorConfig, LivenessPipeline, PipelineConfig
+from rtliveness.training.degrade import CONDITIONS, apply
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def read(path: Path, limit: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < limit:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    if not frames:
+        raise SystemExit(f"no frames could be read from {path}")
+    return frames
+
+
+def run(pipe: LivenessPipeline, frames: list[np.ndarray]) -> dict:
+    pipe.reset()
+    face_frames = verdicts = 0
+    ids: set[int] = set()
+    labels: dict[str, int] = {}
+    for frame in frames:
+        faces = pipe.step(frame).faces
+        face_frames += bool(faces)
+        for v in faces:
+            ids.add(v.track_id)
+            if v.label != "pending":
+                verdicts += 1
+                labels[v.label] = labels.get(v.label, 0) + 1
+    return {"face_frames": face_frames, "verdicts": verdicts, "tracks": len(ids), "labels": labels}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--video", type=Path, action="append", required=True)
+    ap.add_argument("--keep", action="append", default=None, help="keep_confidence values (default: off and 0.7)")
+    ap.add_argument("--condition", action="append", default=None, help="clean or a name of CONDITIONS (default: all)")
+    ap.add_argument("--max-frames", type=int, default=150)
+    ap.add_argument("--weights", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args()
+    keeps = [None if k == "off" else float(k) for k in (a.keep or ["off", "0.7"])]
+    conditions = a.condition or ["clean", *CONDITIONS]
+    pipes = {k: LivenessPipeline.from_config(PipelineConfig(weights=a.weights, device="cpu",
+                                                            detector=DetectorConfig(keep_confidence=k)))
+             for k in keeps}
+    rows = []
+    for video in a.video:
+        frames = read(video, a.max_frames)
+        for cond in conditions:
+            rng = np.random.default_rng(0)
+            shown = frames if cond == "clean" else [apply(f, CONDITIONS[cond], rng) for f in frames]
+            row = {"video": video.name, "condition": cond, "frames": len(shown)}
+            for k, pipe in pipes.items():
+                row["off" if k is None else str(k)] = run(pipe, shown)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    for pipe in pipes.values():
+        pipe.close()
+    if a.json:
+        a.json.write_text(json.dumps({"cpu": cpu_name(), "keeps": [
+            "off" if k is None else k for k in keeps], "rows": rows}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
