@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -212,10 +212,11 @@ class DetectorConfig:
     back to the whole frame at once when they hold fewer faces than there are tracks (1 = always
     the whole frame). ``batch_regions``: a detector that can scan several images at once (MTCNN)
     gets all regions of a run as one batch. ``min_confidence``: the detector confidence a face
-    needs to be found; ``keep_confidence``: a face already tracked stays tracked while the
-    detector's confidence in it is at least this (blur, dim light, a turned head, heavy
+    needs to be found; ``keep_confidence`` (MTCNN's): a face already tracked stays tracked while
+    the detector's confidence in it is at least this (blur, dim light, a turned head, heavy
     compression lower it; the tracker lets such a box join the track it overlaps, never start
-    one — :meth:`rtliveness.runtime.track.IouTracker.update`; None, or a value not below
+    one — :meth:`rtliveness.runtime.detect.MtcnnDetector.tracking`,
+    :meth:`rtliveness.runtime.track.IouTracker.update`; None, or a value not below
     ``min_confidence``: every face needs ``min_confidence``). ``channels_last``: MTCNN on the CPU computes in
     channels-last layout (the same boxes up to float rounding in about a third less time; see
     :mod:`rtliveness.runtime.fastpool`). ``kind`` names an entry of the detector registry
@@ -241,13 +242,6 @@ class DetectorConfig:
     roi_margin: float = 0.5
     batch_regions: bool = True
     channels_last: bool = True
-
-    def for_tracking(self) -> "DetectorConfig":
-        """The settings of a tracking loop's detector: boxes down to ``keep_confidence`` (the
-        loop's tracker decides which of them may start a face)."""
-        if self.keep_confidence is None or self.keep_confidence >= self.min_confidence:
-            return self
-        return replace(self, min_confidence=self.keep_confidence)
 
     def steady_gap(self) -> int:
         """Frames between detector runs while every tracked face is steady."""

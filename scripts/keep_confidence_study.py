@@ -7,7 +7,7 @@ needs ``min_confidence``). Per run: frames with a face, face verdicts (not pendi
 track ids, and the verdict labels.
 
     python scripts/keep_confidence_study.py --video assets/carphone_pristine.mp4 \
-        --video examples/live_webcam.mov --json weights/reports/tracking/keep_confidence.json
+        --video examples/live_webcam.mov --pan assets/dogs.jpg --json weights/reports/tracking/keep_confidence.json
 """
 
 from __future__ import annotations
@@ -48,6 +48,23 @@ def read(path: Path, limit: int) -> list[np.ndarray]:
     return frames
 
 
+def pan(image_path: Path, n: int, size=(320, 240)) -> list[np.ndarray]:
+    """``n`` frames of a camera panning over a still (a scene with no face, say)."""
+    img = cv2.imread(str(image_path))
+    if img is None:
+        raise SystemExit(f"cannot read {image_path}")
+    w, h = size
+    if img.shape[0] < h or img.shape[1] < w:
+        img = cv2.resize(img, (max(w, img.shape[1]), max(h, img.shape[0])))
+    H, W = img.shape[:2]
+    out = []
+    for i in range(n):
+        x = int((W - w) * (0.5 + 0.5 * np.sin(i / 20)))
+        y = int((H - h) * (0.5 + 0.5 * np.cos(i / 25)))
+        out.append(np.ascontiguousarray(img[y:y + h, x:x + w]))
+    return out
+
+
 def run(pipe: LivenessPipeline, frames: list[np.ndarray]) -> dict:
     pipe.reset()
     face_frames = verdicts = 0
@@ -66,7 +83,8 @@ def run(pipe: LivenessPipeline, frames: list[np.ndarray]) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--video", type=Path, action="append", required=True)
+    ap.add_argument("--video", type=Path, action="append", default=[])
+    ap.add_argument("--pan", type=Path, action="append", default=[], help="a still to pan over (320x240 frames)")
     ap.add_argument("--keep", action="append", default=None, help="keep_confidence values (default: off and 0.7)")
     ap.add_argument("--condition", action="append", default=None, help="clean or a name of CONDITIONS (default: all)")
     ap.add_argument("--max-frames", type=int, default=150)
@@ -79,12 +97,16 @@ def main() -> int:
                                                             detector=DetectorConfig(keep_confidence=k)))
              for k in keeps}
     rows = []
-    for video in a.video:
-        frames = read(video, a.max_frames)
+    clips = [(v.name, lambda v=v: read(v, a.max_frames)) for v in a.video]
+    clips += [(f"pan:{p.name}", lambda p=p: pan(p, a.max_frames)) for p in a.pan]
+    if not clips:
+        ap.error("give at least one --video or --pan")
+    for name, load in clips:
+        frames = load()
         for cond in conditions:
             rng = np.random.default_rng(0)
             shown = frames if cond == "clean" else [apply(f, CONDITIONS[cond], rng) for f in frames]
-            row = {"video": video.name, "condition": cond, "frames": len(shown)}
+            row = {"video": name, "condition": cond, "frames": len(shown)}
             for k, pipe in pipes.items():
                 row["off" if k is None else str(k)] = run(pipe, shown)
             rows.append(row)

@@ -68,28 +68,57 @@ def test_joinable_keeps_confident_boxes_and_low_boxes_near_a_track():
     assert IouTracker().joinable(boxes, 0.9) == (boxes[0],)  # no track: only the confident box
 
 
-# ---------------------------------------------------------------- the setting
-def test_for_tracking_lowers_the_detectors_floor_only():
+# ---------------------------------------------------------------- the setting and the detector
+def test_defaults_and_validation():
     cfg = DetectorConfig()
     assert (cfg.min_confidence, cfg.keep_confidence) == (0.9, 0.7)
-    assert cfg.for_tracking().min_confidence == 0.7
-    assert DetectorConfig(keep_confidence=None).for_tracking().min_confidence == 0.9
-    # at or above min_confidence it changes nothing (no error: a user lowering min_confidence
-    # below the default keep_confidence is not refused)
-    assert DetectorConfig(min_confidence=0.5).for_tracking().min_confidence == 0.5
+    assert DetectorConfig(keep_confidence=None).keep_confidence is None
+    # above min_confidence it is no error (it changes nothing): a user lowering min_confidence
+    # below the default keep_confidence is not refused
+    assert DetectorConfig(min_confidence=0.5).keep_confidence == 0.7
     with pytest.raises(ConfigError, match=r"keep_confidence must be None or in \[0, 1\], got 1.5"):
         DetectorConfig(keep_confidence=1.5)
 
 
+def test_mtcnn_tracking_view_shares_the_networks_and_says_what_starts_a_face():
+    from rtliveness.runtime.detect import MtcnnDetector, SharedDetector, tracking_detector
+
+    det = MtcnnDetector(DetectorConfig())
+    view = det.tracking(0.7)
+    assert view is not det and view._mtcnn is det._mtcnn
+    assert (view._floor, view.new_face_confidence) == (0.7, 0.9) and view._cap > 10_000  # the loop caps
+    assert (det._floor, det.new_face_confidence) == (0.9, None)  # the detector itself is unchanged
+    assert det.tracking(None) is det and det.tracking(0.95) is det
+    lent = tracking_detector(SharedDetector(det), 0.7)
+    assert isinstance(lent, SharedDetector) and lent.new_face_confidence == 0.9 and lent.detector._mtcnn is det._mtcnn
+    # the pipeline applies it to what it is given (from_config, serve's and the fleet's lent
+    # detector, prepare's and synth's loop boxes all pass through the constructor)
+    from rtliveness.model.checkpoint import ModelMeta
+
+    pipe = LivenessPipeline(SharedDetector(det), ZeroScorer(ModelMeta(input_size=32)), threshold=0.5)
+    assert pipe.detector.new_face_confidence == 0.9
+    off = LivenessPipeline(det, ZeroScorer(ModelMeta(input_size=32)), threshold=0.5,
+                           detector_config=DetectorConfig(keep_confidence=None))
+    assert off.detector is det and off.detector.new_face_confidence is None
+    haar_like = Scripted([[]])
+    assert LivenessPipeline(haar_like, ZeroScorer(ModelMeta(input_size=32)), threshold=0.5).detector is haar_like
+
+
 # ---------------------------------------------------------------- the loop, scripted detector
 class Scripted:
-    """Gives the next scripted list of boxes on each detector call."""
+    """Gives the next scripted list of boxes on each whole-frame or region call; a call with an
+    explicit ``min_face`` (the small-face run) is counted apart and gives ``small``."""
 
-    def __init__(self, script):
+    def __init__(self, script, new_face_confidence=None, small=()):
         self.script = list(script)
-        self.calls = 0
+        self.new_face_confidence = new_face_confidence
+        self.small = tuple(small)
+        self.calls = self.small_calls = 0
 
     def detect(self, image_bgr, region=None, min_face=None):
+        if min_face is not None:
+            self.small_calls += 1
+            return self.small
         out = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
         return tuple(out)
@@ -106,37 +135,65 @@ class ZeroScorer:
         return np.full(len(windows), 0.1, np.float32)
 
 
-def _loop(script, keep):
+def _loop(script, new_min=0.9, size=(240, 320), frames=None, **cfg):
     from rtliveness.model.checkpoint import ModelMeta
 
-    det = Scripted(script)
+    det = Scripted(script, new_min)
+    settings = dict(every_n=1, full_every=1, small_face_frac=None)
+    settings.update(cfg)
     pipe = LivenessPipeline(det, ZeroScorer(ModelMeta(input_size=32)), threshold=0.5,
-                            detector_config=DetectorConfig(every_n=1, full_every=1, small_face_frac=None,
-                                                           keep_confidence=keep))
+                            detector_config=DetectorConfig(**settings))
     rng = np.random.default_rng(0)
     out = []
-    for _ in range(len(script)):
-        r = pipe.step(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    for _ in range(frames or len(script)):
+        r = pipe.step(rng.integers(0, 255, (*size, 3), dtype=np.uint8))
         out.append(tuple((v.track_id, v.label) for v in r.faces))
-    return out
+    return out, det
 
 
-def test_the_loop_keeps_a_found_face_through_unsure_detections():
+@pytest.mark.parametrize("full_every", [1, 4])  # whole-frame runs only; region scans between
+def test_the_loop_keeps_a_found_face_through_unsure_detections(full_every):
     script = [[B(50, 40, 0.99)]] * 2 + [[B(52, 41, 0.78)]] * 6
-    got = _loop(script, keep=0.7)
+    got, _ = _loop(script, full_every=full_every)
     assert [len(f) for f in got] == [1] * 8 and {f[0][0] for f in got} == {1}
     assert got[4:] == [((1, "live"),)] * 4  # scored from the 5th frame on, the window never broken
-    # the loop's own min_confidence still rules new faces: an unsure face alone is never started
-    assert _loop([[B(50, 40, 0.78)]] * 6, keep=0.7) == [()] * 6
+    # an unsure face alone is never started
+    assert _loop([[B(50, 40, 0.78)]] * 6)[0] == [()] * 6
 
 
-def test_the_loop_applies_its_own_config_whatever_the_detector_reports():
-    # the scripted detector reports the unsure box in both runs: the pipeline's DetectorConfig
-    # decides; keep_confidence=None (the setting off) loses the face at its first unsure run
-    script = [[B(50, 40, 0.99)]] * 2 + [[B(52, 41, 0.78)]] * 6
-    assert [len(f) for f in _loop(script, keep=None)] == [1, 1, 0, 0, 0, 0, 0, 0]
-    # and below keep_confidence a box is dropped however close it is to the track
-    assert [len(f) for f in _loop([[B(50, 40, 0.99)]] * 2 + [[B(52, 41, 0.65)]] * 3, keep=0.7)] == [1, 1, 0, 0, 0]
+def test_a_detector_that_reports_no_start_confidence_starts_faces_as_before():
+    got, _ = _loop([[B(50, 40, 0.5)]] * 3, new_min=None)  # a host's detector with scores of its own
+    assert [len(f) for f in got] == [1, 1, 1]
+
+
+def test_on_a_large_frame_the_unsure_box_is_kept_in_frame_coordinates():
+    # 1280x720 detected on a 640x360 copy: the scripted boxes are in the copy's pixels
+    # (and an unsure box far from the face is dropped)
+    far = FaceBox(400, 200, 450, 250, 0.8)
+    script = [[FaceBox(25, 20, 75, 70, 0.99)]] * 2 + [[FaceBox(26, 21, 76, 71, 0.8), far]] * 4
+    got, _ = _loop(script, size=(720, 1280), max_side=640)
+    assert [len(f) for f in got] == [1] * 6 and {f[0][0] for f in got} == {1}
+
+
+def test_max_faces_counts_only_the_usable_boxes():
+    # a larger unsure box elsewhere must not take the only slot from a confident face
+    script = [[B(0, 0, 0.75, s=200), B(250, 50, 0.99, s=60)]] * 3
+    got, _ = _loop(script, size=(480, 640), max_faces=1)
+    assert [len(f) for f in got] == [1, 1, 1]
+
+
+def test_unsure_boxes_do_not_reset_the_small_face_runs_cadence():
+    from rtliveness.model.checkpoint import ModelMeta
+
+    # a face-free scene where MTCNN reports one unsure box on every run, the small-face run too
+    det = Scripted([[B(300, 200, 0.8)]], 0.9, small=[B(100, 100, 0.8, s=30)])
+    pipe = LivenessPipeline(det, ZeroScorer(ModelMeta(input_size=32)), threshold=0.5,
+                            detector_config=DetectorConfig(every_n=1, full_every=1))
+    frame = np.zeros((480, 640, 3), np.uint8)
+    for i in range(16):
+        frame[0, 0, 0] = i  # a new picture each time (identical frames are not detected again)
+        assert pipe.step(frame).faces == ()
+    assert (det.calls, det.small_calls) == (16, 2)  # the second look on runs 1 and 9 only
 
 
 # ---------------------------------------------------------------- real MTCNN on a real face

@@ -33,7 +33,7 @@ def prepare(
     """Cut labelled videos into 5-crop samples with the detector, tracker and crop that `run` uses."""
     from ..config import DetectorConfig
     from ..model.device import resolve_device
-    from ..runtime.detect import build_detector, build_tracking_detector
+    from ..runtime.detect import build_detector
     from ..training.attacks import CLASSES
     from ..training.data import WINDOW
     from ..training.prepare import BOX_MODES, LoopBoxes, check_windows, labelled_videos, prepare_videos
@@ -64,10 +64,9 @@ def prepare(
     # no second look for small faces: a sample's face is the recording's subject, never a small
     # bystander found when the subject is missed (its windows would carry the video's class)
     det_config = DetectorConfig(kind=detector, min_face_size=min_face, small_face_frac=None)
-    if boxes == "loop":  # the loop's detector keeps a tracked face down to keep_confidence, as run's does
-        det = LoopBoxes.for_detector(build_tracking_detector(det_config, device=resolve_device(device)), det_config)
-    else:
-        det = build_detector(det_config, device=resolve_device(device))
+    det = build_detector(det_config, device=resolve_device(device))
+    if boxes == "loop":
+        det = LoopBoxes.for_detector(det, det_config)
     needs = (WINDOW - 1) * stride + 1  # the frames one sample spans
     held: list[str] = []  # the warnings of unreadable videos, until a video opens (all unreadable: one error)
     opened = False

@@ -91,7 +91,7 @@ class StreamWorker:
                  security: str | None, device: str, *, low_light_target: float,
                  tracker: TrackerConfig | None = None) -> None:
         from ..model.device import resolve_device
-        from ..runtime.detect import SharedDetector, build_tracking_detector
+        from ..runtime.detect import SharedDetector, build_detector
 
         self.incarnation = uuid.uuid4().hex
         # looked up by name (not passed as handles) so a restart needs nothing from the object store
@@ -102,7 +102,7 @@ class StreamWorker:
         self.threshold = self.meta.operating_threshold(threshold, security)
         self.low_light_target = low_light_target
         self.tracker_config = tracker or TrackerConfig()
-        self.detector = SharedDetector(build_tracking_detector(detector, device=resolve_device(device)))
+        self.detector = SharedDetector(build_detector(detector, device=resolve_device(device)))
         self.runners: dict[str, StreamRunner] = {}
 
     def info(self) -> dict:

@@ -22,7 +22,7 @@ from ..config import DetectorConfig
 from ..errors import ConfigError
 from ..types import FaceBox
 
-__all__ = ["Detector", "MtcnnDetector", "HaarDetector", "build_detector", "build_tracking_detector", "boxes_from_array", "register_detector",
+__all__ = ["Detector", "MtcnnDetector", "HaarDetector", "build_detector", "tracking_detector", "boxes_from_array", "register_detector",
            "detector_names", "SharedDetector", "padded_batch"]
 
 #: images are batched only when padding them to a common size at most doubles the pixels scanned
@@ -97,6 +97,11 @@ class MtcnnDetector:
 
         self.config = config or DetectorConfig()
         self.device = device
+        self._floor = self.config.min_confidence  # the lowest confidence reported (tracking(): lower)
+        self._cap = self.config.max_faces  # boxes reported, largest first (tracking(): all, capped by the loop)
+        #: the confidence a face needs to be started by a tracking loop, where this detector also
+        #: reports less sure boxes (:meth:`tracking`); None: every reported box may start one
+        self.new_face_confidence: float | None = None
         self._mtcnn = MTCNN(
             keep_all=True,
             device=device,
@@ -121,7 +126,7 @@ class MtcnnDetector:
             return ()
         image_rgb = cv2.cvtColor(sub, cv2.COLOR_BGR2RGB)
         boxes, probs = self._at(min_face).detect(image_rgb)  # per image: relative sizes follow the frame
-        return boxes_from_array(boxes, probs, w, h, self.config.min_confidence, self.config.max_faces, offset)
+        return boxes_from_array(boxes, probs, w, h, self._floor, self._cap, offset)
 
     def detect_images(self, images_bgr: Sequence[np.ndarray], min_face: int) -> tuple[tuple[FaceBox, ...], ...]:
         """Faces in each image (its own pixels, clipped to it, largest first), searched with the
@@ -140,8 +145,23 @@ class MtcnnDetector:
         boxes, probs = self._at(min_face).detect(rgb)
         for k, i in enumerate(usable):
             h, w = images_bgr[i].shape[:2]
-            out[i] = boxes_from_array(boxes[k], probs[k], w, h, self.config.min_confidence, self.config.max_faces)
+            out[i] = boxes_from_array(boxes[k], probs[k], w, h, self._floor, self._cap)
         return tuple(out)
+
+    def tracking(self, keep_confidence: float | None) -> "MtcnnDetector":
+        """This detector as a tracking loop uses it (sharing the networks): it also reports boxes
+        down to ``keep_confidence`` — a face it found at ``min_confidence`` may be kept by them,
+        :attr:`new_face_confidence` tells the loop which boxes may start a face — and reports
+        them all (the loop caps the count after sorting out the boxes it cannot use). None, or a
+        value not below ``min_confidence``: this detector as it is."""
+        import copy
+
+        if keep_confidence is None or keep_confidence >= self.config.min_confidence:
+            return self
+        view = copy.copy(self)
+        view._floor, view._cap = float(keep_confidence), 1 << 30
+        view.new_face_confidence = self.config.min_confidence
+        return view
 
     def _at(self, min_face: int):
         """The MTCNN searching down to ``min_face``: a shallow copy sharing the three networks
@@ -213,11 +233,17 @@ def build_detector(config: DetectorConfig, device: str = "cpu") -> Detector:
     return factory(config, device)
 
 
-def build_tracking_detector(config: DetectorConfig, device: str = "cpu") -> Detector:
-    """The detector of a tracking loop (:class:`~rtliveness.runtime.pipeline.LivenessPipeline`,
-    the service, the fleet): it reports faces down to ``config.keep_confidence``; the loop's
-    tracker lets the less sure ones keep a tracked face only (:meth:`DetectorConfig.for_tracking`)."""
-    return build_detector(config.for_tracking(), device=device)
+def tracking_detector(detector: Detector, keep_confidence: float | None) -> Detector:
+    """``detector`` as a tracking loop uses it (:class:`~rtliveness.runtime.pipeline.LivenessPipeline`
+    applies it to the detector it is given): MTCNN, lent or not, also reports the less sure boxes
+    that may keep a tracked face, down to ``keep_confidence`` (:meth:`MtcnnDetector.tracking`);
+    any other detector as it is."""
+    if isinstance(detector, MtcnnDetector):
+        return detector.tracking(keep_confidence)
+    if isinstance(detector, SharedDetector) and isinstance(detector.detector, MtcnnDetector):
+        view = detector.detector.tracking(keep_confidence)
+        return detector if view is detector.detector else SharedDetector(view)
+    return detector
 
 
 class SharedDetector:
@@ -226,6 +252,11 @@ class SharedDetector:
 
     def __init__(self, detector: Detector) -> None:
         self.detector = detector
+
+    @property
+    def new_face_confidence(self) -> float | None:
+        """The lent detector's (:attr:`MtcnnDetector.new_face_confidence`)."""
+        return getattr(self.detector, "new_face_confidence", None)
 
     def detect(self, image_bgr: np.ndarray, region: tuple[int, int, int, int] | None = None,
                min_face: int | None = None) -> tuple[FaceBox, ...]:

@@ -26,7 +26,7 @@ from .buffer import WindowBuffer
 from .crop import crop_face
 from .exposure import lift_low_light
 from .decision import label_for
-from .detect import Detector, build_tracking_detector
+from .detect import Detector, build_detector, tracking_detector
 from .track import IouTracker
 
 __all__ = ["LivenessPipeline", "StageTimes", "roi_regions"]
@@ -187,7 +187,9 @@ class LivenessPipeline:
             cpu_threads = _count_arg(cpu_threads, "cpu_threads", 0, "an integer >= 0 "
                                      "(0 or None = leave torch's setting alone)") or None
         max_summaries = _count_arg(max_summaries, "max_summaries", 0, "an integer >= 0")
-        self.detector = detector
+        self.detector_config = detector_config or DetectorConfig()
+        # MTCNN also reports the less sure boxes that keep a tracked face (DetectorConfig.keep_confidence)
+        self.detector = tracking_detector(detector, self.detector_config.keep_confidence)
         # a frame identical to the previous one, every face in it decided: the previous verdicts
         # again (step's docstring); off only for tests that drive the loop with identical frames
         self.repeat_identical = repeat_identical
@@ -196,7 +198,6 @@ class LivenessPipeline:
         self.scorer = scorer
         self.meta = scorer.meta
         self.threshold = self.meta.operating_threshold(threshold, security)
-        self.detector_config = detector_config or DetectorConfig()
         self.tracker = IouTracker(tracker_config)
         self.buffer = WindowBuffer(self.meta.window)
         self.timings = StageTimes()
@@ -242,7 +243,7 @@ class LivenessPipeline:
             torch.set_num_threads(config.cpu_threads)
         spec = BackendSpec(weights=config.weights, device=device, verify_checksum=config.verify_checksum)
         scorer = build_scorer(config.backend, spec)
-        detector = build_tracking_detector(config.detector, device=device)
+        detector = build_detector(config.detector, device=device)
         return cls(detector, scorer, threshold=config.threshold, detector_config=config.detector,
                    tracker_config=config.tracker, security=config.security,
                    low_light_target=config.low_light_target,
@@ -375,7 +376,7 @@ class LivenessPipeline:
         detect_now = self._since_detect + 1 >= self._gap or not self.tracker.active_ids
         boxes = self._detect_tracked(image) if detect_now else None
         t1 = time.perf_counter()
-        tracks = self.tracker.update(boxes, w, h, new_min=self.detector_config.min_confidence)
+        tracks = self.tracker.update(boxes, w, h, new_min=getattr(self.detector, "new_face_confidence", None))
         if detect_now:
             self._since_detect = 0
             self._gap = self._next_gap()
@@ -509,39 +510,42 @@ class LivenessPipeline:
         side = self.detector_config.max_side
         if max(h, w) <= side:
             found = self._joinable(self.detector.detect(image))
-            if found:
-                self._empty_runs = 0
-            return found or self._joinable(self._detect_small(image))
-        f = side / float(max(h, w))
-        small = _shrink(image, f)
-        px = self.detector_config.min_face_size
-        # an explicit minimum face is in full-frame pixels: scale it to the copy detected on
-        found = self.detector.detect(small) if px is None else self.detector.detect(small, min_face=_scaled_face(px, f))
-        found = self._joinable(_to_frame(found, 0, 0, f, w, h))
+            small, f = image, 1.0
+        else:
+            f = side / float(max(h, w))
+            small = _shrink(image, f)
+            px = self.detector_config.min_face_size
+            # an explicit minimum face is in full-frame pixels: scale it to the copy detected on
+            found = self.detector.detect(small) if px is None else self.detector.detect(small, min_face=_scaled_face(px, f))
+            found = self._joinable(_to_frame(found, 0, 0, f, w, h))
+        if not found:
+            found = self._detect_small(small, f, w, h)
         if found:
             self._empty_runs = 0
-        return found or self._joinable(_to_frame(self._detect_small(small), 0, 0, f, w, h))
+        return found
 
-    def _joinable(self, boxes) -> tuple[FaceBox, ...]:
-        """The boxes the tracker can use (:meth:`IouTracker.joinable`): none below
-        ``keep_confidence``, one below ``min_confidence`` only near a tracked face, so a box that
-        cannot keep a face going counts as no face (the small-face run still follows)."""
-        cfg = self.detector_config
-        floor = cfg.for_tracking().min_confidence  # what a detector built by from_config reports; another may report more
-        return self.tracker.joinable([b for b in boxes if b.score >= floor], cfg.min_confidence)
-
-    def _detect_small(self, image: np.ndarray) -> tuple[FaceBox, ...]:
-        """The second whole-frame run, down to ``small_face_frac`` of the short side: after the
-        first run in a row that found no face and every ``small_face_every``-th after it (none: ())."""
+    def _detect_small(self, image: np.ndarray, f: float, w: int, h: int) -> tuple[FaceBox, ...]:
+        """The second whole-frame run on ``image`` (the frame, or its copy scaled by ``f``), down
+        to ``small_face_frac`` of the short side: after the first run in a row that found no
+        face and every ``small_face_every``-th after it (none: ())."""
         cfg = self.detector_config
         tiny = cfg.small_face_for(*image.shape[:2])
         runs, self._empty_runs = self._empty_runs, self._empty_runs + 1
         if tiny is None or runs % cfg.small_face_every:
             return ()
         found = self.detector.detect(image, min_face=tiny)
-        if found:
-            self._empty_runs = 0
-        return found
+        return self._joinable(found if f == 1.0 else _to_frame(found, 0, 0, f, w, h))
+
+    def _joinable(self, boxes) -> tuple[FaceBox, ...]:
+        """The boxes the tracker can use, largest first, at most ``max_faces``: with a detector
+        that also reports less sure boxes (:attr:`MtcnnDetector.new_face_confidence`), one below
+        the confidence a new face needs only near a tracked face (:meth:`IouTracker.joinable`),
+        so a box that cannot keep a face going counts as no face (the small-face run follows)."""
+        new_min = getattr(self.detector, "new_face_confidence", None)
+        if new_min is None:
+            return tuple(boxes)
+        usable = sorted(self.tracker.joinable(boxes, new_min), key=lambda b: b.width * b.height, reverse=True)
+        return tuple(usable[:self.detector_config.max_faces])
 
     def _record(self, tid: int, frame_index: int, p_new: float | None) -> None:
         st = self._stats.get(tid)

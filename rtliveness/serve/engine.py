@@ -55,14 +55,14 @@ class Engine:
         if scorer is None or detector is None:
             from ..model.backends import BackendSpec, build_scorer, choose_backend
             from ..model.device import resolve_device
-            from ..runtime.detect import build_tracking_detector
+            from ..runtime.detect import build_detector
 
             self.device = resolve_device(config.device)
             if scorer is None:
                 self.backend = choose_backend(config.backend, self.device)  # as --backend names it: onnx, torch …
                 scorer = build_scorer(self.backend, BackendSpec(weights=config.weights, device=self.device))
             if detector is None:
-                detector = build_tracking_detector(config.detector, device=self.device)
+                detector = build_detector(config.detector, device=self.device)
         self.meta = scorer.meta
         self.threshold = self.meta.operating_threshold(config.threshold, config.security)
         self.scorer = BatchingScorer(scorer, max_batch=config.max_batch)
