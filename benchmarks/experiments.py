@@ -83,6 +83,9 @@ class RoiDetector:
 
     def __init__(self, inner, every_n: int = 10, roi_scale: float = 2.0, face_px: int = 64) -> None:
         self.inner = inner
+        # the confidence a new face needs where ``inner`` also reports less sure boxes (MTCNN in
+        # a pipeline: DetectorConfig.keep_confidence); the pipeline reads it from this wrapper
+        self.new_face_confidence = getattr(inner, "new_face_confidence", None)
         self.every_n = every_n
         self.roi_scale = roi_scale
         self.face_px = face_px

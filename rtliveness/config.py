@@ -343,7 +343,7 @@ class StreamConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Everything :class:`rtliveness.pipeline.LivenessPipeline` needs.
+    """Everything :class:`rtliveness.runtime.pipeline.LivenessPipeline` needs.
 
     ``weights=None`` means the bundled default weights. ``threshold=None`` means the calibrated
     threshold stored in the checkpoint, or the one of the named ``security`` level stored there

@@ -100,6 +100,15 @@ def test_mtcnn_tracking_view_shares_the_networks_and_says_what_starts_a_face():
     off = LivenessPipeline(det, ZeroScorer(ModelMeta(input_size=32)), threshold=0.5,
                            detector_config=DetectorConfig(keep_confidence=None))
     assert off.detector is det and off.detector.new_face_confidence is None
+    # closing a pipeline closes the detector it was given (and the view), as before; a lent one stays open
+    mine = MtcnnDetector(DetectorConfig())
+    own = LivenessPipeline(mine, ZeroScorer(ModelMeta(input_size=32)), threshold=0.5)
+    view = own.detector
+    assert view is not mine
+    own.close()
+    assert mine._mtcnn is None and view._mtcnn is None
+    pipe.close()
+    assert det._mtcnn is not None
     haar_like = Scripted([[]])
     assert LivenessPipeline(haar_like, ZeroScorer(ModelMeta(input_size=32)), threshold=0.5).detector is haar_like
 

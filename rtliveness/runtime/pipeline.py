@@ -14,19 +14,19 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping
 
-import cv2
 import numpy as np
 
 from ..config import (LOW_LIGHT_TARGET, DetectorConfig, PipelineConfig, TrackerConfig, as_int,
                       check_low_light_target)
 from ..errors import ClosedError, ConfigError, FrameError
-from ..types import FaceBox, Frame, FrameResult, TrackSummary, Verdict, as_bgr
+from ..types import Frame, FrameResult, TrackSummary, Verdict, as_bgr
 from ..model.device import keep_torch_threads
 from .buffer import WindowBuffer
 from .crop import crop_face
 from .exposure import lift_low_light
 from .decision import label_for
 from .detect import Detector, build_detector, tracking_detector
+from .scan import FaceScan, roi_regions
 from .track import IouTracker
 
 __all__ = ["LivenessPipeline", "StageTimes", "roi_regions"]
@@ -95,39 +95,6 @@ class StageTimes:
         self.seconds[stage] += dt
 
 
-def roi_regions(boxes, margin: float, width: int, height: int,
-                max_share: float = 0.6) -> tuple[tuple[int, int, int, int], ...] | None:
-    """The regions (x1, y1, x2, y2) to scan around ``boxes``: each box widened by ``margin`` box
-    sides on each side and clipped to the frame; overlapping regions are merged into their
-    bounding rectangle (so no face can be split between two regions and found twice). None
-    when there is no box or the regions together would cover more than ``max_share`` of the
-    frame (scanning the whole frame then costs about the same)."""
-    rects: list[list[int]] = []
-    for b in boxes:
-        x1 = max(0, int(math.floor(b.x1 - margin * b.width)))
-        y1 = max(0, int(math.floor(b.y1 - margin * b.height)))
-        x2 = min(width, int(math.ceil(b.x2 + margin * b.width)))
-        y2 = min(height, int(math.ceil(b.y2 + margin * b.height)))
-        if x2 > x1 and y2 > y1:
-            rects.append([x1, y1, x2, y2])
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(rects)):
-            for j in range(i + 1, len(rects)):
-                a, c = rects[i], rects[j]
-                if a[0] < c[2] and c[0] < a[2] and a[1] < c[3] and c[1] < a[3]:
-                    rects[i] = [min(a[0], c[0]), min(a[1], c[1]), max(a[2], c[2]), max(a[3], c[3])]
-                    del rects[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    if not rects or sum((r[2] - r[0]) * (r[3] - r[1]) for r in rects) > max_share * width * height:
-        return None
-    return tuple(sorted((r[0], r[1], r[2], r[3]) for r in rects))
-
-
 class _TrackStats:
     __slots__ = ("first", "last", "frames", "windows", "p_sum", "last_p")
 
@@ -138,26 +105,6 @@ class _TrackStats:
         self.windows = 0
         self.p_sum = 0.0
         self.last_p: float | None = None
-
-
-def _shrink(image: np.ndarray, f: float) -> np.ndarray:
-    """``image`` scaled by ``f`` < 1 for detection (area interpolation), or itself at ``f`` >= 1."""
-    if f >= 1.0:
-        return image
-    return cv2.resize(image, (max(1, round(image.shape[1] * f)), max(1, round(image.shape[0] * f))),
-                      interpolation=cv2.INTER_AREA)
-
-
-def _scaled_face(px: int, f: float) -> int:
-    """A minimum face side in frame pixels, on a copy scaled by ``f`` (never under MTCNN's 12)."""
-    return max(12, round(px * f))
-
-
-def _to_frame(boxes, x0: float, y0: float, f: float, w: int, h: int) -> tuple[FaceBox, ...]:
-    """Boxes found on a copy of the frame's region at ``(x0, y0)`` scaled by ``f``, in frame
-    pixels, clipped to the frame (boxes left with no area are dropped)."""
-    out = (FaceBox(x0 + b.x1 / f, y0 + b.y1 / f, x0 + b.x2 / f, y0 + b.y2 / f, b.score).clipped(w, h) for b in boxes)
-    return tuple(b for b in out if b is not None)
 
 
 def _same_pixels(prev: np.ndarray, image: np.ndarray) -> bool:
@@ -188,7 +135,9 @@ class LivenessPipeline:
                                      "(0 or None = leave torch's setting alone)") or None
         max_summaries = _count_arg(max_summaries, "max_summaries", 0, "an integer >= 0")
         self.detector_config = detector_config or DetectorConfig()
-        # MTCNN also reports the less sure boxes that keep a tracked face (DetectorConfig.keep_confidence)
+        # MTCNN also reports the less sure boxes that keep a tracked face (DetectorConfig.keep_confidence);
+        # close() closes the detector given and that view of it
+        self._given_detector = detector
         self.detector = tracking_detector(detector, self.detector_config.keep_confidence)
         # a frame identical to the previous one, every face in it decided: the previous verdicts
         # again (step's docstring); off only for tests that drive the loop with identical frames
@@ -199,6 +148,7 @@ class LivenessPipeline:
         self.meta = scorer.meta
         self.threshold = self.meta.operating_threshold(threshold, security)
         self.tracker = IouTracker(tracker_config)
+        self.scan = FaceScan(self.detector_config, self.tracker)
         self.buffer = WindowBuffer(self.meta.window)
         self.timings = StageTimes()
         self._stats: OrderedDict[int, _TrackStats] = OrderedDict()
@@ -206,8 +156,6 @@ class LivenessPipeline:
         self._last_p: dict[int, float] = {}
         self._epoch = 0
         self._frames_seen = 0
-        self._since_full = 0
-        self._empty_runs = 0  # whole-frame runs in a row that found no face (the small-face run's cadence)
         self._since_detect = 0  # frames since the last detector run
         self._gap = self.detector_config.every_n  # frames from the last detector run to the next
         # the previous frame's image and result, and whether a detector run on those very pixels
@@ -298,7 +246,7 @@ class LivenessPipeline:
         self._last_p.clear()
         self._since_detect = 0
         self._gap = self.detector_config.every_n
-        self._empty_runs = 0
+        self.scan.reset()
 
     def step(self, frame: Frame | np.ndarray, timestamp: float | None = None) -> FrameResult:
         """Process one frame (a :class:`Frame` or a gray/BGR/BGRA uint8 array; ``timestamp`` in
@@ -374,7 +322,7 @@ class LivenessPipeline:
         h, w = image.shape[:2]
         t0 = time.perf_counter()
         detect_now = self._since_detect + 1 >= self._gap or not self.tracker.active_ids
-        boxes = self._detect_tracked(image) if detect_now else None
+        boxes = self.scan.run(self.detector, image) if detect_now else None
         t1 = time.perf_counter()
         tracks = self.tracker.update(boxes, w, h, new_min=getattr(self.detector, "new_face_confidence", None))
         if detect_now:
@@ -438,114 +386,6 @@ class LivenessPipeline:
         every track is steady (see :meth:`IouTracker.steady`), else ``every_n``."""
         cfg = self.detector_config
         return cfg.steady_gap() if self.tracker.steady(cfg.steady_iou) else cfg.every_n
-
-    def _detect_tracked(self, image: np.ndarray) -> tuple[FaceBox, ...]:
-        """One detector run: in the regions around the open tracks while faces are tracked and a
-        whole-frame scan is not due (``DetectorConfig.full_every``), else the whole frame.
-        Regions that together hold fewer faces than there are tracks are rescanned as a whole
-        frame at once, so a face that moved out of its region is not lost to the region scan."""
-        cfg = self.detector_config
-        h, w = image.shape[:2]
-        open_boxes = self.tracker.open_boxes
-        if cfg.full_every > 1 and self._since_full < cfg.full_every - 1:
-            regions = roi_regions(open_boxes, cfg.roi_margin, w, h)
-            if regions is not None:
-                found = list(self._joinable(self._detect_regions(image, regions, self._region_min_face(open_boxes, h, w))))
-                if len(found) >= len(open_boxes):
-                    self._since_full += 1
-                    found.sort(key=lambda b: b.width * b.height, reverse=True)  # as a whole-frame scan
-                    return tuple(found[:cfg.max_faces])
-        self._since_full = 0
-        return self._detect(image)
-
-    def _region_min_face(self, open_boxes, h: int, w: int) -> int | None:
-        """The minimum face side (frame pixels) of a region scan: None, the whole frame's rule,
-        unless a tracked face is smaller than it (found by the second, finer whole-frame run:
-        ``DetectorConfig.small_face_frac``); then that finer minimum, so the region finds it and
-        the detector does not fall back to two whole-frame runs on every detector run."""
-        cfg = self.detector_config
-        small = cfg.small_face_for(h, w)
-        base = cfg.min_face_for(h, w)
-        if small is not None and any(min(b.width, b.height) < base for b in open_boxes):
-            return small
-        return None
-
-    def _detect_regions(self, image: np.ndarray, regions, min_face: int | None = None) -> list[FaceBox]:
-        """Faces in all ``regions`` (down to ``min_face`` frame pixels; None: the whole frame's
-        rule): one batched detector call when there are several regions and the detector can
-        batch (``DetectorConfig.batch_regions``), else one call each."""
-        batched = getattr(self.detector, "detect_images", None)
-        if len(regions) < 2 or batched is None or not self.detector_config.batch_regions:
-            return [b for r in regions for b in self._detect_region(image, r, min_face)]
-        h, w = image.shape[:2]
-        cfg = self.detector_config
-        f = min(1.0, cfg.max_side / float(max(h, w)))  # large frames: regions scanned as the whole frame would be
-        subs = [_shrink(image[y1:y2, x1:x2], f) for x1, y1, x2, y2 in regions]
-        scaled = _scaled_face(min_face or cfg.min_face_for(h, w), f)
-        return [b for (x1, y1, _, _), boxes in zip(regions, batched(subs, scaled))
-                for b in _to_frame(boxes, x1, y1, f, w, h)]
-
-    def _detect_region(self, image: np.ndarray, region: tuple[int, int, int, int],
-                       min_face: int | None = None) -> tuple[FaceBox, ...]:
-        """Faces inside ``region`` with the whole frame's minimum face size, or down to
-        ``min_face`` frame pixels (the detector takes the size from the whole image it is given;
-        a large frame's region is cut out, downscaled as the whole frame would be, and given the
-        scaled minimum face explicitly)."""
-        h, w = image.shape[:2]
-        cfg = self.detector_config
-        if max(h, w) <= cfg.max_side:  # the detector sizes the minimum face by the whole image
-            if min_face is None:
-                return self.detector.detect(image, region=region)
-            return self.detector.detect(image, region=region, min_face=min_face)
-        f = cfg.max_side / float(max(h, w))
-        x1, y1, x2, y2 = region
-        small = _shrink(image[y1:y2, x1:x2], f)
-        scaled = _scaled_face(min_face or cfg.min_face_for(h, w), f)
-        return _to_frame(self.detector.detect(small, min_face=scaled), x1, y1, f, w, h)
-
-    def _detect(self, image: np.ndarray) -> tuple[FaceBox, ...]:
-        """A whole-frame run (a large frame on a copy of at most ``max_side``); when it finds no
-        face, one more run down to ``DetectorConfig.small_face_frac`` of the short side."""
-        h, w = image.shape[:2]
-        side = self.detector_config.max_side
-        if max(h, w) <= side:
-            found = self._joinable(self.detector.detect(image))
-            small, f = image, 1.0
-        else:
-            f = side / float(max(h, w))
-            small = _shrink(image, f)
-            px = self.detector_config.min_face_size
-            # an explicit minimum face is in full-frame pixels: scale it to the copy detected on
-            found = self.detector.detect(small) if px is None else self.detector.detect(small, min_face=_scaled_face(px, f))
-            found = self._joinable(_to_frame(found, 0, 0, f, w, h))
-        if not found:
-            found = self._detect_small(small, f, w, h)
-        if found:
-            self._empty_runs = 0
-        return found
-
-    def _detect_small(self, image: np.ndarray, f: float, w: int, h: int) -> tuple[FaceBox, ...]:
-        """The second whole-frame run on ``image`` (the frame, or its copy scaled by ``f``), down
-        to ``small_face_frac`` of the short side: after the first run in a row that found no
-        face and every ``small_face_every``-th after it (none: ())."""
-        cfg = self.detector_config
-        tiny = cfg.small_face_for(*image.shape[:2])
-        runs, self._empty_runs = self._empty_runs, self._empty_runs + 1
-        if tiny is None or runs % cfg.small_face_every:
-            return ()
-        found = self.detector.detect(image, min_face=tiny)
-        return self._joinable(found if f == 1.0 else _to_frame(found, 0, 0, f, w, h))
-
-    def _joinable(self, boxes) -> tuple[FaceBox, ...]:
-        """The boxes the tracker can use, largest first, at most ``max_faces``: with a detector
-        that also reports less sure boxes (:attr:`MtcnnDetector.new_face_confidence`), one below
-        the confidence a new face needs only near a tracked face (:meth:`IouTracker.joinable`),
-        so a box that cannot keep a face going counts as no face (the small-face run follows)."""
-        new_min = getattr(self.detector, "new_face_confidence", None)
-        if new_min is None:
-            return tuple(boxes)
-        usable = sorted(self.tracker.joinable(boxes, new_min), key=lambda b: b.width * b.height, reverse=True)
-        return tuple(usable[:self.detector_config.max_faces])
 
     def _record(self, tid: int, frame_index: int, p_new: float | None) -> None:
         st = self._stats.get(tid)
@@ -638,12 +478,13 @@ class LivenessPipeline:
 
     def _release_parts(self) -> None:
         self._forget()
-        for part in (self.scorer, self.detector):
+        view = self.detector if self.detector is not self._given_detector else None
+        for part in (self.scorer, self._given_detector, view):
             closer = getattr(part, "close", None)
             if callable(closer):
                 closer()
         self.scorer = None
-        self.detector = None
+        self.detector = self._given_detector = None
 
     def __enter__(self) -> "LivenessPipeline":
         return self
