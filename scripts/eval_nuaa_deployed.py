@@ -118,6 +118,15 @@ def add_restart_arg(ap: argparse.ArgumentParser) -> None:
                     help=f"restart a track's window past this embedding jump ('off': never; default {TrackerConfig.restart_distance})")
 
 
+def add_keep_arg(ap: argparse.ArgumentParser) -> None:
+    """``--keep-confidence``: the detector confidence that keeps a tracked face
+    (:class:`rtliveness.config.DetectorConfig`); ``off`` measures the loop without it."""
+    ap.add_argument("--keep-confidence", type=lambda t: None if t == "off" else float(t),
+                    default=DetectorConfig.keep_confidence,
+                    help=f"detector confidence a tracked face is kept at ('off': every face needs min_confidence; "
+                         f"default {DetectorConfig.keep_confidence})")
+
+
 def emit_report(report: dict, path: Path | None, omit: tuple[str, ...] = ("rows",)) -> None:
     """Write the whole report to ``path`` (when given) and print it without the ``omit`` keys."""
     if path:
@@ -162,11 +171,9 @@ def main() -> int:
                     help="the loop's steady detection cadence (default: the shipped one; 3 = a fixed cadence)")
     ap.add_argument("--detect-every", type=int, default=DetectorConfig.every_n,
                     help="the loop's detection cadence (default: the shipped one; 1 = every frame)")
-    ap.add_argument("--keep-confidence", type=lambda t: None if t == "off" else float(t),
-                    default=DetectorConfig.keep_confidence,
-                    help=f"detector confidence a tracked face is kept at ('off': min_confidence; default {DetectorConfig.keep_confidence})")
     add_low_light_arg(ap)
     add_restart_arg(ap)
+    add_keep_arg(ap)
     a = ap.parse_args()
     persons = set(a.persons.split(","))
     rows = []

@@ -29,14 +29,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtliveness import LivenessPipeline, PipelineConfig, TrackerConfig
+from rtliveness import DetectorConfig, LivenessPipeline, PipelineConfig, TrackerConfig
 from rtliveness.errors import DataError, ConfigError
 from rtliveness.training.attacks import CLASSES
 from rtliveness.training.degrade import CONDITIONS
 from rtliveness.training.data import person_of_sample
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 
-from eval_nuaa_deployed import add_low_light_arg, add_restart_arg, emit_report, run_video
+from eval_nuaa_deployed import add_keep_arg, add_low_light_arg, add_restart_arg, emit_report, run_video
 from eval_video_conditions import degraded_copy
 from screen_split import screen_side
 
@@ -157,6 +157,7 @@ def main() -> int:
                     help="degrade every frame of each clip this way first (clip i: seed i; clips themselves stay cached clean)")
     add_low_light_arg(ap)
     add_restart_arg(ap)
+    add_keep_arg(ap)
     a = ap.parse_args()
     if a.photo_frame is not None and not 0 <= a.photo_frame < a.frames:
         ap.error(f"--photo-frame must be a frame of the clip, 0 to {a.frames - 1}, got {a.photo_frame}")
@@ -171,7 +172,8 @@ def main() -> int:
 
         teacher = MiniFasTeacher.from_dir(a.teacher)
     with LivenessPipeline.from_config(PipelineConfig(weights=a.weights, low_light_target=a.low_light_target,
-                                                           tracker=TrackerConfig(restart_distance=a.restart_distance))) as pipe, \
+                                                     detector=DetectorConfig(keep_confidence=a.keep_confidence),
+                                                     tracker=TrackerConfig(restart_distance=a.restart_distance))) as pipe, \
             tempfile.TemporaryDirectory() as tmp:
         for i, c in enumerate(x for x in clips if x["clip"]):
             clip = a.clips_dir / c["clip"]
@@ -200,6 +202,7 @@ def main() -> int:
     report = {"weights": str(a.weights or "bundled"), "split": a.split, "threshold": threshold, "clips": len(rows),
               "replay_min_side": a.replay_min_side, "photo_frame": a.photo_frame,
               "condition": a.condition, "low_light_target": a.low_light_target, "restart_distance": a.restart_distance,
+              "keep_confidence": a.keep_confidence,
               "not_rendered": sum(1 for c in clips if not c["clip"]),
               "groups": summarise(rows, a.video_identity), "rows": rows}
     if teacher is not None:

@@ -7,7 +7,7 @@ needs ``min_confidence``). Per run: frames with a face, face verdicts (not pendi
 track ids, and the verdict labels.
 
     python scripts/keep_confidence_study.py --video assets/carphone_pristine.mp4 \
-        --video examples/live_webcam.mov --pan assets/dogs.jpg --json weights/reports/tracking/keep_confidence.json
+        --video examples/live_webcam.mov --pan assets/dogs.jpg --bench file,one,four --json weights/reports/tracking/keep_confidence.json
 """
 
 from __future__ import annotations
@@ -81,6 +81,33 @@ def run(pipe: LivenessPipeline, frames: list[np.ndarray]) -> dict:
     return {"face_frames": face_frames, "verdicts": verdicts, "tracks": len(ids), "labels": labels}
 
 
+def bench_rows(pipes: dict, cases: list[str]) -> list[dict]:
+    """The bench's clips (``rtliveness bench`` cases): is every frame's (track, box, label) the
+    same under each setting? (Then the bench's figures hold for both.)"""
+    import tempfile
+
+    from rtliveness.bench.scenes import prepare_case
+
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for case in cases:
+            info = prepare_case(case, Path(work))
+            if info is None:
+                continue
+            frames = read(Path(info["video"]), 10_000)
+            faces = {}
+            for k, pipe in pipes.items():
+                pipe.reset()
+                ids: dict[int, int] = {}  # track ids keep counting across reset(): numbered here from 1
+                faces[k] = [tuple((ids.setdefault(v.track_id, len(ids) + 1), tuple(round(x, 2) for x in v.box.as_list()),
+                                   v.label) for v in pipe.step(f).faces) for f in frames]
+            first = next(iter(faces.values()))
+            rows.append({"case": case, "frames": len(frames), "faces": sum(map(len, first)),
+                         "identical": all(v == first for v in faces.values())})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", type=Path, action="append", default=[])
@@ -88,6 +115,7 @@ def main() -> int:
     ap.add_argument("--keep", action="append", default=None, help="keep_confidence values (default: off and 0.7)")
     ap.add_argument("--condition", action="append", default=None, help="clean or a name of CONDITIONS (default: all)")
     ap.add_argument("--max-frames", type=int, default=150)
+    ap.add_argument("--bench", default=None, help="bench cases to compare frame by frame, e.g. file,one,four")
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
@@ -99,8 +127,8 @@ def main() -> int:
     rows = []
     clips = [(v.name, lambda v=v: read(v, a.max_frames)) for v in a.video]
     clips += [(f"pan:{p.name}", lambda p=p: pan(p, a.max_frames)) for p in a.pan]
-    if not clips:
-        ap.error("give at least one --video or --pan")
+    if not clips and not a.bench:
+        ap.error("give at least one --video, --pan or --bench")
     for name, load in clips:
         frames = load()
         for cond in conditions:
@@ -111,11 +139,12 @@ def main() -> int:
                 row["off" if k is None else str(k)] = run(pipe, shown)
             rows.append(row)
             print(json.dumps(row), flush=True)
+    bench = bench_rows(pipes, a.bench.split(",")) if a.bench else []
     for pipe in pipes.values():
         pipe.close()
     if a.json:
         a.json.write_text(json.dumps({"cpu": cpu_name(), "keeps": [
-            "off" if k is None else k for k in keeps], "rows": rows}, indent=1) + "\n")
+            "off" if k is None else k for k in keeps], "rows": rows, "bench": bench}, indent=1) + "\n")
     return 0
 
 
