@@ -14,24 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from rtliveness import DetectorConfig, LivenessPipeline, PipelineConfig
+from rtliveness.bench.runner import cpu_model
 from rtliveness.training.degrade import CONDITIONS, apply
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def read(path: Path, limit: int) -> list[np.ndarray]:
@@ -143,7 +133,7 @@ def main() -> int:
     for pipe in pipes.values():
         pipe.close()
     if a.json:
-        a.json.write_text(json.dumps({"cpu": cpu_name(), "keeps": [
+        a.json.write_text(json.dumps({"cpu": cpu_model(), "keeps": [
             "off" if k is None else k for k in keeps], "rows": rows, "bench": bench}, indent=1) + "\n")
     return 0
 

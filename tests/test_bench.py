@@ -49,6 +49,11 @@ def test_tiny_bench_run(tmp_path, monkeypatch):
     assert json.loads(out.read_text())["rows"] == rows
     table = format_table(res)
     assert "naive" in table and "default-torch" in table and "FPS" in table
+    # the CPU the timings come from, in the JSON and under the table
+    from rtliveness.bench.runner import cpu_model
+
+    assert res["machine"]["cpu"] == cpu_model() and cpu_model()
+    assert table.splitlines()[-1].startswith(f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs, load ")
 
 
 def test_bench_command_writes_json(tmp_path):

@@ -25,6 +25,17 @@ __all__ = ["run_benchmark", "format_table", "write_json", "machine_info", "RESUL
 RESULT_KEYS = ("machine", "settings", "cases", "rows")
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``; elsewhere what ``platform`` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_info() -> dict:
     """Where the numbers come from: platform, library versions, threads, GPU, load."""
     import cv2
@@ -38,6 +49,7 @@ def machine_info() -> dict:
         ort_version = None
     return {
         "platform": platform.platform(),
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
@@ -207,4 +219,7 @@ def format_table(result: dict) -> str:
                  "naive emb = full SpoofModel.forward (5 encoder passes per window + head)")
     for c in result.get("cases", []):
         lines.append(f"{c['case']}: {c['label']} [{c['size'][0]}x{c['size'][1]}]")
+    m = result.get("machine") or {}
+    if m.get("cpu"):  # timings mean little without the machine
+        lines.append(f"machine: {m['cpu']}, {m.get('cpu_count')} logical CPUs, load {m.get('loadavg')}")
     return "\n".join(lines)
