@@ -81,6 +81,7 @@ def test_defaults_and_validation():
 
 
 def test_mtcnn_tracking_view_shares_the_networks_and_says_what_starts_a_face():
+    from rtliveness.model.checkpoint import ModelMeta
     from rtliveness.runtime.detect import MtcnnDetector, SharedDetector, tracking_detector
 
     det = MtcnnDetector(DetectorConfig())
@@ -89,12 +90,16 @@ def test_mtcnn_tracking_view_shares_the_networks_and_says_what_starts_a_face():
     assert (view._floor, view.new_face_confidence) == (0.7, 0.9) and view._cap > 10_000  # the loop caps
     assert (det._floor, det.new_face_confidence) == (0.9, None)  # the detector itself is unchanged
     assert det.tracking(None) is det and det.tracking(0.95) is det
+    # a view of a view is a view of the detector; None on a view gives the detector back (off)
+    again = view.tracking(0.8)
+    assert again._base is det and (again._floor, again.new_face_confidence) == (0.8, 0.9)
+    assert view.tracking(None) is det and tracking_detector(view, None) is det
+    assert LivenessPipeline(view, ZeroScorer(ModelMeta(input_size=32)), threshold=0.5,
+                            detector_config=DetectorConfig(keep_confidence=None)).detector is det
     lent = tracking_detector(SharedDetector(det), 0.7)
     assert isinstance(lent, SharedDetector) and lent.new_face_confidence == 0.9 and lent.detector._mtcnn is det._mtcnn
     # the pipeline applies it to what it is given (from_config, serve's and the fleet's lent
     # detector, prepare's and synth's loop boxes all pass through the constructor)
-    from rtliveness.model.checkpoint import ModelMeta
-
     pipe = LivenessPipeline(SharedDetector(det), ZeroScorer(ModelMeta(input_size=32)), threshold=0.5)
     assert pipe.detector.new_face_confidence == 0.9
     off = LivenessPipeline(det, ZeroScorer(ModelMeta(input_size=32)), threshold=0.5,

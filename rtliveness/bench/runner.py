@@ -20,7 +20,7 @@ from .naive import NAIVE_DOC, run_naive
 from .scenes import CASES, make_random_checkpoint, prepare_case
 from .variants import VARIANTS, run_variant
 
-__all__ = ["run_benchmark", "format_table", "write_json", "machine_info", "RESULT_KEYS"]
+__all__ = ["run_benchmark", "format_table", "write_json", "machine_info", "cpu_model", "RESULT_KEYS"]
 
 RESULT_KEYS = ("machine", "settings", "cases", "rows")
 
@@ -221,5 +221,7 @@ def format_table(result: dict) -> str:
         lines.append(f"{c['case']}: {c['label']} [{c['size'][0]}x{c['size'][1]}]")
     m = result.get("machine") or {}
     if m.get("cpu"):  # timings mean little without the machine
-        lines.append(f"machine: {m['cpu']}, {m.get('cpu_count')} logical CPUs, load {m.get('loadavg')}")
+        load = m.get("loadavg")
+        load = "n/a" if not load else " ".join(f"{x:.2f}" for x in load)
+        lines.append(f"machine: {m['cpu']}, {m.get('cpu_count')} logical CPUs, load {load}")
     return "\n".join(lines)

@@ -36,7 +36,10 @@ class Detector(Protocol):
         """Faces in ``image_bgr`` (or only inside ``region`` = x1, y1, x2, y2), largest first.
 
         ``min_face=PX`` overrides the configured minimum face side (the pipeline passes it when
-        it detects on a downscaled copy of a large frame)."""
+        it detects on a downscaled copy of a large frame). A detector may also have a
+        ``new_face_confidence`` attribute: it then reports boxes below that confidence too, and
+        the pipeline lets those only keep a face it tracks, never start one
+        (:meth:`MtcnnDetector.tracking`); without it every box reported may start a face."""
         ...
 
 
@@ -102,6 +105,7 @@ class MtcnnDetector:
         #: the confidence a face needs to be started by a tracking loop, where this detector also
         #: reports less sure boxes (:meth:`tracking`); None: every reported box may start one
         self.new_face_confidence: float | None = None
+        self._base: MtcnnDetector | None = None  # the detector a tracking view was made of
         self._mtcnn = MTCNN(
             keep_all=True,
             device=device,
@@ -156,11 +160,13 @@ class MtcnnDetector:
         value not below ``min_confidence``: this detector as it is."""
         import copy
 
-        if keep_confidence is None or keep_confidence >= self.config.min_confidence:
-            return self
-        view = copy.copy(self)
+        base = self._base or self  # a view of a view is a view of the detector itself
+        if keep_confidence is None or keep_confidence >= base.config.min_confidence:
+            return base
+        view = copy.copy(base)
         view._floor, view._cap = float(keep_confidence), 1 << 30
-        view.new_face_confidence = self.config.min_confidence
+        view.new_face_confidence = base.config.min_confidence
+        view._base = base
         return view
 
     def _at(self, min_face: int):

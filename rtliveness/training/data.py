@@ -35,6 +35,8 @@ __all__ = [
     "person_id",
     "person_of_sample",
     "sample_name",
+    "stored_crop_scale",
+    "wider_than_stored",
 ]
 
 #: the images the data commands read (a sample's 5 crops, ``pretrain``'s photos, ``synth``'s stills): the
