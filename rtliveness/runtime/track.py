@@ -141,14 +141,11 @@ class IouTracker:
         """The boxes :meth:`update` can use: those at ``new_min`` confidence or above (they may
         start a track) and those below it that overlap an open track by ``iou_threshold`` (they
         can only keep one going). ``None``: every box."""
-        if new_min is None:
+        boxes = list(boxes)
+        if new_min is None or all(b.score >= new_min for b in boxes):
             return tuple(boxes)
-        low = [b for b in boxes if b.score < new_min]
-        if not low:
-            return tuple(boxes)
-        near = iou_matrix(low, list(self.open_boxes)).max(axis=1, initial=0.0) >= self.config.iou_threshold
-        keep = {id(b) for b, ok in zip(low, near) if ok}
-        return tuple(b for b in boxes if b.score >= new_min or id(b) in keep)
+        near = iou_matrix(boxes, list(self.open_boxes)).max(axis=1, initial=0.0) >= self.config.iou_threshold
+        return tuple(b for b, ok in zip(boxes, near) if ok or b.score >= new_min)
 
     def update(self, boxes: tuple[FaceBox, ...] | list[FaceBox] | None, width: int | None = None,
                height: int | None = None, new_min: float | None = None) -> tuple[Track, ...]:
