@@ -26,6 +26,7 @@ from ..model.checkpoint import IMAGENET_MEAN, IMAGENET_STD, ModelMeta, atomic_to
 from ..model.device import resolve_device
 from ..model.spoofmodel import EMBED_DIM, WINDOW, SpoofModel
 from ..runtime.progress import Progress
+from ..runtime.stopsignals import interrupts_held
 from .attacks import CLASSES
 from .augment import crop_wobble, gray_windows, jitter_windows, still_windows
 from .balance import family_weights
@@ -415,15 +416,18 @@ def train(data_root: str | Path, run_dir: str | Path, config: TrainConfig | None
             # the --select figure, lower is better (stored under "acer", the key resumed runs read)
             figure = {"acer": m["acer"], "eer": m["eer"], "last": -float(epoch + 1)}[config.select]
             figure = math.inf if figure is None else figure
-            if figure <= best["acer"]:
-                best = {"acer": figure, "epoch": epoch + 1, "threshold": thr}
-                levels = security_levels(dev_scores, dev_classes)
-                save_checkpoint(run_dir / "model.pt", model, replace(meta, threshold=thr, security_levels=levels),
-                                extra={"train": {"epoch": epoch + 1, "dev": rec["dev"], "config": config.to_json(absolute=False)}})
-            running_loss[0] = None
-            save_state(epoch + 1, 0)
-            pos[:] = [epoch + 1, 0]
-            atomic_write_text(run_dir / "history.json", json.dumps(history, indent=1))
+            # the epoch's files are written whole: a stop signal (Ctrl+C, SIGTERM) arriving here is
+            # obeyed after them (torch.save cut in the middle raised "unexpected pos" instead)
+            with interrupts_held():
+                if figure <= best["acer"]:
+                    best = {"acer": figure, "epoch": epoch + 1, "threshold": thr}
+                    levels = security_levels(dev_scores, dev_classes)
+                    save_checkpoint(run_dir / "model.pt", model, replace(meta, threshold=thr, security_levels=levels),
+                                    extra={"train": {"epoch": epoch + 1, "dev": rec["dev"], "config": config.to_json(absolute=False)}})
+                running_loss[0] = None
+                save_state(epoch + 1, 0)
+                pos[:] = [epoch + 1, 0]
+                atomic_write_text(run_dir / "history.json", json.dumps(history, indent=1))
     except KeyboardInterrupt:
         interrupted = True
         bar.finish()
