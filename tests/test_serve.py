@@ -487,7 +487,7 @@ def test_serve_config_refuses_bad_values(kw, words):
         ServeConfig(**kw)
 
 
-def test_an_upload_the_client_abandons_is_a_400_not_a_traceback(tmp_path):
+def test_an_upload_the_client_abandons_is_a_400_not_a_traceback(tmp_path, monkeypatch):
     import asyncio
 
     from starlette.requests import ClientDisconnect
@@ -501,14 +501,15 @@ def test_an_upload_the_client_abandons_is_a_400_not_a_traceback(tmp_path):
             yield b"partial"
             raise ClientDisconnect()
 
-    before = set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*"))
+    # its own temporary folder: a glob of the shared one saw other workers' uploads come and go
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(ClientError) as exc:
         asyncio.run(_receive_upload(Gone(), 1 << 20))
     assert exc.value.status == 400 and "disconnected" in exc.value.reason
-    assert set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*")) == before  # the partial file is gone
+    assert list(tmp_path.glob("rtliveness-upload-*")) == []  # the partial file is gone
 
 
-def test_an_upload_that_pauses_gets_408_and_leaves_no_file():
+def test_an_upload_that_pauses_gets_408_and_leaves_no_file(tmp_path, monkeypatch):
     """An upload holds a stream slot while its body arrives (review finding 1: it takes the slot
     first), so a client that stops sending must not hold it for ever: --idle-timeout ends it."""
     import asyncio
@@ -524,14 +525,14 @@ def test_an_upload_that_pauses_gets_408_and_leaves_no_file():
             await asyncio.sleep(3600)
             yield b"never"
 
-    before = set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its own folder: other workers upload too
     t0 = time.monotonic()
     with pytest.raises(ClientError) as exc:
         asyncio.run(_receive_upload(Stalled(), 1 << 20, 0.2))
     assert time.monotonic() - t0 < 5
     assert exc.value.status == 408
     assert exc.value.reason == "no upload data for 0.2 s (--idle-timeout): send the body without pausing"
-    assert set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*")) == before
+    assert list(tmp_path.glob("rtliveness-upload-*")) == []
 
     class Trickle(Stalled):  # a byte every 0.05 s never pauses for 0.2 s, and held its slot for ever
         async def stream(self):
@@ -545,7 +546,7 @@ def test_an_upload_that_pauses_gets_408_and_leaves_no_file():
     assert time.monotonic() - t0 < 5
     assert (exc.value.status, exc.value.reason) == (408, "upload slower than 16 KiB/s on average after its first "
                                                          "0.2 s (--idle-timeout): send it faster, or a smaller file")
-    assert set(Path(tempfile.gettempdir()).glob("rtliveness-upload-*")) == before
+    assert list(tmp_path.glob("rtliveness-upload-*")) == []
 
 
 def test_a_multipart_upload_is_written_to_disk_once(monkeypatch):
