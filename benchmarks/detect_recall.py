@@ -2,8 +2,8 @@
 
 For every video, each setting runs the whole video through ``LivenessPipeline.from_config``
 (bundled weights, the shipped configuration with the setting's ``DetectorConfig`` overrides) and
-counts the frames on which a face is reported (detected or carried by the tracker) and the
-detector's seconds per frame. The default comparison is the region scan (the shipped
+counts the frames on which a face is reported (detected or carried by the tracker), the faces
+and track ids reported, the detector's whole-frame and region scans, and its seconds per frame. The default comparison is the region scan (the shipped
 ``full_every=4``) against whole-frame scans only (``full_every=1``, the previous default).
 
     python benchmarks/detect_recall.py VIDEO [VIDEO ...] --json benchmarks/detect_recall.json \
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import os
 import re
 import statistics
 import time
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import cv2
 
+from rtliveness.bench.runner import cpu_model
 from rtliveness.config import DetectorConfig, PipelineConfig
 from rtliveness.runtime.pipeline import LivenessPipeline
 
@@ -60,25 +61,46 @@ def nuaa_sessions(root: Path, limit: int):
 
 
 def cpu_name() -> str:
-    try:
-        names = [ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")]
-    except OSError:
-        names = []
-    return f"{names[0]} ({len(names)} vCPU)" if names else platform.processor() or platform.machine()
+    return f"{cpu_model()} ({os.cpu_count()} vCPU)"
+
+
+def count_scans(detector) -> dict:
+    """Count ``detector``'s scans, in place: whole-frame runs (the second look for small faces
+    among them) and region scans (a batched call counts each of its regions)."""
+    calls = {"whole": 0, "region": 0}
+    detect, batched = detector.detect, getattr(detector, "detect_images", None)
+
+    def counted(image, region=None, min_face=None):
+        calls["whole" if region is None else "region"] += 1
+        return detect(image, region=region, min_face=min_face)
+
+    def counted_batch(images, min_face):
+        calls["region"] += len(images)
+        return batched(images, min_face)
+
+    detector.detect = counted
+    if batched is not None:
+        detector.detect_images = counted_batch
+    return calls
 
 
 def measure(frames, overrides: dict) -> dict:
     cfg = PipelineConfig(detector=replace(DetectorConfig(), **overrides), verify_checksum=False)
     with LivenessPipeline.from_config(cfg) as pipe:
-        found = n = 0
+        scans = count_scans(pipe.detector)
+        found = n = faces = 0
+        ids: set[int] = set()
         t0 = time.perf_counter()
         for f in frames:
             r = pipe.step(f)
             n += 1
             found += bool(r.faces)
+            faces += len(r.faces)
+            ids.update(f.track_id for f in r.faces)
         wall = time.perf_counter() - t0
         det = pipe.timings.seconds["detect"]
-    return {"frames": n, "with_face": found, "detect_ms_per_frame": 1000 * det / max(1, n),
+    return {"frames": n, "with_face": found, "faces": faces, "tracks": len(ids), "whole_scans": scans["whole"],
+            "region_scans": scans["region"], "detect_ms_per_frame": 1000 * det / max(1, n),
             "ms_per_frame": 1000 * wall / max(1, n)}
 
 
@@ -105,6 +127,7 @@ def main() -> int:
         total[label] = {
             "frames": sum(r[label]["frames"] for r in rows),
             "with_face": sum(r[label]["with_face"] for r in rows),
+            **{k: sum(r[label][k] for r in rows) for k in ("faces", "tracks", "whole_scans", "region_scans")},
             "detect_ms_per_frame_median": statistics.median(r[label]["detect_ms_per_frame"] for r in rows),
             "ms_per_frame_median": statistics.median(r[label]["ms_per_frame"] for r in rows),
             "videos_with_fewer_face_frames_than_whole_frame": sum(

@@ -22,7 +22,7 @@ from ..config import DetectorConfig
 from ..errors import ConfigError
 from ..types import FaceBox
 
-__all__ = ["Detector", "MtcnnDetector", "HaarDetector", "build_detector", "tracking_detector", "boxes_from_array", "register_detector",
+__all__ = ["Detector", "MtcnnDetector", "HaarDetector", "build_detector", "tracking_detector", "new_face_min", "boxes_from_array", "register_detector",
            "detector_names", "SharedDetector", "padded_batch"]
 
 #: images are batched only when padding them to a common size at most doubles the pixels scanned
@@ -239,6 +239,12 @@ def build_detector(config: DetectorConfig, device: str = "cpu") -> Detector:
     return factory(config, device)
 
 
+def new_face_min(detector: Detector) -> float | None:
+    """The confidence a box of ``detector`` needs to start a face (boxes below it may only keep a
+    tracked face going: :meth:`MtcnnDetector.tracking`); None: every box it reports may start one."""
+    return getattr(detector, "new_face_confidence", None)
+
+
 def tracking_detector(detector: Detector, keep_confidence: float | None) -> Detector:
     """``detector`` as a tracking loop uses it (:class:`~rtliveness.runtime.pipeline.LivenessPipeline`
     applies it to the detector it is given): MTCNN, lent or not, also reports the less sure boxes
@@ -262,7 +268,7 @@ class SharedDetector:
     @property
     def new_face_confidence(self) -> float | None:
         """The lent detector's (:attr:`MtcnnDetector.new_face_confidence`)."""
-        return getattr(self.detector, "new_face_confidence", None)
+        return new_face_min(self.detector)
 
     def detect(self, image_bgr: np.ndarray, region: tuple[int, int, int, int] | None = None,
                min_face: int | None = None) -> tuple[FaceBox, ...]:

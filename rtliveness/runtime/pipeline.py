@@ -25,7 +25,7 @@ from .buffer import WindowBuffer
 from .crop import crop_face
 from .exposure import lift_low_light
 from .decision import label_for
-from .detect import Detector, build_detector, tracking_detector
+from .detect import Detector, build_detector, new_face_min, tracking_detector
 from .scan import FaceScan, roi_regions
 from .track import IouTracker
 
@@ -324,7 +324,7 @@ class LivenessPipeline:
         detect_now = self._since_detect + 1 >= self._gap or not self.tracker.active_ids
         boxes = self.scan.run(self.detector, image) if detect_now else None
         t1 = time.perf_counter()
-        tracks = self.tracker.update(boxes, w, h, new_min=getattr(self.detector, "new_face_confidence", None))
+        tracks = self.tracker.update(boxes, w, h, new_min=new_face_min(self.detector))
         if detect_now:
             self._since_detect = 0
             self._gap = self._next_gap()

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..config import DetectorConfig
 from ..types import FaceBox
+from .detect import new_face_min
 from .track import IouTracker
 
 __all__ = ["FaceScan", "roi_regions"]
@@ -96,8 +97,9 @@ class FaceScan:
     def run(self, detector, image: np.ndarray) -> tuple[FaceBox, ...]:
         """One detector run: in the regions around the open tracks while faces are tracked and a
         whole-frame scan is not due (``DetectorConfig.full_every``), else the whole frame.
-        Regions that together hold fewer faces than there are tracks are rescanned as a whole
-        frame at once, so a face that moved out of its region is not lost to the region scan."""
+        A region scan that does not find every tracked face again (the tracker's own IoU
+        matching, :meth:`IouTracker.all_found`) is followed at once by a whole-frame scan of the
+        same frame, so a face that moved out of its region is not lost to the region scan."""
         cfg = self.config
         h, w = image.shape[:2]
         open_boxes = self.tracker.open_boxes
@@ -105,7 +107,7 @@ class FaceScan:
             regions = roi_regions(open_boxes, cfg.roi_margin, w, h)
             if regions is not None:
                 found = self._usable(detector, self._regions(detector, image, regions, self._region_min_face(open_boxes, h, w)))
-                if len(found) >= len(open_boxes):
+                if self.tracker.all_found(found):
                     self._since_full += 1
                     return found[:cfg.max_faces]
         self._since_full = 0
@@ -195,6 +197,6 @@ class FaceScan:
         (:attr:`MtcnnDetector.new_face_confidence`), one below the confidence a new face needs
         only near a tracked face (:meth:`IouTracker.joinable`), so a box that cannot keep a face
         going counts as no face (the small-face run follows)."""
-        new_min = getattr(detector, "new_face_confidence", None)
+        new_min = new_face_min(detector)
         usable = boxes if new_min is None else self.tracker.joinable(boxes, new_min)
         return tuple(sorted(usable, key=lambda b: b.width * b.height, reverse=True))
