@@ -184,8 +184,6 @@ def test_a_remote_error_keeps_its_type_and_loses_its_class_name():
 
 
 def test_a_fleet_the_cluster_cannot_hold_is_refused_not_left_waiting(tmp_path):
-    from rtliveness.fleet.controller import Fleet
-
     class FakeRay:
         def __init__(self, cpu, gpu=0.0, free_cpu=None):
             self.res = {"CPU": cpu, "GPU": gpu} if gpu else {"CPU": cpu}
@@ -197,18 +195,20 @@ def test_a_fleet_the_cluster_cannot_hold_is_refused_not_left_waiting(tmp_path):
         def available_resources(self):
             return self.free
 
-    fleet = Fleet(FleetConfig(sources=("a.mp4",), out_dir=tmp_path / "o", workers=2, device="cpu"))
-    fleet._check_resources(FakeRay(3.0), 0.0)  # 2 workers + 1 scorer fit in 3 CPUs
+    from rtliveness.fleet.cluster import check_resources
+
+    config = FleetConfig(sources=("a.mp4",), out_dir=tmp_path / "o", workers=2, device="cpu")
+    check_resources(FakeRay(3.0), config, 0.0)  # 2 workers + 1 scorer fit in 3 CPUs
     with pytest.raises(ConfigError, match=re.escape(
             "the Ray cluster has 2 CPUs and 0 GPUs free; this fleet needs 3 CPUs (--workers 2 x --worker-cpus 1 + 1 scorer x 1): "
             "lower --workers / --worker-cpus, wait for the other jobs, or add nodes")):
-        fleet._check_resources(FakeRay(2.0), 0.0)
+        check_resources(FakeRay(2.0), config, 0.0)
     with pytest.raises(ConfigError, match=re.escape("and 1 GPUs (--device cpu)")):
-        fleet._check_resources(FakeRay(8.0), 1.0)
+        check_resources(FakeRay(8.0), config, 1.0)
     # review finding: a joined cluster busy with another fleet made this one wait for ever
     with pytest.raises(ConfigError, match=re.escape(
             "the Ray cluster has 1 CPUs and 0 GPUs free (of 8 and 0: other jobs hold the rest); this fleet needs 3 CPUs")):
-        fleet._check_resources(FakeRay(8.0, free_cpu=1.0), 0.0)
+        check_resources(FakeRay(8.0, free_cpu=1.0), config, 0.0)
 
 
 def test_a_second_stop_signal_while_the_fleet_finishes_is_noted_not_obeyed():
@@ -441,7 +441,7 @@ def test_fleet_json_lists_only_videos_written_and_names_sources_as_given(tmp_pat
 
 SIGNAL_SCRIPT = r"""
 import ctypes, os, signal, sys, time
-from rtliveness.fleet.controller import _ray_shutdown
+from rtliveness.fleet.cluster import ray_shutdown
 
 got = []
 signal.signal(signal.SIGTERM, lambda s, f: got.append(s))
@@ -451,7 +451,7 @@ class Ray:  # what Ray's native shutdown does: SIGTERM back to its default actio
     def shutdown():
         ctypes.CDLL(None).signal(int(signal.SIGTERM), ctypes.c_void_p(0))
 
-_ray_shutdown(Ray)
+ray_shutdown(Ray)
 os.kill(os.getpid(), signal.SIGTERM)
 time.sleep(0.2)
 print("handled", got)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import signal
 import sys
@@ -26,13 +25,14 @@ from ..atomic import atomic_file
 from ..errors import ConfigError, OutputError
 from ..redact import redact
 from ..runtime.sources.spec import display_name
-from ..runtime.stopsignals import interrupts_held, stop_signals, stop_signals_as_interrupt, take_over
+from ..runtime.stopsignals import stop_signals_as_interrupt, take_over
 from .checks import (absolute_source, check_options, check_out_dir, check_source, epoch_video_clash, output_clash,
                      probe_address, sources_file_clash)
+from .cluster import join_ray, ray_shutdown, start_actors, start_ray
 from .config import FleetConfig
 from .merge import ScorerTally
 from .naming import read_sources_file, unique_names
-from .remote import our_error, remote_cause
+from .remote import remote_cause
 from .runner import StreamSpec
 from .stream import DriverStream
 
@@ -124,99 +124,26 @@ class Fleet:
                      "give each run an empty --out-dir to tell them apart")
 
     def _start_actors(self, ray) -> None:
-        """The scorers (the model loaded once each) and the stream workers, every one answering."""
-        from .actors import ScorerActor, StreamWorker
-
-        gpus = self.config.scorer_gpus
-        if gpus is None:
-            gpus = 1.0 if str(self.config.device).startswith("cuda") else 0.0
-        self._check_resources(ray, gpus)
-        weights = None if self.config.weights is None else str(Path(self.config.weights).resolve())
-        run_id = f"{os.getpid()}-{int(time.time() * 1000)}"
-        names = [f"rtliveness-scorer-{run_id}-{k}" for k in range(self.config.scorers)]
-        self.scorers = [
-            ScorerActor.options(name=n, num_cpus=self.config.scorer_cpus, num_gpus=gpus).remote(
-                weights, self.config.device, self.config.backend, self.config.max_batch,
-                self.config.batch_wait_ms / 1000.0)
-            for n in names
-        ]
+        """The scorers and the stream workers (:func:`~rtliveness.fleet.cluster.start_actors`)."""
+        self.scorers, self.workers, infos = start_actors(ray, self.config)
         self.scorer_tally = ScorerTally(len(self.scorers))
-        try:
-            ray.get([s.meta.remote() for s in self.scorers])
-        except Exception as exc:  # noqa: BLE001 - the model failed to load: one line, our error's own type (exit code)
-            kind, text = our_error(remote_cause(exc))
-            raise kind(f"the scorer could not load the model: {text}") from None
-        worker_device = "cpu" if str(self.config.device).startswith("cuda") else self.config.device
-        self.workers = [
-            StreamWorker.options(num_cpus=self.config.worker_cpus, scheduling_strategy="SPREAD").remote(
-                names, self.config.detector, self.config.threshold, self.config.security, worker_device,
-                low_light_target=self.config.low_light_target, tracker=self.config.tracker)
-            for _ in range(self.config.workers)
-        ]
-        infos = []
-        for w in self.workers:
-            try:
-                infos.append(ray.get(w.info.remote()))
-            except Exception as exc:  # noqa: BLE001
-                raise ConfigError(f"a stream worker failed to start: {remote_cause(exc)}") from None
         self.worker_state = [{"incarnation": i["incarnation"], "node": i["node"], "pid": i["pid"], "restarts": 0,
                               "down_since": None} for i in infos]
+
+    def _init_ray(self, ray) -> None:
+        """Join ``--address``, or start a Ray of this fleet's own (then shut down by it)."""
+        if self.config.address:
+            join_ray(ray, self.config.address)
+        else:
+            self._started_ray = True  # before: an error inside ray.init still shuts down what it started
+            start_ray(ray, self.config)
+        take_over(self.owned_signals)  # ray.init replaced the SIGTERM handler
 
     def _absolute(self, spec: str) -> str:
         """The spec the fleet works with (a file's absolute path), remembering how it was written."""
         a = absolute_source(spec)
         self.given.setdefault(a, spec.strip())
         return a
-
-    def _check_resources(self, ray, gpus: float) -> None:
-        """Ray waits for ever for an actor it cannot place: refuse a fleet the cluster cannot hold,
-        counting what is free now (another fleet or job may hold part of a joined cluster)."""
-        c = self.config
-        need_cpu = c.workers * c.worker_cpus + c.scorers * c.scorer_cpus
-        need_gpu = c.scorers * gpus
-        total, free = ray.cluster_resources(), ray.available_resources()
-        have_cpu, have_gpu = float(free.get("CPU", 0.0)), float(free.get("GPU", 0.0))
-        if have_cpu + 1e-9 < need_cpu or have_gpu + 1e-9 < need_gpu:
-            busy = (float(total.get("CPU", 0.0)) > have_cpu + 1e-9) or (float(total.get("GPU", 0.0)) > have_gpu + 1e-9)
-            raise ConfigError(
-                f"the Ray cluster has {have_cpu:g} CPUs and {have_gpu:g} GPUs free"
-                + (f" (of {float(total.get('CPU', 0.0)):g} and {float(total.get('GPU', 0.0)):g}: other jobs hold the rest)" if busy else "")
-                + f"; this fleet needs {need_cpu:g} CPUs "
-                f"(--workers {c.workers} x --worker-cpus {c.worker_cpus:g} + {c.scorers} scorer x {c.scorer_cpus:g})"
-                + (f" and {need_gpu:g} GPUs (--device {c.device})" if need_gpu else "")
-                + ": lower --workers / --worker-cpus, wait for the other jobs, or add nodes")
-
-    def _init_ray(self, ray) -> None:
-        quiet = {"logging_level": "ERROR", "log_to_driver": False, "include_dashboard": False}
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        if self.config.address:
-            try:
-                with _native_stderr_quiet():  # Ray's C++ client prints a warning per retry (a wrong token: 20 lines)
-                    ray.init(address=self.config.address, logging_level="ERROR", log_to_driver=False)
-            except Exception as exc:  # noqa: BLE001
-                cause = remote_cause(exc)
-                if "AuthenticationError" in cause or "RAY_AUTH_MODE" in cause or type(exc).__name__ == "AuthenticationError":
-                    raise ConfigError(f"the Ray cluster at {self.config.address} needs Ray's token authentication: set "
-                                      "RAY_AUTH_MODE=token and the cluster's token (RAY_AUTH_TOKEN, or the file "
-                                      "~/.ray/auth_token) on this machine too") from None
-                if "ray[client]" in cause:
-                    raise ConfigError(f"--address {self.config.address} is a Ray Client address, which needs "
-                                      "pip install 'ray[client]'; or give the cluster's HOST:PORT") from None
-                raise ConfigError(f"cannot join the Ray cluster at {self.config.address}: {cause}; "
-                                  "start it with 'ray start --head' or omit --address") from None
-            take_over(self.owned_signals)  # ray.init replaced the SIGTERM handler
-            return
-        need = self.config.workers * self.config.worker_cpus + self.config.scorers * self.config.scorer_cpus
-        self._started_ray = True  # before: an error inside ray.init still shuts down what it started
-        # Ctrl+C, SIGTERM or SIGHUP inside ray.init starting Ray could crash the driver (exit -11) or
-        # leave Ray's agents running: held, they interrupt once it has returned (a few seconds), and
-        # the fleet shuts Ray down. Joining a cluster (above) starts nothing and can retry for 25 s: not held
-        with interrupts_held():
-            # "local": a Ray of its own, even where another one runs on this machine (with no
-            # address ray.init joins the latest one started here, then refuses num_cpus: a bare
-            # "unexpected ValueError" for anyone who had run 'ray start --head')
-            ray.init(address="local", num_cpus=max(os.cpu_count() or 1, int(math.ceil(need))), **quiet)
-        take_over(self.owned_signals)  # ray.init replaced the SIGTERM handler
 
     # ------------------------------------------------------------------ streams
     def add(self, spec: str) -> None:
@@ -531,7 +458,7 @@ class Fleet:
             return self._write_json(finished=True, stopped=reason)
         finally:
             if self._started_ray:
-                _ray_shutdown(ray)
+                ray_shutdown(ray)
 
     # ------------------------------------------------------------------ fleet.json
     def _write_json(self, finished: bool = False, stopped: str | None = None) -> dict:
@@ -582,39 +509,6 @@ class Fleet:
         with atomic_file(self.out_dir / "fleet.json", "w", fsync=False, encoding="utf-8") as fh:
             fh.write(json.dumps(doc, indent=2) + "\n")
         return doc
-
-
-@contextlib.contextmanager
-def _native_stderr_quiet():
-    """File descriptor 2 sent to /dev/null while inside: what native code writes there (Ray's
-    C++ log lines) is dropped; Python's own errors still come back as exceptions."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (an embedding host): nothing to quiet
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _ray_shutdown(ray) -> None:
-    """``ray.shutdown()``, then the process's signal handlers set again: Ray's native shutdown
-    leaves SIGTERM at its default action beneath Python (which still reports our handler), so a
-    second SIGTERM while the fleet finished killed the driver (exit 143, no final line)."""
-    ray.shutdown()
-    if threading.current_thread() is threading.main_thread():
-        for sig in stop_signals():
-            handler = signal.getsignal(sig)
-            if handler is not None:
-                with contextlib.suppress(ValueError, OSError):
-                    signal.signal(sig, handler)
 
 
 def run_fleet(config: FleetConfig, log: Callable[[str], None] | None = None) -> dict:
@@ -675,5 +569,5 @@ def _shutdown(fleet: Fleet, reason: str) -> dict:
     if fleet._started_ray:
         import ray
 
-        _ray_shutdown(ray)
+        ray_shutdown(ray)
     return {"finished": True, "stopped": reason, "sources": {}}
