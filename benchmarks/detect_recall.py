@@ -3,7 +3,8 @@
 For every video, each setting runs the whole video through ``LivenessPipeline.from_config``
 (bundled weights, the shipped configuration with the setting's ``DetectorConfig`` overrides) and
 counts the frames on which a face is reported (detected or carried by the tracker), the faces
-and track ids reported, the detector's whole-frame and region scans, and its seconds per frame. The default comparison is the region scan (the shipped
+and track ids reported, the detector runs (whole-frame scans, region scans and the regions they
+scanned), and the detector's seconds per frame. The default comparison is the region scan (the shipped
 ``full_every=4``) against whole-frame scans only (``full_every=1``, the previous default).
 
     python benchmarks/detect_recall.py VIDEO [VIDEO ...] --json benchmarks/detect_recall.json \
@@ -64,30 +65,29 @@ def cpu_name() -> str:
     return f"{cpu_model()} ({os.cpu_count()} vCPU)"
 
 
-def count_scans(detector) -> dict:
-    """Count ``detector``'s scans, in place: whole-frame runs (the second look for small faces
-    among them) and region scans (a batched call counts each of its regions)."""
-    calls = {"whole": 0, "region": 0}
-    detect, batched = detector.detect, getattr(detector, "detect_images", None)
+def count_scans(pipe: LivenessPipeline) -> dict:
+    """Count ``pipe``'s detector runs, in place: whole-frame scans (the second look for small
+    faces is part of one), region scans, and the regions those scanned."""
+    scan, calls = pipe.scan, {"whole": 0, "region": 0, "regions": 0}
+    whole, regions = scan._whole, scan._regions
 
-    def counted(image, region=None, min_face=None):
-        calls["whole" if region is None else "region"] += 1
-        return detect(image, region=region, min_face=min_face)
+    def counted_whole(detector, image):
+        calls["whole"] += 1
+        return whole(detector, image)
 
-    def counted_batch(images, min_face):
-        calls["region"] += len(images)
-        return batched(images, min_face)
+    def counted_regions(detector, image, rects, min_face=None):
+        calls["region"] += 1
+        calls["regions"] += len(rects)
+        return regions(detector, image, rects, min_face)
 
-    detector.detect = counted
-    if batched is not None:
-        detector.detect_images = counted_batch
+    scan._whole, scan._regions = counted_whole, counted_regions
     return calls
 
 
 def measure(frames, overrides: dict) -> dict:
     cfg = PipelineConfig(detector=replace(DetectorConfig(), **overrides), verify_checksum=False)
     with LivenessPipeline.from_config(cfg) as pipe:
-        scans = count_scans(pipe.detector)
+        scans = count_scans(pipe)
         found = n = faces = 0
         ids: set[int] = set()
         t0 = time.perf_counter()
@@ -100,7 +100,7 @@ def measure(frames, overrides: dict) -> dict:
         wall = time.perf_counter() - t0
         det = pipe.timings.seconds["detect"]
     return {"frames": n, "with_face": found, "faces": faces, "tracks": len(ids), "whole_scans": scans["whole"],
-            "region_scans": scans["region"], "detect_ms_per_frame": 1000 * det / max(1, n),
+            "region_scans": scans["region"], "regions_scanned": scans["regions"], "detect_ms_per_frame": 1000 * det / max(1, n),
             "ms_per_frame": 1000 * wall / max(1, n)}
 
 
@@ -127,7 +127,7 @@ def main() -> int:
         total[label] = {
             "frames": sum(r[label]["frames"] for r in rows),
             "with_face": sum(r[label]["with_face"] for r in rows),
-            **{k: sum(r[label][k] for r in rows) for k in ("faces", "tracks", "whole_scans", "region_scans")},
+            **{k: sum(r[label][k] for r in rows) for k in ("faces", "tracks", "whole_scans", "region_scans", "regions_scanned")},
             "detect_ms_per_frame_median": statistics.median(r[label]["detect_ms_per_frame"] for r in rows),
             "ms_per_frame_median": statistics.median(r[label]["ms_per_frame"] for r in rows),
             "videos_with_fewer_face_frames_than_whole_frame": sum(

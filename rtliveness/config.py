@@ -209,7 +209,7 @@ class DetectorConfig:
     twice on every frame). ``full_every``: while faces are tracked, only every N-th detector
     run scans the whole frame; the runs between scan the regions around the open tracks (each
     box widened by ``roi_margin`` box sides on every side, overlapping regions merged) and fall
-    back to the whole frame at once when they do not find every tracked face again (1 = always
+    back to the whole frame at once when they hold fewer faces than there are tracks (1 = always
     the whole frame). ``batch_regions``: a detector that can scan several images at once (MTCNN)
     gets all regions of a run as one batch. ``min_confidence``: the detector confidence a face
     needs to be found; ``keep_confidence`` (MTCNN's): a face already tracked stays tracked while

@@ -147,13 +147,6 @@ class IouTracker:
         near = iou_matrix(boxes, list(self.open_boxes)).max(axis=1, initial=0.0) >= self.config.iou_threshold
         return tuple(b for b, ok in zip(boxes, near) if ok or b.score >= new_min)
 
-    def all_found(self, boxes: Sequence[FaceBox]) -> bool:
-        """True when :meth:`update` would match every open track to one of ``boxes`` (the same
-        greedy IoU pairing): a region scan that leaves a track unmatched is not enough, even
-        when it found as many faces as there are tracks (one left its region, another came in)."""
-        return len(greedy_pairs(iou_matrix(list(self.open_boxes), list(boxes)),
-                                self.config.iou_threshold)) == len(self._tracks)
-
     def update(self, boxes: tuple[FaceBox, ...] | list[FaceBox] | None, width: int | None = None,
                height: int | None = None, new_min: float | None = None) -> tuple[Track, ...]:
         """One detection's boxes (None: a frame without a detector run, the tracks carried).
