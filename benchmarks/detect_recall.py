@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import time
-from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,9 +29,9 @@ import cv2
 from rtliveness.bench.runner import cpu_model
 from rtliveness.config import DetectorConfig, PipelineConfig
 from rtliveness.runtime.pipeline import LivenessPipeline
+from rtliveness.training.nuaa import nuaa_sessions as read_nuaa
 
 SETTINGS = {"whole-frame": {"full_every": 1}, "region (shipped)": {}}
-NUAA_NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)$")
 
 
 def video_frames(path: Path):
@@ -49,16 +47,11 @@ def video_frames(path: Path):
 
 
 def nuaa_sessions(root: Path, limit: int):
-    out = defaultdict(list)
-    for p in sorted(root.glob("*/*/*.jpg")):
-        m = NUAA_NAME.match(p.stem)
-        if m:
-            out[(p.parts[-3],) + m.groups()[:4]].append(p)
-    keys = sorted(out)
-    step = max(1, len(keys) // limit) if limit else 1
-    for k in keys[::step][:limit or None]:
-        paths = sorted(out[k], key=lambda p: int(NUAA_NAME.match(p.stem).group(5)))
-        yield "nuaa:" + "_".join(k), [cv2.imread(str(p)) for p in paths]
+    """(name, frames) of ``limit`` NUAA sessions spread over all of them (0: every session)."""
+    found = read_nuaa(root)
+    step = max(1, len(found) // limit) if limit else 1
+    for s in found[::step][:limit or None]:
+        yield "nuaa:" + s.name, [cv2.imread(str(p)) for p in s.frames]
 
 
 def cpu_name() -> str:

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 
 import cv2
@@ -34,24 +32,12 @@ from rtliveness.config import LOW_LIGHT_TARGET, check_low_light_target
 from rtliveness.errors import ConfigError
 from rtliveness.runtime.sources import open_source
 from rtliveness.training.degrade import CONDITIONS, apply
+from rtliveness.training.nuaa import nuaa_sessions
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 
-NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)$")
-
-
 def sessions(root: Path, persons: set[str]) -> list[tuple[str, str, list[Path]]]:
-    out = []
-    for sub, label in (("ClientRaw", "real"), ("ImposterRaw", "printed")):
-        groups: dict[tuple, list[Path]] = defaultdict(list)
-        for p in (root / sub).glob("*/*.jpg"):
-            m = NAME.match(p.stem)
-            if m and m.group(1) in persons:
-                groups[m.groups()[:4]].append(p)
-        for key, paths in sorted(groups.items()):
-            paths.sort(key=lambda p: int(NAME.match(p.stem).group(5)))
-            if len(paths) >= 8:
-                out.append((key[0], label, paths))
-    return out
+    """(person, label, frames) of the NUAA sessions of ``persons`` with 8 frames or more."""
+    return [(s.person, s.label, list(s.frames)) for s in nuaa_sessions(root, persons) if len(s.frames) >= 8]
 
 
 def write_video(paths: list[Path], out: Path, fps: float = 7.0, condition: str | None = None, seed: int = 0) -> list[np.ndarray]:

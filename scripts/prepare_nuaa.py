@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -32,21 +31,8 @@ from rtliveness.runtime.crop import crop_face
 from rtliveness.runtime.detect import build_detector
 from rtliveness.runtime.track import follow_face
 from rtliveness.training.data import DATA_META, sample_name
+from rtliveness.training.nuaa import nuaa_sessions
 from rtliveness.types import FaceBox
-
-NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)$")
-
-
-def sessions(folder: Path) -> dict[tuple, list[Path]]:
-    out: dict[tuple, list[Path]] = defaultdict(list)
-    for p in folder.glob("*/*.jpg"):
-        m = NAME.match(p.stem)
-        if m:
-            out[m.groups()[:4]].append(p)
-    for k in out:
-        out[k].sort(key=lambda p: int(NAME.match(p.stem).group(5)))
-    return out
-
 
 def detect(det, image, scale: float):
     if scale >= 1.0:
@@ -84,28 +70,27 @@ def main() -> int:
     (a.out / DATA_META).write_text(json.dumps({"crop_scale": a.crop_scale, "crop_size": a.crop_size,
                                                "generator": "scripts/prepare_nuaa.py"}, indent=2))
     counts = {"real": 0, "printed": 0, "dropped": 0}
-    for sub, label in (("ClientRaw", "real"), ("ImposterRaw", "printed")):
-        k_by_person: dict[str, int] = defaultdict(int)
-        for key, paths in sorted(sessions(a.nuaa / sub).items()):
-            person = f"nuaa{key[0]}"
-            images = [cv2.imread(str(p)) for p in paths]
-            if a.boxes == "loop":
-                loop_boxes.reset()
-                found = [loop_boxes(im) for im in images]
-            else:
-                boxes = [detect(det, im, a.detect_scale) for im in images]
-            for s in range(0, len(paths) - 4, a.step):
-                track = follow_face(boxes[s:s + 5]) if a.boxes == "detect" else loop_window(found[s:s + 5])
-                if track is None:
-                    counts["dropped"] += 1
-                    continue
-                d = a.out / label / sample_name(label, person, k_by_person[person])
-                k_by_person[person] += 1
-                d.mkdir(parents=True, exist_ok=True)
-                for j, (im, b) in enumerate(zip(images[s:s + 5], track)):
-                    cv2.imwrite(str(d / f"{j}.png"), crop_face(im, b, a.crop_scale, a.crop_size))
-                counts[label] += 1
-            print(f"\r{sub} {key} {counts}", end="", file=sys.stderr, flush=True)
+    k_by_person: dict[tuple[str, str], int] = defaultdict(int)  # (label, person) -> samples written
+    for session in nuaa_sessions(a.nuaa):
+        label, person, paths = session.label, f"nuaa{session.person}", session.frames
+        images = [cv2.imread(str(p)) for p in paths]
+        if a.boxes == "loop":
+            loop_boxes.reset()
+            found = [loop_boxes(im) for im in images]
+        else:
+            boxes = [detect(det, im, a.detect_scale) for im in images]
+        for s in range(0, len(paths) - 4, a.step):
+            track = follow_face(boxes[s:s + 5]) if a.boxes == "detect" else loop_window(found[s:s + 5])
+            if track is None:
+                counts["dropped"] += 1
+                continue
+            d = a.out / label / sample_name(label, person, k_by_person[label, person])
+            k_by_person[label, person] += 1
+            d.mkdir(parents=True, exist_ok=True)
+            for j, (im, b) in enumerate(zip(images[s:s + 5], track)):
+                cv2.imwrite(str(d / f"{j}.png"), crop_face(im, b, a.crop_scale, a.crop_size))
+            counts[label] += 1
+        print(f"\r{session.folder} {session.key} {counts}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     print(json.dumps(counts))
     return 0

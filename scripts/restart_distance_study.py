@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -32,10 +31,10 @@ from rtliveness import LivenessPipeline, PipelineConfig, TrackerConfig
 from rtliveness.runtime.decision import decide
 from rtliveness.runtime.sources import FileSource
 from rtliveness.training.degrade import CONDITIONS, apply
+from rtliveness.training.nuaa import nuaa_sessions
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLDS = (0.06, 0.08, 0.10, 0.12)
-NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)$")
 
 
 def frames_of(path: Path, limit: int | None = None) -> list[np.ndarray]:
@@ -84,21 +83,16 @@ def pair_rates(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def nuaa(pipe: LivenessPipeline, root: Path) -> dict:
     import cv2
 
-    groups: dict[tuple, list[Path]] = defaultdict(list)
-    for sub, label in (("ClientRaw", "live"), ("ImposterRaw", "printed")):
-        for p in (root / sub).glob("*/*.jpg"):
-            m = NAME.match(p.stem)
-            if m:
-                groups[(label, m.group(1), m.groups()[1:4])].append(p)
     consecutive: dict[str, list[float]] = defaultdict(list)
     embs: dict[tuple[str, str], list[np.ndarray]] = defaultdict(list)
-    for i, (key, paths) in enumerate(sorted(groups.items())):
-        paths.sort(key=lambda p: int(NAME.match(p.stem).group(5)))
-        d, e = distances(pipe, [cv2.imread(str(p)) for p in paths])
-        consecutive[key[0]] += d
+    sessions = nuaa_sessions(root)
+    for i, session in enumerate(sessions):
+        label = "live" if session.label == "real" else session.label
+        d, e = distances(pipe, [cv2.imread(str(p)) for p in session.frames])
+        consecutive[label] += d
         if e is not None:
-            embs[(key[0], key[1])].append(e)
-        print(f"\rNUAA {i + 1} of {len(groups)} sessions", end="", file=sys.stderr, flush=True)
+            embs[(label, session.person)].append(e)
+        print(f"\rNUAA {i + 1} of {len(sessions)} sessions", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     people = sorted({p for _, p in embs})
     stack = {k: np.concatenate(v) for k, v in embs.items()}

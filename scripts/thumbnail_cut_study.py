@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-from collections import defaultdict
 from pathlib import Path
 
 import cv2
@@ -30,8 +28,8 @@ import numpy as np
 
 from rtliveness.bench.runner import cpu_model
 from rtliveness.runtime.sources import FileSource
+from rtliveness.training.nuaa import nuaa_sessions
 
-NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)$")
 SIZE = (32, 24)
 
 
@@ -55,15 +53,6 @@ def stats(values: list[float]) -> dict:
             "p90": float(q[3]), "p99": float(q[4]), "max": float(v.max())}
 
 
-def nuaa_sessions(root: Path) -> dict[tuple, list[Path]]:
-    out: dict[tuple, list[Path]] = defaultdict(list)
-    for p in sorted(root.glob("*/*/*.jpg")):
-        m = NAME.match(p.stem)
-        if m:
-            out[(p.parts[-3],) + m.groups()[:4]].append(p)
-    return {k: sorted(v, key=lambda p: int(NAME.match(p.stem).group(5))) for k, v in sorted(out.items())}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nuaa", type=Path, required=True)
@@ -72,9 +61,9 @@ def main() -> int:
     a = ap.parse_args()
     within: dict[str, list[float]] = {"ClientRaw": [], "ImposterRaw": []}
     firsts, lasts = [], []
-    for key, paths in nuaa_sessions(a.nuaa).items():
-        thumbs = [thumb(cv2.imread(str(p))) for p in paths]
-        within[key[0]] += [corr(x, y) for x, y in zip(thumbs, thumbs[1:])]
+    for session in nuaa_sessions(a.nuaa):
+        thumbs = [thumb(cv2.imread(str(p))) for p in session.frames]
+        within[session.folder] += [corr(x, y) for x, y in zip(thumbs, thumbs[1:])]
         firsts.append(thumbs[0])
         lasts.append(thumbs[-1])
     cuts = [corr(lasts[i], firsts[j]) for i in range(len(lasts)) for j in range(len(firsts)) if i != j]
