@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -779,6 +780,76 @@ def test_real_server_frees_the_slot_of_a_client_that_stops_reading():
                 assert json.loads(ws.recv(timeout=30))["frame"] == 0
         finally:
             stuck.close()
+    finally:
+        err = srv.stop()
+    assert "Traceback" not in err, err
+
+
+def _closed_after(sock, timeout_s: float = 10.0, trickle: bytes = b"") -> float:
+    """Seconds until the server closes ``sock`` (sending ``trickle`` a byte every 0.2 s)."""
+    sock.settimeout(0.2)
+    t0 = time.monotonic()
+    sent = 0
+    while time.monotonic() - t0 < timeout_s:
+        try:
+            data = sock.recv(4096)
+        except socket.timeout:
+            if sent < len(trickle):
+                try:
+                    sock.sendall(trickle[sent:sent + 1])
+                except OSError:  # closed while we sent
+                    return time.monotonic() - t0
+                sent += 1
+            continue
+        except OSError:  # reset
+            return time.monotonic() - t0
+        if data == b"":
+            return time.monotonic() - t0
+    raise AssertionError(f"the server kept the connection open for {timeout_s} s")
+
+
+@pytest.mark.slow
+def test_real_server_closes_a_connection_that_sends_no_request_head_within_the_idle_timeout():
+    """Review finding: uvicorn times out only the wait between requests, so a client that
+    connected and sent nothing, or a request head a byte at a time, held its connection for ever
+    (a few hundred of them and nobody can connect). Now a whole head must arrive within
+    --idle-timeout of connecting or of the previous response; streams and requests that have
+    sent theirs are not cut."""
+    srv = Server("--token", TOKEN, "--device", "cpu", "--idle-timeout", "1")
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port)) as silent:
+            assert 0.5 < _closed_after(silent) < 5
+        with socket.create_connection(("127.0.0.1", srv.port)) as slow:  # a byte every 0.2 s, never done
+            assert 0.5 < _closed_after(slow, trickle=b"GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 200) < 5
+        with socket.create_connection(("127.0.0.1", srv.port)) as kept:  # one answer, then the next head's deadline
+            kept.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n")
+            kept.settimeout(10)
+            assert kept.recv(4096).startswith(b"HTTP/1.1 200")
+            assert 0.5 < _closed_after(kept, trickle=b"GET /health HTTP/1.1\r\n" + b"X-Pad: a\r\n" * 40) < 5
+        # a stream that has upgraded runs past the head deadline: one frame every 0.4 s for 3 s
+        frames = jpeg_frames(LIVE, 8)
+        with websockets_sync.connect(f"ws://127.0.0.1:{srv.port}/v1/stream?token={TOKEN}") as ws:
+            got = []
+            for data in frames:
+                ws.send(data)
+                got.append(json.loads(ws.recv(timeout=30))["frame"])
+                time.sleep(0.4)
+        assert got == list(range(8))
+        # and so does an upload whose body takes longer than the head deadline to arrive
+        body = LIVE.read_bytes()
+        with socket.create_connection(("127.0.0.1", srv.port)) as up:
+            up.sendall(b"POST /v1/analyze HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+                       + b"\r\nContent-Type: application/octet-stream\r\nX-Filename: live.mov\r\n"
+                       + f"Content-Length: {len(body)}\r\n\r\n".encode())
+            step = len(body) // 6 + 1
+            for k in range(0, len(body), step):  # six parts 0.3 s apart: 1.5 s in all, no pause of 1 s
+                time.sleep(0.3)
+                up.sendall(body[k:k + step])
+            up.settimeout(60)
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += up.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     finally:
         err = srv.stop()
     assert "Traceback" not in err, err

@@ -110,6 +110,10 @@ def _run(app, sock, config) -> None:
             app.state.engine.stopping.set()
             super().handle_exit(sig, frame)
 
+    from ..serve.protocol import head_deadline_protocol
+
+    # a connection that sends no complete request head within --idle-timeout is closed
     server = _Server(uvicorn.Config(app, log_level="warning", ws_max_size=config.max_frame_bytes + 4096,
-                                    access_log=False, timeout_graceful_shutdown=5))
+                                    access_log=False, timeout_graceful_shutdown=5,
+                                    http=head_deadline_protocol(config.idle_timeout_s)))
     server.run(sockets=[sock])
