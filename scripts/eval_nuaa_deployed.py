@@ -35,6 +35,7 @@ from rtliveness.training.degrade import CONDITIONS, apply
 from rtliveness.training.nuaa import nuaa_sessions
 from rtliveness.training.teachers.minifasnet_constants import SPOOF_THRESHOLD
 
+
 def sessions(root: Path, persons: set[str]) -> list[tuple[str, str, list[Path]]]:
     """(person, label, frames) of the NUAA sessions of ``persons`` with 8 frames or more."""
     return [(s.person, s.label, list(s.frames)) for s in nuaa_sessions(root, persons) if len(s.frames) >= 8]

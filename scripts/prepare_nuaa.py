@@ -34,6 +34,7 @@ from rtliveness.training.data import DATA_META, sample_name
 from rtliveness.training.nuaa import nuaa_sessions
 from rtliveness.types import FaceBox
 
+
 def detect(det, image, scale: float):
     if scale >= 1.0:
         return det.detect(image)

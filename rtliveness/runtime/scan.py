@@ -99,9 +99,9 @@ class FaceScan:
         whole-frame scan is not due (``DetectorConfig.full_every``), else the whole frame.
         Regions that together hold fewer faces than there are tracks are rescanned as a whole
         frame at once, so a face that moved out of its region is not lost to the region scan.
-        (Rescanning whenever a track is not matched again was measured and not adopted: it
-        split a jumping face into more tracks and cost one real attack its verdict; README,
-        "Region scans".)"""
+        (Rescanning whenever a track is not matched again was measured and not adopted: on real
+        videos it found no more faces, cost more whole-frame scans and cost one real printed
+        attack its verdict; README, "Region scans".)"""
         cfg = self.config
         h, w = image.shape[:2]
         open_boxes = self.tracker.open_boxes

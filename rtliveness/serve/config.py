@@ -42,7 +42,8 @@ class ServeConfig:
     apart from the upload limit, which bounds a file on disk; ``idle_timeout_s`` closes a stream
     that sends no frame for that long (close code 1001) or whose client reads none of its
     records for that long (1008), and ends an upload whose body pauses for that long (408), so
-    idle clients cannot hold every slot; ``allow_origins``: when not empty, the only browser
+    idle clients cannot hold every slot, and closes a connection that sends no whole request
+    head for that long (:mod:`rtliveness.serve.protocol`); ``allow_origins``: when not empty, the only browser
     origins besides the service's own page that may open a stream or post an upload, and the
     origins that get CORS headers;
     ``max_pending`` is how many received frames of one stream may wait while the previous one

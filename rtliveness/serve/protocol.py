@@ -6,7 +6,10 @@ nothing, or a request head a byte at a time, held its connection for ever: enoug
 the process runs out of file descriptors while no kiosk can connect. Here every connection must
 deliver a complete request head (request line and headers: an HTTP request or a WebSocket
 upgrade) within ``--idle-timeout`` of connecting or of its previous response, or it is closed.
-The body of an upload and a WebSocket stream have their own limits (:mod:`rtliveness.serve.app`).
+A request answered before its body arrived (401, 413, 503 ...) gets the same deadline for the
+rest of its body and the next head. The body of an upload and a WebSocket stream have their own
+limits (:mod:`rtliveness.serve.app`). uvicorn's h11 implementation is used whatever else is
+installed (``uvicorn[standard]``'s httptools is not).
 """
 
 from __future__ import annotations
@@ -29,15 +32,22 @@ def head_deadline_protocol(seconds: float) -> type:
             super().connection_made(transport)
             self._arm()
 
+        def _in_request(self) -> bool:
+            """A whole head arrived (an upgrade among them) and its answer is not complete."""
+            return self.conn.their_state is not h11.IDLE and self.conn.our_state is not h11.DONE
+
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            if self.conn.their_state is not h11.IDLE:  # a whole head arrived (an upgrade among them)
+            if self._in_request():
                 self._disarm()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-                self._arm()  # waiting for the next request's head
+            # waiting for the next request's head, or for the rest of a body answered before it
+            # arrived (401, 413, 503 ...): the deadline covers both, else a byte of body now and
+            # then held the connection for ever
+            if not self.transport.is_closing() and not self._in_request():
+                self._arm()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
