@@ -825,7 +825,7 @@ def test_real_server_closes_a_connection_that_sends_no_request_head_within_the_i
             kept.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n")
             kept.settimeout(10)
             assert kept.recv(4096).startswith(b"HTTP/1.1 200")
-            assert 1.5 < _closed_after(kept, trickle=b"GET /health HTTP/1.1\r\n" + b"X-Pad: a\r\n" * 40) < 8
+            assert 1.0 < _closed_after(kept, trickle=b"GET /health HTTP/1.1\r\n" + b"X-Pad: a\r\n" * 40) < 8
         # second review finding: a request answered before its body arrived (here 401) and then
         # sent the rest of its body a byte at a time was never timed again
         with socket.create_connection(("127.0.0.1", srv.port)) as early:
