@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import moving_face_frames, write_video
+from media_support import damaged_copy
 from rtliveness.config import StreamConfig
 from rtliveness.errors import ClosedError, ConfigError, SourceOpenError, StreamLostError
 from rtliveness.runtime.sources import (STILL_FRAMES, ArraySource, FileSource, LiveSource, StillSource, is_still_image,
@@ -296,6 +297,16 @@ def test_finite_http_video_is_read_like_a_file(tmp_path, grace):
             assert isinstance(src, FileSource)
             frames = list(src)
         assert [f.index for f in frames] == list(range(12))
+        # review finding: a file whose container states no duration (MPEG-TS here; a browser's WebM
+        # recording) has no frame count, so it was read as a live stream and replayed for ever
+        ts = cv2.VideoWriter(str(tmp_path / "rec.ts"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (320, 240))
+        for frame in moving_face_frames(grace, 12):
+            ts.write(frame)
+        ts.release()
+        with open_source(f"http://127.0.0.1:{httpd.server_address[1]}/rec.ts") as src:
+            assert isinstance(src, FileSource)
+            frames = list(src)
+        assert [f.index for f in frames] == list(range(12))
         # one picture at a URL (a camera's snapshot.jpg) is a still scene, as the same photo on
         # disk: it was a one-frame video, always pending
         assert cv2.imwrite(str(tmp_path / "snapshot.jpg"), grace)
@@ -305,6 +316,43 @@ def test_finite_http_video_is_read_like_a_file(tmp_path, grace):
             shots = list(src)
         assert len(shots) == STILL_FRAMES  # decoded as the file is (its decoder, its EXIF orientation)
         assert np.array_equal(shots[0].image_bgr, cv2.imread(str(tmp_path / "snapshot.jpg")))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_live_mjpeg_camera_over_http_stays_a_live_stream(grace):
+    """The other side of reading a URL whose frame count FFmpeg does not know as a file: an IP
+    camera's MJPEG stream (multipart/x-mixed-replace, no length) is live, read as it comes."""
+    import http.server
+    import threading as th
+
+    jpeg = cv2.imencode(".jpg", grace)[1].tobytes()
+
+    class Camera(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            try:
+                for _ in range(200):
+                    self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                     + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                    time.sleep(0.02)
+            except OSError:  # the client left
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Camera)
+    httpd.daemon_threads = True
+    th.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with open_source(f"http://127.0.0.1:{httpd.server_address[1]}/video.mjpg", StreamConfig(reconnect=False)) as src:
+            assert isinstance(src, LiveSource)
+            first = next(iter(src))
+        assert first.image_bgr.shape == grace.shape
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -806,29 +854,11 @@ def test_a_variable_frame_rate_file_gets_its_media_time(tmp_path, grace):
     assert times == pytest.approx([i * 0.04 for i in range(10)] + [0.4 + i * 0.12 for i in range(10)])
 
 
-def _damaged_copy(path: Path, out: Path, where: float, size: int = 20000) -> Path:
-    """``path`` (an mp4/mov) with ``size`` bytes of noise at fraction ``where`` of its frame data
-    (its 'mdat' box, found by walking the top-level boxes)."""
-    import struct
-
-    data = bytearray(path.read_bytes())
-    at = 0
-    while True:
-        box, kind = struct.unpack(">I4s", data[at:at + 8])
-        if kind == b"mdat":
-            break
-        at += box
-    start = at + 8 + int((box - 8) * where)
-    data[start:start + size] = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes()
-    out.write_bytes(bytes(data))
-    return out
-
-
 def test_a_damaged_stretch_mid_file_is_skipped_and_the_frames_after_it_kept(tmp_path):
     """20 KB of garbage at 40 % of a phone-style H.264 file: one read fails, the next frames decode.
     The source stopped at the first failed read (44 of 100 frames, 'stopped: end'); now it reads on
     and counts the stretch, and the frames after it keep their media time."""
-    damaged = _damaged_copy(LIVE_CLIP, tmp_path / "damaged.mov", 0.40)
+    damaged = damaged_copy(LIVE_CLIP, tmp_path / "damaged.mov", 0.40)
     src = FileSource(damaged)
     try:
         frames = list(src)
@@ -909,7 +939,7 @@ def test_a_file_damaged_at_its_start_is_read_from_its_first_good_frame(tmp_path)
     """The same damage at the very start of the frame data was 'cannot decode any frame ... truncated
     or corrupt' while the frames after it decode: the first read gets the same second chances, and
     the first frame's time shows what was skipped."""
-    src = FileSource(_damaged_copy(LIVE_CLIP, tmp_path / "damaged_start.mov", 0.0, 3000))
+    src = FileSource(damaged_copy(LIVE_CLIP, tmp_path / "damaged_start.mov", 0.0, 3000))
     try:
         frames = list(src)
     finally:

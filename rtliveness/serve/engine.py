@@ -31,7 +31,9 @@ def _open_video(path: Path):
     None for the size when OpenCV cannot open it (``FileSource`` then says why)."""
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    from ..runtime.sources.files import open_video
+
+    cap = open_video(path)  # as `run` opens a file (its name and MJPEG rules)
     if not cap.isOpened():
         return cap, None
     w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))

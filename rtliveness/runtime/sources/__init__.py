@@ -37,7 +37,7 @@ from ...redact import redact_url
 from .base import ArraySource, FrameSource, SourceEvent
 from .files import FileSource
 from .live import LiveSource
-from .network import _open_capture, _probe_stream
+from .network import _open_capture, _probe_stream, http_serves_a_file
 from .spec import parse_source
 from .stills import STILL_FRAMES, StillSource, is_still_image
 
@@ -159,8 +159,10 @@ def open_source(spec: str | int, stream: StreamConfig | None = None,
             if not ok or image is None:
                 raise SourceOpenError(f"cannot decode the picture at {value}; check the URL")
             return _still_at_url(str(value), image, cfg.open_timeout_s)
-        if count > 0:
-            return FileSource(value, capture=cap)
+        # a count FFmpeg does not know (a WebM or MPEG-TS file, no duration in its header) is a huge
+        # negative number: such a file was "reconnected" to at its end and replayed for ever
+        if count > 0 or (cap.isOpened() and http_serves_a_file(str(value), cfg.open_timeout_s)):
+            return FileSource(value, capture=cap, remote=True)
         # a live stream: hand this capture over (a second open would double the wait when it
         # failed, and a second connection for nothing when it worked); reconnects open anew
         first = [cap]

@@ -69,7 +69,7 @@ def media_time(position_ms: float, previous: float | None, fps: float) -> float:
     return previous + 1.0 / fps
 
 
-def _open_video(p: Path) -> "cv2.VideoCapture":
+def open_video(p: Path) -> "cv2.VideoCapture":
     """``p`` opened by FFmpeg. FFmpeg picks its reader by the file's suffix before its bytes: a
     raw MJPEG stream (JPEGs back to back, as IP cameras send and some tools save them) named
     ``.jpg`` would be read as its first picture alone, so such a file is opened under a
@@ -131,12 +131,16 @@ class FileSource(_SourceBase):
     """A video file (or a finite video behind an http(s) URL, opened by :func:`open_source`):
     every frame, in order, decoded ``prefetch`` frames ahead on a thread."""
 
-    def __init__(self, path: str | os.PathLike, prefetch: int = 4, capture: "cv2.VideoCapture | None" = None) -> None:
-        p = Path(path) if capture is None else path
-        self.name = str(p) if capture is None else redact_url(str(p))  # a URL's password is not a name
-        if capture is None:
+    def __init__(self, path: str | os.PathLike, prefetch: int = 4, capture: "cv2.VideoCapture | None" = None,
+                 remote: bool = False) -> None:
+        """``capture``: ``path`` already opened (by :func:`open_video`, or for a URL by
+        :func:`~rtliveness.runtime.sources.open_source`), so it is opened once; ``remote``: ``path``
+        is an http(s) URL, not a local file."""
+        p = path if remote else Path(path)
+        self.name = redact_url(str(p)) if remote else str(p)  # a URL's password is not a name
+        if not remote:
             check_file(p, "video file")
-        cap = capture if capture is not None else _open_video(p)
+        cap = capture if capture is not None else open_video(p)
         if not cap.isOpened():
             cap.release()
             raise SourceOpenError(f"cannot decode video file {p}: not a video OpenCV can read, or corrupt (a recording "
@@ -149,7 +153,7 @@ class FileSource(_SourceBase):
         self._cap = cap
         # a local file's damaged stretch (a bad block, a lost packet) fails a few reads and the frames
         # after it decode again; over a network a failed read is the end (a retry may wait for a timeout)
-        self._bad_reads_allowed = MAX_BAD_READS if capture is None else 0
+        self._bad_reads_allowed = 0 if remote else MAX_BAD_READS
         self.gaps = 0  # damaged stretches skipped (frames after them were decoded)
         self.gap_reads = 0  # the failed reads in those stretches: about the frames they cost
         self._stop = threading.Event()
@@ -157,7 +161,7 @@ class FileSource(_SourceBase):
         self._first = self._next()  # (image, position in ms): past a damaged start too
         if self._first is None:
             cap.release()
-            if capture is not None:  # a URL: FFmpeg read its header, then could not seek to the frames
+            if remote:  # FFmpeg read its header, then could not seek to the frames
                 raise SourceOpenError(f"cannot decode any frame of video {p}: truncated or corrupt, or an mp4 whose "
                                       "index is at its end on a server without byte ranges (HTTP Range); download "
                                       "it and give the file, or serve it from a server that answers Range requests")

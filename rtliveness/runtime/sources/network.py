@@ -80,6 +80,40 @@ def tcp_probe(host: str, port: int, timeout_s: float) -> str | None:
     return last.strerror or type(last).__name__
 
 
+def http_serves_a_file(url: str, timeout_s: float) -> bool:
+    """Whether an http(s) server answers ``url`` as a file of a stated size — a ``Content-Length``,
+    or the total of a ``Content-Range`` — and not as a playlist or a multipart (MJPEG) stream: what
+    tells a recorded video from a live one when its container states no duration (a browser's
+    WebM recording, an MPEG-TS file: FFmpeg's frame count is then unknown). One request for its
+    first byte, its body not read; False when the server cannot tell or cannot be asked."""
+    import base64
+    import ssl
+    import urllib.request
+
+    try:
+        parts = urlsplit(url)
+        headers = {"Range": "bytes=0-0", "User-Agent": "rtliveness"}
+        if parts.username is not None:  # user:password@host, as FFmpeg takes it: basic auth
+            from urllib.parse import unquote
+
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+            host = parts.hostname if ":" not in (parts.hostname or "") else f"[{parts.hostname}]"
+            netloc = f"{host}:{parts.port}" if parts.port else host
+            url = parts._replace(netloc=netloc).geturl()
+        context = ssl._create_unverified_context()  # as FFmpeg reads https (no certificate check); headers only
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout_s,
+                                    context=context) as resp:
+            ctype = resp.headers.get_content_type().lower()
+            if ctype.startswith("multipart/") or "mpegurl" in ctype:
+                return False
+            if resp.status == 206:
+                return resp.headers.get("Content-Range", "").rpartition("/")[2].strip().isdigit()
+            return resp.status == 200 and (resp.headers.get("Content-Length") or "").strip().isdigit()
+    except Exception:  # noqa: BLE001 - any failure: not known to be a file (read as a live stream, as before)
+        return False
+
+
 def _open_capture(spec: str | int, config: StreamConfig) -> cv2.VideoCapture:
     if isinstance(spec, int):
         return cv2.VideoCapture(spec)
