@@ -28,6 +28,7 @@ websockets_sync = pytest.importorskip("websockets.sync.client")
 
 from rtliveness.model.checkpoint import load_checkpoint  # noqa: E402
 from rtliveness.runtime.decision import decision_bounds  # noqa: E402
+from media_support import damaged_copy  # noqa: E402
 from rtsp_support import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +108,108 @@ def test_analyze_a_photo(client):
     assert len(s["tracks"]) == 1 and s["tracks"][0]["windows"] == 1 and s["tracks"][0]["label"] == "spoof"
     broken = client.post("/v1/analyze", content=b"\xff\xd8\xff\xe0" + b"x" * 100, headers=AUTH)
     assert broken.status_code == 422 and "cannot decode image file upload" in broken.json()["error"]
+
+
+def test_an_upload_damaged_mid_file_is_read_on_as_run_reads_it(client, tmp_path):
+    """Review finding: the service handed its own capture to FileSource, which took it for a URL's
+    and gave up at the first damaged frame — 20 KB of noise at 40 % of the live clip gave 34 frames,
+    'stopped: end', no error; `run` reads on (99 frames). At the very start, it was a 422 about
+    servers without HTTP Range, where `run` scores the frames after the damage."""
+    from rtliveness.runtime.sources import FileSource
+
+    for where, size in ((0.40, 20000), (0.0, 3000)):
+        damaged = damaged_copy(LIVE, tmp_path / f"damaged_{where}.mov", where, size)
+        with FileSource(damaged) as src:
+            expected = sum(1 for _ in src)
+        assert expected >= 60 and src.gaps == 1
+        with open(damaged, "rb") as fh:
+            r = client.post("/v1/analyze", files={"file": ("clip.mov", fh, "video/quicktime")}, headers=AUTH)
+        assert r.status_code == 200, r.text
+        s = r.json()["summary"]
+        assert (s["frames"], s["stopped"], s["error"]) == (expected, "end", None)
+        assert [t["label"] for t in s["tracks"]] == ["live"]
+
+
+def test_an_upload_that_names_other_files_is_refused_and_none_of_them_is_read(client, tmp_path, monkeypatch):
+    """Review finding: FFmpeg reads an M3U/HLS playlist or a concat list by its bytes and then the
+    files it names, on the server's disk: a 150-byte upload got the analysis of a video beside the
+    upload folder (and of it three times over, past --max-upload-mb)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the service writes uploads
+    secret = tmp_path / "secret.ts"  # an MPEG-TS segment, as HLS names them (the one it read before)
+    writer = None
+    for frame in (cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpeg_frames(PRINTED, 30)):
+        writer = writer or cv2.VideoWriter(str(secret), cv2.VideoWriter_fourcc(*"mp4v"), 25, frame.shape[1::-1])
+        writer.write(frame)
+    writer.release()
+    hls = (f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n"
+           f"#EXTINF:4.0,\n{secret}\n#EXT-X-ENDLIST\n").encode()
+    concat = b"ffconcat version 1.0\nfile secret.ts\nfile secret.ts\n"
+    cases = [
+        (dict(files={"file": ("x.m3u8", hls, "application/vnd.apple.mpegurl")}), "x.m3u8 is an M3U/HLS playlist"),
+        (dict(content=hls, headers={"X-Filename": "list.m3u"}), "list.m3u is an M3U/HLS playlist"),
+        (dict(content=concat), "upload is an FFmpeg concat list"),
+        (dict(content=b"\xef\xbb\xbf \n" + concat.upper()), "upload is an FFmpeg concat list"),
+    ]
+    for kw, words in cases:
+        headers = {**AUTH, **kw.pop("headers", {})}
+        r = client.post("/v1/analyze", headers=headers, **kw)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] == f"not a video: {words}, which names other files; upload the video or photo itself"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.ts"]  # no upload left behind
+
+
+def test_a_multipart_upload_is_one_whatever_the_case_of_its_media_type(client):
+    """Review finding: 'Multipart/Form-Data' (media types ignore case) was taken for a raw body:
+    the multipart framing itself was analysed, a photo became 1 frame and no verdict."""
+    photo = jpeg_frames(PRINTED, 20)[-1]
+    req = httpx.Request("POST", "http://x/v1/analyze", files={"file": ("photo.jpg", photo, "image/jpeg")})
+    body = req.read()
+    ctype = req.headers["content-type"].replace("multipart/form-data", "Multipart/Form-Data")
+    r = client.post("/v1/analyze", content=body, headers={**AUTH, "Content-Type": ctype})
+    assert r.status_code == 200, r.text
+    s = r.json()["summary"]
+    assert (s["source"], s["frames"]) == ("photo.jpg", 5) and [t["label"] for t in s["tracks"]] == ["spoof"]
+
+
+def test_an_x_filename_in_utf8_or_percent_encoded_is_the_name_the_client_meant(client):
+    """Review finding: 'Jörg ü.png' sent as UTF-8 bytes (curl, Python clients) came back as
+    'JÃ¶rg Ã¼.png', and percent-encoded (a browser page's encodeURIComponent: fetch takes Latin-1
+    header values only) as the escapes themselves."""
+    photo = jpeg_frames(PRINTED, 20)[-1]
+    for sent, meant in (("Jörg ü.png".encode(), "Jörg ü.png"), ("J%C3%B6rg%20%C3%BC.png", "Jörg ü.png"),
+                        ("100%.png", "100%.png"), ("J\xf6rg.png".encode("latin-1"), "J\xf6rg.png")):
+        r = client.post("/v1/analyze", content=photo, headers={**AUTH, "X-Filename": sent})
+        assert r.status_code == 200, r.text
+        assert r.json()["summary"]["source"] == meant
+
+
+def test_the_openapi_description_says_what_analyze_takes_and_answers(client):
+    """Review finding: /openapi.json (and so /docs) described /v1/analyze with no request body
+    and no token, its errors as FastAPI's {"detail": [...]}, and /v1/stream as a GET answering 200;
+    a client generated from it could not upload anything. Its answer schemas are checked against
+    a real answer here, so they cannot drift from what the service sends."""
+    doc = client.get("/openapi.json").json()
+    assert set(doc["paths"]) == {"/health", "/", "/kiosk.js", "/v1/analyze"}  # the WebSocket: in the text
+    assert "/v1/stream" in doc["info"]["description"] and "?token=" in doc["info"]["description"]
+    op = doc["paths"]["/v1/analyze"]["post"]
+    assert set(op["requestBody"]["content"]) == {"multipart/form-data", "application/octet-stream"}
+    assert op["requestBody"]["content"]["multipart/form-data"]["schema"]["required"] == ["file"]
+    assert op["security"] == [{"bearer": []}, {}]
+    assert doc["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": "the `--token` the service was started with"}
+    assert {p["name"] for p in op["parameters"]} == {"frames", "X-Filename"}
+    assert set(op["responses"]) == {"200", "400", "401", "403", "408", "413", "422", "503"}
+    schemas = doc["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    r = client.post("/v1/analyze", content=b"not a video at all" * 10, headers=AUTH)
+    assert r.status_code == 422 and set(r.json()) == set(schemas["Error"]["properties"])
+    with open(LIVE, "rb") as fh:
+        r = client.post("/v1/analyze?frames=1", files={"file": ("live_webcam.mov", fh)}, headers=AUTH)
+    body = r.json()
+    assert set(body) == set(schemas["Analysis"]["properties"])
+    assert set(body["summary"]) == set(schemas["Summary"]["properties"])
+    assert set(body["summary"]["tracks"][0]) == set(schemas["Track"]["properties"])
+    assert client.get("/docs").status_code == 200
 
 
 def test_bad_requests_get_4xx_with_one_line(client):
@@ -382,6 +485,10 @@ def test_cors_headers_go_to_the_listed_origins_only():
         r = c.options("/v1/analyze", headers={**preflight, "Origin": "http://evil.example"})
         assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
         assert r.json() == {"error": "origin not allowed: serve the page from this service or start it with --allow-origin"}
+        for more in ({"Access-Control-Request-Headers": "x-other"}, {"Access-Control-Request-Method": "PUT"}):
+            r = c.options("/v1/analyze", headers={**preflight, "Origin": "http://evil.example", **more})
+            assert r.status_code == 403, r.text  # review finding: 400 "(origin, headers)" where the README says 403
+            assert r.json()["error"].startswith("origin not allowed")
         r = c.options("/v1/analyze", headers={**preflight, "Access-Control-Request-Headers": "x-other"})
         assert r.status_code == 400 and r.json() == {"error": "CORS preflight refused (headers): the service takes GET "
                                                               "and POST with the headers Authorization, Content-Type, "
@@ -493,7 +600,7 @@ def test_an_upload_the_client_abandons_is_a_400_not_a_traceback(tmp_path, monkey
 
     from starlette.requests import ClientDisconnect
 
-    from rtliveness.serve.app import ClientError, _receive_upload
+    from rtliveness.serve.upload import ClientError, receive_upload
 
     class Gone:
         headers = {"content-type": "application/octet-stream"}
@@ -505,7 +612,7 @@ def test_an_upload_the_client_abandons_is_a_400_not_a_traceback(tmp_path, monkey
     # its own temporary folder: a glob of the shared one saw other workers' uploads come and go
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(ClientError) as exc:
-        asyncio.run(_receive_upload(Gone(), 1 << 20))
+        asyncio.run(receive_upload(Gone(), 1 << 20))
     assert exc.value.status == 400 and "disconnected" in exc.value.reason
     assert list(tmp_path.glob("rtliveness-upload-*")) == []  # the partial file is gone
 
@@ -515,7 +622,7 @@ def test_an_upload_that_pauses_gets_408_and_leaves_no_file(tmp_path, monkeypatch
     first), so a client that stops sending must not hold it for ever: --idle-timeout ends it."""
     import asyncio
 
-    from rtliveness.serve.app import ClientError, _receive_upload
+    from rtliveness.serve.upload import ClientError, receive_upload
 
     class Stalled:
         def __init__(self) -> None:
@@ -529,7 +636,7 @@ def test_an_upload_that_pauses_gets_408_and_leaves_no_file(tmp_path, monkeypatch
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its own folder: other workers upload too
     t0 = time.monotonic()
     with pytest.raises(ClientError) as exc:
-        asyncio.run(_receive_upload(Stalled(), 1 << 20, 0.2))
+        asyncio.run(receive_upload(Stalled(), 1 << 20, 0.2))
     assert time.monotonic() - t0 < 5
     assert exc.value.status == 408
     assert exc.value.reason == "no upload data for 0.2 s (--idle-timeout): send the body without pausing"
@@ -543,7 +650,7 @@ def test_an_upload_that_pauses_gets_408_and_leaves_no_file(tmp_path, monkeypatch
 
     t0 = time.monotonic()
     with pytest.raises(ClientError) as exc:
-        asyncio.run(_receive_upload(Trickle(), 1 << 20, 0.2))
+        asyncio.run(receive_upload(Trickle(), 1 << 20, 0.2))
     assert time.monotonic() - t0 < 5
     assert (exc.value.status, exc.value.reason) == (408, "upload slower than 16 KiB/s on average after its first "
                                                          "0.2 s (--idle-timeout): send it faster, or a smaller file")
@@ -558,7 +665,7 @@ def test_a_multipart_upload_is_written_to_disk_once(monkeypatch):
     from starlette import formparsers
     from starlette.datastructures import Headers
 
-    from rtliveness.serve.app import _receive_upload
+    from rtliveness.serve.upload import receive_upload
 
     spooled: list[int] = []
 
@@ -580,7 +687,7 @@ def test_a_multipart_upload_is_written_to_disk_once(monkeypatch):
             for i in range(0, len(body), 65536):
                 yield body[i:i + 65536]
 
-    path, name = asyncio.run(_receive_upload(Multipart(), 8 * 1024 * 1024))
+    path, name = asyncio.run(receive_upload(Multipart(), 8 * 1024 * 1024))
     try:
         assert name == "clip.mov" and path.suffix == ".mov"
         assert path.read_bytes() == data
@@ -673,6 +780,19 @@ def test_real_server_analyzes_a_live_and_an_attack_clip(server):
     too_big = httpx.post(f"{server.base}/v1/analyze", content=b"x" * (3 * 1024 * 1024), headers=AUTH, timeout=60)
     assert too_big.status_code == 413
     assert httpx.post(f"{server.base}/v1/analyze", content=b"x", timeout=10).status_code == 401
+
+
+def test_real_server_answers_head_probes_of_its_pages(server):
+    """Review finding: HEAD /health and HEAD / were 405, so an uptime monitor or load balancer that
+    probes with HEAD saw the service down. On the real server (uvicorn sends no body to a HEAD)."""
+    for path, ctype in (("/health", "application/json"), ("/", "text/html; charset=utf-8"),
+                        ("/kiosk.js", "text/javascript; charset=utf-8")):
+        get = httpx.get(f"{server.base}{path}", timeout=10)
+        head = httpx.head(f"{server.base}{path}", timeout=10)
+        assert (get.status_code, head.status_code) == (200, 200), (path, head.status_code)
+        assert head.headers["content-type"] == get.headers["content-type"] == ctype
+        assert head.content == b"" and int(head.headers["content-length"]) == len(get.content) > 0
+    assert httpx.head(f"{server.base}/v1/analyze", timeout=10).status_code == 405  # a POST only, as before
 
 
 @pytest.mark.slow

@@ -17,15 +17,11 @@ stays open.
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import secrets
 import ipaddress
-import tempfile
 import threading
 import time
 from importlib import resources
-from pathlib import Path
 from typing import Callable
 
 from fastapi import FastAPI, Request, WebSocket
@@ -33,13 +29,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 from starlette.websockets import WebSocketDisconnect
 
 from ..errors import RtlivenessError, SourceError, one_line
 from ..runtime.sinks import json_line
 from .config import ServeConfig
 from .engine import Busy, ClientGone, Engine, ShuttingDown
+from .openapi import install_openapi
+from .upload import ClientError, check_length, receive_upload
 from .stream import Item, PendingFrames, decode_frame, dropped_record, error_record, frame_record
 
 __all__ = ["create_app"]
@@ -92,15 +89,6 @@ def _is_address(netloc: str) -> bool:
     return True
 
 
-class ClientError(Exception):
-    """A request the client must change: ``status`` and a one-line ``reason``."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
 def _error(status: int, reason: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": reason}, status_code=status, headers=headers)
 
@@ -122,7 +110,7 @@ def _cors_middleware():
             if response.status_code == 200:
                 return response
             refused = response.body.decode().removeprefix("Disallowed CORS ")  # e.g. "origin, headers"
-            if refused == "origin":
+            if "origin" in refused.split(", "):  # an origin not listed: 403, whatever else it asked for
                 return _error(403, "origin not allowed: serve the page from this service or start it with --allow-origin")
             return _error(400, f"CORS preflight refused ({refused}): the service takes GET and POST with the headers "
                                f"{', '.join(CORS_HEADERS)}, from the --allow-origin origins")
@@ -150,6 +138,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
             await run_in_threadpool(engine.close)
 
     app = FastAPI(title="rtliveness", version=_version(), lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    install_openapi(app)
     app.state.engine = engine
     app.state.config = config
     if config.allow_origins:  # without --allow-origin no page of another origin reads an answer
@@ -185,15 +174,19 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
             raise ClientError(401, "missing or wrong token: send 'Authorization: Bearer <token>'")
 
     # ------------------------------------------------------------------ routes
+    # HEAD too: uptime monitors and load balancers probe with it (the answer without its body)
     @app.get("/health")
+    @app.head("/health", include_in_schema=False)
     async def health():
         return engine.health()
 
     @app.get("/", response_class=HTMLResponse)
+    @app.head("/", include_in_schema=False)
     async def kiosk():
         return HTMLResponse(_static("kiosk.html"))
 
-    @app.get("/kiosk.js")
+    @app.get("/kiosk.js", response_class=Response)
+    @app.head("/kiosk.js", include_in_schema=False)
     async def kiosk_js():
         return Response(_static("kiosk.js"), media_type="text/javascript")
 
@@ -202,13 +195,13 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
         check_token(request)
         if not _origin_ok(request.headers.get("origin"), request.headers.get("host"), config.allow_origins):
             raise ClientError(403, "origin not allowed: serve the page from this service or start it with --allow-origin")
-        _check_length(request, config.max_upload_bytes)  # 413 for a declared size, with or without a free slot
+        check_length(request, config.max_upload_bytes)  # 413 for a declared size, with or without a free slot
         try:  # the slot before the body: a request over --max-streams is answered at once, nothing of it stored
             engine.acquire()
         except Busy as exc:
             raise ClientError(503, str(exc)) from None
         try:
-            path, name = await _receive_upload(request, config.max_upload_bytes, config.idle_timeout_s)
+            path, name = await receive_upload(request, config.max_upload_bytes, config.idle_timeout_s)
             try:
                 gone = threading.Event()
                 watch = asyncio.ensure_future(_watch_disconnect(request, gone))
@@ -229,7 +222,7 @@ def create_app(config: ServeConfig | None = None, engine: Engine | None = None) 
         finally:  # every path: answered, 4xx (413, 408, client gone), cancelled
             engine.release()
 
-    @app.get("/v1/stream")
+    @app.get("/v1/stream", include_in_schema=False)  # the WebSocket is described in the docs' text
     async def stream_over_http():  # a plain GET reached the WebSocket endpoint: say so (it reveals nothing)
         raise ClientError(426, "/v1/stream is a WebSocket: open it with a WebSocket client (ws:// or wss://, "
                                "the request's 'Upgrade: websocket'), one JPEG or PNG frame per message")
@@ -285,137 +278,6 @@ def _version() -> str:
     from .. import __version__
 
     return __version__
-
-
-_SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
-
-#: the longest upload name kept, in UTF-8 bytes: a file system's limit on one name (a client may
-#: send kilobytes of it, which the summary's ``source`` would carry, and no file system can look up)
-MAX_NAME_BYTES = 255
-
-
-def _upload_name(given: str | None) -> str:
-    """The client's name of its upload without folders ("upload" when it gives none), cut to
-    :data:`MAX_NAME_BYTES` with an ellipsis before its suffix."""
-    name = Path(given or "").name or "upload"
-    raw = name.encode("utf-8", "surrogateescape")
-    if len(raw) <= MAX_NAME_BYTES:
-        return name
-    suffix = Path(name).suffix if _SAFE_SUFFIX.match(Path(name).suffix) else ""
-    keep = MAX_NAME_BYTES - len(f"\u2026{suffix}".encode())
-    return raw[:keep].decode("utf-8", "ignore") + "\u2026" + suffix
-
-
-#: bytes per second an upload must average once its first ``--idle-timeout`` seconds are over
-MIN_UPLOAD_RATE = 16 * 1024
-
-
-def _check_length(request: Request, limit: int) -> None:
-    """400 for a Content-Length that is not a number, 413 for one over ``limit``: before any byte is read."""
-    length = request.headers.get("content-length")
-    if length is not None:
-        if not length.isdigit():
-            raise ClientError(400, f"invalid Content-Length {length!r}")
-        if int(length) > limit:
-            raise ClientError(413, f"upload of {int(length)} bytes exceeds the limit of {limit} bytes (--max-upload-mb)")
-
-
-def _multipart_parser():
-    """Starlette's multipart parser, writing the part named ``file`` straight into the upload's
-    temporary file (given as ``into``) instead of a spooled copy of its own, so an upload is on
-    disk once. Should Starlette's internals differ, its own copy is made and copied, as before."""
-    from starlette.formparsers import MultiPartParser
-
-    class _Parser(MultiPartParser):
-        def __init__(self, *args, into=None, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self._into = into
-
-        def on_headers_finished(self) -> None:
-            super().on_headers_finished()
-            part = getattr(self, "_current_part", None)
-            upload = getattr(part, "file", None)
-            if self._into is not None and getattr(part, "field_name", None) == "file" and upload is not None \
-                    and hasattr(upload, "file"):
-                upload.file.close()  # Starlette's empty spool
-                upload.file, self._into = self._into, None
-
-    return _Parser
-
-
-async def _receive_upload(request: Request, limit: int, idle_s: float | None = None) -> tuple[Path, str]:
-    """The upload (multipart field ``file``, or the raw body) streamed to a temporary file,
-    refused with 413 as soon as it passes ``limit`` bytes, and with 408 when no byte of it comes
-    for ``idle_s`` seconds or when it arrives slower than :data:`MIN_UPLOAD_RATE` on average
-    after ``idle_s`` (it holds a stream slot meanwhile: a byte now and then kept it for ever)."""
-    _check_length(request, limit)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-
-    async def capped():
-        seen = 0
-        chunks = request.stream().__aiter__()
-        while True:
-            try:
-                chunk = await asyncio.wait_for(chunks.__anext__(), idle_s)
-            except StopAsyncIteration:
-                return
-            except asyncio.TimeoutError:
-                raise ClientError(408, f"no upload data for {idle_s:g} s (--idle-timeout): send the body without "
-                                       "pausing") from None
-            if idle_s is not None and seen + len(chunk) < (loop.time() - started - idle_s) * MIN_UPLOAD_RATE:
-                raise ClientError(408, f"upload slower than {MIN_UPLOAD_RATE // 1024} KiB/s on average after its "
-                                       f"first {idle_s:g} s (--idle-timeout): send it faster, or a smaller file")
-            seen += len(chunk)
-            if seen > limit:
-                raise ClientError(413, f"upload exceeds the limit of {limit} bytes (--max-upload-mb)")
-            yield chunk
-
-    ctype = request.headers.get("content-type", "")
-    name = _upload_name(None)
-    fd, tmp = tempfile.mkstemp(prefix="rtliveness-upload-")
-    path = Path(tmp)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if ctype.startswith("multipart/form-data"):
-                from starlette.formparsers import MultiPartException
-
-                try:
-                    form = await _multipart_parser()(request.headers, capped(), max_files=1, max_fields=16,
-                                                     into=fh).parse()
-                except MultiPartException as exc:
-                    raise ClientError(400, f"malformed multipart body: {one_line(exc)}") from None
-                upload = form.get("file")
-                if upload is None or isinstance(upload, str):
-                    raise ClientError(422, "multipart upload needs the video in a file field named 'file'")
-                name = _upload_name(upload.filename)
-                if upload.file is not fh:  # not written in place (see _multipart_parser): copied
-                    try:
-                        while chunk := await upload.read(1 << 20):
-                            fh.write(chunk)
-                    finally:
-                        await upload.close()
-            else:
-                name = _upload_name(request.headers.get("x-filename"))
-                async for chunk in capped():
-                    fh.write(chunk)
-            fh.flush()
-            size = os.fstat(fh.fileno()).st_size
-    except ClientDisconnect:  # the client went away mid-upload: nobody to answer, nothing to log
-        path.unlink(missing_ok=True)
-        raise ClientError(400, "the client disconnected during the upload") from None
-    except BaseException:  # a 413 / 408 from the capped stream among them
-        path.unlink(missing_ok=True)
-        raise
-    if size == 0:
-        path.unlink(missing_ok=True)
-        raise ClientError(400, "empty upload: send a video as multipart field 'file' or as the request body")
-    suffix = Path(name).suffix
-    if _SAFE_SUFFIX.match(suffix):  # FFmpeg probes the content; a known suffix only helps it
-        named = path.with_name(path.name + suffix)
-        path.rename(named)
-        path = named
-    return path, name
 
 
 class _Stalled(Exception):
