@@ -429,3 +429,45 @@ def test_a_clip_shorter_than_a_window_says_why_its_face_is_pending(tmp_path, gra
         assert r.returncode == 0, r.stderr
         frames = f"{n} frame{'s' if n > 1 else ''} in "
         assert frames in r.stderr and f"track 1: pending ({seen}; a verdict needs 5 in a row)." in r.stderr, r.stderr
+
+
+def test_a_read_only_home_adds_no_onnx_runtime_line_to_the_run(tmp_path):
+    """Review finding: ONNX Runtime's telemetry client, started by its import, printed a coloured
+    warning of its own ('Failed to persist telemetry device ID') wherever the home is read-only —
+    a systemd service, `docker --read-only` — before every summary and every one-line error.
+    Its telemetry is off by default now (ORT_DISABLE_TELEMETRY; a value the user sets is kept)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "ORT_DISABLE_TELEMETRY")}
+    env.update(HOME="/proc", RTLIVENESS_CACHE=str(tmp_path / "cache"))  # /proc: not writable, even by root
+    clip = Path(__file__).resolve().parents[1] / "examples" / "live_webcam.mov"
+    p = rtl("run", str(clip), "--max-frames", "10", "--backend", "onnx", env=env)
+    assert p.returncode == 0, p.stderr
+    (line,) = p.stderr.splitlines()  # the summary alone
+    assert line.startswith("10 frames in ") and line.endswith(f"from {clip}. stopped: max_frames. track 1: live "
+                                                              "(mean p_spoof 0.00, 6 windows).")
+
+
+@pytest.mark.parametrize("where", ["source", "model"])
+def test_a_stop_while_the_source_opens_or_the_model_loads_still_ends_the_json_lines_with_a_summary(
+        tmp_path, monkeypatch, where):
+    """Review finding: Ctrl+C or SIGTERM (a KeyboardInterrupt under run's signal handling) before
+    the first frame — an RTSP camera slow to answer, the model still loading — left no JSON lines
+    file at all, where the README promises a summary line on every exit."""
+    from rtliveness.runtime import sources
+    from rtliveness.runtime.pipeline import LivenessPipeline
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if where == "source":
+        monkeypatch.setattr(sources, "open_source", stop)
+    else:
+        monkeypatch.setattr(LivenessPipeline, "from_config", classmethod(stop))
+    clip = Path(__file__).resolve().parents[1] / "examples" / "live_webcam.mov"
+    out = tmp_path / "o.jsonl"
+    r = RUNNER.invoke(app, ["run", str(clip), "--jsonl", str(out), "--out", str(tmp_path / "o.mp4")])
+    assert r.exit_code == 130, r.output
+    assert json.loads(out.read_text()) == {"summary": {"source": str(clip), "frames": 0, "seconds": 0.0, "fps": 0.0,
+                                                       "dropped": 0, "stopped": "interrupted", "error": None,
+                                                       "tracks": []}}
+    assert out.read_text().count("\n") == 1
+    assert r.output.splitlines()[-1] == f"0 frames in 0.0 s (0.0 FPS) from {clip}. stopped: interrupted. no faces found."

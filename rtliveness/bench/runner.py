@@ -42,9 +42,9 @@ def machine_info() -> dict:
     import torch
 
     try:
-        import onnxruntime as ort
+        from ..model.ort import import_ort
 
-        ort_version = ort.__version__
+        ort_version = import_ort().__version__
     except ImportError:
         ort_version = None
     return {

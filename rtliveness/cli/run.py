@@ -55,7 +55,9 @@ def run(
     if show is None:
         show = kind == "camera"
 
-    from ..runtime.app import format_summary, process_source
+    from contextlib import ExitStack
+
+    from ..runtime.app import format_summary, interrupted_before_start, process_source
     from ..runtime.exposure import GreyFaceWatch
     from ..runtime.pipeline import LivenessPipeline
     from ..runtime.progress import stderr_if_tty
@@ -66,8 +68,14 @@ def run(
         typer.echo(f"rtliveness: stream {event}: {detail}", err=True)
 
     grey = GreyFaceWatch()
-    with stop_signals_as_interrupt(), open_source(source, stream_config, on_event=on_event) as src:
-        with LivenessPipeline.from_config(config) as pipeline:
+    src = None
+    with stop_signals_as_interrupt(), ExitStack() as opened:
+        try:
+            src = opened.enter_context(open_source(source, stream_config, on_event=on_event))
+            pipeline = opened.enter_context(LivenessPipeline.from_config(config))
+        except KeyboardInterrupt:  # while the source opened or the model loaded: the JSON lines still end summed up
+            report = interrupted_before_start(source if src is None else src.name, jsonl)
+        else:
             report = process_source(pipeline, src, [grey], out=out, jsonl=jsonl, show=show, max_frames=max_frames,
                                     progress=stderr_if_tty())
     typer.echo(format_summary(report), err=True)

@@ -197,7 +197,9 @@ def _onnx_usable() -> bool:
     except (ImportError, ValueError):  # a module set to None or without a spec
         return False
     try:
-        importlib.import_module("onnxruntime")
+        from .ort import import_ort
+
+        import_ort()
     except Exception:  # a broken install (missing shared library, ABI mismatch): PyTorch instead
         return False
     return True

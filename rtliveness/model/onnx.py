@@ -17,6 +17,7 @@ from ..errors import ClosedError, ConfigError, WeightsError
 from ..logodds import sigmoid
 from .backends import preprocess_crops
 from .checkpoint import ModelMeta
+from .ort import import_ort
 from .export import ENCODER_FILE, HEAD_FILE, INSTALL_HINT, cached_export_meta, read_export
 from .dims import EMBED_DIM
 
@@ -25,7 +26,7 @@ __all__ = ["OnnxScorer", "default_ort_threads", "providers_for_device"]
 
 def _import_ort():
     try:
-        import onnxruntime as ort  # noqa: WPS433 - optional dependency, imported lazily
+        ort = import_ort()
     except ImportError as exc:
         raise ConfigError(f"the onnx backend needs onnxruntime, which is not installed; {INSTALL_HINT}") from exc
     return ort

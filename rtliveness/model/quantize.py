@@ -60,6 +60,9 @@ def quantize_encoder(fp32_encoder: Path, out: Path, batches: Iterable[np.ndarray
     """Quantise ``fp32_encoder`` (input ``crops``: normalised N×3×S×S float32) to ``out``,
     calibrating activations on ``batches``; writes ``info`` (must hold ``checkpoint_sha256``)
     to the JSON sidecar."""
+    from .ort import import_ort
+
+    import_ort()  # its telemetry off before onnxruntime.quantization imports it
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

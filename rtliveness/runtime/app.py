@@ -26,7 +26,8 @@ from .progress import FpsMeter, Progress
 from .sinks import CallbackSink, JsonlSink, Sink, StopRequested, VideoSink, WindowSink, check_output_paths
 from .stopsignals import stop_signals, stop_signals_as_interrupt  # the latter re-exported: its home before
 
-__all__ = ["RunReport", "process_source", "format_summary", "build_sinks", "stop_signals_as_interrupt"]
+__all__ = ["RunReport", "process_source", "format_summary", "build_sinks", "interrupted_before_start",
+           "stop_signals_as_interrupt"]
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,20 @@ def process_source(
         raise error
     if late and stopped != "interrupted":
         raise KeyboardInterrupt  # the run had ended, its outputs are whole: the signal is obeyed now
+    return report
+
+
+def interrupted_before_start(source_name: str, jsonl: Path | None = None) -> RunReport:
+    """The report of a run stopped (Ctrl+C, SIGTERM) before its first frame — while its source
+    opened or its model loaded — and its JSON lines, as every other exit leaves them: the summary
+    line (``stopped: interrupted``, no frame)."""
+    report = RunReport(source=redact(source_name), frames=0, seconds=0.0, fps=0.0, dropped=0, stopped="interrupted")
+    if jsonl is not None:
+        sink = JsonlSink(jsonl)
+        try:
+            sink.end(report.to_json())
+        finally:
+            sink.close()
     return report
 
 
