@@ -86,21 +86,14 @@ def http_serves_a_file(url: str, timeout_s: float) -> bool:
     tells a recorded video from a live one when its container states no duration (a browser's
     WebM recording, an MPEG-TS file: FFmpeg's frame count is then unknown). One request for its
     first byte, its body not read; False when the server cannot tell or cannot be asked."""
-    import base64
     import ssl
     import urllib.request
 
     try:
         parts = urlsplit(url)
+        if parts.username is not None or parts.path.lower().endswith((".m3u8", ".m3u")):
+            return False  # a login is never sent ahead of a challenge (nor to a redirect); a playlist is live
         headers = {"Range": "bytes=0-0", "User-Agent": "rtliveness"}
-        if parts.username is not None:  # user:password@host, as FFmpeg takes it: basic auth
-            from urllib.parse import unquote
-
-            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-            host = parts.hostname if ":" not in (parts.hostname or "") else f"[{parts.hostname}]"
-            netloc = f"{host}:{parts.port}" if parts.port else host
-            url = parts._replace(netloc=netloc).geturl()
         context = ssl._create_unverified_context()  # as FFmpeg reads https (no certificate check); headers only
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout_s,
                                     context=context) as resp:
